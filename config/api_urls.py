@@ -1,0 +1,10 @@
+"""The REST API under /api/v1/; each app contributes its resources."""
+
+from __future__ import annotations
+
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("projects.api_urls")),
+    path("", include("labeling.api_urls")),
+]

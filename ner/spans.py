@@ -1,0 +1,96 @@
+"""The span rules: bounds, length, overlap. Every path that creates a span calls these."""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Iterable, Sequence
+from typing import Literal
+
+from ner.limits import ENTITY_CHARS_MAX
+from ner.types import Span
+
+OverlapPolicy = Literal["none", "allow"]
+OVERLAP_POLICIES: tuple[OverlapPolicy, ...] = ("none", "allow")
+
+
+class SpanError(ValueError):
+    """A span breaks a rule; the message says which, in the user's words."""
+
+
+def check_bounds(span: Span, text: str) -> None:
+    if span.start < 0 or span.end > len(text):
+        raise SpanError(f"span {span.start}-{span.end} is outside the document (0-{len(text)} characters)")
+    if span.end <= span.start:
+        raise SpanError(f"span {span.start}-{span.end} is empty: its end must come after its start")
+    if span.length > ENTITY_CHARS_MAX:
+        raise SpanError(
+            f"span {span.start}-{span.end} is {span.length} characters long; "
+            f"an entity may be at most {ENTITY_CHARS_MAX}"
+        )
+    if not text[span.start : span.end].strip():
+        raise SpanError(f"span {span.start}-{span.end} covers only whitespace")
+
+
+def find_conflict(existing: Iterable[Span], new: Span, policy: OverlapPolicy) -> Span | None:
+    """The existing span that makes ``new`` unacceptable, or None.
+
+    The same region with the same label is always a conflict (a duplicate); under the "none" policy any
+    overlapping span is one too, because spaCy's NER cannot learn overlapping entities.
+    """
+    for span in existing:
+        if span == new:
+            return span
+        if policy == "none" and span.overlaps(new):
+            return span
+    return None
+
+
+def conflict_message(conflict: Span, new: Span) -> str:
+    if conflict == new:
+        return f"{new.label} at {new.start}-{new.end} is already tagged"
+    return (
+        f"{new.label} at {new.start}-{new.end} overlaps {conflict.label} at "
+        f"{conflict.start}-{conflict.end}; this project does not allow overlapping spans"
+    )
+
+
+def check_new_span(text: str, existing: Iterable[Span], new: Span, policy: OverlapPolicy) -> None:
+    check_bounds(new, text)
+    conflict = find_conflict(existing, new, policy)
+    if conflict is not None:
+        raise SpanError(conflict_message(conflict, new))
+
+
+def span_problems(text: str, spans: Sequence[Span], policy: OverlapPolicy) -> list[str]:
+    """Every rule a set of spans breaks, one message each (for validating an import before writing)."""
+    problems: list[str] = []
+    accepted: list[Span] = []
+    for span in sorted(spans):
+        try:
+            check_bounds(span, text)
+        except SpanError as error:
+            problems.append(str(error))
+            continue
+        # Sorted by start, so only spans starting before this one ends can overlap it.
+        conflict = find_conflict(reversed(accepted), span, policy)
+        if conflict is not None:
+            problems.append(conflict_message(conflict, span))
+            continue
+        accepted.append(span)
+    return problems
+
+
+def snap_to_tokens(start: int, end: int, token_bounds: Sequence[tuple[int, int]]) -> tuple[int, int]:
+    """Widen [start, end) to the tokens it touches; ``token_bounds`` are sorted (start, end) pairs.
+
+    A selection that touches no token (only whitespace) is returned unchanged for check_bounds to reject.
+    """
+    if not token_bounds:
+        return start, end
+    ends = [token_end for _, token_end in token_bounds]
+    first = bisect_left(ends, start + 1)  # the first token ending after start
+    if first == len(token_bounds) or token_bounds[first][0] >= end:
+        return start, end
+    starts = [token_start for token_start, _ in token_bounds]
+    last = bisect_left(starts, end) - 1  # the last token starting before end
+    return token_bounds[first][0], token_bounds[last][1]

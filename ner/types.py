@@ -1,0 +1,43 @@
+"""Value types shared by every part of the engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Split = Literal["train", "test"]
+SPLITS: tuple[Split, ...] = ("train", "test")
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Span:
+    """A labelled region of a text; offsets are Unicode code points, ``end`` exclusive."""
+
+    start: int
+    end: int
+    label: str
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start
+
+    def text_in(self, text: str) -> str:
+        return text[self.start : self.end]
+
+    def overlaps(self, other: Span) -> bool:
+        return self.start < other.end and other.start < self.end
+
+
+@dataclass(frozen=True, slots=True)
+class LabeledDoc:
+    """One document with its spans, as every format reader produces and every writer consumes."""
+
+    text: str
+    spans: tuple[Span, ...] = ()
+    name: str = ""
+    language: str | None = None
+    split: Split | None = None
+    meta: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+
+    def sorted_spans(self) -> tuple[Span, ...]:
+        return tuple(sorted(self.spans))

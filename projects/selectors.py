@@ -1,0 +1,109 @@
+"""Reads for projects. Every project-scoped read starts from ``project_get_for_user``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q, QuerySet
+from django.http import Http404
+
+from projects.models import ApiKey, EntityType, Membership, Project
+from projects.roles import Permission, Role, role_allows
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+    AnyUser = AbstractBaseUser | AnonymousUser
+
+
+def project_list_for_user(*, user: AnyUser) -> QuerySet[Project]:
+    if not user.is_authenticated:
+        return Project.objects.none()
+    return Project.objects.filter(memberships__user=user).order_by("name")
+
+
+def membership_role(*, user: AnyUser, project: Project) -> Role | None:
+    if not user.is_authenticated:
+        return None
+    role = Membership.objects.filter(project=project, user=user).values_list("role", flat=True).first()
+    return Role(role) if role else None
+
+
+def project_get_for_user(*, user: AnyUser, name: str, permission: Permission, api_key: ApiKey | None = None) -> Project:
+    """The project a user may act on, or 404 when they are not a member (never revealing it exists).
+
+    A member whose role lacks ``permission`` gets 403. A project API key reaches only its own project, and
+    only to predict.
+    """
+    if api_key is not None and api_key.project_id is not None:
+        if api_key.project.name != name:
+            raise Http404("No such project.")
+        if permission is not Permission.PREDICT:
+            raise PermissionDenied("A project API key can only call the prediction API.")
+        return api_key.project
+    project = Project.objects.filter(name=name, memberships__user=user).first() if user.is_authenticated else None
+    if project is None:
+        raise Http404("No such project.")
+    role = membership_role(user=user, project=project)
+    if role is None or not role_allows(role, permission):
+        raise PermissionDenied(f"Your role in {project.name} does not allow this ({permission.value}).")
+    project.user_role = role  # type: ignore[attr-defined]
+    return project
+
+
+def user_can(*, user: AnyUser, project: Project, permission: Permission) -> bool:
+    role = getattr(project, "user_role", None) or membership_role(user=user, project=project)
+    return role is not None and role_allows(role, permission)
+
+
+def entity_type_list(*, project: Project) -> QuerySet[EntityType]:
+    return project.entity_types.order_by("name")
+
+
+def entity_type_get(*, project: Project, entity_type_id: int) -> EntityType:
+    entity_type = project.entity_types.filter(pk=entity_type_id).first()
+    if entity_type is None:
+        raise Http404("No such entity type in this project.")
+    return entity_type
+
+
+def member_list(*, project: Project) -> QuerySet[Membership]:
+    return project.memberships.select_related("user").order_by("user__username")
+
+
+@dataclass(frozen=True)
+class EntityTypeStats:
+    entity_type: EntityType
+    spans: int
+    documents: int
+
+
+@dataclass(frozen=True)
+class ProjectStats:
+    documents: int
+    tagged_documents: int
+    in_progress_documents: int
+    spans: int
+    per_type: list[EntityTypeStats]
+
+
+def project_stats(*, project: Project) -> ProjectStats:
+    # Reverse relations, so that projects never imports labeling (the dependency points the other way).
+    counts = project.documents.aggregate(  # type: ignore[attr-defined]
+        total=Count("id"),
+        tagged=Count("id", filter=Q(status="tagged")),
+        in_progress=Count("id", filter=Q(status="in_progress")),
+    )
+    types = project.entity_types.annotate(
+        span_count=Count("spans"), document_count=Count("spans__document", distinct=True)
+    ).order_by("name")
+    per_type = [EntityTypeStats(t, t.span_count, t.document_count) for t in types]  # type: ignore[attr-defined]
+    return ProjectStats(
+        documents=counts["total"],
+        tagged_documents=counts["tagged"],
+        in_progress_documents=counts["in_progress"],
+        spans=sum(s.spans for s in per_type),
+        per_type=per_type,
+    )
