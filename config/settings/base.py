@@ -146,7 +146,9 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 6 * 3600}
+# Redis redelivers an unacknowledged task after the visibility timeout; it must outlast the longest training.
+# (The SQLAlchemy transport passes its options to create_engine, so it gets none.)
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 6 * 3600} if CELERY_BROKER_URL.startswith("redis") else {}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
