@@ -71,7 +71,9 @@ class Project(models.Model):
     test_percent = models.PositiveSmallIntegerField(default=20)
     split_seed = models.PositiveIntegerField(default=0)
     training_scope = models.CharField(max_length=16, choices=TrainingScope.choices, default=TrainingScope.TAGGED)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -146,7 +148,9 @@ class Invitation(models.Model):
     role = models.CharField(max_length=16, choices=ROLE_CHOICES)
     token_hash = models.CharField(max_length=64, unique=True)
     email = models.EmailField(blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     accepted_by = models.ForeignKey(

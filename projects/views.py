@@ -1,0 +1,507 @@
+"""HTML pages for accounts, projects, members, invitations, entity types and API keys.
+
+Every project page fetches its project through ``project_get_for_user`` (404 for non-members, 403 for a role
+without the permission) and every write goes through one service in ``projects.services``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Count, F, Q
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from ner import limits
+from projects import selectors, services
+from projects.forms import (
+    COMMON_LANGUAGES,
+    ApiKeyForm,
+    EntityTypeForm,
+    EntityTypeMergeForm,
+    InvitationForm,
+    MemberRoleForm,
+    ProjectCreateForm,
+    ProjectEditForm,
+    SignUpForm,
+    add_service_error,
+)
+from projects.models import ApiKey, EntityType, Invitation, Membership, Project
+from projects.roles import ROLE_PERMISSIONS, Permission, Role
+
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
+    from django.http import HttpRequest
+
+
+def _project(request: HttpRequest, project_name: str, permission: Permission) -> Project:
+    return selectors.project_get_for_user(user=request.user, name=project_name, permission=permission)
+
+
+def _can(request: HttpRequest, project: Project, permission: Permission) -> bool:
+    return selectors.user_can(user=request.user, project=project, permission=permission)
+
+
+# --- Small reads used only by these pages. They belong in projects/selectors.py (not this module's to edit). ---
+
+
+def _pending_invitations(project: Project) -> QuerySet[Invitation]:
+    return project.invitations.filter(
+        accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now()
+    ).select_related("created_by")
+
+
+def _entity_types_with_counts(project: Project) -> QuerySet[EntityType]:
+    return selectors.entity_type_list(project=project).annotate(
+        span_count=Count("spans"), document_count=Count("spans__document", distinct=True)
+    )
+
+
+def _project_delete_summary(project: Project) -> list[tuple[str, int]]:
+    """What deleting the project removes: documents, spans, types, members, then anything that later apps hang
+    off Project (trained models, deployments...), found through its reverse relations so it stays complete."""
+    summary = [
+        ("documents", project.documents.count()),  # type: ignore[attr-defined]
+        ("spans", project.entity_types.aggregate(n=Count("spans"))["n"]),
+        ("entity types", project.entity_types.count()),
+        ("members", project.memberships.count()),
+    ]
+    shown = {"documents", "entity_types", "memberships"}
+    for relation in Project._meta.related_objects:
+        accessor = relation.get_accessor_name()
+        if not relation.one_to_many or accessor in shown or relation.on_delete.__name__ != "CASCADE":
+            continue
+        count = getattr(project, accessor).count()
+        if count:
+            summary.append((str(relation.related_model._meta.verbose_name_plural), count))
+    return summary
+
+
+# --- Projects ---
+
+
+@login_required
+def project_list(request: HttpRequest) -> HttpResponse:
+    # The user's own membership row is the one joined by the filter, so F() reads their role.
+    projects = selectors.project_list_for_user(user=request.user).annotate(
+        my_role=F("memberships__role"),
+        document_count=Count("documents", distinct=True),
+    )
+    return render(request, "projects/project_list.html", {"projects": projects})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def project_create(request: HttpRequest) -> HttpResponse:
+    form = ProjectCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            project = services.project_create(
+                user=request.user,
+                name=data["name"],
+                language=data["language"],
+                description=data["description"],
+                multilingual=data["multilingual"],
+            )
+        except ValidationError as error:
+            add_service_error(form, error)
+        else:
+            messages.success(request, f"Project {project.name} created. Add entity types, then upload documents.")
+            return redirect("projects:project_detail", project_name=project.name)
+    return render(request, "projects/project_form.html", {"form": form, "languages": COMMON_LANGUAGES})
+
+
+@login_required
+def project_detail(request: HttpRequest, project_name: str) -> HttpResponse:
+    project = _project(request, project_name, Permission.VIEW)
+    stats = selectors.project_stats(project=project)
+    recommended = limits.RECOMMENDED_INSTANCES_PER_TYPE
+    per_type = [
+        {
+            "stats": item,
+            "percent": min(100, round(100 * item.spans / recommended)),
+            "few": item.spans < limits.FEW_INSTANCES_WARNING,
+        }
+        for item in stats.per_type
+    ]
+    context = {
+        "project": project,
+        "stats": stats,
+        "per_type": per_type,
+        "role": project.user_role,  # type: ignore[attr-defined]
+        "recommended": recommended,
+        "few_warning": limits.FEW_INSTANCES_WARNING,
+        "training_documents_min": limits.TRAINING_DOCUMENTS_MIN,
+        "can_edit": _can(request, project, Permission.EDIT_PROJECT),
+        "can_delete": _can(request, project, Permission.DELETE_PROJECT),
+        "can_manage_schema": _can(request, project, Permission.MANAGE_SCHEMA),
+    }
+    return render(request, "projects/project_detail.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def project_edit(request: HttpRequest, project_name: str) -> HttpResponse:
+    project = _project(request, project_name, Permission.EDIT_PROJECT)
+    form = ProjectEditForm(request.POST or None, instance=project)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.project_update(project=project, **form.cleaned_data)
+        except ValidationError as error:
+            add_service_error(form, error)
+        else:
+            messages.success(request, "Project settings saved.")
+            return redirect("projects:project_edit", project_name=project.name)
+    context = {
+        "project": project,
+        "form": form,
+        "languages": COMMON_LANGUAGES,
+        "can_delete": _can(request, project, Permission.DELETE_PROJECT),
+    }
+    return render(request, "projects/project_form.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def project_delete(request: HttpRequest, project_name: str) -> HttpResponse:
+    project = _project(request, project_name, Permission.DELETE_PROJECT)
+    if request.method == "POST":
+        # Typing the name is the confirmation: a stray click cannot delete a project.
+        if request.POST.get("confirm_name", "") == project.name:
+            services.project_delete(project=project)
+            messages.success(request, f"Project {project_name} and everything in it were deleted.")
+            return redirect("projects:project_list")
+        messages.error(request, "Type the project's name exactly to confirm the deletion.")
+    context = {"project": project, "summary": _project_delete_summary(project)}
+    return render(request, "projects/project_delete.html", context)
+
+
+# --- Members and invitations ---
+
+
+def _member_list_context(request: HttpRequest, project: Project, **extra: Any) -> dict[str, Any]:
+    can_manage = _can(request, project, Permission.MANAGE_MEMBERS)
+    context: dict[str, Any] = {
+        "project": project,
+        "members": selectors.member_list(project=project),
+        "can_manage": can_manage,
+        "roles": [
+            (role.value, role.value.title(), sorted(p.value.replace("_", " ") for p in ROLE_PERMISSIONS[role]))
+            for role in Role
+        ],
+        "invitation_form": InvitationForm(),
+        "invitations": _pending_invitations(project) if can_manage else [],
+        "invitation_days": settings.NERLAB_INVITATION_DAYS,
+    }
+    context.update(extra)
+    return context
+
+
+def _membership(project: Project, membership_id: int) -> Membership:
+    membership = project.memberships.select_related("user", "project").filter(pk=membership_id).first()
+    if membership is None:
+        raise Http404("No such member in this project.")
+    return membership
+
+
+@login_required
+def member_list(request: HttpRequest, project_name: str) -> HttpResponse:
+    project = _project(request, project_name, Permission.VIEW)
+    return render(request, "projects/member_list.html", _member_list_context(request, project))
+
+
+@login_required
+@require_POST
+def member_update(request: HttpRequest, project_name: str, membership_id: int) -> HttpResponse:
+    project = _project(request, project_name, Permission.MANAGE_MEMBERS)
+    membership = _membership(project, membership_id)
+    form = MemberRoleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose one of the roles owner, editor, annotator or viewer.")
+    else:
+        try:
+            services.membership_set(project=project, user=membership.user, role=form.cleaned_data["role"])
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, f"{membership.user.username} is now {form.cleaned_data['role']}.")
+    return redirect("projects:member_list", project_name=project.name)
+
+
+@login_required
+@require_POST
+def member_remove(request: HttpRequest, project_name: str, membership_id: int) -> HttpResponse:
+    project = _project(request, project_name, Permission.MANAGE_MEMBERS)
+    membership = _membership(project, membership_id)
+    try:
+        services.membership_remove(membership=membership)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"{membership.user.username} was removed from {project.name}.")
+        if membership.user_id == request.user.pk:  # removed themselves: the project is gone for them
+            return redirect("projects:project_list")
+    return redirect("projects:member_list", project_name=project.name)
+
+
+@login_required
+@require_POST
+def invitation_create(request: HttpRequest, project_name: str) -> HttpResponse:
+    project = _project(request, project_name, Permission.MANAGE_MEMBERS)
+    form = InvitationForm(request.POST)
+    if form.is_valid():
+        invitation, token = services.invitation_create(
+            project=project, role=form.cleaned_data["role"], email=form.cleaned_data["email"], created_by=request.user
+        )
+        # Rendered, not redirected: only the hash is stored, so this response is the one chance to see the link.
+        link = request.build_absolute_uri(reverse("projects:invitation_accept", args=[token]))
+        context = _member_list_context(request, project, new_invitation=invitation, invitation_link=link)
+    else:
+        context = _member_list_context(request, project, invitation_form=form)
+    if request.htmx:
+        return render(request, "projects/member_list.html#invitations", context)
+    return render(request, "projects/member_list.html", context)
+
+
+@login_required
+@require_POST
+def invitation_revoke(request: HttpRequest, project_name: str, invitation_id: int) -> HttpResponse:
+    project = _project(request, project_name, Permission.MANAGE_MEMBERS)
+    invitation = project.invitations.filter(pk=invitation_id).first()
+    if invitation is None:
+        raise Http404("No such invitation in this project.")
+    services.invitation_revoke(invitation=invitation)
+    messages.success(request, f"The {invitation.role} invitation was revoked; its link no longer works.")
+    return redirect("projects:member_list", project_name=project.name)
+
+
+@require_http_methods(["GET", "POST"])
+def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
+    """Not project-scoped: the token is the credential. A signed-in user joins with one click; a visitor creates
+    an account here (the only way to self-register) or signs in first and comes back through ?next=."""
+    try:
+        invitation = services.invitation_get_valid(token=token)
+    except ValidationError as error:
+        return render(request, "projects/invitation_accept.html", {"invalid": " ".join(error.messages)}, status=410)
+    project = invitation.project
+    existing_role = selectors.membership_role(user=request.user, project=project)
+    form = SignUpForm(request.POST or None) if not request.user.is_authenticated else None
+    if request.method == "POST":
+        try:
+            if request.user.is_authenticated:
+                services.invitation_accept(token=token, user=request.user)
+            elif form is not None and form.is_valid():
+                # One transaction: if the invitation was used meanwhile, no orphan account is left behind.
+                with transaction.atomic():
+                    new_user = form.save()
+                    services.invitation_accept(token=token, user=new_user)
+                login(request, new_user, backend="django.contrib.auth.backends.ModelBackend")
+            else:
+                return render(request, "projects/invitation_accept.html", _invitation_context(invitation, form))
+        except ValidationError as error:
+            return render(request, "projects/invitation_accept.html", {"invalid": " ".join(error.messages)}, status=410)
+        role = selectors.membership_role(user=request.user, project=project)
+        messages.success(request, f"Welcome to {project.name}; your role is {role}.")
+        return redirect("projects:project_detail", project_name=project.name)
+    return render(
+        request, "projects/invitation_accept.html", _invitation_context(invitation, form, existing_role=existing_role)
+    )
+
+
+def _invitation_context(invitation: Invitation, form: SignUpForm | None, existing_role: Role | None = None) -> dict:
+    return {
+        "invitation": invitation,
+        "invited_project": invitation.project,  # not "project": the visitor is not a member yet (no project nav)
+        "form": form,
+        "existing_role": existing_role,
+    }
+
+
+# --- Entity types ---
+
+
+def _entity_type_list_context(request: HttpRequest, project: Project, **extra: Any) -> dict[str, Any]:
+    entity_types = _entity_types_with_counts(project)
+    context: dict[str, Any] = {
+        "project": project,
+        "entity_types": entity_types,
+        "can_manage": _can(request, project, Permission.MANAGE_SCHEMA),
+        "form": EntityTypeForm(),
+        "merge_form": EntityTypeMergeForm(entity_types=selectors.entity_type_list(project=project)),
+        "types_max": limits.ENTITY_TYPES_MAX,
+    }
+    context.update(extra)
+    return context
+
+
+def _entity_type_row(project: Project, entity_type_id: int) -> EntityType:
+    entity_type = _entity_types_with_counts(project).filter(pk=entity_type_id).first()
+    if entity_type is None:
+        raise Http404("No such entity type in this project.")
+    return entity_type
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def entity_type_list(request: HttpRequest, project_name: str) -> HttpResponse:
+    """The list; a POST adds a type (MANAGE_SCHEMA)."""
+    if request.method == "GET":
+        project = _project(request, project_name, Permission.VIEW)
+        return render(request, "projects/entity_type_list.html", _entity_type_list_context(request, project))
+    project = _project(request, project_name, Permission.MANAGE_SCHEMA)
+    form = EntityTypeForm(request.POST)
+    if form.is_valid():
+        try:
+            entity_type = services.entity_type_create(project=project, **form.cleaned_data)
+        except ValidationError as error:
+            add_service_error(form, error)
+        else:
+            messages.success(request, f"Entity type {entity_type.name} added.")
+            return redirect("projects:entity_type_list", project_name=project.name)
+    return render(request, "projects/entity_type_list.html", _entity_type_list_context(request, project, form=form))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def entity_type_update(request: HttpRequest, project_name: str, entity_type_id: int) -> HttpResponse:
+    """GET: the edit form (htmx: the table row in edit mode). POST: save; htmx gets the row back."""
+    project = _project(request, project_name, Permission.MANAGE_SCHEMA)
+    entity_type = _entity_type_row(project, entity_type_id)
+    initial = {field: getattr(entity_type, field) for field in ("name", "color", "hotkey", "description")}
+    form = EntityTypeForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.entity_type_update(entity_type=entity_type, **form.cleaned_data)
+        except ValidationError as error:
+            add_service_error(form, error)
+        else:
+            if request.htmx:
+                context = {"project": project, "entity_type": _entity_type_row(project, entity_type_id)}
+                return render(request, "projects/entity_type_list.html#row", {**context, "can_manage": True})
+            messages.success(request, f"Entity type {entity_type.name} saved.")
+            return redirect("projects:entity_type_list", project_name=project.name)
+    if request.POST:
+        entity_type = _entity_type_row(project, entity_type_id)  # the service may have half-applied the input
+    context = {"project": project, "entity_type": entity_type, "edit_form": form}
+    if request.htmx:
+        return render(request, "projects/entity_type_list.html#edit_row", context)
+    return render(request, "projects/entity_type_update.html", context)
+
+
+@login_required
+def entity_type_row(request: HttpRequest, project_name: str, entity_type_id: int) -> HttpResponse:
+    """The read-only row, for the Cancel button of the inline editor."""
+    project = _project(request, project_name, Permission.VIEW)
+    context = {
+        "project": project,
+        "entity_type": _entity_type_row(project, entity_type_id),
+        "can_manage": _can(request, project, Permission.MANAGE_SCHEMA),
+    }
+    if request.htmx:
+        return render(request, "projects/entity_type_list.html#row", context)
+    return redirect("projects:entity_type_list", project_name=project.name)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def entity_type_delete(request: HttpRequest, project_name: str, entity_type_id: int) -> HttpResponse:
+    project = _project(request, project_name, Permission.MANAGE_SCHEMA)
+    entity_type = _entity_type_row(project, entity_type_id)
+    if request.method == "POST":
+        removed = services.entity_type_delete(entity_type=entity_type)
+        messages.success(request, f"Entity type {entity_type.name} deleted with its {removed} span(s).")
+        return redirect("projects:entity_type_list", project_name=project.name)
+    return render(request, "projects/entity_type_delete.html", {"project": project, "entity_type": entity_type})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def entity_type_merge(request: HttpRequest, project_name: str) -> HttpResponse:
+    """GET ?source=&target= shows what the merge does; POST (with confirm) does it."""
+    project = _project(request, project_name, Permission.MANAGE_SCHEMA)
+    entity_types = _entity_types_with_counts(project)
+    form = EntityTypeMergeForm(request.POST or request.GET or None, entity_types=entity_types)
+    if not form.is_valid():
+        if form.is_bound:
+            for error in form.non_field_errors():
+                messages.error(request, error)
+        context = _entity_type_list_context(request, project, merge_form=form)
+        return render(request, "projects/entity_type_list.html", context)
+    source, target = form.cleaned_data["source"], form.cleaned_data["target"]
+    if request.method == "POST" and request.POST.get("confirm"):
+        try:
+            moved, removed = services.entity_type_merge(source=source, target=target)
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(
+                request,
+                f"Merged {source.name} into {target.name}: {moved} span(s) moved, {removed} duplicate(s) removed.",
+            )
+        return redirect("projects:entity_type_list", project_name=project.name)
+    duplicates = (
+        source.spans.filter(  # type: ignore[attr-defined]
+            Q(document__spans__entity_type=target)
+            & Q(document__spans__start=F("start"))
+            & Q(document__spans__end=F("end"))
+        )
+        .distinct()
+        .count()
+    )
+    context = {
+        "project": project,
+        "source": source,
+        "target": target,
+        "duplicates": duplicates,
+        "moving": source.span_count - duplicates,
+    }
+    return render(request, "projects/entity_type_merge.html", context)
+
+
+# --- API keys ---
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def api_key_list(request: HttpRequest) -> HttpResponse:
+    """The user's own keys. A POST creates one and shows its secret in this response only (only a hash is kept)."""
+    projects = selectors.project_list_for_user(user=request.user)
+    form = ApiKeyForm(request.POST or None, projects=projects)
+    created: tuple[ApiKey, str] | None = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            created = services.api_key_create(
+                user=request.user, name=form.cleaned_data["name"], project=form.cleaned_data["project"]
+            )
+        except ValidationError as error:
+            add_service_error(form, error)
+        else:
+            form = ApiKeyForm(projects=projects)
+    context = {
+        "form": form,
+        "api_keys": ApiKey.objects.filter(user=request.user).select_related("project"),
+        "new_key": created[0] if created else None,
+        "new_secret": created[1] if created else None,
+    }
+    return render(request, "projects/api_key_list.html", context)
+
+
+@login_required
+@require_POST
+def api_key_revoke(request: HttpRequest, api_key_id: int) -> HttpResponse:
+    api_key = ApiKey.objects.filter(user=request.user, pk=api_key_id, revoked_at__isnull=True).first()
+    if api_key is None:
+        raise Http404("No such active API key.")
+    services.api_key_revoke(api_key=api_key)
+    messages.success(request, f"API key {api_key.name} ({api_key.prefix}…) revoked; scripts using it now get 401.")
+    return redirect("projects:api_key_list")
