@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
+from django.utils import timezone
 
-from projects.models import ApiKey, EntityType, Membership, Project
+from projects.models import ApiKey, EntityType, Invitation, Membership, Project
 from projects.roles import Permission, Role, role_allows
 
 if TYPE_CHECKING:
@@ -107,3 +108,46 @@ def project_stats(*, project: Project) -> ProjectStats:
         spans=sum(s.spans for s in per_type),
         per_type=per_type,
     )
+
+
+def invitation_pending_list(*, project: Project) -> QuerySet[Invitation]:
+    return project.invitations.filter(
+        accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now()
+    ).select_related("created_by")
+
+
+def entity_type_list_with_counts(*, project: Project) -> QuerySet[EntityType]:
+    return entity_type_list(project=project).annotate(
+        span_count=Count("spans"), document_count=Count("spans__document", distinct=True)
+    )
+
+
+def project_delete_summary(*, project: Project) -> list[tuple[str, int]]:
+    """What deleting the project removes: documents, spans, types, members, then anything that later apps hang
+    off Project (trained models, deployments...), found through its reverse relations so it stays complete."""
+    summary = [
+        ("documents", project.documents.count()),  # type: ignore[attr-defined]
+        ("spans", project.entity_types.aggregate(n=Count("spans"))["n"]),
+        ("entity types", project.entity_types.count()),
+        ("members", project.memberships.count()),
+    ]
+    shown = {"documents", "entity_types", "memberships"}
+    for relation in Project._meta.related_objects:
+        accessor = relation.get_accessor_name()
+        if not relation.one_to_many or accessor in shown or relation.on_delete.__name__ != "CASCADE":
+            continue
+        count = getattr(project, accessor).count()
+        if count:
+            summary.append((str(relation.related_model._meta.verbose_name_plural), count))
+    return summary
+
+
+def api_key_list(*, user: AnyUser) -> QuerySet[ApiKey]:
+    return ApiKey.objects.filter(user=user).select_related("project")  # type: ignore[misc]
+
+
+def api_key_get_active(*, user: AnyUser, api_key_id: int) -> ApiKey:
+    api_key = ApiKey.objects.filter(user=user, pk=api_key_id, revoked_at__isnull=True).first()  # type: ignore[misc]
+    if api_key is None:
+        raise Http404("No such active API key.")
+    return api_key

@@ -18,7 +18,6 @@ from django.db.models import Count, F, Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from ner import limits
@@ -39,7 +38,6 @@ from projects.models import ApiKey, EntityType, Invitation, Membership, Project
 from projects.roles import ROLE_PERMISSIONS, Permission, Role
 
 if TYPE_CHECKING:
-    from django.db.models import QuerySet
     from django.http import HttpRequest
 
 
@@ -52,38 +50,6 @@ def _can(request: HttpRequest, project: Project, permission: Permission) -> bool
 
 
 # --- Small reads used only by these pages. They belong in projects/selectors.py (not this module's to edit). ---
-
-
-def _pending_invitations(project: Project) -> QuerySet[Invitation]:
-    return project.invitations.filter(
-        accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now()
-    ).select_related("created_by")
-
-
-def _entity_types_with_counts(project: Project) -> QuerySet[EntityType]:
-    return selectors.entity_type_list(project=project).annotate(
-        span_count=Count("spans"), document_count=Count("spans__document", distinct=True)
-    )
-
-
-def _project_delete_summary(project: Project) -> list[tuple[str, int]]:
-    """What deleting the project removes: documents, spans, types, members, then anything that later apps hang
-    off Project (trained models, deployments...), found through its reverse relations so it stays complete."""
-    summary = [
-        ("documents", project.documents.count()),  # type: ignore[attr-defined]
-        ("spans", project.entity_types.aggregate(n=Count("spans"))["n"]),
-        ("entity types", project.entity_types.count()),
-        ("members", project.memberships.count()),
-    ]
-    shown = {"documents", "entity_types", "memberships"}
-    for relation in Project._meta.related_objects:
-        accessor = relation.get_accessor_name()
-        if not relation.one_to_many or accessor in shown or relation.on_delete.__name__ != "CASCADE":
-            continue
-        count = getattr(project, accessor).count()
-        if count:
-            summary.append((str(relation.related_model._meta.verbose_name_plural), count))
-    return summary
 
 
 # --- Projects ---
@@ -182,7 +148,7 @@ def project_delete(request: HttpRequest, project_name: str) -> HttpResponse:
             messages.success(request, f"Project {project_name} and everything in it were deleted.")
             return redirect("projects:project_list")
         messages.error(request, "Type the project's name exactly to confirm the deletion.")
-    context = {"project": project, "summary": _project_delete_summary(project)}
+    context = {"project": project, "summary": selectors.project_delete_summary(project=project)}
     return render(request, "projects/project_delete.html", context)
 
 
@@ -200,7 +166,7 @@ def _member_list_context(request: HttpRequest, project: Project, **extra: Any) -
             for role in Role
         ],
         "invitation_form": InvitationForm(),
-        "invitations": _pending_invitations(project) if can_manage else [],
+        "invitations": selectors.invitation_pending_list(project=project) if can_manage else [],
         "invitation_days": settings.NERLAB_INVITATION_DAYS,
     }
     context.update(extra)
@@ -331,7 +297,7 @@ def _invitation_context(invitation: Invitation, form: SignUpForm | None, existin
 
 
 def _entity_type_list_context(request: HttpRequest, project: Project, **extra: Any) -> dict[str, Any]:
-    entity_types = _entity_types_with_counts(project)
+    entity_types = selectors.entity_type_list_with_counts(project=project)
     context: dict[str, Any] = {
         "project": project,
         "entity_types": entity_types,
@@ -345,7 +311,7 @@ def _entity_type_list_context(request: HttpRequest, project: Project, **extra: A
 
 
 def _entity_type_row(project: Project, entity_type_id: int) -> EntityType:
-    entity_type = _entity_types_with_counts(project).filter(pk=entity_type_id).first()
+    entity_type = selectors.entity_type_list_with_counts(project=project).filter(pk=entity_type_id).first()
     if entity_type is None:
         raise Http404("No such entity type in this project.")
     return entity_type
@@ -429,7 +395,7 @@ def entity_type_delete(request: HttpRequest, project_name: str, entity_type_id: 
 def entity_type_merge(request: HttpRequest, project_name: str) -> HttpResponse:
     """GET ?source=&target= shows what the merge does; POST (with confirm) does it."""
     project = _project(request, project_name, Permission.MANAGE_SCHEMA)
-    entity_types = _entity_types_with_counts(project)
+    entity_types = selectors.entity_type_list_with_counts(project=project)
     form = EntityTypeMergeForm(request.POST or request.GET or None, entity_types=entity_types)
     if not form.is_valid():
         if form.is_bound:
@@ -489,7 +455,7 @@ def api_key_list(request: HttpRequest) -> HttpResponse:
             form = ApiKeyForm(projects=projects)
     context = {
         "form": form,
-        "api_keys": ApiKey.objects.filter(user=request.user).select_related("project"),
+        "api_keys": selectors.api_key_list(user=request.user),
         "new_key": created[0] if created else None,
         "new_secret": created[1] if created else None,
     }
@@ -499,9 +465,7 @@ def api_key_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def api_key_revoke(request: HttpRequest, api_key_id: int) -> HttpResponse:
-    api_key = ApiKey.objects.filter(user=request.user, pk=api_key_id, revoked_at__isnull=True).first()
-    if api_key is None:
-        raise Http404("No such active API key.")
+    api_key = selectors.api_key_get_active(user=request.user, api_key_id=api_key_id)
     services.api_key_revoke(api_key=api_key)
     messages.success(request, f"API key {api_key.name} ({api_key.prefix}…) revoked; scripts using it now get 401.")
     return redirect("projects:api_key_list")
