@@ -1,5 +1,30 @@
+"""/api/v1/ routes of the projects app (names under the ``projects_api`` namespace)."""
+
 from __future__ import annotations
 
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from projects import api
+
+app_name = "projects_api"
+urlpatterns = [
+    path("projects/", api.ProjectListApi.as_view(), name="project_list"),
+    path("projects/<str:project_name>/", api.ProjectDetailApi.as_view(), name="project_detail"),
+    path("projects/<str:project_name>/stats/", api.ProjectStatsApi.as_view(), name="project_stats"),
+    path("projects/<str:project_name>/members/", api.MemberListApi.as_view(), name="member_list"),
+    path("projects/<str:project_name>/members/<str:username>/", api.MemberDetailApi.as_view(), name="member_detail"),
+    path("projects/<str:project_name>/invitations/", api.InvitationCreateApi.as_view(), name="invitation_create"),
+    path("projects/<str:project_name>/entity-types/", api.EntityTypeListApi.as_view(), name="entity_type_list"),
+    path(
+        "projects/<str:project_name>/entity-types/<int:entity_type_id>/",
+        api.EntityTypeDetailApi.as_view(),
+        name="entity_type_detail",
+    ),
+    path(
+        "projects/<str:project_name>/entity-types/<int:entity_type_id>/merge/",
+        api.EntityTypeMergeApi.as_view(),
+        name="entity_type_merge",
+    ),
+    path("api-keys/", api.ApiKeyListApi.as_view(), name="api_key_list"),
+    path("api-keys/<int:api_key_id>/", api.ApiKeyDetailApi.as_view(), name="api_key_detail"),
+]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
@@ -33,3 +34,29 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return "Api-Key"
+
+
+class ApiKeyScheme(OpenApiAuthenticationExtension):
+    """How the schema (and the /api/docs/ "Authorize" dialog) describes API keys: any one of the three headers."""
+
+    target_class = ApiKeyAuthentication
+    name = ["ApiKey", "SubscriptionKey"]
+
+    def get_security_requirement(self, auto_schema: Any) -> list[dict[str, list[Any]]]:
+        return [{"ApiKey": []}, {"SubscriptionKey": []}]  # either header works (OR, not AND)
+
+    def get_security_definition(self, auto_schema: Any) -> list[dict[str, str]]:
+        return [
+            {
+                "type": "apiKey",
+                "in": "header",
+                "name": "Authorization",
+                "description": "`Api-Key <key>` or `Bearer <key>`.",
+            },
+            {
+                "type": "apiKey",
+                "in": "header",
+                "name": "Ocp-Apim-Subscription-Key",
+                "description": "The key alone, as Azure AI Language clients send it.",
+            },
+        ]

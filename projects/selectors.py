@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
@@ -20,9 +20,12 @@ if TYPE_CHECKING:
 
 
 def project_list_for_user(*, user: AnyUser) -> QuerySet[Project]:
+    """The user's projects, each annotated with ``user_role``."""
     if not user.is_authenticated:
         return Project.objects.none()
-    return Project.objects.filter(memberships__user=user).order_by("name")
+    return (
+        Project.objects.filter(memberships__user=user).annotate(user_role=F("memberships__role")).order_by("name")
+    )
 
 
 def membership_role(*, user: AnyUser, project: Project) -> Role | None:
@@ -43,6 +46,10 @@ def project_get_for_user(*, user: AnyUser, name: str, permission: Permission, ap
             raise Http404("No such project.")
         if permission is not Permission.PREDICT:
             raise PermissionDenied("A project API key can only call the prediction API.")
+        # The key acts for its user: once they leave the project (or lose the role), the key stops working.
+        key_role = membership_role(user=api_key.user, project=api_key.project)
+        if key_role is None or not role_allows(key_role, permission):
+            raise PermissionDenied("The user of this project API key is no longer allowed to predict on it.")
         return api_key.project
     project = Project.objects.filter(name=name, memberships__user=user).first() if user.is_authenticated else None
     if project is None:

@@ -18,7 +18,7 @@ from django.db.models import Count, F, Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from ner import limits
 from projects import selectors, services
@@ -88,6 +88,7 @@ def project_create(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@require_GET
 def project_detail(request: HttpRequest, project_name: str) -> HttpResponse:
     project = _project(request, project_name, Permission.VIEW)
     stats = selectors.project_stats(project=project)
@@ -181,6 +182,7 @@ def _membership(project: Project, membership_id: int) -> Membership:
 
 
 @login_required
+@require_GET
 def member_list(request: HttpRequest, project_name: str) -> HttpResponse:
     project = _project(request, project_name, Permission.VIEW)
     return render(request, "projects/member_list.html", _member_list_context(request, project))
@@ -365,6 +367,7 @@ def entity_type_update(request: HttpRequest, project_name: str, entity_type_id: 
 
 
 @login_required
+@require_GET
 def entity_type_row(request: HttpRequest, project_name: str, entity_type_id: int) -> HttpResponse:
     """The read-only row, for the Cancel button of the inline editor."""
     project = _project(request, project_name, Permission.VIEW)

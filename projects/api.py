@@ -1,0 +1,436 @@
+"""REST API for projects, members, invitations, entity types, stats and API keys (under /api/v1/).
+
+Every project-scoped view starts from ``projects.selectors.project_get_for_user``: a non-member gets 404, a member
+whose role lacks the permission gets 403, and a project API key reaches only its own project's prediction API.
+
+Other apps build on the shared pieces here: ``NerlabAPIView`` (turns Django's ValidationError, PermissionDenied
+and Http404 from services and selectors into DRF responses that keep their messages), ``ProjectScopedAPIView``
+(``self.get_project(Permission.X)``), ``api_validation_error`` and ``paginated_response``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import QuerySet
+from django.http import Http404
+from django.urls import NoReverseMatch, reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import exceptions, permissions, status
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
+from rest_framework.settings import api_settings
+from rest_framework.views import APIView
+
+from projects import selectors, services
+from projects.models import ApiKey, Membership, Project
+from projects.roles import Permission
+from projects.serializers import (
+    ApiKeyCreatedOutputSerializer,
+    ApiKeyCreateInputSerializer,
+    ApiKeyOutputSerializer,
+    EntityTypeCreateInputSerializer,
+    EntityTypeDeleteOutputSerializer,
+    EntityTypeMergeInputSerializer,
+    EntityTypeMergeOutputSerializer,
+    EntityTypeOutputSerializer,
+    EntityTypeUpdateInputSerializer,
+    InvitationCreateInputSerializer,
+    InvitationOutputSerializer,
+    MemberCreateInputSerializer,
+    MemberOutputSerializer,
+    MemberUpdateInputSerializer,
+    ProjectCreateInputSerializer,
+    ProjectOutputSerializer,
+    ProjectStatsOutputSerializer,
+    ProjectUpdateInputSerializer,
+)
+
+# --- shared helpers (importable by other apps' APIs) ------------------------------------------------------------
+
+PROJECT_NAME_PARAMETER = OpenApiParameter(
+    "project_name", OpenApiTypes.STR, OpenApiParameter.PATH, description="The project's name."
+)
+
+
+def api_validation_error(error: DjangoValidationError) -> exceptions.ValidationError:
+    """A Django ValidationError as DRF's 400, field messages kept under their fields.
+
+    Errors without a field (``ValidationError("...")`` or ``__all__``) go under DRF's ``non_field_errors`` key,
+    where clients already look for them.
+    """
+    if hasattr(error, "error_dict"):
+        detail: dict[str, list[str]] = {}
+        for field, messages in error.message_dict.items():
+            key = api_settings.NON_FIELD_ERRORS_KEY if field == NON_FIELD_ERRORS else field
+            detail.setdefault(key, []).extend(messages)
+        return exceptions.ValidationError(detail)
+    return exceptions.ValidationError({api_settings.NON_FIELD_ERRORS_KEY: error.messages})
+
+
+def request_api_key(request: Request) -> ApiKey | None:
+    """The API key that authenticated this request, if one did (session requests have none)."""
+    return request.auth if isinstance(request.auth, ApiKey) else None
+
+
+class NerlabAPIView(APIView):
+    """An APIView whose services and selectors may raise Django's own exceptions, messages preserved."""
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, DjangoValidationError):
+            exc = api_validation_error(exc)
+        elif isinstance(exc, DjangoPermissionDenied):
+            # DRF's default handler would replace the selector's message with a generic one.
+            exc = exceptions.PermissionDenied(str(exc) or None)
+        elif isinstance(exc, Http404):
+            exc = exceptions.NotFound(str(exc) or None)
+        return super().handle_exception(exc)
+
+
+class ProjectScopedAPIView(NerlabAPIView):
+    """A view under ``projects/<project_name>/``; handlers call ``self.get_project(Permission.X)`` first."""
+
+    def get_project(self, permission: Permission) -> Project:
+        return selectors.project_get_for_user(
+            user=self.request.user,
+            name=self.kwargs["project_name"],
+            permission=permission,
+            api_key=request_api_key(self.request),
+        )
+
+
+class UserCredentials(permissions.BasePermission):
+    """Signed in, or a user API key: a project API key may only call its project's prediction API."""
+
+    message = "A project API key can only call the prediction API."
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        api_key = request_api_key(request)
+        return bool(request.user and request.user.is_authenticated) and (api_key is None or api_key.project is None)
+
+
+def paginated_response(
+    *, request: Request, view: APIView, queryset: QuerySet[Any], serializer_class: type[BaseSerializer]
+) -> Response:
+    """One page (``?limit=&offset=``) of ``queryset`` in the shape drf-spectacular documents for list views."""
+    paginator = LimitOffsetPagination()
+    page = paginator.paginate_queryset(queryset, request, view=view)
+    assert page is not None  # LimitOffsetPagination always pages (default limit from PAGE_SIZE)
+    return paginator.get_paginated_response(serializer_class(page, many=True, context={"request": request}).data)
+
+
+# --- projects ---------------------------------------------------------------------------------------------------
+
+
+@extend_schema_view(
+    get=extend_schema(summary="Your projects", responses=ProjectOutputSerializer(many=True)),
+    post=extend_schema(
+        summary="Create a project (you become its owner)",
+        request=ProjectCreateInputSerializer,
+        responses={201: ProjectOutputSerializer},
+    ),
+)
+class ProjectListApi(NerlabAPIView):
+    permission_classes = [UserCredentials]
+    pagination_class = LimitOffsetPagination  # read by drf-spectacular to document the page shape
+
+    def get(self, request: Request) -> Response:
+        # The user's role rides on the membership join the selector already filters on.
+        projects = selectors.project_list_for_user(user=request.user)
+        return paginated_response(
+            request=request, view=self, queryset=projects, serializer_class=ProjectOutputSerializer
+        )
+
+    def post(self, request: Request) -> Response:
+        serializer = ProjectCreateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        project = services.project_create(user=request.user, **serializer.validated_data)
+        project.user_role = selectors.membership_role(user=request.user, project=project)  # type: ignore[attr-defined]
+        return Response(ProjectOutputSerializer(project).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema_view(
+    get=extend_schema(summary="A project and its settings", responses=ProjectOutputSerializer),
+    patch=extend_schema(
+        summary="Change a project's description or settings",
+        request=ProjectUpdateInputSerializer,
+        responses=ProjectOutputSerializer,
+    ),
+    delete=extend_schema(summary="Delete a project with all its documents, tags and models", responses={204: None}),
+)
+@extend_schema(parameters=[PROJECT_NAME_PARAMETER])
+class ProjectDetailApi(ProjectScopedAPIView):
+    def get(self, request: Request, project_name: str) -> Response:
+        project = self.get_project(Permission.VIEW)
+        return Response(ProjectOutputSerializer(project).data)
+
+    def patch(self, request: Request, project_name: str) -> Response:
+        project = self.get_project(Permission.EDIT_PROJECT)
+        serializer = ProjectUpdateInputSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        project = services.project_update(project=project, **serializer.validated_data)
+        return Response(ProjectOutputSerializer(project).data)
+
+    def delete(self, request: Request, project_name: str) -> Response:
+        project = self.get_project(Permission.DELETE_PROJECT)
+        services.project_delete(project=project)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(parameters=[PROJECT_NAME_PARAMETER], summary="Counts of documents, tags and tags per entity type")
+class ProjectStatsApi(ProjectScopedAPIView):
+    @extend_schema(responses=ProjectStatsOutputSerializer)
+    def get(self, request: Request, project_name: str) -> Response:
+        project = self.get_project(Permission.VIEW)
+        stats = selectors.project_stats(project=project)
+        return Response(ProjectStatsOutputSerializer(stats).data)
+
+
+# --- members and invitations ------------------------------------------------------------------------------------
+
+
+def _membership_get(*, project: Project, username: str) -> Membership:
+    membership = selectors.member_list(project=project).filter(user__username=username).first()
+    if membership is None:
+        raise Http404(f"{username} is not a member of this project.")
+    return membership
+
+
+@extend_schema_view(
+    get=extend_schema(summary="The project's members and their roles", responses=MemberOutputSerializer(many=True)),
+    post=extend_schema(
+        summary="Add an existing user to the project",
+        request=MemberCreateInputSerializer,
+        responses={201: MemberOutputSerializer},
+    ),
+)
+@extend_schema(parameters=[PROJECT_NAME_PARAMETER])
+class MemberListApi(ProjectScopedAPIView):
+    def get(self, request: Request, project_name: str) -> Response:
+        project = self.get_project(Permission.VIEW)
+        return Response(MemberOutputSerializer(selectors.member_list(project=project), many=True).data)
+
+    def post(self, request: Request, project_name: str) -> Response:
+        project = self.get_project(Permission.MANAGE_MEMBERS)
+        serializer = MemberCreateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = serializer.validated_data["username"]
+        if selectors.membership_role(user=user, project=project) is not None:
+            # Adding must not silently change a role (or demote the last owner); PATCH says what it does.
+            raise exceptions.ValidationError(
+                {"username": f"{user.username} is already a member; change their role instead."}
+            )
+        membership = services.membership_set(project=project, user=user, role=serializer.validated_data["role"])
+        return Response(MemberOutputSerializer(membership).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema_view(
+    get=extend_schema(summary="One member's role", responses=MemberOutputSerializer),
+    patch=extend_schema(
+        summary="Change a member's role", request=MemberUpdateInputSerializer, responses=MemberOutputSerializer
+    ),
+    delete=extend_schema(summary="Remove a member (a project keeps at least one owner)", responses={204: None}),
+)
+@extend_schema(
+    parameters=[
+        PROJECT_NAME_PARAMETER,
+        OpenApiParameter("username", OpenApiTypes.STR, OpenApiParameter.PATH, description="The member's username."),
+    ]
+)
+class MemberDetailApi(ProjectScopedAPIView):
+    def get(self, request: Request, project_name: str, username: str) -> Response:
+        project = self.get_project(Permission.VIEW)
+        return Response(MemberOutputSerializer(_membership_get(project=project, username=username)).data)
+
+    def patch(self, request: Request, project_name: str, username: str) -> Response:
+        project = self.get_project(Permission.MANAGE_MEMBERS)
+        membership = _membership_get(project=project, username=username)
+        serializer = MemberUpdateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        membership = services.membership_set(
+            project=project, user=membership.user, role=serializer.validated_data["role"]
+        )
+        return Response(MemberOutputSerializer(membership).data)
+
+    def delete(self, request: Request, project_name: str, username: str) -> Response:
+        project = self.get_project(Permission.MANAGE_MEMBERS)
+        services.membership_remove(membership=_membership_get(project=project, username=username))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _invitation_link(request: Request, token: str) -> str | None:
+    # The acceptance page belongs to the projects pages; until it exists the token alone is returned.
+    try:
+        return request.build_absolute_uri(reverse("projects:invitation_accept", kwargs={"token": token}))
+    except NoReverseMatch:
+        return None
+
+
+@extend_schema(parameters=[PROJECT_NAME_PARAMETER])
+class InvitationCreateApi(ProjectScopedAPIView):
+    @extend_schema(
+        summary="Create an invitation link (the token is shown only in this response)",
+        request=InvitationCreateInputSerializer,
+        responses={201: InvitationOutputSerializer},
+    )
+    def post(self, request: Request, project_name: str) -> Response:
+        project = self.get_project(Permission.MANAGE_MEMBERS)
+        serializer = InvitationCreateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        invitation, token = services.invitation_create(
+            project=project, created_by=request.user, **serializer.validated_data
+        )
+        data = {
+            "id": invitation.pk,
+            "role": invitation.role,
+            "email": invitation.email,
+            "expires_at": invitation.expires_at,
+            "token": token,
+            "link": _invitation_link(request, token),
+        }
+        return Response(InvitationOutputSerializer(data).data, status=status.HTTP_201_CREATED)
+
+
+# --- entity types -----------------------------------------------------------------------------------------------
+
+ENTITY_TYPE_ID_PARAMETER = OpenApiParameter(
+    "entity_type_id", OpenApiTypes.INT, OpenApiParameter.PATH, description="The entity type's id."
+)
+
+
+@extend_schema_view(
+    get=extend_schema(summary="The project's entity types", responses=EntityTypeOutputSerializer(many=True)),
+    post=extend_schema(
+        summary="Add an entity type",
+        request=EntityTypeCreateInputSerializer,
+        responses={201: EntityTypeOutputSerializer},
+    ),
+)
+@extend_schema(parameters=[PROJECT_NAME_PARAMETER])
+class EntityTypeListApi(ProjectScopedAPIView):
+    def get(self, request: Request, project_name: str) -> Response:
+        project = self.get_project(Permission.VIEW)
+        return Response(EntityTypeOutputSerializer(selectors.entity_type_list(project=project), many=True).data)
+
+    def post(self, request: Request, project_name: str) -> Response:
+        project = self.get_project(Permission.MANAGE_SCHEMA)
+        serializer = EntityTypeCreateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        entity_type = services.entity_type_create(project=project, **serializer.validated_data)
+        return Response(EntityTypeOutputSerializer(entity_type).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema_view(
+    get=extend_schema(summary="One entity type", responses=EntityTypeOutputSerializer),
+    patch=extend_schema(
+        summary="Rename or restyle an entity type",
+        request=EntityTypeUpdateInputSerializer,
+        responses=EntityTypeOutputSerializer,
+    ),
+    delete=extend_schema(
+        summary="Delete an entity type and every span of it", responses=EntityTypeDeleteOutputSerializer
+    ),
+)
+@extend_schema(parameters=[PROJECT_NAME_PARAMETER, ENTITY_TYPE_ID_PARAMETER])
+class EntityTypeDetailApi(ProjectScopedAPIView):
+    def get(self, request: Request, project_name: str, entity_type_id: int) -> Response:
+        project = self.get_project(Permission.VIEW)
+        entity_type = selectors.entity_type_get(project=project, entity_type_id=entity_type_id)
+        return Response(EntityTypeOutputSerializer(entity_type).data)
+
+    def patch(self, request: Request, project_name: str, entity_type_id: int) -> Response:
+        project = self.get_project(Permission.MANAGE_SCHEMA)
+        entity_type = selectors.entity_type_get(project=project, entity_type_id=entity_type_id)
+        serializer = EntityTypeUpdateInputSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        entity_type = services.entity_type_update(entity_type=entity_type, **serializer.validated_data)
+        return Response(EntityTypeOutputSerializer(entity_type).data)
+
+    def delete(self, request: Request, project_name: str, entity_type_id: int) -> Response:
+        project = self.get_project(Permission.MANAGE_SCHEMA)
+        entity_type = selectors.entity_type_get(project=project, entity_type_id=entity_type_id)
+        deleted_spans = services.entity_type_delete(entity_type=entity_type)
+        return Response(EntityTypeDeleteOutputSerializer({"deleted_spans": deleted_spans}).data)
+
+
+@extend_schema(parameters=[PROJECT_NAME_PARAMETER, ENTITY_TYPE_ID_PARAMETER])
+class EntityTypeMergeApi(ProjectScopedAPIView):
+    @extend_schema(
+        summary="Move every span of this type to another type, then delete this type",
+        request=EntityTypeMergeInputSerializer,
+        responses=EntityTypeMergeOutputSerializer,
+    )
+    def post(self, request: Request, project_name: str, entity_type_id: int) -> Response:
+        project = self.get_project(Permission.MANAGE_SCHEMA)
+        source = selectors.entity_type_get(project=project, entity_type_id=entity_type_id)
+        serializer = EntityTypeMergeInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            target = selectors.entity_type_get(project=project, entity_type_id=serializer.validated_data["into"])
+        except Http404:
+            # The URL's type exists; a bad target is a mistake in the body, not a missing resource.
+            raise exceptions.ValidationError({"into": "No such entity type in this project."}) from None
+        moved, duplicates_removed = services.entity_type_merge(source=source, target=target)
+        data = {"moved": moved, "duplicates_removed": duplicates_removed, "into": target}
+        return Response(EntityTypeMergeOutputSerializer(data).data)
+
+
+# --- API keys ---------------------------------------------------------------------------------------------------
+
+
+@extend_schema_view(
+    get=extend_schema(summary="Your API keys (revoked ones included)", responses=ApiKeyOutputSerializer(many=True)),
+    post=extend_schema(
+        summary="Create an API key (the key is shown only in this response)",
+        request=ApiKeyCreateInputSerializer,
+        responses={201: ApiKeyCreatedOutputSerializer},
+    ),
+)
+class ApiKeyListApi(NerlabAPIView):
+    permission_classes = [UserCredentials]
+
+    def get(self, request: Request) -> Response:
+        api_keys = selectors.api_key_list(user=request.user)
+        return Response(ApiKeyOutputSerializer(api_keys, many=True).data)
+
+    def post(self, request: Request) -> Response:
+        serializer = ApiKeyCreateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        project = None
+        if serializer.validated_data["project"]:
+            # A project key serves that project's deployments, so handing one out is a deployer's decision.
+            try:
+                project = selectors.project_get_for_user(
+                    user=request.user, name=serializer.validated_data["project"], permission=Permission.DEPLOY
+                )
+            except Http404:
+                raise exceptions.ValidationError(
+                    {"project": "You are not a member of a project by this name."}
+                ) from None
+        api_key, raw = services.api_key_create(
+            user=request.user, name=serializer.validated_data["name"], project=project
+        )
+        api_key.key = raw  # type: ignore[attr-defined]
+        return Response(ApiKeyCreatedOutputSerializer(api_key).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(
+    parameters=[OpenApiParameter("api_key_id", OpenApiTypes.INT, OpenApiParameter.PATH, description="The key's id.")]
+)
+class ApiKeyDetailApi(NerlabAPIView):
+    permission_classes = [UserCredentials]
+
+    @extend_schema(summary="Revoke one of your API keys", responses={204: None})
+    def delete(self, request: Request, api_key_id: int) -> Response:
+        api_key = request.user.api_keys.filter(pk=api_key_id).first()
+        if api_key is None:
+            raise exceptions.NotFound("You have no API key with this id.")
+        if api_key.revoked_at is None:
+            services.api_key_revoke(api_key=api_key)
+        return Response(status=status.HTTP_204_NO_CONTENT)
