@@ -42,6 +42,11 @@ class OffsetMapper:
     def __init__(self, text: str) -> None:
         self.text = text
         self._prefix = _utf16_prefix(text)
+        self._utf8: list[int] | None = None
+
+    @property
+    def utf16_length(self) -> int:
+        return self._prefix[-1]
 
     def to_utf16(self, offset: int) -> int:
         if not 0 <= offset < len(self._prefix):
@@ -55,3 +60,26 @@ class OffsetMapper:
         if self._prefix[index] != offset:
             raise ValueError(f"UTF-16 offset {offset} falls inside a surrogate pair")
         return index
+
+    def from_utf8(self, offset: int) -> int:
+        """Map a UTF-8 byte offset (Azure's ``Utf8CodeUnit``) to a code point offset."""
+        prefix = self._utf8_prefix()
+        if not 0 <= offset <= prefix[-1]:
+            raise ValueError(f"UTF-8 offset {offset} is outside the text (0..{prefix[-1]} bytes)")
+        index = bisect_right(prefix, offset) - 1
+        if prefix[index] != offset:
+            raise ValueError(f"UTF-8 offset {offset} falls inside a multi-byte character")
+        return index
+
+    def utf8_length(self) -> int:
+        return self._utf8_prefix()[-1]
+
+    def _utf8_prefix(self) -> list[int]:
+        if self._utf8 is None:
+            self._utf8 = [0, *accumulate(_utf8_width(ch) for ch in self.text)]
+        return self._utf8
+
+
+def _utf8_width(character: str) -> int:
+    code = ord(character)
+    return 1 if code < 0x80 else 2 if code < 0x800 else 3 if code < 0x10000 else 4

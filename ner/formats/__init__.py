@@ -1,0 +1,66 @@
+"""File formats: one reader and one writer per format, all speaking ``ner.types.LabeledDoc``.
+
+``FORMATS`` maps a format's name to ``FormatSpec(reader, writer, description, extension)``. Every reader takes the
+file's bytes (plus its name, for messages) and returns every document or raises :class:`FormatError` listing every
+problem with its place — never half a file. Every writer returns the bytes of one file. Format-specific options
+(tag scheme, tokenizer, Label Studio's data key, Azure project settings) are keyword arguments of the functions in
+each module; the registry's entries use their defaults.
+
+Readers check that offsets lie inside the text; the project's own span rules (overlap, length, whitespace) are
+checked by the caller with ``ner.spans.span_problems``, because they depend on project settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple, Protocol
+
+from ner.formats.azure import read_azure, write_azure
+from ner.formats.conll import read_conll, write_conll
+from ner.formats.docbin import read_docbin, write_docbin
+from ner.formats.doccano import read_doccano, write_doccano
+from ner.formats.errors import FormatError, Problem
+from ner.formats.jsonl import read_jsonl, write_jsonl
+from ner.formats.label_studio import read_label_studio, write_label_studio
+from ner.types import LabeledDoc
+
+
+class Reader(Protocol):
+    def __call__(self, data: bytes, *, file_name: str = ...) -> list[LabeledDoc]: ...
+
+
+class Writer(Protocol):
+    def __call__(self, docs: Sequence[LabeledDoc]) -> bytes: ...
+
+
+class FormatSpec(NamedTuple):
+    reader: Reader
+    writer: Writer
+    description: str
+    extension: str
+
+
+FORMATS: dict[str, FormatSpec] = {
+    "azure": FormatSpec(
+        read_azure,
+        write_azure,
+        "Azure AI Language custom NER: labels JSON (UTF-16 offsets) and its .txt files, in one zip",
+        ".zip",
+    ),
+    "doccano": FormatSpec(read_doccano, write_doccano, "doccano JSONL: text and [start, end, label] triples", ".jsonl"),
+    "label-studio": FormatSpec(
+        read_label_studio, write_label_studio, "Label Studio JSON export: tasks with their latest annotation", ".json"
+    ),
+    "conll": FormatSpec(
+        read_conll,
+        write_conll,
+        "CoNLL token-per-line file (reads IOB1/IOB2/BIOES/IO, writes IOB2); texts rebuilt from tokens",
+        ".conll",
+    ),
+    "spacy": FormatSpec(read_docbin, write_docbin, "spaCy DocBin (.spacy) for `spacy train`", ".spacy"),
+    "jsonl": FormatSpec(
+        read_jsonl, write_jsonl, "nerlab JSONL: text, spans with code point offsets, name, language, split", ".jsonl"
+    ),
+}
+
+__all__ = ["FORMATS", "FormatError", "FormatSpec", "Problem", "Reader", "Writer"]

@@ -1,0 +1,408 @@
+"""Token-per-line files: CoNLL-2003 and its tag schemes IOB1, IOB2 (BIO), BIOES (also BILOU) and IO.
+
+Reading rebuilds each document's text from its tokens — tokens joined by one space, sentences by ``\\n`` — so
+every span's offsets are exact in that text. The tag is the last column and the token the first, so 2-column
+(WNUT, WikiANN) and 4-column (CoNLL-2003, SEC filings) files read the same way. ``-DOCSTART-`` lines (both
+``-DOCSTART- -X- O O`` and CoNLL-2003 testb's ``-DOCSTART- -X- -X- O``) start a new document; a file without
+them is read as one document per sentence. Whitespace-only lines separate sentences (WNUT-17 uses a lone TAB).
+
+Decoding is the same for every scheme and forgiving, as seqeval's default mode is: ``B-``/``S-``/``U-`` start an
+entity, ``I-``/``E-``/``L-`` continue an open entity of the same type or start one, ``E-``/``L-``/``S-``/``U-``
+close it. A scheme given by the caller restricts which prefixes are allowed.
+
+Writing needs tokens: the simple tokenizer below, or the caller's (``tokenizer``: text -> [(start, end)]). A span
+that does not start and end on token boundaries is an error, never moved silently.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import PurePath
+from typing import Literal
+
+from ner.formats.common import decode_input
+from ner.formats.errors import FormatError, Problems
+from ner.names import InvalidName, normalize_language
+from ner.types import LabeledDoc, Span
+
+Scheme = Literal["iob1", "iob2", "bioes", "io"]
+SCHEMES: tuple[Scheme, ...] = ("iob1", "iob2", "bioes", "io")
+DocumentMode = Literal["auto", "docstart", "sentence"]
+Layout = Literal["conll2003", "two-column"]
+Tokenizer = Callable[[str], Sequence[tuple[int, int]]]
+
+ALLOWED_PREFIXES: dict[Scheme, frozenset[str]] = {
+    "io": frozenset("I"),
+    "iob1": frozenset("IB"),
+    "iob2": frozenset("IB"),
+    "bioes": frozenset("BIESLU"),  # BILOU's L and U are BIOES's E and S
+}
+_TAG = re.compile(r"(?P<prefix>[BIESLU])-(?P<type>.+)")
+# WikiANN writes every token as "en:token".
+_LANGUAGE_PREFIX = re.compile(r"(?P<language>[a-z]{2,3}):(?=.)")
+DOCSTART = "-DOCSTART-"
+
+
+@dataclass(slots=True)
+class _Token:
+    text: str
+    prefix: str  # "" for O
+    type: str
+    line: int
+
+
+def _split_columns(line: str) -> list[str]:
+    stripped = line.strip()
+    # A TAB-separated file may hold tokens with spaces in them; otherwise any whitespace separates columns.
+    return stripped.split("\t") if "\t" in stripped else stripped.split()
+
+
+def detect_scheme(prefix_sequences: Sequence[Sequence[tuple[str, str]]]) -> Scheme:
+    """The scheme a file's (prefix, type) tag sequences are written in, one sequence per sentence."""
+    prefixes = {prefix for sentence in prefix_sequences for prefix, _ in sentence}
+    if prefixes & set("ESLU"):
+        return "bioes"
+    if "B" not in prefixes:
+        return "io"
+    # IOB1 uses B- only right after an entity of the same type; IOB2 starts every entity with B-.
+    for sentence in prefix_sequences:
+        previous = ("", "")
+        for prefix, type_ in sentence:
+            if prefix == "B" and not (previous[0] in {"B", "I"} and previous[1] == type_):
+                return "iob2"
+            previous = (prefix, type_)
+    return "iob1"
+
+
+def _decode(tokens: Sequence[_Token], offsets: Sequence[tuple[int, int]]) -> list[Span]:
+    spans: list[Span] = []
+    open_start: int | None = None
+    open_type = ""
+    open_end = 0
+    for token, (start, end) in zip(tokens, offsets, strict=True):
+        if token.prefix and (token.prefix in "BSU" or open_start is None or open_type != token.type):
+            if open_start is not None:
+                spans.append(Span(open_start, open_end, open_type))
+            open_start, open_type = start, token.type
+        elif not token.prefix and open_start is not None:
+            spans.append(Span(open_start, open_end, open_type))
+            open_start = None
+        open_end = end
+        if token.prefix in {"E", "L", "S", "U"} and open_start is not None:
+            spans.append(Span(open_start, open_end, open_type))
+            open_start = None
+    if open_start is not None:
+        spans.append(Span(open_start, open_end, open_type))
+    return spans
+
+
+def read_conll(
+    data: bytes,
+    *,
+    file_name: str = "",
+    scheme: Scheme | None = None,
+    documents: DocumentMode = "auto",
+    strip_language_prefix: bool = False,
+) -> list[LabeledDoc]:
+    """Read a token-per-line file; ``strip_language_prefix`` removes WikiANN's ``xx:`` and sets the language."""
+    problems = Problems(file_name)
+    content = decode_input(data, problems)
+    # Split on "\n" only: str.splitlines would also break inside tokens at \x1c, \x85, \u2028 and friends.
+    lines = content.split("\n")
+    has_docstart = any(line.lstrip().startswith(DOCSTART) for line in lines)
+    by_docstart = documents == "docstart" or (documents == "auto" and has_docstart)
+
+    grouped: list[list[list[_Token]]] = [[]]  # documents -> sentences -> tokens
+    sentence: list[_Token] = []
+    languages: set[str] = set()
+
+    def end_sentence() -> None:
+        nonlocal sentence
+        if sentence:
+            grouped[-1].append(sentence)
+            if not by_docstart:
+                grouped.append([])
+            sentence = []
+
+    for number, line in enumerate(lines, start=1):
+        columns = _split_columns(line)
+        if not columns:
+            end_sentence()
+            continue
+        if columns[0] == DOCSTART:
+            end_sentence()
+            if grouped[-1]:
+                grouped.append([])
+            continue
+        if len(columns) < 2:
+            problems.add(
+                f"expected a token and a tag separated by whitespace, found {line.strip()!r}", where=f"line {number}"
+            )
+            continue
+        token, tag = columns[0], columns[-1]
+        if strip_language_prefix:
+            match = _LANGUAGE_PREFIX.match(token)
+            if match:
+                languages.add(match["language"])
+                token = token[match.end() :]
+        if tag == "O":
+            sentence.append(_Token(token, "", "", number))
+            continue
+        tag_match = _TAG.fullmatch(tag)
+        if tag_match is None:
+            problems.add(
+                f"tag {tag!r} is not O or a B-/I-/E-/S- tag such as B-PER", where=f"line {number}", field="tag"
+            )
+            continue
+        prefix = tag_match["prefix"]
+        if scheme is not None and prefix not in ALLOWED_PREFIXES[scheme]:
+            allowed = "/".join(sorted(ALLOWED_PREFIXES[scheme]))
+            problems.add(
+                f"tag {tag!r} is not allowed in {scheme.upper()} (only O and {allowed}- tags)",
+                where=f"line {number}",
+                field="tag",
+            )
+            continue
+        sentence.append(_Token(token, prefix, tag_match["type"], number))
+    end_sentence()
+    problems.raise_if_any()
+
+    grouped = [document for document in grouped if document]
+    if not grouped:
+        raise problems.fail("the file holds no tokens")
+    language: str | None = None
+    if len(languages) == 1:
+        try:
+            language = normalize_language(languages.pop())
+        except InvalidName:
+            language = None
+    base = PurePath(file_name).name or "document"
+    width = len(str(len(grouped)))
+    docs: list[LabeledDoc] = []
+    for index, document in enumerate(grouped, start=1):
+        parts: list[str] = []
+        spans: list[Span] = []
+        position = 0
+        for sentence_tokens in document:
+            if parts:
+                parts.append("\n")
+                position += 1
+            offsets: list[tuple[int, int]] = []
+            for token_index, item in enumerate(sentence_tokens):
+                if token_index:
+                    parts.append(" ")
+                    position += 1
+                offsets.append((position, position + len(item.text)))
+                parts.append(item.text)
+                position += len(item.text)
+            spans.extend(_decode(sentence_tokens, offsets))
+        docs.append(
+            LabeledDoc(
+                text="".join(parts),
+                spans=tuple(sorted(spans)),
+                name=f"{base}-{index:0{width}d}",
+                language=language,
+            )
+        )
+    return docs
+
+
+def read_conll_scheme(data: bytes) -> Scheme:
+    """The scheme a file is written in (for showing the user what was detected)."""
+    problems = Problems()
+    sequences: list[list[tuple[str, str]]] = [[]]
+    for line in decode_input(data, problems).split("\n"):
+        columns = _split_columns(line)
+        if not columns or columns[0] == DOCSTART:
+            sequences.append([])
+            continue
+        match = _TAG.fullmatch(columns[-1])
+        sequences[-1].append((match["prefix"], match["type"]) if match else ("", ""))
+    return detect_scheme(sequences)
+
+
+# --- writing -----------------------------------------------------------------------------------------------------
+
+
+def _is_cjk(character: str) -> bool:
+    code = ord(character)
+    return (
+        0x3040 <= code <= 0x30FF  # kana
+        or 0x3400 <= code <= 0x4DBF
+        or 0x4E00 <= code <= 0x9FFF
+        or 0xF900 <= code <= 0xFAFF
+        or 0x20000 <= code <= 0x3134F
+    )
+
+
+def _attaches(character: str) -> bool:
+    """Marks, variation selectors, joiners and emoji modifiers belong to the character before them."""
+    category = unicodedata.category(character)
+    return category[0] == "M" or category == "Cf" or 0x1F3FB <= ord(character) <= 0x1F3FF
+
+
+def simple_tokenize(text: str) -> list[tuple[int, int]]:
+    """Words (letters, digits, ``_``), single punctuation/symbol characters, and single CJK characters.
+
+    Unlike a plain whitespace split, punctuation is its own token ("Paris," -> "Paris" ","), and Chinese or
+    Japanese text is one token per character rather than one token per sentence (Label Studio #1250).
+    """
+    tokens: list[tuple[int, int]] = []
+    index, length = 0, len(text)
+    while index < length:
+        character = text[index]
+        if character.isspace():
+            index += 1
+            continue
+        start = index
+        index += 1
+        if (character.isalnum() or character == "_") and not _is_cjk(character):
+            while index < length and (
+                ((text[index].isalnum() or text[index] == "_") and not _is_cjk(text[index])) or _attaches(text[index])
+            ):
+                index += 1
+        while index < length and (_attaches(text[index]) or text[index - 1] == "\u200d") and not text[index].isspace():
+            index += 1
+        tokens.append((start, index))
+    return tokens
+
+
+def _tags_for(spans: Sequence[Span], bounds: Sequence[tuple[int, int]], scheme: Scheme) -> list[str]:
+    starts = {start: index for index, (start, _) in enumerate(bounds)}
+    ends = {end: index for index, (_, end) in enumerate(bounds)}
+    tags = ["O"] * len(bounds)
+    previous_last = -2
+    previous_type = ""
+    for span in spans:
+        first, last = starts[span.start], ends[span.end]
+        for position in range(first, last + 1):
+            tags[position] = f"I-{span.label}"
+        if scheme == "iob2":
+            tags[first] = f"B-{span.label}"
+        elif scheme == "bioes":
+            if first == last:
+                tags[first] = f"S-{span.label}"
+            else:
+                tags[first], tags[last] = f"B-{span.label}", f"E-{span.label}"
+        elif scheme == "iob1" and previous_last == first - 1 and previous_type == span.label:
+            tags[first] = f"B-{span.label}"
+        previous_last, previous_type = last, span.label
+    return tags
+
+
+def write_conll(
+    docs: Sequence[LabeledDoc],
+    *,
+    scheme: Scheme = "iob2",
+    tokenizer: Tokenizer | None = None,
+    layout: Layout = "conll2003",
+) -> bytes:
+    """One ``-DOCSTART-`` block per document, one sentence per line of the text, one token per line.
+
+    ``layout`` "conll2003" writes ``token _ _ TAG`` (the POS and chunk columns left empty as ``_``);
+    "two-column" writes ``token<TAB>TAG``. Raises FormatError listing every span that cannot be written.
+    """
+    if scheme not in SCHEMES:
+        raise ValueError(f"unknown tag scheme {scheme!r}; choose one of {', '.join(SCHEMES)}")
+    tokenize = tokenizer or simple_tokenize
+    problems = Problems()
+    out: list[str] = []
+    for doc_index, doc in enumerate(docs, start=1):
+        where = f"document {doc_index}" + (f" ({doc.name!r})" if doc.name else "")
+        bounds = [(int(start), int(end)) for start, end in tokenize(doc.text)]
+        if not _check_tokens(doc.text, bounds, problems, where):
+            continue
+        if not bounds:
+            problems.add("the document has no tokens", where=where)
+            continue
+        sentence_of = _sentence_numbers(doc.text, bounds)
+        starts = {start for start, _ in bounds}
+        ends = {end for _, end in bounds}
+        token_index = {start: index for index, (start, _) in enumerate(bounds)}
+        end_index = {end: index for index, (_, end) in enumerate(bounds)}
+        spans = sorted(doc.spans)
+        good: list[Span] = []
+        for span in spans:
+            shown = f"{span.label} at {span.start}-{span.end} ({span.text_in(doc.text)!r})"
+            if any(character.isspace() for character in span.label) and (
+                layout == "conll2003" or any(character.isspace() and character != " " for character in span.label)
+            ):
+                problems.add(
+                    f"{shown}: the label {span.label!r} holds whitespace, which would split the tag column"
+                    + (" (the two-column layout allows spaces)" if layout == "conll2003" else ""),
+                    where=where,
+                )
+                continue
+            if span.start not in starts or span.end not in ends or span.end <= span.start:
+                side = "start" if span.start not in starts else "end"
+                problems.add(
+                    f"{shown} does not {side} on a token boundary; CoNLL can hold only whole tokens", where=where
+                )
+                continue
+            if sentence_of[token_index[span.start]] != sentence_of[end_index[span.end]]:
+                problems.add(f"{shown} crosses a line break; a CoNLL entity must stay within one sentence", where=where)
+                continue
+            if good and good[-1].end > span.start:
+                problems.add(
+                    f"{shown} overlaps {good[-1].label} at {good[-1].start}-{good[-1].end}; "
+                    "CoNLL tags one entity per token",
+                    where=where,
+                )
+                continue
+            if (
+                scheme == "io"
+                and good
+                and good[-1].label == span.label
+                and end_index[good[-1].end] == token_index[span.start] - 1
+                and sentence_of[token_index[span.start]] == sentence_of[end_index[good[-1].end]]
+            ):
+                problems.add(
+                    f"{shown} directly follows another {span.label}; IO tags cannot keep them apart", where=where
+                )
+                continue
+            good.append(span)
+        tags = _tags_for(good, bounds, scheme)
+        out.append(f"{DOCSTART} -X- -X- O\n" if layout == "conll2003" else f"{DOCSTART}\tO\n")
+        previous_sentence = -1
+        for index, (start, end) in enumerate(bounds):
+            if sentence_of[index] != previous_sentence:
+                out.append("\n")
+                previous_sentence = sentence_of[index]
+            token = doc.text[start:end]
+            out.append(f"{token} _ _ {tags[index]}\n" if layout == "conll2003" else f"{token}\t{tags[index]}\n")
+        out.append("\n")
+    if problems:
+        raise FormatError(problems.items)
+    return "".join(out).encode("utf-8")
+
+
+def _check_tokens(text: str, bounds: Sequence[tuple[int, int]], problems: Problems, where: str) -> bool:
+    previous_end = 0
+    for start, end in bounds:
+        if not 0 <= start < end <= len(text) or start < previous_end:
+            problems.add(
+                f"the tokenizer returned {start}-{end}, which is empty, out of order or outside the text", where=where
+            )
+            return False
+        token = text[start:end]
+        if any(character.isspace() for character in token) or token == DOCSTART:
+            problems.add(f"token {token!r} at {start}-{end} cannot be written on a CoNLL line", where=where)
+            return False
+        previous_end = end
+    return True
+
+
+def _sentence_numbers(text: str, bounds: Sequence[tuple[int, int]]) -> list[int]:
+    """A new sentence starts after every gap between tokens that holds a line break."""
+    numbers: list[int] = []
+    sentence = 0
+    previous_end: int | None = None
+    for start, end in bounds:
+        if previous_end is not None and "\n" in text[previous_end:start]:
+            sentence += 1
+        numbers.append(sentence)
+        previous_end = end
+    return numbers

@@ -1,0 +1,202 @@
+"""Label Studio's JSON export: a list of tasks, each with ``data`` and ``annotations[].result[]``.
+
+Reading takes the annotations only; ``predictions`` (machine pre-annotations) are ignored because they are not
+anyone's decision. A task may have several annotations (one per annotator, or redone work): the reader takes the
+latest one that was not cancelled ("skipped"), by ``updated_at``, then ``created_at``, then position in the
+list. A task whose annotations are all cancelled, or that has none, is read with no spans.
+
+Offsets: Label Studio's editor measures ``start``/``end`` in the browser (UTF-16 code units), while tools
+that write tasks in Python use code points — the source of its "offsets wrong with emoji" bug reports. Each
+result also carries the selected ``text``, so the reader checks which reading of the offsets gives that text
+and uses it; without ``text`` it trusts ``offset_unit``. The writer writes ``offset_unit`` offsets and the text.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from ner.formats.common import (
+    check_label,
+    check_offsets,
+    decode_input,
+    is_int,
+    parse_json,
+    read_language,
+    read_name,
+    read_split,
+    type_name,
+)
+from ner.formats.errors import Problems
+from ner.offsets import OffsetMapper
+from ner.types import LabeledDoc, Span
+
+OffsetUnit = Literal["codepoint", "utf16"]
+
+
+def _chosen_annotation(annotations: list[Any]) -> tuple[int, dict[str, Any]] | None:
+    """The latest annotation not cancelled, with its index (ISO timestamps sort as strings)."""
+    candidates = [
+        (str(item.get("updated_at") or ""), str(item.get("created_at") or ""), index, item)
+        for index, item in enumerate(annotations)
+        if isinstance(item, dict) and not item.get("was_cancelled")
+    ]
+    if not candidates:
+        return None
+    *_, index, item = max(candidates, key=lambda candidate: candidate[:3])
+    return index, item
+
+
+def _to_codepoints(
+    start: int, end: int, selected: object, text: str, mapper: OffsetMapper, offset_unit: OffsetUnit
+) -> tuple[int, int] | None:
+    """Code point offsets for a result, choosing the unit whose reading matches the selected text."""
+    units: list[OffsetUnit] = [offset_unit, "utf16" if offset_unit == "codepoint" else "codepoint"]
+    for unit in units:
+        try:
+            reading = (start, end) if unit == "codepoint" else (mapper.from_utf16(start), mapper.from_utf16(end))
+        except ValueError:
+            continue
+        if reading[1] > len(text):
+            continue
+        if not isinstance(selected, str) or text[reading[0] : reading[1]] == selected:
+            return reading
+    return None
+
+
+def read_label_studio(
+    data: bytes, *, file_name: str = "", data_key: str = "text", offset_unit: OffsetUnit = "codepoint"
+) -> list[LabeledDoc]:
+    problems = Problems(file_name)
+    tasks = parse_json(decode_input(data, problems), problems)
+    if isinstance(tasks, dict):
+        tasks = [tasks]  # a single task exported on its own
+    if not isinstance(tasks, list):
+        raise problems.fail(f"a Label Studio export is a list of tasks, not {type_name(tasks)}")
+    docs: list[LabeledDoc] = []
+    for task_index, task in enumerate(tasks):
+        task_id = task.get("id") if isinstance(task, dict) else None
+        where = f"task {task_index + 1}" + (f" (id {task_id})" if task_id is not None else "")
+        if not isinstance(task, dict):
+            problems.add(f"a task must be an object, not {type_name(task)}", where=where)
+            continue
+        task_data = task.get("data")
+        if not isinstance(task_data, dict):
+            problems.add(f"'data' must be an object, not {type_name(task_data)}", where=where, field="'data'")
+            continue
+        text = task_data.get(data_key)
+        if not isinstance(text, str):
+            keys = ", ".join(repr(key) for key in task_data) or "none"
+            problems.add(
+                f"no text under 'data'.'{data_key}' (keys present: {keys}); choose the key your labeling config uses",
+                where=where,
+                field=f"'data'.'{data_key}'",
+            )
+            continue
+        annotations = task.get("annotations", [])
+        if not isinstance(annotations, list):
+            problems.add(
+                f"'annotations' must be a list, not {type_name(annotations)}", where=where, field="'annotations'"
+            )
+            annotations = []
+        spans: list[Span] = []
+        chosen = _chosen_annotation(annotations)
+        if chosen is not None:
+            spans = _read_result(chosen, text, problems, where, offset_unit)
+        meta: dict[str, str] = {}
+        if task_id is not None:
+            meta["label_studio_id"] = str(task_id)
+        name_value = task_data.get("name")
+        if name_value is None:
+            name_value = task_id
+        docs.append(
+            LabeledDoc(
+                text=text,
+                spans=tuple(sorted(spans)),
+                name=read_name(name_value, problems, where=where, field="'data'.'name'"),
+                language=read_language(task_data.get("language"), problems, where=where, field="'data'.'language'"),
+                split=read_split(task_data.get("split"), problems, where=where, field="'data'.'split'"),
+                meta=meta,
+            )
+        )
+    if not docs and not problems:
+        problems.add("the file holds no tasks")
+    problems.raise_if_any()
+    return docs
+
+
+def _read_result(
+    chosen: tuple[int, dict[str, Any]], text: str, problems: Problems, where: str, offset_unit: OffsetUnit
+) -> list[Span]:
+    annotation_index, annotation = chosen
+    results = annotation.get("result", [])
+    prefix = f"'annotations'[{annotation_index}].'result'"
+    if not isinstance(results, list):
+        problems.add(f"'result' must be a list, not {type_name(results)}", where=where, field=prefix)
+        return []
+    mapper = OffsetMapper(text)
+    spans: list[Span] = []
+    for index, result in enumerate(results):
+        field = f"{prefix}[{index}]"
+        if not isinstance(result, dict) or result.get("type", "labels") != "labels":
+            continue  # choices, relations, text areas: not spans
+        value = result.get("value")
+        if not isinstance(value, dict):
+            problems.add(f"'value' must be an object, not {type_name(value)}", where=where, field=f"{field}.'value'")
+            continue
+        start, end, labels = value.get("start"), value.get("end"), value.get("labels")
+        if not isinstance(labels, list) or not labels:
+            problems.add(
+                "'labels' must be a non-empty list of label names", where=where, field=f"{field}.'value'.'labels'"
+            )
+            continue
+        if not (is_int(start) and is_int(end)):
+            check_offsets(start, end, len(text), problems, where=where, field=f"{field}.'value'")
+            continue
+        assert isinstance(start, int) and isinstance(end, int)
+        reading = _to_codepoints(start, end, value.get("text"), text, mapper, offset_unit)
+        if reading is None:
+            if check_offsets(start, end, len(text), problems, where=where, field=f"{field}.'value'"):
+                problems.add(
+                    f"offsets {start}-{end} select {text[start:end]!r}, not the annotated text "
+                    f"{value.get('text')!r} (in code points or UTF-16 units)",
+                    where=where,
+                    field=f"{field}.'value'",
+                )
+            continue
+        if not check_offsets(*reading, len(text), problems, where=where, field=f"{field}.'value'"):
+            continue
+        for label_index, label_value in enumerate(labels):
+            label = check_label(label_value, problems, where=where, field=f"{field}.'value'.'labels'[{label_index}]")
+            if label is not None:
+                spans.append(Span(reading[0], reading[1], label))
+    return spans
+
+
+def write_label_studio(
+    docs: Sequence[LabeledDoc], *, data_key: str = "text", offset_unit: OffsetUnit = "codepoint"
+) -> bytes:
+    tasks: list[dict[str, Any]] = []
+    for number, doc in enumerate(docs, start=1):
+        mapper = OffsetMapper(doc.text)
+        task_data: dict[str, Any] = {data_key: doc.text}
+        for key, value in (("name", doc.name), ("language", doc.language), ("split", doc.split)):
+            if value:
+                task_data[key] = value
+        result = []
+        for index, span in enumerate(doc.sorted_spans()):
+            start, end = span.start, span.end
+            if offset_unit == "utf16":
+                start, end = mapper.to_utf16(start), mapper.to_utf16(end)
+            result.append(
+                {
+                    "id": f"{number}-{index + 1}",
+                    "from_name": "label",
+                    "to_name": data_key,
+                    "type": "labels",
+                    "value": {"start": start, "end": end, "text": span.text_in(doc.text), "labels": [span.label]},
+                }
+            )
+        tasks.append({"id": number, "data": task_data, "annotations": [{"id": number, "result": result}]})
+    return json.dumps(tasks, ensure_ascii=False, indent=2).encode("utf-8")
