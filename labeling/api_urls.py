@@ -1,5 +1,24 @@
 from __future__ import annotations
 
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from labeling import api
+
+urlpatterns = [
+    path("projects/<str:project_name>/documents/", api.DocumentListApi.as_view(), name="api-document-list"),
+    path(
+        "projects/<str:project_name>/documents/<int:document_id>/",
+        api.DocumentDetailApi.as_view(),
+        name="api-document-detail",
+    ),
+    path(
+        "projects/<str:project_name>/documents/<int:document_id>/spans/",
+        api.SpanListApi.as_view(),
+        name="api-span-list",
+    ),
+    path(
+        "projects/<str:project_name>/documents/<int:document_id>/spans/<int:span_id>/",
+        api.SpanDetailApi.as_view(),
+        name="api-span-detail",
+    ),
+]

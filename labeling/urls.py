@@ -1,6 +1,23 @@
 from __future__ import annotations
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from labeling import views
 
 app_name = "labeling"
-urlpatterns: list = []
+urlpatterns = [
+    path("projects/<str:project_name>/documents/", views.document_list, name="document_list"),
+    path("projects/<str:project_name>/documents/upload/", views.document_upload, name="document_upload"),
+    path("projects/<str:project_name>/documents/delete/", views.document_bulk_delete, name="document_bulk_delete"),
+    path("projects/<str:project_name>/documents/<int:document_id>/", views.document_detail, name="document_detail"),
+    path(
+        "projects/<str:project_name>/documents/<int:document_id>/edit/",
+        views.document_update,
+        name="document_update",
+    ),
+    path(
+        "projects/<str:project_name>/documents/<int:document_id>/delete/",
+        views.document_delete,
+        name="document_delete",
+    ),
+]

@@ -7,6 +7,7 @@ import hashlib
 import io
 import posixpath
 import zipfile
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -74,8 +75,17 @@ def decode_text(data: bytes, name: str) -> str:
             f"{name}: contains NUL characters; it is probably UTF-16 without a byte order mark — "
             "save it as UTF-8, or as UTF-16 with a byte order mark"
         )
+    return check_text(text, name)
+
+
+def check_text(text: str, name: str) -> str:
+    """The rules every document's text meets, however it arrived (a .txt file, an import, the API)."""
+    if not text:
+        raise UploadError(f"{name}: the document is empty")
+    if "\x00" in text:
+        raise UploadError(f"{name}: contains NUL characters, which a document may not hold")
     if not text.strip():
-        raise UploadError(f"{name}: the file holds no text (only whitespace)")
+        raise UploadError(f"{name}: the document holds no text (only whitespace)")
     if len(text) > DOCUMENT_CHARS_MAX:
         raise UploadError(f"{name}: {len(text):,} characters; a document may hold at most {DOCUMENT_CHARS_MAX:,}")
     return text
@@ -106,7 +116,8 @@ def _is_junk(name: str) -> bool:
 def _zip_members(archive_name: str, data: bytes, reading: UploadReading) -> list[tuple[str, bytes]]:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError):
+        # A truncated or hand-crafted directory raises more than BadZipFile; all mean the same to the user.
         reading.errors.append(f"{archive_name}: not a valid zip file")
         return []
     with archive:
@@ -146,9 +157,22 @@ def _zip_members(archive_name: str, data: bytes, reading: UploadReading) -> list
                     f"more than {UPLOAD_COMPRESSION_RATIO_MAX}:1 — refused as a possible zip bomb"
                 )
                 continue
-            # The sizes in the directory can lie: read at most one byte past the limit to be sure.
-            with archive.open(info) as member:
-                content = member.read(TXT_FILE_BYTES_MAX + 1)
+            # The sizes in the directory can lie: read at most one byte past the limit to be sure. zipfile stops at
+            # the declared size and then fails the CRC check, so a lying entry usually surfaces as BadZipFile.
+            try:
+                with archive.open(info) as member:
+                    content = member.read(TXT_FILE_BYTES_MAX + 1)
+            except RuntimeError:  # zipfile's way of saying "encrypted, password required"
+                reading.errors.append(f"{label}: the entry is encrypted; upload an unencrypted zip")
+                continue
+            except NotImplementedError:  # e.g. Deflate64 or another method Python cannot read
+                reading.errors.append(f"{label}: compressed with a method that cannot be read; use plain Deflate")
+                continue
+            except (zipfile.BadZipFile, zlib.error, ValueError, OSError, EOFError):
+                reading.errors.append(
+                    f"{label}: damaged or inconsistent with its zip entry (bad checksum or size) — refused"
+                )
+                continue
             if len(content) > TXT_FILE_BYTES_MAX:
                 reading.errors.append(f"{label}: larger than its zip entry says — refused as a possible zip bomb")
                 continue

@@ -1,0 +1,231 @@
+"""REST API for documents and spans: one APIView per resource, the same services and selectors as the pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions, status
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from labeling import selectors, services
+from labeling.models import Document
+from labeling.serializers import (
+    DocumentDetailOutputSerializer,
+    DocumentFilterSerializer,
+    DocumentOutputSerializer,
+    DocumentPageSerializer,
+    DocumentUpdateInputSerializer,
+    DocumentUploadInputSerializer,
+    DocumentUploadOutputSerializer,
+    ErrorSerializer,
+    SpanCreateInputSerializer,
+    SpanOutputSerializer,
+    UploadErrorSerializer,
+)
+from projects.models import ApiKey, Project
+from projects.roles import Permission
+from projects.selectors import entity_type_get, project_get_for_user, user_can
+
+TAGS = ["documents"]
+NOT_FOUND = OpenApiResponse(ErrorSerializer, description="No such project or document, or you are not a member.")
+FORBIDDEN = OpenApiResponse(ErrorSerializer, description="Your role does not allow this.")
+INVALID = OpenApiResponse(OpenApiTypes.OBJECT, description="The input breaks a rule; each message says which.")
+
+
+def _project(request: Request, name: str, permission: Permission) -> Project:
+    api_key = request.auth if isinstance(request.auth, ApiKey) else None
+    return project_get_for_user(user=request.user, name=name, permission=permission, api_key=api_key)
+
+
+def _invalid(error: DjangoValidationError) -> exceptions.ValidationError:
+    """A service's ValidationError as DRF's 400, field errors kept by field."""
+    if hasattr(error, "error_dict"):
+        return exceptions.ValidationError(error.message_dict)
+    return exceptions.ValidationError({"detail": error.messages})
+
+
+def _document_detail(document: Document) -> dict[str, Any]:
+    spans = list(selectors.document_span_list(document=document))
+    return DocumentDetailOutputSerializer(document, context={"spans": spans}).data
+
+
+class DocumentListApi(APIView):
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(
+        operation_id="documents_list",
+        tags=TAGS,
+        summary="List documents",
+        parameters=[
+            DocumentFilterSerializer,
+            OpenApiParameter("limit", int, description="Page size (default 100)."),
+            OpenApiParameter("offset", int, description="Where the page starts."),
+        ],
+        responses={200: DocumentPageSerializer, 403: FORBIDDEN, 404: NOT_FOUND},
+    )
+    def get(self, request: Request, project_name: str) -> Response:
+        project = _project(request, project_name, Permission.VIEW)
+        filters = DocumentFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        documents = selectors.document_list(project=project, **filters.criteria())
+        paginator = LimitOffsetPagination()
+        page = paginator.paginate_queryset(documents, request, view=self)
+        return paginator.get_paginated_response(DocumentOutputSerializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="documents_upload",
+        tags=TAGS,
+        summary="Upload .txt files or .zip archives of them (all or nothing)",
+        request={"multipart/form-data": DocumentUploadInputSerializer},
+        responses={
+            201: DocumentUploadOutputSerializer,
+            400: OpenApiResponse(UploadErrorSerializer, description="Every problem found; nothing was written."),
+            403: FORBIDDEN,
+            404: NOT_FOUND,
+        },
+    )
+    def post(self, request: Request, project_name: str) -> Response:
+        project = _project(request, project_name, Permission.MANAGE_DOCUMENTS)
+        upload = DocumentUploadInputSerializer(data=request.data)
+        upload.is_valid(raise_exception=True)
+        uploads = [(file.name or "upload", file.read()) for file in upload.validated_data["files"]]
+        result = services.document_upload(project=project, user=request.user, uploads=uploads)
+        if result.errors:
+            return Response(
+                UploadErrorSerializer({"errors": result.errors, "duplicates": result.duplicates}).data,
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        output = {"created": [{"id": d.pk, "name": d.name} for d in result.created], "duplicates": result.duplicates}
+        return Response(DocumentUploadOutputSerializer(output).data, status=status.HTTP_201_CREATED)
+
+
+class DocumentDetailApi(APIView):
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
+
+    @extend_schema(
+        operation_id="document_retrieve",
+        tags=TAGS,
+        summary="A document with its text and spans",
+        responses={200: DocumentDetailOutputSerializer, 403: FORBIDDEN, 404: NOT_FOUND},
+    )
+    def get(self, request: Request, project_name: str, document_id: int) -> Response:
+        project = _project(request, project_name, Permission.VIEW)
+        document = selectors.document_get(project=project, document_id=document_id)
+        return Response(_document_detail(document))
+
+    @extend_schema(
+        operation_id="document_update",
+        tags=TAGS,
+        summary="Change a document's language, split ('auto' = the project's rule) or status",
+        description="Language and split need the manage-documents permission; status needs annotate.",
+        request=DocumentUpdateInputSerializer,
+        responses={200: DocumentDetailOutputSerializer, 400: INVALID, 403: FORBIDDEN, 404: NOT_FOUND},
+    )
+    def patch(self, request: Request, project_name: str, document_id: int) -> Response:
+        project = _project(request, project_name, Permission.VIEW)
+        document = selectors.document_get(project=project, document_id=document_id)
+        changes = DocumentUpdateInputSerializer(data=request.data)
+        changes.is_valid(raise_exception=True)
+        data = changes.validated_data
+        edits = {key: data[key] for key in ("language", "split") if key in data}
+        if "split" in edits and edits["split"] == selectors.SPLIT_AUTO:
+            edits["split"] = ""
+        needed = ([Permission.MANAGE_DOCUMENTS] if edits else []) + ([Permission.ANNOTATE] if "status" in data else [])
+        for permission in needed:
+            if not user_can(user=request.user, project=project, permission=permission):
+                raise exceptions.PermissionDenied(f"Your role in {project.name} does not allow this ({permission}).")
+        try:
+            if edits:
+                services.document_update(document=document, **edits)
+            if "status" in data:
+                services.document_set_status(document=document, status=data["status"], user=request.user)
+        except DjangoValidationError as error:
+            raise _invalid(error) from None
+        return Response(_document_detail(document))
+
+    @extend_schema(
+        operation_id="document_delete",
+        tags=TAGS,
+        summary="Delete a document and its spans",
+        responses={204: None, 403: FORBIDDEN, 404: NOT_FOUND},
+    )
+    def delete(self, request: Request, project_name: str, document_id: int) -> Response:
+        project = _project(request, project_name, Permission.MANAGE_DOCUMENTS)
+        document = selectors.document_get(project=project, document_id=document_id)
+        services.document_delete(document=document)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SpanListApi(APIView):
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
+
+    @extend_schema(
+        operation_id="spans_list",
+        tags=TAGS,
+        summary="The spans of a document",
+        responses={200: SpanOutputSerializer(many=True), 403: FORBIDDEN, 404: NOT_FOUND},
+    )
+    def get(self, request: Request, project_name: str, document_id: int) -> Response:
+        project = _project(request, project_name, Permission.VIEW)
+        document = selectors.document_get(project=project, document_id=document_id)
+        spans = selectors.document_span_list(document=document)
+        return Response(SpanOutputSerializer(spans, many=True, context={"text": document.text}).data)
+
+    @extend_schema(
+        operation_id="span_create",
+        tags=TAGS,
+        summary="Tag a region of a document (offsets in code points, end exclusive)",
+        request=SpanCreateInputSerializer,
+        responses={201: SpanOutputSerializer, 400: INVALID, 403: FORBIDDEN, 404: NOT_FOUND},
+    )
+    def post(self, request: Request, project_name: str, document_id: int) -> Response:
+        project = _project(request, project_name, Permission.ANNOTATE)
+        document = selectors.document_get(project=project, document_id=document_id)
+        data = SpanCreateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            entity_type = entity_type_get(project=project, entity_type_id=data.validated_data["entity_type"])
+        except Http404:
+            raise exceptions.ValidationError(
+                {
+                    "entity_type": [
+                        f"Project {project.name} has no entity type with id {data.validated_data['entity_type']}."
+                    ]
+                }
+            ) from None
+        try:
+            span = services.span_create(
+                document=document,
+                entity_type=entity_type,
+                start=data.validated_data["start"],
+                end=data.validated_data["end"],
+                user=request.user,
+            )
+        except DjangoValidationError as error:
+            raise _invalid(error) from None
+        return Response(
+            SpanOutputSerializer(span, context={"text": document.text}).data, status=status.HTTP_201_CREATED
+        )
+
+
+class SpanDetailApi(APIView):
+    @extend_schema(
+        operation_id="span_delete",
+        tags=TAGS,
+        summary="Remove a span",
+        responses={204: None, 403: FORBIDDEN, 404: NOT_FOUND},
+    )
+    def delete(self, request: Request, project_name: str, document_id: int, span_id: int) -> Response:
+        project = _project(request, project_name, Permission.ANNOTATE)
+        document = selectors.document_get(project=project, document_id=document_id)
+        span = selectors.document_get_span(document=document, span_id=span_id)
+        services.span_delete(span=span)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,106 @@
+"""Forms for the document pages: input parsing only; the rules live in services and ``ner``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+
+from labeling.models import Document
+from labeling.selectors import SPLIT_AUTO
+from projects.models import EntityType
+
+SPLIT_FILTER_CHOICES = [("", "Any split"), ("train", "Train"), ("test", "Test"), (SPLIT_AUTO, "Automatic")]
+SPLIT_EDIT_CHOICES = [(SPLIT_AUTO, "Automatic (project rule)"), ("train", "Train"), ("test", "Test")]
+# Offered in the language box; any BCP-47 code may be typed.
+COMMON_LANGUAGES = ["en", "en-US", "en-GB", "de", "fr", "es", "it", "pt", "pt-BR", "nl", "pl", "sv", "da", "fi",
+                    "nb", "cs", "ru", "uk", "tr", "ar", "he", "hi", "ja", "ko", "zh-Hans", "zh-Hant"]  # fmt: skip
+
+
+class DocumentFilterForm(forms.Form):
+    search = forms.CharField(required=False, max_length=200, label="Search")
+    status = forms.ChoiceField(required=False, choices=[("", "Any status"), *Document.Status.choices])
+    entity_type = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, label="Entity type")
+    split = forms.ChoiceField(required=False, choices=SPLIT_FILTER_CHOICES)
+
+    def __init__(self, *args: Any, entity_types: Iterable[EntityType], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["entity_type"].choices = [("", "Any entity type")] + [(t.pk, t.name) for t in entity_types]  # type: ignore[attr-defined]
+
+    def criteria(self) -> dict[str, Any]:
+        """The selector's keyword arguments; a filter with a bad value (an old link) is simply not applied."""
+        self.is_valid()
+        data = getattr(self, "cleaned_data", {})
+        return {
+            "search": data.get("search") or "",
+            "status": data.get("status") or "",
+            "entity_type_id": data.get("entity_type"),
+            "split": data.get("split") or "",
+        }
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one field (Django's documented recipe)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": ".txt,.zip,text/plain,application/zip"}))
+        # An empty file is refused by the upload service, with its name; Django's own message would not name it.
+        kwargs.setdefault("allow_empty_file", True)
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> list[UploadedFile]:
+        single = super().clean
+        if isinstance(data, list | tuple):
+            return [single(item, initial) for item in data]
+        return [single(data, initial)]
+
+
+class DocumentUploadForm(forms.Form):
+    files = MultipleFileField(
+        label="Text files",
+        help_text="One or more UTF-8 or UTF-16 .txt files, or .zip archives of them.",
+        error_messages={"required": "Choose at least one .txt or .zip file to upload."},
+    )
+
+
+class IdListField(forms.Field):
+    """A list of document ids from checkboxes or hidden inputs."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value: Any) -> list[int]:
+        if not value:
+            return []
+        try:
+            return sorted({int(item) for item in value})
+        except (TypeError, ValueError):
+            raise ValidationError("Document ids must be whole numbers.") from None
+
+
+class DocumentBulkDeleteForm(forms.Form):
+    ids = IdListField(required=True, error_messages={"required": "Select the documents to delete first."})
+
+
+class DocumentUpdateForm(forms.Form):
+    language = forms.CharField(
+        required=False,
+        max_length=35,
+        help_text="BCP-47 code such as en, de or pt-BR; blank means the project's language.",
+        widget=forms.TextInput(attrs={"list": "language-codes", "autocomplete": "off"}),
+    )
+    split = forms.ChoiceField(choices=SPLIT_EDIT_CHOICES, initial=SPLIT_AUTO)
+
+    @classmethod
+    def for_document(cls, document: Document) -> DocumentUpdateForm:
+        return cls(initial={"language": document.language, "split": document.split or SPLIT_AUTO})
+
+    def changes(self) -> dict[str, str]:
+        split = self.cleaned_data["split"]
+        return {"language": self.cleaned_data["language"], "split": "" if split == SPLIT_AUTO else split}

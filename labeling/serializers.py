@@ -1,0 +1,147 @@
+"""Input and output serializers for the document and span API. Parsing and shaping only; rules live in services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from labeling.models import Document, Span
+from labeling.selectors import SPLIT_AUTO
+
+SPLIT_CHOICES = [("train", "Train"), ("test", "Test"), (SPLIT_AUTO, "Automatic (the project's split rule)")]
+
+
+# A pattern, not an enum: drf-spectacular names every enum of a field called "split" SplitEnum, and the stored
+# split (train, test) and this input (train, test, auto) would collide under that one name.
+@extend_schema_field({"type": "string", "pattern": f"^(train|test|{SPLIT_AUTO})?$"})
+class SplitChoiceField(serializers.ChoiceField):
+    """train, test, or auto (no manual split: the project's split rule decides)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=SPLIT_CHOICES, allow_blank=True, required=False, **kwargs)
+
+
+class DocumentFilterSerializer(serializers.Serializer):
+    search = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    status = serializers.ChoiceField(required=False, allow_blank=True, choices=Document.Status.choices)
+    entity_type = serializers.IntegerField(required=False, min_value=1, help_text="Documents with a span of this type.")
+    split = SplitChoiceField(help_text="'auto' keeps documents without a manual split.")
+
+    def criteria(self) -> dict[str, Any]:
+        data = self.validated_data
+        return {
+            "search": data.get("search", ""),
+            "status": data.get("status", ""),
+            "entity_type_id": data.get("entity_type"),
+            "split": data.get("split", ""),
+        }
+
+
+class DocumentOutputSerializer(serializers.ModelSerializer):
+    span_count = serializers.IntegerField(read_only=True)
+    effective_language = serializers.CharField(read_only=True, help_text="The document's language or the project's.")
+
+    class Meta:
+        model = Document
+        fields = [
+            "id",
+            "name",
+            "char_count",
+            "language",
+            "effective_language",
+            "status",
+            "split",
+            "span_count",
+            "assigned_to",
+            "tagged_by",
+            "tagged_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class DocumentPageSerializer(serializers.Serializer):
+    """LimitOffsetPagination's envelope."""
+
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = DocumentOutputSerializer(many=True)
+
+
+class SpanOutputSerializer(serializers.ModelSerializer):
+    entity_type_name = serializers.CharField(source="entity_type.name", read_only=True)
+    text = serializers.SerializerMethodField(help_text="The covered text.")
+
+    class Meta:
+        model = Span
+        fields = ["id", "entity_type", "entity_type_name", "start", "end", "text", "created_by", "created_at"]
+        read_only_fields = fields
+
+    def get_text(self, span: Span) -> str:
+        text: str | None = self.context.get("text")  # passed in so that a document's spans read its text once
+        if text is None:
+            text = span.document.text
+        return text[span.start : span.end]
+
+
+class DocumentDetailOutputSerializer(DocumentOutputSerializer):
+    """A document with its text and spans; the view passes the spans in ``context["spans"]``."""
+
+    text = serializers.CharField(read_only=True)
+    spans = serializers.SerializerMethodField()
+
+    class Meta(DocumentOutputSerializer.Meta):
+        fields = [*DocumentOutputSerializer.Meta.fields, "text", "spans"]
+        read_only_fields = fields
+
+    @extend_schema_field(SpanOutputSerializer(many=True))
+    def get_spans(self, document: Document) -> list[dict[str, Any]]:
+        return SpanOutputSerializer(self.context["spans"], many=True, context={"text": document.text}).data
+
+    def to_representation(self, document: Document) -> dict[str, Any]:
+        document.span_count = len(self.context["spans"])  # type: ignore[attr-defined]
+        return super().to_representation(document)
+
+
+class DocumentUploadInputSerializer(serializers.Serializer):
+    files = serializers.ListField(
+        child=serializers.FileField(allow_empty_file=True),
+        allow_empty=False,
+        help_text="One or more .txt files (UTF-8, or UTF-16 with a byte order mark) or .zip archives of them; "
+        "repeat the multipart field for several files.",
+    )
+
+
+class CreatedDocumentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class DocumentUploadOutputSerializer(serializers.Serializer):
+    created = CreatedDocumentSerializer(many=True)
+    duplicates = serializers.ListField(child=serializers.CharField(), help_text="Skipped: the text is already there.")
+
+
+class UploadErrorSerializer(serializers.Serializer):
+    errors = serializers.ListField(child=serializers.CharField(), help_text="Every problem; nothing was written.")
+    duplicates = serializers.ListField(child=serializers.CharField())
+
+
+class DocumentUpdateInputSerializer(serializers.Serializer):
+    language = serializers.CharField(required=False, allow_blank=True, max_length=35)
+    split = SplitChoiceField(help_text="'auto' (or blank) leaves the split to the project's rule.")
+    status = serializers.ChoiceField(required=False, choices=Document.Status.choices)
+
+
+class SpanCreateInputSerializer(serializers.Serializer):
+    entity_type = serializers.IntegerField(min_value=1, help_text="Id of one of the project's entity types.")
+    start = serializers.IntegerField(min_value=0, help_text="Offset in Unicode code points.")
+    end = serializers.IntegerField(min_value=0, help_text="Offset in Unicode code points, exclusive.")
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()

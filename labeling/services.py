@@ -1,0 +1,404 @@
+"""Writes for documents and spans. Every span in nerlab is created by ``span_create`` or ``documents_create``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from labeling.models import Document, Span
+from ner import limits
+from ner.names import InvalidName, check_entity_type_name, normalize_language
+from ner.spans import SpanError, check_new_span, span_problems
+from ner.text import TextFile, UploadError, check_text, content_hash, read_uploads
+from ner.types import LabeledDoc
+from ner.types import Span as NerSpan
+from projects.models import EntityType, Membership, Project
+from projects.services import entity_type_create
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+NAME_MAX: Final = Document._meta.get_field("name").max_length or 500
+# SQLite allows 32,766 variables per statement and PostgreSQL 65,535; stay far below both.
+_IN_CHUNK = 900
+_BULK_BATCH = 500
+
+
+class _Unset:
+    """Marks a keyword argument the caller did not pass (None is a real value for assigned_to)."""
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Final = _Unset()
+
+
+@dataclass(slots=True)
+class UploadResult:
+    """What an upload did: the documents it created, the files it skipped as duplicates, and why it failed.
+
+    When ``errors`` is not empty nothing was written and ``created`` is empty.
+    """
+
+    created: list[Document] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def _chunks(items: Sequence[str], size: int = _IN_CHUNK) -> Iterable[Sequence[str]]:
+    for index in range(0, len(items), size):
+        yield items[index : index + size]
+
+
+def _stored_hashes(project: Project, hashes: Iterable[str]) -> set[str]:
+    unique = sorted(set(hashes))
+    stored: set[str] = set()
+    for chunk in _chunks(unique):
+        stored.update(
+            Document.objects.filter(project=project, content_hash__in=chunk).values_list("content_hash", flat=True)
+        )
+    return stored
+
+
+def _lock_project(project: Project) -> None:
+    # Serialises every write that adds documents to one project, so the document-limit count and the
+    # duplicate check cannot be raced by a second upload (the unique constraint would then fail mid-write).
+    Project.objects.select_for_update().only("pk").get(pk=project.pk)
+
+
+def _split_new(project: Project, named_hashes: Sequence[tuple[str, str]]) -> tuple[set[int], list[str]]:
+    """Which positions in ``named_hashes`` are new, and the names of the duplicates (stored or repeated)."""
+    stored = _stored_hashes(project, (digest for _, digest in named_hashes))
+    seen: set[str] = set()
+    keep: set[int] = set()
+    duplicates: list[str] = []
+    for index, (name, digest) in enumerate(named_hashes):
+        if digest in stored or digest in seen:
+            duplicates.append(name)
+            continue
+        seen.add(digest)
+        keep.add(index)
+    return keep, duplicates
+
+
+def _limit_error(project: Project, adding: int) -> str | None:
+    existing = Document.objects.filter(project=project).count()
+    if existing + adding > limits.DOCUMENTS_MAX:
+        return (
+            f"This upload adds {adding:,} documents to the {existing:,} already in {project.name}; "
+            f"a project may hold at most {limits.DOCUMENTS_MAX:,} documents"
+        )
+    return None
+
+
+def _name_error(name: str) -> str | None:
+    if len(name) > NAME_MAX:
+        return f"{name[:80]}…: the file name is {len(name):,} characters long; the limit is {NAME_MAX}"
+    return None
+
+
+def _default_language(project: Project) -> str:
+    # Blank means "the project's language"; a multilingual project needs every document's language spelled out.
+    return project.language if project.multilingual else ""
+
+
+def _clean_for_bulk(document: Document) -> None:
+    # Field validation without queries: uniqueness was checked above under the project lock, the foreign keys are
+    # rows we hold, and full_clean would otherwise spend four queries per document on uploads of thousands of files.
+    document.full_clean(
+        exclude=["project", "uploaded_by", "tagged_by", "assigned_to"],
+        validate_unique=False,
+        validate_constraints=False,
+    )
+
+
+def document_upload(*, project: Project, user: AbstractBaseUser, uploads: list[tuple[str, bytes]]) -> UploadResult:
+    """Store the ``.txt`` files (and ``.zip`` archives of them) in ``uploads`` as documents: all or nothing.
+
+    Every problem in every file is reported; if there is any, nothing is written. Files whose text is already
+    in the project, or that appear twice in this upload, are skipped and named in ``duplicates``.
+    """
+    reading = read_uploads(uploads)  # decoding happens outside the transaction: it needs no lock
+    errors = list(reading.errors)
+    errors.extend(error for file in reading.files if (error := _name_error(file.name)))
+    hashed: list[tuple[TextFile, str]] = [(file, file.content_hash) for file in reading.files]
+    with transaction.atomic():
+        _lock_project(project)
+        keep, duplicates = _split_new(project, [(file.name, digest) for file, digest in hashed])
+        if (limit_error := _limit_error(project, len(keep))) is not None:
+            errors.append(limit_error)
+        if errors:
+            return UploadResult(duplicates=duplicates, errors=errors)
+        language = _default_language(project)
+        documents = [
+            Document(
+                project=project,
+                name=file.name,
+                text=file.text,
+                content_hash=digest,
+                char_count=len(file.text),
+                language=language,
+                uploaded_by=user,
+            )
+            for index, (file, digest) in enumerate(hashed)
+            if index in keep
+        ]
+        for document in documents:
+            _clean_for_bulk(document)
+        created = Document.objects.bulk_create(documents, batch_size=_BULK_BATCH)
+    return UploadResult(created=created, duplicates=duplicates)
+
+
+def _doc_language(project: Project, doc: LabeledDoc, name: str) -> tuple[str, str | None]:
+    """The language to store for an imported document, or an error."""
+    if not doc.language:
+        return _default_language(project), None
+    try:
+        language = normalize_language(doc.language)
+    except InvalidName as error:
+        return "", f"{name}: {error}"
+    if not project.multilingual:
+        # One language per project: a document in the project's language stores blank (= the project's).
+        if language == project.language:
+            return "", None
+        return "", (
+            f"{name}: language {language} differs from the project's ({project.language}); "
+            "make the project multilingual to import documents in several languages"
+        )
+    return language, None
+
+
+def documents_create(*, project: Project, user: AbstractBaseUser, docs: Sequence[LabeledDoc]) -> UploadResult:
+    """Store labelled documents with their spans (imports, the demo project): all or nothing.
+
+    Labels are matched to the project's entity types by name; missing types are created. Documents whose text
+    is already in the project (or repeated in ``docs``) are skipped as duplicates, spans and all.
+    """
+    policy = project.overlap_policy
+    errors: list[str] = []
+    names = [doc.name or f"document {index + 1}" for index, doc in enumerate(docs)]
+    languages: list[str] = []
+    for doc, name in zip(docs, names, strict=True):
+        if (error := _name_error(name)) is not None:
+            errors.append(error)
+        try:
+            check_text(doc.text, name)
+        except UploadError as error:
+            errors.append(str(error))
+            languages.append("")
+            continue
+        errors.extend(f"{name}: {problem}" for problem in span_problems(doc.text, doc.spans, policy))
+        if doc.split not in (None, "", *Document.Split.values):
+            errors.append(f"{name}: split {doc.split!r} is not one of train, test")
+        language, error = _doc_language(project, doc, name)
+        languages.append(language)
+        if error is not None:
+            errors.append(error)
+    with transaction.atomic():
+        _lock_project(project)
+        keep, duplicates = _split_new(
+            project, [(name, content_hash(doc.text)) for doc, name in zip(docs, names, strict=True)]
+        )
+        types = {entity_type.name: entity_type for entity_type in project.entity_types.all()}
+        # Only the documents that will be stored bring new entity types; a skipped duplicate adds nothing.
+        first_use: dict[str, str] = {}
+        for index in sorted(keep):
+            for span in docs[index].spans:
+                first_use.setdefault(span.label, names[index])
+        missing = sorted(set(first_use) - set(types))
+        for label in missing:
+            try:
+                check_entity_type_name(label)
+            except InvalidName as error:
+                errors.append(f"{first_use[label]}: {error}")
+        if len(types) + len(missing) > limits.ENTITY_TYPES_MAX:
+            errors.append(
+                f"The documents use {len(missing)} new entity types besides the {len(types)} in {project.name}; "
+                f"a project may have at most {limits.ENTITY_TYPES_MAX}"
+            )
+        if (limit_error := _limit_error(project, len(keep))) is not None:
+            errors.append(limit_error)
+        if errors:
+            return UploadResult(duplicates=duplicates, errors=errors)
+        for label in missing:
+            types[label] = entity_type_create(project=project, name=label)
+        now = timezone.now()
+        documents: list[Document] = []
+        kept_docs: list[LabeledDoc] = []
+        for index, doc in enumerate(docs):
+            if index not in keep:
+                continue
+            tagged = bool(doc.spans)
+            document = Document(
+                project=project,
+                name=names[index],
+                text=doc.text,
+                content_hash=content_hash(doc.text),
+                char_count=len(doc.text),
+                language=languages[index],
+                split=doc.split or "",
+                status=Document.Status.TAGGED if tagged else Document.Status.UNTAGGED,
+                tagged_by=user if tagged else None,
+                tagged_at=now if tagged else None,
+                uploaded_by=user,
+            )
+            _clean_for_bulk(document)
+            documents.append(document)
+            kept_docs.append(doc)
+        created = Document.objects.bulk_create(documents, batch_size=_BULK_BATCH)
+        # bulk_create sets primary keys on PostgreSQL and on SQLite >= 3.35 (RETURNING), which Django 6 requires.
+        spans = [
+            Span(document=document, entity_type=types[span.label], start=span.start, end=span.end, created_by=user)
+            for document, doc in zip(created, kept_docs, strict=True)
+            for span in doc.sorted_spans()
+        ]
+        Span.objects.bulk_create(spans, batch_size=_BULK_BATCH)
+    return UploadResult(created=created, duplicates=duplicates)
+
+
+@transaction.atomic
+def document_update(
+    *,
+    document: Document,
+    language: str | _Unset = UNSET,
+    split: str | _Unset = UNSET,
+    assigned_to: AbstractBaseUser | _Unset | None = UNSET,
+) -> Document:
+    """Change a document's language, manual split ("" = decided by the project's split rule) or assignee."""
+    project = document.project
+    fields: list[str] = []
+    if not isinstance(language, _Unset):
+        language = language.strip()
+        if not language:
+            if project.multilingual:
+                raise ValidationError({"language": "This project is multilingual: every document needs a language."})
+            document.language = ""
+        else:
+            try:
+                document.language = normalize_language(language)
+            except InvalidName as error:
+                raise ValidationError({"language": str(error)}) from None
+        fields.append("language")
+    if not isinstance(split, _Unset):
+        if split not in ("", *Document.Split.values):
+            raise ValidationError({"split": f"Split must be train, test or blank (automatic), not {split!r}."})
+        document.split = split
+        fields.append("split")
+    if not isinstance(assigned_to, _Unset):
+        if assigned_to is not None and not Membership.objects.filter(project=project, user=assigned_to).exists():
+            raise ValidationError({"assigned_to": f"{assigned_to} is not a member of {project.name}."})
+        document.assigned_to = assigned_to  # type: ignore[assignment]
+        fields.append("assigned_to")
+    document.full_clean(validate_unique=False, validate_constraints=False)
+    if fields:
+        document.save(update_fields=[*fields, "updated_at"])
+    return document
+
+
+@transaction.atomic
+def document_delete(*, document: Document) -> None:
+    document.delete()  # its spans go with it (CASCADE): deleting a document is a confirmed user action
+
+
+@transaction.atomic
+def documents_delete(*, project: Project, ids: Iterable[int]) -> int:
+    """Delete the project's documents among ``ids``; ids of other projects' documents are ignored. Returns count."""
+    wanted = sorted({int(pk) for pk in ids})
+    deleted = 0
+    for start in range(0, len(wanted), _IN_CHUNK):
+        _, per_model = Document.objects.filter(project=project, pk__in=wanted[start : start + _IN_CHUNK]).delete()
+        deleted += per_model.get(Document._meta.label, 0)
+    return deleted
+
+
+def _lock_document(document: Document) -> Document:
+    # Taking the document's row lock before reading its spans makes span checks and inserts one critical
+    # section per document: two annotators cannot both add overlapping spans. (SQLite: the settings open every
+    # transaction with BEGIN IMMEDIATE, which serialises writers the same way.)
+    return Document.objects.select_for_update().select_related("project").get(pk=document.pk)
+
+
+def _existing_spans(document: Document, exclude_pk: int | None = None) -> list[NerSpan]:
+    rows = Span.objects.filter(document=document)
+    if exclude_pk is not None:
+        rows = rows.exclude(pk=exclude_pk)
+    return [NerSpan(start, end, label) for start, end, label in rows.values_list("start", "end", "entity_type__name")]
+
+
+def _check_same_project(document: Document, entity_type: EntityType) -> None:
+    if entity_type.project_id != document.project_id:
+        raise ValidationError(f"Entity type {entity_type.name} does not belong to project {document.project.name}.")
+
+
+@transaction.atomic
+def span_create(*, document: Document, entity_type: EntityType, start: int, end: int, user: AbstractBaseUser) -> Span:
+    """Tag ``[start, end)`` (code points) of a document as ``entity_type``; the one path that creates a span."""
+    _check_same_project(document, entity_type)
+    locked = _lock_document(document)
+    new = NerSpan(start, end, entity_type.name)
+    try:
+        check_new_span(locked.text, _existing_spans(locked), new, locked.project.overlap_policy)  # type: ignore[arg-type]
+    except SpanError as error:
+        raise ValidationError(str(error)) from None
+    span = Span(document=locked, entity_type=entity_type, start=start, end=end, created_by=user)
+    span.full_clean(validate_constraints=False, validate_unique=False)  # both were checked under the lock
+    span.save()
+    if locked.status == Document.Status.UNTAGGED:
+        Document.objects.filter(pk=locked.pk).update(status=Document.Status.IN_PROGRESS, updated_at=timezone.now())
+        document.status = Document.Status.IN_PROGRESS
+    return span
+
+
+@transaction.atomic
+def span_delete(*, span: Span) -> None:
+    document = _lock_document(span.document)
+    span.delete()
+    if document.status == Document.Status.IN_PROGRESS and not document.spans.exists():
+        # Work that was started and fully undone is untagged again; a "tagged" document stays tagged, because
+        # a document with no entities is a valid, deliberate answer.
+        Document.objects.filter(pk=document.pk).update(status=Document.Status.UNTAGGED, updated_at=timezone.now())
+
+
+@transaction.atomic
+def span_update_type(*, span: Span, entity_type: EntityType) -> Span:
+    document = _lock_document(span.document)
+    _check_same_project(document, entity_type)
+    changed = NerSpan(span.start, span.end, entity_type.name)
+    try:
+        check_new_span(
+            document.text,
+            _existing_spans(document, exclude_pk=span.pk),
+            changed,
+            document.project.overlap_policy,  # type: ignore[arg-type]
+        )
+    except SpanError as error:
+        raise ValidationError(str(error)) from None
+    span.entity_type = entity_type
+    span.save(update_fields=["entity_type"])
+    return span
+
+
+@transaction.atomic
+def document_set_status(*, document: Document, status: str, user: AbstractBaseUser) -> Document:
+    """Set a document's status; marking it tagged records who and when, any other status clears that."""
+    if status not in Document.Status.values:
+        raise ValidationError({"status": f"Status must be one of {', '.join(Document.Status.values)}, not {status!r}."})
+    update: dict[str, Any] = {"status": status, "updated_at": timezone.now()}
+    if status == Document.Status.TAGGED:
+        update.update(tagged_by=user, tagged_at=timezone.now())
+    else:
+        update.update(tagged_by=None, tagged_at=None)
+    Document.objects.filter(pk=document.pk).update(**update)
+    for name, value in update.items():
+        setattr(document, name, value)
+    return document
