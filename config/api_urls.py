@@ -7,4 +7,5 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("projects.api_urls")),
     path("", include("labeling.api_urls")),
+    path("", include("evaluation.api_urls")),
 ]
