@@ -19,6 +19,7 @@ urlpatterns = [
     path(f"{project}/members/<int:membership_id>/remove/", views.member_remove, name="member_remove"),
     path(f"{project}/invitations/", views.invitation_create, name="invitation_create"),
     path(f"{project}/invitations/<int:invitation_id>/revoke/", views.invitation_revoke, name="invitation_revoke"),
+    path("accounts/signup/", views.signup, name="signup"),
     path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
     path(f"{project}/entity-types/", views.entity_type_list, name="entity_type_list"),
     path(f"{project}/entity-types/merge/", views.entity_type_merge, name="entity_type_merge"),

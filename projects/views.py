@@ -472,3 +472,22 @@ def api_key_revoke(request: HttpRequest, api_key_id: int) -> HttpResponse:
     services.api_key_revoke(api_key=api_key)
     messages.success(request, f"API key {api_key.name} ({api_key.prefix}…) revoked; scripts using it now get 401.")
     return redirect("projects:api_key_list")
+
+
+# --- Self-registration (off unless NERLAB_SELF_REGISTRATION is true) ---
+
+
+@require_http_methods(["GET", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    """Open sign-up for installations that want it; by default accounts come only from invitations or admins."""
+    if not settings.NERLAB_SELF_REGISTRATION:
+        raise Http404("Self-registration is turned off on this server; ask a project owner for an invitation.")
+    if request.user.is_authenticated:
+        return redirect("projects:project_list")
+    form = SignUpForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        new_user = form.save()
+        login(request, new_user, backend="django.contrib.auth.backends.ModelBackend")
+        messages.success(request, f"Welcome, {new_user.username}. Create a project to start.")
+        return redirect("projects:project_list")
+    return render(request, "registration/signup.html", {"form": form})
