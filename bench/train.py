@@ -1,0 +1,239 @@
+"""Benchmark: nerlab's ``ner.train`` against spaCy's own ``spacy train`` CLI, same config, same data, one run.
+
+For each dataset both trainings get the same sentences (``ner.formats.conll``, one document per sentence), the
+same config (``ner/configs/ner.cfg``) and the same seed, step limit, evaluation frequency and patience. Both
+models are then scored on the test file by the same code (``ner.predict`` + ``ner.metrics``, exact-match micro
+F1), so the only difference measured is the training driver.
+
+    .venv/bin/python bench/train.py --quick                 # smoke run: small subsets, 200 steps (~2 min)
+    .venv/bin/python bench/train.py                         # full: conll2003 + wnut17, 20,000 steps max (>15 min)
+    .venv/bin/python bench/train.py --datasets wnut17 --max-steps 3000
+
+Figures are printed and written to bench/results/train.json (train-quick.json for --quick). Words/s counts
+training tokens per second of the training loop (evaluations included) for both; the CLI's wall time also
+includes its process start and reading the .spacy files, which nerlab's in-process call does not pay.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import spacy  # noqa: E402
+from spacy.tokens import DocBin  # noqa: E402
+from spacy.training.loggers import console_logger  # noqa: E402
+
+from ner.formats.conll import read_conll  # noqa: E402
+from ner.metrics import evaluate  # noqa: E402
+from ner.predict import load  # noqa: E402
+from ner.train import CONFIG_PATH, TrainSettings, train  # noqa: E402
+from ner.types import LabeledDoc  # noqa: E402
+
+DATASETS_DIR = ROOT / ".." / "shared" / "datasets"
+WORDS_LOG_ENV = "NERLAB_BENCH_WORDS_LOG"
+
+
+class Dataset(NamedTuple):  # not a dataclass: `spacy train --code` imports this file outside sys.modules
+    name: str
+    train: str
+    dev: str
+    test: str
+
+
+DATASETS = {
+    "conll2003": Dataset(
+        "conll2003", "conll2003/eng.train.conll", "conll2003/eng.testa.conll", "conll2003/eng.testb.conll"
+    ),
+    "wnut17": Dataset(
+        "wnut17", "wnut17/wnut17train.conll", "wnut17/emerging.dev.conll", "wnut17/emerging.test.annotated.conll"
+    ),
+}
+# --quick: the first N sentences of each file.
+QUICK_SIZES = {"train": 1500, "dev": 300, "test": 500}
+
+
+# The `spacy train` side reports words/s through this logger, loaded with `--code bench/train.py`: it wraps
+# spaCy's console logger and records the words seen and the time at every evaluation.
+@spacy.registry.loggers("nerlab_bench.WordsLogger.v1")
+def words_logger(progress_bar: bool = False) -> Callable[..., Any]:
+    console = console_logger(progress_bar=progress_bar)
+
+    def setup(nlp: Any, stdout: Any = sys.stdout, stderr: Any = sys.stderr) -> tuple[Callable[..., Any], Any]:
+        log_step, finalize = console(nlp, stdout, stderr)
+        started = time.perf_counter()
+        record: dict[str, float] = {}
+
+        def step(info: dict[str, Any] | None) -> None:
+            log_step(info)
+            if info is not None:
+                record.update(words=info["words"], seconds=time.perf_counter() - started, steps=info["step"] + 1)
+                Path(os.environ[WORDS_LOG_ENV]).write_text(json.dumps(record))
+
+        return step, finalize
+
+    return setup
+
+
+def read(path: Path, limit: int | None) -> list[LabeledDoc]:
+    docs = read_conll(path.read_bytes(), file_name=path.name, documents="sentence")
+    return docs[:limit] if limit else docs
+
+
+def write_docbin(docs: Sequence[LabeledDoc], path: Path) -> None:
+    """The same entities ner.train builds: spans widened to whole tokens (they already are, in these files)."""
+    nlp = spacy.blank("en")
+    docbin = DocBin(store_user_data=False)
+    for labeled in docs:
+        doc = nlp.make_doc(labeled.text)
+        ents, last = [], 0
+        for span in labeled.sorted_spans():
+            ent = doc.char_span(span.start, span.end, label=span.label, alignment_mode="expand")
+            if ent is not None and ent.start >= last:
+                ents.append(ent)
+                last = ent.end
+        doc.set_ents(ents, default="outside")
+        docbin.add(doc)
+    docbin.to_disk(path)
+
+
+def test_f1(model_dir: Path, test: Sequence[LabeledDoc]) -> tuple[float, float]:
+    """Exact-match micro F1 on the test documents, and prediction words/s."""
+    predictor = load(model_dir)
+    started = time.perf_counter()
+    predicted = predictor.predict([doc.text for doc in test], batch_size=256)
+    seconds = time.perf_counter() - started
+    words = sum(len(doc.text.split()) for doc in test)
+    report = evaluate(list(zip(test, predicted, strict=True)), resamples=0)
+    return report.micro.f1, words / seconds
+
+
+def run_nerlab(data: dict[str, list[LabeledDoc]], settings: TrainSettings, out: Path) -> dict[str, Any]:
+    started = time.perf_counter()
+    result = train(data["train"], data["dev"], language="en", output_dir=out / "nerlab", settings=settings)
+    wall = time.perf_counter() - started
+    f1, predict_wps = test_f1(result.model_path, data["test"])
+    return {
+        "wall_s": round(wall, 1),
+        "steps": result.steps,
+        "words_per_s": round(result.words_per_second),
+        "dev_f1": round((result.best_dev_f1 or 0.0) * 100, 2),
+        "test_f1": round(f1 * 100, 2),
+        "predict_words_per_s": round(predict_wps),
+    }
+
+
+def run_cli(data: dict[str, list[LabeledDoc]], settings: TrainSettings, out: Path) -> dict[str, Any]:
+    write_docbin(data["train"], out / "train.spacy")
+    write_docbin(data["dev"], out / "dev.spacy")
+    words_log = out / "cli-words.json"
+    command = [
+        sys.executable, "-m", "spacy", "train", str(CONFIG_PATH),
+        "--code", str(Path(__file__).resolve()),
+        "--output", str(out / "cli"),
+        "--paths.train", str(out / "train.spacy"),
+        "--paths.dev", str(out / "dev.spacy"),
+        "--nlp.lang", "en",
+        "--system.seed", str(settings.seed),
+        "--training.max_steps", str(settings.max_steps),
+        "--training.max_epochs", str(settings.max_epochs),
+        "--training.eval_frequency", str(settings.eval_frequency),
+        "--training.patience", str(settings.patience),
+        "--training.logger.@loggers", "nerlab_bench.WordsLogger.v1",
+    ]  # fmt: skip
+    started = time.perf_counter()
+    completed = subprocess.run(
+        command, cwd=ROOT, env={**os.environ, WORDS_LOG_ENV: str(words_log)}, capture_output=True, text=True
+    )
+    wall = time.perf_counter() - started
+    if completed.returncode != 0:
+        raise SystemExit(f"spacy train failed:\n{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}")
+    record = json.loads(words_log.read_text())
+    f1, predict_wps = test_f1(out / "cli" / "model-best", data["test"])
+    meta = json.loads((out / "cli" / "model-best" / "meta.json").read_text())
+    return {
+        "wall_s": round(wall, 1),
+        "steps": int(record["steps"]),
+        "words_per_s": round(record["words"] / record["seconds"]) if record["seconds"] else 0,
+        "dev_f1": round(float(meta.get("performance", {}).get("ents_f", 0.0)) * 100, 2),
+        "test_f1": round(f1 * 100, 2),
+        "predict_words_per_s": round(predict_wps),
+    }
+
+
+def bench(dataset: Dataset, settings: TrainSettings, quick: bool) -> dict[str, Any]:
+    data = {
+        split: read(DATASETS_DIR / getattr(dataset, split), QUICK_SIZES[split] if quick else None)
+        for split in ("train", "dev", "test")
+    }
+    sizes = {
+        split: {"sentences": len(docs), "entities": sum(len(d.spans) for d in docs)} for split, docs in data.items()
+    }
+    print(f"\n== {dataset.name}: {sizes}", flush=True)
+    with tempfile.TemporaryDirectory(prefix=f"nerlab-bench-{dataset.name}-") as temp:
+        out = Path(temp)
+        print("   nerlab ner.train ...", flush=True)
+        nerlab = run_nerlab(data, settings, out)
+        print(f"   {nerlab}", flush=True)
+        print("   spacy train (CLI) ...", flush=True)
+        cli = run_cli(data, settings, out)
+        print(f"   {cli}", flush=True)
+    ratio = {
+        "wall_time_nerlab_over_cli": round(nerlab["wall_s"] / cli["wall_s"], 3) if cli["wall_s"] else None,
+        "words_per_s_nerlab_over_cli": round(nerlab["words_per_s"] / cli["words_per_s"], 3)
+        if cli["words_per_s"]
+        else None,
+        "test_f1_nerlab_minus_cli": round(nerlab["test_f1"] - cli["test_f1"], 2),
+    }
+    print(f"   ratio {ratio}", flush=True)
+    return {"sizes": sizes, "nerlab": nerlab, "spacy_cli": cli, "ratio": ratio}
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--datasets", default="conll2003,wnut17", help="comma-separated: " + ", ".join(DATASETS))
+    parser.add_argument("--max-steps", type=int, default=None, help="step limit (default 20000; 200 with --quick)")
+    parser.add_argument("--quick", action="store_true", help="small subsets and few steps, for a smoke run")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--output", type=Path, default=None, help="JSON file for the figures")
+    args = parser.parse_args(argv)
+
+    names = [name.strip() for name in args.datasets.split(",") if name.strip()]
+    unknown = [name for name in names if name not in DATASETS]
+    if unknown:
+        parser.error(f"unknown dataset(s) {unknown}; choose from {sorted(DATASETS)}")
+    if not DATASETS_DIR.is_dir():
+        raise SystemExit(f"datasets not found at {DATASETS_DIR.resolve()}")
+    max_steps = args.max_steps if args.max_steps is not None else (200 if args.quick else 20_000)
+    settings = TrainSettings(
+        seed=args.seed, max_steps=max_steps, eval_frequency=50 if args.quick else 200, patience=1600
+    )
+    output = args.output or ROOT / "bench" / "results" / ("train-quick.json" if args.quick else "train.json")
+
+    results = {name: bench(DATASETS[name], settings, args.quick) for name in names}
+    report = {
+        "quick": args.quick,
+        "settings": {"seed": settings.seed, "max_steps": settings.max_steps, "eval_frequency": settings.eval_frequency,
+                     "patience": settings.patience},
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "spacy": spacy.__version__},
+        "datasets": results,
+    }  # fmt: skip
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\nwritten to {output}")
+
+
+if __name__ == "__main__":
+    main()

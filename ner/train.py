@@ -1,0 +1,417 @@
+"""Training a spaCy NER model from labelled documents.
+
+The pipeline is ``ner/configs/ner.cfg`` (tok2vec + ner, CPU efficient) with the run's settings laid over it. The
+loop is spaCy's own (``spacy.training.loop.train_while_improving``, the one ``spacy train`` uses), driven from
+here so that every step can report progress and honour a cancel request.
+
+What a caller can rely on:
+
+- Reproducible: the same documents, language and seed give the same model, the same dev scores and the same
+  predictions (``fix_random_seed``, documents in the caller's order, shuffling from the seeded generator).
+- Atomic: the best checkpoint (by dev F1) is written to a hidden folder beside ``output_dir`` and renamed into
+  place only when training ends normally. A cancelled or failed run leaves no ``output_dir`` (or leaves the
+  previous one untouched).
+- Long documents are cut into chunks of at most ``ner.tokens.CHUNK_CHARS_MAX`` characters, at paragraph, line
+  or sentence breaks and never inside a span, so a 128,000-character document becomes ~70 ordinary examples
+  instead of one batch that needs gigabytes. ``ner.predict`` cuts texts the same way.
+- Spans that do not line up with token boundaries are widened to whole tokens (``alignment_mode="expand"``) and
+  counted in ``TrainResult.misaligned_spans``; spans that cannot be used (they overlap another after widening)
+  are counted in ``dropped_spans``. Neither stops the training.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import time
+import uuid
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from spacy.language import Language
+from spacy.schemas import ConfigSchemaTraining
+from spacy.training import Example
+from spacy.training.loop import create_evaluation_callback, create_train_batches, train_while_improving
+from spacy.util import load_config, load_model_from_config, registry
+from thinc.api import fix_random_seed
+
+from ner.limits import FEW_INSTANCES_WARNING
+from ner.splits import SplitError, carve_dev
+from ner.tokens import CHUNK_CHARS_MAX, MULTILINGUAL, chunk_bounds, spacy_language
+from ner.types import LabeledDoc
+
+CONFIG_PATH = Path(__file__).resolve().parent / "configs" / "ner.cfg"
+# How many misaligned spans a warning quotes; the count covers them all.
+_EXAMPLES_QUOTED = 3
+
+
+class TrainError(ValueError):
+    """The training cannot start or finish; the message says why in the user's words."""
+
+
+class TrainCancelled(Exception):
+    """``should_stop()`` asked the run to stop; nothing was written to the output folder."""
+
+
+@dataclass(frozen=True, slots=True)
+class TrainSettings:
+    """The knobs a training run may turn; everything else comes from ``ner/configs/ner.cfg``.
+
+    Training stops at ``max_steps`` updates, after ``max_epochs`` passes over the data, or when dev F1 has not
+    improved for ``patience`` steps, whichever comes first; 0 switches a rule off (at least one of max_steps and
+    max_epochs must be on). Batch sizes are in words and grow from start to stop as spaCy's default does.
+    """
+
+    seed: int = 0
+    max_steps: int = 20_000
+    max_epochs: int = 0
+    patience: int = 1600
+    eval_frequency: int = 200
+    batch_size_start: int = 100
+    batch_size_stop: int = 1000
+    dropout: float = 0.1
+    # The share of training documents held out for evaluation when the caller gives no dev documents.
+    dev_fraction: float = 0.1
+    # The progress callback runs after every evaluation and otherwise at most this often (0 = every step).
+    progress_interval_s: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """Where a run stands. ``percent`` never goes down; ``epoch`` counts from 1 (the pass under way); ``loss`` is
+    the NER loss summed since the last evaluation; ``dev_f1`` is the latest evaluation's, None before the first."""
+
+    percent: float
+    epoch: int
+    step: int
+    loss: float
+    dev_f1: float | None
+    elapsed_s: float
+    eta_s: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class TrainResult:
+    """What a finished run produced. Scores are fractions in [0, 1]; dev scores are those of the saved model."""
+
+    model_path: Path
+    labels: tuple[str, ...]
+    steps: int
+    epochs: int
+    best_step: int
+    best_dev_f1: float | None
+    best_dev_precision: float | None
+    best_dev_recall: float | None
+    dev_f1_per_label: dict[str, float]
+    duration_s: float
+    words_per_second: float
+    train_documents: int
+    dev_documents: int
+    train_examples: int
+    misaligned_spans: int
+    dropped_spans: int
+    warnings: tuple[str, ...] = field(default=())
+
+
+@dataclass(slots=True)
+class _SpanReport:
+    misaligned: int = 0
+    dropped: int = 0
+    quoted: list[str] = field(default_factory=list)
+
+
+def _doc_name(doc: LabeledDoc, index: int) -> str:
+    return doc.name or f"document {index + 1}"
+
+
+def _examples(nlp: Language, docs: Sequence[LabeledDoc], report: _SpanReport) -> list[Example]:
+    """One example per chunk of each document, with the spans as entities (misaligned ones widened)."""
+    examples: list[Example] = []
+    for index, labeled in enumerate(docs):
+        spans = labeled.sorted_spans()
+        for chunk_start, chunk_end in chunk_bounds(labeled.text, spans):
+            text = labeled.text[chunk_start:chunk_end]
+            reference = nlp.make_doc(text)
+            entities = []
+            last_end = 0
+            for span in spans:
+                start, end = max(span.start, chunk_start), min(span.end, chunk_end)
+                if start >= end:
+                    continue  # another chunk's span (chunks never cut a span)
+                entity = reference.char_span(
+                    start - chunk_start, end - chunk_start, label=span.label, alignment_mode="expand"
+                )
+                if entity is None or entity.start < last_end:
+                    report.dropped += 1
+                    continue
+                if (entity.start_char, entity.end_char) != (start - chunk_start, end - chunk_start):
+                    report.misaligned += 1
+                    if len(report.quoted) < _EXAMPLES_QUOTED:
+                        report.quoted.append(
+                            f"{span.label} {labeled.text[span.start : span.end]!r} in {_doc_name(labeled, index)} "
+                            f"became {entity.text!r}"
+                        )
+                entities.append(entity)
+                last_end = entity.end
+            # Untagged tokens are real negatives: "outside", not "missing".
+            reference.set_ents(entities, default="outside")
+            examples.append(Example(nlp.make_doc(text), reference))
+    return examples
+
+
+def _build_nlp(language: str, settings: TrainSettings) -> Language:
+    lang = MULTILINGUAL if language == MULTILINGUAL else spacy_language(language)
+    overrides: dict[str, Any] = {
+        "nlp.lang": lang,
+        "system.seed": settings.seed,
+        "training.max_steps": settings.max_steps,
+        "training.max_epochs": settings.max_epochs,
+        "training.patience": settings.patience,
+        "training.eval_frequency": settings.eval_frequency,
+        "training.dropout": settings.dropout,
+        "training.batcher.size.start": settings.batch_size_start,
+        "training.batcher.size.stop": settings.batch_size_stop,
+    }
+    config = load_config(CONFIG_PATH, overrides=overrides, interpolate=False)
+    fix_random_seed(settings.seed)
+    return load_model_from_config(config, auto_fill=True, validate=True)
+
+
+def _check_settings(settings: TrainSettings) -> None:
+    if settings.max_steps <= 0 and settings.max_epochs <= 0:
+        raise TrainError("Set a step limit or an epoch limit: with neither, training would never end")
+    if settings.eval_frequency <= 0:
+        raise TrainError("The evaluation frequency must be at least 1 step")
+    if not 0 <= settings.dropout < 1:
+        raise TrainError(f"Dropout must be between 0 and 1 (got {settings.dropout})")
+    if settings.batch_size_start <= 0 or settings.batch_size_stop < settings.batch_size_start:
+        raise TrainError("Batch sizes must be positive, and the final size at least the starting one")
+
+
+def _write_model(nlp: Language, optimizer: Any, folder: Path) -> None:
+    if folder.exists():
+        shutil.rmtree(folder)
+    if optimizer.averages:
+        with nlp.use_params(optimizer.averages):
+            nlp.to_disk(folder)
+    else:
+        nlp.to_disk(folder)
+
+
+def _move_into_place(partial: Path, output_dir: Path) -> None:
+    """Rename the finished model into ``output_dir``; a previous model there is replaced, never half-overwritten."""
+    if output_dir.exists():
+        retired = output_dir.with_name(f".{output_dir.name}.old-{uuid.uuid4().hex[:8]}")
+        os.replace(output_dir, retired)
+        os.replace(partial, output_dir)
+        shutil.rmtree(retired, ignore_errors=True)
+    else:
+        os.replace(partial, output_dir)
+
+
+def train(
+    docs_train: Sequence[LabeledDoc],
+    docs_dev: Sequence[LabeledDoc],
+    *,
+    language: str,
+    output_dir: Path,
+    settings: TrainSettings | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> TrainResult:
+    """Train a model on ``docs_train``, keep the checkpoint that scores best on ``docs_dev``, save it to ``output_dir``.
+
+    ``language`` is a BCP-47 code, or ``xx`` for a multilingual project. An empty ``docs_dev`` makes the run hold
+    out ``settings.dev_fraction`` of the training documents itself (``ner.splits.carve_dev``). ``should_stop`` is
+    asked after every step; when it says yes the run raises ``TrainCancelled`` and leaves nothing behind.
+    """
+    settings = settings or TrainSettings()
+    _check_settings(settings)
+    started = time.perf_counter()
+    if not docs_train:
+        raise TrainError("There are no training documents")
+    train_docs, dev_docs = list(docs_train), list(docs_dev)
+    if not dev_docs:
+        # The same rule the app uses to carve a dev set (one rule, one home): a seeded hash of each text.
+        try:
+            carved = carve_dev(train_docs, settings.dev_fraction, settings.seed)
+        except SplitError as error:
+            raise TrainError(str(error)) from error
+        train_docs, dev_docs = list(carved.train), list(carved.dev)
+    labels = sorted({span.label for doc in train_docs for span in doc.spans})
+    if not labels:
+        raise TrainError("The training documents hold no tagged entities; tag some entities before training")
+
+    nlp = _build_nlp(language, settings)
+    # Recorded in the model's meta.json, so a model folder says how it was made.
+    nlp.meta["name"] = "nerlab_model"
+    nlp.meta["nerlab"] = {
+        "language": language,
+        "seed": settings.seed,
+        "train_documents": len(train_docs),
+        "dev_documents": len(dev_docs),
+        "chunk_chars_max": CHUNK_CHARS_MAX,
+    }
+    report = _SpanReport()
+    train_examples = _examples(nlp, train_docs, report)
+    dev_examples = _examples(nlp, dev_docs, _SpanReport())
+    words_per_epoch = sum(len(example) for example in train_examples)
+
+    config = nlp.config.interpolate()
+    training = registry.resolve(config["training"], schema=ConfigSchemaTraining)
+    optimizer = training["optimizer"]
+    with warnings.catch_warnings():
+        # W033: no lexeme normalisation tables (spacy-lookups-data); blank pipelines train fine without them.
+        warnings.filterwarnings("ignore", message=r".*\[W033\]")
+        nlp.initialize(lambda: train_examples, sgd=optimizer)
+    fix_random_seed(settings.seed)
+
+    if dev_examples:
+        evaluate = create_evaluation_callback(nlp, lambda _nlp: dev_examples, training["score_weights"])
+    else:
+
+        def evaluate() -> tuple[float, dict[str, Any]]:
+            return 0.0, {}
+
+    steps = create_train_batches(nlp, lambda _nlp: train_examples, training["batcher"], settings.max_epochs)
+    loop = train_while_improving(
+        nlp,
+        optimizer,
+        steps,
+        evaluate,
+        dropout=training["dropout"],
+        accumulate_gradient=training["accumulate_gradient"],
+        # Without a dev set every evaluation scores 0, so patience would end the run early for no reason.
+        patience=settings.patience if dev_examples else 0,
+        max_steps=settings.max_steps,
+        eval_frequency=settings.eval_frequency,
+        exclude=training["frozen_components"],
+        annotating_components=training["annotating_components"],
+        before_update=training["before_update"],
+    )
+
+    output_dir = Path(output_dir)
+    output_dir.parent.mkdir(parents=True, exist_ok=True)
+    partial = output_dir.with_name(f".{output_dir.name}.partial-{uuid.uuid4().hex[:8]}")
+    best: dict[str, Any] = {}
+    latest_f1: float | None = None
+    percent_done = 0.0
+    last_report = -math.inf
+    info: dict[str, Any] = {"step": -1, "epoch": 0, "words": 0}
+    loop_started = time.perf_counter()
+    try:
+        for _batch, info, is_best in loop:
+            if is_best and dev_examples:
+                best = {"step": info["step"], "scores": dict(info["other_scores"] or {})}
+                nlp.meta["performance"] = {
+                    key: value for key, value in best["scores"].items() if isinstance(value, int | float)
+                }
+                _write_model(nlp, optimizer, partial)
+            if is_best is not None and dev_examples:
+                latest_f1 = _score(info["score"])
+            if should_stop is not None and should_stop():
+                raise TrainCancelled("Training was cancelled")
+            if on_progress is None:
+                continue
+            now = time.perf_counter()
+            fractions = []
+            if settings.max_steps > 0:
+                fractions.append((info["step"] + 1) / (settings.max_steps + 1))
+            if settings.max_epochs > 0 and words_per_epoch:
+                fractions.append(info["words"] / (settings.max_epochs * words_per_epoch))
+            percent_done = max(percent_done, min(99.9, 100 * max(fractions)))
+            if is_best is None and now - last_report < settings.progress_interval_s:
+                continue
+            last_report = now
+            elapsed = now - started
+            on_progress(
+                Progress(
+                    percent=percent_done,
+                    epoch=info["epoch"] + 1,
+                    step=info["step"] + 1,
+                    loss=float(info["losses"].get("ner", 0.0)),
+                    dev_f1=latest_f1,
+                    elapsed_s=elapsed,
+                    eta_s=elapsed * (100 - percent_done) / percent_done if percent_done > 0 else None,
+                )
+            )
+        if not dev_examples or not best:
+            # Nothing to pick the best checkpoint by: keep the model as training left it.
+            _write_model(nlp, optimizer, partial)
+        nlp_meta_best = best.get("scores", {})
+        duration = time.perf_counter() - started
+        training_time = time.perf_counter() - loop_started
+        _move_into_place(partial, output_dir)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+
+    steps_done = info["step"] + 1
+    if on_progress is not None:
+        on_progress(
+            Progress(
+                percent=100.0,
+                epoch=info["epoch"] + 1,
+                step=steps_done,
+                loss=float(info.get("losses", {}).get("ner", 0.0)),
+                dev_f1=_score(nlp_meta_best.get("ents_f")) if dev_examples else None,
+                elapsed_s=duration,
+                eta_s=0.0,
+            )
+        )
+    return TrainResult(
+        model_path=output_dir,
+        labels=tuple(labels),
+        steps=steps_done,
+        epochs=info["epoch"] + 1 if steps_done else 0,
+        best_step=best.get("step", info["step"]) + 1,
+        best_dev_f1=_score(nlp_meta_best.get("ents_f")) if dev_examples else None,
+        best_dev_precision=_score(nlp_meta_best.get("ents_p")) if dev_examples else None,
+        best_dev_recall=_score(nlp_meta_best.get("ents_r")) if dev_examples else None,
+        dev_f1_per_label={
+            label: float(scores.get("f", 0.0)) for label, scores in (nlp_meta_best.get("ents_per_type") or {}).items()
+        },
+        duration_s=duration,
+        words_per_second=info["words"] / training_time if training_time > 0 else 0.0,
+        train_documents=len(train_docs),
+        dev_documents=len(dev_docs),
+        train_examples=len(train_examples),
+        misaligned_spans=report.misaligned,
+        dropped_spans=report.dropped,
+        warnings=tuple(_warnings(report, dev_examples, labels, train_docs)),
+    )
+
+
+def _score(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _warnings(
+    report: _SpanReport, dev_examples: Sequence[Example], labels: Sequence[str], docs: Sequence[LabeledDoc]
+) -> list[str]:
+    messages: list[str] = []
+    if report.misaligned:
+        messages.append(
+            f"{report.misaligned} span(s) did not line up with word boundaries and were widened to whole words, "
+            f"e.g. {'; '.join(report.quoted)}"
+        )
+    if report.dropped:
+        messages.append(
+            f"{report.dropped} span(s) were left out because they overlap another span once widened to whole words"
+        )
+    if not dev_examples:
+        messages.append(
+            "No documents were left to evaluate on, so the model was not checked during training; "
+            "add more documents to get a dev score"
+        )
+    counts = {label: 0 for label in labels}
+    for doc in docs:
+        for span in doc.spans:
+            counts[span.label] = counts.get(span.label, 0) + 1
+    rare = [f"{label} ({count})" for label, count in sorted(counts.items()) if count < FEW_INSTANCES_WARNING]
+    if rare:
+        messages.append("Few training examples for: " + ", ".join(rare) + "; the model will recognise these poorly")
+    return messages

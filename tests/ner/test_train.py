@@ -1,0 +1,168 @@
+"""Training: a usable model, reproducible, cancellable without leftovers, honest about what it changed."""
+
+from __future__ import annotations
+
+import pytest
+
+from ner.predict import load
+from ner.train import Progress, TrainCancelled, TrainError, TrainSettings, train
+from ner.types import LabeledDoc, Span
+from tests.ner.synthetic_docs import labeled_docs, sentence, train_quick
+
+pytestmark = pytest.mark.slow
+
+UNSEEN = [sentence(index)[0] for index in range(100, 106)]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    progress: list[Progress] = []
+    output = tmp_path_factory.mktemp("run") / "model"
+    result = train_quick(output, on_progress=progress.append)
+    return result, progress
+
+
+def test_train_writes_a_model_that_finds_the_entities(trained):
+    result, _ = trained
+    assert result.model_path.is_dir() and (result.model_path / "meta.json").is_file()
+    assert result.labels == ("CITY", "PERSON")
+    assert result.best_dev_f1 is not None and result.best_dev_f1 > 0.8
+    assert set(result.dev_f1_per_label) == {"CITY", "PERSON"}
+    assert result.train_documents == 27 and result.dev_documents == 3
+    assert result.steps > 0 and result.words_per_second > 0 and result.duration_s > 0
+    found = load(result.model_path).predict(UNSEEN)
+    expected = [sorted((span.start, span.end, span.label) for span in sentence(index)[1]) for index in range(100, 106)]
+    hits = sum((span.start, span.end, span.label) in expected[i] for i, spans in enumerate(found) for span in spans)
+    assert hits >= 10  # of 12 entities
+
+
+def test_train_reports_monotone_progress_ending_at_100(trained):
+    _, progress = trained
+    percents = [update.percent for update in progress]
+    assert len(progress) > 5
+    assert percents == sorted(percents) and percents[-1] == 100.0
+    assert all(0 <= update.percent <= 100 for update in progress)
+    assert [update.step for update in progress] == sorted(update.step for update in progress)
+    assert progress[-1].eta_s == 0.0 and progress[-1].dev_f1 is not None
+    assert any(update.eta_s and update.eta_s > 0 for update in progress[:-1])
+    assert progress[-1].elapsed_s >= progress[0].elapsed_s
+
+
+def test_train_twice_with_the_same_seed_gives_identical_models(trained, tmp_path):
+    first, _ = trained
+    second = train_quick(tmp_path / "again")
+    assert second.best_dev_f1 == first.best_dev_f1
+    assert second.dev_f1_per_label == first.dev_f1_per_label
+    assert second.steps == first.steps and second.best_step == first.best_step
+    texts = [*UNSEEN, "Carol White drove to Vienna.", "nobody went anywhere"]
+    one = load(first.model_path).predict(texts, with_confidence=True)
+    two = load(second.model_path).predict(texts, with_confidence=True)
+    assert one == two
+    assert (first.model_path / "ner" / "model").read_bytes() == (second.model_path / "ner" / "model").read_bytes()
+
+
+def test_cancel_stops_within_a_step_and_leaves_no_output(tmp_path):
+    calls = 0
+
+    def should_stop() -> bool:
+        nonlocal calls
+        calls += 1
+        return calls >= 15
+
+    output = tmp_path / "model"
+    with pytest.raises(TrainCancelled):
+        train_quick(output, should_stop=should_stop)
+    assert calls == 15
+    assert not output.exists()
+    assert list(tmp_path.iterdir()) == []  # no half-written temporary folder either
+
+
+def test_cancel_keeps_the_previous_model(trained, tmp_path):
+    output = tmp_path / "model"
+    output.mkdir()
+    (output / "meta.json").write_text("{}")
+    with pytest.raises(TrainCancelled):
+        train_quick(output, should_stop=lambda: True)
+    assert [path.name for path in tmp_path.iterdir()] == ["model"]
+    assert (output / "meta.json").read_text() == "{}"
+
+
+def test_train_replaces_a_previous_model_in_the_output_folder(tmp_path):
+    output = tmp_path / "model"
+    output.mkdir()
+    (output / "stale.txt").write_text("old run")
+    docs = labeled_docs(12)
+    train(docs[:10], docs[10:], language="en", output_dir=output, settings=TrainSettings(max_steps=3))
+    assert not (output / "stale.txt").exists() and (output / "meta.json").is_file()
+    assert [path.name for path in tmp_path.iterdir()] == ["model"]
+
+
+def test_misaligned_spans_are_widened_and_reported(tmp_path):
+    docs = labeled_docs(12)
+    text = "Yesterday Alice Smith flew to Paris."
+    # "lice Smit" cuts two words: it is widened to "Alice Smith" and counted, not refused.
+    docs[0] = LabeledDoc(text=text, spans=(Span(11, 20, "PERSON"), Span(30, 35, "CITY")), name="cut.txt")
+    result = train(docs[:10], docs[10:], language="en", output_dir=tmp_path / "m", settings=TrainSettings(max_steps=3))
+    assert result.misaligned_spans == 1 and result.dropped_spans == 0
+    assert any("'lice Smit' in cut.txt became 'Alice Smith'" in warning for warning in result.warnings)
+
+
+def test_spans_that_overlap_once_widened_are_dropped_and_reported(tmp_path):
+    docs = labeled_docs(12)
+    text = "Yesterday Alice Smith flew to Paris."
+    docs[0] = LabeledDoc(text=text, spans=(Span(10, 13, "PERSON"), Span(13, 21, "PERSON")), name="split.txt")
+    result = train(docs[:10], docs[10:], language="en", output_dir=tmp_path / "m", settings=TrainSettings(max_steps=3))
+    assert result.dropped_spans == 1 and result.misaligned_spans == 1
+    assert any("overlap" in warning for warning in result.warnings)
+
+
+def test_train_without_dev_documents_holds_out_ten_percent(tmp_path):
+    result = train(labeled_docs(30), [], language="en", output_dir=tmp_path / "m", settings=TrainSettings(max_steps=3))
+    assert (result.train_documents, result.dev_documents) == (27, 3)
+    assert result.best_dev_f1 is not None
+
+
+def test_a_128k_character_document_trains_in_chunks(tmp_path):
+    paragraphs = [sentence(index)[0] for index in range(2400)]
+    text, spans, position = "", [], 0
+    for index, paragraph in enumerate(paragraphs):
+        spans.extend(Span(position + s.start, position + s.end, s.label) for s in sentence(index)[1])
+        text += paragraph + "\n\n"
+        position = len(text)
+    text = text[:128_000]
+    spans = [span for span in spans if span.end <= len(text)]
+    long_doc = LabeledDoc(text=text, spans=tuple(spans), name="long.txt")
+    result = train(
+        [long_doc], labeled_docs(3), language="en", output_dir=tmp_path / "m", settings=TrainSettings(max_steps=2)
+    )
+    assert result.train_examples >= 64  # chunks of at most 2,000 characters
+    assert result.misaligned_spans == 0 and result.dropped_spans == 0
+
+
+def test_train_refuses_documents_without_entities(tmp_path):
+    docs = [LabeledDoc(text=f"Nothing tagged here, number {index}.") for index in range(12)]
+    with pytest.raises(TrainError, match="no tagged entities"):
+        train(docs, [], language="en", output_dir=tmp_path / "m")
+    with pytest.raises(TrainError, match="no training documents"):
+        train([], [], language="en", output_dir=tmp_path / "m")
+    assert not (tmp_path / "m").exists()
+
+
+def test_train_refuses_settings_that_never_stop(tmp_path):
+    with pytest.raises(TrainError, match="never end"):
+        train(labeled_docs(), [], language="en", output_dir=tmp_path / "m", settings=TrainSettings(max_steps=0))
+
+
+def test_train_uses_the_multilingual_tokenizer_for_multilingual_projects(tmp_path):
+    docs = labeled_docs(12)
+    result = train(docs[:10], docs[10:], language="xx", output_dir=tmp_path / "m", settings=TrainSettings(max_steps=2))
+    assert load(result.model_path).language == "xx"
+
+
+def test_a_single_document_trains_without_a_dev_score_and_says_so(tmp_path):
+    (doc,) = labeled_docs(1)
+    result = train([doc], [], language="en", output_dir=tmp_path / "m", settings=TrainSettings(max_steps=3))
+    assert result.dev_documents == 0 and result.best_dev_f1 is None
+    assert (result.model_path / "meta.json").is_file()
+    assert any("not checked during training" in warning for warning in result.warnings)
+    assert any("Few training examples for: CITY (1), PERSON (1)" in warning for warning in result.warnings)
