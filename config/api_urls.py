@@ -8,4 +8,5 @@ urlpatterns = [
     path("", include("projects.api_urls")),
     path("", include("labeling.api_urls")),
     path("", include("evaluation.api_urls")),
+    path("", include("serving.api_urls")),
 ]

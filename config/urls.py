@@ -15,4 +15,5 @@ urlpatterns = [
     path("", include("projects.urls")),
     path("", include("labeling.urls")),
     path("", include("evaluation.urls")),
+    path("", include("serving.urls")),
 ]

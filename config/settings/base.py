@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "projects",
     "labeling",
     "evaluation",
+    "serving",
 ]
 
 MIDDLEWARE = [
