@@ -47,13 +47,22 @@ def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def decode_text(data: bytes, name: str) -> str:
-    """UTF-8 (with or without BOM) or UTF-16 with a BOM; anything else is refused, naming the file.
+class DecodeError(ValueError):
+    """Bytes that are not text in an accepted encoding; ``line`` is where the first bad byte is, if known."""
 
-    The text is kept exactly as decoded: CRLF stays CRLF, because stored offsets count the raw text.
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+def decode_bytes(data: bytes) -> str:
+    """UTF-8 (with or without BOM) or UTF-16 with a BOM; anything else raises DecodeError saying why.
+
+    The one decoding rule for every file nerlab reads (uploads and every import format). The text is kept exactly
+    as decoded: CRLF stays CRLF, because stored offsets count the raw text.
     """
     if not data:
-        raise UploadError(f"{name}: the file is empty")
+        raise DecodeError("the file is empty")
     if data.startswith(codecs.BOM_UTF8):
         encoding, body = "utf-8", data[len(codecs.BOM_UTF8) :]
     elif data.startswith(codecs.BOM_UTF16_LE):
@@ -66,15 +75,26 @@ def decode_text(data: bytes, name: str) -> str:
         text = body.decode(encoding)
     except UnicodeDecodeError as error:
         line = body[: error.start].count(b"\n") + 1
-        raise UploadError(
-            f"{name}: not valid {encoding.upper()} (bad byte at offset {error.start}, line {line}); "
-            "save the file as UTF-8, or as UTF-16 with a byte order mark"
+        bad = body[error.start : error.start + 1].hex()
+        raise DecodeError(
+            f"not valid {encoding.upper()} (bad byte 0x{bad} at offset {error.start}, line {line}); "
+            "save the file as UTF-8, or as UTF-16 with a byte order mark",
+            line,
         ) from None
     if "\x00" in text:
-        raise UploadError(
-            f"{name}: contains NUL characters; it is probably UTF-16 without a byte order mark — "
+        raise DecodeError(
+            "contains NUL characters; it is probably UTF-16 without a byte order mark — "
             "save it as UTF-8, or as UTF-16 with a byte order mark"
         )
+    return text
+
+
+def decode_text(data: bytes, name: str) -> str:
+    """Decode an uploaded document and apply the document rules; errors name the file."""
+    try:
+        text = decode_bytes(data)
+    except DecodeError as error:
+        raise UploadError(f"{name}: {error}") from None
     return check_text(text, name)
 
 

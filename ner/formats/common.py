@@ -2,42 +2,22 @@
 
 from __future__ import annotations
 
-import codecs
 import json
 from collections.abc import Iterator
 from typing import Any
 
 from ner.formats.errors import Problems
 from ner.names import InvalidName, normalize_language
+from ner.text import DecodeError, decode_bytes
 from ner.types import SPLITS, Split
 
 
 def decode_input(data: bytes, problems: Problems) -> str:
-    """UTF-8 (BOM optional) or UTF-16 with a BOM; anything else stops reading with a message that says why."""
-    if not data:
-        raise problems.fail("the file is empty")
-    if data.startswith(codecs.BOM_UTF8):
-        encoding, body = "utf-8", data[len(codecs.BOM_UTF8) :]
-    elif data.startswith(codecs.BOM_UTF16_LE):
-        encoding, body = "utf-16-le", data[2:]
-    elif data.startswith(codecs.BOM_UTF16_BE):
-        encoding, body = "utf-16-be", data[2:]
-    else:
-        encoding, body = "utf-8", data
+    """The file's text by nerlab's one decoding rule (ner.text.decode_bytes); a failure stops reading."""
     try:
-        text = body.decode(encoding)
-    except UnicodeDecodeError as error:
-        line = body[: error.start].count(b"\n") + 1
-        bad = body[error.start : error.start + 1].hex()
-        raise problems.fail(
-            f"not valid {encoding.upper()}: bad byte 0x{bad} at byte {error.start} (line {line}); "
-            "save the file as UTF-8",
-            where=f"line {line}",
-        ) from None
-    if "\x00" in text:
-        raise problems.fail(
-            "contains NUL characters; it is probably UTF-16 without a byte order mark — save it as UTF-8"
-        )
+        text = decode_bytes(data)
+    except DecodeError as error:
+        raise problems.fail(str(error), where=f"line {error.line}" if error.line else "") from None
     if not text.strip():
         raise problems.fail("the file holds only whitespace")
     return text

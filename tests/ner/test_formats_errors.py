@@ -27,7 +27,10 @@ def test_an_empty_file_says_so(name: str) -> None:
 @pytest.mark.parametrize("name", ["jsonl", "doccano", "label-studio", "conll"])
 def test_non_utf8_input_names_the_byte_and_line(name: str) -> None:
     (message,) = messages(FORMATS[name].reader, b'{"text": "ok"}\n{"text": "caf\xe9"}\n', file_name="f")
-    assert message == "f: line 2: not valid UTF-8: bad byte 0xe9 at byte 28 (line 2); save the file as UTF-8"
+    assert message == (
+        "f: line 2: not valid UTF-8 (bad byte 0xe9 at offset 28, line 2); "
+        "save the file as UTF-8, or as UTF-16 with a byte order mark"
+    )
 
 
 def test_doccano_span_past_the_end_names_line_and_field() -> None:
