@@ -11,6 +11,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
 from projects.models import EntityType, Project
 from projects.roles import ROLE_CHOICES, Role
+from projects.services import PROJECT_EDITABLE_FIELDS
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet
@@ -84,17 +85,7 @@ class ProjectCreateForm(forms.ModelForm):
 class ProjectEditForm(forms.ModelForm):
     class Meta:
         model = Project
-        fields = [
-            "description",
-            "language",
-            "multilingual",
-            "label_mode",
-            "overlap_policy",
-            "split_mode",
-            "test_percent",
-            "split_seed",
-            "training_scope",
-        ]
+        fields = list(PROJECT_EDITABLE_FIELDS)
         widgets = {
             "language": forms.TextInput(attrs={"list": "language-codes", "autocomplete": "off"}),
             "description": forms.Textarea(attrs={"rows": 3}),

@@ -15,6 +15,7 @@ from ner import limits
 from ner.spans import OVERLAP_POLICIES
 from projects.models import ApiKey, EntityType, Membership, Project
 from projects.roles import ROLE_CHOICES
+from projects.services import PROJECT_EDITABLE_FIELDS
 
 # --- projects ---------------------------------------------------------------------------------------------------
 
@@ -26,15 +27,7 @@ class ProjectOutputSerializer(serializers.ModelSerializer):
         model = Project
         fields = [
             "name",
-            "description",
-            "language",
-            "multilingual",
-            "label_mode",
-            "overlap_policy",
-            "split_mode",
-            "test_percent",
-            "split_seed",
-            "training_scope",
+            *PROJECT_EDITABLE_FIELDS,
             "role",
             "created_at",
             "updated_at",
