@@ -28,6 +28,7 @@ from labeling.serializers import (
     ErrorSerializer,
     SpanCreateInputSerializer,
     SpanOutputSerializer,
+    SpanUpdateInputSerializer,
     UploadErrorSerializer,
 )
 from projects.models import ApiKey, Project
@@ -50,6 +51,24 @@ def _invalid(error: DjangoValidationError) -> exceptions.ValidationError:
     if hasattr(error, "error_dict"):
         return exceptions.ValidationError(error.message_dict)
     return exceptions.ValidationError({"detail": error.messages})
+
+
+def _assignee(project: Project, user_id: int | None) -> Any:
+    if user_id is None:
+        return None
+    user = selectors.project_member_get(project=project, user_id=user_id)
+    if user is None:
+        raise exceptions.ValidationError({"assigned_to": [f"User {user_id} is not a member of {project.name}."]})
+    return user
+
+
+def _entity_type(project: Project, entity_type_id: int) -> Any:
+    try:
+        return entity_type_get(project=project, entity_type_id=entity_type_id)
+    except Http404:
+        raise exceptions.ValidationError(
+            {"entity_type": [f"Project {project.name} has no entity type with id {entity_type_id}."]}
+        ) from None
 
 
 def _document_detail(document: Document) -> dict[str, Any]:
@@ -124,8 +143,8 @@ class DocumentDetailApi(APIView):
     @extend_schema(
         operation_id="document_update",
         tags=TAGS,
-        summary="Change a document's language, split ('auto' = the project's rule) or status",
-        description="Language and split need the manage-documents permission; status needs annotate.",
+        summary="Change a document's language, split ('auto' = the project's rule), assignee or status",
+        description="Language, split and assignee need the manage-documents permission; status needs annotate.",
         request=DocumentUpdateInputSerializer,
         responses={200: DocumentDetailOutputSerializer, 400: INVALID, 403: FORBIDDEN, 404: NOT_FOUND},
     )
@@ -135,9 +154,11 @@ class DocumentDetailApi(APIView):
         changes = DocumentUpdateInputSerializer(data=request.data)
         changes.is_valid(raise_exception=True)
         data = changes.validated_data
-        edits = {key: data[key] for key in ("language", "split") if key in data}
+        edits: dict[str, Any] = {key: data[key] for key in ("language", "split") if key in data}
         if "split" in edits and edits["split"] == selectors.SPLIT_AUTO:
             edits["split"] = ""
+        if "assigned_to" in data:
+            edits["assigned_to"] = _assignee(project, data["assigned_to"])
         needed = ([Permission.MANAGE_DOCUMENTS] if edits else []) + ([Permission.ANNOTATE] if "status" in data else [])
         for permission in needed:
             if not user_can(user=request.user, project=project, permission=permission):
@@ -183,6 +204,8 @@ class SpanListApi(APIView):
         operation_id="span_create",
         tags=TAGS,
         summary="Tag a region of a document (offsets in code points, end exclusive)",
+        description="In a project that labels tokens, the region is widened to whole tokens; the response "
+        "gives the offsets stored.",
         request=SpanCreateInputSerializer,
         responses={201: SpanOutputSerializer, 400: INVALID, 403: FORBIDDEN, 404: NOT_FOUND},
     )
@@ -191,16 +214,7 @@ class SpanListApi(APIView):
         document = selectors.document_get(project=project, document_id=document_id)
         data = SpanCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            entity_type = entity_type_get(project=project, entity_type_id=data.validated_data["entity_type"])
-        except Http404:
-            raise exceptions.ValidationError(
-                {
-                    "entity_type": [
-                        f"Project {project.name} has no entity type with id {data.validated_data['entity_type']}."
-                    ]
-                }
-            ) from None
+        entity_type = _entity_type(project, data.validated_data["entity_type"])
         try:
             span = services.span_create(
                 document=document,
@@ -229,3 +243,23 @@ class SpanDetailApi(APIView):
         span = selectors.document_get_span(document=document, span_id=span_id)
         services.span_delete(span=span)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        operation_id="span_update",
+        tags=TAGS,
+        summary="Change a span's entity type",
+        request=SpanUpdateInputSerializer,
+        responses={200: SpanOutputSerializer, 400: INVALID, 403: FORBIDDEN, 404: NOT_FOUND},
+    )
+    def patch(self, request: Request, project_name: str, document_id: int, span_id: int) -> Response:
+        project = _project(request, project_name, Permission.ANNOTATE)
+        document = selectors.document_get(project=project, document_id=document_id)
+        span = selectors.document_get_span(document=document, span_id=span_id)
+        data = SpanUpdateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        entity_type = _entity_type(project, data.validated_data["entity_type"])
+        try:
+            span = services.span_update_type(span=span, entity_type=entity_type)
+        except DjangoValidationError as error:
+            raise _invalid(error) from None
+        return Response(SpanOutputSerializer(span, context={"text": document.text}).data)

@@ -104,3 +104,20 @@ class DocumentUpdateForm(forms.Form):
     def changes(self) -> dict[str, str]:
         split = self.cleaned_data["split"]
         return {"language": self.cleaned_data["language"], "split": "" if split == SPLIT_AUTO else split}
+
+
+class DocumentBulkAssignForm(forms.Form):
+    """The document list's checkboxes and the member to assign them to ("" unassigns them)."""
+
+    ids = IdListField(required=True, error_messages={"required": "Select the documents to assign first."})
+    assigned_to = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, label="Assign to")
+
+    def __init__(self, *args: Any, members: Iterable[Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.members = {member.pk: member for member in members}
+        choices = [("", "Nobody (unassign)")] + [(pk, member.username) for pk, member in self.members.items()]
+        self.fields["assigned_to"].choices = choices  # type: ignore[attr-defined]
+
+    def assignee(self) -> Any:
+        pk = self.cleaned_data.get("assigned_to")
+        return None if pk is None else self.members[pk]

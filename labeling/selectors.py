@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import pairwise
+from typing import TYPE_CHECKING
 
+from django.core.cache import cache
 from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
 from labeling.models import Document, Span
-from projects.models import Project
+from ner import limits
+from ner.splits import split_documents
+from ner.tokens import token_bounds
+from projects.models import EntityType, Membership, Project
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 # The value of the split filter that means "no manual split: decided by the project's rule".
 SPLIT_AUTO = "auto"
@@ -49,12 +58,21 @@ def document_list(
         documents = documents.filter(
             Exists(Span.objects.filter(document=OuterRef("pk"), entity_type_id=entity_type_id))
         )
-    return documents.defer("text").annotate(span_count=_span_count()).order_by("id")
+    return (
+        documents.defer("text")
+        .select_related("assigned_to", "tagged_by")
+        .annotate(span_count=_span_count())
+        .order_by("id")
+    )
 
 
 def document_get(*, project: Project, document_id: int) -> Document:
     """One document of the project; an id of another project's document is a 404, exactly like a missing one."""
-    document = Document.objects.select_related("project").filter(project=project, pk=document_id).first()
+    document = (
+        Document.objects.select_related("project", "assigned_to", "tagged_by")
+        .filter(project=project, pk=document_id)
+        .first()
+    )
     if document is None:
         raise Http404("No such document in this project.")
     return document
@@ -117,3 +135,144 @@ def document_segments(*, text: str, spans: Sequence[Span]) -> list[TextSegment]:
 
 def project_document_count(*, project: Project) -> int:
     return Document.objects.filter(project=project).count()
+
+
+# --- the annotate page --------------------------------------------------------------------------------------------
+
+# Token bounds of a 128k-character document take ~60 ms to compute; they depend only on the text and language.
+_TOKEN_CACHE_SECONDS = 60 * 60
+
+
+def document_token_bounds(*, document: Document) -> list[tuple[int, int]]:
+    """The (start, end) code point offsets of the document's tokens (``ner.tokens``), cached by content."""
+    language = document.effective_language
+    key = f"nerlab:tokens:{document.content_hash}:{language}"
+    bounds: list[tuple[int, int]] | None = cache.get(key)
+    if bounds is None:
+        bounds = token_bounds(document.text, language)
+        cache.set(key, bounds, _TOKEN_CACHE_SECONDS)
+    return bounds
+
+
+def documents_effective_split(*, project: Project, documents: Sequence[Document]) -> dict[int, str]:
+    """Each document's side ("train"/"test"): its manual split, else the project's rule (``ner.splits``)."""
+    sides = split_documents(
+        [(document.content_hash, document.split) for document in documents],
+        mode=project.split_mode,  # type: ignore[arg-type]
+        seed=project.split_seed,
+        test_percent=project.test_percent,
+    )
+    return {document.pk: side for document, side in zip(documents, sides, strict=True)}
+
+
+def document_neighbours(*, project: Project, document: Document) -> tuple[int | None, int | None]:
+    """The ids of the previous and next documents in the list's order (by id)."""
+    documents = Document.objects.filter(project=project)
+    previous = documents.filter(pk__lt=document.pk).order_by("-pk").values_list("pk", flat=True).first()
+    following = documents.filter(pk__gt=document.pk).order_by("pk").values_list("pk", flat=True).first()
+    return previous, following
+
+
+def document_next_untagged(
+    *, project: Project, user: AbstractBaseUser | AnonymousUser, after_id: int | None = None
+) -> Document | None:
+    """The next document for ``user`` to tag: not yet tagged, and not assigned to someone else.
+
+    Documents assigned to the user come first, then unassigned ones; within each, the first after ``after_id``
+    (the document just finished), wrapping around to the start of the list. The current document is skipped.
+    """
+    open_documents = Document.objects.filter(project=project).exclude(status=Document.Status.TAGGED).defer("text")
+    if after_id is not None:
+        open_documents = open_documents.exclude(pk=after_id)
+    after = after_id or 0
+    for mine in (Q(assigned_to=user), Q(assigned_to__isnull=True)):
+        candidates = open_documents.filter(mine)
+        document = candidates.filter(pk__gt=after).order_by("pk").first() or candidates.order_by("pk").first()
+        if document is not None:
+            return document
+    return None
+
+
+def project_member_users(*, project: Project) -> list[AbstractBaseUser]:
+    """The project's members as users, by username (for the assignment menus)."""
+    memberships = Membership.objects.filter(project=project).select_related("user").order_by("user__username")
+    return [membership.user for membership in memberships]
+
+
+def project_member_get(*, project: Project, user_id: int) -> AbstractBaseUser | None:
+    """The member of the project with this user id, or None when there is no such member."""
+    membership = Membership.objects.filter(project=project, user_id=user_id).select_related("user").first()
+    return membership.user if membership is not None else None
+
+
+# --- label statistics ---------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class TypeLabelStats:
+    """How much of one entity type is tagged, by side of the train/test split."""
+
+    entity_type: EntityType
+    spans_train: int = 0
+    spans_test: int = 0
+    documents_train: int = 0
+    documents_test: int = 0
+
+    @property
+    def spans(self) -> int:
+        return self.spans_train + self.spans_test
+
+    @property
+    def documents(self) -> int:
+        return self.documents_train + self.documents_test
+
+    @property
+    def percent(self) -> int:
+        """Progress towards Azure's guidance of about 50 tagged instances per type, capped at 100."""
+        return min(100, round(100 * self.spans / limits.RECOMMENDED_INSTANCES_PER_TYPE))
+
+    @property
+    def few(self) -> bool:
+        return self.spans < limits.FEW_INSTANCES_WARNING
+
+
+@dataclass(slots=True)
+class LabelStats:
+    per_type: list[TypeLabelStats] = field(default_factory=list)
+    documents_train: int = 0
+    documents_test: int = 0
+    recommended: int = limits.RECOMMENDED_INSTANCES_PER_TYPE
+    few_warning: int = limits.FEW_INSTANCES_WARNING
+
+
+def label_stats(*, project: Project) -> LabelStats:
+    """Per entity type: spans and documents containing it, in train and in test. Three queries in all.
+
+    The side of a document without a manual split comes from the project's rule, a hash of its content that SQL
+    cannot compute, so the database groups spans by (type, document) and Python adds those rows up per side.
+    """
+    documents = list(Document.objects.filter(project=project).only("pk", "content_hash", "split"))
+    sides = documents_effective_split(project=project, documents=documents)
+    stats = LabelStats(
+        per_type=[TypeLabelStats(entity_type) for entity_type in project.entity_types.order_by("name")],
+        documents_train=sum(1 for side in sides.values() if side == "train"),
+        documents_test=sum(1 for side in sides.values() if side == "test"),
+    )
+    by_type = {row.entity_type.pk: row for row in stats.per_type}
+    counts: dict[int, dict[str, list[int]]] = defaultdict(lambda: {"train": [0, 0], "test": [0, 0]})
+    rows = (
+        Span.objects.filter(document__project=project)
+        .order_by()
+        .values_list("entity_type_id", "document_id")
+        .annotate(n=Count("pk"))
+    )
+    for entity_type_id, document_id, n in rows:
+        side = counts[entity_type_id][sides.get(document_id, "train")]
+        side[0] += n
+        side[1] += 1
+    for entity_type_id, per_side in counts.items():
+        row = by_type.get(entity_type_id)
+        if row is not None:
+            row.spans_train, row.documents_train = per_side["train"]
+            row.spans_test, row.documents_test = per_side["test"]
+    return stats

@@ -135,6 +135,9 @@ class DocumentUpdateInputSerializer(serializers.Serializer):
     language = serializers.CharField(required=False, allow_blank=True, max_length=35)
     split = SplitChoiceField(help_text="'auto' (or blank) leaves the split to the project's rule.")
     status = serializers.ChoiceField(required=False, choices=Document.Status.choices)
+    assigned_to = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, help_text="User id of a project member; null unassigns."
+    )
 
 
 class SpanCreateInputSerializer(serializers.Serializer):
@@ -145,3 +148,7 @@ class SpanCreateInputSerializer(serializers.Serializer):
 
 class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
+
+
+class SpanUpdateInputSerializer(serializers.Serializer):
+    entity_type = serializers.IntegerField(min_value=1, help_text="Id of one of the project's entity types.")

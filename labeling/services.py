@@ -13,8 +13,9 @@ from django.utils import timezone
 from labeling.models import Document, Span
 from ner import limits
 from ner.names import InvalidName, check_entity_type_name, normalize_language
-from ner.spans import SpanError, check_new_span, span_problems
+from ner.spans import SpanError, check_new_span, snap_to_tokens, span_problems
 from ner.text import TextFile, UploadError, check_text, content_hash, read_uploads
+from ner.tokens import token_bounds
 from ner.types import LabeledDoc
 from ner.types import Span as NerSpan
 from projects.models import EntityType, Membership, Project
@@ -328,8 +329,10 @@ def _lock_document(document: Document) -> Document:
     return Document.objects.select_for_update().select_related("project").get(pk=document.pk)
 
 
-def _existing_spans(document: Document, exclude_pk: int | None = None) -> list[NerSpan]:
-    rows = Span.objects.filter(document=document)
+def _existing_spans(document: Document, start: int, end: int, exclude_pk: int | None = None) -> list[NerSpan]:
+    # Only spans overlapping [start, end) can conflict with a span there (a duplicate overlaps too), so a save
+    # reads a handful of rows, not the document's thousands (the (document, start) index serves the range).
+    rows = Span.objects.filter(document=document, start__lt=end, end__gt=start)
     if exclude_pk is not None:
         rows = rows.exclude(pk=exclude_pk)
     return [NerSpan(start, end, label) for start, end, label in rows.values_list("start", "end", "entity_type__name")]
@@ -340,14 +343,51 @@ def _check_same_project(document: Document, entity_type: EntityType) -> None:
         raise ValidationError(f"Entity type {entity_type.name} does not belong to project {document.project.name}.")
 
 
+# How far snapping looks for the word edges around a selection when a text has no whitespace (Chinese, Thai):
+# the tokenizer then sees this window rather than the whole 128,000-character document.
+_SNAP_WINDOW = 200
+
+
+def _word_edge(text: str, index: int, step: int) -> int:
+    """The nearest whitespace-delimited word edge from ``index`` going ``step`` (-1 or +1), within the window."""
+    limit = max(0, index - _SNAP_WINDOW) if step < 0 else min(len(text), index + _SNAP_WINDOW)
+    while index != limit and not text[index - 1 if step < 0 else index].isspace():
+        index += step
+    return index
+
+
+def span_snap(*, document: Document, start: int, end: int) -> tuple[int, int]:
+    """``[start, end)`` widened to whole tokens when the project labels tokens; unchanged in character mode.
+
+    The rule itself is ``ner.spans.snap_to_tokens`` over ``ner.tokens.token_bounds`` (spaCy's tokenizer for the
+    document's language). Only the words around the selection are tokenized: spaCy's tokenizer works word by
+    word, so their bounds are the same as in the whole text, and a save stays fast on a 128k-character document.
+    """
+    project = document.project
+    if project.label_mode != Project.LabelMode.TOKEN:
+        return start, end
+    text = document.text
+    if not (0 <= start < end <= len(text)):
+        return start, end  # check_bounds explains what is wrong with it
+    low, high = _word_edge(text, start, -1), _word_edge(text, end, +1)
+    bounds = [(low + s, low + e) for s, e in token_bounds(text[low:high], document.effective_language)]
+    return snap_to_tokens(start, end, bounds)
+
+
 @transaction.atomic
 def span_create(*, document: Document, entity_type: EntityType, start: int, end: int, user: AbstractBaseUser) -> Span:
-    """Tag ``[start, end)`` (code points) of a document as ``entity_type``; the one path that creates a span."""
+    """Tag ``[start, end)`` (code points) of a document as ``entity_type``; the one path that creates a span.
+
+    In a project that labels tokens (``label_mode`` "token") the region is first widened to whole tokens, so a
+    selection that cuts a word in half is stored as the whole word: the page shows the same snap before saving.
+    """
     _check_same_project(document, entity_type)
     locked = _lock_document(document)
+    start, end = span_snap(document=locked, start=start, end=end)
     new = NerSpan(start, end, entity_type.name)
     try:
-        check_new_span(locked.text, _existing_spans(locked), new, locked.project.overlap_policy)  # type: ignore[arg-type]
+        existing = _existing_spans(locked, start, end)
+        check_new_span(locked.text, existing, new, locked.project.overlap_policy)  # type: ignore[arg-type]
     except SpanError as error:
         raise ValidationError(str(error)) from None
     span = Span(document=locked, entity_type=entity_type, start=start, end=end, created_by=user)
@@ -377,7 +417,7 @@ def span_update_type(*, span: Span, entity_type: EntityType) -> Span:
     try:
         check_new_span(
             document.text,
-            _existing_spans(document, exclude_pk=span.pk),
+            _existing_spans(document, span.start, span.end, exclude_pk=span.pk),
             changed,
             document.project.overlap_policy,  # type: ignore[arg-type]
         )
@@ -402,3 +442,17 @@ def document_set_status(*, document: Document, status: str, user: AbstractBaseUs
     for name, value in update.items():
         setattr(document, name, value)
     return document
+
+
+@transaction.atomic
+def documents_assign(*, project: Project, ids: Iterable[int], assigned_to: AbstractBaseUser | None) -> int:
+    """Assign the project's documents among ``ids`` to a member (None: unassign). Returns how many changed."""
+    if assigned_to is not None and not Membership.objects.filter(project=project, user=assigned_to).exists():
+        raise ValidationError({"assigned_to": f"{assigned_to} is not a member of {project.name}."})
+    wanted = sorted({int(pk) for pk in ids})
+    changed = 0
+    for start in range(0, len(wanted), _IN_CHUNK):
+        changed += Document.objects.filter(project=project, pk__in=wanted[start : start + _IN_CHUNK]).update(
+            assigned_to=assigned_to, updated_at=timezone.now()
+        )
+    return changed

@@ -9,7 +9,15 @@ urlpatterns = [
     path("projects/<str:project_name>/documents/", views.document_list, name="document_list"),
     path("projects/<str:project_name>/documents/upload/", views.document_upload, name="document_upload"),
     path("projects/<str:project_name>/documents/delete/", views.document_bulk_delete, name="document_bulk_delete"),
+    path("projects/<str:project_name>/documents/assign/", views.document_bulk_assign, name="document_bulk_assign"),
+    path("projects/<str:project_name>/documents/next/", views.document_next, name="document_next"),
+    path("projects/<str:project_name>/documents/stats/", views.label_stats, name="label_stats"),
     path("projects/<str:project_name>/documents/<int:document_id>/", views.document_detail, name="document_detail"),
+    path(
+        "projects/<str:project_name>/documents/<int:document_id>/annotate/",
+        views.document_annotate,
+        name="document_annotate",
+    ),
     path(
         "projects/<str:project_name>/documents/<int:document_id>/edit/",
         views.document_update,

@@ -1,6 +1,13 @@
-"""Document pages: list (search, filters, upload, bulk delete), detail, update, delete. Plain function views."""
+"""Document pages: list (search, filters, upload, bulk delete and assign), detail, annotate, update, delete.
+
+Plain function views. The annotate page saves every action through the REST span and document endpoints
+(labeling/api.py) from static/js/annotate.js; this module only renders it.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -8,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -15,11 +23,15 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from labeling import selectors, services
 from labeling.forms import (
     COMMON_LANGUAGES,
+    SPLIT_EDIT_CHOICES,
+    DocumentBulkAssignForm,
     DocumentBulkDeleteForm,
     DocumentFilterForm,
     DocumentUpdateForm,
     DocumentUploadForm,
 )
+from labeling.models import Document, Span
+from projects.models import Project
 from projects.roles import Permission
 from projects.selectors import entity_type_list, project_get_for_user, user_can
 
@@ -33,17 +45,58 @@ def document_list(request: HttpRequest, project_name: str) -> HttpResponse:
     filters = DocumentFilterForm(request.GET, entity_types=entity_type_list(project=project))
     documents = selectors.document_list(project=project, **filters.criteria())
     page = Paginator(documents, DOCUMENTS_PER_PAGE).get_page(request.GET.get("page"))
+    rows = list(page.object_list)
+    sides = selectors.documents_effective_split(project=project, documents=rows)
+    can_manage = user_can(user=request.user, project=project, permission=Permission.MANAGE_DOCUMENTS)
+    partial = bool(request.htmx and not request.htmx.boosted)
     context = {
         "project": project,
         "filters": filters,
         "page": page,
+        "rows": [(document, sides[document.pk]) for document in rows],
         "filtered": any(value for value in filters.criteria().values()),
-        "can_manage": user_can(user=request.user, project=project, permission=Permission.MANAGE_DOCUMENTS),
+        "can_manage": can_manage,
+        "can_annotate": user_can(user=request.user, project=project, permission=Permission.ANNOTATE),
         "upload_form": DocumentUploadForm(),
+        "members": selectors.project_member_users(project=project) if can_manage and not partial else [],
+        # The statistics do not change with the filters: only the full page computes them.
+        "stats": None if partial else selectors.label_stats(project=project),
     }
     template = "labeling/document_list.html"
-    if request.htmx and not request.htmx.boosted:
+    if partial:
         template += "#table"
+    return render(request, template, context)
+
+
+@login_required
+@require_POST
+def document_bulk_assign(request: HttpRequest, project_name: str) -> HttpResponse:
+    """Assign the documents ticked in the list to one member (or to nobody)."""
+    project = project_get_for_user(user=request.user, name=project_name, permission=Permission.MANAGE_DOCUMENTS)
+    form = DocumentBulkAssignForm(request.POST, members=selectors.project_member_users(project=project))
+    if not form.is_valid():
+        _report(request, messages.ERROR, [error for errors in form.errors.values() for error in errors])
+        return redirect("labeling:document_list", project.name)
+    assignee = form.assignee()
+    try:
+        changed = services.documents_assign(project=project, ids=form.cleaned_data["ids"], assigned_to=assignee)
+    except ValidationError as error:
+        _report(request, messages.ERROR, error.messages)
+    else:
+        who = assignee.username if assignee is not None else "nobody"
+        messages.success(request, f"Assigned {changed} document{'s' if changed != 1 else ''} to {who}.")
+    return redirect("labeling:document_list", project.name)
+
+
+@login_required
+@require_GET
+def label_stats(request: HttpRequest, project_name: str) -> HttpResponse:
+    """Per entity type, spans and documents in train and test; htmx (the project page) gets just the table."""
+    project = project_get_for_user(user=request.user, name=project_name, permission=Permission.VIEW)
+    context = {"project": project, "stats": selectors.label_stats(project=project)}
+    template = "labeling/label_stats.html"
+    if request.htmx and not request.htmx.boosted:
+        template += "#stats"
     return render(request, template, context)
 
 
@@ -166,3 +219,103 @@ def document_delete(request: HttpRequest, project_name: str, document_id: int) -
     return render(
         request, "labeling/document_delete.html", {"project": project, "document": document, "span_count": span_count}
     )
+
+
+def _annotated_html(text: str, spans: Sequence[Span]) -> SafeString:
+    """The document's text as HTML, every run covered by spans in one ``<mark>``: one pass, no per-span query.
+
+    A mark carries the ids of its spans (the page finds a clicked span by them) and, where spans end, their
+    labels in ``data-end``, which CSS shows as ``::after`` content: generated content is not part of the DOM's
+    text, so offsets counted over the page's text nodes stay equal to the stored text's.
+    """
+    parts: list[str] = []
+    position = 0
+    for segment in selectors.document_segments(text=text, spans=spans):
+        html = _text_html(segment.text)
+        position += len(segment.text)
+        if not segment.spans:
+            parts.append(html)
+            continue
+        ids = " ".join(str(span.pk) for span in segment.spans)
+        ending = " ".join(span.entity_type.name for span in segment.spans if span.end == position)
+        end_attribute = f' data-end="{escape(ending)}"' if ending else ""
+        parts.append(
+            f'<mark class="span" data-ids="{ids}" style="--span-color: {escape(segment.color)}"'
+            f' title="{escape(segment.labels)}"{end_attribute}>{html}</mark>'
+        )
+    return mark_safe("".join(parts))  # every piece was escaped above
+
+
+def _annotate_config(
+    *, project: Project, document: Document, spans: Sequence[Span], entity_types: Sequence[Any], user: Any
+) -> dict[str, Any]:
+    """Everything annotate.js needs, as one JSON object (offsets in code points, as stored)."""
+    # Sent in both label modes: the keyboard cursor moves token by token; only "token" mode snaps selections.
+    # Gap/length pairs rather than absolute offsets: small numbers, less than half the bytes on long texts.
+    tokens: list[int] = []
+    previous = 0
+    for start, end in selectors.document_token_bounds(document=document):
+        tokens += (start - previous, end - start)
+        previous = end
+    next_untagged = reverse("labeling:document_next", args=[project.name])
+    return {
+        "documentId": document.pk,
+        "labelMode": project.label_mode,
+        "overlapPolicy": project.overlap_policy,
+        "status": document.status,
+        "types": [{"id": t.pk, "name": t.name, "color": t.color, "hotkey": t.hotkey.lower()} for t in entity_types],
+        "spans": [[span.pk, span.entity_type_id, span.start, span.end] for span in spans],
+        "tokens": tokens,
+        "canAnnotate": user_can(user=user, project=project, permission=Permission.ANNOTATE),
+        "urls": {
+            "spans": reverse("api-span-list", args=[project.name, document.pk]),
+            "document": reverse("api-document-detail", args=[project.name, document.pk]),
+            "nextUntagged": f"{next_untagged}?after={document.pk}",
+        },
+    }
+
+
+@login_required
+@require_GET
+def document_annotate(request: HttpRequest, project_name: str, document_id: int) -> HttpResponse:
+    """The tagging page. Members who may annotate tag here; everyone else sees the same page read-only."""
+    project = project_get_for_user(user=request.user, name=project_name, permission=Permission.VIEW)
+    document = selectors.document_get(project=project, document_id=document_id)
+    spans = list(selectors.document_span_list(document=document))
+    entity_types = list(entity_type_list(project=project))
+    previous_id, next_id = selectors.document_neighbours(project=project, document=document)
+    can_manage = user_can(user=request.user, project=project, permission=Permission.MANAGE_DOCUMENTS)
+    config = _annotate_config(
+        project=project, document=document, spans=spans, entity_types=entity_types, user=request.user
+    )
+    context = {
+        "project": project,
+        "document": document,
+        "span_count": len(spans),
+        "text_html": _annotated_html(document.text, spans),
+        "entity_types": entity_types,
+        "config": config,
+        "can_annotate": config["canAnnotate"],
+        "can_manage": can_manage,
+        "effective_split": selectors.documents_effective_split(project=project, documents=[document])[document.pk],
+        "split_choices": SPLIT_EDIT_CHOICES,
+        "split_value": document.split or selectors.SPLIT_AUTO,
+        "members": selectors.project_member_users(project=project) if can_manage else [],
+        "previous_id": previous_id,
+        "next_id": next_id,
+    }
+    return render(request, "labeling/document_annotate.html", context)
+
+
+@login_required
+@require_GET
+def document_next(request: HttpRequest, project_name: str) -> HttpResponse:
+    """Open the next document to tag (``?after=<id>``: the one just finished), or say that none is left."""
+    project = project_get_for_user(user=request.user, name=project_name, permission=Permission.VIEW)
+    after = request.GET.get("after", "")
+    after_id = int(after) if after.isdigit() else None
+    document = selectors.document_next_untagged(project=project, user=request.user, after_id=after_id)
+    if document is None:
+        messages.success(request, "No untagged documents left for you in this project.")
+        return redirect("labeling:document_list", project.name)
+    return redirect("labeling:document_annotate", project.name, document.pk)

@@ -1,0 +1,623 @@
+/* The annotate page: select text and tag it, keyboard first; every action is one saved request.
+ *
+ * The server renders the text with its spans (one <mark> per run of spans) and sends, as JSON, the spans, the
+ * entity types and the document's token bounds, all in Unicode code points. Here everything works in the
+ * browser's UTF-16 units; `makeOffsetMap` is the one place that converts between the two.
+ * Saving goes through the REST API (labeling/api.py) with the session cookie and the CSRF header; the server
+ * applies the rules (token snapping, overlap policy) and its message is shown when it refuses.
+ */
+(function () {
+  "use strict";
+
+  // --- Offsets: code points (server) <-> UTF-16 units (browser). The only conversion on this page. ----------------
+
+  /** Conversions over one text. Only astral characters (emoji, rare CJK) differ: one code point, two UTF-16 units. */
+  function makeOffsetMap(text) {
+    const astral = []; // UTF-16 index of each astral character's high surrogate, ascending
+    for (let i = 0; i < text.length - 1; i++) {
+      const unit = text.charCodeAt(i);
+      if (unit >= 0xd800 && unit <= 0xdbff) {
+        const next = text.charCodeAt(i + 1);
+        if (next >= 0xdc00 && next <= 0xdfff) { astral.push(i); i++; }
+      }
+    }
+    // The k-th astral character sits at code point astral[k] - k. Both lookups are binary searches: O(log n).
+    function countBefore(limit, key) {
+      let low = 0, high = astral.length;
+      while (low < high) { const mid = (low + high) >> 1; if (key(mid) < limit) low = mid + 1; else high = mid; }
+      return low;
+    }
+    return {
+      /** Code point offset -> UTF-16 offset. */
+      toUtf16(codePoint) { return codePoint + countBefore(codePoint, (k) => astral[k] - k); },
+      /** UTF-16 offset -> code point offset; an offset inside a surrogate pair moves past the character. */
+      toCodePoint(utf16) {
+        const before = countBefore(utf16, (k) => astral[k]);
+        if (before > 0 && astral[before - 1] + 1 === utf16) return utf16 + 1 - before; // inside a pair
+        return utf16 - before;
+      },
+    };
+  }
+
+  const api = { makeOffsetMap };
+  window.nerlabAnnotate = api; // the browser tests call makeOffsetMap directly
+
+  const configElement = document.getElementById("annotate-config");
+  const container = document.getElementById("doc-text");
+  if (!configElement || !container) return;
+  const config = JSON.parse(configElement.textContent);
+  const text = container.textContent; // equals the stored text: CRs arrive as &#13;, labels are ::after content
+  const offsets = makeOffsetMap(text);
+  const csrfToken = (() => {
+    try { return JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRFToken"] || ""; } catch (e) { return ""; }
+  })();
+
+  // --- State ------------------------------------------------------------------------------------------------------
+
+  const types = new Map(config.types.map((t) => [t.id, t]));
+  const typeByHotkey = new Map(config.types.filter((t) => t.hotkey).map((t) => [t.hotkey, t]));
+  const spans = new Map(); // id -> {id, typeId, start, end} in UTF-16 units
+  for (const [id, typeId, start, end] of config.spans) {
+    spans.set(id, { id, typeId, start: offsets.toUtf16(start), end: offsets.toUtf16(end) });
+  }
+  // Tokens as two sorted arrays of UTF-16 offsets, decoded from gap/length pairs.
+  const tokenCount = config.tokens.length / 2;
+  const tokenStarts = new Int32Array(tokenCount), tokenEnds = new Int32Array(tokenCount);
+  {
+    let position = 0;
+    for (let i = 0; i < tokenCount; i++) {
+      const start = position + config.tokens[2 * i], end = start + config.tokens[2 * i + 1];
+      tokenStarts[i] = offsets.toUtf16(start); tokenEnds[i] = offsets.toUtf16(end); position = end;
+    }
+  }
+  let mode = "menu"; // or "brush"
+  let brushTypeId = null;
+  let anchorToken = -1, caretToken = -1; // the keyboard cursor: token indices
+  let pending = null; // {start, end}: the selection a menu was opened for
+  const undoStack = [];
+  let queue = Promise.resolve(); // requests run one after another, in the order the user acted
+  let status = config.status;
+
+  // --- Small helpers ----------------------------------------------------------------------------------------------
+
+  /** Index of the first element of a sorted array that is >= value. */
+  function lowerBound(array, value) {
+    let low = 0, high = array.length;
+    while (low < high) { const mid = (low + high) >> 1; if (array[mid] < value) low = mid + 1; else high = mid; }
+    return low;
+  }
+
+  /** Widen [start, end) to the tokens it touches (the same rule as ner.spans.snap_to_tokens, which the server applies). */
+  function snapToTokens(start, end) {
+    if (!tokenCount) return [start, end];
+    const first = lowerBound(tokenEnds, start + 1);
+    if (first === tokenCount || tokenStarts[first] >= end) return [start, end];
+    const last = lowerBound(tokenStarts, end) - 1;
+    return [tokenStarts[first], tokenEnds[last]];
+  }
+
+  function trimWhitespace(start, end) {
+    while (start < end && /\s/.test(text[start])) start++;
+    while (end > start && /\s/.test(text[end - 1])) end--;
+    return [start, end];
+  }
+
+  function normalise(start, end) {
+    [start, end] = trimWhitespace(start, end);
+    if (config.labelMode === "token") [start, end] = snapToTokens(start, end);
+    return [start, end];
+  }
+
+  function escapeHtml(piece) {
+    return piece.replace(/[&<>"\r]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\r": "&#13;" })[c]);
+  }
+
+  function show(message, kind) {
+    const box = document.getElementById("annotate-message");
+    box.textContent = message;
+    box.className = "annotate-message" + (kind ? " " + kind : "");
+    box.setAttribute("role", kind === "error" ? "alert" : "status");
+    box.hidden = !message;
+  }
+
+  function errorText(body, fallback) {
+    if (!body || typeof body !== "object") return fallback;
+    const lines = [];
+    for (const value of Object.values(body)) {
+      if (Array.isArray(value)) lines.push(...value.map(String)); else lines.push(String(value));
+    }
+    return lines.join(" ") || fallback;
+  }
+
+  async function request(method, url, body) {
+    const response = await fetch(url, {
+      method,
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "Accept": "application/json", "X-CSRFToken": csrfToken },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    let data = null;
+    if (response.status !== 204) { try { data = await response.json(); } catch (e) { data = null; } }
+    if (!response.ok) {
+      const fallback = response.status === 403 ? "Your role does not allow this." : `The server refused (HTTP ${response.status}).`;
+      const error = new Error(errorText(data, fallback));
+      error.status = response.status;
+      throw error;
+    }
+    return data;
+  }
+
+  /** Run actions one at a time; a failed one shows the server's message and leaves the page as saved. */
+  function enqueue(action) {
+    queue = queue.then(action).catch((error) => show(error.message || String(error), "error"));
+    return queue;
+  }
+
+  // --- Rendering ----------------------------------------------------------------------------------------------------
+
+  let textNodes = [], nodeStarts = [], nodeIndex = new Map();
+  function indexTextNodes() {
+    textNodes = []; nodeStarts = []; nodeIndex = new Map();
+    const walker = document.createTreeWalker(container, NodeFilter.SHOW_TEXT);
+    let position = 0;
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      nodeIndex.set(node, textNodes.length); textNodes.push(node); nodeStarts.push(position); position += node.length;
+    }
+  }
+
+  /** Re-render the text from `spans`: one sweep over the span boundaries, one innerHTML (no per-character nodes). */
+  function render() {
+    const sorted = [...spans.values()].sort((a, b) => a.start - b.start || a.end - b.end);
+    const cuts = new Set([0, text.length]);
+    for (const span of sorted) { cuts.add(span.start); cuts.add(span.end); }
+    const bounds = [...cuts].sort((a, b) => a - b);
+    const parts = [];
+    let active = [], next = 0;
+    for (let i = 0; i + 1 < bounds.length; i++) {
+      const start = bounds[i], end = bounds[i + 1];
+      while (next < sorted.length && sorted[next].start <= start) active.push(sorted[next++]);
+      active = active.filter((span) => span.end > start);
+      const html = escapeHtml(text.slice(start, end));
+      if (!active.length) { parts.push(html); continue; }
+      const inner = active.reduce((a, b) => (b.end - b.start < a.end - a.start ? b : a));
+      const color = (types.get(inner.typeId) || {}).color || "#ddd";
+      const names = active.map((span) => (types.get(span.typeId) || {}).name || "?");
+      const ending = active.filter((span) => span.end === end).map((span) => (types.get(span.typeId) || {}).name || "?");
+      parts.push(
+        `<mark class="span" data-ids="${active.map((s) => s.id).join(" ")}" style="--span-color: ${escapeHtml(color)}"` +
+        ` title="${escapeHtml(names.join(", "))}"${ending.length ? ` data-end="${escapeHtml(ending.join(" "))}"` : ""}>${html}</mark>`,
+      );
+    }
+    container.innerHTML = parts.join("");
+    indexTextNodes();
+    const count = document.getElementById("span-count");
+    if (count) count.textContent = String(spans.size);
+  }
+
+  // --- DOM positions <-> UTF-16 offsets ---------------------------------------------------------------------------
+
+  function offsetOf(node, offset) {
+    const index = nodeIndex.get(node);
+    if (index !== undefined) return nodeStarts[index] + offset;
+    const range = document.createRange(); // an element boundary: count the text before it
+    range.setStart(container, 0);
+    range.setEnd(node, offset);
+    return range.toString().length;
+  }
+
+  function positionOf(offset) {
+    let index = lowerBound(nodeStarts, offset + 1) - 1;
+    if (index < 0) index = 0;
+    const node = textNodes[index];
+    if (!node) return [container, 0];
+    return [node, Math.min(offset - nodeStarts[index], node.length)];
+  }
+
+  /** The current selection inside the text, as UTF-16 offsets, or null. */
+  function selectedRange() {
+    const selection = window.getSelection();
+    if (!selection || selection.rangeCount === 0 || selection.isCollapsed) return null;
+    const range = selection.getRangeAt(0);
+    if (!container.contains(range.startContainer) || !container.contains(range.endContainer)) return null;
+    const start = offsetOf(range.startContainer, range.startOffset);
+    const end = offsetOf(range.endContainer, range.endOffset);
+    return start < end ? { start, end } : null;
+  }
+
+  function select(start, end) {
+    const [startNode, startOffset] = positionOf(start);
+    const [endNode, endOffset] = positionOf(end);
+    const selection = window.getSelection();
+    selection.setBaseAndExtent(startNode, startOffset, endNode, endOffset);
+    const rect = selection.getRangeAt(0).getBoundingClientRect();
+    if (rect.top < 60 || rect.bottom > window.innerHeight - 20) {
+      window.scrollBy({ top: rect.top - window.innerHeight / 3 });
+    }
+  }
+
+  function clearSelection() { window.getSelection().removeAllRanges(); }
+
+  // --- Saving: each action is one request; each records its inverse for undo ---------------------------------------
+
+  function payload(typeId, start, end) {
+    return { entity_type: typeId, start: offsets.toCodePoint(start), end: offsets.toCodePoint(end) };
+  }
+
+  function setStatus(value) {
+    status = value;
+    const labels = { untagged: "Untagged", in_progress: "In progress", tagged: "Tagged" };
+    const badge = document.getElementById("status-badge");
+    badge.className = "badge " + value;
+    badge.textContent = labels[value] || value;
+  }
+
+  function afterSpansChanged() {
+    // The server moves an untagged document to "in progress" on its first span, and back when all are removed.
+    if (status === "untagged" && spans.size) setStatus("in_progress");
+    else if (status === "in_progress" && !spans.size) setStatus("untagged");
+    render();
+  }
+
+  function typeName(typeId) { return (types.get(typeId) || {}).name || "?"; }
+
+  async function createSpan(typeId, start, end, entry) {
+    const saved = await request("POST", config.urls.spans, payload(typeId, start, end));
+    const span = entry ? entry.span : {};
+    Object.assign(span, { id: saved.id, typeId, start: offsets.toUtf16(saved.start), end: offsets.toUtf16(saved.end) });
+    spans.set(span.id, span);
+    afterSpansChanged();
+    return span;
+  }
+
+  function spanUrl(span) { return `${config.urls.spans}${span.id}/`; }
+
+  async function deleteSpan(span) {
+    await request("DELETE", spanUrl(span));
+    spans.delete(span.id);
+    afterSpansChanged();
+  }
+
+  async function changeType(span, typeId) {
+    await request("PATCH", spanUrl(span), { entity_type: typeId });
+    span.typeId = typeId;
+    render();
+  }
+
+  function pushUndo(entry) {
+    undoStack.push(entry);
+    const button = document.getElementById("undo-button");
+    if (button) button.disabled = false;
+  }
+
+  function tag(typeId, range) {
+    if (!config.canAnnotate || !range) return;
+    const [start, end] = normalise(range.start, range.end);
+    closeMenu();
+    clearSelection();
+    if (start >= end) { show("The selection holds only whitespace: nothing to tag.", "error"); return; }
+    enqueue(async () => {
+      const span = await createSpan(typeId, start, end);
+      pushUndo({ kind: "create", span });
+      show(`Tagged “${text.slice(span.start, span.end)}” as ${typeName(typeId)}.`, "ok");
+      moveCursorTo(span.end);
+    });
+  }
+
+  function remove(span) {
+    closeMenu();
+    enqueue(async () => {
+      await deleteSpan(span);
+      pushUndo({ kind: "delete", span });
+      show(`Removed ${typeName(span.typeId)} “${text.slice(span.start, span.end)}”.`, "ok");
+    });
+  }
+
+  function retype(span, typeId) {
+    closeMenu();
+    if (span.typeId === typeId) return;
+    const from = span.typeId;
+    enqueue(async () => {
+      await changeType(span, typeId);
+      pushUndo({ kind: "change", span, from });
+      show(`Changed “${text.slice(span.start, span.end)}” to ${typeName(typeId)}.`, "ok");
+    });
+  }
+
+  function undo() {
+    enqueue(async () => {
+      const entry = undoStack.pop();
+      const button = document.getElementById("undo-button");
+      if (button) button.disabled = undoStack.length === 0;
+      if (!entry) { show("Nothing to undo.", ""); return; }
+      const span = entry.span;
+      if (entry.kind === "create") await deleteSpan(span);
+      else if (entry.kind === "delete") await createSpan(span.typeId, span.start, span.end, entry); // same object, new id
+      else await changeType(span, entry.from);
+      show(`Undone: ${entry.kind === "create" ? "tag" : entry.kind === "delete" ? "removal" : "type change"}.`, "ok");
+    });
+  }
+
+  // --- Menus --------------------------------------------------------------------------------------------------------
+
+  const menu = document.getElementById("span-menu");
+
+  function chip(type, attributes) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "type-chip";
+    button.style.setProperty("--span-color", type.color);
+    button.dataset.typeId = String(type.id);
+    for (const [key, value] of Object.entries(attributes || {})) button.setAttribute(key, value);
+    if (type.hotkey) { const kbd = document.createElement("kbd"); kbd.textContent = type.hotkey; button.append(kbd, " "); }
+    button.append(type.name);
+    return button;
+  }
+
+  function placeMenu(rect) {
+    menu.hidden = false;
+    const top = window.scrollY + rect.bottom + 6;
+    const left = Math.max(8, Math.min(window.scrollX + rect.left, window.scrollX + document.documentElement.clientWidth - menu.offsetWidth - 8));
+    menu.style.top = `${top}px`;
+    menu.style.left = `${left}px`;
+  }
+
+  function openTypeMenu(range) {
+    const [start, end] = normalise(range.start, range.end);
+    if (start >= end) return;
+    pending = { start, end };
+    menu.replaceChildren();
+    menu.dataset.kind = "new";
+    const title = document.createElement("p");
+    title.className = "menu-title";
+    title.textContent = `Tag “${text.slice(start, end).slice(0, 80)}” as:`;
+    const list = document.createElement("div");
+    list.className = "menu-types";
+    for (const type of types.values()) list.append(chip(type, { role: "menuitem" }));
+    menu.append(title, list);
+    const selection = window.getSelection();
+    placeMenu(selection.rangeCount ? selection.getRangeAt(0).getBoundingClientRect() : container.getBoundingClientRect());
+  }
+
+  function openSpanMenu(ids, anchor) {
+    const found = ids.map((id) => spans.get(id)).filter(Boolean);
+    if (!found.length) return;
+    pending = null;
+    menu.replaceChildren();
+    menu.dataset.kind = "span";
+    for (const span of found) {
+      const block = document.createElement("div");
+      block.className = "menu-span";
+      block.dataset.spanId = String(span.id);
+      const title = document.createElement("p");
+      title.className = "menu-title";
+      title.textContent = `${typeName(span.typeId)}: “${text.slice(span.start, span.end).slice(0, 80)}”`;
+      block.append(title);
+      if (config.canAnnotate) {
+        const list = document.createElement("div");
+        list.className = "menu-types";
+        for (const type of types.values()) list.append(chip(type, { role: "menuitem", "aria-current": String(type.id === span.typeId) }));
+        const actions = document.createElement("div");
+        actions.className = "menu-actions";
+        const del = document.createElement("button");
+        del.type = "button";
+        del.className = "danger";
+        del.dataset.action = "delete";
+        del.textContent = "Delete";
+        actions.append(del);
+        block.append(list, actions);
+      }
+      menu.append(block);
+    }
+    placeMenu(anchor.getBoundingClientRect());
+  }
+
+  function closeMenu() { menu.hidden = true; pending = null; }
+
+  menu.addEventListener("mousedown", (event) => event.preventDefault()); // keep the text selection
+  menu.addEventListener("click", (event) => {
+    const target = event.target.closest("button");
+    if (!target) return;
+    const block = target.closest(".menu-span");
+    const span = block ? spans.get(Number(block.dataset.spanId)) : null;
+    if (target.dataset.action === "delete" && span) remove(span);
+    else if (target.dataset.typeId && span) retype(span, Number(target.dataset.typeId));
+    else if (target.dataset.typeId && pending) tag(Number(target.dataset.typeId), pending);
+  });
+
+  // --- Modes and palette --------------------------------------------------------------------------------------------
+
+  function setMode(value, typeId) {
+    mode = value;
+    brushTypeId = value === "brush" ? (typeId ?? brushTypeId ?? (config.types[0] || {}).id ?? null) : null;
+    document.querySelectorAll("[data-mode]").forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.mode === mode)));
+    document.querySelectorAll(".palette .type-chip").forEach((b) =>
+      b.setAttribute("aria-pressed", String(mode === "brush" && Number(b.dataset.typeId) === brushTypeId)));
+    if (mode === "brush" && brushTypeId !== null) show(`Brush: every selection becomes ${typeName(brushTypeId)}. Esc leaves brush mode.`, "");
+  }
+
+  document.querySelectorAll("[data-mode]").forEach((button) =>
+    button.addEventListener("click", () => setMode(button.dataset.mode)));
+  document.querySelectorAll(".palette .type-chip").forEach((button) => {
+    button.addEventListener("mousedown", (event) => event.preventDefault()); // keep the text selection
+    button.addEventListener("click", () => {
+      const typeId = Number(button.dataset.typeId);
+      const range = selectedRange();
+      if (range) tag(typeId, range); else setMode("brush", typeId);
+    });
+  });
+
+  // --- Mouse ----------------------------------------------------------------------------------------------------------
+
+  container.addEventListener("mouseup", () => {
+    // Wait a tick: the selection settles after mouseup.
+    setTimeout(() => {
+      const range = selectedRange();
+      if (range) {
+        syncCursor(range);
+        if (!config.canAnnotate) return;
+        if (mode === "brush" && brushTypeId !== null) tag(brushTypeId, range);
+        else openTypeMenu(range);
+      }
+    }, 0);
+  });
+
+  container.addEventListener("click", (event) => {
+    if (selectedRange()) return; // a selection is being tagged, not a span clicked
+    const mark = event.target.closest("mark.span");
+    if (!mark) { closeMenu(); return; }
+    openSpanMenu(mark.dataset.ids.split(" ").map(Number), mark);
+  });
+
+  document.addEventListener("mousedown", (event) => {
+    if (!menu.hidden && !menu.contains(event.target) && !container.contains(event.target)) closeMenu();
+  });
+
+  // --- Keyboard -------------------------------------------------------------------------------------------------------
+
+  function tokenAt(offset) {
+    // The token containing offset, else the next one (else the last).
+    const index = lowerBound(tokenEnds, offset + 1);
+    return Math.min(index, tokenCount - 1);
+  }
+
+  function syncCursor(range) {
+    if (!tokenCount) return;
+    anchorToken = tokenAt(range.start);
+    caretToken = Math.max(anchorToken, lowerBound(tokenStarts, range.end) - 1);
+  }
+
+  function moveCursorTo(offset) {
+    if (!tokenCount) return;
+    anchorToken = caretToken = Math.max(0, lowerBound(tokenStarts, offset) - 1);
+    clearSelection();
+  }
+
+  function showCursor() {
+    const low = Math.min(anchorToken, caretToken), high = Math.max(anchorToken, caretToken);
+    select(tokenStarts[low], tokenEnds[high]);
+  }
+
+  function moveCursor(step, extend) {
+    if (!tokenCount) return;
+    const current = selectedRange();
+    if (caretToken < 0 || (!current && anchorToken < 0)) {
+      caretToken = anchorToken = step > 0 ? 0 : tokenCount - 1;
+    } else if (!current && !extend) {
+      // After tagging, the cursor sits at the end of the new span: → moves to the following token.
+      caretToken = anchorToken = Math.min(tokenCount - 1, Math.max(0, caretToken + step));
+    } else {
+      caretToken = Math.min(tokenCount - 1, Math.max(0, caretToken + step));
+      if (!extend) anchorToken = caretToken;
+    }
+    showCursor();
+  }
+
+  function spansUnder(range) {
+    const found = [];
+    for (const span of spans.values()) if (span.start < range.end && range.start < span.end) found.push(span);
+    return found.sort((a, b) => (a.end - a.start) - (b.end - b.start));
+  }
+
+  function cursorRange() {
+    const range = selectedRange();
+    if (range) return range;
+    if (caretToken >= 0 && tokenCount) return { start: tokenStarts[caretToken], end: tokenEnds[caretToken] };
+    return null;
+  }
+
+  function toggleHelp() {
+    const help = document.getElementById("help");
+    if (help.open) help.close(); else help.showModal();
+  }
+
+  function markTaggedAndNext() {
+    if (!config.canAnnotate) return;
+    enqueue(async () => {
+      await request("PATCH", config.urls.document, { status: "tagged" });
+      setStatus("tagged");
+      window.location.href = config.urls.nextUntagged;
+    });
+  }
+
+  function go(id) {
+    const link = document.getElementById(id);
+    if (link) window.location.href = link.href;
+  }
+
+  document.addEventListener("keydown", (event) => {
+    const target = event.target;
+    if (target instanceof HTMLElement && target.closest("input, select, textarea, [contenteditable]")) return;
+    const help = document.getElementById("help");
+    if (help.open && event.key !== "?") return; // the dialog handles Esc itself
+    const key = event.key;
+    const ctrl = event.ctrlKey || event.metaKey;
+    if (ctrl && !event.altKey && key.toLowerCase() === "z") { event.preventDefault(); if (config.canAnnotate) undo(); return; }
+    if (ctrl && key === "Enter") { event.preventDefault(); markTaggedAndNext(); return; }
+    if (ctrl || event.altKey) return;
+    if (key === "?") { event.preventDefault(); toggleHelp(); return; }
+    if (key === "ArrowRight" || key === "ArrowLeft") {
+      event.preventDefault();
+      closeMenu();
+      moveCursor(key === "ArrowRight" ? 1 : -1, event.shiftKey);
+      return;
+    }
+    if (key === "Escape") { closeMenu(); clearSelection(); setMode("menu"); show("", ""); return; }
+    if (key === "[") { event.preventDefault(); go("previous-document"); return; }
+    if (key === "]") { event.preventDefault(); go("next-document"); return; }
+    if (key === "}") { event.preventDefault(); go("next-untagged"); return; }
+    if (!config.canAnnotate) return;
+    if (key === "Enter") {
+      const range = selectedRange();
+      if (range) { event.preventDefault(); openTypeMenu(range); }
+      return;
+    }
+    if (key === "Delete" || key === "Backspace") {
+      event.preventDefault();
+      const open = !menu.hidden && menu.dataset.kind === "span" ? spans.get(Number(menu.querySelector(".menu-span").dataset.spanId)) : null;
+      const range = cursorRange();
+      const span = open || (range ? spansUnder(range)[0] : null);
+      if (span) remove(span); else show("There is no span under the cursor.", "error");
+      return;
+    }
+    const type = key.length === 1 ? typeByHotkey.get(key.toLowerCase()) : undefined;
+    if (type) {
+      event.preventDefault();
+      const openSpan = !menu.hidden && menu.dataset.kind === "span" ? spans.get(Number(menu.querySelector(".menu-span").dataset.spanId)) : null;
+      if (openSpan) { retype(openSpan, type.id); return; }
+      const range = pending || selectedRange();
+      if (range) tag(type.id, range); else setMode("brush", type.id);
+    }
+  });
+
+  // --- The document's own settings: split and assignee (owners and editors) ----------------------------------------
+
+  const splitSelect = document.getElementById("split-select");
+  if (splitSelect) {
+    splitSelect.addEventListener("change", () => enqueue(async () => {
+      const saved = await request("PATCH", config.urls.document, { split: splitSelect.value });
+      document.getElementById("split-effective").textContent = saved.split
+        ? `${saved.split[0].toUpperCase()}${saved.split.slice(1)} (manual)` : "Project rule (saved)";
+      show(`Split saved: ${splitSelect.options[splitSelect.selectedIndex].text}.`, "ok");
+    }));
+  }
+  const assignSelect = document.getElementById("assign-select");
+  if (assignSelect) {
+    assignSelect.addEventListener("change", () => enqueue(async () => {
+      await request("PATCH", config.urls.document, { assigned_to: assignSelect.value ? Number(assignSelect.value) : null });
+      show(`Assigned to ${assignSelect.options[assignSelect.selectedIndex].text}.`, "ok");
+    }));
+  }
+
+  const undoButton = document.getElementById("undo-button");
+  if (undoButton) undoButton.addEventListener("click", undo);
+  const markButton = document.getElementById("mark-tagged");
+  if (markButton) markButton.addEventListener("click", markTaggedAndNext);
+  const helpButton = document.getElementById("help-button");
+  if (helpButton) helpButton.addEventListener("click", toggleHelp);
+
+  indexTextNodes();
+  api.ready = true;
+  api.spanCount = () => spans.size;
+  api.idle = () => queue; // tests await the request queue
+  container.dataset.ready = "true";
+})();

@@ -1,0 +1,407 @@
+"""The annotate page in a real Chromium: every test acts as a user would, reloads, and checks what was saved."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from django.urls import reverse
+
+from labeling.models import Document, Span
+from ner.offsets import codepoint_to_utf16
+from projects.roles import Role
+from tests.factories import DocumentFactory, EntityTypeFactory, MembershipFactory, ProjectFactory, UserFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+TEXT = "Alice Smith of Contoso Ltd. moved to Paris in 2021.\r\nShe met Bob Jones there."
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "annotate.png"
+
+# The UTF-16 offsets of [start, end) as the left edge of the first character and the right edge of the last.
+_EDGES_JS = """([start, end]) => {
+  const box = document.getElementById("doc-text");
+  function locate(offset, atEnd) {
+    const walker = document.createTreeWalker(box, NodeFilter.SHOW_TEXT);
+    let position = 0;
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const after = position + node.length;
+      const inside = atEnd ? offset > position && offset <= after : offset >= position && offset < after;
+      if (inside) return [node, offset - position];
+      position = after;
+    }
+    throw new Error("offset " + offset + " is outside the text");
+  }
+  const [startNode, startOffset] = locate(start, false);
+  const [endNode, endOffset] = locate(end, true);
+  const first = document.createRange();
+  first.setStart(startNode, startOffset);
+  first.setEnd(startNode, startOffset + 1);
+  const last = document.createRange();
+  last.setStart(endNode, endOffset - 1);
+  last.setEnd(endNode, endOffset);
+  const a = first.getBoundingClientRect(), b = last.getBoundingClientRect();
+  return {x1: a.left + 1, y1: (a.top + a.bottom) / 2, x2: b.right - 1, y2: (b.top + b.bottom) / 2};
+}"""
+
+
+@pytest.fixture
+def team():
+    owner = UserFactory(username="olga")
+    annotator = UserFactory(username="anna")
+    viewer = UserFactory(username="victor")
+    project = ProjectFactory(name="browser-contracts", language="en")
+    for user, role in ((owner, Role.OWNER), (annotator, Role.ANNOTATOR), (viewer, Role.VIEWER)):
+        MembershipFactory(project=project, user=user, role=role)
+    types = {
+        "Person": EntityTypeFactory(project=project, name="Person", color="#f4a3a8", hotkey="p"),
+        "Organization": EntityTypeFactory(project=project, name="Organization", color="#8ecae6", hotkey="o"),
+        "Location": EntityTypeFactory(project=project, name="Location", color="#90be6d", hotkey="l"),
+    }
+    document = DocumentFactory(project=project, name="memo.txt", text=TEXT)
+    return {
+        "owner": owner,
+        "annotator": annotator,
+        "viewer": viewer,
+        "project": project,
+        "types": types,
+        "doc": document,
+    }
+
+
+def _url(document: Document) -> str:
+    return reverse("labeling:document_annotate", args=[document.project.name, document.pk])
+
+
+def _open(page, document: Document) -> None:
+    page.goto(_url(document))
+    page.wait_for_selector("#doc-text[data-ready=true]")
+
+
+def _spans(document: Document) -> list[tuple[str, str, int, int]]:
+    return [
+        (span.entity_type.name, document.text[span.start : span.end], span.start, span.end)
+        for span in Span.objects.filter(document=document).select_related("entity_type").order_by("start")
+    ]
+
+
+def _drag(page, document: Document, start: int, end: int) -> None:
+    """Select [start, end) (code points) with a real mouse drag."""
+    text = document.text
+    edges = page.evaluate(_EDGES_JS, [codepoint_to_utf16(text, start), codepoint_to_utf16(text, end)])
+    page.mouse.move(edges["x1"], edges["y1"])
+    page.mouse.down()
+    page.mouse.move(edges["x2"], edges["y2"], steps=4)
+    page.mouse.up()
+
+
+def _message(page):
+    from playwright.sync_api import expect
+
+    return expect(page.locator("#annotate-message"))
+
+
+def _reload_marks(page) -> list[tuple[str, str]]:
+    """After a reload: the labels the page shows at span ends, with the text of the marks."""
+    page.reload()
+    page.wait_for_selector("#doc-text[data-ready=true]")
+    marks = page.eval_on_selector_all(
+        "#doc-text mark[data-end]", "marks => marks.map(m => [m.dataset.end, m.textContent])"
+    )
+    return [tuple(mark) for mark in marks]
+
+
+def test_menu_mode_mouse_selection_then_menu_click(sign_in, team):
+    page = sign_in(team["annotator"])
+    document = team["doc"]
+    _open(page, document)
+    _drag(page, document, 0, 11)  # "Alice Smith"
+    page.locator("#span-menu").get_by_role("menuitem", name="Person").click()
+    _message(page).to_contain_text("Tagged “Alice Smith” as Person")
+    assert _spans(document) == [("Person", "Alice Smith", 0, 11)]
+    assert _reload_marks(page) == [("Person", "Alice Smith")]
+    assert Document.objects.get(pk=document.pk).status == Document.Status.IN_PROGRESS
+    assert page.locator("#status-badge").inner_text() == "In progress"
+
+
+def test_menu_mode_hotkey_labels_the_mouse_selection(sign_in, team):
+    page = sign_in(team["annotator"])
+    document = team["doc"]
+    _open(page, document)
+    _drag(page, document, 15, 27)  # "Contoso Ltd."
+    page.wait_for_selector("#span-menu:not([hidden])")
+    page.keyboard.press("o")
+    _message(page).to_contain_text("as Organization")
+    assert _spans(document) == [("Organization", "Contoso Ltd.", 15, 27)]
+    assert _reload_marks(page) == [("Organization", "Contoso Ltd.")]
+
+
+def test_brush_mode_tags_every_selection_with_the_chosen_type(sign_in, team):
+    page = sign_in(team["annotator"])
+    document = team["doc"]
+    _open(page, document)
+    page.locator(".palette .type-chip", has_text="Location").click()  # nothing selected: picks the brush
+    assert page.locator("[data-mode=brush]").get_attribute("aria-pressed") == "true"
+    _drag(page, document, 37, 42)  # "Paris"
+    _message(page).to_contain_text("Tagged “Paris” as Location")
+    _drag(page, document, 15, 22)  # "Contoso"
+    _message(page).to_contain_text("Tagged “Contoso” as Location")
+    assert page.locator("#span-menu").is_hidden()  # brush mode never asks
+    assert _spans(document) == [("Location", "Contoso", 15, 22), ("Location", "Paris", 37, 42)]
+    assert _reload_marks(page) == [("Location", "Contoso"), ("Location", "Paris")]
+
+
+def test_keyboard_only_tagging_moves_token_by_token(sign_in, team):
+    page = sign_in(team["annotator"])
+    document = team["doc"]
+    _open(page, document)
+    page.keyboard.press("ArrowRight")  # the first token: "Alice"
+    page.keyboard.press("Shift+ArrowRight")  # extend to "Smith"
+    page.keyboard.press("p")
+    _message(page).to_contain_text("Tagged “Alice Smith” as Person")
+    for _ in range(2):  # past "of" to "Contoso"
+        page.keyboard.press("ArrowRight")
+    page.keyboard.press("Shift+ArrowRight")  # "Contoso Ltd."
+    page.keyboard.press("o")
+    _message(page).to_contain_text("as Organization")
+    assert _spans(document) == [("Person", "Alice Smith", 0, 11), ("Organization", "Contoso Ltd.", 15, 27)]
+    assert _reload_marks(page) == [("Person", "Alice Smith"), ("Organization", "Contoso Ltd.")]
+
+
+def test_click_a_span_to_change_its_type(sign_in, team):
+    document = team["doc"]
+    Span.objects.create(document=document, entity_type=team["types"]["Person"], start=15, end=27)
+    page = sign_in(team["annotator"])
+    _open(page, document)
+    page.locator("#doc-text mark.span").click()
+    page.locator("#span-menu").get_by_role("menuitem", name="Organization").click()
+    _message(page).to_contain_text("Changed “Contoso Ltd.” to Organization")
+    assert _spans(document) == [("Organization", "Contoso Ltd.", 15, 27)]
+    assert _reload_marks(page) == [("Organization", "Contoso Ltd.")]
+
+
+def test_delete_a_span_by_click_and_by_keyboard(sign_in, team):
+    document = team["doc"]
+    Span.objects.create(document=document, entity_type=team["types"]["Person"], start=0, end=11)
+    Span.objects.create(document=document, entity_type=team["types"]["Location"], start=37, end=42)
+    page = sign_in(team["annotator"])
+    _open(page, document)
+    page.locator("#doc-text mark.span", has_text="Paris").click()
+    page.locator("#span-menu button", has_text="Delete").click()
+    _message(page).to_contain_text("Removed Location “Paris”")
+    page.keyboard.press("ArrowRight")  # the cursor on "Alice", inside the Person span
+    page.keyboard.press("Delete")
+    _message(page).to_contain_text("Removed Person “Alice Smith”")
+    assert _spans(document) == []
+    assert _reload_marks(page) == []
+
+
+def test_undo_reverts_create_delete_and_change_on_the_server(sign_in, team):
+    document = team["doc"]
+    Span.objects.create(document=document, entity_type=team["types"]["Location"], start=37, end=42)
+    page = sign_in(team["annotator"])
+    _open(page, document)
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("p")  # create Person "Alice"
+    _message(page).to_contain_text("Tagged “Alice” as Person")
+    page.locator("#doc-text mark.span", has_text="Paris").click()
+    page.locator("#span-menu").get_by_role("menuitem", name="Organization").click()  # change Paris
+    _message(page).to_contain_text("Changed")
+    page.locator("#doc-text mark.span", has_text="Alice").click()
+    page.locator("#span-menu button", has_text="Delete").click()  # delete Alice
+    _message(page).to_contain_text("Removed")
+    assert _spans(document) == [("Organization", "Paris", 37, 42)]
+    page.keyboard.press("Control+z")  # the deletion: Alice is back (a new row, the same span)
+    _message(page).to_contain_text("Undone: removal")
+    assert _spans(document) == [("Person", "Alice", 0, 5), ("Organization", "Paris", 37, 42)]
+    page.locator("#undo-button").click()  # the type change
+    _message(page).to_contain_text("Undone: type change")
+    page.keyboard.press("Control+z")  # the creation of Alice (re-created by the first undo, deleted by its new id)
+    _message(page).to_contain_text("Undone: tag")
+    assert _spans(document) == [("Location", "Paris", 37, 42)]
+    assert _reload_marks(page) == [("Location", "Paris")]
+
+
+def test_mouse_selection_snaps_to_whole_tokens(sign_in, team):
+    page = sign_in(team["annotator"])
+    document = team["doc"]
+    _open(page, document)
+    _drag(page, document, 1, 9)  # "lice Smi": half a word at each end
+    page.keyboard.press("p")
+    _message(page).to_contain_text("Tagged “Alice Smith” as Person")
+    assert _spans(document) == [("Person", "Alice Smith", 0, 11)]
+
+
+def test_character_mode_keeps_the_exact_selection(sign_in, team):
+    project = team["project"]
+    project.label_mode = "character"
+    project.save()
+    page = sign_in(team["annotator"])
+    document = team["doc"]
+    _open(page, document)
+    _drag(page, document, 15, 22)  # "Contoso" without " Ltd."
+    page.keyboard.press("o")
+    _message(page).to_contain_text("Tagged “Contoso” as Organization")
+    _drag(page, document, 1, 5)  # "lice": a character-precise span
+    page.keyboard.press("p")
+    _message(page).to_contain_text("Tagged “lice” as Person")
+    assert _spans(document) == [("Person", "lice", 1, 5), ("Organization", "Contoso", 15, 22)]
+
+
+def test_overlapping_span_is_refused_with_the_servers_message(sign_in, team):
+    document = team["doc"]
+    Span.objects.create(document=document, entity_type=team["types"]["Person"], start=0, end=11)
+    page = sign_in(team["annotator"])
+    _open(page, document)
+    _drag(page, document, 6, 22)  # "Smith of Contoso": overlaps Alice Smith
+    page.keyboard.press("o")
+    _message(page).to_contain_text("overlaps Person at 0-11; this project does not allow overlapping spans")
+    assert page.locator("#annotate-message").get_attribute("class") == "annotate-message error"
+    assert _spans(document) == [("Person", "Alice Smith", 0, 11)]
+    assert _reload_marks(page) == [("Person", "Alice Smith")]
+
+
+EMOJI_TEXT = "Hi 👋🏽 from Zoë (combining: Zoe\u0308) in 東京 — שלום עולם — 🚀 Paris and 🇫🇷 Lyon."
+
+
+def test_offset_conversion_on_emoji_cjk_combining_and_rtl_text(sign_in, team):
+    page = sign_in(team["annotator"])
+    _open(page, team["doc"])
+    for text in (EMOJI_TEXT, "\U0001d54f a", "", "plain ascii", "שלום 👋 עולם"):
+        expected = [codepoint_to_utf16(text, offset) for offset in range(len(text) + 1)]
+        got = page.evaluate(
+            """(text) => { const map = window.nerlabAnnotate.makeOffsetMap(text);
+                 const out = []; for (let i = 0; i <= [...text].length; i++) out.push(map.toUtf16(i)); return out; }""",
+            text,
+        )
+        assert got == expected, text
+        back = page.evaluate(
+            """([text, offsets]) => { const map = window.nerlabAnnotate.makeOffsetMap(text);
+                 return offsets.map((o) => map.toCodePoint(o)); }""",
+            [text, expected],
+        )
+        assert back == list(range(len(text) + 1)), text
+
+
+def test_emoji_text_tags_at_code_point_offsets(sign_in, team):
+    document = DocumentFactory(project=team["project"], name="emoji.txt", text=EMOJI_TEXT)
+    page = sign_in(team["annotator"])
+    _open(page, document)
+    for word, key in (("Paris", "l"), ("東京", "l"), ("עולם", "p"), ("Zoe\u0308", "p")):
+        start = EMOJI_TEXT.index(word)
+        _drag(page, document, start, start + len(word))
+        page.keyboard.press(key)
+        _message(page).to_contain_text(f"Tagged “{word}”")
+    saved = {covered: (start, end) for _, covered, start, end in _spans(document)}
+    for word in ("Paris", "東京", "עולם", "Zoe\u0308"):
+        start = EMOJI_TEXT.index(word)
+        assert saved[word] == (start, start + len(word)), word
+    marks = _reload_marks(page)
+    assert sorted(text for _, text in marks) == sorted(["Paris", "東京", "עולם", "Zoe\u0308"])
+
+
+def test_manual_split_from_the_annotate_page(sign_in, team):
+    document = team["doc"]
+    page = sign_in(team["owner"])
+    _open(page, document)
+    page.select_option("#split-select", "test")
+    _message(page).to_contain_text("Split saved: Test")
+    assert Document.objects.get(pk=document.pk).split == "test"
+    page.reload()
+    assert page.locator("#split-select").input_value() == "test"
+    assert "Test (manual)" in page.locator("#split-effective").inner_text()
+    page.select_option("#assign-select", label="anna")
+    _message(page).to_contain_text("Assigned to anna")
+    assert Document.objects.get(pk=document.pk).assigned_to == team["annotator"]
+
+
+def test_mark_tagged_then_next_untagged_skips_others_assignments(sign_in, team):
+    project = team["project"]
+    first = team["doc"]
+    taken = DocumentFactory(project=project, name="taken.txt", assigned_to=team["owner"])
+    DocumentFactory(project=project, name="done.txt", status=Document.Status.TAGGED)
+    mine = DocumentFactory(project=project, name="mine.txt", assigned_to=team["annotator"])
+    free = DocumentFactory(project=project, name="free.txt")
+    page = sign_in(team["annotator"])
+    _open(page, first)
+    page.keyboard.press("Control+Enter")  # mark as tagged, then the next untagged document
+    page.wait_for_url(f"**{_url(mine)}")  # assigned to me comes first
+    first.refresh_from_db()
+    assert (first.status, first.tagged_by) == (Document.Status.TAGGED, team["annotator"])
+    assert first.tagged_at is not None
+    page.wait_for_selector("#doc-text[data-ready=true]")
+    page.locator("#mark-tagged").click()
+    page.wait_for_url(f"**{_url(free)}")  # then unassigned; never taken.txt (someone else's)
+    page.wait_for_selector("#doc-text[data-ready=true]")
+    page.keyboard.press("Control+Enter")
+    page.wait_for_url("**/documents/")  # nothing left: back to the list, which says so
+    assert "No untagged documents left for you" in page.content()
+    assert Document.objects.get(pk=taken.pk).status == Document.Status.UNTAGGED
+    # The keys for the previous and next document walk the list in order.
+    _open(page, mine)
+    page.keyboard.press("[")
+    page.wait_for_url(f"**{_url(Document.objects.filter(project=project, pk__lt=mine.pk).order_by('-pk').first())}")
+
+
+def test_long_document_opens_and_tags_quickly(sign_in, team):
+    """128,000 characters with 2,000 spans: the page is ready, and a tag re-renders it, well within a second."""
+    import time
+
+    sentence = "Alice Smith met Bob at Contoso in Paris. "  # 41 characters; a span on "Alice Smith" in each
+    text = (sentence * 3200)[:128_000]
+    document = DocumentFactory(project=team["project"], name="long.txt", text=text)
+    Span.objects.bulk_create(
+        Span(document=document, entity_type=team["types"]["Person"], start=i * 41, end=i * 41 + 11) for i in range(2000)
+    )
+    page = sign_in(team["annotator"])
+    started = time.perf_counter()
+    _open(page, document)
+    opened = time.perf_counter() - started
+    assert page.locator("#doc-text mark.span").count() == 2000
+    for _ in range(4):  # "Alice", "Smith", "met", "Bob"
+        page.keyboard.press("ArrowRight")
+    started = time.perf_counter()
+    page.keyboard.press("o")
+    _message(page).to_contain_text("Tagged “Bob” as Organization")
+    tagged = time.perf_counter() - started
+    assert page.locator("#span-count").inner_text() == "2001"
+    assert Span.objects.filter(document=document, start=16, end=19).exists()
+    assert opened < 3 and tagged < 1.5, (opened, tagged)
+
+
+def test_viewer_sees_the_page_read_only(sign_in, team):
+    document = team["doc"]
+    Span.objects.create(document=document, entity_type=team["types"]["Person"], start=0, end=11)
+    page = sign_in(team["viewer"])
+    _open(page, document)
+    assert page.locator(".annotate-toolbar").count() == 0
+    _drag(page, document, 37, 42)
+    page.keyboard.press("l")
+    assert page.locator("#span-menu").is_hidden()
+    assert _spans(document) == [("Person", "Alice Smith", 0, 11)]
+
+
+def test_help_overlay_opens_with_question_mark(sign_in, team):
+    page = sign_in(team["annotator"])
+    _open(page, team["doc"])
+    page.keyboard.press("?")
+    assert page.locator("#help").is_visible()
+    assert "Next untagged document" in page.locator("#help").inner_text()
+    page.keyboard.press("Escape")
+    assert page.locator("#help").is_hidden()
+
+
+@pytest.mark.skipif(not os.environ.get("NERLAB_SCREENSHOTS"), reason="set NERLAB_SCREENSHOTS=1 to refresh docs/")
+def test_screenshot_of_the_annotate_page_with_demo_data(sign_in):
+    from django.core.management import call_command
+
+    from projects.models import Project
+
+    call_command("load_demo", username="demo", password="demo-password-123", verbosity=0)
+    project = Project.objects.get(name="LoanAgreements")
+    document = Document.objects.filter(project=project).order_by("pk").first()
+    page = sign_in(project.memberships.get().user)
+    _open(page, document)
+    page.locator("#doc-text mark.span").nth(3).click()  # show the span menu too
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT))
