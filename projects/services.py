@@ -153,6 +153,10 @@ def invitation_revoke(*, invitation: Invitation) -> None:
     invitation.save(update_fields=["revoked_at"])
 
 
+# Keys the annotate page uses itself; a type with one of these as hotkey could never be applied.
+RESERVED_HOTKEYS = {"?": "shortcut help", "[": "previous document", "]": "next document"}
+
+
 def _next_colour(project: Project) -> str:
     used = set(project.entity_types.values_list("color", flat=True))
     for colour in PALETTE:
@@ -164,8 +168,10 @@ def _next_colour(project: Project) -> str:
 def _check_hotkey(entity_type: EntityType) -> None:
     if entity_type.hotkey and (not entity_type.hotkey.isprintable() or entity_type.hotkey.isspace()):
         raise ValidationError({"hotkey": "A hotkey is one visible character."})
-    if entity_type.hotkey in {"?"}:
-        raise ValidationError({"hotkey": "'?' opens the shortcut help and cannot be a hotkey."})
+    if entity_type.hotkey in RESERVED_HOTKEYS:
+        raise ValidationError(
+            {"hotkey": f"{entity_type.hotkey!r} is a tagging-page shortcut ({RESERVED_HOTKEYS[entity_type.hotkey]})."}
+        )
 
 
 @transaction.atomic
