@@ -1,5 +1,23 @@
+"""/api/v1/ routes of the evaluation app (names under the ``evaluation_api`` namespace)."""
+
 from __future__ import annotations
 
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from evaluation import api
+
+app_name = "evaluation_api"
+
+project = "projects/<str:project_name>"
+urlpatterns = [
+    path(f"{project}/training-runs/", api.TrainingRunListApi.as_view(), name="training_run_list"),
+    path(f"{project}/training-runs/<int:run_id>/", api.TrainingRunDetailApi.as_view(), name="training_run_detail"),
+    path(
+        f"{project}/training-runs/<int:run_id>/cancel/",
+        api.TrainingRunCancelApi.as_view(),
+        name="training_run_cancel",
+    ),
+    path(f"{project}/models/", api.TrainedModelListApi.as_view(), name="trained_model_list"),
+    path(f"{project}/models/<int:model_id>/", api.TrainedModelDetailApi.as_view(), name="trained_model_detail"),
+    path(f"{project}/models/<int:model_id>/evaluation/", api.EvaluationApi.as_view(), name="evaluation_detail"),
+]

@@ -1,1 +1,192 @@
+"""Snapshots of the tagged data, training runs, the models they produce, and their evaluations.
+
+A ``DatasetSnapshot`` freezes what a run trains and is evaluated on; its documents live in a JSONL file in Django's
+storage (``projects/<pk>/snapshots/<id>.jsonl``) and nothing in it changes after it is written. A ``TrainingRun`` is
+the row the UI and the API poll; the Celery task writes its progress there. A finished run leaves a
+``TrainedModel`` (files under ``projects/<pk>/models/<id>/``), an ``Evaluation`` (``ner.metrics.EvaluationReport``
+as JSON) and one ``Prediction`` per test document.
+"""
+
 from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+
+from ner import limits
+from ner.names import InvalidName, check_model_name
+from projects.models import Project
+
+
+def validate_model_name(value: str) -> None:
+    try:
+        check_model_name(value)
+    except InvalidName as error:
+        raise ValidationError(str(error)) from None
+
+
+class DatasetSnapshot(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="snapshots")
+    # sha256 over every document's content hash, spans and side (see evaluation.services.snapshot_hash).
+    content_hash = models.CharField(max_length=64)
+    file = models.CharField(max_length=300, help_text="Path of the frozen JSONL in Django's storage.")
+    document_count = models.PositiveIntegerField()
+    train_document_ids = models.JSONField(default=list)
+    test_document_ids = models.JSONField(default=list)
+    # {"train": {"PERSON": 12, ...}, "test": {...}}: entity instances per type on each side.
+    span_counts = models.JSONField(default=dict)
+    language = models.CharField(max_length=35, help_text="What the model is trained for: a BCP-47 code or xx.")
+    split_mode = models.CharField(max_length=8)
+    test_percent = models.PositiveSmallIntegerField()
+    split_seed = models.PositiveIntegerField()
+    training_scope = models.CharField(max_length=16)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "-created_at", "-id"]
+        indexes = [models.Index(fields=["project", "content_hash"])]
+
+    def __str__(self) -> str:
+        return f"snapshot {self.content_hash[:12]} of {self.project}"
+
+    @property
+    def train_count(self) -> int:
+        return len(self.train_document_ids)
+
+    @property
+    def test_count(self) -> int:
+        return len(self.test_document_ids)
+
+
+class TrainingRun(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    class Phase(models.TextChoices):
+        WAITING = "waiting", "Waiting"
+        TRAINING = "training", "Training"
+        EVALUATING = "evaluating", "Evaluating"
+        SAVING = "saving", "Saving"
+        DONE = "done", "Done"
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="training_runs")
+    # RESTRICT: a snapshot goes only with its project (which takes its runs along in the same delete).
+    snapshot = models.ForeignKey(DatasetSnapshot, on_delete=models.RESTRICT, related_name="runs")
+    model_name = models.CharField(max_length=limits.MODEL_NAME_MAX, validators=[validate_model_name])
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    phase = models.CharField(max_length=16, choices=Phase.choices, default=Phase.WAITING)
+    # Settings.
+    seed = models.PositiveIntegerField(default=0)
+    max_epochs = models.PositiveIntegerField(default=0)
+    max_steps = models.PositiveIntegerField(default=2000)
+    patience = models.PositiveIntegerField(default=400)
+    # Progress, written by the worker about once a second.
+    percent = models.FloatField(default=0.0)
+    epoch = models.PositiveIntegerField(default=0)
+    step = models.PositiveIntegerField(default=0)
+    loss = models.FloatField(null=True, blank=True)
+    dev_f1 = models.FloatField(null=True, blank=True)
+    eta_s = models.FloatField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    warnings = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["project", "-created_at", "-id"]
+        indexes = [models.Index(fields=["project", "status"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(percent__gte=0, percent__lte=100), name="training_run_percent_range"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(max_steps__gt=0) | models.Q(max_epochs__gt=0), name="training_run_has_a_limit"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.pk} ({self.status}) of {self.project}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
+
+    @property
+    def elapsed_s(self) -> float | None:
+        """Seconds since the run started, or its whole duration once finished."""
+        if self.started_at is None:
+            return None
+        return ((self.finished_at or timezone.now()) - self.started_at).total_seconds()
+
+
+class TrainedModel(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="trained_models")
+    run = models.OneToOneField(TrainingRun, on_delete=models.RESTRICT, related_name="trained_model")
+    name = models.CharField(max_length=limits.MODEL_NAME_MAX, validators=[validate_model_name])
+    storage_path = models.CharField(max_length=300, help_text="Folder of the spaCy pipeline in Django's storage.")
+    labels = models.JSONField(default=list)
+    duration_s = models.FloatField()
+    snapshot_documents = models.PositiveIntegerField()
+    micro_f1 = models.FloatField()
+    size_bytes = models.PositiveBigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="trained_model_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Evaluation(models.Model):
+    model = models.OneToOneField(TrainedModel, on_delete=models.CASCADE, related_name="evaluation")
+    report = models.JSONField(help_text="ner.metrics.EvaluationReport.to_dict()")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"evaluation of {self.model}"
+
+
+class Prediction(models.Model):
+    """What the model found in one test document (``position`` indexes the snapshot's test documents)."""
+
+    evaluation = models.ForeignKey(Evaluation, on_delete=models.CASCADE, related_name="predictions")
+    # The live document, for the "fix a tag" link; the snapshot keeps the frozen text and gold spans.
+    document = models.ForeignKey(
+        "labeling.Document", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    position = models.PositiveIntegerField()
+    name = models.CharField(max_length=500)
+    content_hash = models.CharField(max_length=64)
+    spans = models.JSONField(default=list, help_text="[{start, end, label, confidence}]")
+    error_count = models.PositiveIntegerField(default=0)
+    outcome_counts = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["evaluation", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["evaluation", "position"], name="prediction_unique_position"),
+        ]
+
+    def __str__(self) -> str:
+        return f"prediction for {self.name}"

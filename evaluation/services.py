@@ -1,1 +1,581 @@
+"""Writes for snapshots, training runs and trained models.
+
+The flow: ``training_run_start`` freezes a ``DatasetSnapshot`` and creates a queued ``TrainingRun``; after commit,
+``training_run_dispatch`` sends the project's oldest queued run to Celery when none of the project's runs is
+running (one training at a time per project). The task calls ``training_run_execute``, which claims the run under
+``select_for_update`` (so a redelivered or duplicate message does nothing, and a run whose worker died restarts from
+scratch), trains with ``ner.train`` into a temporary folder, evaluates on the snapshot's test set with
+``ner.predict`` + ``ner.metrics``, stores the model through Django's storage and writes the Evaluation and the
+Predictions in one transaction; then it dispatches the next queued run.
+"""
+
 from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import ProtectedError, Q
+from django.utils import timezone
+
+from evaluation.models import DatasetSnapshot, Evaluation, Prediction, TrainedModel, TrainingRun
+from evaluation.selectors import snapshot_documents
+from labeling.models import Document, Span
+from ner import limits
+from ner.formats.jsonl import write_jsonl
+from ner.metrics import DocumentComparison, EvaluationReport, compare_documents, evaluate
+from ner.names import InvalidName, check_model_name
+from ner.predict import ScoredSpan
+from ner.predict import load as load_model
+from ner.splits import SplitError, split_documents
+from ner.text import content_hash as text_content_hash
+from ner.tokens import MULTILINGUAL
+from ner.train import Progress, TrainCancelled, TrainError, TrainResult, TrainSettings, train
+from ner.types import LabeledDoc
+from ner.types import Span as NerSpan
+from projects.models import Project
+from projects.storage import project_storage_prefix, storage_tree_delete
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+logger = logging.getLogger(__name__)
+
+# A running run whose worker has not written progress for this long is taken for dead when its task is redelivered.
+HEARTBEAT_STALE_S = 120
+# How often the worker reads cancel_requested from the database while training.
+CANCEL_CHECK_INTERVAL_S = 1.0
+# Predictions over the test set are made in batches of this many documents, touching the heartbeat in between.
+PREDICT_BATCH_DOCUMENTS = 64
+# Resamples of the bootstrap confidence interval for micro-F1.
+BOOTSTRAP_RESAMPLES = 1000
+
+DEFAULT_SETTINGS = {"seed": 0, "max_epochs": 0, "max_steps": 2000, "patience": 400}
+
+
+# --------------------------------------------------------------------------------------------- snapshots
+
+
+def snapshot_hash(docs: list[LabeledDoc]) -> str:
+    """sha256 over each document's content hash, sorted spans and side, in content-hash order.
+
+    Names, ids and upload order do not count: two snapshots with the same texts, tags and split hash alike.
+    """
+    rows = sorted(
+        (
+            text_content_hash(doc.text),
+            doc.split or "",
+            doc.language or "",
+            [[span.start, span.end, span.label] for span in doc.sorted_spans()],
+        )
+        for doc in docs
+    )
+    return hashlib.sha256(json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode()).hexdigest()
+
+
+def _training_documents(project: Project) -> list[Document]:
+    documents = Document.objects.filter(project=project)
+    if project.training_scope == Project.TrainingScope.TAGGED:
+        documents = documents.filter(status=Document.Status.TAGGED)
+    else:
+        documents = documents.filter(Q(spans__isnull=False)).distinct()
+    return list(documents.order_by("id").only("id", "name", "text", "content_hash", "language", "split"))
+
+
+def _labeled_docs(project: Project, documents: list[Document]) -> list[LabeledDoc]:
+    spans: dict[int, list[NerSpan]] = {document.pk: [] for document in documents}
+    rows = Span.objects.filter(document__in=[d.pk for d in documents]).values_list(
+        "document_id", "start", "end", "entity_type__name"
+    )
+    for document_id, start, end, label in rows.iterator(chunk_size=2000):
+        spans[document_id].append(NerSpan(start, end, label))
+    try:
+        sides = split_documents(
+            [(document.content_hash, document.split or None) for document in documents],
+            mode=project.split_mode,  # type: ignore[arg-type]
+            seed=project.split_seed,
+            test_percent=project.test_percent,
+        )
+    except SplitError as error:
+        raise ValidationError(str(error)) from None
+    return [
+        LabeledDoc(
+            text=document.text,
+            spans=tuple(sorted(spans[document.pk])),
+            name=document.name,
+            language=document.language or project.language,
+            split=side,
+            meta={"document_id": str(document.pk)},
+        )
+        for document, side in zip(documents, sides, strict=True)
+    ]
+
+
+def _scope_words(project: Project) -> str:
+    if project.training_scope == Project.TrainingScope.TAGGED:
+        return "documents marked tagged"
+    return "documents with at least one tag"
+
+
+def _check_trainable(project: Project, docs: list[LabeledDoc]) -> None:
+    train_docs = [doc for doc in docs if doc.split == "train"]
+    test_docs = [doc for doc in docs if doc.split == "test"]
+    problems: list[str] = []
+    if len(docs) < limits.TRAINING_DOCUMENTS_MIN:
+        problems.append(
+            f"Training needs at least {limits.TRAINING_DOCUMENTS_MIN} {_scope_words(project)}; "
+            f"{project.name} has {len(docs)}."
+        )
+    if docs and not test_docs:
+        problems.append(
+            "The test set is empty, so the model could not be evaluated: assign some documents to the test set "
+            "(or raise the test percentage in the project settings)."
+        )
+    if docs and not train_docs:
+        problems.append("Every document is in the test set: assign some documents to the training set.")
+    if train_docs and not any(doc.spans for doc in train_docs):
+        problems.append("The training documents hold no tags: tag some entities before training.")
+    if problems:
+        raise ValidationError(problems)
+
+
+def snapshot_create(*, project: Project, user: AbstractBaseUser | None = None) -> DatasetSnapshot:
+    """Freeze the project's training documents as they are now (reusing an identical earlier snapshot).
+
+    Raises ValidationError when they cannot train a model that can be evaluated: fewer than
+    ``TRAINING_DOCUMENTS_MIN`` documents, an empty test set, an empty training set or no tags.
+    """
+    docs = _labeled_docs(project, _training_documents(project))
+    _check_trainable(project, docs)
+    digest = snapshot_hash(docs)
+    train_ids = [int(doc.meta["document_id"]) for doc in docs if doc.split == "train"]
+    test_ids = [int(doc.meta["document_id"]) for doc in docs if doc.split == "test"]
+    existing = DatasetSnapshot.objects.filter(
+        project=project, content_hash=digest, train_document_ids=train_ids, test_document_ids=test_ids
+    ).first()
+    if existing is not None:
+        return existing
+    counts: dict[str, Counter[str]] = {"train": Counter(), "test": Counter()}
+    for doc in docs:
+        counts[doc.split or "train"].update(span.label for span in doc.spans)
+    snapshot = DatasetSnapshot(
+        project=project,
+        content_hash=digest,
+        file="",
+        document_count=len(docs),
+        train_document_ids=train_ids,
+        test_document_ids=test_ids,
+        span_counts={side: dict(sorted(counter.items())) for side, counter in counts.items()},
+        language=MULTILINGUAL if project.multilingual else project.language,
+        split_mode=project.split_mode,
+        test_percent=project.test_percent,
+        split_seed=project.split_seed,
+        training_scope=project.training_scope,
+        created_by=user,
+    )
+    snapshot.full_clean(exclude=["file"])
+    snapshot.save()
+    path = f"{project_storage_prefix(project.pk)}/snapshots/{snapshot.pk}.jsonl"
+    stored = default_storage.save(path, ContentFile(write_jsonl(docs)))
+    DatasetSnapshot.objects.filter(pk=snapshot.pk).update(file=stored)
+    snapshot.file = stored
+    return snapshot
+
+
+# --------------------------------------------------------------------------------------------- training runs
+
+
+def _next_model_name(project: Project) -> str:
+    taken = set(TrainedModel.objects.filter(project=project).values_list("name", flat=True))
+    taken |= set(
+        TrainingRun.objects.filter(project=project, status__in=TrainingRun.ACTIVE).values_list("model_name", flat=True)
+    )
+    number = 1
+    while f"model-{number}" in taken:
+        number += 1
+    return f"model-{number}"
+
+
+def training_model_name_suggestion(*, project: Project) -> str:
+    return _next_model_name(project)
+
+
+def _check_model_slot(project: Project, name: str, exclude_run: TrainingRun | None = None) -> None:
+    """The name is free and the project has room for one more model (active runs hold a slot each)."""
+    try:
+        check_model_name(name)
+    except InvalidName as error:
+        raise ValidationError({"model_name": str(error)}) from None
+    runs = TrainingRun.objects.filter(project=project, status__in=TrainingRun.ACTIVE)
+    if exclude_run is not None:
+        runs = runs.exclude(pk=exclude_run.pk)
+    if TrainedModel.objects.filter(project=project, name=name).exists():
+        raise ValidationError(
+            {"model_name": f"{project.name} already has a model named {name}: delete it first or choose another name."}
+        )
+    if runs.filter(model_name=name).exists():
+        raise ValidationError({"model_name": f"A training run for a model named {name} is already queued or running."})
+    held = TrainedModel.objects.filter(project=project).count() + runs.count()
+    if held >= limits.TRAINED_MODELS_MAX:
+        raise ValidationError(
+            f"A project may keep at most {limits.TRAINED_MODELS_MAX} trained models, and {project.name} has "
+            f"{held} (counting queued and running trainings): delete a model before training another."
+        )
+
+
+def training_run_start(
+    *,
+    project: Project,
+    user: AbstractBaseUser | None,
+    model_name: str = "",
+    seed: int = DEFAULT_SETTINGS["seed"],
+    max_epochs: int = DEFAULT_SETTINGS["max_epochs"],
+    max_steps: int = DEFAULT_SETTINGS["max_steps"],
+    patience: int = DEFAULT_SETTINGS["patience"],
+) -> TrainingRun:
+    """Freeze a snapshot and queue a run; the task is sent after commit (or waits for the project's current run)."""
+    if max_steps <= 0 and max_epochs <= 0:
+        raise ValidationError("Set a step limit or an epoch limit: with neither, training would never end.")
+    with transaction.atomic():
+        # One writer per project at a time: the model-limit count and the name check cannot be raced.
+        Project.objects.select_for_update().only("pk").get(pk=project.pk)
+        name = model_name.strip() or _next_model_name(project)
+        _check_model_slot(project, name)
+        run = TrainingRun(
+            project=project,
+            model_name=name,
+            seed=seed,
+            max_epochs=max_epochs,
+            max_steps=max_steps,
+            patience=patience,
+            requested_by=user,
+        )
+        run.full_clean(exclude=["snapshot"])
+        run.snapshot = snapshot_create(project=project, user=user)
+        run.save()
+        project_pk = project.pk
+        transaction.on_commit(lambda: training_run_dispatch(project_id=project_pk))
+    return run
+
+
+def training_run_dispatch(*, project_id: int) -> TrainingRun | None:
+    """Send the project's oldest queued run to a worker, unless one of its runs is running or already sent."""
+    from evaluation.tasks import training_run_task  # tasks import services; import here to avoid a cycle
+
+    with transaction.atomic():
+        Project.objects.select_for_update().only("pk").get(pk=project_id)
+        runs = TrainingRun.objects.filter(project_id=project_id)
+        if runs.filter(status=TrainingRun.Status.RUNNING).exists():
+            return None
+        head = runs.filter(status=TrainingRun.Status.QUEUED).order_by("created_at", "id").first()
+        if head is None or head.dispatched_at is not None:
+            return None  # already on its way: a second message would only be a duplicate
+        TrainingRun.objects.filter(pk=head.pk).update(dispatched_at=timezone.now())
+        head_pk = head.pk
+        transaction.on_commit(lambda: training_run_task.delay(head_pk))
+    return head
+
+
+def training_run_cancel(*, run: TrainingRun) -> TrainingRun:
+    """A queued run is cancelled at once; a running one stops within seconds (the worker checks the flag)."""
+    with transaction.atomic():
+        locked = TrainingRun.objects.select_for_update().get(pk=run.pk)
+        if locked.status in TrainingRun.FINISHED:
+            raise ValidationError(f"This training run has already {locked.get_status_display().lower()}.")
+        if locked.status == TrainingRun.Status.QUEUED:
+            was_dispatched = locked.dispatched_at is not None
+            locked.status = TrainingRun.Status.CANCELLED
+            locked.phase = TrainingRun.Phase.DONE
+            locked.finished_at = timezone.now()
+            locked.cancel_requested = True
+            locked.save(update_fields=["status", "phase", "finished_at", "cancel_requested"])
+            if was_dispatched:
+                # Its message will find it cancelled and do nothing; the next queued run must not wait for it.
+                project_pk = locked.project_id
+                transaction.on_commit(lambda: training_run_dispatch(project_id=project_pk))
+        else:
+            locked.cancel_requested = True
+            locked.save(update_fields=["cancel_requested"])
+    return locked
+
+
+ClaimOutcome = Literal["claimed", "finished", "busy", "waiting", "missing"]
+
+
+@dataclass(frozen=True)
+class Claim:
+    outcome: ClaimOutcome
+    run: TrainingRun | None = None
+
+
+def training_run_claim(*, run_id: int) -> Claim:
+    """Take a run for this worker, or say why not. The status is checked under the project's and the run's locks.
+
+    - finished (succeeded/failed/cancelled): a redelivered message; nothing to do.
+    - queued while another run of the project is running: "waiting" (the running one dispatches it when done).
+    - running with a fresh heartbeat: another worker is on it ("busy"; the caller retries later).
+    - running with a stale heartbeat: its worker died; the run restarts from scratch.
+    """
+    with transaction.atomic():
+        run = TrainingRun.objects.filter(pk=run_id).first()
+        if run is None:
+            return Claim("missing")
+        Project.objects.select_for_update().only("pk").get(pk=run.project_id)
+        run = TrainingRun.objects.select_for_update().get(pk=run_id)
+        if run.status in TrainingRun.FINISHED:
+            return Claim("finished", run)
+        now = timezone.now()
+        if run.status == TrainingRun.Status.RUNNING:
+            if run.heartbeat_at and now - run.heartbeat_at < timedelta(seconds=HEARTBEAT_STALE_S):
+                return Claim("busy", run)
+            logger.warning("Training run %s lost its worker; restarting it from scratch", run.pk)
+        elif (
+            TrainingRun.objects.filter(project_id=run.project_id, status=TrainingRun.Status.RUNNING)
+            .exclude(pk=run.pk)
+            .exists()
+        ):
+            TrainingRun.objects.filter(pk=run.pk).update(dispatched_at=None)
+            return Claim("waiting", run)
+        if run.cancel_requested:
+            _finish(run, TrainingRun.Status.CANCELLED)
+            return Claim("finished", run)
+        run.status = TrainingRun.Status.RUNNING
+        run.phase = TrainingRun.Phase.TRAINING
+        run.attempts += 1
+        run.started_at = now
+        run.heartbeat_at = now
+        run.finished_at = None
+        run.percent, run.epoch, run.step, run.loss, run.dev_f1, run.eta_s = 0.0, 0, 0, None, None, None
+        run.error = ""
+        run.save()
+    return Claim("claimed", run)
+
+
+def _finish(run: TrainingRun, status: str, error: str = "") -> None:
+    run.status = status
+    run.phase = TrainingRun.Phase.DONE
+    run.finished_at = timezone.now()
+    run.error = error
+    run.eta_s = None
+    fields = ["status", "phase", "finished_at", "error", "eta_s"]
+    if status == TrainingRun.Status.SUCCEEDED:
+        run.percent = 100.0
+        run.eta_s = 0.0
+        fields.append("percent")
+    run.save(update_fields=fields)
+
+
+class _RunReporter:
+    """Progress and cancel checks for one run: writes at most about once a second, reads the cancel flag likewise."""
+
+    def __init__(self, run: TrainingRun) -> None:
+        self.run_id = run.pk
+        self._last_cancel_check = 0.0
+        self._cancelled = False
+
+    def progress(self, progress: Progress) -> None:
+        # ner.train already throttles its callback to about once a second (and reports every evaluation).
+        TrainingRun.objects.filter(pk=self.run_id).update(
+            percent=min(99.0, max(0.0, progress.percent)),
+            epoch=progress.epoch,
+            step=progress.step,
+            loss=progress.loss,
+            dev_f1=progress.dev_f1,
+            eta_s=progress.eta_s,
+            heartbeat_at=timezone.now(),
+        )
+
+    def should_stop(self) -> bool:
+        now = time.monotonic()
+        if not self._cancelled and now - self._last_cancel_check >= CANCEL_CHECK_INTERVAL_S:
+            self._last_cancel_check = now
+            self._cancelled = TrainingRun.objects.filter(pk=self.run_id, cancel_requested=True).exists()
+        return self._cancelled
+
+    def phase(self, phase: str, **fields: Any) -> None:
+        TrainingRun.objects.filter(pk=self.run_id).update(phase=phase, heartbeat_at=timezone.now(), **fields)
+
+
+def _folder_size(folder: Path) -> int:
+    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
+
+
+def _store_model_files(folder: Path, prefix: str) -> None:
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            with path.open("rb") as handle:
+                default_storage.save(f"{prefix}/{path.relative_to(folder).as_posix()}", ContentFile(handle.read()))
+
+
+def _predict(model_dir: Path, texts: list[str], reporter: _RunReporter) -> list[list[ScoredSpan]]:
+    predictor = load_model(model_dir)
+    found: list[list[ScoredSpan]] = []
+    for first in range(0, len(texts), PREDICT_BATCH_DOCUMENTS):
+        if reporter.should_stop():
+            raise TrainCancelled("Training was cancelled")
+        found.extend(predictor.predict(texts[first : first + PREDICT_BATCH_DOCUMENTS], with_confidence=True))
+        reporter.phase(TrainingRun.Phase.EVALUATING)
+    return found
+
+
+def training_run_execute(*, run_id: int) -> ClaimOutcome:
+    """Train, evaluate and save one run (the Celery task's one service call). Safe to call again for the same run."""
+    claim = training_run_claim(run_id=run_id)
+    if claim.outcome != "claimed":
+        return claim.outcome
+    run = claim.run
+    assert run is not None
+    workdir = Path(tempfile.mkdtemp(prefix=f"nerlab-run-{run.pk}-"))
+    try:
+        _train_and_save(run, workdir)
+    except TrainCancelled:
+        _finish(run, TrainingRun.Status.CANCELLED)
+    except (TrainError, ValidationError) as error:
+        message = " ".join(error.messages) if isinstance(error, ValidationError) else str(error)
+        _finish(run, TrainingRun.Status.FAILED, message)
+    except Exception as error:  # a worker must record every failure on the run the user is watching
+        logger.exception("Training run %s failed", run.pk)
+        _finish(run, TrainingRun.Status.FAILED, f"Training failed unexpectedly ({type(error).__name__}: {error}).")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+        training_run_dispatch(project_id=run.project_id)
+    return "claimed"
+
+
+def _train_and_save(run: TrainingRun, workdir: Path) -> None:
+    snapshot = run.snapshot
+    docs = snapshot_documents(snapshot=snapshot)
+    train_docs = [doc for doc in docs if doc.split == "train"]
+    test_docs = [doc for doc in docs if doc.split == "test"]
+    reporter = _RunReporter(run)
+    settings = TrainSettings(
+        seed=run.seed,
+        max_steps=run.max_steps,
+        max_epochs=run.max_epochs,
+        patience=run.patience,
+        # Evaluate on the dev set often enough that small runs still pick a best checkpoint.
+        eval_frequency=max(1, min(200, run.max_steps // 5)) if run.max_steps else 200,
+    )
+    # The dev set for early stopping is carved from the training side by ner.train (ner.splits.carve_dev).
+    result = train(
+        train_docs,
+        [],
+        language=snapshot.language,
+        output_dir=workdir / "model",
+        settings=settings,
+        on_progress=reporter.progress,
+        should_stop=reporter.should_stop,
+    )
+    reporter.phase(TrainingRun.Phase.EVALUATING, warnings=list(result.warnings))
+    predicted = _predict(result.model_path, [doc.text for doc in test_docs], reporter)
+    pairs = [(doc, [scored.as_span() for scored in spans]) for doc, spans in zip(test_docs, predicted, strict=True)]
+    report = evaluate(pairs, resamples=BOOTSTRAP_RESAMPLES, seed=run.seed)
+    comparisons = compare_documents(pairs)
+    if reporter.should_stop():
+        raise TrainCancelled("Training was cancelled")
+    reporter.phase(TrainingRun.Phase.SAVING)
+    _save_results(run, result, report, test_docs, predicted, comparisons)
+
+
+def _save_results(
+    run: TrainingRun,
+    result: TrainResult,
+    report: EvaluationReport,
+    test_docs: list[LabeledDoc],
+    predicted: list[list[ScoredSpan]],
+    comparisons: list[DocumentComparison],
+) -> None:
+    project = run.project
+    prefix = ""
+    try:
+        with transaction.atomic():
+            Project.objects.select_for_update().only("pk").get(pk=project.pk)
+            locked = TrainingRun.objects.select_for_update().get(pk=run.pk)
+            if locked.cancel_requested:
+                raise TrainCancelled("Training was cancelled")
+            _check_model_slot(project, run.model_name, exclude_run=run)
+            model = TrainedModel(
+                project=project,
+                run=run,
+                name=run.model_name,
+                storage_path="",
+                labels=list(result.labels),
+                duration_s=result.duration_s,
+                snapshot_documents=run.snapshot.document_count,
+                micro_f1=report.micro.f1,
+                size_bytes=_folder_size(result.model_path),
+            )
+            model.full_clean(exclude=["storage_path", "run"])
+            model.save()
+            prefix = f"{project_storage_prefix(project.pk)}/models/{model.pk}"
+            _store_model_files(result.model_path, prefix)
+            TrainedModel.objects.filter(pk=model.pk).update(storage_path=prefix)
+            evaluation = Evaluation.objects.create(model=model, report=report.to_dict())
+            existing_ids = set(
+                Document.objects.filter(pk__in=[int(d.meta["document_id"]) for d in test_docs]).values_list(
+                    "pk", flat=True
+                )
+            )
+            Prediction.objects.bulk_create(
+                [
+                    Prediction(
+                        evaluation=evaluation,
+                        document_id=int(doc.meta["document_id"])
+                        if int(doc.meta["document_id"]) in existing_ids
+                        else None,
+                        position=index,
+                        name=doc.name[:500],
+                        content_hash=text_content_hash(doc.text),
+                        spans=[
+                            {"start": s.start, "end": s.end, "label": s.label, "confidence": s.confidence}
+                            for s in spans
+                        ],
+                        error_count=comparison.error_count,
+                        outcome_counts=comparison.outcome_counts(),
+                    )
+                    for index, (doc, spans, comparison) in enumerate(
+                        zip(test_docs, predicted, comparisons, strict=True)
+                    )
+                ],
+                batch_size=500,
+            )
+            _finish(run, TrainingRun.Status.SUCCEEDED)
+    except BaseException:
+        if prefix:
+            storage_tree_delete(prefix)  # the rows rolled back: leave no orphan files
+        raise
+
+
+# --------------------------------------------------------------------------------------------- trained models
+
+
+def trained_model_delete(*, model: TrainedModel) -> None:
+    """Delete a model, its evaluation and predictions, and its files (after commit)."""
+    prefix = model.storage_path
+    with transaction.atomic():
+        try:
+            model.delete()
+        except ProtectedError as error:
+            # A deployment (or anything else added later) still points at the model: say what, keep everything.
+            users = ", ".join(sorted({str(obj) for obj in error.protected_objects})[:5])
+            raise ValidationError(
+                f"Model {model.name} is still in use ({users}); remove that first, then delete the model."
+            ) from None
+        if prefix:
+            transaction.on_commit(lambda: storage_tree_delete(prefix))
+
+
+def training_settings_defaults() -> dict[str, int]:
+    return dict(DEFAULT_SETTINGS)

@@ -1,6 +1,20 @@
 from __future__ import annotations
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from evaluation import views
 
 app_name = "evaluation"
-urlpatterns: list = []
+
+project = "projects/<str:project_name>"
+urlpatterns = [
+    path(f"{project}/training/", views.training_run_list, name="training_run_list"),
+    path(f"{project}/training/start/", views.training_run_start, name="training_run_start"),
+    path(f"{project}/training/<int:run_id>/", views.training_run_detail, name="training_run_detail"),
+    path(f"{project}/training/<int:run_id>/cancel/", views.training_run_cancel, name="training_run_cancel"),
+    path(f"{project}/models/", views.trained_model_list, name="trained_model_list"),
+    path(f"{project}/models/compare/", views.trained_model_compare, name="trained_model_compare"),
+    path(f"{project}/models/<int:model_id>/", views.trained_model_detail, name="trained_model_detail"),
+    path(f"{project}/models/<int:model_id>/review/", views.trained_model_review, name="trained_model_review"),
+    path(f"{project}/models/<int:model_id>/delete/", views.trained_model_delete, name="trained_model_delete"),
+]

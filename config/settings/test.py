@@ -24,3 +24,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
 LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "WARNING"}}
 STATIC_ROOT = Path(tempfile.mkdtemp(prefix="nerlab-test-static-"))
 WHITENOISE_USE_FINDERS = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file, not memory: the real-worker test (tests/evaluation/test_worker.py) starts a Celery worker process,
+    # which must see the test database the test process writes.
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": str(Path(tempfile.mkdtemp(prefix="nerlab-test-db-")) / "test.sqlite3")
+    }

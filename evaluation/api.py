@@ -1,0 +1,149 @@
+"""REST API for training runs, trained models and evaluations (under /api/v1/projects/<name>/)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import status
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from evaluation import selectors, services
+from evaluation.serializers import (
+    EvaluationOutputSerializer,
+    TrainedModelOutputSerializer,
+    TrainingRunOutputSerializer,
+    TrainingRunStartInputSerializer,
+)
+from ner.metrics import azure_summary
+from projects.api import PROJECT_NAME_PARAMETER, ProjectScopedAPIView, paginated_response
+from projects.roles import Permission
+
+
+class _ReportFormatNegotiation(DefaultContentNegotiation):
+    settings = SimpleNamespace(URL_FORMAT_OVERRIDE=None)
+
+
+RUN_ID_PARAMETER = OpenApiParameter("run_id", OpenApiTypes.INT, OpenApiParameter.PATH, description="The run's id.")
+MODEL_ID_PARAMETER = OpenApiParameter(
+    "model_id", OpenApiTypes.INT, OpenApiParameter.PATH, description="The trained model's id."
+)
+
+
+@extend_schema_view(
+    get=extend_schema(
+        summary="The project's training runs, newest first, with their progress",
+        responses=TrainingRunOutputSerializer(many=True),
+    ),
+    post=extend_schema(
+        summary="Freeze the tagged documents and queue a training run",
+        description="Answers 202 at once; poll the run for progress. One run trains at a time per project.",
+        request=TrainingRunStartInputSerializer,
+        responses={202: TrainingRunOutputSerializer},
+    ),
+)
+@extend_schema(parameters=[PROJECT_NAME_PARAMETER])
+class TrainingRunListApi(ProjectScopedAPIView):
+    pagination_class = LimitOffsetPagination
+
+    def get(self, request: Request, project_name: str) -> Response:
+        project = self.get_project(Permission.VIEW)
+        runs = selectors.training_run_list(project=project)
+        return paginated_response(
+            request=request, view=self, queryset=runs, serializer_class=TrainingRunOutputSerializer
+        )
+
+    def post(self, request: Request, project_name: str) -> Response:
+        project = self.get_project(Permission.TRAIN)
+        serializer = TrainingRunStartInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        run = services.training_run_start(project=project, user=request.user, **serializer.validated_data)
+        run = selectors.training_run_get(project=project, run_id=run.pk)
+        return Response(TrainingRunOutputSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+@extend_schema(parameters=[PROJECT_NAME_PARAMETER, RUN_ID_PARAMETER])
+class TrainingRunDetailApi(ProjectScopedAPIView):
+    @extend_schema(summary="One training run and its progress", responses=TrainingRunOutputSerializer)
+    def get(self, request: Request, project_name: str, run_id: int) -> Response:
+        project = self.get_project(Permission.VIEW)
+        return Response(TrainingRunOutputSerializer(selectors.training_run_get(project=project, run_id=run_id)).data)
+
+
+@extend_schema(parameters=[PROJECT_NAME_PARAMETER, RUN_ID_PARAMETER])
+class TrainingRunCancelApi(ProjectScopedAPIView):
+    @extend_schema(
+        summary="Cancel a queued or running training run",
+        description="A queued run is cancelled at once; a running one stops within seconds and leaves no model.",
+        request=None,
+        responses=TrainingRunOutputSerializer,
+    )
+    def post(self, request: Request, project_name: str, run_id: int) -> Response:
+        project = self.get_project(Permission.TRAIN)
+        run = services.training_run_cancel(run=selectors.training_run_get(project=project, run_id=run_id))
+        return Response(TrainingRunOutputSerializer(selectors.training_run_get(project=project, run_id=run.pk)).data)
+
+
+@extend_schema(parameters=[PROJECT_NAME_PARAMETER])
+class TrainedModelListApi(ProjectScopedAPIView):
+    pagination_class = LimitOffsetPagination
+
+    @extend_schema(
+        summary="The project's trained models, newest first", responses=TrainedModelOutputSerializer(many=True)
+    )
+    def get(self, request: Request, project_name: str) -> Response:
+        project = self.get_project(Permission.VIEW)
+        models = selectors.trained_model_list(project=project)
+        return paginated_response(
+            request=request, view=self, queryset=models, serializer_class=TrainedModelOutputSerializer
+        )
+
+
+@extend_schema_view(
+    get=extend_schema(summary="One trained model", responses=TrainedModelOutputSerializer),
+    delete=extend_schema(summary="Delete a model with its evaluation and files", responses={204: None}),
+)
+@extend_schema(parameters=[PROJECT_NAME_PARAMETER, MODEL_ID_PARAMETER])
+class TrainedModelDetailApi(ProjectScopedAPIView):
+    def get(self, request: Request, project_name: str, model_id: int) -> Response:
+        project = self.get_project(Permission.VIEW)
+        model = selectors.trained_model_get(project=project, model_id=model_id)
+        return Response(TrainedModelOutputSerializer(model).data)
+
+    def delete(self, request: Request, project_name: str, model_id: int) -> Response:
+        project = self.get_project(Permission.TRAIN)
+        services.trained_model_delete(model=selectors.trained_model_get(project=project, model_id=model_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(
+    parameters=[
+        PROJECT_NAME_PARAMETER,
+        MODEL_ID_PARAMETER,
+        OpenApiParameter(
+            "format",
+            OpenApiTypes.STR,
+            OpenApiParameter.QUERY,
+            enum=["native", "azure"],
+            description="native (default): nerlab's full report; azure: Azure's customEntityRecognitionEvaluation.",
+        ),
+    ]
+)
+class EvaluationApi(ProjectScopedAPIView):
+    # Here ``?format=`` names the report's shape (native/azure), not a DRF renderer.
+    content_negotiation_class = _ReportFormatNegotiation
+
+    @extend_schema(summary="A model's evaluation on its test set", responses=EvaluationOutputSerializer)
+    def get(self, request: Request, project_name: str, model_id: int) -> Response:
+        project = self.get_project(Permission.VIEW)
+        model = selectors.trained_model_get(project=project, model_id=model_id)
+        report = selectors.evaluation_report(model=model)
+        fmt = request.query_params.get("format", "native")
+        if fmt not in ("native", "azure"):
+            return Response({"format": ["Use native or azure."]}, status=status.HTTP_400_BAD_REQUEST)
+        body = azure_summary(report) if fmt == "azure" else report.to_dict()
+        return Response({"model_id": model.pk, "model_name": model.name, "format": fmt, "evaluation": body})

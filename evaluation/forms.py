@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from django import forms
+
+from ner import limits
+
+
+class TrainingRunForm(forms.Form):
+    model_name = forms.CharField(
+        max_length=limits.MODEL_NAME_MAX,
+        required=False,
+        help_text="Letters, digits and _ . - only. Left empty, the next free model-N is used.",
+    )
+    seed = forms.IntegerField(
+        min_value=0, max_value=2**31 - 1, initial=0, help_text="The same data and seed train the same model."
+    )
+    max_steps = forms.IntegerField(
+        min_value=0, max_value=1_000_000, initial=2000, help_text="Stop after this many updates (0: no step limit)."
+    )
+    max_epochs = forms.IntegerField(
+        min_value=0, max_value=10_000, initial=0, help_text="Stop after this many passes over the data (0: no limit)."
+    )
+    patience = forms.IntegerField(
+        min_value=0,
+        max_value=1_000_000,
+        initial=400,
+        help_text="Stop when the dev score has not improved for this many steps (0: never stop early).",
+    )
+
+    def clean(self) -> dict:
+        data = super().clean() or {}
+        if data.get("max_steps") == 0 and data.get("max_epochs") == 0:
+            raise forms.ValidationError("Set a step limit or an epoch limit: with neither, training would never end.")
+        return data
+
+
+class ModelCompareForm(forms.Form):
+    a = forms.TypedChoiceField(coerce=int, label="Model A (baseline)")
+    b = forms.TypedChoiceField(coerce=int, label="Model B")
+
+    def __init__(self, *args: object, models: list[tuple[int, str]], **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["a"].choices = models  # type: ignore[attr-defined]
+        self.fields["b"].choices = models  # type: ignore[attr-defined]
+
+    def clean(self) -> dict:
+        data = super().clean() or {}
+        if data.get("a") is not None and data.get("a") == data.get("b"):
+            raise forms.ValidationError("Choose two different models.")
+        return data

@@ -1,0 +1,433 @@
+"""Reads for training runs, trained models, evaluations, the test-set review and model comparison."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from django.core.files.storage import default_storage
+from django.db.models import QuerySet
+from django.http import Http404
+
+from evaluation.models import DatasetSnapshot, Evaluation, Prediction, TrainedModel, TrainingRun
+from ner import limits
+from ner.formats.jsonl import read_jsonl
+from ner.metrics import MATRIX_FILTERS, NONE, DocumentComparison, EvaluationReport, compare_documents
+from ner.types import LabeledDoc, Span
+from projects.models import Project
+
+# --------------------------------------------------------------------------------------------- snapshots
+
+
+@lru_cache(maxsize=8)
+def _snapshot_docs(file: str, content_hash: str) -> tuple[LabeledDoc, ...]:
+    # Snapshots never change after they are written, so their parsed documents can be kept per process (keyed by
+    # the hash too, in case a deleted project's path is ever reused).
+    with default_storage.open(file, "rb") as handle:
+        return tuple(read_jsonl(handle.read(), file_name=file))
+
+
+def snapshot_documents(*, snapshot: DatasetSnapshot) -> list[LabeledDoc]:
+    """The frozen documents of a snapshot, in snapshot order, each with ``split`` and ``meta['document_id']``."""
+    return list(_snapshot_docs(snapshot.file, snapshot.content_hash))
+
+
+def snapshot_test_documents(*, snapshot: DatasetSnapshot) -> list[LabeledDoc]:
+    return [doc for doc in snapshot_documents(snapshot=snapshot) if doc.split == "test"]
+
+
+# --------------------------------------------------------------------------------------------- runs
+
+
+def training_run_list(*, project: Project) -> QuerySet[TrainingRun]:
+    return (
+        TrainingRun.objects.filter(project=project)
+        .select_related("snapshot", "requested_by", "trained_model")
+        .order_by("-created_at", "-id")
+    )
+
+
+def training_run_get(*, project: Project, run_id: int) -> TrainingRun:
+    run = training_run_list(project=project).filter(pk=run_id).first()
+    if run is None:
+        raise Http404("No such training run in this project.")
+    return run
+
+
+def training_run_position(*, run: TrainingRun) -> int:
+    """For a queued run, how many runs of the project are ahead of it (the running one included)."""
+    if run.status != TrainingRun.Status.QUEUED:
+        return 0
+    return (
+        TrainingRun.objects.filter(project_id=run.project_id, status__in=TrainingRun.ACTIVE)
+        .filter(created_at__lte=run.created_at)
+        .exclude(pk=run.pk)
+        .count()
+    )
+
+
+# --------------------------------------------------------------------------------------------- models
+
+
+def trained_model_list(*, project: Project) -> QuerySet[TrainedModel]:
+    return TrainedModel.objects.filter(project=project).select_related("run", "run__snapshot").order_by("-created_at")
+
+
+def trained_model_get(*, project: Project, model_id: int) -> TrainedModel:
+    model = trained_model_list(project=project).filter(pk=model_id).first()
+    if model is None:
+        raise Http404("No such model in this project.")
+    return model
+
+
+def trained_model_local_path(*, model: TrainedModel) -> Path:
+    """A local folder holding the model's files: the storage folder itself when storage is a local disk,
+    otherwise a copy downloaded once into the temporary folder."""
+    try:
+        return Path(default_storage.path(model.storage_path))
+    except NotImplementedError:
+        pass
+    import tempfile
+
+    target = Path(tempfile.gettempdir()) / "nerlab-models" / hashlib.sha256(model.storage_path.encode()).hexdigest()
+    if (target / "meta.json").is_file():
+        return target
+
+    def copy(prefix: str, into: Path) -> None:
+        directories, files = default_storage.listdir(prefix)
+        into.mkdir(parents=True, exist_ok=True)
+        for name in files:
+            with default_storage.open(f"{prefix}/{name}", "rb") as source:
+                (into / name).write_bytes(source.read())
+        for name in directories:
+            copy(f"{prefix}/{name}", into / name)
+
+    copy(model.storage_path, target)
+    return target
+
+
+def evaluation_report(*, model: TrainedModel) -> EvaluationReport:
+    evaluation = Evaluation.objects.filter(model=model).first()
+    if evaluation is None:
+        raise Http404("This model has no evaluation.")
+    return EvaluationReport.from_dict(evaluation.report)
+
+
+# --------------------------------------------------------------------------------------------- evaluation page
+
+
+@dataclass(frozen=True)
+class TypeRow:
+    label: str
+    tp: int
+    fp: int
+    fn: int
+    precision: float
+    recall: float
+    f1: float
+    partial_f1: float
+    boundary_errors: int
+    wrong_type_errors: int
+    train_count: int
+    test_count: int
+
+
+@dataclass(frozen=True)
+class Advice:
+    kind: str  # few_examples | missing_in_test | imbalance | distribution | confusion
+    message: str
+    labels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class MatrixView:
+    labels: tuple[str, ...]
+    rows: list[tuple[str, list[tuple[str, float, float, bool]]]]  # gold -> [(predicted, value, shade 0..1, shown)]
+    kind: str
+    values: str
+    cells: str
+
+
+@dataclass
+class EvaluationView:
+    model: TrainedModel
+    report: EvaluationReport
+    rows: list[TypeRow]
+    advice: list[Advice]
+    train_counts: dict[str, int]
+    test_counts: dict[str, int]
+    interval: dict[str, Any] | None = field(default=None)
+
+
+def _advice(
+    report: EvaluationReport, train_counts: dict[str, int], test_counts: dict[str, int], project: Project
+) -> list[Advice]:
+    advice: list[Advice] = []
+    labels = sorted(set(train_counts) | set(test_counts))
+    few = [label for label in labels if train_counts.get(label, 0) < limits.FEW_INSTANCES_WARNING]
+    if few:
+        advice.append(
+            Advice(
+                "few_examples",
+                f"Fewer than {limits.FEW_INSTANCES_WARNING} training examples for "
+                + ", ".join(f"{label} ({train_counts.get(label, 0)})" for label in few)
+                + f". Tag more: {limits.RECOMMENDED_INSTANCES_PER_TYPE} or more per type is a good target.",
+                tuple(few),
+            )
+        )
+    missing = [label for label in sorted(train_counts) if not test_counts.get(label)]
+    if missing:
+        advice.append(
+            Advice(
+                "missing_in_test",
+                "Not in the test set, so not evaluated: "
+                + ", ".join(missing)
+                + ". Put documents with these types in the test set to measure them.",
+                tuple(missing),
+            )
+        )
+    present = {label: count for label, count in train_counts.items() if count}
+    if len(present) >= 2:
+        most, least = max(present, key=present.__getitem__), min(present, key=present.__getitem__)
+        if present[most] >= 10 * present[least]:
+            advice.append(
+                Advice(
+                    "imbalance",
+                    f"Unbalanced types: {most} has {present[most]} training examples, {least} only {present[least]}. "
+                    "The model will favour the frequent types; tag more of the rare ones.",
+                    (most, least),
+                )
+            )
+    train_total, test_total = sum(train_counts.values()), sum(test_counts.values())
+    if train_total and test_total:
+        drift = []
+        for label in labels:
+            train_share = train_counts.get(label, 0) / train_total
+            test_share = test_counts.get(label, 0) / test_total
+            # A type whose share of the entities differs by more than 15 points (and by half) between the sides.
+            if abs(train_share - test_share) > 0.15 and abs(train_share - test_share) > 0.5 * max(
+                train_share, test_share
+            ):
+                drift.append(f"{label} ({train_share:.0%} of training vs {test_share:.0%} of test entities)")
+        if drift:
+            advice.append(
+                Advice(
+                    "distribution",
+                    "The training and test sets differ in their mix of types: "
+                    + "; ".join(drift)
+                    + ". The test score may not reflect real use; make both sides alike.",
+                )
+            )
+    matrix = report.count_matrix
+    pairs: list[tuple[float, str, str]] = []
+    for cell in matrix.cells("errors"):
+        if NONE in (cell.gold, cell.predicted):
+            continue
+        # A gold type predicted as another for at least 20% of its entities (and at least twice).
+        if cell.raw >= 2 and cell.normalized >= 20:
+            pairs.append((cell.normalized, cell.gold, cell.predicted))
+    for share, gold, predicted in sorted(pairs, reverse=True):
+        advice.append(
+            Advice(
+                "confusion",
+                f"The model confuses {gold} with {predicted} ({share:.0f}% of {gold} entities were predicted as "
+                f"{predicted}). If they mean the same thing, merge them; otherwise describe the difference and tag "
+                "more examples of both.",
+                (gold, predicted),
+            )
+        )
+    del project
+    return advice
+
+
+def evaluation_view(*, model: TrainedModel) -> EvaluationView:
+    report = evaluation_report(model=model)
+    snapshot = model.run.snapshot
+    train_counts = dict(snapshot.span_counts.get("train", {}))
+    test_counts = dict(snapshot.span_counts.get("test", {}))
+    rows = [
+        TypeRow(
+            label=t.label,
+            tp=t.exact.tp,
+            fp=t.exact.fp,
+            fn=t.exact.fn,
+            precision=t.exact.precision,
+            recall=t.exact.recall,
+            f1=t.exact.f1,
+            partial_f1=t.partial.f1,
+            boundary_errors=t.boundary_errors,
+            wrong_type_errors=t.wrong_type_errors,
+            train_count=train_counts.get(t.label, 0),
+            test_count=test_counts.get(t.label, 0),
+        )
+        for t in report.types
+    ]
+    return EvaluationView(
+        model=model,
+        report=report,
+        rows=rows,
+        advice=_advice(report, train_counts, test_counts, model.project),
+        train_counts=train_counts,
+        test_counts=test_counts,
+        interval=None if report.micro_f1_interval is None else report.micro_f1_interval.to_dict(),
+    )
+
+
+def confusion_matrix_view(*, report: EvaluationReport, kind: str, values: str, cells: str) -> MatrixView:
+    """The matrix as table rows: ``kind`` weighted|count, ``values`` raw|normalized, ``cells`` all|errors|matches."""
+    kind = kind if kind in ("weighted", "count") else "weighted"
+    values = values if values in ("raw", "normalized") else "raw"
+    cells = cells if cells in MATRIX_FILTERS else "all"
+    matrix = (
+        report.weighted_matrix if kind == "weighted" and report.weighted_matrix is not None else report.count_matrix
+    )
+    if matrix is report.count_matrix:
+        kind = "count"
+    shown = {(c.gold, c.predicted) for c in matrix.cells(cells)}  # type: ignore[arg-type]
+    rows = []
+    for gold in matrix.labels:
+        row = []
+        for predicted in matrix.labels:
+            normalized = matrix.normalized(gold, predicted)
+            value = normalized if values == "normalized" else matrix.value(gold, predicted)
+            row.append((predicted, value, normalized / 100.0, (gold, predicted) in shown))
+        rows.append((gold, row))
+    return MatrixView(labels=matrix.labels, rows=rows, kind=kind, values=values, cells=cells)
+
+
+# --------------------------------------------------------------------------------------------- review
+
+
+@dataclass(frozen=True)
+class ReviewDocument:
+    prediction: Prediction
+    doc: LabeledDoc
+    comparison: DocumentComparison
+    gold_segments: list[tuple[str, str, str]]  # (text, outcome or "", label)
+    predicted_segments: list[tuple[str, str, str]]
+
+
+def _segments(text: str, marks: list[tuple[Span, str]]) -> list[tuple[str, str, str]]:
+    """The text cut at the marked spans: (piece, outcome, label); unmarked pieces have an empty outcome."""
+    pieces: list[tuple[str, str, str]] = []
+    position = 0
+    for span, outcome in sorted(marks, key=lambda mark: (mark[0].start, mark[0].end)):
+        if span.start < position:
+            continue  # overlapping spans (possible only under a permissive overlap policy): show the first
+        if span.start > position:
+            pieces.append((text[position : span.start], "", ""))
+        pieces.append((text[span.start : span.end], outcome, span.label))
+        position = span.end
+    if position < len(text):
+        pieces.append((text[position:], "", ""))
+    return pieces
+
+
+def review_documents(*, model: TrainedModel, mismatches_only: bool = False, label: str = "") -> list[ReviewDocument]:
+    """Each test document with gold and predicted spans marked by outcome, worst first."""
+    evaluation = Evaluation.objects.filter(model=model).first()
+    if evaluation is None:
+        raise Http404("This model has no evaluation.")
+    tests = snapshot_test_documents(snapshot=model.run.snapshot)
+    predictions = list(evaluation.predictions.all())
+    found: list[ReviewDocument] = []
+    for prediction in predictions:
+        doc = tests[prediction.position]
+        predicted = [Span(s["start"], s["end"], s["label"]) for s in prediction.spans]
+        comparison = compare_documents([(doc, predicted)])[0]
+        if mismatches_only and comparison.error_count == 0:
+            continue
+        if label and not any(
+            label in {row.gold.label if row.gold else "", row.predicted.label if row.predicted else ""}
+            for row in comparison.rows
+        ):
+            continue
+        found.append(
+            ReviewDocument(
+                prediction=prediction,
+                doc=doc,
+                comparison=comparison,
+                gold_segments=_segments(doc.text, comparison.gold_marks()),  # type: ignore[arg-type]
+                predicted_segments=_segments(doc.text, comparison.predicted_marks()),  # type: ignore[arg-type]
+            )
+        )
+    found.sort(key=lambda item: (-item.comparison.error_count, item.prediction.position))
+    return found
+
+
+# --------------------------------------------------------------------------------------------- compare
+
+
+@dataclass(frozen=True)
+class TypeDelta:
+    label: str
+    f1_a: float | None
+    f1_b: float | None
+
+    @property
+    def delta(self) -> float | None:
+        if self.f1_a is None or self.f1_b is None:
+            return None
+        return self.f1_b - self.f1_a
+
+
+@dataclass(frozen=True)
+class DocumentDelta:
+    name: str
+    document_id: int | None
+    errors_a: int
+    errors_b: int
+
+    @property
+    def delta(self) -> int:
+        return self.errors_b - self.errors_a
+
+
+@dataclass
+class Comparison:
+    a: TrainedModel
+    b: TrainedModel
+    same_test_set: bool
+    shared_documents: int
+    micro_a: float
+    micro_b: float
+    types: list[TypeDelta]
+    better: list[DocumentDelta]
+    worse: list[DocumentDelta]
+
+
+def model_compare(*, a: TrainedModel, b: TrainedModel) -> Comparison:
+    """Per-type F1 of ``b`` against ``a``, and the test documents ``b`` got better or worse on (by error count).
+
+    Documents are matched by content, so two models of different snapshots compare on the documents they share.
+    """
+    report_a, report_b = evaluation_report(model=a), evaluation_report(model=b)
+    f1_a = {t.label: t.exact.f1 for t in report_a.types}
+    f1_b = {t.label: t.exact.f1 for t in report_b.types}
+    types = [TypeDelta(label, f1_a.get(label), f1_b.get(label)) for label in sorted(set(f1_a) | set(f1_b))]
+    preds_a = {p.content_hash: p for p in Prediction.objects.filter(evaluation__model=a)}
+    preds_b = {p.content_hash: p for p in Prediction.objects.filter(evaluation__model=b)}
+    shared = sorted(set(preds_a) & set(preds_b), key=lambda h: preds_b[h].position)
+    deltas = [
+        DocumentDelta(preds_b[h].name, preds_b[h].document_id, preds_a[h].error_count, preds_b[h].error_count)
+        for h in shared
+    ]
+    return Comparison(
+        a=a,
+        b=b,
+        same_test_set=set(preds_a) == set(preds_b),
+        shared_documents=len(shared),
+        micro_a=report_a.micro.f1,
+        micro_b=report_b.micro.f1,
+        types=types,
+        better=sorted((d for d in deltas if d.delta < 0), key=lambda d: d.delta),
+        worse=sorted((d for d in deltas if d.delta > 0), key=lambda d: -d.delta),
+    )
+
+
+def label_counter(docs: list[LabeledDoc]) -> Counter[str]:
+    return Counter(span.label for doc in docs for span in doc.spans)

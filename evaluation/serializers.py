@@ -1,0 +1,115 @@
+"""Input and output serializers of the training and evaluation API."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from evaluation.models import TrainedModel, TrainingRun
+from ner import limits
+
+
+class TrainingRunStartInputSerializer(serializers.Serializer):
+    model_name = serializers.CharField(
+        max_length=limits.MODEL_NAME_MAX, required=False, allow_blank=True, help_text="Default: the next free model-N."
+    )
+    seed = serializers.IntegerField(min_value=0, max_value=2**31 - 1, default=0)
+    max_steps = serializers.IntegerField(min_value=0, max_value=1_000_000, default=2000)
+    max_epochs = serializers.IntegerField(min_value=0, max_value=10_000, default=0)
+    patience = serializers.IntegerField(min_value=0, max_value=1_000_000, default=400)
+
+
+class SnapshotOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    content_hash = serializers.CharField()
+    document_count = serializers.IntegerField()
+    train_documents = serializers.IntegerField(source="train_count")
+    test_documents = serializers.IntegerField(source="test_count")
+    span_counts = serializers.DictField(child=serializers.DictField(child=serializers.IntegerField()))
+    language = serializers.CharField()
+    split_mode = serializers.CharField()
+    test_percent = serializers.IntegerField()
+    split_seed = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "description": "One of: " + ", ".join(TrainingRun.Status.values),
+    }
+)
+class RunStatusField(serializers.CharField):
+    """The run's status; described as plain text, because an enum named ``Status`` would collide with
+    Document's in the schema (and the enum-name overrides live in settings)."""
+
+
+class TrainingRunOutputSerializer(serializers.ModelSerializer):
+    status = RunStatusField()
+    snapshot = SnapshotOutputSerializer()
+    elapsed_s = serializers.FloatField(allow_null=True)
+    model_id = serializers.SerializerMethodField()
+    requested_by = serializers.CharField(source="requested_by.username", allow_null=True, default=None)
+
+    class Meta:
+        model = TrainingRun
+        fields = [
+            "id",
+            "model_name",
+            "status",
+            "phase",
+            "seed",
+            "max_steps",
+            "max_epochs",
+            "patience",
+            "percent",
+            "epoch",
+            "step",
+            "loss",
+            "dev_f1",
+            "elapsed_s",
+            "eta_s",
+            "error",
+            "warnings",
+            "cancel_requested",
+            "attempts",
+            "requested_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "snapshot",
+            "model_id",
+        ]
+
+    def get_model_id(self, run: TrainingRun) -> int | None:
+        model = getattr(run, "trained_model", None) if run.status == TrainingRun.Status.SUCCEEDED else None
+        return model.pk if model is not None else None
+
+
+class TrainedModelOutputSerializer(serializers.ModelSerializer):
+    run_id = serializers.IntegerField()
+    test_documents = serializers.IntegerField(source="run.snapshot.test_count")
+
+    class Meta:
+        model = TrainedModel
+        fields = [
+            "id",
+            "name",
+            "created_at",
+            "duration_s",
+            "snapshot_documents",
+            "test_documents",
+            "micro_f1",
+            "labels",
+            "size_bytes",
+            "run_id",
+        ]
+
+
+class EvaluationOutputSerializer(serializers.Serializer):
+    """``ner.metrics.EvaluationReport.to_dict()`` (native) or Azure's ``customEntityRecognitionEvaluation``."""
+
+    model_id = serializers.IntegerField()
+    model_name = serializers.CharField()
+    format = serializers.ChoiceField(choices=["native", "azure"])
+    evaluation = serializers.DictField(help_text="The report; its shape depends on format.")

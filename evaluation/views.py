@@ -1,0 +1,215 @@
+"""Training, model, evaluation, review and comparison pages. Plain function views; htmx gets named partials."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from evaluation import selectors, services
+from evaluation.forms import ModelCompareForm, TrainingRunForm
+from evaluation.models import TrainedModel
+from ner.metrics import OUTCOMES
+from projects.models import Project
+from projects.roles import Permission
+from projects.selectors import entity_type_list, project_get_for_user, user_can
+
+
+def _project(request: HttpRequest, project_name: str, permission: Permission) -> Project:
+    return project_get_for_user(user=request.user, name=project_name, permission=permission)
+
+
+def _partial(request: HttpRequest, template: str, partial: str) -> str:
+    return f"{template}#{partial}" if request.htmx and not request.htmx.boosted else template
+
+
+def _training_context(request: HttpRequest, project: Project, form: TrainingRunForm | None = None) -> dict:
+    can_train = user_can(user=request.user, project=project, permission=Permission.TRAIN)
+    if form is None and can_train:
+        form = TrainingRunForm(
+            initial={
+                **services.training_settings_defaults(),
+                "model_name": services.training_model_name_suggestion(project=project),
+            }
+        )
+    return {
+        "project": project,
+        "form": form,
+        "can_train": can_train,
+        "runs": selectors.training_run_list(project=project)[:50],
+    }
+
+
+@login_required
+@require_GET
+def training_run_list(request: HttpRequest, project_name: str) -> HttpResponse:
+    project = _project(request, project_name, Permission.VIEW)
+    return render(request, "evaluation/training_run_list.html", _training_context(request, project))
+
+
+@login_required
+@require_POST
+def training_run_start(request: HttpRequest, project_name: str) -> HttpResponse:
+    project = _project(request, project_name, Permission.TRAIN)
+    form = TrainingRunForm(request.POST)
+    if form.is_valid():
+        try:
+            run = services.training_run_start(project=project, user=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            if hasattr(error, "error_dict"):
+                for field, errors in error.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+            else:
+                form.add_error(None, error.messages)
+        else:
+            messages.success(request, f"Training of {run.model_name} is queued.")
+            return redirect("evaluation:training_run_list", project.name)
+    return render(request, "evaluation/training_run_list.html", _training_context(request, project, form), status=400)
+
+
+@login_required
+@require_GET
+def training_run_detail(request: HttpRequest, project_name: str, run_id: int) -> HttpResponse:
+    """The run's page; htmx polls get only its progress row (which stops polling once the run has finished)."""
+    project = _project(request, project_name, Permission.VIEW)
+    run = selectors.training_run_get(project=project, run_id=run_id)
+    context = {
+        "project": project,
+        "run": run,
+        "position": selectors.training_run_position(run=run),
+        "can_train": user_can(user=request.user, project=project, permission=Permission.TRAIN),
+    }
+    return render(request, _partial(request, "evaluation/training_run_detail.html", "run_row"), context)
+
+
+@login_required
+@require_POST
+def training_run_cancel(request: HttpRequest, project_name: str, run_id: int) -> HttpResponse:
+    project = _project(request, project_name, Permission.TRAIN)
+    run = selectors.training_run_get(project=project, run_id=run_id)
+    try:
+        run = services.training_run_cancel(run=run)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        if run.status == run.Status.CANCELLED:
+            messages.success(request, f"Training of {run.model_name} was cancelled.")
+        else:
+            messages.success(request, f"Stopping the training of {run.model_name}; this takes a few seconds.")
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = reverse("evaluation:training_run_list", args=[project.name])
+    return redirect(back)
+
+
+@login_required
+@require_GET
+def trained_model_list(request: HttpRequest, project_name: str) -> HttpResponse:
+    project = _project(request, project_name, Permission.VIEW)
+    models = list(selectors.trained_model_list(project=project))
+    context = {
+        "project": project,
+        "models": models,
+        "can_train": user_can(user=request.user, project=project, permission=Permission.TRAIN),
+        "can_compare": len(models) >= 2
+        and user_can(user=request.user, project=project, permission=Permission.EVALUATE),
+        "compare_form": ModelCompareForm(models=[(m.pk, m.name) for m in models]),
+    }
+    return render(request, "evaluation/trained_model_list.html", context)
+
+
+@login_required
+@require_GET
+def trained_model_detail(request: HttpRequest, project_name: str, model_id: int) -> HttpResponse:
+    """The evaluation page: scores per type, confusion matrix (htmx toggles), guidance."""
+    project = _project(request, project_name, Permission.VIEW)
+    model = selectors.trained_model_get(project=project, model_id=model_id)
+    view = selectors.evaluation_view(model=model)
+    matrix = selectors.confusion_matrix_view(
+        report=view.report,
+        kind=request.GET.get("matrix", "weighted"),
+        values=request.GET.get("values", "raw"),
+        cells=request.GET.get("cells", "all"),
+    )
+    types = {entity_type.name: entity_type.pk for entity_type in entity_type_list(project=project)}
+    merges = [
+        (advice, types.get(advice.labels[0]), types.get(advice.labels[1]))
+        for advice in view.advice
+        if advice.kind == "confusion"
+    ]
+    context = {
+        "project": project,
+        "model": model,
+        "view": view,
+        "matrix": matrix,
+        "merges": merges,
+        "other_advice": [advice for advice in view.advice if advice.kind != "confusion"],
+        "can_merge": user_can(user=request.user, project=project, permission=Permission.MANAGE_SCHEMA),
+    }
+    return render(request, _partial(request, "evaluation/trained_model_detail.html", "matrix"), context)
+
+
+def _annotate_url(project: Project, document_id: int | None) -> str | None:
+    if document_id is None:
+        return None
+    try:
+        return reverse("labeling:document_annotate", args=[project.name, document_id])
+    except NoReverseMatch:  # the tagging page is optional: the document page shows the tags too
+        return reverse("labeling:document_detail", args=[project.name, document_id])
+
+
+@login_required
+@require_GET
+def trained_model_review(request: HttpRequest, project_name: str, model_id: int) -> HttpResponse:
+    """Every test document, gold beside predicted, worst first; filters for mismatches and entity type."""
+    project = _project(request, project_name, Permission.VIEW)
+    model = selectors.trained_model_get(project=project, model_id=model_id)
+    mismatches = request.GET.get("mismatches") == "1"
+    label = request.GET.get("type", "")
+    documents = selectors.review_documents(model=model, mismatches_only=mismatches, label=label)
+    labels = sorted(set(model.labels) | set(model.run.snapshot.span_counts.get("test", {})))
+    context = {
+        "project": project,
+        "model": model,
+        "documents": [(item, _annotate_url(project, item.prediction.document_id)) for item in documents],
+        "mismatches": mismatches,
+        "label": label,
+        "labels": labels,
+        "outcomes": OUTCOMES,
+    }
+    return render(request, _partial(request, "evaluation/trained_model_review.html", "documents"), context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def trained_model_delete(request: HttpRequest, project_name: str, model_id: int) -> HttpResponse:
+    project = _project(request, project_name, Permission.TRAIN)
+    model = selectors.trained_model_get(project=project, model_id=model_id)
+    if request.method == "POST":
+        try:
+            services.trained_model_delete(model=model)
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, f"Deleted model {model.name} with its evaluation.")
+        return redirect("evaluation:trained_model_list", project.name)
+    return render(request, "evaluation/trained_model_delete.html", {"project": project, "model": model})
+
+
+@login_required
+@require_GET
+def trained_model_compare(request: HttpRequest, project_name: str) -> HttpResponse:
+    project = _project(request, project_name, Permission.EVALUATE)
+    models: list[TrainedModel] = list(selectors.trained_model_list(project=project))
+    form = ModelCompareForm(request.GET or None, models=[(m.pk, m.name) for m in models])
+    comparison = None
+    if form.is_valid():
+        by_pk = {m.pk: m for m in models}
+        comparison = selectors.model_compare(a=by_pk[form.cleaned_data["a"]], b=by_pk[form.cleaned_data["b"]])
+    context = {"project": project, "form": form, "comparison": comparison}
+    return render(request, "evaluation/trained_model_compare.html", context, status=200 if not form.errors else 400)

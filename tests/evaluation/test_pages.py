@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from evaluation.models import TrainedModel, TrainingRun
+from projects.roles import Role
+from tests.evaluation.conftest import TINY
+
+
+def _train(client, project, django_capture_on_commit_callbacks, **extra):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("evaluation:training_run_start", args=[project.name]), {**TINY, "model_name": "", **extra}
+        )
+    return response
+
+
+@pytest.fixture
+def trained(owner_client, trainable, django_capture_on_commit_callbacks):
+    response = _train(owner_client, trainable, django_capture_on_commit_callbacks, model_name="baseline")
+    assert response.status_code == 302
+    return TrainedModel.objects.get(name="baseline")
+
+
+def test_training_page_shows_form_to_trainers_only(owner_client, trainable, member_of, client):
+    page = owner_client.get(reverse("evaluation:training_run_list", args=[trainable.name]))
+    assert page.status_code == 200
+    assert b'id="training-form"' in page.content and b"model-1" in page.content
+    client.force_login(member_of(trainable, Role.VIEWER))
+    page = client.get(reverse("evaluation:training_run_list", args=[trainable.name]))
+    assert page.status_code == 200 and b'id="training-form"' not in page.content
+
+
+def test_start_with_too_few_documents_shows_the_reason(owner_client, project):
+    response = owner_client.post(reverse("evaluation:training_run_start", args=[project.name]), TINY)
+    assert response.status_code == 400
+    assert "Training needs at least 10 documents marked tagged" in response.content.decode()
+
+
+@pytest.mark.slow
+def test_train_then_evaluation_review_and_list(owner_client, trained, trainable):
+    run = trained.run
+    assert run.status == "succeeded"
+    # The finished row no longer polls; it links to the evaluation.
+    row = owner_client.get(
+        reverse("evaluation:training_run_detail", args=[trainable.name, run.pk]), headers={"HX-Request": "true"}
+    )
+    html = row.content.decode()
+    assert 'hx-trigger="every 1s"' not in html and "Evaluation" in html and "<html" not in html
+
+    models = owner_client.get(reverse("evaluation:trained_model_list", args=[trainable.name])).content.decode()
+    assert "baseline" in models and "16 documents" in models
+
+    page = owner_client.get(reverse("evaluation:trained_model_detail", args=[trainable.name, trained.pk]))
+    html = page.content.decode()
+    assert page.status_code == 200
+    for text in ("Micro-F1", "95% CI", "PERSON", "CITY", "Macro (mean over types)", "Partial-match F1", "$none"):
+        assert text in html
+    # Both types have 12 training examples: the guidance says so.
+    assert "Fewer than 15 training examples for CITY (12), PERSON (12)" in html
+
+    matrix = owner_client.get(
+        reverse("evaluation:trained_model_detail", args=[trainable.name, trained.pk]),
+        {"matrix": "count", "values": "normalized", "cells": "errors"},
+        headers={"HX-Request": "true"},
+    ).content.decode()
+    assert matrix.startswith('\n<div id="matrix">') or '<div id="matrix">' in matrix[:50]
+    assert 'data-kind="count"' in matrix and 'data-values="normalized"' in matrix and 'data-cells="errors"' in matrix
+
+    review = owner_client.get(reverse("evaluation:trained_model_review", args=[trainable.name, trained.pk]))
+    html = review.content.decode()
+    assert html.count('class="card review-doc"') == 4
+    assert "Open to fix tags" in html and "/documents/" in html
+    only_errors = owner_client.get(
+        reverse("evaluation:trained_model_review", args=[trainable.name, trained.pk]),
+        {"mismatches": "1"},
+        headers={"HX-Request": "true"},
+    ).content.decode()
+    errors = [int(n) for n in __import__("re").findall(r'data-errors="(\d+)"', only_errors)]
+    assert all(n > 0 for n in errors) and errors == sorted(errors, reverse=True)
+
+
+def test_active_run_row_polls(owner_client, trainable, monkeypatch, django_capture_on_commit_callbacks):
+    monkeypatch.setattr("evaluation.tasks.training_run_task.delay", lambda run_id: None)
+    _train(owner_client, trainable, django_capture_on_commit_callbacks)
+    run = TrainingRun.objects.get()
+    page = owner_client.get(reverse("evaluation:training_run_list", args=[trainable.name])).content.decode()
+    assert 'hx-trigger="every 1s"' in page and f'href="/projects/{trainable.name}/training/{run.pk}/"' in page
+    response = owner_client.post(reverse("evaluation:training_run_cancel", args=[trainable.name, run.pk]))
+    assert response.status_code == 302
+    run.refresh_from_db()
+    assert run.status == "cancelled"
+
+
+def test_failed_run_shows_error(owner_client, trainable, monkeypatch, django_capture_on_commit_callbacks):
+    def broken(*args, **kwargs):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr("evaluation.services.train", broken)
+    _train(owner_client, trainable, django_capture_on_commit_callbacks)
+    run = TrainingRun.objects.get()
+    page = owner_client.get(reverse("evaluation:training_run_detail", args=[trainable.name, run.pk])).content.decode()
+    assert "Training failed" in page and "out of memory" in page
+
+
+@pytest.mark.slow
+def test_delete_and_compare(owner_client, trained, trainable, django_capture_on_commit_callbacks):
+    _train(owner_client, trainable, django_capture_on_commit_callbacks, model_name="second", seed=11)
+    second = TrainedModel.objects.get(name="second")
+    compare = owner_client.get(
+        reverse("evaluation:trained_model_compare", args=[trainable.name]), {"a": trained.pk, "b": second.pk}
+    ).content.decode()
+    assert "F1 per entity type" in compare and "Better with second" in compare and "PERSON" in compare
+    same = owner_client.get(
+        reverse("evaluation:trained_model_compare", args=[trainable.name]), {"a": trained.pk, "b": trained.pk}
+    )
+    assert same.status_code == 400 and "Choose two different models" in same.content.decode()
+
+    url = reverse("evaluation:trained_model_delete", args=[trainable.name, trained.pk])
+    assert "cannot be undone" in owner_client.get(url).content.decode()
+    assert owner_client.post(url).status_code == 302
+    assert not TrainedModel.objects.filter(pk=trained.pk).exists()
