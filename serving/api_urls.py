@@ -1,5 +1,17 @@
+"""/api/v1/ routes of the serving app (names under the ``serving_api`` namespace)."""
+
 from __future__ import annotations
 
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from serving import api
+
+app_name = "serving_api"
+deployments = "projects/<str:project_name>/deployments"
+urlpatterns = [
+    path(f"{deployments}/", api.DeploymentListApi.as_view(), name="deployment_list"),
+    # Before the detail route: "swap" is reserved and cannot be a deployment's name.
+    path(f"{deployments}/swap/", api.DeploymentSwapApi.as_view(), name="deployment_swap"),
+    path(f"{deployments}/<str:deployment_name>/", api.DeploymentDetailApi.as_view(), name="deployment_detail"),
+    path(f"{deployments}/<str:deployment_name>/predict", api.DeploymentPredictApi.as_view(), name="deployment_predict"),
+]

@@ -1,0 +1,289 @@
+"""Azure AI Language's runtime API for custom NER, served by nerlab (reference §4.4).
+
+``POST {endpoint}/language/analyze-text/jobs?api-version=...`` with ``CustomEntityRecognition`` tasks answers 202
+and an ``operation-location`` header; ``GET {endpoint}/language/analyze-text/jobs/{jobId}`` answers the job in
+Azure's shape. The key goes in ``Ocp-Apim-Subscription-Key`` (any nerlab API key: a user key whose user may predict
+on the project, or that project's key). So ``azure-ai-textanalytics``'s ``TextAnalyticsClient(endpoint=<nerlab>,
+credential=AzureKeyCredential(<key>)).begin_recognize_custom_entities(...)`` works unchanged.
+
+The request is validated as Azure does before anything is queued (api-version, shape, 25 documents and 125,000
+text elements, that the project and deployment exist for this key); errors come back in Azure's shape
+``{"error": {"code", "message", "innererror": {"code", "message"}}}`` with the ``x-ms-error-code`` header. Blank
+documents are reported per document in the task's ``errors``, as Azure does. The job runs in Celery; results are
+kept 24 hours and are visible only to the user whose key submitted the job.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions
+from rest_framework.parsers import JSONParser
+from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from projects.api import request_api_key
+from projects.authentication import ApiKeyAuthentication
+from projects.roles import Permission
+from projects.selectors import project_get_for_user
+from serving import selectors, services
+from serving.models import AnalyzeJob
+
+API_VERSIONS = ("2022-05-01", "2023-04-01", "2023-04-15", "2024-11-01", "2025-05-15-preview")
+CUSTOM_NER_KIND = "customentityrecognition"
+# Azure's default for the REST API; the Python SDK sends UnicodeCodePoint explicitly.
+DEFAULT_STRING_INDEX_TYPE = services.TEXT_ELEMENTS
+POLL_AFTER_S = 1
+
+
+class AzureError(Exception):
+    """An error answered in Azure's shape."""
+
+    def __init__(self, status: int, code: str, message: str, inner_code: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.inner_code = inner_code
+
+    def response(self) -> Response:
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.inner_code:
+            error["innererror"] = {"code": self.inner_code, "message": self.message}
+        return Response({"error": error}, status=self.status, headers={"x-ms-error-code": self.inner_code or self.code})
+
+
+def _invalid(message: str, inner_code: str = "InvalidParameterValue") -> AzureError:
+    return AzureError(400, "InvalidRequest", message, inner_code)
+
+
+def _api_version(request: Request) -> str:
+    version = request.query_params.get("api-version", "")
+    if not version:
+        raise _invalid(
+            f"The api-version query parameter is required; supported versions: {', '.join(API_VERSIONS)}.",
+            "MissingApiVersion",
+        )
+    if version not in API_VERSIONS:
+        raise AzureError(
+            400,
+            "InvalidRequest",
+            f"The api-version {version!r} is not supported; supported versions: {', '.join(API_VERSIONS)}.",
+            "UnsupportedApiVersion",
+        )
+    return version
+
+
+class _AzureView(APIView):
+    authentication_classes = [ApiKeyAuthentication]
+    permission_classes = [AllowAny]  # checked below, so that refusals come back in Azure's shape
+    parser_classes = [JSONParser]
+    renderer_classes = [JSONRenderer]
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, AzureError):
+            return exc.response()
+        if isinstance(exc, exceptions.AuthenticationFailed | exceptions.NotAuthenticated):
+            return AzureError(
+                401,
+                "Unauthorized",
+                "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid "
+                "nerlab API key in the Ocp-Apim-Subscription-Key header.",
+            ).response()
+        if isinstance(exc, exceptions.ParseError):
+            return _invalid(f"The request body is not valid JSON: {exc.detail}", "InvalidRequestBodyFormat").response()
+        if isinstance(exc, exceptions.UnsupportedMediaType):
+            return _invalid("Send the request body as application/json.", "InvalidRequestBodyFormat").response()
+        if isinstance(exc, exceptions.MethodNotAllowed):
+            return AzureError(405, "InvalidRequest", f"{exc.detail}").response()
+        return super().handle_exception(exc)
+
+    def _user(self, request: Request) -> Any:
+        if not (request.user and request.user.is_authenticated) or request_api_key(request) is None:
+            raise exceptions.NotAuthenticated()
+        return request.user
+
+
+def _text(value: Any, where: str) -> str:
+    if not isinstance(value, str):
+        raise _invalid(f"{where} must be a string.")
+    return value
+
+
+def _documents(body: dict[str, Any]) -> list[services.DocumentInput]:
+    analysis_input = body.get("analysisInput")
+    if not isinstance(analysis_input, dict) or not isinstance(analysis_input.get("documents"), list):
+        raise _invalid("analysisInput.documents is required: a list of {id, text, language}.", "InvalidDocumentBatch")
+    documents = []
+    for index, raw in enumerate(analysis_input["documents"]):
+        if not isinstance(raw, dict):
+            raise _invalid(f"analysisInput.documents[{index}] must be an object with id and text.", "InvalidDocument")
+        document_id = raw.get("id")
+        if not isinstance(document_id, str | int) or str(document_id) == "":
+            raise _invalid(f"analysisInput.documents[{index}].id is required.", "InvalidDocument")
+        language = raw.get("language")
+        documents.append(
+            services.DocumentInput(
+                id=str(document_id),
+                text=_text(raw.get("text", ""), f"analysisInput.documents[{index}].text"),
+                language=language if isinstance(language, str) and language else None,
+            )
+        )
+    return documents
+
+
+def _tasks(body: dict[str, Any]) -> list[services.AnalyzeTask]:
+    raw_tasks = body.get("tasks")
+    if not isinstance(raw_tasks, list) or not raw_tasks:
+        raise _invalid("tasks is required: a list with at least one CustomEntityRecognition task.", "MissingTasks")
+    tasks = []
+    for index, raw in enumerate(raw_tasks):
+        if not isinstance(raw, dict):
+            raise _invalid(f"tasks[{index}] must be an object.")
+        kind = str(raw.get("kind", ""))
+        if kind.replace("_", "").lower() != CUSTOM_NER_KIND:
+            raise _invalid(
+                f"tasks[{index}].kind {kind!r} is not supported: nerlab serves CustomEntityRecognition tasks only.",
+                "UnsupportedTaskKind",
+            )
+        parameters = raw.get("parameters")
+        if not isinstance(parameters, dict):
+            raise _invalid(f"tasks[{index}].parameters with projectName and deploymentName is required.")
+        project_name = parameters.get("projectName")
+        deployment_name = parameters.get("deploymentName")
+        if not isinstance(project_name, str) or not project_name:
+            raise _invalid(f"tasks[{index}].parameters.projectName is required.")
+        if not isinstance(deployment_name, str) or not deployment_name:
+            raise _invalid(f"tasks[{index}].parameters.deploymentName is required.")
+        index_type = parameters.get("stringIndexType") or DEFAULT_STRING_INDEX_TYPE
+        if index_type not in services.STRING_INDEX_TYPES:
+            raise _invalid(
+                f"tasks[{index}].parameters.stringIndexType {index_type!r} is not supported; use one of "
+                f"{', '.join(services.STRING_INDEX_TYPES)}."
+            )
+        task_name = raw.get("taskName")
+        tasks.append(
+            services.AnalyzeTask(
+                task_name=str(task_name) if task_name not in (None, "") else f"CustomEntityRecognition_{index}",
+                project_name=project_name,
+                deployment_name=deployment_name,
+                string_index_type=index_type,
+            )
+        )
+    return tasks
+
+
+def _check_access(request: Request, user: Any, task: services.AnalyzeTask) -> None:
+    """The same rule as the native API: 404 for a project this key cannot see, then the deployment must exist."""
+    try:
+        project = project_get_for_user(
+            user=user, name=task.project_name, permission=Permission.PREDICT, api_key=request_api_key(request)
+        )
+    except Http404:
+        raise AzureError(
+            404, "NotFound", f"The project {task.project_name!r} was not found for this key.", "ProjectNotFound"
+        ) from None
+    except DjangoPermissionDenied as error:
+        raise AzureError(403, "Forbidden", str(error), "Forbidden") from None
+    try:
+        services.deployment_resolve(project=project, name=task.deployment_name)
+    except Http404:
+        raise AzureError(
+            404,
+            "NotFound",
+            f"The deployment {task.deployment_name!r} was not found in project {task.project_name!r}.",
+            "DeploymentNotFound",
+        ) from None
+
+
+def _azure_time(moment: Any) -> str:
+    return services._azure_time(moment)
+
+
+def job_state(job: AnalyzeJob) -> dict[str, Any]:
+    """The job in the shape of Azure's ``AnalyzeTextJobState``."""
+    tasks = job.request.get("tasks", [])
+    items = list(job.task_results)
+    completed = sum(1 for item in items if item.get("status") == "succeeded")
+    failed = sum(1 for item in items if item.get("status") == "failed")
+    state: dict[str, Any] = {
+        "jobId": str(job.pk),
+        "createdDateTime": _azure_time(job.created_at),
+        "expirationDateTime": _azure_time(job.expires_at),
+        "lastUpdatedDateTime": _azure_time(job.updated_at),
+        "status": job.status,
+        "errors": [item["error"] for item in items if item.get("status") == "failed" and "error" in item],
+        "tasks": {
+            "completed": completed,
+            "failed": failed,
+            "inProgress": len(tasks) - completed - failed,
+            "total": len(tasks),
+            "items": items,
+        },
+    }
+    if job.display_name:
+        state["displayName"] = job.display_name
+    return state
+
+
+class AnalyzeTextJobSubmitApi(_AzureView):
+    @extend_schema(exclude=True)
+    def post(self, request: Request) -> Response:
+        api_version = _api_version(request)
+        user = self._user(request)
+        body = request.data
+        if not isinstance(body, dict):
+            raise _invalid("The request body must be a JSON object.", "InvalidRequestBodyFormat")
+        documents = _documents(body)
+        tasks = _tasks(body)
+        try:
+            characters = services.prediction_batch_check(documents=documents)
+        except services.PredictionError as error:
+            raise _invalid(" ".join(error.messages), error.azure_code) from None
+        for task in tasks:
+            _check_access(request, user, task)
+        display_name = body.get("displayName")
+        job = services.analyze_job_create(
+            user=user,
+            api_key=request_api_key(request),
+            api_version=api_version,
+            display_name=display_name if isinstance(display_name, str) else "",
+            documents=documents,
+            tasks=tasks,
+            character_count=characters,
+        )
+        location = request.build_absolute_uri(
+            reverse("serving:analyze_text_job", kwargs={"job_id": str(job.pk)}) + f"?api-version={api_version}"
+        )
+        return Response(
+            status=202,
+            headers={"operation-location": location, "Retry-After": str(POLL_AFTER_S)},
+        )
+
+
+class AnalyzeTextJobApi(_AzureView):
+    @extend_schema(exclude=True)
+    def get(self, request: Request, job_id: str) -> Response:
+        # $top, $skip and showStats are accepted and ignored: a job holds at most 25 documents, one page.
+        _api_version(request)
+        user = self._user(request)
+        try:
+            job = selectors.analyze_job_get(user=user, job_id=job_id)
+        except (Http404, ValueError, DjangoValidationError):
+            raise AzureError(
+                404, "NotFound", f"The job {job_id} was not found (results are kept 24 hours).", "JobNotFound"
+            ) from None
+        headers = (
+            {}
+            if job.status in (AnalyzeJob.Status.SUCCEEDED, AnalyzeJob.Status.FAILED)
+            else {"Retry-After": str(POLL_AFTER_S)}
+        )
+        return Response(job_state(job), headers=headers)

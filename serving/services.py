@@ -1,0 +1,438 @@
+"""Deploying models under names, and predicting through a deployment (native API, Azure runtime, "Try it").
+
+Writes follow the house pattern (build, ``full_clean``, save, inside ``transaction.atomic``). Prediction is one
+function, ``deployment_predict``: it resolves the deployment name to a model (one query, so a swap takes effect on
+the next request), checks the request against Azure's limits, runs the cached model and converts offsets to the
+requested unit. The native API, the Azure-compatible jobs and the "Try it" page all call it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import Http404
+from django.utils import timezone
+
+from evaluation.models import TrainedModel
+from ner import limits
+from ner.offsets import OffsetMapper, TextElementMapper, text_element_length
+from ner.predict import ModelLoadError, ScoredSpan
+from projects.models import ApiKey, Project
+from serving.cache import ModelRef, model_cache
+from serving.models import AnalyzeJob, Deployment
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+UNICODE_CODE_POINT = "UnicodeCodePoint"
+UTF16_CODE_UNIT = "Utf16CodeUnit"
+TEXT_ELEMENTS = "TextElements_v8"
+STRING_INDEX_TYPES = (UNICODE_CODE_POINT, UTF16_CODE_UNIT, TEXT_ELEMENTS)
+JOB_RETENTION = timedelta(hours=24)
+# URL words under deployments/ that cannot be deployment names.
+RESERVED_NAMES = frozenset({"swap"})
+
+
+# --- deployments ---------------------------------------------------------------------------------------------------
+
+
+def deployment_create_or_replace(
+    *, project: Project, name: str, model: TrainedModel, user: AbstractBaseUser | None = None
+) -> tuple[Deployment, bool]:
+    """Deploy ``model`` as ``name``; an existing deployment of that name is pointed at the new model (Azure's
+    "redeploy"). Returns the deployment and whether it was created. At most DEPLOYMENTS_MAX per project."""
+    with transaction.atomic():
+        # The project row serialises deploys, so two concurrent requests cannot both take the tenth slot.
+        Project.objects.select_for_update().only("pk").get(pk=project.pk)
+        if name.lower() in RESERVED_NAMES:
+            raise ValidationError({"name": f"{name!r} is reserved (it names the swap action); choose another name."})
+        if model.project_id != project.pk:
+            raise ValidationError({"model": "No such model in this project."})
+        deployment = Deployment.objects.select_for_update().filter(project=project, name=name).first()
+        created = deployment is None
+        if deployment is None:
+            count = Deployment.objects.filter(project=project).count()
+            if count >= limits.DEPLOYMENTS_MAX:
+                raise ValidationError(
+                    f"{project.name} already has {count} deployments, the most a project may have "
+                    f"({limits.DEPLOYMENTS_MAX}); delete one or redeploy under an existing name."
+                )
+            deployment = Deployment(project=project, name=name)
+        deployment.model = model
+        deployment.deployed_by = user  # type: ignore[assignment]
+        deployment.deployed_at = timezone.now()
+        deployment.full_clean(validate_constraints=False)  # the unique name is handled above, under the lock
+        deployment.save()
+    return deployment, created
+
+
+def deployment_swap(
+    *, project: Project, first_name: str, second_name: str, user: AbstractBaseUser | None = None
+) -> tuple[Deployment, Deployment]:
+    """Exchange the models of two deployments in one transaction (both rows locked), so every request sees
+    either both old assignments or both new ones."""
+    if first_name == second_name:
+        raise ValidationError("Choose two different deployments to swap.")
+    with transaction.atomic():
+        # Lock in primary-key order: two swaps of the same pair in opposite order cannot deadlock.
+        rows = {
+            row.name: row
+            for row in Deployment.objects.select_for_update()
+            .filter(project=project, name__in=[first_name, second_name])
+            .order_by("pk")
+        }
+        missing = [name for name in (first_name, second_name) if name not in rows]
+        if missing:
+            raise Http404(f"No deployment named {missing[0]!r} in this project.")
+        first, second = rows[first_name], rows[second_name]
+        now = timezone.now()
+        first.model_id, second.model_id = second.model_id, first.model_id
+        for row in (first, second):
+            row.deployed_at = now
+            row.deployed_by = user  # type: ignore[assignment]
+            row.save(update_fields=["model", "deployed_at", "deployed_by", "updated_at"])
+    return first, second
+
+
+def deployment_delete(*, deployment: Deployment) -> None:
+    """Remove the name; the model stays (it can be deployed again)."""
+    with transaction.atomic():
+        deployment.delete()
+
+
+# --- prediction ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentInput:
+    id: str
+    text: str
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Entity:
+    text: str
+    category: str
+    offset: int
+    length: int
+    confidence_score: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "category": self.category,
+            "offset": self.offset,
+            "length": self.length,
+            "confidenceScore": self.confidence_score,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentResult:
+    id: str
+    entities: tuple[Entity, ...]
+    warnings: tuple[dict[str, str], ...] = ()
+    # Code point offsets of each entity (the "Try it" page highlights with these whatever the index type).
+    spans: tuple[ScoredSpan, ...] = field(default=(), compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "entities": [e.to_dict() for e in self.entities], "warnings": list(self.warnings)}
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    deployment: Deployment
+    documents: tuple[DocumentResult, ...]
+    string_index_type: str
+
+
+class PredictionError(ValidationError):
+    """A request the prediction API refuses as a whole (400). ``code`` is Azure's inner error code."""
+
+    def __init__(self, message: str, code: str = "InvalidDocumentBatch") -> None:
+        super().__init__(message, code=code)
+        self.azure_code = code
+
+
+class PredictionUnavailable(RuntimeError):
+    """The deployed model's files cannot be loaded (deleted from storage, corrupt); the server's fault."""
+
+
+def prediction_batch_check(*, documents: Sequence[DocumentInput]) -> int:
+    """Azure's per-request limits: at most 25 documents, and 125,000 characters in all, counted in text elements
+    (what Azure calls characters: StringInfo.LengthInTextElements). Returns that count."""
+    if not documents:
+        raise PredictionError("The request has no documents; send at least one.", code="MissingInputDocuments")
+    if len(documents) > limits.PREDICT_DOCUMENTS_MAX:
+        raise PredictionError(
+            f"The request has {len(documents)} documents; the limit is {limits.PREDICT_DOCUMENTS_MAX} per request."
+        )
+    ids = [document.id for document in documents]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise PredictionError(f"Document ids must be unique within a request: {', '.join(duplicates)} repeated.")
+    total = sum(text_element_length(document.text) for document in documents)
+    if total > limits.PREDICT_CHARS_MAX:
+        raise PredictionError(
+            f"The documents hold {total:,} characters in all; the limit is {limits.PREDICT_CHARS_MAX:,} "
+            "characters per request (counted as text elements). Split them over several requests."
+        )
+    return total
+
+
+def document_problem(document: DocumentInput) -> str | None:
+    """Why one document cannot be analysed, or None (Azure reports these per document, not for the batch)."""
+    if not document.text.strip():
+        return f"Document {document.id!r} has no text; send at least one non-blank character."
+    return None
+
+
+def deployment_resolve(*, project: Project, name: str) -> Deployment:
+    """The deployment with its model's id and files, read fresh (one query) on every request."""
+    deployment = (
+        Deployment.objects.select_related("model")
+        .only(
+            "pk",
+            "name",
+            "project_id",
+            "deployed_at",
+            "model__id",
+            "model__name",
+            "model__storage_path",
+            "model__created_at",
+            "model__labels",
+        )
+        .filter(project=project, name=name)
+        .first()
+    )
+    if deployment is None:
+        raise Http404(f"No deployment named {name!r} in this project.")
+    return deployment
+
+
+def _model_ref(model: TrainedModel) -> ModelRef:
+    return ModelRef(
+        model_id=model.pk, storage_path=model.storage_path, stamp=f"{model.storage_path}@{model.created_at.isoformat()}"
+    )
+
+
+def _entities(text: str, spans: Sequence[ScoredSpan], string_index_type: str) -> tuple[Entity, ...]:
+    utf16 = OffsetMapper(text) if string_index_type == UTF16_CODE_UNIT else None
+    elements = TextElementMapper(text) if string_index_type == TEXT_ELEMENTS else None
+    entities = []
+    for span in spans:
+        if utf16 is not None:
+            start, end = utf16.to_utf16(span.start), utf16.to_utf16(span.end)
+        elif elements is not None:
+            start, end = elements.start_of(span.start), elements.end_of(span.end)
+        else:
+            start, end = span.start, span.end
+        confidence = 1.0 if span.confidence is None else span.confidence
+        entities.append(Entity(text[span.start : span.end], span.label, start, end - start, round(confidence, 4)))
+    return tuple(entities)
+
+
+def deployment_predict(
+    *,
+    deployment: Deployment,
+    documents: Sequence[DocumentInput],
+    string_index_type: str = UNICODE_CODE_POINT,
+) -> Prediction:
+    """Entities with confidence scores for each document, through ``deployment`` (from ``deployment_resolve``,
+    read in this request so that a swap takes effect at once).
+
+    Raises PredictionError (the request breaks a limit or has a blank document) or PredictionUnavailable (the
+    model's files cannot be loaded).
+    """
+    if string_index_type not in STRING_INDEX_TYPES:
+        raise PredictionError(
+            f"stringIndexType {string_index_type!r} is not supported; use one of {', '.join(STRING_INDEX_TYPES)}.",
+            code="InvalidParameterValue",
+        )
+    prediction_batch_check(documents=documents)
+    for document in documents:
+        problem = document_problem(document)
+        if problem is not None:
+            raise PredictionError(problem, code="InvalidDocument")
+    results = _predict_with(deployment, documents, string_index_type)
+    return Prediction(deployment=deployment, documents=tuple(results), string_index_type=string_index_type)
+
+
+def _predict_with(
+    deployment: Deployment, documents: Sequence[DocumentInput], string_index_type: str
+) -> list[DocumentResult]:
+    try:
+        loaded = model_cache().get(_model_ref(deployment.model))
+    except (ModelLoadError, OSError) as error:
+        raise PredictionUnavailable(
+            f"The model {deployment.model.name!r} deployed as {deployment.name!r} cannot be loaded: {error}"
+        ) from error
+    found = loaded.predict([document.text for document in documents])
+    return [
+        DocumentResult(
+            id=document.id,
+            entities=_entities(document.text, spans, string_index_type),
+            spans=tuple(spans),
+        )
+        for document, spans in zip(documents, found, strict=True)
+    ]
+
+
+# --- Azure-compatible analyze jobs ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AnalyzeTask:
+    task_name: str
+    project_name: str
+    deployment_name: str
+    string_index_type: str = TEXT_ELEMENTS
+
+    def to_dict(self) -> dict[str, str]:
+        return {
+            "taskName": self.task_name,
+            "projectName": self.project_name,
+            "deploymentName": self.deployment_name,
+            "stringIndexType": self.string_index_type,
+        }
+
+
+def analyze_job_create(
+    *,
+    user: AbstractBaseUser,
+    api_key: ApiKey | None,
+    api_version: str,
+    display_name: str,
+    documents: Sequence[DocumentInput],
+    tasks: Sequence[AnalyzeTask],
+    character_count: int,
+) -> AnalyzeJob:
+    """Store the job and queue it for a worker once the row is committed."""
+    from serving.tasks import analyze_job_task  # the task module imports this one
+
+    now = timezone.now()
+    job = AnalyzeJob(
+        user=user,
+        api_key=api_key,
+        api_version=api_version,
+        display_name=display_name[:200],
+        request={
+            "documents": [{"id": d.id, "text": d.text, "language": d.language} for d in documents],
+            "tasks": [task.to_dict() for task in tasks],
+        },
+        character_count=character_count,
+        expires_at=now + JOB_RETENTION,
+    )
+    with transaction.atomic():
+        job.full_clean()
+        job.save()
+        job_id = str(job.pk)
+        transaction.on_commit(lambda: analyze_job_task.delay(job_id))
+    return job
+
+
+def _task_item(task: dict[str, str], status: str, results: dict[str, Any] | None) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "kind": "CustomEntityRecognitionLROResults",
+        "taskName": task["taskName"],
+        "lastUpdateDateTime": _azure_time(timezone.now()),
+        "status": status,
+    }
+    if results is not None:
+        item["results"] = results
+    return item
+
+
+def _azure_time(moment: Any) -> str:
+    return moment.astimezone(timezone.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def analyze_job_execute(*, job_id: str) -> AnalyzeJob | None:
+    """Run a job's tasks and store the results in Azure's shape. Idempotent: only a job not yet finished is run
+    (claimed under ``select_for_update``), and its results are replaced, never appended."""
+    with transaction.atomic():
+        job = AnalyzeJob.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or job.status in (AnalyzeJob.Status.SUCCEEDED, AnalyzeJob.Status.FAILED):
+            return job
+        job.status = AnalyzeJob.Status.RUNNING
+        job.save(update_fields=["status", "updated_at"])
+
+    documents = [DocumentInput(d["id"], d["text"], d.get("language")) for d in job.request["documents"]]
+    items: list[dict[str, Any]] = []
+    for task in job.request["tasks"]:
+        items.append(_run_task(job, task, documents))
+    failed = all(item["status"] == "failed" for item in items)
+    AnalyzeJob.objects.filter(pk=job.pk).update(
+        task_results=items,
+        status=AnalyzeJob.Status.FAILED if failed else AnalyzeJob.Status.SUCCEEDED,
+        updated_at=timezone.now(),
+    )
+    job.refresh_from_db()
+    return job
+
+
+def _azure_error(code: str, message: str, inner_code: str | None = None, target: str | None = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if target:
+        error["target"] = target
+    if inner_code:
+        error["innererror"] = {"code": inner_code, "message": message}
+    return error
+
+
+def _run_task(job: AnalyzeJob, task: dict[str, str], documents: list[DocumentInput]) -> dict[str, Any]:
+    from projects.roles import Permission
+    from projects.selectors import project_get_for_user  # the same access rule as at submission
+
+    def failed(code: str, message: str, inner: str) -> dict[str, Any]:
+        item = _task_item(task, "failed", None)
+        item["error"] = _azure_error(code, message, inner)
+        return item
+
+    try:
+        # Rights are checked again at run time: a key revoked or a member removed while the job waited stops it.
+        api_key = ApiKey.objects.select_related("project").filter(pk=job.api_key_id, revoked_at__isnull=True).first()
+        project = project_get_for_user(
+            user=job.user, name=task["projectName"], permission=Permission.PREDICT, api_key=api_key
+        )
+        deployment = deployment_resolve(project=project, name=task["deploymentName"])
+    except Http404 as error:
+        return failed("NotFound", str(error), "ProjectNotFound")
+    except Exception as error:  # PermissionDenied and friends
+        return failed("Unauthorized", str(error) or "Not allowed.", "Unauthorized")
+
+    errors: list[dict[str, Any]] = []
+    good: list[DocumentInput] = []
+    for document in documents:
+        problem = document_problem(document)
+        if problem is None:
+            good.append(document)
+        else:
+            errors.append({"id": document.id, "error": _azure_error("InvalidArgument", problem, "InvalidDocument")})
+    try:
+        results = _predict_with(deployment, good, task["stringIndexType"]) if good else []
+    except PredictionUnavailable as error:
+        return failed("InternalServerError", str(error), "ModelUnavailable")
+    return _task_item(
+        task,
+        "succeeded",
+        {
+            "documents": [result.to_dict() for result in results],
+            "errors": errors,
+            "projectName": task["projectName"],
+            "deploymentName": task["deploymentName"],
+            "modelVersion": deployment.model.name,
+        },
+    )
+
+
+def analyze_job_cleanup(*, now: Any = None) -> int:
+    """Delete jobs past their 24 hours; returns how many."""
+    deleted, _ = AnalyzeJob.objects.filter(expires_at__lte=now or timezone.now()).delete()
+    return deleted

@@ -1,0 +1,21 @@
+"""Celery tasks of the serving app: interfaces only (a primary key in, one service call)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from serving import services
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, name="serving.analyze_job")
+def analyze_job_task(job_id: str) -> str:
+    """Run one Azure-compatible analyze job. Safe to redeliver: a finished job is left as it is."""
+    job = services.analyze_job_execute(job_id=job_id)
+    return job.status if job is not None else "missing"
+
+
+@shared_task(name="serving.analyze_job_cleanup")
+def analyze_job_cleanup_task() -> int:
+    """Delete analyze jobs older than 24 hours (schedule it hourly with Celery beat, or run the
+    ``analyze_job_cleanup`` management command from cron)."""
+    return services.analyze_job_cleanup()
