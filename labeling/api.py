@@ -5,18 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from labeling import selectors, services
-from labeling.models import Document
+from labeling import imports, selectors, services
+from labeling.models import Document, ImportJob
 from labeling.serializers import (
     DocumentDetailOutputSerializer,
     DocumentFilterSerializer,
@@ -26,11 +27,15 @@ from labeling.serializers import (
     DocumentUploadInputSerializer,
     DocumentUploadOutputSerializer,
     ErrorSerializer,
+    ExportQuerySerializer,
+    ImportInputSerializer,
+    ImportJobOutputSerializer,
     SpanCreateInputSerializer,
     SpanOutputSerializer,
     SpanUpdateInputSerializer,
     UploadErrorSerializer,
 )
+from projects.api import ProjectScopedAPIView
 from projects.models import ApiKey, Project
 from projects.roles import Permission
 from projects.selectors import entity_type_get, project_get_for_user, user_can
@@ -263,3 +268,124 @@ class SpanDetailApi(APIView):
         except DjangoValidationError as error:
             raise _invalid(error) from None
         return Response(SpanOutputSerializer(span, context={"text": document.text}).data)
+
+
+# --- import and export --------------------------------------------------------------------------------------------
+
+IMPORT_TAGS = ["import and export"]
+
+
+def _job_response(job: ImportJob) -> Response:
+    """201 when imported, 400 when the file had problems (nothing written), 202 while it runs in the background."""
+    code = {
+        ImportJob.Status.SUCCEEDED: status.HTTP_201_CREATED,
+        ImportJob.Status.FAILED: status.HTTP_400_BAD_REQUEST,
+    }.get(job.status, status.HTTP_202_ACCEPTED)  # type: ignore[call-overload]
+    return Response(ImportJobOutputSerializer(job).data, status=code)
+
+
+class ImportListApi(ProjectScopedAPIView):
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(
+        operation_id="imports_list",
+        tags=IMPORT_TAGS,
+        summary="Recent imports of the project, newest first",
+        responses={200: ImportJobOutputSerializer(many=True), 403: FORBIDDEN, 404: NOT_FOUND},
+    )
+    def get(self, request: Request, project_name: str) -> Response:
+        project = self.get_project(Permission.MANAGE_DOCUMENTS)
+        return Response(ImportJobOutputSerializer(selectors.import_job_list(project=project), many=True).data)
+
+    @extend_schema(
+        operation_id="imports_create",
+        tags=IMPORT_TAGS,
+        summary="Import labelled documents from a file in any format (all or nothing)",
+        description="The whole file is validated before anything is written. Small files are imported at once "
+        "(201 with the report, or 400 with every problem and nothing written); large ones are queued (202): poll "
+        "the job's URL. Unknown entity types are problems unless `create_missing_types` is true.",
+        request={"multipart/form-data": ImportInputSerializer},
+        responses={
+            201: ImportJobOutputSerializer,
+            202: ImportJobOutputSerializer,
+            400: OpenApiResponse(ImportJobOutputSerializer, description="The report: every problem; nothing written."),
+            403: FORBIDDEN,
+            404: NOT_FOUND,
+        },
+    )
+    def post(self, request: Request, project_name: str) -> Response:
+        project = self.get_project(Permission.MANAGE_DOCUMENTS)
+        upload = ImportInputSerializer(data=request.data)
+        upload.is_valid(raise_exception=True)
+        data = upload.validated_data
+        texts = data.get("texts")
+        job = imports.import_job_start(
+            project=project,
+            user=request.user,
+            format=data["format"],
+            data=data["file"].read(),
+            file_name=data["file"].name or "upload",
+            options=imports.ImportOptions(
+                create_missing_types=data["create_missing_types"],
+                scheme=data.get("scheme") or None,
+                wikiann=data["wikiann"],
+            ),
+            texts_data=texts.read() if texts else None,
+            texts_file_name=(texts.name or "texts.zip") if texts else "",
+        )
+        return _job_response(job)
+
+
+class ImportDetailApi(ProjectScopedAPIView):
+    @extend_schema(
+        operation_id="import_retrieve",
+        tags=IMPORT_TAGS,
+        summary="An import's status, progress and report",
+        responses={200: ImportJobOutputSerializer, 403: FORBIDDEN, 404: NOT_FOUND},
+    )
+    def get(self, request: Request, project_name: str, import_job_id: int) -> Response:
+        project = self.get_project(Permission.MANAGE_DOCUMENTS)
+        job = selectors.import_job_get(project=project, job_id=import_job_id)
+        return Response(ImportJobOutputSerializer(job).data)
+
+
+class _FileFormatParameter(DefaultContentNegotiation):
+    """Here ``?format=`` names the export's file format, not one of DRF's renderers (which would answer 404)."""
+
+    def select_renderer(self, request: Request, renderers: list[Any], format_suffix: str | None = None) -> Any:
+        renderer = renderers[0]  # errors answer in JSON; a successful export is a file, not rendered
+        return renderer, renderer.media_type
+
+
+class ExportApi(ProjectScopedAPIView):
+    content_negotiation_class = _FileFormatParameter
+
+    @extend_schema(
+        operation_id="export_download",
+        tags=IMPORT_TAGS,
+        summary="Download the project's documents, or those matching the document list's filters, in any format",
+        parameters=[ExportQuerySerializer],
+        responses={
+            (200, "application/octet-stream"): OpenApiTypes.BINARY,
+            400: INVALID,
+            403: FORBIDDEN,
+            404: NOT_FOUND,
+        },
+    )
+    def get(self, request: Request, project_name: str) -> HttpResponse:
+        project = self.get_project(Permission.VIEW)
+        query = ExportQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        try:
+            exported = imports.project_export_file(
+                project=project,
+                format=query.validated_data["format"],
+                scheme=query.validated_data["scheme"],
+                tokenizer=query.validated_data["tokenizer"],
+                **query.criteria(),
+            )
+        except imports.ExportError as error:
+            raise exceptions.ValidationError({"problems": [str(problem) for problem in error.problems]}) from None
+        response = HttpResponse(exported.data, content_type=exported.content_type)
+        response["Content-Disposition"] = f'attachment; filename="{exported.file_name}"'
+        return response

@@ -21,4 +21,11 @@ urlpatterns = [
         api.SpanDetailApi.as_view(),
         name="api-span-detail",
     ),
+    path("projects/<str:project_name>/imports/", api.ImportListApi.as_view(), name="api-import-list"),
+    path(
+        "projects/<str:project_name>/imports/<int:import_job_id>/",
+        api.ImportDetailApi.as_view(),
+        name="api-import-detail",
+    ),
+    path("projects/<str:project_name>/exports/", api.ExportApi.as_view(), name="api-export"),
 ]

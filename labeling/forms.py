@@ -9,8 +9,10 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 
+from labeling.imports import ImportOptions
 from labeling.models import Document
 from labeling.selectors import SPLIT_AUTO
+from ner.formats import FORMATS
 from projects.models import EntityType
 
 SPLIT_FILTER_CHOICES = [("", "Any split"), ("train", "Train"), ("test", "Test"), (SPLIT_AUTO, "Automatic")]
@@ -121,3 +123,48 @@ class DocumentBulkAssignForm(forms.Form):
     def assignee(self) -> Any:
         pk = self.cleaned_data.get("assigned_to")
         return None if pk is None else self.members[pk]
+
+
+# --- import and export -----------------------------------------------------------------------------------------------
+
+FORMAT_CHOICES = [(name, f"{name} — {spec.description}") for name, spec in FORMATS.items()]
+SCHEME_CHOICES = [("", "Detect from the tags"), ("iob1", "IOB1"), ("iob2", "IOB2 (BIO)"), ("bioes", "BIOES / BILOU"),
+                  ("io", "IO")]  # fmt: skip
+
+
+class DocumentImportForm(forms.Form):
+    format = forms.ChoiceField(choices=FORMAT_CHOICES, label="Format")
+    file = forms.FileField(
+        label="File",
+        allow_empty_file=True,  # the import explains an empty file itself, naming it
+        error_messages={"required": "Choose the file to import."},
+    )
+    texts = forms.FileField(
+        label="Texts (Azure labels JSON only)",
+        required=False,
+        allow_empty_file=True,
+        help_text="When the labels JSON comes on its own: a .zip of the .txt files it names.",
+    )
+    scheme = forms.ChoiceField(choices=SCHEME_CHOICES, required=False, label="Tag scheme (CoNLL)")
+    wikiann = forms.BooleanField(required=False, label="WikiANN: tokens carry a language prefix (en:Paris)")
+    create_missing_types = forms.BooleanField(required=False, label="Create missing entity types")
+
+    def options(self) -> ImportOptions:
+        data = self.cleaned_data
+        return ImportOptions(
+            create_missing_types=data["create_missing_types"], scheme=data["scheme"] or None, wikiann=data["wikiann"]
+        )
+
+
+class DocumentExportForm(forms.Form):
+    format = forms.ChoiceField(choices=FORMAT_CHOICES, label="Format")
+    scheme = forms.ChoiceField(choices=SCHEME_CHOICES[1:], required=False, initial="iob2", label="Tag scheme (CoNLL)")
+    tokenizer = forms.ChoiceField(
+        choices=[
+            ("spacy", "The project language's tokenizer (as training sees it)"),
+            ("whitespace", "Whitespace: keep the words as they are"),
+        ],
+        required=False,
+        initial="spacy",
+        label="Tokens (CoNLL)",
+    )

@@ -80,3 +80,55 @@ class Span(models.Model):
 
     def __str__(self) -> str:
         return f"{self.entity_type.name} {self.start}-{self.end}"
+
+
+class ImportJob(models.Model):
+    """One uploaded file being imported into a project: the page polls this row, never a Celery result.
+
+    The upload lies in Django's storage under ``projects/<project id>/imports/<job id>/`` until the import has
+    succeeded (a failed one keeps it, so it can be retried with "create missing entity types" ticked).
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="import_jobs")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    format = models.CharField(max_length=32)
+    file_name = models.CharField(max_length=500)
+    file_path = models.CharField(max_length=1000, blank=True)
+    # Azure's labels JSON may come with its texts in a second file (a zip of .txt files).
+    texts_file_name = models.CharField(max_length=500, blank=True)
+    texts_file_path = models.CharField(max_length=1000, blank=True)
+    size_bytes = models.PositiveBigIntegerField(default=0)
+    options = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    accepted = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+    duplicates = models.PositiveIntegerField(default=0)
+    report = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(progress__lte=100), name="import_job_progress_percent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.file_name} ({self.status})"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)

@@ -13,7 +13,7 @@ from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet,
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
-from labeling.models import Document, Span
+from labeling.models import Document, ImportJob, Span
 from ner import limits
 from ner.splits import split_documents
 from ner.tokens import token_bounds
@@ -276,3 +276,19 @@ def label_stats(*, project: Project) -> LabelStats:
             row.spans_train, row.documents_train = per_side["train"]
             row.spans_test, row.documents_test = per_side["test"]
     return stats
+
+
+# --- imports ------------------------------------------------------------------------------------------------------
+
+
+def import_job_list(*, project: Project, limit: int = 20) -> QuerySet[ImportJob]:
+    """The project's most recent imports, newest first."""
+    return ImportJob.objects.filter(project=project).select_related("created_by")[:limit]
+
+
+def import_job_get(*, project: Project, job_id: int) -> ImportJob:
+    """One import of the project; another project's import is a 404, exactly like a missing one."""
+    job = ImportJob.objects.filter(project=project, pk=job_id).select_related("created_by").first()
+    if job is None:
+        raise Http404("No such import in this project.")
+    return job

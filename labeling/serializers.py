@@ -7,8 +7,10 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from labeling.models import Document, Span
+from labeling.models import Document, ImportJob, Span
 from labeling.selectors import SPLIT_AUTO
+from ner.formats import FORMATS
+from ner.formats.conll import SCHEMES
 
 SPLIT_CHOICES = [("train", "Train"), ("test", "Test"), (SPLIT_AUTO, "Automatic (the project's split rule)")]
 
@@ -152,3 +154,90 @@ class ErrorSerializer(serializers.Serializer):
 
 class SpanUpdateInputSerializer(serializers.Serializer):
     entity_type = serializers.IntegerField(min_value=1, help_text="Id of one of the project's entity types.")
+
+
+# --- import and export ------------------------------------------------------------------------------------------------
+
+
+class ImportInputSerializer(serializers.Serializer):
+    file = serializers.FileField(allow_empty_file=True, help_text="The file to import.")
+    format = serializers.ChoiceField(choices=list(FORMATS), help_text="One of nerlab's formats.")
+    texts = serializers.FileField(
+        required=False,
+        allow_empty_file=True,
+        help_text="Azure only: a .zip of the .txt files, when `file` is the labels JSON on its own.",
+    )
+    create_missing_types = serializers.BooleanField(
+        required=False, default=False, help_text="Create the entity types the file uses and the project lacks."
+    )
+    scheme = serializers.ChoiceField(
+        choices=list(SCHEMES), required=False, allow_blank=True, help_text="CoNLL tag scheme; blank detects it."
+    )
+    wikiann = serializers.BooleanField(
+        required=False, default=False, help_text="CoNLL: tokens carry WikiANN's language prefix (en:Paris)."
+    )
+
+
+class ImportProblemSerializer(serializers.Serializer):
+    file = serializers.CharField()
+    where = serializers.CharField(help_text="The line or document, e.g. \"document 3 ('a.txt')\" or 'line 12'.")
+    field = serializers.CharField(help_text="The field or span at fault.")
+    message = serializers.CharField()
+
+
+class ImportReportSerializer(serializers.Serializer):
+    total = serializers.IntegerField(help_text="Documents in the file: accepted + rejected + duplicates.")
+    accepted = serializers.IntegerField(help_text="Documents that passed every check (stored when `written`).")
+    rejected = serializers.IntegerField()
+    duplicates = serializers.IntegerField(help_text="Texts already in the project or repeated in the file.")
+    written = serializers.BooleanField(help_text="Whether the documents were stored; false when any problem.")
+    problem_count = serializers.IntegerField()
+    problems = ImportProblemSerializer(many=True, help_text="The first 1,000 problems.")
+    missing_types = serializers.ListField(child=serializers.CharField())
+    created_types = serializers.ListField(child=serializers.CharField())
+    already_present = ImportProblemSerializer(many=True, help_text="Duplicates whose spans differ from the stored.")
+
+
+class ImportJobOutputSerializer(serializers.ModelSerializer):
+    report = serializers.SerializerMethodField()
+    created_by = serializers.StringRelatedField()
+    # A plain string, not an enum: drf-spectacular would name it StatusEnum, colliding with the documents' status.
+    status = serializers.CharField(help_text="queued, running, succeeded (imported) or failed (nothing written).")
+
+    class Meta:
+        model = ImportJob
+        fields = [
+            "id",
+            "format",
+            "file_name",
+            "texts_file_name",
+            "size_bytes",
+            "options",
+            "status",
+            "progress",
+            "total",
+            "accepted",
+            "rejected",
+            "duplicates",
+            "error",
+            "report",
+            "created_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+
+    @extend_schema_field(ImportReportSerializer(allow_null=True))
+    def get_report(self, job: ImportJob) -> dict[str, Any] | None:
+        return job.report or None
+
+
+class ExportQuerySerializer(DocumentFilterSerializer):
+    format = serializers.ChoiceField(choices=list(FORMATS))
+    scheme = serializers.ChoiceField(choices=list(SCHEMES), required=False, default="iob2")
+    tokenizer = serializers.ChoiceField(
+        choices=["spacy", "whitespace"],
+        required=False,
+        default="spacy",
+        help_text="CoNLL tokens: the project language's tokenizer (as training sees it) or whitespace.",
+    )

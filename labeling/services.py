@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from labeling.models import Document, Span
 from ner import limits
-from ner.names import InvalidName, check_entity_type_name, normalize_language
+from ner.names import InvalidName, check_entity_type_name, normalize_language, primary_language
 from ner.spans import SpanError, check_new_span, snap_to_tokens, span_problems
 from ner.text import TextFile, UploadError, check_text, content_hash, read_uploads
 from ner.tokens import token_bounds
@@ -169,9 +169,13 @@ def _doc_language(project: Project, doc: LabeledDoc, name: str) -> tuple[str, st
     except InvalidName as error:
         return "", f"{name}: {error}"
     if not project.multilingual:
-        # One language per project: a document in the project's language stores blank (= the project's).
+        # One language per project: a document in the project's language stores blank (= the project's); a
+        # regional variant of it (en-US in an "en" project, as Azure files write it) keeps its code, which has the
+        # same tokenizer, so an export gives back what was imported.
         if language == project.language:
             return "", None
+        if primary_language(language) == primary_language(project.language):
+            return language, None
         return "", (
             f"{name}: language {language} differs from the project's ({project.language}); "
             "make the project multilingual to import documents in several languages"

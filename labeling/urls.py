@@ -10,6 +10,18 @@ urlpatterns = [
     path("projects/<str:project_name>/documents/upload/", views.document_upload, name="document_upload"),
     path("projects/<str:project_name>/documents/delete/", views.document_bulk_delete, name="document_bulk_delete"),
     path("projects/<str:project_name>/documents/assign/", views.document_bulk_assign, name="document_bulk_assign"),
+    path("projects/<str:project_name>/documents/import/", views.document_import, name="document_import"),
+    path(
+        "projects/<str:project_name>/documents/import/<int:import_job_id>/",
+        views.import_job_detail,
+        name="import_job_detail",
+    ),
+    path(
+        "projects/<str:project_name>/documents/import/<int:import_job_id>/retry/",
+        views.import_job_retry,
+        name="import_job_retry",
+    ),
+    path("projects/<str:project_name>/documents/export/", views.document_export, name="document_export"),
     path("projects/<str:project_name>/documents/next/", views.document_next, name="document_next"),
     path("projects/<str:project_name>/documents/stats/", views.label_stats, name="label_stats"),
     path("projects/<str:project_name>/documents/<int:document_id>/", views.document_detail, name="document_detail"),

@@ -20,17 +20,20 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from labeling import selectors, services
+from labeling import imports, selectors, services
 from labeling.forms import (
     COMMON_LANGUAGES,
     SPLIT_EDIT_CHOICES,
     DocumentBulkAssignForm,
     DocumentBulkDeleteForm,
+    DocumentExportForm,
     DocumentFilterForm,
+    DocumentImportForm,
     DocumentUpdateForm,
     DocumentUploadForm,
 )
 from labeling.models import Document, Span
+from ner.formats import FORMATS
 from projects.models import Project
 from projects.roles import Permission
 from projects.selectors import entity_type_list, project_get_for_user, user_can
@@ -319,3 +322,96 @@ def document_next(request: HttpRequest, project_name: str) -> HttpResponse:
         messages.success(request, "No untagged documents left for you in this project.")
         return redirect("labeling:document_list", project.name)
     return redirect("labeling:document_annotate", project.name, document.pk)
+
+
+# --- import and export --------------------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def document_import(request: HttpRequest, project_name: str) -> HttpResponse:
+    """Choose a format and a file; small files are imported at once, large ones run in the background."""
+    project = project_get_for_user(user=request.user, name=project_name, permission=Permission.MANAGE_DOCUMENTS)
+    form = DocumentImportForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload, texts = form.cleaned_data["file"], form.cleaned_data["texts"]
+        job = imports.import_job_start(
+            project=project,
+            user=request.user,
+            format=form.cleaned_data["format"],
+            data=upload.read(),
+            file_name=upload.name or "upload",
+            options=form.options(),
+            texts_data=texts.read() if texts else None,
+            texts_file_name=(texts.name or "texts.zip") if texts else "",
+        )
+        return redirect("labeling:import_job_detail", project.name, job.pk)
+    context = {
+        "project": project,
+        "form": form,
+        "jobs": selectors.import_job_list(project=project),
+        "formats": FORMATS,
+    }
+    return render(request, "labeling/document_import.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+@require_GET
+def import_job_detail(request: HttpRequest, project_name: str, import_job_id: int) -> HttpResponse:
+    """An import's progress (htmx polls the ``job`` partial until it is finished), then its report."""
+    project = project_get_for_user(user=request.user, name=project_name, permission=Permission.MANAGE_DOCUMENTS)
+    job = selectors.import_job_get(project=project, job_id=import_job_id)
+    context = {"project": project, "job": job, "report": imports.import_job_report(job=job)}
+    template = "labeling/import_job_detail.html"
+    if request.htmx and not request.htmx.boosted:
+        template += "#job"
+    return render(request, template, context)
+
+
+@login_required
+@require_POST
+def import_job_retry(request: HttpRequest, project_name: str, import_job_id: int) -> HttpResponse:
+    """Run a failed import again from its stored file, creating the missing entity types when ticked."""
+    project = project_get_for_user(user=request.user, name=project_name, permission=Permission.MANAGE_DOCUMENTS)
+    job = selectors.import_job_get(project=project, job_id=import_job_id)
+    try:
+        imports.import_job_retry(job=job, create_missing_types=bool(request.POST.get("create_missing_types")))
+    except ValidationError as error:
+        _report(request, messages.ERROR, error.messages)
+    return redirect("labeling:import_job_detail", project.name, job.pk)
+
+
+@login_required
+@require_GET
+def document_export(request: HttpRequest, project_name: str) -> HttpResponse:
+    """Pick a format and, optionally, the document list's filters; ``?format=`` downloads the file."""
+    project = project_get_for_user(user=request.user, name=project_name, permission=Permission.VIEW)
+    filters = DocumentFilterForm(request.GET, entity_types=entity_type_list(project=project))
+    criteria = filters.criteria()
+    form = DocumentExportForm(request.GET if "format" in request.GET else None)
+    problems: list[Any] = []
+    if form.is_bound and form.is_valid():
+        try:
+            exported = imports.project_export_file(
+                project=project,
+                format=form.cleaned_data["format"],
+                scheme=form.cleaned_data["scheme"] or "iob2",
+                tokenizer=form.cleaned_data["tokenizer"] or "spacy",
+                **criteria,
+            )
+        except imports.ExportError as error:
+            problems = error.problems
+        else:
+            response = HttpResponse(exported.data, content_type=exported.content_type)
+            response["Content-Disposition"] = f'attachment; filename="{exported.file_name}"'
+            return response
+    context = {
+        "project": project,
+        "form": form,
+        "filters": filters,
+        "filtered": any(value for value in criteria.values()),
+        "count": selectors.document_list(project=project, **criteria).count(),
+        "problems": problems,
+        "formats": FORMATS,
+    }
+    return render(request, "labeling/document_export.html", context, status=400 if problems or form.errors else 200)

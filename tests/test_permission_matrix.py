@@ -31,9 +31,12 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.views import APIView
 
+from labeling.models import ImportJob
 from projects import services
 from projects.models import ApiKey, Invitation, Membership, Project
 from projects.roles import ROLE_PERMISSIONS, Permission, Role
+from serving.services import deployment_create_or_replace
+from tests.evaluation.objects import finished_model
 from tests.factories import (
     DocumentFactory,
     EntityTypeFactory,
@@ -42,6 +45,7 @@ from tests.factories import (
     SpanFactory,
     UserFactory,
 )
+from tests.serving.helpers import model_row as serving_model_row
 
 P = Permission
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -87,6 +91,14 @@ PERMISSIONS: dict[str, dict[str, Needs | list[Needs]]] = {
     "labeling:document_detail": {"GET": needs(P.VIEW)},
     "labeling:document_update": {"POST": needs(P.MANAGE_DOCUMENTS)},
     "labeling:document_delete": {"GET": needs(P.MANAGE_DOCUMENTS), "POST": needs(P.MANAGE_DOCUMENTS)},
+    "labeling:document_annotate": {"GET": needs(P.VIEW)},
+    "labeling:document_next": {"GET": needs(P.VIEW)},
+    "labeling:document_bulk_assign": {"POST": needs(P.MANAGE_DOCUMENTS)},
+    "labeling:label_stats": {"GET": needs(P.VIEW)},
+    "labeling:document_import": {"GET": needs(P.MANAGE_DOCUMENTS), "POST": needs(P.MANAGE_DOCUMENTS)},
+    "labeling:import_job_detail": {"GET": needs(P.MANAGE_DOCUMENTS)},
+    "labeling:import_job_retry": {"POST": needs(P.MANAGE_DOCUMENTS)},
+    "labeling:document_export": {"GET": needs(P.VIEW)},
     # projects API
     "projects_api:project_detail": {
         "GET": needs(P.VIEW),
@@ -118,14 +130,57 @@ PERMISSIONS: dict[str, dict[str, Needs | list[Needs]]] = {
         "PATCH": [
             needs(P.MANAGE_DOCUMENTS, {"split": "test"}, label="split"),
             needs(P.ANNOTATE, {"status": "tagged"}, label="status"),
+            needs(P.MANAGE_DOCUMENTS, {"assigned_to": None}, label="assigned_to"),
         ],
         "DELETE": needs(P.MANAGE_DOCUMENTS),
     },
+    "api-import-list": {"GET": needs(P.MANAGE_DOCUMENTS), "POST": needs(P.MANAGE_DOCUMENTS, multipart=True)},
+    "api-import-detail": {"GET": needs(P.MANAGE_DOCUMENTS)},
+    "api-export": {"GET": needs(P.VIEW)},
     "api-span-list": {
         "GET": needs(P.VIEW),
         "POST": needs(P.ANNOTATE, {"entity_type": "{entity_type_id}", "start": 9, "end": 15}),
     },
-    "api-span-detail": {"DELETE": needs(P.ANNOTATE)},
+    "api-span-detail": {
+        "PATCH": needs(P.ANNOTATE, {"entity_type": "{other_entity_type_id}"}),
+        "DELETE": needs(P.ANNOTATE),
+    },
+    # evaluation pages
+    "evaluation:training_run_list": {"GET": needs(P.VIEW)},
+    "evaluation:training_run_start": {"POST": needs(P.TRAIN, {"max_steps": 30})},
+    "evaluation:training_run_detail": {"GET": needs(P.VIEW)},
+    "evaluation:training_run_cancel": {"POST": needs(P.TRAIN)},
+    "evaluation:trained_model_list": {"GET": needs(P.VIEW)},
+    "evaluation:trained_model_compare": {"GET": needs(P.EVALUATE)},
+    "evaluation:trained_model_detail": {"GET": needs(P.VIEW)},
+    "evaluation:trained_model_review": {"GET": needs(P.VIEW)},
+    "evaluation:trained_model_delete": {"GET": needs(P.TRAIN), "POST": needs(P.TRAIN)},
+    # evaluation API
+    "evaluation_api:training_run_list": {"GET": needs(P.VIEW), "POST": needs(P.TRAIN, {"max_steps": 30})},
+    "evaluation_api:training_run_detail": {"GET": needs(P.VIEW)},
+    "evaluation_api:training_run_cancel": {"POST": needs(P.TRAIN)},
+    "evaluation_api:trained_model_list": {"GET": needs(P.VIEW)},
+    "evaluation_api:trained_model_detail": {"GET": needs(P.VIEW), "DELETE": needs(P.TRAIN)},
+    "evaluation_api:evaluation_detail": {"GET": needs(P.VIEW)},
+    # serving pages
+    "serving:deployment_list": {"GET": needs(P.VIEW)},
+    "serving:deployment_deploy": {"GET": needs(P.DEPLOY), "POST": needs(P.DEPLOY)},
+    "serving:deployment_swap": {"GET": needs(P.DEPLOY), "POST": needs(P.DEPLOY)},
+    "serving:deployment_detail": {"GET": needs(P.VIEW)},
+    "serving:deployment_delete": {"GET": needs(P.DEPLOY), "POST": needs(P.DEPLOY)},
+    "serving:try_it": {"GET": needs(P.PREDICT), "POST": needs(P.PREDICT)},
+    # serving API
+    "serving_api:deployment_list": {
+        "GET": needs(P.VIEW),
+        "POST": needs(P.DEPLOY, {"name": "matrix-new", "model": "{deployed_model_name}"}),
+    },
+    "serving_api:deployment_swap": {"POST": needs(P.DEPLOY)},
+    "serving_api:deployment_detail": {
+        "GET": needs(P.VIEW),
+        "PUT": needs(P.DEPLOY, {"model": "{deployed_model_name}"}),
+        "DELETE": needs(P.DEPLOY),
+    },
+    "serving_api:deployment_predict": {"POST": needs(P.PREDICT)},
 }
 
 ROLES = (Role.OWNER, Role.EDITOR, Role.ANNOTATOR, Role.VIEWER)
@@ -215,6 +270,10 @@ KWARG_VALUES: dict[str, str] = {
     "username": "username",
     "invitation_id": "invitation_id",
     "api_key_id": "api_key_id",
+    "run_id": "run_id",
+    "model_id": "model_id",
+    "deployment_name": "deployment_name",
+    "import_job_id": "import_job_id",
 }
 
 
@@ -227,6 +286,11 @@ def _populate(project: Project, target: Any, owner: Any) -> ProjectObjects:
     membership = Membership.objects.get(project=project, user=target)
     invitation, _ = services.invitation_create(project=project, role=Role.VIEWER, created_by=owner)
     api_key, _ = services.api_key_create(user=owner, name=f"{project.name} key", project=project)
+    trained_model = finished_model(project, document)
+    # A model of its own for the deployment, so deleting trained_model stays possible; distinct deployment names
+    # per project, so a foreign name in this project's URL is really foreign.
+    deployed_model = serving_model_row(project, "matrix-deployed")
+    deployment, _ = deployment_create_or_replace(project=project, name=f"{project.name}-dep", model=deployed_model)
     return ProjectObjects(
         project=project,
         values={
@@ -239,6 +303,11 @@ def _populate(project: Project, target: Any, owner: Any) -> ProjectObjects:
             "username": target.username,
             "invitation_id": invitation.pk,
             "api_key_id": api_key.pk,
+            "run_id": trained_model.run_id,
+            "model_id": trained_model.pk,
+            "deployment_name": deployment.name,
+            "deployed_model_name": deployed_model.name,
+            "import_job_id": ImportJob.objects.create(project=project, format="jsonl", file_name="matrix.jsonl").pk,
         },
     )
 

@@ -137,7 +137,12 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = NERLAB_UPLOAD_MAX_BYTES
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FILES = 10_000
 NERLAB_SELF_REGISTRATION = env.bool("NERLAB_SELF_REGISTRATION")
+# Imports larger than either threshold run in a Celery worker with a progress bar instead of in the request.
+NERLAB_IMPORT_ASYNC_DOCUMENTS = env.int("NERLAB_IMPORT_ASYNC_DOCUMENTS", default=2_000)
+NERLAB_IMPORT_ASYNC_BYTES = env.int("NERLAB_IMPORT_ASYNC_BYTES", default=5 * 1024 * 1024)
 NERLAB_INVITATION_DAYS = env.int("NERLAB_INVITATION_DAYS", default=7)
+# Trained models each web process and worker keeps loaded (serving.cache); about 10-50 MB of memory each.
+NERLAB_MODEL_CACHE_SIZE = env.int("NERLAB_MODEL_CACHE_SIZE", default=4)
 
 # Celery: with nothing configured, a SQLite file is the broker, so one machine needs no server at all.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=f"sqla+sqlite:///{DATA_DIR / 'celery-broker.sqlite3'}")
@@ -169,6 +174,13 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a "status"; name each enum after its model so the schema has no collisions.
+    "ENUM_NAME_OVERRIDES": {
+        "DocumentStatusEnum": "labeling.models.Document.Status",
+        "ImportJobStatusEnum": "labeling.models.ImportJob.Status",
+        "TrainingRunStatusEnum": "evaluation.models.TrainingRun.Status",
+        "AnalyzeJobStatusEnum": "serving.models.AnalyzeJob.Status",
+    },
 }
 
 LOGGING = {

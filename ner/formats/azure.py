@@ -380,7 +380,9 @@ def _locations(docs: Sequence[LabeledDoc]) -> list[str]:
     taken: set[str] = set()
     locations: list[str] = []
     for number, doc in enumerate(docs, start=1):
-        location = doc.name if doc.name and doc.name not in taken and "/" not in doc.name else ""
+        # Azure's container holds .txt files, and its reader accepts nothing else.
+        name = doc.name if doc.name.lower().endswith(".txt") else f"{doc.name}.txt" if doc.name else ""
+        location = name if name and name not in taken and "/" not in name else ""
         candidate = number
         while not location or location in taken:
             location = f"doc{candidate}.txt"

@@ -1,0 +1,933 @@
+"""Import and export of labelled documents in every format of ``ner.formats``, and the jobs that run big imports.
+
+Kept apart from ``services.py``, which holds the writes the tagging pages make one document or span at a time:
+import/export is a family of its own — reports, file-level wrappers, the ImportJob lifecycle, storage — that the
+clone, the whole-project archive, the Azure authoring API and the command line build on:
+
+- ``labeled_docs_import(project=, user=, docs=, create_missing_types=)`` -> ``ImportReport``: validate every
+  document completely, then write all of them in one transaction, or nothing.
+- ``labeled_docs_export(project=, documents=)`` -> ``list[LabeledDoc]``: texts, spans, effective split, language.
+- ``project_import_file`` / ``project_export_file``: the same, from and to the bytes of a file in any format.
+- ``import_job_start`` / ``import_job_execute`` / ``import_job_retry``: uploads kept in storage, run now when
+  small, queued to Celery (after commit) when large; the page polls the ImportJob row.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Final
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from labeling import selectors
+from labeling.models import Document, ImportJob, Span
+from labeling.services import NAME_MAX, _doc_language, _lock_project
+from ner import limits
+from ner.formats import FORMATS, FormatError, Problem
+from ner.formats.azure import read_azure_labels, read_azure_zip, write_azure
+from ner.formats.conll import SCHEMES, read_conll, write_conll
+from ner.names import InvalidName, check_entity_type_name
+from ner.spans import SpanError, check_bounds, conflict_message, find_conflict
+from ner.splits import split_documents
+from ner.text import UploadError, check_text, content_hash, read_uploads
+from ner.tokens import token_bounds
+from ner.types import LabeledDoc
+from ner.types import Span as NerSpan
+from projects.models import Project
+from projects.services import entity_type_create
+from projects.storage import project_storage_prefix
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+logger = logging.getLogger(__name__)
+
+# Imports above either figure run in Celery with a progress bar; below, in the request (a second or two).
+# A job whose row has not moved for this long is taken to have lost its worker and may be run again.
+IMPORT_JOB_STALE: Final = timedelta(minutes=15)
+# The report kept on the job row lists at most this many problems (the counts stay exact).
+REPORT_PROBLEMS_MAX: Final = 1_000
+_IN_CHUNK: Final = 900
+_BULK_BATCH: Final = 1_000
+_PROGRESS_STEPS: Final = 20
+
+TOKENIZERS: Final = ("spacy", "whitespace")
+CONTENT_TYPES: Final = {
+    ".zip": "application/zip",
+    ".jsonl": "application/x-ndjson",
+    ".json": "application/json",
+    ".conll": "text/plain; charset=utf-8",
+    ".spacy": "application/octet-stream",
+}
+
+Progress = Callable[[int], None]
+
+
+def import_async_documents() -> int:
+    return int(settings.NERLAB_IMPORT_ASYNC_DOCUMENTS)
+
+
+def import_async_bytes() -> int:
+    return int(settings.NERLAB_IMPORT_ASYNC_BYTES)
+
+
+# --- the report -----------------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class ImportReport:
+    """What an import found and did. ``accepted + rejected + duplicates == total``, always.
+
+    ``accepted`` documents passed every check; they were stored only when ``written`` (an import with any
+    problem writes nothing). ``duplicates`` are texts already in the project or repeated in the file: never
+    stored twice; ``already_present`` names those whose spans differ from the stored ones (nothing is merged).
+    ``missing_types`` are labels the project lacks: re-run with ``create_missing_types`` to create them.
+    """
+
+    total: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    written: bool = False
+    problems: list[Problem] = field(default_factory=list)
+    problem_count: int = 0
+    missing_types: list[str] = field(default_factory=list)
+    created_types: list[str] = field(default_factory=list)
+    already_present: list[Problem] = field(default_factory=list)
+    created_ids: list[int] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problem_count
+
+    @property
+    def created(self) -> int:
+        return self.accepted if self.written else 0
+
+    @property
+    def only_missing_types(self) -> bool:
+        """Whether ticking "create missing entity types" is all this import needs."""
+        return bool(self.missing_types) and all(problem.field == "label" for problem in self.problems)
+
+    def add(self, message: str, *, file: str = "", where: str = "", field: str = "") -> None:
+        self.problem_count += 1
+        if len(self.problems) < REPORT_PROBLEMS_MAX:
+            self.problems.append(Problem(message=message, file=file, where=where, field=field))
+
+    def summary(self) -> str:
+        counts = (
+            f"{self.total:,} document{'s' if self.total != 1 else ''} in the file: {self.accepted:,} "
+            f"{'imported' if self.written else 'valid'}, {self.rejected:,} rejected, "
+            f"{self.duplicates:,} already present"
+        )
+        if self.written:
+            return f"{'Imported' if self.accepted else 'Nothing new to import'}. {counts}."
+        if self.total == 0 and self.problem_count:
+            return "Nothing was imported: the file could not be read."
+        return (
+            f"Nothing was imported: {self.problem_count:,} problem{'s' if self.problem_count != 1 else ''}. {counts}."
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("created_ids")  # job rows keep the counts; ids are for callers in the same process
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ImportReport:
+        if not data:
+            return cls()
+        values = dict(data)
+        values["problems"] = [Problem(**problem) for problem in values.get("problems", [])]
+        values["already_present"] = [Problem(**problem) for problem in values.get("already_present", [])]
+        known = set(cls.__dataclass_fields__)
+        return cls(**{key: value for key, value in values.items() if key in known})
+
+    @classmethod
+    def unreadable(cls, error: FormatError) -> ImportReport:
+        report = cls()
+        for problem in error.problems:
+            report.add(problem.message, file=problem.file, where=problem.where, field=problem.field)
+        return report
+
+
+@dataclass(frozen=True, slots=True)
+class ImportOptions:
+    """How to read a file: ``scheme`` (CoNLL: None detects it), ``wikiann`` (strip WikiANN's ``en:`` token
+    prefixes and take the language from them) and whether to create entity types the project lacks."""
+
+    create_missing_types: bool = False
+    scheme: str | None = None
+    wikiann: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> ImportOptions:
+        data = data or {}
+        return cls(
+            create_missing_types=bool(data.get("create_missing_types", False)),
+            scheme=data.get("scheme") or None,
+            wikiann=bool(data.get("wikiann", False)),
+        )
+
+
+# --- validating and writing LabeledDocs -----------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Checked:
+    index: int
+    doc: LabeledDoc
+    where: str
+    name: str
+    digest: str = ""
+    language: str = ""
+    problems: list[tuple[str, str]] = field(default_factory=list)  # (field, message)
+    readable: bool = True  # the text itself is acceptable (an unreadable one cannot even be a duplicate)
+
+
+def _where(index: int, doc: LabeledDoc) -> str:
+    return f"document {index + 1}" + (f" ({doc.name!r})" if doc.name else "")
+
+
+def _token_edges(text: str, language: str) -> tuple[set[int], set[int]]:
+    bounds = token_bounds(text, language)
+    return {start for start, _ in bounds}, {end for _, end in bounds}
+
+
+def _check_spans(checked: _Checked, project: Project, effective_language: str) -> None:
+    """Bounds, length, whitespace, overlap (the project's policy) and, in token mode, token boundaries."""
+    doc = checked.doc
+    policy = project.overlap_policy
+    edges: tuple[set[int], set[int]] | None = None
+    accepted: list[NerSpan] = []
+    for number, span in enumerate(doc.sorted_spans(), start=1):
+        where_field = f"span {number} ({span.label} {span.start}-{span.end})"
+        try:
+            check_bounds(span, doc.text)
+        except SpanError as error:
+            checked.problems.append((where_field, str(error)))
+            continue
+        conflict = find_conflict(reversed(accepted), span, policy)  # type: ignore[arg-type]
+        if conflict is not None:
+            checked.problems.append((where_field, conflict_message(conflict, span)))
+            continue
+        if project.label_mode == Project.LabelMode.TOKEN:
+            if edges is None:
+                edges = _token_edges(doc.text, effective_language)
+            starts, ends = edges
+            for side, offset, known in (("start", span.start, starts), ("end", span.end, ends)):
+                if offset not in known:
+                    checked.problems.append(
+                        (
+                            where_field,
+                            f"{span.label} {span.text_in(doc.text)!r} does not {side} on a token boundary; this "
+                            "project labels whole tokens (fix the offsets, or switch the project to "
+                            "character-precise selections)",
+                        )
+                    )
+                    break
+        accepted.append(span)
+
+
+def _check_doc(index: int, doc: LabeledDoc, project: Project) -> _Checked:
+    checked = _Checked(index=index, doc=doc, where=_where(index, doc), name=doc.name or f"document {index + 1}")
+    try:
+        check_text(doc.text, "")
+    except UploadError as error:
+        checked.problems.append(("text", str(error).removeprefix(": ")))
+        checked.readable = False
+        return checked
+    checked.digest = content_hash(doc.text)
+    if len(checked.name) > NAME_MAX:
+        checked.problems.append(("name", f"the name is {len(checked.name):,} characters long; the limit is {NAME_MAX}"))
+    language, error = _doc_language(project, doc, "")
+    checked.language = language
+    if error is not None:
+        checked.problems.append(("language", error.removeprefix(": ")))
+    if doc.split not in (None, "", *Document.Split.values):
+        checked.problems.append(("split", f"split {doc.split!r} is not one of train, test"))
+    _check_spans(checked, project, language or project.language)
+    return checked
+
+
+def _stored_documents(project: Project, digests: Iterable[str]) -> dict[str, tuple[int, str]]:
+    """content hash -> (document id, name) for the texts among ``digests`` already in the project."""
+    unique = sorted(set(digests))
+    stored: dict[str, tuple[int, str]] = {}
+    for start in range(0, len(unique), _IN_CHUNK):
+        rows = Document.objects.filter(project=project, content_hash__in=unique[start : start + _IN_CHUNK])
+        stored.update((digest, (pk, name)) for digest, pk, name in rows.values_list("content_hash", "pk", "name"))
+    return stored
+
+
+def _stored_spans(document_ids: Sequence[int]) -> dict[int, set[NerSpan]]:
+    spans: dict[int, set[NerSpan]] = {pk: set() for pk in document_ids}
+    for start in range(0, len(document_ids), _IN_CHUNK):
+        rows = Span.objects.filter(document_id__in=document_ids[start : start + _IN_CHUNK]).values_list(
+            "document_id", "start", "end", "entity_type__name"
+        )
+        for document_id, span_start, span_end, label in rows:
+            spans[document_id].add(NerSpan(span_start, span_end, label))
+    return spans
+
+
+def _describe_difference(incoming: set[NerSpan], stored: set[NerSpan]) -> str:
+    added, missing = len(incoming - stored), len(stored - incoming)
+    return (
+        f"{added} span{'s' if added != 1 else ''} not stored, "
+        f"{missing} stored span{'s' if missing != 1 else ''} not in the file"
+    )
+
+
+def labeled_docs_import(
+    *,
+    project: Project,
+    user: AbstractBaseUser | None,
+    docs: Sequence[LabeledDoc],
+    create_missing_types: bool = False,
+    file_name: str = "",
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Store ``docs`` with their spans in ``project``: every document valid, or nothing written.
+
+    Each document is checked completely first — text rules (empty, NUL, over 128,000 characters), name length,
+    language, split, and every span (bounds, length, whitespace, overlap under the project's policy, token
+    boundaries when the project labels tokens) — and every problem is reported with its document and field.
+    Texts already in the project (or repeated in ``docs``) are duplicates: skipped, and named in
+    ``already_present`` when their spans differ from the stored ones. Labels the project lacks are problems unless
+    ``create_missing_types``. Then, under the project's lock, the documents and spans are bulk-created.
+    """
+    report = ImportReport(total=len(docs))
+    step = max(1, len(docs) // _PROGRESS_STEPS)
+    checked: list[_Checked] = []
+    for index, doc in enumerate(docs):
+        checked.append(_check_doc(index, doc, project))
+        if progress is not None and index % step == 0:
+            progress(5 + 75 * index // max(1, len(docs)))  # validation is most of the work: 5-80 %
+
+    with transaction.atomic():
+        _lock_project(project)
+        stored = _stored_documents(project, (item.digest for item in checked if item.readable))
+        stored_spans = _stored_spans(sorted({stored[item.digest][0] for item in checked if item.digest in stored}))
+        seen: dict[str, _Checked] = {}
+        candidates: list[_Checked] = []
+        for item in checked:
+            if item.readable and (item.digest in stored or item.digest in seen):
+                report.duplicates += 1
+                incoming = set(item.doc.spans)
+                if item.digest in stored:
+                    pk, name = stored[item.digest]
+                    if incoming != stored_spans[pk]:
+                        report.already_present.append(
+                            Problem(
+                                f"already in the project as {name!r} with different spans "
+                                f"({_describe_difference(incoming, stored_spans[pk])}); the stored document was "
+                                "left unchanged",
+                                file=file_name,
+                                where=item.where,
+                            )
+                        )
+                else:
+                    first = seen[item.digest]
+                    if incoming != set(first.doc.spans):
+                        report.already_present.append(
+                            Problem(
+                                f"repeats the text of {first.where} with different spans; only the first was kept",
+                                file=file_name,
+                                where=item.where,
+                            )
+                        )
+                continue
+            if item.readable:
+                seen[item.digest] = item
+            candidates.append(item)
+
+        types = {entity_type.name: entity_type for entity_type in project.entity_types.all()}
+        first_use: dict[str, _Checked] = {}
+        for item in candidates:
+            for span in item.doc.spans:
+                first_use.setdefault(span.label, item)
+        missing = sorted(set(first_use) - set(types))
+        report.missing_types = missing
+        for label in missing:
+            try:
+                check_entity_type_name(label)
+            except InvalidName as error:
+                first_use[label].problems.append(("label", f"{label!r} cannot be an entity type: {error}"))
+        if not create_missing_types and missing:
+            missing_set = set(missing)
+            for item in candidates:
+                unknown = sorted({span.label for span in item.doc.spans} & missing_set)
+                if unknown:
+                    item.problems.append(
+                        (
+                            "label",
+                            f"unknown entity type{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}: "
+                            "tick “create missing entity types” (API: create_missing_types=true) to create "
+                            f"{'them' if len(unknown) > 1 else 'it'}",
+                        )
+                    )
+        for item in candidates:
+            if item.problems:
+                report.rejected += 1
+                for problem_field, message in item.problems:
+                    report.add(message, file=file_name, where=item.where, field=problem_field)
+            else:
+                report.accepted += 1
+        if create_missing_types and len(types) + len(missing) > limits.ENTITY_TYPES_MAX:
+            report.add(
+                f"the file uses {len(missing)} entity types the project lacks besides its {len(types)}; "
+                f"a project may have at most {limits.ENTITY_TYPES_MAX}",
+                file=file_name,
+            )
+        existing = Document.objects.filter(project=project).count()
+        if existing + report.accepted > limits.DOCUMENTS_MAX:
+            report.add(
+                f"the file adds {report.accepted:,} documents to the {existing:,} already in {project.name}; "
+                f"a project may hold at most {limits.DOCUMENTS_MAX:,}",
+                file=file_name,
+            )
+        if report.problem_count:
+            return report  # nothing was written: the transaction holds no changes
+        if progress is not None:
+            progress(85)
+        if create_missing_types:
+            for label in missing:
+                types[label] = entity_type_create(project=project, name=label)
+            report.created_types = missing
+        report.created_ids = _write(project=project, user=user, items=candidates, types=types)
+        report.written = True
+    if progress is not None:
+        progress(100)
+    return report
+
+
+def _write(
+    *, project: Project, user: AbstractBaseUser | None, items: Sequence[_Checked], types: dict[str, Any]
+) -> list[int]:
+    # No full_clean per row: every rule a Document or Span field has was checked above for the whole batch
+    # (text, name length, language, split, span bounds); per-row validation would double a 10,000-document import.
+    now = timezone.now()
+    documents: list[Document] = []
+    for item in items:
+        tagged = bool(item.doc.spans)
+        documents.append(
+            Document(
+                project=project,
+                name=item.name,
+                text=item.doc.text,
+                content_hash=item.digest,
+                char_count=len(item.doc.text),
+                language=item.language,
+                split=item.doc.split or "",
+                status=Document.Status.TAGGED if tagged else Document.Status.UNTAGGED,
+                tagged_by=user if tagged else None,
+                tagged_at=now if tagged else None,
+                uploaded_by=user,
+            )
+        )
+    created = Document.objects.bulk_create(documents, batch_size=_BULK_BATCH)
+    # bulk_create sets primary keys on PostgreSQL and on SQLite >= 3.35 (RETURNING), which Django 6 requires.
+    spans = [
+        Span(document=document, entity_type=types[span.label], start=span.start, end=span.end, created_by=user)
+        for document, item in zip(created, items, strict=True)
+        for span in item.doc.sorted_spans()
+    ]
+    Span.objects.bulk_create(spans, batch_size=_BULK_BATCH * 2)
+    return [document.pk for document in created]
+
+
+# --- exporting -------------------------------------------------------------------------------------------------------
+
+
+def _document_rows(
+    project: Project, documents: QuerySet[Document] | Iterable[int] | None
+) -> Iterator[list[tuple[Any, ...]]]:
+    """The selected documents' (pk, name, text, content_hash, language, split), in id order, in chunks."""
+    fields = ("pk", "name", "text", "content_hash", "language", "split")
+    rows = Document.objects.filter(project=project).order_by("pk")
+    if isinstance(documents, QuerySet):
+        rows = rows.filter(pk__in=documents.order_by().values("pk"))
+    elif documents is not None:
+        ids = sorted({int(pk) for pk in documents})
+        for start in range(0, len(ids), _IN_CHUNK):
+            yield list(rows.filter(pk__in=ids[start : start + _IN_CHUNK]).values_list(*fields))
+        return
+    chunk: list[tuple[Any, ...]] = []
+    for row in rows.values_list(*fields).iterator(chunk_size=2_000):
+        chunk.append(row)
+        if len(chunk) >= _IN_CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def labeled_docs_export(
+    *, project: Project, documents: QuerySet[Document] | Iterable[int] | None = None
+) -> list[LabeledDoc]:
+    """The project's documents (all, or those in ``documents``: a queryset or ids) as LabeledDocs, by id.
+
+    Each carries its spans, its name, its language (the project's when it has none of its own) and its
+    effective split: the manual one, else the project's rule (``ner.splits``), so an export says which side each
+    document trains on. Reads go in chunks (one document query plus one span query per 900 documents).
+    """
+    type_names = dict(project.entity_types.values_list("pk", "name"))
+    exported: list[LabeledDoc] = []
+    for chunk in _document_rows(project, documents):
+        ids = [row[0] for row in chunk]
+        spans: dict[int, list[NerSpan]] = {pk: [] for pk in ids}
+        for document_id, start, end, type_id in (
+            Span.objects.filter(document_id__in=ids)
+            .order_by()
+            .values_list("document_id", "start", "end", "entity_type_id")
+        ):
+            spans[document_id].append(NerSpan(start, end, type_names[type_id]))
+        sides = split_documents(
+            [(row[3], row[5]) for row in chunk],
+            mode=project.split_mode,  # type: ignore[arg-type]
+            seed=project.split_seed,
+            test_percent=project.test_percent,
+        )
+        for (pk, name, text, _digest, language, _split), side in zip(chunk, sides, strict=True):
+            exported.append(
+                LabeledDoc(
+                    text=text,
+                    spans=tuple(sorted(spans[pk])),
+                    name=name,
+                    language=language or project.language,
+                    split=side,
+                )
+            )
+    return exported
+
+
+@dataclass(frozen=True, slots=True)
+class ExportFile:
+    data: bytes
+    file_name: str
+    content_type: str
+
+
+class ExportError(ValueError):
+    """The documents cannot be written in the chosen format; ``problems`` says which and why."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(str(problem) for problem in self.problems[:20]))
+
+
+def _whitespace_tokens(text: str) -> list[tuple[int, int]]:
+    return [(match.start(), match.end()) for match in re.finditer(r"\S+", text)]
+
+
+def export_file_name(project: Project, format: str) -> str:
+    suffix = "-doccano" if format == "doccano" else "-label-studio" if format == "label-studio" else ""
+    return f"{project.name}{suffix}{FORMATS[format].extension}"
+
+
+def project_export_file(
+    *,
+    project: Project,
+    format: str,
+    search: str = "",
+    status: str = "",
+    entity_type_id: int | None = None,
+    split: str = "",
+    scheme: str = "iob2",
+    tokenizer: str = "spacy",
+    documents: QuerySet[Document] | Iterable[int] | None = None,
+) -> ExportFile:
+    """The project's documents — all, those matching the document list's filters, or ``documents`` — as one file.
+
+    Token formats (CoNLL) cut texts with ``ner.tokens.token_bounds`` in each document's language, the tokenizer
+    training uses (``tokenizer="whitespace"`` keeps a text's words as they are, which is lossless for texts that
+    came from a token file). Azure's zip carries the project's name, language, description and entity types.
+    Raises ValidationError for an unknown format or option, ExportError when a document cannot be written.
+    """
+    if format not in FORMATS:
+        raise ValidationError({"format": f"Unknown format {format!r}; choose one of {', '.join(FORMATS)}."})
+    if scheme not in SCHEMES:
+        raise ValidationError({"scheme": f"Unknown tag scheme {scheme!r}; choose one of {', '.join(SCHEMES)}."})
+    if tokenizer not in TOKENIZERS:
+        raise ValidationError({"tokenizer": f"Unknown tokenizer {tokenizer!r}; choose spacy or whitespace."})
+    if documents is None and (search or status or entity_type_id is not None or split):
+        documents = selectors.document_list(
+            project=project, search=search, status=status, entity_type_id=entity_type_id, split=split
+        )
+    docs = labeled_docs_export(project=project, documents=documents)
+    try:
+        if format == "azure":
+            data = write_azure(
+                docs,
+                project_name=project.name,
+                language=project.language,
+                multilingual=project.multilingual,
+                description=project.description,
+                entity_types=list(project.entity_types.order_by("name").values_list("name", flat=True)),
+            )
+        elif format == "conll":
+            if tokenizer == "whitespace":
+                tokenize: Callable[[str], Sequence[tuple[int, int]]] = _whitespace_tokens
+            else:
+                # One tokenizer for all documents, each in its own language: texts are unique in a project.
+                language_of = {doc.text: doc.language or project.language for doc in docs}
+
+                def tokenize(text: str) -> Sequence[tuple[int, int]]:
+                    return token_bounds(text, language_of.get(text, project.language))
+
+            data = write_conll(docs, scheme=scheme, tokenizer=tokenize)  # type: ignore[arg-type]
+        else:
+            data = FORMATS[format].writer(docs)
+    except FormatError as error:
+        raise ExportError(error.problems) from None
+    extension = FORMATS[format].extension
+    return ExportFile(data=data, file_name=export_file_name(project, format), content_type=CONTENT_TYPES[extension])
+
+
+# --- reading files --------------------------------------------------------------------------------------------------
+
+
+def _fail(message: str, file_name: str) -> FormatError:
+    return FormatError([Problem(message=message, file=file_name)])
+
+
+def labeled_docs_read(
+    *,
+    format: str,
+    data: bytes,
+    file_name: str,
+    options: ImportOptions | None = None,
+    texts_data: bytes | None = None,
+    texts_file_name: str = "",
+) -> list[LabeledDoc]:
+    """Every document in a file of ``format``; raises FormatError listing every problem with its place.
+
+    Azure comes either as one zip (labels ``.json`` and the ``.txt`` files) or as the labels JSON with its texts
+    in ``texts_data`` (a zip of ``.txt`` files, or one ``.txt``).
+    """
+    options = options or ImportOptions()
+    if format not in FORMATS:
+        raise _fail(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}", file_name)
+    upload_max = int(settings.NERLAB_UPLOAD_MAX_BYTES)
+    for name, payload in ((file_name, data), (texts_file_name, texts_data or b"")):
+        if len(payload) > upload_max:
+            raise _fail(f"{len(payload):,} bytes; an upload may hold at most {upload_max:,}", name)
+    if not data:
+        raise _fail("the file is empty (0 bytes)", file_name)
+    if format == "azure":
+        if data[:4] == b"PK\x03\x04" or texts_data is None:
+            if data[:4] != b"PK\x03\x04" and data.lstrip()[:1] == b"{":
+                raise _fail(
+                    "this is a labels JSON without its texts: upload the .txt files too (as a .zip), or one .zip "
+                    "holding both",
+                    file_name,
+                )
+            return read_azure_zip(data, file_name=file_name).documents
+        reading = read_uploads([(texts_file_name or "texts.zip", texts_data)])
+        if reading.errors:
+            raise FormatError([Problem(message=error, file=texts_file_name) for error in reading.errors])
+        prefix = f"{texts_file_name}/"
+        texts = {text_file.name.removeprefix(prefix): text_file.text for text_file in reading.files}
+        return read_azure_labels(data, texts, file_name=file_name).documents
+    if format == "conll":
+        if options.scheme is not None and options.scheme not in SCHEMES:
+            raise _fail(f"unknown tag scheme {options.scheme!r}; choose one of {', '.join(SCHEMES)}", file_name)
+        return read_conll(
+            data,
+            file_name=file_name,
+            scheme=options.scheme,  # type: ignore[arg-type]
+            strip_language_prefix=options.wikiann,
+        )
+    docs = FORMATS[format].reader(data, file_name=file_name)
+    if not docs:
+        raise _fail("the file holds no documents", file_name)
+    return docs
+
+
+def project_import_file(
+    *,
+    project: Project,
+    user: AbstractBaseUser | None,
+    format: str,
+    data: bytes,
+    file_name: str,
+    options: ImportOptions | None = None,
+    texts_data: bytes | None = None,
+    texts_file_name: str = "",
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Read a file of ``format`` and import its documents (``labeled_docs_import``); one report either way."""
+    options = options or ImportOptions()
+    try:
+        docs = labeled_docs_read(
+            format=format,
+            data=data,
+            file_name=file_name,
+            options=options,
+            texts_data=texts_data,
+            texts_file_name=texts_file_name,
+        )
+    except FormatError as error:
+        return ImportReport.unreadable(error)
+    if progress is not None:
+        progress(5)
+    return labeled_docs_import(
+        project=project,
+        user=user,
+        docs=docs,
+        create_missing_types=options.create_missing_types,
+        file_name=file_name,
+        progress=progress,
+    )
+
+
+# --- import jobs ----------------------------------------------------------------------------------------------------
+
+
+def _job_folder(job: ImportJob) -> str:
+    return f"{project_storage_prefix(job.project_id)}/imports/{job.pk}"
+
+
+def _safe_file_name(name: str) -> str:
+    base = re.split(r"[\\/]", name or "upload")[-1]
+    return re.sub(r"[^\w.\-]+", "_", base)[:200] or "upload"
+
+
+def import_job_create(
+    *,
+    project: Project,
+    user: AbstractBaseUser | None,
+    format: str,
+    data: bytes,
+    file_name: str,
+    options: ImportOptions | None = None,
+    texts_data: bytes | None = None,
+    texts_file_name: str = "",
+) -> ImportJob:
+    """Keep an upload in storage under ``projects/<id>/imports/<job id>/`` with a queued ImportJob row."""
+    if format not in FORMATS:
+        raise ValidationError({"format": f"Unknown format {format!r}; choose one of {', '.join(FORMATS)}."})
+    options = options or ImportOptions()
+    job = ImportJob.objects.create(
+        project=project,
+        created_by=user,
+        format=format,
+        file_name=(file_name or "upload")[:500],
+        texts_file_name=(texts_file_name or "")[:500] if texts_data is not None else "",
+        size_bytes=len(data) + len(texts_data or b""),
+        options=options.to_dict(),
+    )
+    folder = _job_folder(job)
+    job.file_path = default_storage.save(f"{folder}/{_safe_file_name(file_name)}", ContentFile(data))
+    if texts_data is not None:
+        job.texts_file_path = default_storage.save(
+            f"{folder}/texts-{_safe_file_name(texts_file_name)}", ContentFile(texts_data)
+        )
+    job.save(update_fields=["file_path", "texts_file_path", "updated_at"])
+    return job
+
+
+def _queue(job: ImportJob) -> None:
+    from labeling.tasks import import_job_task  # the task module imports this one
+
+    job_id = job.pk
+    transaction.on_commit(lambda: import_job_task.delay(job_id))
+
+
+def import_job_start(
+    *,
+    project: Project,
+    user: AbstractBaseUser | None,
+    format: str,
+    data: bytes,
+    file_name: str,
+    options: ImportOptions | None = None,
+    texts_data: bytes | None = None,
+    texts_file_name: str = "",
+) -> ImportJob:
+    """Store the upload as an ImportJob and run it: now when small, in Celery when large (bytes or documents).
+
+    The returned job is finished (succeeded/failed, with its report) or queued; pages poll it either way.
+    """
+    job = import_job_create(
+        project=project,
+        user=user,
+        format=format,
+        data=data,
+        file_name=file_name,
+        options=options,
+        texts_data=texts_data,
+        texts_file_name=texts_file_name,
+    )
+    _run_or_queue(job)
+    job.refresh_from_db()
+    return job
+
+
+def _run_or_queue(job: ImportJob) -> None:
+    if job.size_bytes > import_async_bytes():
+        _queue(job)
+    else:
+        import_job_execute(job_id=job.pk, inline=True)
+
+
+def _set_progress(job_id: int) -> Progress:
+    last = [-1]
+
+    def update(percent: int) -> None:
+        percent = max(0, min(100, percent))
+        if percent != last[0]:
+            last[0] = percent
+            ImportJob.objects.filter(pk=job_id).update(progress=percent, updated_at=timezone.now())
+
+    return update
+
+
+def _claim(job_id: int) -> ImportJob | str:
+    """The job, marked running; or why not: its final status, or "busy" when another worker is on it."""
+    with transaction.atomic():
+        job = ImportJob.objects.select_for_update().select_related("project", "created_by").get(pk=job_id)
+        if job.finished:
+            return job.status
+        if job.status == ImportJob.Status.RUNNING and timezone.now() - job.updated_at < IMPORT_JOB_STALE:
+            return "busy"
+        job.status = ImportJob.Status.RUNNING
+        job.started_at = timezone.now()
+        job.progress = 0
+        job.save(update_fields=["status", "started_at", "progress", "updated_at"])
+        return job
+
+
+def _finish(job: ImportJob, report: ImportReport) -> None:
+    job.status = ImportJob.Status.SUCCEEDED if report.written else ImportJob.Status.FAILED
+    job.progress = 100
+    job.total, job.accepted, job.rejected, job.duplicates = (
+        report.total,
+        report.accepted,
+        report.rejected,
+        report.duplicates,
+    )
+    job.report = report.to_dict()
+    job.finished_at = timezone.now()
+    job.save()
+    if report.written:
+        # The data now lives in the project's documents: keeping the upload would be a second copy to delete.
+        for path in (job.file_path, job.texts_file_path):
+            if path:
+                default_storage.delete(path)
+
+
+def import_job_execute(*, job_id: int, inline: bool = False) -> str:
+    """Run one import job (the Celery task and small inline imports call this); returns the job's status.
+
+    Idempotent: a finished job is left alone, one another worker is running says "busy". ``inline`` (in the
+    request) hands a file that turns out to hold many documents over to Celery instead of running it there.
+    """
+    claimed = _claim(job_id)
+    if isinstance(claimed, str):
+        return claimed
+    job = claimed
+    progress = _set_progress(job.pk)
+    try:
+        with default_storage.open(job.file_path, "rb") as handle:
+            data = handle.read()
+        texts_data = None
+        if job.texts_file_path:
+            with default_storage.open(job.texts_file_path, "rb") as handle:
+                texts_data = handle.read()
+        options = ImportOptions.from_dict(job.options)
+        try:
+            docs = labeled_docs_read(
+                format=job.format,
+                data=data,
+                file_name=job.file_name,
+                options=options,
+                texts_data=texts_data,
+                texts_file_name=job.texts_file_name,
+            )
+        except FormatError as error:
+            _finish(job, ImportReport.unreadable(error))
+            return job.status
+        if inline and len(docs) > import_async_documents():
+            ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.QUEUED, progress=0)
+            _queue(job)
+            return ImportJob.Status.QUEUED
+        progress(5)
+        report = labeled_docs_import(
+            project=job.project,
+            user=job.created_by,
+            docs=docs,
+            create_missing_types=options.create_missing_types,
+            file_name=job.file_name,
+            progress=progress,
+        )
+    except Exception:
+        logger.exception("import job %s failed", job.pk)
+        ImportJob.objects.filter(pk=job.pk).update(
+            status=ImportJob.Status.FAILED,
+            error="The import stopped on an unexpected error; nothing was written. Try again, or report it.",
+            finished_at=timezone.now(),
+        )
+        raise
+    _finish(job, report)
+    return job.status
+
+
+def import_job_retry(*, job: ImportJob, create_missing_types: bool) -> ImportJob:
+    """Run a failed import again from its stored upload, e.g. with "create missing entity types" ticked."""
+    with transaction.atomic():
+        locked = ImportJob.objects.select_for_update().get(pk=job.pk)
+        if locked.status != ImportJob.Status.FAILED:
+            raise ValidationError("Only a failed import can be run again.")
+        if not locked.file_path or not default_storage.exists(locked.file_path):
+            raise ValidationError("The uploaded file is no longer stored; upload it again.")
+        options = ImportOptions.from_dict(locked.options)
+        locked.options = ImportOptions(
+            create_missing_types=create_missing_types, scheme=options.scheme, wikiann=options.wikiann
+        ).to_dict()
+        locked.status = ImportJob.Status.QUEUED
+        locked.progress = 0
+        locked.report = {}
+        locked.error = ""
+        locked.total = locked.accepted = locked.rejected = locked.duplicates = 0
+        locked.started_at = locked.finished_at = None
+        locked.save()
+    _run_or_queue(locked)
+    locked.refresh_from_db()
+    return locked
+
+
+def import_job_report(*, job: ImportJob) -> ImportReport:
+    return ImportReport.from_dict(job.report)
+
+
+__all__ = [
+    "ExportError",
+    "ExportFile",
+    "ImportOptions",
+    "ImportReport",
+    "import_job_create",
+    "import_job_execute",
+    "import_job_report",
+    "import_job_retry",
+    "import_job_start",
+    "labeled_docs_export",
+    "labeled_docs_import",
+    "labeled_docs_read",
+    "project_export_file",
+    "project_import_file",
+]
