@@ -23,9 +23,7 @@ def project_list_for_user(*, user: AnyUser) -> QuerySet[Project]:
     """The user's projects, each annotated with ``user_role``."""
     if not user.is_authenticated:
         return Project.objects.none()
-    return (
-        Project.objects.filter(memberships__user=user).annotate(user_role=F("memberships__role")).order_by("name")
-    )
+    return Project.objects.filter(memberships__user=user).annotate(user_role=F("memberships__role")).order_by("name")
 
 
 def membership_role(*, user: AnyUser, project: Project) -> Role | None:

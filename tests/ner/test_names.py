@@ -52,8 +52,15 @@ def test_entity_type_name_length_and_whitespace():
 
 @pytest.mark.parametrize(
     ("code", "canonical"),
-    [("en", "en"), ("en-us", "en-US"), ("PT-br", "pt-BR"), ("zh-hans", "zh-Hans"), ("sr-Latn-RS", "sr-Latn-RS"),
-     ("es-419", "es-419"), ("fil", "fil")],
+    [
+        ("en", "en"),
+        ("en-us", "en-US"),
+        ("PT-br", "pt-BR"),
+        ("zh-hans", "zh-Hans"),
+        ("sr-Latn-RS", "sr-Latn-RS"),
+        ("es-419", "es-419"),
+        ("fil", "fil"),
+    ],
 )
 def test_language_codes_are_validated_and_canonicalised(code, canonical):
     assert normalize_language(code) == canonical
