@@ -240,6 +240,19 @@ def _advice(
                 (gold, predicted),
             )
         )
+    for cell in matrix.cells("errors"):
+        # Azure's "unclear distinction" check also covers a type confused with untagged text ($none): the model
+        # leaves at least half of its entities unfound.
+        if cell.predicted == NONE and cell.gold != NONE and cell.raw >= 2 and cell.normalized >= 50:
+            advice.append(
+                Advice(
+                    "missed",
+                    f"The model finds too few {cell.gold} entities ({cell.normalized:.0f}% of them were not "
+                    f"predicted at all). Tag more examples of {cell.gold}, and check that it is tagged consistently "
+                    "and completely: an untagged occurrence teaches the model that it is not an entity.",
+                    (cell.gold,),
+                )
+            )
     del project
     return advice
 

@@ -52,3 +52,16 @@ def test_confusion_links_to_merge_page(owner_client, project):
     merge = reverse("projects:entity_type_merge", args=[project.name])
     assert f"{merge}?source={person.pk}&amp;target={city.pk}" in html
     assert "The model confuses Person with City" in html
+
+
+def test_guidance_flags_a_type_the_model_leaves_unfound(project):
+    text = "Contoso and Fabrikam and Litware signed with Alice."
+    gold = LabeledDoc(
+        text=text,
+        spans=(Span(0, 7, "Org"), Span(12, 20, "Org"), Span(25, 32, "Org"), Span(45, 50, "Person")),
+    )
+    report = _report([(gold, [Span(45, 50, "Person")])])
+    advice = selectors._advice(report, {"Org": 60, "Person": 60}, {"Org": 3, "Person": 1}, project)
+    missed = [item for item in advice if item.kind == "missed"]
+    assert [item.labels for item in missed] == [("Org",)]
+    assert "100% of them were not predicted" in missed[0].message
