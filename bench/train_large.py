@@ -1,0 +1,227 @@
+"""Benchmark: training on a 12.8-million-character corpus, the size Azure's FAQ says takes about 6 hours.
+
+Builds a multilingual corpus from every shared dataset (CoNLL-2003 English, CoNLL-2002 Spanish, WikiANN
+en/de/fr/nl, WNUT-17, SEC filings), maps their types onto PER / LOC / ORG / MISC, groups consecutive sentences
+into documents of about 2,000 characters, and takes documents until the training side holds 12.8 million
+characters. Dev and test documents are the first documents of the datasets' own dev and test files (the rest of
+those files joins the training pool); they never appear on the training side. The shared datasets hold fewer
+distinct characters than 12.8 million, so the pool is repeated to reach the size (the report gives both figures).
+
+Two trainings with nerlab's ``ner.train`` (a multilingual ``xx`` pipeline, as a multilingual project gets):
+
+- *fast*: the step budget nerlab would use for a corpus this size, expected to finish within 15 minutes on 2 cores;
+- *unhurried*: ``--unhurried-factor`` times as many steps with early stopping, the reference the fast run's
+  test F1 is compared against (goal: within 1 point).
+
+    .venv/bin/python bench/train_large.py                       # full: ~15 min fast + up to 45 min unhurried
+    .venv/bin/python bench/train_large.py --chars 400000 --fast-steps 300 --unhurried-factor 2   # smoke run
+
+Figures are printed and written to bench/results/train_large.json: corpus size, wall time, steps, words/s and test
+F1 (exact-match micro, ``ner.metrics``) of both runs, and the F1 difference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import spacy  # noqa: E402
+
+from ner.formats.conll import read_conll  # noqa: E402
+from ner.metrics import evaluate  # noqa: E402
+from ner.predict import load  # noqa: E402
+from ner.train import TrainSettings, train  # noqa: E402
+from ner.types import LabeledDoc, Span  # noqa: E402
+
+DATASETS_DIR = ROOT / ".." / "shared" / "datasets"
+TARGET_CHARS = 12_800_000
+DOCUMENT_CHARS = 2_000
+LABELS = {
+    "PER": "PER", "person": "PER",
+    "LOC": "LOC", "location": "LOC",
+    "ORG": "ORG", "corporation": "ORG", "group": "ORG",
+    "MISC": "MISC", "product": "MISC", "creative-work": "MISC",
+}  # fmt: skip
+# (train file, dev file, test file, WikiANN prefix); the largest sources first is not needed: all are used.
+SOURCES = [
+    ("conll2003/eng.train.conll", "conll2003/eng.testa.conll", "conll2003/eng.testb.conll", False),
+    ("conll2002_es/esp.train.conll", "conll2002_es/esp.testa.conll", "conll2002_es/esp.testb.conll", False),
+    ("wikiann/en.train.iob", "wikiann/en.dev.iob", "wikiann/en.test.iob", True),
+    ("wikiann/de.train.iob", "wikiann/de.dev.iob", "wikiann/de.test.iob", True),
+    ("wikiann/fr.train.iob", "wikiann/fr.dev.iob", "wikiann/fr.test.iob", True),
+    ("wikiann/nl.train.iob", "wikiann/nl.dev.iob", "wikiann/nl.test.iob", True),
+    ("wnut17/wnut17train.conll", "wnut17/emerging.dev.conll", "wnut17/emerging.test.annotated.conll", False),
+    ("sec_filings_fin/FIN5.txt", None, "sec_filings_fin/FIN3.txt", False),
+]
+# Dev/test sizes per source (characters): enough for stable scores, small enough that evaluation stays cheap.
+DEV_CHARS_PER_SOURCE = 15_000
+TEST_CHARS_PER_SOURCE = 60_000
+
+
+def sentences(path: str, wikiann: bool) -> list[LabeledDoc]:
+    data = (DATASETS_DIR / path).read_bytes()
+    docs = read_conll(data, file_name=path, documents="sentence", strip_language_prefix=wikiann)
+    return [
+        LabeledDoc(text=doc.text, spans=tuple(Span(s.start, s.end, LABELS[s.label]) for s in doc.spans)) for doc in docs
+    ]
+
+
+def documents(sents: Iterable[LabeledDoc], name: str) -> list[LabeledDoc]:
+    """Consecutive sentences joined by newlines into documents of about DOCUMENT_CHARS characters."""
+    result: list[LabeledDoc] = []
+    texts: list[str] = []
+    spans: list[Span] = []
+    length = 0
+
+    def flush() -> None:
+        nonlocal texts, spans, length
+        if texts:
+            result.append(LabeledDoc(text="\n".join(texts), spans=tuple(spans), name=f"{name}-{len(result) + 1}"))
+        texts, spans, length = [], [], 0
+
+    for sent in sents:
+        offset = length + (1 if texts else 0)
+        texts.append(sent.text)
+        spans.extend(Span(s.start + offset, s.end + offset, s.label) for s in sent.spans)
+        length = offset + len(sent.text)
+        if length >= DOCUMENT_CHARS:
+            flush()
+    flush()
+    return result
+
+
+def take(docs: Sequence[LabeledDoc], chars: int) -> list[LabeledDoc]:
+    taken, total = [], 0
+    for doc in docs:
+        if total >= chars:
+            break
+        taken.append(doc)
+        total += len(doc.text)
+    return taken
+
+
+def build_corpus(target_chars: int) -> dict[str, list[LabeledDoc]]:
+    per_source_train: list[list[LabeledDoc]] = []
+    dev: list[LabeledDoc] = []
+    test: list[LabeledDoc] = []
+    for train_path, dev_path, test_path, wikiann in SOURCES:
+        pool = documents(sentences(train_path, wikiann), train_path)
+        # The first documents of each dev and test file are held out; the rest of those files trains too.
+        if dev_path:
+            dev_docs = documents(sentences(dev_path, wikiann), dev_path)
+            held = take(dev_docs, DEV_CHARS_PER_SOURCE)
+            dev += held
+            pool += dev_docs[len(held) :]
+        test_docs = documents(sentences(test_path, wikiann), test_path)
+        held = take(test_docs, TEST_CHARS_PER_SOURCE)
+        test += held
+        pool += test_docs[len(held) :]
+        per_source_train.append(pool)
+    # Interleave the sources so that any prefix of the corpus mixes every language and domain.
+    interleaved: list[LabeledDoc] = []
+    for position in range(max(len(docs) for docs in per_source_train)):
+        interleaved += [docs[position] for docs in per_source_train if position < len(docs)]
+    available = sum(len(doc.text) for doc in interleaved)
+    if available < target_chars:
+        # The shared datasets hold a little less than 12.8 M characters of training text: repeat from the start
+        # (a second pass over the same documents, as a real corpus with near-duplicates would have).
+        repeats = -(-target_chars // available)
+        interleaved = [
+            LabeledDoc(text=doc.text, spans=doc.spans, name=f"{doc.name}-copy{copy}")
+            for copy in range(repeats)
+            for doc in interleaved
+        ]
+    return {"train": take(interleaved, target_chars), "dev": dev, "test": test, "available_chars": [available]}  # type: ignore[dict-item]
+
+
+def run(name: str, corpus: dict[str, list[LabeledDoc]], settings: TrainSettings, out: Path) -> dict[str, object]:
+    print(f"   {name}: {settings.max_steps} steps max, patience {settings.patience} ...", flush=True)
+    started = time.perf_counter()
+    result = train(corpus["train"], corpus["dev"], language="xx", output_dir=out / name, settings=settings)
+    wall = time.perf_counter() - started
+    predictor = load(result.model_path)
+    predicted = predictor.predict([doc.text for doc in corpus["test"]], batch_size=64)
+    report = evaluate(list(zip(corpus["test"], predicted, strict=True)), resamples=200, seed=0)
+    figures = {
+        "wall_s": round(wall, 1),
+        "wall_min": round(wall / 60, 2),
+        "steps": result.steps,
+        "epochs": result.epochs,
+        "words_per_s": round(result.words_per_second),
+        "dev_f1": round((result.best_dev_f1 or 0.0) * 100, 2),
+        "test_f1": round(report.micro.f1 * 100, 2),
+        "test_f1_95ci": [round(report.micro_f1_interval.low * 100, 2), round(report.micro_f1_interval.high * 100, 2)],
+    }
+    print(f"   {name}: {figures}", flush=True)
+    return figures
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--chars", type=int, default=TARGET_CHARS, help="training characters (default 12.8 M)")
+    parser.add_argument("--fast-steps", type=int, default=4000, help="step budget of the fast run")
+    parser.add_argument("--unhurried-factor", type=float, default=3.0, help="unhurried steps = factor x fast steps")
+    parser.add_argument("--skip-unhurried", action="store_true")
+    parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "train_large.json")
+    args = parser.parse_args(argv)
+    if not DATASETS_DIR.is_dir():
+        raise SystemExit(f"datasets not found at {DATASETS_DIR.resolve()}")
+
+    started = time.perf_counter()
+    corpus = build_corpus(args.chars)
+    sizes = {
+        split: {
+            "documents": len(docs),
+            "characters": sum(len(d.text) for d in docs),
+            "entities": sum(len(d.spans) for d in docs),
+        }
+        for split, docs in corpus.items()
+        if split != "available_chars"
+    }
+    sizes["distinct_training_characters_available"] = corpus.pop("available_chars")[0]  # type: ignore[assignment]
+    print(f"corpus built in {time.perf_counter() - started:.0f} s: {sizes}", flush=True)
+
+    fast = TrainSettings(seed=0, max_steps=args.fast_steps, patience=0, eval_frequency=1000, batch_size_stop=1000)
+    unhurried = TrainSettings(
+        seed=0, max_steps=int(args.fast_steps * args.unhurried_factor), patience=3000, eval_frequency=1000
+    )
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="nerlab-bench-large-") as temp:
+        results = {"fast": run("fast", corpus, fast, Path(temp))}
+        if not args.skip_unhurried:
+            results["unhurried"] = run("unhurried", corpus, unhurried, Path(temp))
+    report: dict[str, object] = {
+        "corpus": sizes,
+        "settings": {"fast_steps": args.fast_steps, "unhurried_steps": unhurried.max_steps},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "spacy": spacy.__version__,
+            "load_average_before": [round(x, 2) for x in load_before],
+            "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        },
+        "results": results,
+    }
+    if "unhurried" in results:
+        fast_f1, slow_f1 = results["fast"]["test_f1"], results["unhurried"]["test_f1"]
+        report["test_f1_fast_minus_unhurried"] = round(float(fast_f1) - float(slow_f1), 2)  # type: ignore[arg-type]
+    report["goal_fast_within_15_min"] = float(results["fast"]["wall_min"]) <= 15  # type: ignore[arg-type]
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
+    print(f"\nwritten to {args.output}")
+
+
+if __name__ == "__main__":
+    main()
