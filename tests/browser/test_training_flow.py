@@ -8,6 +8,7 @@ import threading
 import pytest
 from django.db import connection
 
+from labeling.models import Document
 from tests.evaluation.conftest import make_trainable
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
 
@@ -89,5 +90,17 @@ def test_train_progress_evaluation_review_fix(sign_in, live_server, background_w
     first = page.locator("article.review-doc").first
     name = first.locator("h2").inner_text()
     first.get_by_role("link", name="Open to fix tags").click()
-    expect(page).to_have_url(re.compile(r"/projects/trips/documents/\d+/"))
+    expect(page).to_have_url(re.compile(r"/projects/trips/documents/\d+/annotate/"))
     expect(page.locator("body")).to_contain_text(name)
+
+    # Fix a tag: change the first span's type on the annotate page; it is saved at once and survives a reload.
+    document = Document.objects.get(project=project, name=name)
+    first_span = document.spans.order_by("start").first()
+    other_type = project.entity_types.exclude(pk=first_span.entity_type_id).order_by("name").first()
+    page.locator("#doc-text mark.span").first.click()
+    page.locator("#span-menu").get_by_role("menuitem", name=other_type.name).click()
+    expect(page.locator("#annotate-message")).to_contain_text(other_type.name)
+    page.reload()
+    first_span.refresh_from_db()
+    assert first_span.entity_type_id == other_type.pk
+    expect(page.locator("#doc-text mark.span").first).to_have_attribute("data-end", other_type.name.upper())
