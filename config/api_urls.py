@@ -9,4 +9,5 @@ urlpatterns = [
     path("", include("labeling.api_urls")),
     path("", include("evaluation.api_urls")),
     path("", include("serving.api_urls")),
+    path("", include("portability.api_urls")),
 ]

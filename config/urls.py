@@ -16,4 +16,5 @@ urlpatterns = [
     path("", include("labeling.urls")),
     path("", include("evaluation.urls")),
     path("", include("serving.urls")),
+    path("", include("portability.urls")),
 ]

@@ -800,7 +800,7 @@ def _set_progress(job_id: int) -> Progress:
 def _claim(job_id: int) -> ImportJob | str:
     """The job, marked running; or why not: its final status, or "busy" when another worker is on it."""
     with transaction.atomic():
-        job = ImportJob.objects.select_for_update().select_related("project", "created_by").get(pk=job_id)
+        job = ImportJob.objects.select_for_update(of=("self",)).select_related("project", "created_by").get(pk=job_id)
         if job.finished:
             return job.status
         if job.status == ImportJob.Status.RUNNING and timezone.now() - job.updated_at < IMPORT_JOB_STALE:

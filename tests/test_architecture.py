@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-LAYERS = ["ner", "projects", "labeling", "evaluation", "serving"]
+LAYERS = ["ner", "projects", "labeling", "evaluation", "serving", "portability"]
 
 
 def _imports(path: Path) -> set[str]:

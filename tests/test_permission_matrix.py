@@ -181,6 +181,13 @@ PERMISSIONS: dict[str, dict[str, Needs | list[Needs]]] = {
         "DELETE": needs(P.DEPLOY),
     },
     "serving_api:deployment_predict": {"POST": needs(P.PREDICT)},
+    # portability pages and API (Azure's authoring routes take Azure's {projectName}: tests/portability covers them)
+    "portability:project_clone": {"GET": needs(P.VIEW), "POST": needs(P.VIEW)},
+    "portability:project_archive": {"GET": needs(P.VIEW)},
+    "portability:project_data": {"GET": needs(P.VIEW)},
+    "portability_api:project_clone": {"POST": needs(P.VIEW)},
+    "portability_api:project_archive": {"GET": needs(P.VIEW)},
+    "portability_api:project_data": {"GET": needs(P.VIEW)},
 }
 
 ROLES = (Role.OWNER, Role.EDITOR, Role.ANNOTATOR, Role.VIEWER)

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "labeling",
     "evaluation",
     "serving",
+    "portability",
 ]
 
 MIDDLEWARE = [
@@ -143,6 +144,8 @@ NERLAB_IMPORT_ASYNC_BYTES = env.int("NERLAB_IMPORT_ASYNC_BYTES", default=5 * 102
 NERLAB_INVITATION_DAYS = env.int("NERLAB_INVITATION_DAYS", default=7)
 # Trained models each web process and worker keeps loaded (serving.cache); about 10-50 MB of memory each.
 NERLAB_MODEL_CACHE_SIZE = env.int("NERLAB_MODEL_CACHE_SIZE", default=4)
+# Azure-style "containers": folders of .txt files that the authoring API's :import reads document texts from.
+NERLAB_CONTAINERS_ROOT = Path(env.str("NERLAB_CONTAINERS_ROOT", default=str(DATA_DIR / "containers")))
 
 # Celery: with nothing configured, a SQLite file is the broker, so one machine needs no server at all.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=f"sqla+sqlite:///{DATA_DIR / 'celery-broker.sqlite3'}")

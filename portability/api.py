@@ -1,0 +1,129 @@
+"""REST API of the portability app (under /api/v1/): clone, whole-project archives, "your data", containers."""
+
+from __future__ import annotations
+
+import tempfile
+
+from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.parsers import FileUploadParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from portability import selectors, services
+from portability.archive import archive_file_name
+from portability.serializers import (
+    ArchiveImportInputSerializer,
+    ContainerFileOutputSerializer,
+    DataInventorySerializer,
+    ProjectCloneInputSerializer,
+)
+from projects.api import PROJECT_NAME_PARAMETER, NerlabAPIView, ProjectScopedAPIView, UserCredentials
+from projects.roles import Permission
+from projects.selectors import membership_role
+from projects.serializers import ProjectOutputSerializer
+
+
+def _with_role(project, user):  # type: ignore[no-untyped-def]
+    project.user_role = membership_role(user=user, project=project)
+    return project
+
+
+@extend_schema(parameters=[PROJECT_NAME_PARAMETER])
+class ProjectCloneApi(ProjectScopedAPIView):
+    @extend_schema(
+        summary="Clone a project (schema, documents, tags, split, settings; optionally models); you own the copy",
+        request=ProjectCloneInputSerializer,
+        responses={201: ProjectOutputSerializer},
+    )
+    def post(self, request: Request, project_name: str) -> Response:
+        source = self.get_project(Permission.VIEW)
+        serializer = ProjectCloneInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        clone = services.project_clone(source=source, user=request.user, **serializer.validated_data)
+        return Response(ProjectOutputSerializer(_with_role(clone, request.user)).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(parameters=[PROJECT_NAME_PARAMETER])
+class ProjectArchiveApi(ProjectScopedAPIView):
+    @extend_schema(
+        summary="Export everything: the whole project as one zip",
+        parameters=[
+            OpenApiParameter("models", OpenApiTypes.BOOL, description="Include trained models (default true)."),
+            OpenApiParameter("members", OpenApiTypes.BOOL, description="List members' usernames and roles."),
+        ],
+        responses={(200, "application/zip"): OpenApiResponse(OpenApiTypes.BINARY)},
+    )
+    def get(self, request: Request, project_name: str) -> FileResponse:
+        project = self.get_project(Permission.VIEW)
+        output = tempfile.TemporaryFile()  # noqa: SIM115  (FileResponse closes it, which deletes it)
+        services.project_archive_write(
+            project=project,
+            output=output,
+            include_models=request.query_params.get("models", "true").lower() not in ("0", "false"),
+            include_members=request.query_params.get("members", "").lower() in ("1", "true"),
+        )
+        output.seek(0)
+        return FileResponse(
+            output, as_attachment=True, filename=archive_file_name(project), content_type="application/zip"
+        )
+
+
+@extend_schema(parameters=[PROJECT_NAME_PARAMETER])
+class ProjectDataApi(ProjectScopedAPIView):
+    @extend_schema(summary="What the project stores and where", responses=DataInventorySerializer)
+    def get(self, request: Request, project_name: str) -> Response:
+        project = self.get_project(Permission.VIEW)
+        return Response(DataInventorySerializer(selectors.project_data_inventory(project=project)).data)
+
+
+class ArchiveImportApi(NerlabAPIView):
+    permission_classes = [UserCredentials]
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        summary="Import a whole-project archive as a new project (you own it)",
+        request={"multipart/form-data": ArchiveImportInputSerializer},
+        responses={201: ProjectOutputSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = ArchiveImportInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        imported = services.project_archive_import(
+            source=data["archive"],
+            user=request.user,
+            name=data["name"],
+            include_models=data["include_models"],
+            restore_members=data["restore_members"],
+        )
+        return Response(
+            ProjectOutputSerializer(_with_role(imported.project, request.user)).data, status=status.HTTP_201_CREATED
+        )
+
+
+class ContainerFileApi(NerlabAPIView):
+    """A container is a folder of .txt files that the Azure-compatible ``:import`` reads document texts from."""
+
+    permission_classes = [UserCredentials]
+    parser_classes = [FileUploadParser]
+
+    @extend_schema(
+        summary="Put a .txt document into a container (for the Azure-compatible import)",
+        parameters=[
+            OpenApiParameter("container", OpenApiTypes.STR, OpenApiParameter.PATH),
+            OpenApiParameter("file_name", OpenApiTypes.STR, OpenApiParameter.PATH, description="Ends in .txt."),
+        ],
+        request={"text/plain": OpenApiTypes.BINARY},
+        responses={201: ContainerFileOutputSerializer, 200: ContainerFileOutputSerializer},
+    )
+    def put(self, request: Request, container: str, file_name: str) -> Response:
+        # The raw body is the file (as Azure's blob PUT); DRF's parsers are never asked, so nothing is buffered twice.
+        data = request.body
+        path, created = services.container_file_save(container=container, file_name=file_name, data=data)
+        body = {"container": container, "name": path.name, "size_bytes": len(data), "created": created}
+        return Response(
+            ContainerFileOutputSerializer(body).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from evaluation.models import Evaluation
+from ner.metrics import EvaluationReport, azure_summary
+from portability.management.commands._common import model_named, project_named
+
+
+class Command(BaseCommand):
+    help = (
+        "Print a model's evaluation (micro/macro P/R/F1 and per type). With --min-f1, exit non-zero when the micro "
+        "F1 is below it: a quality gate for CI/CD. --json prints Azure's evaluation summary shape."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("project")
+        parser.add_argument("--model", required=True)
+        parser.add_argument("--json", action="store_true", help="Azure's customEntityRecognitionEvaluation JSON.")
+        parser.add_argument("--min-f1", type=float, help="Fail (exit 1) when micro F1 is below this (0-1).")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        project = project_named(options["project"])
+        model = model_named(project, options["model"])
+        evaluation = Evaluation.objects.filter(model=model).first()
+        if evaluation is None:
+            raise CommandError(f"Model {model.name} has no evaluation.")
+        threshold = options["min_f1"]
+        if threshold is not None and not 0 <= threshold <= 1:
+            raise CommandError("--min-f1 is a fraction between 0 and 1, e.g. 0.8.")
+        report = EvaluationReport.from_dict(evaluation.report)
+        if options["json"]:
+            self.stdout.write(json.dumps(azure_summary(report), indent=2))
+        else:
+            self.stdout.write(
+                f"{project.name}/{model.name}: micro P {report.micro.precision:.3f} R {report.micro.recall:.3f} "
+                f"F1 {report.micro.f1:.3f} · macro F1 {report.macro.f1:.3f}"
+            )
+            for scores in report.types:
+                exact = scores.exact
+                self.stdout.write(
+                    f"  {scores.label:<30} P {exact.precision:.3f} R {exact.recall:.3f} F1 {exact.f1:.3f} "
+                    f"(tp {exact.tp}, fp {exact.fp}, fn {exact.fn})"
+                )
+        if threshold is not None and report.micro.f1 < threshold:
+            raise CommandError(f"Micro F1 {report.micro.f1:.3f} is below the required {threshold:.3f}.")

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from labeling.imports import ImportOptions, project_import_file
+from ner.formats import FORMATS
+from portability.management.commands._common import acting_user, project_named
+
+
+class Command(BaseCommand):
+    help = (
+        "Import labelled documents from a file into a project, validated whole first (nothing is written when any "
+        "document has a problem). Exit status 0 only when the import was written."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("project")
+        parser.add_argument("file", type=Path)
+        parser.add_argument("--format", required=True, choices=sorted(FORMATS))
+        parser.add_argument("--texts", type=Path, help="Azure labels JSON: the .txt files as a zip (or one .txt).")
+        parser.add_argument("--create-missing-types", action="store_true", help="Create entity types the file uses.")
+        parser.add_argument("--scheme", help="CoNLL tag scheme (detected when not given).")
+        parser.add_argument("--user", help="Username recorded as uploader.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        project = project_named(options["project"])
+        path: Path = options["file"]
+        if not path.is_file():
+            raise CommandError(f"{path} is not a file.")
+        texts: Path | None = options["texts"]
+        if texts is not None and not texts.is_file():
+            raise CommandError(f"{texts} is not a file.")
+        report = project_import_file(
+            project=project,
+            user=acting_user(options["user"]),
+            format=options["format"],
+            data=path.read_bytes(),
+            file_name=path.name,
+            options=ImportOptions(create_missing_types=options["create_missing_types"], scheme=options["scheme"]),
+            texts_data=texts.read_bytes() if texts else None,
+            texts_file_name=texts.name if texts else "",
+        )
+        for problem in report.problems[:50]:
+            self.stderr.write(f"  {problem}")
+        if report.problem_count > 50:
+            self.stderr.write(f"  ... and {report.problem_count - 50} more problems")
+        if report.missing_types:
+            self.stderr.write(
+                f"Unknown entity types: {', '.join(report.missing_types)} (add --create-missing-types to create them)."
+            )
+        if not report.written:
+            raise CommandError(report.summary())
+        self.stdout.write(self.style.SUCCESS(report.summary()))

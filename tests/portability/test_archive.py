@@ -1,0 +1,169 @@
+"""Export everything -> import as a new project, and clone: the same documents, spans, types, usable models."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+
+from evaluation.models import Evaluation, TrainedModel
+from evaluation.selectors import trained_model_local_path
+from labeling.models import Document, Span
+from ner.predict import load
+from portability.archive import project_archive_bytes, project_archive_import, project_clone
+from projects.models import EntityType, Membership, Project
+from projects.roles import Role
+from tests.factories import UserFactory
+
+
+def _documents(project: Project) -> list[tuple]:
+    return sorted((d.name, d.text, d.language, d.split, d.status) for d in Document.objects.filter(project=project))
+
+
+def _spans(project: Project) -> list[tuple]:
+    return sorted(
+        (s.document.text, s.start, s.end, s.entity_type.name)
+        for s in Span.objects.filter(document__project=project).select_related("document", "entity_type")
+    )
+
+
+def _types(project: Project) -> list[tuple]:
+    return sorted(project.entity_types.values_list("name", "color", "hotkey", "description"))
+
+
+def test_archive_round_trip_keeps_everything_and_models_predict(project, user, trained):
+    EntityType.objects.filter(project=project).update(description="described")
+    Document.objects.filter(project=project).first().__class__.objects.filter(
+        pk=Document.objects.filter(project=project).order_by("pk").first().pk
+    ).update(status=Document.Status.IN_PROGRESS)
+    data = project_archive_bytes(project=project)
+
+    imported = project_archive_import(source=io.BytesIO(data), user=user, name="contracts-restored")
+
+    copy = imported.project
+    assert _documents(copy) == _documents(project)
+    assert _spans(copy) == _spans(project)
+    assert _types(copy) == _types(project)
+    assert Membership.objects.get(project=copy).user == user
+    restored = TrainedModel.objects.get(project=copy, name=trained.name)
+    assert restored.storage_path.startswith(f"projects/{copy.pk}/models/")
+    assert Evaluation.objects.get(model=restored).report == Evaluation.objects.get(model=trained).report
+    assert restored.evaluation.predictions.count() == trained.evaluation.predictions.count()
+    text = "Alice Smith flew to Paris."
+    original = load(trained_model_local_path(model=trained)).predict([text])
+    again = load(trained_model_local_path(model=restored)).predict([text])
+    assert again == original
+
+
+def test_archive_refuses_a_name_clash_and_writes_nothing(project, user):
+    data = project_archive_bytes(project=project)
+    before = Project.objects.count()
+    with pytest.raises(ValidationError, match="already exists"):
+        project_archive_import(source=io.BytesIO(data), user=user)
+    assert Project.objects.count() == before
+
+
+@pytest.mark.parametrize(
+    ("entries", "message"),
+    [
+        ({"a.txt": "x"}, "no project.json"),
+        ({"project.json": "{not json"}, "not valid JSON"),
+        ({"project.json": json.dumps({"format": "other"})}, "not a nerlab project archive"),
+        ({"../evil.txt": "x", "project.json": "{}"}, "unsafe path"),
+    ],
+)
+def test_archive_rejects_bad_files_with_a_clear_message(user, entries, message):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, content in entries.items():
+            archive.writestr(name, content)
+    with pytest.raises(ValidationError, match=message):
+        project_archive_import(source=io.BytesIO(buffer.getvalue()), user=user, name="fresh")
+    assert not Project.objects.filter(name="fresh").exists()
+
+
+def test_archive_with_a_bad_document_leaves_no_project_and_no_files(project, user, trained, settings):
+    data = project_archive_bytes(project=project)
+    source = zipfile.ZipFile(io.BytesIO(data))
+    broken = io.BytesIO()
+    with zipfile.ZipFile(broken, "w") as archive:
+        for info in source.infolist():
+            content = source.read(info)
+            if info.filename == "documents.jsonl":
+                content += b'{"text": "bad", "spans": [{"start": 0, "end": 99, "label": "PERSON"}]}\n'
+            archive.writestr(info, content)
+    with pytest.raises(ValidationError):
+        project_archive_import(source=io.BytesIO(broken.getvalue()), user=user, name="broken-copy")
+    assert not Project.objects.filter(name="broken-copy").exists()
+    assert TrainedModel.objects.count() == 1
+
+
+def test_not_a_zip_is_refused(user):
+    with pytest.raises(ValidationError, match="not a zip"):
+        project_archive_import(source=io.BytesIO(b"hello"), user=user, name="fresh")
+
+
+def test_clone_copies_schema_documents_split_and_optionally_models(project, user, trained):
+    viewer = UserFactory(username="vic")
+    Membership.objects.create(project=project, user=viewer, role=Role.VIEWER)
+
+    clone = project_clone(source=project, user=viewer, name="contracts-copy", include_models=True)
+
+    assert _documents(clone) == _documents(project)
+    assert _spans(clone) == _spans(project)
+    assert _types(clone) == _types(project)
+    assert list(clone.memberships.values_list("user__username", "role")) == [("vic", "owner")]
+    assert TrainedModel.objects.filter(project=clone).count() == 1
+    plain = project_clone(source=project, user=viewer, name="contracts-plain")
+    assert not TrainedModel.objects.filter(project=plain).exists()
+
+
+def test_clone_page_needs_membership_and_redirects_to_the_copy(client, project, user):
+    stranger = UserFactory(username="mallory")
+    client.force_login(stranger)
+    assert client.get(reverse("portability:project_clone", args=[project.name])).status_code == 404
+    client.force_login(user)
+    response = client.post(reverse("portability:project_clone", args=[project.name]), {"name": "copy-1"})
+    assert response.status_code == 302 and response["Location"].endswith("/projects/copy-1/")
+    response = client.post(reverse("portability:project_clone", args=[project.name]), {"name": "copy-1"})
+    assert "already exists" in response.content.decode()
+
+
+def test_archive_download_and_import_page(client, project, user):
+    client.force_login(user)
+    response = client.get(reverse("portability:project_archive", args=[project.name]))
+    assert response.status_code == 200 and response["Content-Type"] == "application/zip"
+    data = b"".join(response.streaming_content)
+    upload = io.BytesIO(data)
+    upload.name = "contracts.nerlab.zip"
+    response = client.post(
+        reverse("portability:project_archive_import"), {"archive": upload, "name": "from-page", "include_models": "on"}
+    )
+    assert response.status_code == 302
+    assert Project.objects.filter(name="from-page").exists()
+
+
+def test_clone_and_archive_api(client, project, user):
+    from projects.services import api_key_create
+
+    _, key = api_key_create(user=user, name="ci")
+    headers = {"Authorization": f"Api-Key {key}"}
+    response = client.post(
+        f"/api/v1/projects/{project.name}/clone/",
+        {"name": "api-copy"},
+        content_type="application/json",
+        headers=headers,
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["name"] == "api-copy" and response.json()["role"] == "owner"
+    archive = b"".join(client.get(f"/api/v1/projects/{project.name}/archive/", headers=headers).streaming_content)
+    upload = io.BytesIO(archive)
+    upload.name = "a.zip"
+    response = client.post("/api/v1/project-archives/", {"archive": upload, "name": "api-restored"}, headers=headers)
+    assert response.status_code == 201, response.content
+    response = client.post("/api/v1/project-archives/", {"archive": io.BytesIO(archive)}, headers=headers)
+    assert response.status_code == 400
