@@ -199,7 +199,7 @@ def project_metadata(project: Project) -> dict[str, Any]:
         "createdDateTime": _time(project.created_at),
         "lastModifiedDateTime": _time(project.updated_at),
         "projectKind": PROJECT_KIND,
-        "storageInputContainerName": project.name.lower(),
+        "storageInputContainerName": selectors.azure_storage_container_get(project=project),
         "projectName": project.name,
         "multilingual": project.multilingual,
         "description": project.description,
@@ -343,6 +343,9 @@ def deployment_state(deployment: Deployment) -> dict[str, Any]:
         "lastDeployedDateTime": _time(deployment.deployed_at),
         "deploymentExpirationDate": _date(deployment.deployed_at + MODEL_EXPIRATION),
         "modelTrainingConfigVersion": TRAINING_CONFIG_VERSIONS[0],
+        # Azure lists the extra regional resources a deployment is assigned to; nerlab serves every deployment from
+        # itself, so none. (Azure's clients read it as a list: a missing key would break `for r in ...` loops.)
+        "assignedResources": [],
     }
 
 
@@ -614,6 +617,12 @@ def _evaluation(model: TrainedModel) -> Evaluation:
 
 
 def _evaluation_options(model: TrainedModel) -> dict[str, Any]:
+    # What the :train call asked for. The snapshot alone cannot tell: a percentage split whose documents all carry
+    # a manual Train/Test assignment gives the same partition, and nerlab then reuses the (manual) snapshot.
+    job = selectors.training_job_get_for_run(run=model.run)
+    asked = job.details.get("evaluationOptions") if job is not None else None
+    if isinstance(asked, dict) and asked.get("kind") in ("percentage", "manual"):
+        return asked
     snapshot = model.run.snapshot
     if snapshot.split_mode == Project.SplitMode.MANUAL:
         return {"kind": "manual"}

@@ -79,3 +79,23 @@ class AuthoringJob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} job {self.pk} ({self.status})"
+
+
+class AzureProjectSettings(models.Model):
+    """What an Azure client said about a project that nerlab's own Project has no field for.
+
+    ``storageInputContainerName`` names the container (folder under ``NERLAB_CONTAINERS_ROOT``) that a project's
+    texts were imported from; Azure's clients read it back from the project and the exported labels file, and a
+    script that re-imports an export relies on it being the one it gave.
+    """
+
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="azure_settings")
+    storage_input_container_name = models.CharField(max_length=63, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "Azure project settings"
+        verbose_name_plural = "Azure project settings"
+
+    def __str__(self) -> str:
+        return f"Azure settings of project {self.project_id}"

@@ -13,12 +13,14 @@ from django.db.models import Model, Q
 from django.http import Http404
 from django.utils import timezone
 
-from portability.models import AuthoringJob
+from portability.models import AuthoringJob, AzureProjectSettings
 from projects.models import Project
 from projects.storage import project_storage_prefix
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
+
+    from evaluation.models import TrainingRun
 
 
 @dataclass(frozen=True)
@@ -161,3 +163,19 @@ def training_jobs_list(*, project: Project) -> list[AuthoringJob]:
             project=project, kind=AuthoringJob.Kind.TRAIN, expires_at__gt=timezone.now()
         ).select_related("training_run")
     )
+
+
+def training_job_get_for_run(*, run: TrainingRun) -> AuthoringJob | None:
+    """The authoring ``:train`` job that started ``run`` (expired or not), or None for a run started in nerlab."""
+    return AuthoringJob.objects.filter(training_run=run, kind=AuthoringJob.Kind.TRAIN).order_by("-created_at").first()
+
+
+def azure_storage_container_get(*, project: Project) -> str:
+    """The ``storageInputContainerName`` an Azure client gave the project; the project's name in lower case (a valid
+    container name, and what nerlab's exports have always written) for a project it never named one for."""
+    named = (
+        AzureProjectSettings.objects.filter(project=project)
+        .values_list("storage_input_container_name", flat=True)
+        .first()
+    )
+    return named or project.name.lower()

@@ -42,7 +42,8 @@ from portability.archive import (
     project_archive_write,
     project_clone,
 )
-from portability.models import AuthoringJob
+from portability.models import AuthoringJob, AzureProjectSettings
+from portability.selectors import azure_storage_container_get
 from projects.models import Project
 from projects.services import entity_type_create, project_create, project_delete, project_update
 from projects.storage import project_storage_prefix
@@ -171,10 +172,31 @@ def authoring_job_create(
     return job
 
 
+def azure_storage_container_set(*, project: Project, container: str) -> None:
+    """Remember the container an Azure client named for the project (read back by GET project and ``:export``)."""
+    AzureProjectSettings.objects.update_or_create(
+        project=project, defaults={"storage_input_container_name": container_check_name(container)}
+    )
+
+
 def azure_project_create_or_update(
     *, user: AbstractBaseUser, name: str, existing: Project | None, body: dict[str, Any]
 ) -> tuple[Project, bool]:
     """Azure's PATCH (merge-patch): create the project, or change the fields the body names."""
+    container = body.get("storageInputContainerName")
+    if container is not None and not isinstance(container, str):
+        raise ValidationError("storageInputContainerName must be a string: the name of a container.")
+    if container:
+        container_check_name(container)  # before anything is written
+    project, created = _project_create_or_update(user=user, name=name, existing=existing, body=body)
+    if container:
+        azure_storage_container_set(project=project, container=container)
+    return project, created
+
+
+def _project_create_or_update(
+    *, user: AbstractBaseUser, name: str, existing: Project | None, body: dict[str, Any]
+) -> tuple[Project, bool]:
     fields: dict[str, Any] = {}
     if "description" in body:
         fields["description"] = str(body["description"] or "")
@@ -242,6 +264,8 @@ def azure_import_start(
             except InvalidName:
                 raise ValidationError({"language": "metadata.language is required to create the project."}) from None
             project, _ = azure_project_create_or_update(user=user, name=project_name, existing=None, body=metadata)
+        else:
+            azure_storage_container_set(project=project, container=container)
         if missing:
             shown = ", ".join(missing[:20]) + (f" and {len(missing) - 20} more" if len(missing) > 20 else "")
             return authoring_job_create(
@@ -310,7 +334,7 @@ def azure_export_run(
         language=project.language,
         multilingual=project.multilingual,
         description=project.description,
-        storage_container=project.name.lower(),
+        storage_container=azure_storage_container_get(project=project),
         entity_types=list(project.entity_types.order_by("name").values_list("name", flat=True)),
     )
     job = authoring_job_create(
@@ -484,6 +508,7 @@ __all__ = [
     "azure_import_start",
     "azure_project_create_or_update",
     "azure_project_delete",
+    "azure_storage_container_set",
     "azure_swap",
     "azure_train_cancel",
     "azure_train_start",

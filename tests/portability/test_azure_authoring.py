@@ -1,8 +1,8 @@
 """Azure's authoring API, driven the way an Azure script drives it: raw HTTP in Azure's documented shapes, the key in
 Ocp-Apim-Subscription-Key, every long operation followed through its Operation-Location.
 
-(The ``azure-ai-textanalytics-authoring`` / ``azure-ai-language-text-authoring`` packages are not installable from
-this machine's package index, so the flow is tested with httpx against a live server, in the same shapes.)
+These tests pin the documented wire shapes (and the older api-versions) with httpx; ``test_azure_sdk.py`` runs the
+same kind of script through Azure's own ``azure-ai-textanalytics-authoring`` client.
 """
 
 from __future__ import annotations
