@@ -394,10 +394,10 @@ def azure_train_start(
                 f"The model {model_label!r} is deployed; delete or redeploy its deployments before retraining it."
             )
         evaluation_services.trained_model_delete(model=existing)
-    limits_override = getattr(settings, "NERLAB_AZURE_TRAIN_MAX_STEPS", None)
+    # Azure's :train has no knobs; the operator may cap trainings started this way (0 keeps nerlab's defaults).
     train_settings = evaluation_services.training_settings_defaults()
-    if limits_override:
-        train_settings.update(max_steps=int(limits_override), max_epochs=0)
+    if settings.NERLAB_AZURE_TRAIN_MAX_STEPS:
+        train_settings.update(max_steps=settings.NERLAB_AZURE_TRAIN_MAX_STEPS, max_epochs=0)
     with transaction.atomic():
         run = evaluation_services.training_run_start(
             project=run_project, user=user, model_name=model_label, **train_settings

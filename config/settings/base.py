@@ -145,6 +145,8 @@ NERLAB_INVITATION_DAYS = env.int("NERLAB_INVITATION_DAYS", default=7)
 # Trained models each web process and worker keeps loaded (serving.cache); about 10-50 MB of memory each.
 NERLAB_MODEL_CACHE_SIZE = env.int("NERLAB_MODEL_CACHE_SIZE", default=4)
 # Azure-style "containers": folders of .txt files that the authoring API's :import reads document texts from.
+# Step limit for trainings started through the Azure authoring API's :train, which has no settings (0: defaults).
+NERLAB_AZURE_TRAIN_MAX_STEPS = env.int("NERLAB_AZURE_TRAIN_MAX_STEPS", default=0)
 NERLAB_CONTAINERS_ROOT = Path(env.str("NERLAB_CONTAINERS_ROOT", default=str(DATA_DIR / "containers")))
 
 # Celery: with nothing configured, a SQLite file is the broker, so one machine needs no server at all.
