@@ -8,6 +8,7 @@ F1), so the only difference measured is the training driver.
     .venv/bin/python bench/train.py --quick                 # smoke run: small subsets, 200 steps (~2 min)
     .venv/bin/python bench/train.py                         # full: conll2003 + wnut17, 20,000 steps max (>15 min)
     .venv/bin/python bench/train.py --datasets wnut17 --max-steps 3000
+    .venv/bin/python bench/train.py --datasets conll2003 --max-steps 1500 --repeats 3   # words/s medians
 
 Figures are printed and written to bench/results/train.json (train-quick.json for --quick). Words/s counts
 training tokens per second of the training loop (evaluations included) for both; the CLI's wall time also
@@ -173,7 +174,13 @@ def run_cli(data: dict[str, list[LabeledDoc]], settings: TrainSettings, out: Pat
     }
 
 
-def bench(dataset: Dataset, settings: TrainSettings, quick: bool) -> dict[str, Any]:
+def median(values: Sequence[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def bench(dataset: Dataset, settings: TrainSettings, quick: bool, repeats: int = 1) -> dict[str, Any]:
     data = {
         split: read(DATASETS_DIR / getattr(dataset, split), QUICK_SIZES[split] if quick else None)
         for split in ("train", "dev", "test")
@@ -182,23 +189,44 @@ def bench(dataset: Dataset, settings: TrainSettings, quick: bool) -> dict[str, A
         split: {"sentences": len(docs), "entities": sum(len(d.spans) for d in docs)} for split, docs in data.items()
     }
     print(f"\n== {dataset.name}: {sizes}", flush=True)
-    with tempfile.TemporaryDirectory(prefix=f"nerlab-bench-{dataset.name}-") as temp:
-        out = Path(temp)
-        print("   nerlab ner.train ...", flush=True)
-        nerlab = run_nerlab(data, settings, out)
-        print(f"   {nerlab}", flush=True)
-        print("   spacy train (CLI) ...", flush=True)
-        cli = run_cli(data, settings, out)
-        print(f"   {cli}", flush=True)
+    nerlab_runs: list[dict[str, Any]] = []
+    cli_runs: list[dict[str, Any]] = []
+    for repeat in range(repeats):
+        # Alternate the order, so that a change in machine load during the run weighs on both sides alike.
+        order = ("nerlab", "cli") if repeat % 2 == 0 else ("cli", "nerlab")
+        for side in order:
+            with tempfile.TemporaryDirectory(prefix=f"nerlab-bench-{dataset.name}-") as temp:
+                load = os.getloadavg()[0]
+                if side == "nerlab":
+                    print("   nerlab ner.train ...", flush=True)
+                    result = run_nerlab(data, settings, Path(temp))
+                    nerlab_runs.append(result)
+                else:
+                    print("   spacy train (CLI) ...", flush=True)
+                    result = run_cli(data, settings, Path(temp))
+                    cli_runs.append(result)
+                result["load_average_at_start"] = round(load, 2)
+                print(f"   {result}", flush=True)
+    nerlab = {**nerlab_runs[-1], "words_per_s_median": round(median([r["words_per_s"] for r in nerlab_runs]))}
+    cli = {**cli_runs[-1], "words_per_s_median": round(median([r["words_per_s"] for r in cli_runs]))}
     ratio = {
-        "wall_time_nerlab_over_cli": round(nerlab["wall_s"] / cli["wall_s"], 3) if cli["wall_s"] else None,
-        "words_per_s_nerlab_over_cli": round(nerlab["words_per_s"] / cli["words_per_s"], 3)
-        if cli["words_per_s"]
+        "words_per_s_median_nerlab_over_cli": round(nerlab["words_per_s_median"] / cli["words_per_s_median"], 3)
+        if cli["words_per_s_median"]
         else None,
+        "wall_time_nerlab_over_cli": round(
+            median([r["wall_s"] for r in nerlab_runs]) / median([r["wall_s"] for r in cli_runs]), 3
+        ),
         "test_f1_nerlab_minus_cli": round(nerlab["test_f1"] - cli["test_f1"], 2),
     }
     print(f"   ratio {ratio}", flush=True)
-    return {"sizes": sizes, "nerlab": nerlab, "spacy_cli": cli, "ratio": ratio}
+    return {
+        "sizes": sizes,
+        "repeats": repeats,
+        "nerlab": nerlab,
+        "spacy_cli": cli,
+        "runs": {"nerlab": nerlab_runs, "spacy_cli": cli_runs},
+        "ratio": ratio,
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -207,6 +235,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--max-steps", type=int, default=None, help="step limit (default 20000; 200 with --quick)")
     parser.add_argument("--quick", action="store_true", help="small subsets and few steps, for a smoke run")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--repeats", type=int, default=1, help="runs per side, alternating; medians are compared")
     parser.add_argument("--output", type=Path, default=None, help="JSON file for the figures")
     args = parser.parse_args(argv)
 
@@ -222,7 +251,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     output = args.output or ROOT / "bench" / "results" / ("train-quick.json" if args.quick else "train.json")
 
-    results = {name: bench(DATASETS[name], settings, args.quick) for name in names}
+    results = {name: bench(DATASETS[name], settings, args.quick, args.repeats) for name in names}
     report = {
         "quick": args.quick,
         "settings": {"seed": settings.seed, "max_steps": settings.max_steps, "eval_frequency": settings.eval_frequency,
