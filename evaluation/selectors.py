@@ -15,6 +15,7 @@ from django.http import Http404
 
 from evaluation.models import DatasetSnapshot, Evaluation, Prediction, TrainedModel, TrainingRun
 from ner import limits
+from ner.calibration import CalibrationError, CalibrationReport
 from ner.formats.jsonl import read_jsonl
 from ner.metrics import MATRIX_FILTERS, NONE, DocumentComparison, EvaluationReport, compare_documents
 from ner.types import LabeledDoc, Span
@@ -110,11 +111,26 @@ def trained_model_local_path(*, model: TrainedModel) -> Path:
     return target
 
 
-def evaluation_report(*, model: TrainedModel) -> EvaluationReport:
-    evaluation = Evaluation.objects.filter(model=model).first()
-    if evaluation is None:
+def _evaluation_data(model: TrainedModel) -> dict[str, Any]:
+    data = Evaluation.objects.filter(model=model).values_list("report", flat=True).first()
+    if data is None:
         raise Http404("This model has no evaluation.")
-    return EvaluationReport.from_dict(evaluation.report)
+    return dict(data)
+
+
+def evaluation_report(*, model: TrainedModel) -> EvaluationReport:
+    return EvaluationReport.from_dict(_evaluation_data(model))
+
+
+def _calibration(data: dict[str, Any]) -> CalibrationReport | None:
+    """The confidence calibration stored with the evaluation; None for evaluations made before it was measured."""
+    stored = data.get("calibration")
+    if stored is None:
+        return None
+    try:
+        return CalibrationReport.from_dict(stored)
+    except CalibrationError:
+        return None
 
 
 # --------------------------------------------------------------------------------------------- evaluation page
@@ -161,6 +177,8 @@ class EvaluationView:
     train_counts: dict[str, int]
     test_counts: dict[str, int]
     interval: dict[str, Any] | None = field(default=None)
+    # ECE and the reliability table of the confidence scores on the test set (None: not measured).
+    calibration: CalibrationReport | None = field(default=None)
 
 
 def _advice(
@@ -258,7 +276,8 @@ def _advice(
 
 
 def evaluation_view(*, model: TrainedModel) -> EvaluationView:
-    report = evaluation_report(model=model)
+    data = _evaluation_data(model)
+    report = EvaluationReport.from_dict(data)
     snapshot = model.run.snapshot
     train_counts = dict(snapshot.span_counts.get("train", {}))
     test_counts = dict(snapshot.span_counts.get("test", {}))
@@ -287,6 +306,7 @@ def evaluation_view(*, model: TrainedModel) -> EvaluationView:
         train_counts=train_counts,
         test_counts=test_counts,
         interval=None if report.micro_f1_interval is None else report.micro_f1_interval.to_dict(),
+        calibration=_calibration(data),
     )
 
 

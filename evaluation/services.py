@@ -34,6 +34,7 @@ from evaluation.models import DatasetSnapshot, Evaluation, Prediction, TrainedMo
 from evaluation.selectors import snapshot_documents
 from labeling.models import Document, Span
 from ner import limits
+from ner.calibration import CalibrationReport, calibration_report
 from ner.formats.jsonl import write_jsonl
 from ner.metrics import DocumentComparison, EvaluationReport, compare_documents, evaluate
 from ner.names import InvalidName, check_model_name
@@ -483,10 +484,12 @@ def _train_and_save(run: TrainingRun, workdir: Path) -> None:
     pairs = [(doc, [scored.as_span() for scored in spans]) for doc, spans in zip(test_docs, predicted, strict=True)]
     report = evaluate(pairs, resamples=BOOTSTRAP_RESAMPLES, seed=run.seed)
     comparisons = compare_documents(pairs)
+    # How far the confidence scores can be trusted on the test set (ECE and a reliability table, ner.calibration).
+    calibration = calibration_report(predicted, [doc.spans for doc in test_docs])
     if reporter.should_stop():
         raise TrainCancelled("Training was cancelled")
     reporter.phase(TrainingRun.Phase.SAVING)
-    _save_results(run, result, report, test_docs, predicted, comparisons)
+    _save_results(run, result, report, test_docs, predicted, comparisons, calibration)
 
 
 def _save_results(
@@ -496,6 +499,7 @@ def _save_results(
     test_docs: list[LabeledDoc],
     predicted: list[list[ScoredSpan]],
     comparisons: list[DocumentComparison],
+    calibration: CalibrationReport,
 ) -> None:
     project = run.project
     prefix = ""
@@ -522,7 +526,9 @@ def _save_results(
             prefix = f"{project_storage_prefix(project.pk)}/models/{model.pk}"
             _store_model_files(result.model_path, prefix)
             TrainedModel.objects.filter(pk=model.pk).update(storage_path=prefix)
-            evaluation = Evaluation.objects.create(model=model, report=report.to_dict())
+            evaluation = Evaluation.objects.create(
+                model=model, report={**report.to_dict(), "calibration": calibration.to_dict()}
+            )
             existing_ids = set(
                 Document.objects.filter(pk__in=[int(d.meta["document_id"]) for d in test_docs]).values_list(
                     "pk", flat=True

@@ -12,14 +12,16 @@ from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, status
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from evaluation.models import TrainedModel
-from projects.api import PROJECT_NAME_PARAMETER, ProjectScopedAPIView
+from projects.api import PROJECT_NAME_PARAMETER, ProjectScopedAPIView, request_api_key
 from projects.models import Project
 from projects.roles import Permission
 from serving import selectors, services
+from serving.authentication import CachedApiKeyAuthentication, project_cache
 from serving.serializers import (
     DeploymentCreateInputSerializer,
     DeploymentOutputSerializer,
@@ -131,8 +133,27 @@ class DeploymentSwapApi(ProjectScopedAPIView):
         return Response(DeploymentSwapOutputSerializer({"deployments": [first, second]}).data)
 
 
-@extend_schema(parameters=[PROJECT_NAME_PARAMETER, DEPLOYMENT_NAME_PARAMETER])
+# The cached authenticator takes the same keys as every other endpoint; the schema says so by name.
+@extend_schema(
+    parameters=[PROJECT_NAME_PARAMETER, DEPLOYMENT_NAME_PARAMETER],
+    auth=[{"ApiKey": []}, {"SubscriptionKey": []}, {"cookieAuth": []}],
+)
 class DeploymentPredictApi(ProjectScopedAPIView):
+    # The hot path: API keys and their project scope come from a per-process cache of at most 5 seconds
+    # (serving.authentication explains what that means for revocation); signed-in users are checked every time.
+    authentication_classes = [CachedApiKeyAuthentication, SessionAuthentication]
+
+    def get_project(self, permission: Permission) -> Project:
+        api_key = request_api_key(self.request)
+        if api_key is None:
+            return super().get_project(permission)
+        scope = (api_key.pk, self.kwargs["project_name"], permission.value)
+        project = project_cache.get(scope)
+        if project is None:
+            project = super().get_project(permission)  # 404 / 403 are raised here and never cached
+            project_cache.put(scope, project)
+        return project
+
     @extend_schema(
         summary="Find entities in up to 25 documents, with a confidence score for each",
         description=(

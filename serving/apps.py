@@ -6,3 +6,17 @@ from django.apps import AppConfig
 class ServingConfig(AppConfig):
     name = "serving"
     verbose_name = "Deployments and prediction"
+
+    def ready(self) -> None:
+        from django.contrib.auth import get_user_model
+        from django.db.models.signals import post_delete, post_save
+
+        from projects.models import ApiKey, Membership, Project
+        from serving.authentication import access_caches_clear
+
+        # Whatever could change who a key is or what it may do clears this process's access cache at once.
+        for model in (ApiKey, Membership, Project, get_user_model()):
+            post_save.connect(access_caches_clear, sender=model, dispatch_uid=f"serving-access-{model.__name__}-save")
+            post_delete.connect(
+                access_caches_clear, sender=model, dispatch_uid=f"serving-access-{model.__name__}-delete"
+            )

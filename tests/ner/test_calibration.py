@@ -1,8 +1,18 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from ner.calibration import CalibrationError, calibration_from_pairs, calibration_report
+from ner.calibration import (
+    CalibrationError,
+    CalibrationReport,
+    calibration_from_pairs,
+    calibration_map_fit,
+    calibration_map_load,
+    calibration_map_save,
+    calibration_report,
+)
 from ner.predict import ScoredSpan
 from ner.types import Span
 
@@ -54,3 +64,66 @@ def test_calibration_rejects_missing_confidence_and_mismatched_documents():
         calibration_report([[], []], [[]])
     with pytest.raises(CalibrationError, match="outside"):
         calibration_from_pairs([(1.5, True)])
+
+
+def _pairs(groups: list[tuple[float, int, int]]) -> list[tuple[float, bool]]:
+    """(raw score, how many, how many of them right) -> pairs."""
+    return [(raw, index < right) for raw, count, right in groups for index in range(count)]
+
+
+def test_calibration_map_turns_over_confident_scores_into_accuracies():
+    # The raw scores say 0.9 and 0.99 but only 50 % and 80 % are right.
+    pairs = _pairs([(0.9, 100, 50), (0.99, 100, 80)])
+    fitted = calibration_map_fit(pairs, score="s")
+    assert fitted is not None and fitted.score == "s"
+    assert fitted.apply(0.9) == pytest.approx(0.5, abs=0.01)
+    assert fitted.apply(0.99) == pytest.approx(0.8, abs=0.01)
+    assert fitted.apply(0.5) == fitted.apply(0.9)  # flat beyond the outermost knots
+    assert 0.5 < fitted.apply(0.95) < 0.8  # linear in between
+    assert fitted.ece_before > 0.2 and fitted.ece_after < 0.01
+    after = calibration_from_pairs([(fitted.apply(raw), right) for raw, right in pairs])
+    assert after.ece == pytest.approx(fitted.ece_after)
+
+
+def test_calibration_map_is_monotone_and_pools_violations():
+    # 0.6 is more often right than 0.7: isotonic regression pools them instead of reordering the entities.
+    pairs = _pairs([(0.3, 40, 4), (0.6, 40, 30), (0.7, 40, 20), (0.95, 40, 38)])
+    fitted = calibration_map_fit(pairs, score="s")
+    assert fitted is not None
+    values = [fitted.apply(raw / 100) for raw in range(101)]
+    assert values == sorted(values)
+    assert len(fitted.raw) == 3 and fitted.raw[1] == pytest.approx(0.65)  # one knot at the pooled block's centre
+    assert fitted.apply(0.65) == pytest.approx(50 / 80, abs=0.02)
+    # Shrinkage: a perfect block does not map to exactly 1.0.
+    perfect = calibration_map_fit(_pairs([(0.2, 30, 3), (0.9, 30, 30)]), score="s")
+    assert perfect is not None and 0.95 < perfect.apply(0.9) < 1.0
+
+
+def test_calibration_map_needs_enough_entities_and_is_deterministic():
+    assert calibration_map_fit(_pairs([(0.9, 49, 40)]), score="s") is None
+    pairs = _pairs([(0.42, 30, 10), (0.8, 30, 25)])
+    assert calibration_map_fit(pairs, score="s") == calibration_map_fit(list(reversed(pairs)), score="s")
+    with pytest.raises(CalibrationError, match="outside"):
+        calibration_map_fit([*pairs, (1.5, True)], score="s")
+
+
+def test_calibration_map_saves_beside_the_model_and_loads_back(tmp_path):
+    assert calibration_map_load(tmp_path) is None  # models trained before calibration still load
+    fitted = calibration_map_fit(_pairs([(0.5, 40, 10), (0.9, 40, 36)]), score="s")
+    assert fitted is not None
+    path = calibration_map_save(fitted, tmp_path)
+    assert path.name == "calibration.json"
+    assert calibration_map_load(tmp_path) == fitted
+    path.write_text(json.dumps({**fitted.to_dict(), "calibrated": [0.9, 0.1]}))
+    with pytest.raises(CalibrationError, match="must not decrease"):
+        calibration_map_load(tmp_path)
+    path.write_text(json.dumps({"version": 99}))
+    with pytest.raises(CalibrationError, match="not a calibration map this version of nerlab can read"):
+        calibration_map_load(tmp_path)
+
+
+def test_calibration_report_round_trips_through_a_dict():
+    report = calibration_from_pairs([(0.95, True), (0.9, False), (0.15, False)], bins=5)
+    assert CalibrationReport.from_dict(json.loads(json.dumps(report.to_dict()))) == report
+    with pytest.raises(CalibrationError, match="not a calibration report"):
+        CalibrationReport.from_dict({"ece": 0.1})

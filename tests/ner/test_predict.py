@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
+import shutil
+
 import pytest
 
-from ner.predict import ModelLoadError, Predictor, ScoredSpan, load
+from ner.calibration import CalibrationMap, calibration_map_save
+from ner.predict import GREEDY_SCORE, ModelLoadError, Predictor, ScoredSpan, load
 from tests.ner.synthetic_docs import sentence, train_quick
 
 pytestmark = pytest.mark.slow
@@ -83,3 +88,90 @@ def test_load_refuses_a_folder_without_a_model(tmp_path):
         load(tmp_path)
     with pytest.raises(ModelLoadError, match="no trained model here"):
         load(tmp_path / "missing")
+
+
+def _reference_decision_probabilities(predictor: Predictor, texts: list[str]) -> list[list[float]]:
+    """Decode greedily step by step with spaCy's own step model and validity rules (slow, exact): for every doc,
+    the softmax probability (over the valid moves) of the move taken at each token."""
+    ner = predictor.nlp.get_pipe("ner")
+    docs = list(predictor.nlp.pipe(texts, disable=["ner"]))
+    moves = ner.moves
+    names = [moves.get_class_name(index) for index in range(moves.n_moves)]
+    step_model = ner.model.predict(docs)
+    states = moves.init_batch(docs)
+    probabilities: list[list[float]] = [[] for _ in docs]
+    owner = {id(state): number for number, state in enumerate(states)}
+    todo = [state for state in states if not state.is_final()]
+    while todo:
+        scores = step_model.predict(todo)
+        for row, state in enumerate(todo):
+            valid = [index for index, name in enumerate(names) if moves.is_valid(state, name)]
+            best = max(valid, key=lambda index: scores[row, index])
+            norm = sum(math.exp(scores[row, index] - scores[row, best]) for index in valid)
+            probabilities[owner[id(state)]].append(1.0 / norm)
+        todo = ner.transition_states(todo, scores)
+    return probabilities
+
+
+def test_greedy_confidence_is_the_product_of_the_parsers_own_decision_probabilities(predictor):
+    texts = [sentence(index)[0] for index in range(400, 412)] + [
+        "Alice Smith met Bob Jones and  Carol White in Oslo\n\nand Paris.",
+        "Oslo",
+        "Paris Berlin Madrid",
+    ]
+    reference = _reference_decision_probabilities(predictor, texts)
+    scored = predictor.predict(texts, with_confidence=True, calibrated=False)
+    docs = list(predictor.nlp.pipe(texts))
+    checked = 0
+    for doc, spans, decisions in zip(docs, scored, reference, strict=True):
+        assert len(decisions) == len(doc)  # one decision per token
+        for entity, span in zip(doc.ents, spans, strict=True):
+            expected = math.prod(decisions[max(entity.start - 1, 0) : entity.end])
+            assert span.confidence == pytest.approx(expected, rel=1e-4, abs=1e-6)
+            checked += 1
+    assert checked >= 20
+
+
+def test_a_calibration_map_in_the_model_folder_maps_the_raw_scores(predictor, tmp_path):
+    folder = tmp_path / "model"
+    shutil.copytree(predictor.model_dir, folder)
+    assert load(folder).calibration is None  # too few dev entities in the quick run: raw scores
+    halving = CalibrationMap(
+        score=GREEDY_SCORE,
+        raw=(0.0, 1.0),
+        calibrated=(0.0, 0.5),
+        entity_count=100,
+        correct_count=50,
+        ece_before=0.5,
+        ece_after=0.0,
+    )
+    calibration_map_save(halving, folder)
+    calibrated = load(folder)
+    texts = [sentence(index)[0] for index in range(500, 505)]
+    raw = calibrated.predict(texts, with_confidence=True, calibrated=False)
+    mapped = calibrated.predict(texts, with_confidence=True)
+    assert [[s.as_span() for s in spans] for spans in raw] == [[s.as_span() for s in spans] for spans in mapped]
+    for raw_spans, mapped_spans in zip(raw, mapped, strict=True):
+        for raw_span, mapped_span in zip(raw_spans, mapped_spans, strict=True):
+            assert mapped_span.confidence == pytest.approx(raw_span.confidence / 2)
+    # A map fitted on another score is never applied to this one.
+    calibration_map_save(dataclasses.replace(halving, score="beam"), folder)
+    assert load(folder).predict(texts, with_confidence=True) == raw
+
+
+def test_a_broken_calibration_file_is_a_clear_load_error(predictor, tmp_path):
+    folder = tmp_path / "model"
+    shutil.copytree(predictor.model_dir, folder)
+    (folder / "calibration.json").write_text("{not json")
+    with pytest.raises(ModelLoadError, match="confidence calibration could not be loaded"):
+        load(folder)
+
+
+def test_beam_confidence_is_still_available_and_finds_the_same_entities(predictor):
+    texts = [sentence(index)[0] for index in range(600, 606)]
+    greedy = predictor.predict(texts, with_confidence=True)
+    beam = predictor.predict(texts, with_confidence=True, method="beam", beam_width=4)
+    assert [[s.as_span() for s in spans] for spans in beam] == [[s.as_span() for s in spans] for spans in greedy]
+    assert all(s.confidence is not None and 0.0 <= s.confidence <= 1.0 for spans in beam for s in spans)
+    with pytest.raises(ValueError, match="unknown confidence method"):
+        predictor.predict(texts, with_confidence=True, method="guess")  # type: ignore[arg-type]

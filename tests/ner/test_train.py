@@ -7,7 +7,7 @@ import pytest
 from ner.predict import load
 from ner.train import Progress, TrainCancelled, TrainError, TrainSettings, train
 from ner.types import LabeledDoc, Span
-from tests.ner.synthetic_docs import labeled_docs, sentence, train_quick
+from tests.ner.synthetic_docs import QUICK, labeled_docs, sentence, train_quick
 
 pytestmark = pytest.mark.slow
 
@@ -166,3 +166,28 @@ def test_a_single_document_trains_without_a_dev_score_and_says_so(tmp_path):
     assert (result.model_path / "meta.json").is_file()
     assert any("not checked during training" in warning for warning in result.warnings)
     assert any("Few training examples for: CITY (1), PERSON (1)" in warning for warning in result.warnings)
+
+
+def test_train_fits_a_confidence_calibration_on_the_dev_set_and_saves_it(tmp_path):
+    docs = labeled_docs(60)  # 30 dev documents: 60 dev entities, enough to fit a map
+    result = train(docs[:27], docs[30:], language="en", output_dir=tmp_path / "model", settings=QUICK)
+    assert result.calibration is not None and result.calibration.entity_count >= 50
+    assert (result.model_path / "calibration.json").is_file()
+    predictor = load(result.model_path)
+    assert predictor.calibration == result.calibration
+    texts = UNSEEN[:3]
+    raw = predictor.predict(texts, with_confidence=True, calibrated=False)
+    mapped = predictor.predict(texts, with_confidence=True)
+    for raw_spans, mapped_spans in zip(raw, mapped, strict=True):
+        for raw_span, mapped_span in zip(raw_spans, mapped_spans, strict=True):
+            assert mapped_span.confidence == pytest.approx(result.calibration.apply(raw_span.confidence or 0.0))
+    # Reproducible: the same run writes the same map.
+    again = train(docs[:27], docs[30:], language="en", output_dir=tmp_path / "again", settings=QUICK)
+    assert (again.model_path / "calibration.json").read_text() == (result.model_path / "calibration.json").read_text()
+    assert not any("calibrate" in warning for warning in result.warnings)
+
+
+def test_train_with_too_few_dev_entities_keeps_raw_scores_and_says_so(trained):
+    result, _ = trained  # 3 dev documents, 6 entities
+    assert result.calibration is None and not (result.model_path / "calibration.json").exists()
+    assert any("too few to calibrate its confidence scores" in warning for warning in result.warnings)

@@ -1,0 +1,62 @@
+"""Confidence calibration on the evaluation page: ECE and a reliability table, measured on the test set."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from evaluation import selectors
+from evaluation.models import Evaluation, Prediction, TrainedModel
+from ner.calibration import calibration_from_pairs
+from tests.evaluation.conftest import TINY
+from tests.evaluation.objects import finished_model
+from tests.factories import DocumentFactory
+
+
+def _detail(client, model: TrainedModel) -> str:
+    response = client.get(reverse("evaluation:trained_model_detail", args=[model.project.name, model.pk]))
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+@pytest.mark.slow
+def test_a_training_run_stores_the_calibration_of_its_test_predictions(
+    owner_client, trainable, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        owner_client.post(
+            reverse("evaluation:training_run_start", args=[trainable.name]), {**TINY, "model_name": "calibrated"}
+        )
+    model = TrainedModel.objects.get(name="calibrated")
+    stored = Evaluation.objects.get(model=model).report["calibration"]
+    predicted = sum(len(prediction.spans) for prediction in Prediction.objects.filter(evaluation__model=model))
+    assert stored["entity_count"] == predicted > 0
+    assert sum(row["count"] for row in stored["bins"]) == predicted and len(stored["bins"]) == 10
+    assert 0.0 <= stored["ece"] <= 1.0
+    html = _detail(owner_client, model)
+    assert 'id="reliability"' in html and "Expected calibration error" in html
+    assert f'<strong id="ece">{stored["ece"]:.3f}</strong>' in html
+
+
+def test_the_reliability_table_shows_every_non_empty_bin(owner_client, project):
+    model = finished_model(project, DocumentFactory(project=project, text="Alice went home."))
+    # 10 entities scored 0.9 of which 6 right; 4 scored 0.25 of which 1 right.
+    report = calibration_from_pairs([(0.9, i < 6) for i in range(10)] + [(0.25, i < 1) for i in range(4)])
+    evaluation = Evaluation.objects.get(model=model)
+    evaluation.report = {**evaluation.report, "calibration": report.to_dict()}
+    evaluation.save()
+    view = selectors.evaluation_view(model=model)
+    assert view.calibration == report
+    html = _detail(owner_client, model)
+    table = html[html.index('id="reliability"') : html.index("</table>", html.index('id="reliability"'))]
+    assert table.count("<tr>") == 3  # the header and the two non-empty bins
+    assert "90%\u2013100%" in table and "60.0%" in table and "-30.0%" in table  # over-confident by 30 points
+    assert "20%\u201330%" in table and "25.0%" in table
+    assert f"{report.ece:.3f}" in html and "14 predicted entities" in html
+
+
+def test_an_evaluation_made_before_calibration_says_it_was_not_measured(owner_client, project):
+    model = finished_model(project, DocumentFactory(project=project, text="Alice went home."))
+    assert selectors.evaluation_view(model=model).calibration is None
+    html = _detail(owner_client, model)
+    assert 'id="calibration-missing"' in html and 'id="reliability"' not in html
