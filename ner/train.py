@@ -356,13 +356,14 @@ def train(
                     eta_s=elapsed * (100 - percent_done) / percent_done if percent_done > 0 else None,
                 )
             )
+        # Words/s counts the training loop alone (as spaCy's own logger does), not saving and calibrating after it.
+        training_time = time.perf_counter() - loop_started
         if not dev_examples or not best:
             # Nothing to pick the best checkpoint by: keep the model as training left it.
             _write_model(nlp, optimizer, partial)
         calibration = _fit_calibration(partial, dev_docs) if dev_docs else None
         nlp_meta_best = best.get("scores", {})
         duration = time.perf_counter() - started
-        training_time = time.perf_counter() - loop_started
         _move_into_place(partial, output_dir)
     finally:
         shutil.rmtree(partial, ignore_errors=True)
