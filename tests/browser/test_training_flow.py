@@ -68,7 +68,7 @@ def test_train_progress_evaluation_review_fix(sign_in, live_server, background_w
 
     expect(page.get_by_role("heading", name="Evaluation of first-try")).to_be_visible()
     expect(page.locator("#micro-f1")).to_contain_text("%")
-    expect(page.locator("table.scores")).to_contain_text("PERSON")
+    expect(page.locator("table.scores").first).to_contain_text("PERSON")
     expect(page.locator("#guidance")).to_contain_text("Fewer than 15 training examples")
     page.locator("#matrix").get_by_role("link", name="Count").click()
     expect(page.locator("table.heatmap")).to_have_attribute("data-kind", "count")
