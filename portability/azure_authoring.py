@@ -46,7 +46,7 @@ from projects.authentication import ApiKeyAuthentication
 from projects.models import Project
 from projects.roles import Permission
 from projects.selectors import project_get_for_user, project_list_for_user
-from serving.azure import AzureError, _AzureView, _invalid  # shared Azure error shape (private helpers, reused)
+from serving.azure import AzureError, AzureView, api_version_check, invalid_request  # one Azure error shape
 from serving.models import Deployment
 
 API_VERSIONS: Final = ("2022-05-01", "2023-04-01", "2023-04-15", "2024-11-15-preview", "2025-05-15-preview")
@@ -74,21 +74,7 @@ def _not_found(what: str, inner: str) -> AzureError:
 
 
 def _api_version(request: Request) -> str:
-    version = request.query_params.get("api-version", "")
-    if not version:
-        raise _invalid(
-            f"The api-version query parameter is required; supported versions: {', '.join(API_VERSIONS)}.",
-            "MissingApiVersion",
-        )
-    if version not in API_VERSIONS:
-        raise AzureError(
-            400,
-            "InvalidRequest",
-            f"The api-version {version!r} is not supported by the authoring API; supported versions: "
-            f"{', '.join(API_VERSIONS)}.",
-            "UnsupportedApiVersion",
-        )
-    return version
+    return api_version_check(request, API_VERSIONS, "the authoring API")
 
 
 # Azure's path parameter names -> the names the views take.
@@ -102,7 +88,7 @@ def _reverse(url_name: str, **kwargs: str) -> str:
     )
 
 
-class _AuthoringView(_AzureView):
+class _AuthoringView(AzureView):
     authentication_classes = [ApiKeyAuthentication, SessionAuthentication]
     parser_classes = [JSONParser, _MergePatchParser]
     # The first checks (key, project, role) happen before api-version, so that a refusal never depends on it.
@@ -120,7 +106,7 @@ class _AuthoringView(_AzureView):
         elif isinstance(exc, DjangoPermissionDenied | exceptions.PermissionDenied):
             exc = AzureError(403, "Forbidden", str(exc) or "Your role does not allow this.", "Forbidden")
         elif isinstance(exc, DjangoValidationError):
-            exc = _invalid(" ".join(exc.messages), "InvalidParameterValue")
+            exc = invalid_request(" ".join(exc.messages), "InvalidParameterValue")
         return super().handle_exception(exc)
 
     def _user(self, request: Request) -> Any:
@@ -152,7 +138,7 @@ class _AuthoringView(_AzureView):
 
     def body(self, request: Request) -> dict[str, Any]:
         if not isinstance(request.data, dict):
-            raise _invalid("The request body must be a JSON object.", "InvalidRequestBodyFormat")
+            raise invalid_request("The request body must be a JSON object.", "InvalidRequestBodyFormat")
         return request.data
 
     def accepted(self, request: Request, url_name: str, api_version: str, **kwargs: str) -> Response:
@@ -170,9 +156,9 @@ def _page(request: Request, items: list[Any], url_name: str, api_version: str, *
         try:
             value = int(raw)
         except ValueError:
-            raise _invalid(f"{name} must be a whole number.") from None
+            raise invalid_request(f"{name} must be a whole number.") from None
         if value < 0:
-            raise _invalid(f"{name} may not be negative.")
+            raise invalid_request(f"{name} may not be negative.")
         return value
 
     skip = number("skip", 0) or 0
@@ -378,9 +364,11 @@ class ProjectDetailApi(_AuthoringView):
         body = self.body(request)
         kind = body.get("projectKind")
         if kind is not None and str(kind).lower() not in {"customentityrecognition", "customnamedentityrecognition"}:
-            raise _invalid(f"projectKind {kind!r} is not supported: nerlab serves CustomEntityRecognition projects.")
+            raise invalid_request(
+                f"projectKind {kind!r} is not supported: nerlab serves CustomEntityRecognition projects."
+            )
         if body.get("projectName") not in (None, project_name):
-            raise _invalid("projectName in the body must match the project name in the URL.")
+            raise invalid_request("projectName in the body must match the project name in the URL.")
         project, created = services.azure_project_create_or_update(
             user=user, name=project_name, existing=existing, body=body
         )
@@ -457,7 +445,7 @@ class ImportApi(_AuthoringView):
         body = self.body(request)
         metadata = body.get("metadata")
         if isinstance(metadata, dict) and metadata.get("projectName") not in (None, "", project_name):
-            raise _invalid(
+            raise invalid_request(
                 f"metadata.projectName {metadata.get('projectName')!r} does not match the project in the URL "
                 f"({project_name!r})."
             )
@@ -482,7 +470,7 @@ class ExportApi(_AuthoringView):
         version = _api_version(request)
         index_type = request.query_params.get("stringIndexType", "Utf16CodeUnit")
         if index_type != "Utf16CodeUnit":
-            raise _invalid("stringIndexType must be Utf16CodeUnit (the only unit of Azure's labels file).")
+            raise invalid_request("stringIndexType must be Utf16CodeUnit (the only unit of Azure's labels file).")
         job = services.azure_export_run(
             user=request.user,
             project=project,
@@ -525,13 +513,13 @@ class TrainApi(_AuthoringView):
         body = self.body(request)
         label = body.get("modelLabel")
         if not isinstance(label, str) or not label:
-            raise _invalid("modelLabel is required: the name of the model to train.")
+            raise invalid_request("modelLabel is required: the name of the model to train.")
         config_version = body.get("trainingConfigVersion") or "latest"
         if not isinstance(config_version, str):
-            raise _invalid("trainingConfigVersion must be a string such as 'latest'.")
+            raise invalid_request("trainingConfigVersion must be a string such as 'latest'.")
         options = body.get("evaluationOptions")
         if options is not None and not isinstance(options, dict):
-            raise _invalid("evaluationOptions must be an object: {kind: percentage|manual, ...}.")
+            raise invalid_request("evaluationOptions must be an object: {kind: percentage|manual, ...}.")
         job = services.azure_train_start(
             user=request.user,
             project=project,
@@ -656,7 +644,7 @@ class EvaluationResultApi(_AuthoringView):
         version = _api_version(request)
         index_type = request.query_params.get("stringIndexType", "Utf16CodeUnit")
         if index_type not in ("Utf16CodeUnit", "UnicodeCodePoint"):
-            raise _invalid("stringIndexType must be Utf16CodeUnit or UnicodeCodePoint.")
+            raise invalid_request("stringIndexType must be Utf16CodeUnit or UnicodeCodePoint.")
         model = _model(project, model_name)
         evaluation = _evaluation(model)
         tests = snapshot_test_documents(snapshot=model.run.snapshot)
@@ -737,7 +725,7 @@ class DeploymentDetailApi(_AuthoringView):
         version = _api_version(request)
         label = self.body(request).get("trainedModelLabel")
         if not isinstance(label, str) or not label:
-            raise _invalid("trainedModelLabel is required: the label of the trained model to deploy.")
+            raise invalid_request("trainedModelLabel is required: the label of the trained model to deploy.")
         _model(project, label)
         job = services.azure_deploy(
             user=request.user, project=project, api_version=version, deployment_name=deployment_name, model_label=label
@@ -782,7 +770,7 @@ class SwapApi(_AuthoringView):
         body = self.body(request)
         first, second = body.get("firstDeploymentName"), body.get("secondDeploymentName")
         if not isinstance(first, str) or not isinstance(second, str) or not first or not second:
-            raise _invalid("firstDeploymentName and secondDeploymentName are required.")
+            raise invalid_request("firstDeploymentName and secondDeploymentName are required.")
         for name in (first, second):
             if not Deployment.objects.filter(project=project, name=name).exists():
                 raise _not_found(

@@ -15,6 +15,7 @@ kept 24 hours and are visible only to the user whose key submitted the job.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -61,28 +62,29 @@ class AzureError(Exception):
         return Response({"error": error}, status=self.status, headers={"x-ms-error-code": self.inner_code or self.code})
 
 
-def _invalid(message: str, inner_code: str = "InvalidParameterValue") -> AzureError:
+def invalid_request(message: str, inner_code: str = "InvalidParameterValue") -> AzureError:
     return AzureError(400, "InvalidRequest", message, inner_code)
 
 
-def _api_version(request: Request) -> str:
+def api_version_check(request: Request, supported: Sequence[str] = API_VERSIONS, api: str = "this API") -> str:
+    """The request's api-version, or Azure's error for a missing or unsupported one (shared by both Azure APIs)."""
     version = request.query_params.get("api-version", "")
     if not version:
-        raise _invalid(
-            f"The api-version query parameter is required; supported versions: {', '.join(API_VERSIONS)}.",
+        raise invalid_request(
+            f"The api-version query parameter is required; supported versions: {', '.join(supported)}.",
             "MissingApiVersion",
         )
-    if version not in API_VERSIONS:
+    if version not in supported:
         raise AzureError(
             400,
             "InvalidRequest",
-            f"The api-version {version!r} is not supported; supported versions: {', '.join(API_VERSIONS)}.",
+            f"The api-version {version!r} is not supported by {api}; supported versions: {', '.join(supported)}.",
             "UnsupportedApiVersion",
         )
     return version
 
 
-class _AzureView(APIView):
+class AzureView(APIView):
     authentication_classes = [ApiKeyAuthentication]
     permission_classes = [AllowAny]  # checked below, so that refusals come back in Azure's shape
     parser_classes = [JSONParser]
@@ -99,9 +101,11 @@ class _AzureView(APIView):
                 "nerlab API key in the Ocp-Apim-Subscription-Key header.",
             ).response()
         if isinstance(exc, exceptions.ParseError):
-            return _invalid(f"The request body is not valid JSON: {exc.detail}", "InvalidRequestBodyFormat").response()
+            return invalid_request(
+                f"The request body is not valid JSON: {exc.detail}", "InvalidRequestBodyFormat"
+            ).response()
         if isinstance(exc, exceptions.UnsupportedMediaType):
-            return _invalid("Send the request body as application/json.", "InvalidRequestBodyFormat").response()
+            return invalid_request("Send the request body as application/json.", "InvalidRequestBodyFormat").response()
         if isinstance(exc, exceptions.MethodNotAllowed):
             return AzureError(405, "InvalidRequest", f"{exc.detail}").response()
         return super().handle_exception(exc)
@@ -114,21 +118,25 @@ class _AzureView(APIView):
 
 def _text(value: Any, where: str) -> str:
     if not isinstance(value, str):
-        raise _invalid(f"{where} must be a string.")
+        raise invalid_request(f"{where} must be a string.")
     return value
 
 
 def _documents(body: dict[str, Any]) -> list[services.DocumentInput]:
     analysis_input = body.get("analysisInput")
     if not isinstance(analysis_input, dict) or not isinstance(analysis_input.get("documents"), list):
-        raise _invalid("analysisInput.documents is required: a list of {id, text, language}.", "InvalidDocumentBatch")
+        raise invalid_request(
+            "analysisInput.documents is required: a list of {id, text, language}.", "InvalidDocumentBatch"
+        )
     documents = []
     for index, raw in enumerate(analysis_input["documents"]):
         if not isinstance(raw, dict):
-            raise _invalid(f"analysisInput.documents[{index}] must be an object with id and text.", "InvalidDocument")
+            raise invalid_request(
+                f"analysisInput.documents[{index}] must be an object with id and text.", "InvalidDocument"
+            )
         document_id = raw.get("id")
         if not isinstance(document_id, str | int) or str(document_id) == "":
-            raise _invalid(f"analysisInput.documents[{index}].id is required.", "InvalidDocument")
+            raise invalid_request(f"analysisInput.documents[{index}].id is required.", "InvalidDocument")
         language = raw.get("language")
         documents.append(
             services.DocumentInput(
@@ -143,29 +151,31 @@ def _documents(body: dict[str, Any]) -> list[services.DocumentInput]:
 def _tasks(body: dict[str, Any]) -> list[services.AnalyzeTask]:
     raw_tasks = body.get("tasks")
     if not isinstance(raw_tasks, list) or not raw_tasks:
-        raise _invalid("tasks is required: a list with at least one CustomEntityRecognition task.", "MissingTasks")
+        raise invalid_request(
+            "tasks is required: a list with at least one CustomEntityRecognition task.", "MissingTasks"
+        )
     tasks = []
     for index, raw in enumerate(raw_tasks):
         if not isinstance(raw, dict):
-            raise _invalid(f"tasks[{index}] must be an object.")
+            raise invalid_request(f"tasks[{index}] must be an object.")
         kind = str(raw.get("kind", ""))
         if kind.replace("_", "").lower() != CUSTOM_NER_KIND:
-            raise _invalid(
+            raise invalid_request(
                 f"tasks[{index}].kind {kind!r} is not supported: nerlab serves CustomEntityRecognition tasks only.",
                 "UnsupportedTaskKind",
             )
         parameters = raw.get("parameters")
         if not isinstance(parameters, dict):
-            raise _invalid(f"tasks[{index}].parameters with projectName and deploymentName is required.")
+            raise invalid_request(f"tasks[{index}].parameters with projectName and deploymentName is required.")
         project_name = parameters.get("projectName")
         deployment_name = parameters.get("deploymentName")
         if not isinstance(project_name, str) or not project_name:
-            raise _invalid(f"tasks[{index}].parameters.projectName is required.")
+            raise invalid_request(f"tasks[{index}].parameters.projectName is required.")
         if not isinstance(deployment_name, str) or not deployment_name:
-            raise _invalid(f"tasks[{index}].parameters.deploymentName is required.")
+            raise invalid_request(f"tasks[{index}].parameters.deploymentName is required.")
         index_type = parameters.get("stringIndexType") or DEFAULT_STRING_INDEX_TYPE
         if index_type not in services.STRING_INDEX_TYPES:
-            raise _invalid(
+            raise invalid_request(
                 f"tasks[{index}].parameters.stringIndexType {index_type!r} is not supported; use one of "
                 f"{', '.join(services.STRING_INDEX_TYPES)}."
             )
@@ -234,20 +244,20 @@ def job_state(job: AnalyzeJob) -> dict[str, Any]:
     return state
 
 
-class AnalyzeTextJobSubmitApi(_AzureView):
+class AnalyzeTextJobSubmitApi(AzureView):
     @extend_schema(exclude=True)
     def post(self, request: Request) -> Response:
-        api_version = _api_version(request)
+        api_version = api_version_check(request)
         user = self._user(request)
         body = request.data
         if not isinstance(body, dict):
-            raise _invalid("The request body must be a JSON object.", "InvalidRequestBodyFormat")
+            raise invalid_request("The request body must be a JSON object.", "InvalidRequestBodyFormat")
         documents = _documents(body)
         tasks = _tasks(body)
         try:
             characters = services.prediction_batch_check(documents=documents)
         except services.PredictionError as error:
-            raise _invalid(" ".join(error.messages), error.azure_code) from None
+            raise invalid_request(" ".join(error.messages), error.azure_code) from None
         for task in tasks:
             _check_access(request, user, task)
         display_name = body.get("displayName")
@@ -269,11 +279,11 @@ class AnalyzeTextJobSubmitApi(_AzureView):
         )
 
 
-class AnalyzeTextJobApi(_AzureView):
+class AnalyzeTextJobApi(AzureView):
     @extend_schema(exclude=True)
     def get(self, request: Request, job_id: str) -> Response:
         # $top, $skip and showStats are accepted and ignored: a job holds at most 25 documents, one page.
-        _api_version(request)
+        api_version_check(request)
         user = self._user(request)
         try:
             job = selectors.analyze_job_get(user=user, job_id=job_id)
