@@ -53,6 +53,20 @@ def parse_jsonl(text: str, problems: Problems) -> Iterator[tuple[int, Any]]:
             problems.add(_json_error_message(error, line), where=f"line {number}, column {error.colno}")
 
 
+def parse_text_rows(content: str, problems: Problems) -> Iterator[tuple[str, dict[str, Any], str]]:
+    """(where, row, text) for every JSONL line that is an object with a string ``text``; others are problems."""
+    for number, row in parse_jsonl(content, problems):
+        where = f"line {number}"
+        if not isinstance(row, dict):
+            problems.add(f"each line must be a JSON object, not {type_name(row)}", where=where)
+            continue
+        text = row.get("text")
+        if not isinstance(text, str):
+            problems.add(f"'text' must be a string, not {type_name(text)}", where=where, field="'text'")
+            continue
+        yield where, row, text
+
+
 def is_int(value: object) -> bool:
     """JSON integers only: ``true`` is not an offset, and neither is ``3.5``."""
     return isinstance(value, int) and not isinstance(value, bool)

@@ -16,7 +16,7 @@ from ner.formats.common import (
     check_offsets,
     decode_input,
     dump_jsonl,
-    parse_jsonl,
+    parse_text_rows,
     read_language,
     read_meta,
     read_name,
@@ -51,15 +51,7 @@ def read_doccano(data: bytes, *, file_name: str = "") -> list[LabeledDoc]:
     problems = Problems(file_name)
     content = decode_input(data, problems)
     docs: list[LabeledDoc] = []
-    for number, row in parse_jsonl(content, problems):
-        where = f"line {number}"
-        if not isinstance(row, dict):
-            problems.add(f"each line must be a JSON object, not {type_name(row)}", where=where)
-            continue
-        text = row.get("text")
-        if not isinstance(text, str):
-            problems.add(f"'text' must be a string, not {type_name(text)}", where=where, field="'text'")
-            continue
+    for where, row, text in parse_text_rows(content, problems):
         spans: list[Span] = []
         for key in ("label", "labels", "entities"):
             raw_spans = row.get(key)
