@@ -14,7 +14,13 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("projects.urls")),
     path("", include("labeling.urls")),
+    path("", include("labeling.consistency_urls")),
+    path("", include("labeling.agreement_urls")),
+    path("", include("labeling.audit_urls")),
     path("", include("evaluation.urls")),
+    path("", include("evaluation.preannotation_urls")),
+    path("", include("evaluation.learning_curve_urls")),
+    path("", include("evaluation.lineage_urls")),
     path("", include("serving.urls")),
     path("", include("portability.urls")),
 ]

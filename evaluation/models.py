@@ -190,3 +190,87 @@ class Prediction(models.Model):
 
     def __str__(self) -> str:
         return f"prediction for {self.name}"
+
+
+class PreannotationJob(models.Model):
+    """A chosen model run over chosen documents in the background; what it finds becomes ``Suggestion`` rows."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="preannotation_jobs")
+    model = models.ForeignKey(TrainedModel, on_delete=models.CASCADE, related_name="preannotation_jobs")
+    document_ids = models.JSONField(default=list)
+    min_confidence = models.FloatField(default=0.0)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    done = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    suggestion_count = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["project", "-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(min_confidence__gte=0, min_confidence__lte=1),
+                name="preannotation_min_confidence_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"pre-annotation {self.pk} with {self.model} ({self.status})"
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.done / self.total if self.total else 0.0
+
+
+class LearningCurve(models.Model):
+    """Training on growing shares of one snapshot's training side, each scored on the same test side."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="learning_curves")
+    snapshot = models.ForeignKey(DatasetSnapshot, on_delete=models.RESTRICT, related_name="learning_curves")
+    percents = models.JSONField(default=list, help_text="Shares of the training side, e.g. [25, 50, 75, 100].")
+    seed = models.PositiveIntegerField(default=0)
+    max_steps = models.PositiveIntegerField(default=1000)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    # [{"percent", "documents", "instances", "micro_f1", "per_type": {label: {"f1", "instances"}}}], in order.
+    points = models.JSONField(default=list, blank=True)
+    # What the fitted curve says about more data: see ner.learning_curve.Projection.to_dict().
+    projection = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["project", "-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"learning curve {self.pk} of {self.project} ({self.status})"
+
+    @property
+    def percent_done(self) -> float:
+        return 100.0 * len(self.points) / len(self.percents) if self.percents else 0.0

@@ -21,3 +21,27 @@ def training_run_task(self, run_id: int) -> str:  # type: ignore[no-untyped-def]
     if outcome == "busy":
         raise self.retry(countdown=services.HEARTBEAT_STALE_S)
     return outcome
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, name="evaluation.preannotation_job")
+def preannotation_job_task(job_id: int) -> str:
+    """Run one pre-annotation job (see evaluation.preannotation); a redelivered finished job does nothing."""
+    from evaluation.preannotation import preannotation_job_execute
+
+    return preannotation_job_execute(job_id=job_id)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, name="evaluation.uncertainty_refresh")
+def uncertainty_refresh_task(model_id: int) -> str:
+    """Score the project's untagged documents with a new model, for active learning (evaluation.active_learning)."""
+    from evaluation.active_learning import uncertainty_refresh
+
+    return uncertainty_refresh(model_id=model_id)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, name="evaluation.learning_curve")
+def learning_curve_task(curve_id: int) -> str:
+    """Train on each share of one learning curve in turn (evaluation.learning_curve)."""
+    from evaluation.learning_curve import learning_curve_execute
+
+    return learning_curve_execute(curve_id=curve_id)

@@ -246,7 +246,7 @@ class SpanDetailApi(APIView):
         project = _project(request, project_name, Permission.ANNOTATE)
         document = selectors.document_get(project=project, document_id=document_id)
         span = selectors.document_get_span(document=document, span_id=span_id)
-        services.span_delete(span=span)
+        services.span_delete(span=span, user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
@@ -264,7 +264,7 @@ class SpanDetailApi(APIView):
         data.is_valid(raise_exception=True)
         entity_type = _entity_type(project, data.validated_data["entity_type"])
         try:
-            span = services.span_update_type(span=span, entity_type=entity_type)
+            span = services.span_update_type(span=span, entity_type=entity_type, user=request.user)
         except DjangoValidationError as error:
             raise _invalid(error) from None
         return Response(SpanOutputSerializer(span, context={"text": document.text}).data)

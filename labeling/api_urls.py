@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from labeling import api
+from labeling import agreement_api, api, suggestions_api
 
 urlpatterns = [
     path("projects/<str:project_name>/documents/", api.DocumentListApi.as_view(), name="api-document-list"),
@@ -20,6 +20,21 @@ urlpatterns = [
         "projects/<str:project_name>/documents/<int:document_id>/spans/<int:span_id>/",
         api.SpanDetailApi.as_view(),
         name="api-span-detail",
+    ),
+    path(
+        "projects/<str:project_name>/documents/<int:document_id>/suggestions/",
+        suggestions_api.SuggestionListApi.as_view(),
+        name="api-suggestion-list",
+    ),
+    path(
+        "projects/<str:project_name>/documents/<int:document_id>/assignments/<int:assignment_id>/spans/",
+        agreement_api.AnnotatorSpanListApi.as_view(),
+        name="api-annotator-span-list",
+    ),
+    path(
+        "projects/<str:project_name>/documents/<int:document_id>/assignments/<int:assignment_id>/submit/",
+        agreement_api.AssignmentSubmitApi.as_view(),
+        name="api-assignment-submit",
     ),
     path("projects/<str:project_name>/imports/", api.ImportListApi.as_view(), name="api-import-list"),
     path(

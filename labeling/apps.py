@@ -6,3 +6,6 @@ from django.apps import AppConfig
 class LabelingConfig(AppConfig):
     name = "labeling"
     verbose_name = "Labeling"
+
+    def ready(self) -> None:
+        from labeling import signals  # noqa: F401 - connects the receivers

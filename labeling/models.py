@@ -39,6 +39,10 @@ class Document(models.Model):
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Active learning: how unsure the latest model is about this (untagged) document, 0 (sure) to 1; null when
+    # no model has scored it. Written after each training, read by the "next document" flow.
+    uncertainty = models.FloatField(null=True, blank=True)
+    uncertainty_model = models.CharField(max_length=100, blank=True, help_text="Name of the model that scored it.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -132,3 +136,136 @@ class ImportJob(models.Model):
     @property
     def finished(self) -> bool:
         return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+
+
+class Suggestion(models.Model):
+    """A span a model proposed (pre-annotation). Never a tag until an annotator accepts it: accepting creates a
+    ``Span`` through ``span_create`` and deletes the suggestion; nothing reads suggestions for training."""
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="suggestions")
+    entity_type = models.ForeignKey(EntityType, on_delete=models.CASCADE, related_name="suggestions")
+    start = models.PositiveIntegerField()
+    end = models.PositiveIntegerField()
+    confidence = models.FloatField()
+    model_name = models.CharField(max_length=100, help_text="The trained model that proposed it.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["document", "start", "end"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(end__gt=models.F("start")), name="suggestion_not_empty"),
+            models.CheckConstraint(
+                condition=models.Q(confidence__gte=0, confidence__lte=1), name="suggestion_confidence_range"
+            ),
+            models.UniqueConstraint(
+                fields=["document", "start", "end", "entity_type"], name="suggestion_unique_region_type"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"suggested {self.entity_type.name} {self.start}-{self.end} ({self.confidence:.2f})"
+
+
+class AnnotationAssignment(models.Model):
+    """One annotator's own copy of a document's tags, for inter-annotator agreement.
+
+    An owner assigns the same document to two or more annotators; each tags it on the tagging page as usual, but
+    their tags go to ``AnnotatorSpan`` rows of their assignment, apart from the gold ``Span`` rows and from each
+    other, until an adjudicator merges them into the gold tags.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        SUBMITTED = "submitted", "Submitted"
+        ADJUDICATED = "adjudicated", "Adjudicated"
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="annotation_assignments")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    adjudicated_at = models.DateTimeField(null=True, blank=True)
+    adjudicated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["document", "annotator"]
+        constraints = [
+            models.UniqueConstraint(fields=["document", "annotator"], name="assignment_unique_annotator"),
+        ]
+        indexes = [models.Index(fields=["annotator", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.document} for {self.annotator} ({self.status})"
+
+
+class AnnotatorSpan(models.Model):
+    """A tag in one annotator's assignment: the same shape and rules as ``Span``, kept apart until adjudicated."""
+
+    assignment = models.ForeignKey(AnnotationAssignment, on_delete=models.CASCADE, related_name="spans")
+    entity_type = models.ForeignKey(EntityType, on_delete=models.CASCADE, related_name="annotator_spans")
+    start = models.PositiveIntegerField()
+    end = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["assignment", "start", "end"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(end__gt=models.F("start")), name="annotator_span_not_empty"),
+            models.UniqueConstraint(
+                fields=["assignment", "start", "end", "entity_type"], name="annotator_span_unique_region_type"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.entity_type.name} {self.start}-{self.end}"
+
+
+class SpanEvent(models.Model):
+    """The audit trail of the gold tags: who created, retyped or deleted which tag, when, and by what path.
+
+    Rows copy what they describe (type name, offsets, surface text, document name), so the trail survives the
+    span, the entity type and the document; only deleting the project removes it.
+    """
+
+    class Action(models.TextChoices):
+        CREATED = "created", "Created"
+        RETYPED = "retyped", "Changed type"
+        DELETED = "deleted", "Deleted"
+
+    class Source(models.TextChoices):
+        TAGGING = "tagging", "Tagging page or API"
+        SUGGESTION = "suggestion", "Accepted suggestion"
+        CONSISTENCY = "consistency", "Consistency fix"
+        ADJUDICATION = "adjudication", "Adjudication"
+        IMPORT = "import", "Import"
+        UPLOAD = "upload", "Upload"
+        TYPE_MERGE = "type_merge", "Entity type merge"
+        TYPE_DELETE = "type_delete", "Entity type delete"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="span_events")
+    document = models.ForeignKey(Document, null=True, blank=True, on_delete=models.SET_NULL, related_name="span_events")
+    document_name = models.CharField(max_length=500)
+    span_id = models.PositiveBigIntegerField(null=True, blank=True)
+    action = models.CharField(max_length=16, choices=Action.choices)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.TAGGING)
+    entity_type = models.CharField(max_length=100)
+    previous_entity_type = models.CharField(max_length=100, blank=True)
+    start = models.PositiveIntegerField()
+    end = models.PositiveIntegerField()
+    surface = models.CharField(max_length=300, help_text="The tagged text, cut at 300 characters.")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["project", "-created_at"]), models.Index(fields=["document", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.entity_type} {self.start}-{self.end} in {self.document_name}"

@@ -10,7 +10,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from labeling.models import Document, Span
+from labeling.audit import span_event_record
+from labeling.models import Document, Span, SpanEvent
 from ner import limits
 from ner.names import InvalidName, check_entity_type_name, normalize_language, primary_language
 from ner.spans import SpanError, check_new_span, snap_to_tokens, span_problems
@@ -379,8 +380,19 @@ def span_snap(*, document: Document, start: int, end: int) -> tuple[int, int]:
 
 
 @transaction.atomic
-def span_create(*, document: Document, entity_type: EntityType, start: int, end: int, user: AbstractBaseUser) -> Span:
+def span_create(
+    *,
+    document: Document,
+    entity_type: EntityType,
+    start: int,
+    end: int,
+    user: AbstractBaseUser,
+    source: str = SpanEvent.Source.TAGGING,
+) -> Span:
     """Tag ``[start, end)`` (code points) of a document as ``entity_type``; the one path that creates a span.
+
+    ``source`` says, for the audit trail, which path asked: the tagging page, an accepted suggestion, a
+    consistency fix, an adjudication.
 
     In a project that labels tokens (``label_mode`` "token") the region is first widened to whole tokens, so a
     selection that cuts a word in half is stored as the whole word: the page shows the same snap before saving.
@@ -397,6 +409,7 @@ def span_create(*, document: Document, entity_type: EntityType, start: int, end:
     span = Span(document=locked, entity_type=entity_type, start=start, end=end, created_by=user)
     span.full_clean(validate_constraints=False, validate_unique=False)  # both were checked under the lock
     span.save()
+    span_event_record(span=span, action=SpanEvent.Action.CREATED, source=source, user=user)
     if locked.status == Document.Status.UNTAGGED:
         Document.objects.filter(pk=locked.pk).update(status=Document.Status.IN_PROGRESS, updated_at=timezone.now())
         document.status = Document.Status.IN_PROGRESS
@@ -404,8 +417,9 @@ def span_create(*, document: Document, entity_type: EntityType, start: int, end:
 
 
 @transaction.atomic
-def span_delete(*, span: Span) -> None:
+def span_delete(*, span: Span, user: AbstractBaseUser | None, source: str = SpanEvent.Source.TAGGING) -> None:
     document = _lock_document(span.document)
+    span_event_record(span=span, action=SpanEvent.Action.DELETED, source=source, user=user)
     span.delete()
     if document.status == Document.Status.IN_PROGRESS and not document.spans.exists():
         # Work that was started and fully undone is untagged again; a "tagged" document stays tagged, because
@@ -414,7 +428,9 @@ def span_delete(*, span: Span) -> None:
 
 
 @transaction.atomic
-def span_update_type(*, span: Span, entity_type: EntityType) -> Span:
+def span_update_type(
+    *, span: Span, entity_type: EntityType, user: AbstractBaseUser | None, source: str = SpanEvent.Source.TAGGING
+) -> Span:
     document = _lock_document(span.document)
     _check_same_project(document, entity_type)
     changed = NerSpan(span.start, span.end, entity_type.name)
@@ -427,8 +443,13 @@ def span_update_type(*, span: Span, entity_type: EntityType) -> Span:
         )
     except SpanError as error:
         raise ValidationError(str(error)) from None
+    previous_type = span.entity_type.name
     span.entity_type = entity_type
     span.save(update_fields=["entity_type"])
+    if previous_type != entity_type.name:
+        span_event_record(
+            span=span, action=SpanEvent.Action.RETYPED, source=source, user=user, previous_type=previous_type
+        )
     return span
 
 

@@ -21,6 +21,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from labeling import imports, selectors, services
+from labeling.agreement import annotation_layer_for, annotator_span_list
 from labeling.forms import (
     COMMON_LANGUAGES,
     SPLIT_EDIT_CHOICES,
@@ -32,7 +33,8 @@ from labeling.forms import (
     DocumentUpdateForm,
     DocumentUploadForm,
 )
-from labeling.models import Document, Span
+from labeling.models import AnnotationAssignment, AnnotatorSpan, Document, Span
+from labeling.suggestions import suggestion_list
 from ner.formats import FORMATS
 from projects.models import Project
 from projects.roles import Permission
@@ -224,7 +226,7 @@ def document_delete(request: HttpRequest, project_name: str, document_id: int) -
     )
 
 
-def _annotated_html(text: str, spans: Sequence[Span]) -> SafeString:
+def _annotated_html(text: str, spans: Sequence[Span | AnnotatorSpan]) -> SafeString:
     """The document's text as HTML, every run covered by spans in one ``<mark>``: one pass, no per-span query.
 
     A mark carries the ids of its spans (the page finds a clicked span by them) and, where spans end, their
@@ -250,9 +252,19 @@ def _annotated_html(text: str, spans: Sequence[Span]) -> SafeString:
 
 
 def _annotate_config(
-    *, project: Project, document: Document, spans: Sequence[Span], entity_types: Sequence[Any], user: Any
+    *,
+    project: Project,
+    document: Document,
+    spans: Sequence[Span | AnnotatorSpan],
+    entity_types: Sequence[Any],
+    user: Any,
+    layer: AnnotationAssignment | None,
 ) -> dict[str, Any]:
-    """Everything annotate.js needs, as one JSON object (offsets in code points, as stored)."""
+    """Everything annotate.js needs, as one JSON object (offsets in code points, as stored).
+
+    With an agreement ``layer`` the page edits that annotator's own tags: the spans and their URL are the
+    layer's, "mark as tagged" submits the assignment, and no model suggestions are shown (they would bias it).
+    """
     # Sent in both label modes: the keyboard cursor moves token by token; only "token" mode snaps selections.
     # Gap/length pairs rather than absolute offsets: small numbers, less than half the bytes on long texts.
     tokens: list[int] = []
@@ -261,39 +273,58 @@ def _annotate_config(
         tokens += (start - previous, end - start)
         previous = end
     next_untagged = reverse("labeling:document_next", args=[project.name])
+    urls = {
+        "spans": reverse("api-span-list", args=[project.name, document.pk]),
+        "document": reverse("api-document-detail", args=[project.name, document.pk]),
+        "nextUntagged": f"{next_untagged}?after={document.pk}",
+        "suggestions": reverse("api-suggestion-list", args=[project.name, document.pk]),
+    }
+    suggestions = []
+    if layer is None:
+        suggestions = [
+            [s.pk, s.entity_type_id, s.start, s.end, round(s.confidence, 3)] for s in suggestion_list(document=document)
+        ]
+    else:
+        urls["spans"] = reverse("api-annotator-span-list", args=[project.name, document.pk, layer.pk])
+        urls["submit"] = reverse("api-assignment-submit", args=[project.name, document.pk, layer.pk])
     return {
         "documentId": document.pk,
         "labelMode": project.label_mode,
         "overlapPolicy": project.overlap_policy,
-        "status": document.status,
+        "status": document.status if layer is None else layer.status,
+        "layer": None if layer is None else {"assignmentId": layer.pk, "annotator": str(layer.annotator)},
         "types": [{"id": t.pk, "name": t.name, "color": t.color, "hotkey": t.hotkey.lower()} for t in entity_types],
         "spans": [[span.pk, span.entity_type_id, span.start, span.end] for span in spans],
+        "suggestions": suggestions,
         "tokens": tokens,
         "canAnnotate": user_can(user=user, project=project, permission=Permission.ANNOTATE),
-        "urls": {
-            "spans": reverse("api-span-list", args=[project.name, document.pk]),
-            "document": reverse("api-document-detail", args=[project.name, document.pk]),
-            "nextUntagged": f"{next_untagged}?after={document.pk}",
-        },
+        "urls": urls,
     }
 
 
 @login_required
 @require_GET
 def document_annotate(request: HttpRequest, project_name: str, document_id: int) -> HttpResponse:
-    """The tagging page. Members who may annotate tag here; everyone else sees the same page read-only."""
+    """The tagging page. Members who may annotate tag here; everyone else sees the same page read-only.
+
+    An annotator with an agreement assignment on the document tags their own copy (see labeling.agreement).
+    """
     project = project_get_for_user(user=request.user, name=project_name, permission=Permission.VIEW)
     document = selectors.document_get(project=project, document_id=document_id)
-    spans = list(selectors.document_span_list(document=document))
+    layer = annotation_layer_for(document=document, user=request.user)
+    spans: list[Span | AnnotatorSpan] = list(
+        selectors.document_span_list(document=document) if layer is None else annotator_span_list(assignment=layer)
+    )
     entity_types = list(entity_type_list(project=project))
     previous_id, next_id = selectors.document_neighbours(project=project, document=document)
     can_manage = user_can(user=request.user, project=project, permission=Permission.MANAGE_DOCUMENTS)
     config = _annotate_config(
-        project=project, document=document, spans=spans, entity_types=entity_types, user=request.user
+        project=project, document=document, spans=spans, entity_types=entity_types, user=request.user, layer=layer
     )
     context = {
         "project": project,
         "document": document,
+        "layer": layer,
         "span_count": len(spans),
         "text_html": _annotated_html(document.text, spans),
         "entity_types": entity_types,

@@ -355,7 +355,7 @@ class EntityTypeDetailApi(ProjectScopedAPIView):
     def delete(self, request: Request, project_name: str, entity_type_id: int) -> Response:
         project = self.get_project(Permission.MANAGE_SCHEMA)
         entity_type = selectors.entity_type_get(project=project, entity_type_id=entity_type_id)
-        deleted_spans = services.entity_type_delete(entity_type=entity_type)
+        deleted_spans = services.entity_type_delete(entity_type=entity_type, user=request.user)
         return Response(EntityTypeDeleteOutputSerializer({"deleted_spans": deleted_spans}).data)
 
 
@@ -376,7 +376,7 @@ class EntityTypeMergeApi(ProjectScopedAPIView):
         except Http404:
             # The URL's type exists; a bad target is a mistake in the body, not a missing resource.
             raise exceptions.ValidationError({"into": "No such entity type in this project."}) from None
-        moved, duplicates_removed = services.entity_type_merge(source=source, target=target)
+        moved, duplicates_removed = services.entity_type_merge(source=source, target=target, user=request.user)
         data = {"moved": moved, "duplicates_removed": duplicates_removed, "into": target}
         return Response(EntityTypeMergeOutputSerializer(data).data)
 

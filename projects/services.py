@@ -16,6 +16,7 @@ from django.utils import timezone
 from ner import limits
 from projects.models import ApiKey, EntityType, Invitation, Membership, Project
 from projects.roles import Role
+from projects.signals import entity_type_spans_changing
 from projects.storage import project_storage_prefix, storage_tree_delete
 
 if TYPE_CHECKING:
@@ -209,15 +210,18 @@ def entity_type_update(*, entity_type: EntityType, **fields: Any) -> EntityType:
 
 
 @transaction.atomic
-def entity_type_delete(*, entity_type: EntityType) -> int:
+def entity_type_delete(*, entity_type: EntityType, user: AbstractBaseUser | None = None) -> int:
     """Delete a type and every span of it; returns how many spans went with it."""
+    entity_type_spans_changing.send(sender=EntityType, entity_type=entity_type, target=None, user=user)
     span_count = entity_type.spans.count()
     entity_type.delete()
     return span_count
 
 
 @transaction.atomic
-def entity_type_merge(*, source: EntityType, target: EntityType) -> tuple[int, int]:
+def entity_type_merge(
+    *, source: EntityType, target: EntityType, user: AbstractBaseUser | None = None
+) -> tuple[int, int]:
     """Move every span of ``source`` to ``target`` and delete ``source``.
 
     Returns (spans moved, duplicates removed): a source span on exactly the region of a target span in the same
@@ -227,6 +231,7 @@ def entity_type_merge(*, source: EntityType, target: EntityType) -> tuple[int, i
         raise ValidationError("Entity types can only be merged within one project.")
     if source.pk == target.pk:
         raise ValidationError("Choose two different entity types to merge.")
+    entity_type_spans_changing.send(sender=EntityType, entity_type=source, target=target, user=user)
     spans = source.spans.model.objects  # type: ignore[attr-defined]
     duplicate_of_target = spans.filter(
         entity_type=target, document=OuterRef("document"), start=OuterRef("start"), end=OuterRef("end")

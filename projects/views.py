@@ -387,7 +387,7 @@ def entity_type_delete(request: HttpRequest, project_name: str, entity_type_id: 
     project = _project(request, project_name, Permission.MANAGE_SCHEMA)
     entity_type = _entity_type_row(project, entity_type_id)
     if request.method == "POST":
-        removed = services.entity_type_delete(entity_type=entity_type)
+        removed = services.entity_type_delete(entity_type=entity_type, user=request.user)
         messages.success(request, f"Entity type {entity_type.name} deleted with its {removed} span(s).")
         return redirect("projects:entity_type_list", project_name=project.name)
     return render(request, "projects/entity_type_delete.html", {"project": project, "entity_type": entity_type})
@@ -409,7 +409,7 @@ def entity_type_merge(request: HttpRequest, project_name: str) -> HttpResponse:
     source, target = form.cleaned_data["source"], form.cleaned_data["target"]
     if request.method == "POST" and request.POST.get("confirm"):
         try:
-            moved, removed = services.entity_type_merge(source=source, target=target)
+            moved, removed = services.entity_type_merge(source=source, target=target, user=request.user)
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
         else:

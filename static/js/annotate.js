@@ -533,8 +533,9 @@
   function markTaggedAndNext() {
     if (!config.canAnnotate) return;
     enqueue(async () => {
-      await request("PATCH", config.urls.document, { status: "tagged" });
-      setStatus("tagged");
+      // In an agreement layer "tagged" means "my copy is done": the assignment is submitted, not the document.
+      if (config.urls.submit) { await request("POST", config.urls.submit, {}); setStatus("submitted"); }
+      else { await request("PATCH", config.urls.document, { status: "tagged" }); setStatus("tagged"); }
       window.location.href = config.urls.nextUntagged;
     });
   }

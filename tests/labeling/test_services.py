@@ -106,21 +106,21 @@ def test_span_offsets_are_code_points(project, person, user):
 
 def test_span_delete_returns_untouched_document_to_untagged_but_keeps_tagged(doc, person, user):
     span = span_create(document=doc, entity_type=person, start=0, end=5, user=user)
-    span_delete(span=span)
+    span_delete(span=span, user=None)
     doc.refresh_from_db()
     assert doc.status == Document.Status.UNTAGGED
     span = span_create(document=doc, entity_type=person, start=0, end=5, user=user)
     document_set_status(document=doc, status="tagged", user=user)
-    span_delete(span=span)
+    span_delete(span=span, user=None)
     doc.refresh_from_db()
     assert doc.status == Document.Status.TAGGED
 
 
 def test_span_update_type_checks_duplicates_and_project(doc, person, org, user):
     span = span_create(document=doc, entity_type=person, start=0, end=5, user=user)
-    assert span_update_type(span=span, entity_type=org).entity_type == org
+    assert span_update_type(span=span, entity_type=org, user=None).entity_type == org
     with pytest.raises(ValidationError, match="does not belong"):
-        span_update_type(span=span, entity_type=EntityTypeFactory(project=ProjectFactory(name="other")))
+        span_update_type(span=span, entity_type=EntityTypeFactory(project=ProjectFactory(name="other")), user=None)
 
 
 def test_document_set_status_records_who_tagged(doc, user):
