@@ -1,7 +1,13 @@
 from __future__ import annotations
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from evaluation import lineage_views
 
 app_name = "lineage"
 
-urlpatterns: list = []  # type: ignore[type-arg]
+project = "projects/<str:project_name>"
+urlpatterns = [
+    path(f"{project}/snapshots/<int:snapshot_id>/", lineage_views.snapshot_detail, name="snapshot_detail"),
+    path(f"{project}/documents/<int:document_id>/models/", lineage_views.document_models, name="document_models"),
+]

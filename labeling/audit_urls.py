@@ -1,7 +1,15 @@
 from __future__ import annotations
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from labeling import audit_views
 
 app_name = "audit"
 
-urlpatterns: list = []  # type: ignore[type-arg]
+project = "projects/<str:project_name>"
+urlpatterns = [
+    path(f"{project}/audit/", audit_views.audit_log, name="audit_log"),
+    path(f"{project}/documents/<int:document_id>/history/", audit_views.document_history, name="document_history"),
+    # The REST endpoint sits with its pages (this module is included at the site root), under the API's prefix.
+    path(f"api/v1/{project}/audit/", audit_views.AuditEventListApi.as_view(), name="api-event-list"),
+]

@@ -99,6 +99,12 @@ PERMISSIONS: dict[str, dict[str, Needs | list[Needs]]] = {
     "labeling:import_job_detail": {"GET": needs(P.MANAGE_DOCUMENTS)},
     "labeling:import_job_retry": {"POST": needs(P.MANAGE_DOCUMENTS)},
     "labeling:document_export": {"GET": needs(P.VIEW)},
+    # audit and lineage
+    "audit:audit_log": {"GET": needs(P.VIEW)},
+    "audit:document_history": {"GET": needs(P.VIEW)},
+    "audit:api-event-list": {"GET": needs(P.VIEW)},
+    "lineage:snapshot_detail": {"GET": needs(P.VIEW)},
+    "lineage:document_models": {"GET": needs(P.VIEW)},
     # projects API
     "projects_api:project_detail": {
         "GET": needs(P.VIEW),
@@ -281,6 +287,7 @@ KWARG_VALUES: dict[str, str] = {
     "model_id": "model_id",
     "deployment_name": "deployment_name",
     "import_job_id": "import_job_id",
+    "snapshot_id": "snapshot_id",
 }
 
 
@@ -312,6 +319,7 @@ def _populate(project: Project, target: Any, owner: Any) -> ProjectObjects:
             "api_key_id": api_key.pk,
             "run_id": trained_model.run_id,
             "model_id": trained_model.pk,
+            "snapshot_id": trained_model.run.snapshot_id,
             "deployment_name": deployment.name,
             "deployed_model_name": deployed_model.name,
             "import_job_id": ImportJob.objects.create(project=project, format="jsonl", file_name="matrix.jsonl").pk,
