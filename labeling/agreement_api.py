@@ -1,18 +1,172 @@
-"""REST endpoints of an annotator's own tags on a double-annotated document. Filled in by the agreement work."""
+"""REST endpoints of an annotator's own tags on a double-annotated document.
+
+The tagging page (annotate.js) talks to these exactly as to the gold span endpoints (``labeling.api``): the same
+request bodies, the same response shape, the same error shape (``{"detail": [...]}``), so the page needs no
+second code path. Only the copy's annotator may change it (403 for anyone else); an assignment, span or
+entity type of another document or project is a 404, like a missing one.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import exceptions, serializers, status
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from labeling import agreement, selectors
+from labeling.models import AnnotationAssignment, AnnotatorSpan, Document
+from labeling.serializers import ErrorSerializer, SpanCreateInputSerializer, SpanUpdateInputSerializer
 from projects.api import ProjectScopedAPIView
+from projects.models import EntityType
+from projects.roles import Permission
+from projects.selectors import entity_type_get
+
+TAGS = ["agreement"]
+NOT_FOUND = OpenApiResponse(ErrorSerializer, description="No such project, document, assignment or tag.")
+FORBIDDEN = OpenApiResponse(ErrorSerializer, description="Your role does not allow this, or it is not your copy.")
+INVALID = OpenApiResponse(ErrorSerializer, description="The input breaks a rule; each message says which.")
 
 
-class AnnotatorSpanListApi(ProjectScopedAPIView):
+class AnnotatorSpanOutputSerializer(serializers.ModelSerializer):
+    """The same fields as a gold span (``SpanOutputSerializer``); ``created_by`` is the copy's annotator."""
+
+    entity_type_name = serializers.CharField(source="entity_type.name", read_only=True)
+    text = serializers.SerializerMethodField(help_text="The covered text.")
+    created_by = serializers.IntegerField(source="assignment.annotator_id", read_only=True)
+
+    class Meta:
+        model = AnnotatorSpan
+        fields = ["id", "entity_type", "entity_type_name", "start", "end", "text", "created_by", "created_at"]
+        read_only_fields = fields
+
+    def get_text(self, span: AnnotatorSpan) -> str:
+        text: str = self.context["text"]
+        return text[span.start : span.end]
+
+
+class AssignmentOutputSerializer(serializers.ModelSerializer):
+    annotator = serializers.CharField(source="annotator.username", read_only=True)
+    status = serializers.CharField(read_only=True, help_text="open, submitted or adjudicated.")
+
+    class Meta:
+        model = AnnotationAssignment
+        fields = ["id", "document", "annotator", "status", "submitted_at", "adjudicated_at"]
+        read_only_fields = fields
+
+
+def _invalid(error: DjangoValidationError) -> exceptions.ValidationError:
+    # The gold span API's shape, which annotate.js shows as it is.
+    return exceptions.ValidationError({"detail": error.messages})
+
+
+class _LayerApi(ProjectScopedAPIView):
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
+
+    def layer(self, document_id: int, assignment_id: int) -> tuple[Document, AnnotationAssignment]:
+        project = self.get_project(Permission.ANNOTATE)
+        document = selectors.document_get(project=project, document_id=document_id)
+        return document, agreement.assignment_get(document=document, assignment_id=assignment_id)
+
+    def entity_type(self, assignment: AnnotationAssignment, entity_type_id: int) -> EntityType:
+        project = assignment.document.project
+        try:
+            return entity_type_get(project=project, entity_type_id=entity_type_id)
+        except Http404:
+            raise exceptions.ValidationError(
+                {"entity_type": [f"Project {project.name} has no entity type with id {entity_type_id}."]}
+            ) from None
+
+    def span_response(self, span: AnnotatorSpan, document: Document, code: int = status.HTTP_200_OK) -> Response:
+        return Response(AnnotatorSpanOutputSerializer(span, context={"text": document.text}).data, status=code)
+
+
+class AnnotatorSpanListApi(_LayerApi):
+    @extend_schema(
+        operation_id="annotator_span_create",
+        tags=TAGS,
+        summary="Tag a region in your own copy of a document assigned for agreement",
+        description="The same body, rules and response as creating a span; the tag stays in your copy until "
+        "the document is adjudicated.",
+        request=SpanCreateInputSerializer,
+        responses={201: AnnotatorSpanOutputSerializer, 400: INVALID, 403: FORBIDDEN, 404: NOT_FOUND},
+    )
     def post(self, request: Request, project_name: str, document_id: int, assignment_id: int) -> Response:
-        raise NotImplementedError
+        document, assignment = self.layer(document_id, assignment_id)
+        data = SpanCreateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        entity_type = self.entity_type(assignment, data.validated_data["entity_type"])
+        try:
+            span = agreement.annotator_span_create(
+                assignment=assignment,
+                entity_type=entity_type,
+                start=data.validated_data["start"],
+                end=data.validated_data["end"],
+                user=request.user,
+            )
+        except DjangoValidationError as error:
+            raise _invalid(error) from None
+        return self.span_response(span, document, status.HTTP_201_CREATED)
 
 
-class AssignmentSubmitApi(ProjectScopedAPIView):
+class AnnotatorSpanDetailApi(_LayerApi):
+    def span(self, document_id: int, assignment_id: int, annotator_span_id: int) -> Any:
+        document, assignment = self.layer(document_id, assignment_id)
+        return document, agreement.annotator_span_get(assignment=assignment, annotator_span_id=annotator_span_id)
+
+    @extend_schema(
+        operation_id="annotator_span_update",
+        tags=TAGS,
+        summary="Change a tag's entity type in your own copy",
+        request=SpanUpdateInputSerializer,
+        responses={200: AnnotatorSpanOutputSerializer, 400: INVALID, 403: FORBIDDEN, 404: NOT_FOUND},
+    )
+    def patch(
+        self, request: Request, project_name: str, document_id: int, assignment_id: int, annotator_span_id: int
+    ) -> Response:
+        document, span = self.span(document_id, assignment_id, annotator_span_id)
+        data = SpanUpdateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        entity_type = self.entity_type(span.assignment, data.validated_data["entity_type"])
+        try:
+            span = agreement.annotator_span_update_type(span=span, entity_type=entity_type, user=request.user)
+        except DjangoValidationError as error:
+            raise _invalid(error) from None
+        return self.span_response(span, document)
+
+    @extend_schema(
+        operation_id="annotator_span_delete",
+        tags=TAGS,
+        summary="Remove a tag from your own copy",
+        responses={204: None, 400: INVALID, 403: FORBIDDEN, 404: NOT_FOUND},
+    )
+    def delete(
+        self, request: Request, project_name: str, document_id: int, assignment_id: int, annotator_span_id: int
+    ) -> Response:
+        _, span = self.span(document_id, assignment_id, annotator_span_id)
+        try:
+            agreement.annotator_span_delete(span=span, user=request.user)
+        except DjangoValidationError as error:
+            raise _invalid(error) from None
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AssignmentSubmitApi(_LayerApi):
+    @extend_schema(
+        operation_id="assignment_submit",
+        tags=TAGS,
+        summary="Say your copy of the document is done (it then counts for agreement)",
+        request=None,
+        responses={200: AssignmentOutputSerializer, 400: INVALID, 403: FORBIDDEN, 404: NOT_FOUND},
+    )
     def post(self, request: Request, project_name: str, document_id: int, assignment_id: int) -> Response:
-        raise NotImplementedError
+        _, assignment = self.layer(document_id, assignment_id)
+        try:
+            assignment = agreement.assignment_submit(assignment=assignment, user=request.user)
+        except DjangoValidationError as error:
+            raise _invalid(error) from None
+        return Response(AssignmentOutputSerializer(assignment).data)

@@ -31,7 +31,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.views import APIView
 
-from labeling.models import ImportJob
+from labeling.models import AnnotationAssignment, AnnotatorSpan, ImportJob
 from projects import services
 from projects.models import ApiKey, Invitation, Membership, Project
 from projects.roles import ROLE_PERMISSIONS, Permission, Role
@@ -99,6 +99,19 @@ PERMISSIONS: dict[str, dict[str, Needs | list[Needs]]] = {
     "labeling:import_job_detail": {"GET": needs(P.MANAGE_DOCUMENTS)},
     "labeling:import_job_retry": {"POST": needs(P.MANAGE_DOCUMENTS)},
     "labeling:document_export": {"GET": needs(P.VIEW)},
+    # agreement pages
+    "agreement:report": {"GET": needs(P.VIEW)},
+    "agreement:assignment_list": {"GET": needs(P.MANAGE_MEMBERS), "POST": needs(P.MANAGE_MEMBERS)},
+    "agreement:adjudicate": {"GET": needs(P.MANAGE_DOCUMENTS), "POST": needs(P.MANAGE_DOCUMENTS)},
+    # agreement API: each role acts on its OWN copy (World's ``own``), only the annotator may change a copy
+    "api-annotator-span-list": {
+        "POST": needs(P.ANNOTATE, {"entity_type": "{entity_type_id}", "start": 9, "end": 15}),
+    },
+    "api-annotator-span-detail": {
+        "PATCH": needs(P.ANNOTATE, {"entity_type": "{other_entity_type_id}"}),
+        "DELETE": needs(P.ANNOTATE),
+    },
+    "api-assignment-submit": {"POST": needs(P.ANNOTATE)},
     # audit and lineage
     "audit:audit_log": {"GET": needs(P.VIEW)},
     "audit:document_history": {"GET": needs(P.VIEW)},
@@ -261,6 +274,8 @@ ROUTES = _walk(get_resolver())
 class ProjectObjects:
     project: Project
     values: dict[str, Any]  # URL kwarg -> value, and placeholders for request bodies
+    # actor -> values of objects that belong to that user (an agreement copy only its annotator may change)
+    own: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -288,6 +303,8 @@ KWARG_VALUES: dict[str, str] = {
     "deployment_name": "deployment_name",
     "import_job_id": "import_job_id",
     "snapshot_id": "snapshot_id",
+    "assignment_id": "assignment_id",
+    "annotator_span_id": "annotator_span_id",
 }
 
 
@@ -327,6 +344,17 @@ def _populate(project: Project, target: Any, owner: Any) -> ProjectObjects:
     )
 
 
+def _give_own_copies(objects: ProjectObjects, members: dict[str, Any]) -> None:
+    """An agreement copy of the document, with one tag, for each member; the owner's fills the default values."""
+    for actor, member in members.items():
+        copy = AnnotationAssignment.objects.create(document_id=objects.values["document_id"], annotator=member)
+        tag = AnnotatorSpan.objects.create(
+            assignment=copy, entity_type_id=objects.values["entity_type_id"], start=0, end=5
+        )
+        objects.own[actor] = {"assignment_id": copy.pk, "annotator_span_id": tag.pk}
+    objects.values.update(objects.own["owner"])
+
+
 @pytest.fixture(scope="module")
 def world(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
@@ -357,6 +385,8 @@ def world(django_db_setup, django_db_blocker):
             users=users,
             keys=keys,
         )
+        _give_own_copies(built.home, {role.value: users[role.value] for role in ROLES})
+        _give_own_copies(built.foreign, {"owner": users["owner"]})
     yield built
     with django_db_blocker.unblock():
         ApiKey.objects.filter(project__in=[home, foreign]).delete()
@@ -482,6 +512,7 @@ def test_permission_matrix(db, world, route, method, case, actor):
     if actor in {r.value for r in ROLES}:
         client.force_login(world.users[actor])
         allowed = case.permission in ROLE_PERMISSIONS[Role(actor)]
+        values = {**values, **world.home.own.get(actor, {})}
     elif actor == "non-member":
         client.force_login(world.users["stranger"])
     elif actor == "project-key":

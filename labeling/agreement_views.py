@@ -1,0 +1,168 @@
+"""Agreement pages: assign documents to several annotators, the agreement report, and adjudication.
+
+Plain function views over ``labeling.agreement``; the annotators tag their copies on the usual tagging page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from labeling import agreement, selectors
+from labeling.models import Document
+from projects.models import Project
+from projects.roles import Permission
+from projects.selectors import project_get_for_user, user_can
+
+CANDIDATES_SHOWN = 200  # untagged documents listed with checkboxes; "random N" reaches the rest
+WORST_SHOWN = 50
+
+
+class AssignmentForm(forms.Form):
+    documents = forms.ModelMultipleChoiceField(queryset=Document.objects.none(), required=False)
+    random_count = forms.IntegerField(
+        required=False, min_value=1, max_value=agreement.RANDOM_PICK_MAX, label="Or this many random documents"
+    )
+    annotators = forms.ModelMultipleChoiceField(queryset=get_user_model().objects.none())
+    reopen = forms.BooleanField(required=False, label="Reopen documents already adjudicated (a new round)")
+
+    def __init__(self, *args: Any, project: Project, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.project = project
+        # Any of the project's documents may be posted (the list shows the natural candidates); others' are refused.
+        self.fields["documents"].queryset = Document.objects.filter(project=project).defer("text")  # type: ignore[attr-defined]
+        members = [user.pk for user in agreement.assignable_members(project=project)]
+        self.fields["annotators"].queryset = get_user_model().objects.filter(pk__in=members)  # type: ignore[attr-defined]
+        self.fields["annotators"].error_messages["invalid_choice"] = (
+            "%(value)s is not a member of this project who may tag."
+        )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not data.get("documents") and not data.get("random_count"):
+            raise ValidationError("Tick some documents, or ask for a number of random untagged ones.")
+        return data
+
+    def document_ids(self) -> list[int]:
+        ids = {document.pk for document in self.cleaned_data["documents"]}
+        if count := self.cleaned_data.get("random_count"):
+            ids.update(agreement.documents_pick_random(project=self.project, count=count))
+        return sorted(ids)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def assignment_list(request: HttpRequest, project_name: str) -> HttpResponse:
+    """Choose documents and two or more annotators; below, every document in an agreement round."""
+    project = project_get_for_user(user=request.user, name=project_name, permission=Permission.MANAGE_MEMBERS)
+    form = AssignmentForm(request.POST or None, project=project)
+    if request.method == "POST" and form.is_valid():
+        try:
+            result = agreement.assignments_create(
+                project=project,
+                document_ids=form.document_ids(),
+                annotators=list(form.cleaned_data["annotators"]),
+                user=request.user,
+                reopen=form.cleaned_data["reopen"],
+            )
+        except ValidationError as error:
+            for field, errors in error.message_dict.items():
+                form.add_error(None if field not in form.fields else field, errors)
+        else:
+            names = ", ".join(sorted(user.username for user in form.cleaned_data["annotators"]))
+            messages.success(
+                request,
+                f"Assigned to {names}: {len(result.created)} new cop{'y' if len(result.created) == 1 else 'ies'}"
+                + (f", {result.already} already there." if result.already else "."),
+            )
+            return redirect("agreement:assignment_list", project.name)
+    candidates = agreement.untagged_unassigned_documents(project=project)
+    context = {
+        "project": project,
+        "form": form,
+        "candidates": candidates[:CANDIDATES_SHOWN],
+        "candidate_count": candidates.count(),
+        "members": agreement.assignable_members(project=project),
+        "chosen_documents": {str(pk) for pk in form["documents"].value() or []},
+        "chosen_annotators": {str(pk) for pk in form["annotators"].value() or []},
+        "rounds": agreement.assignment_overview(project=project),
+        "can_adjudicate": user_can(user=request.user, project=project, permission=Permission.MANAGE_DOCUMENTS),
+    }
+    return render(request, "labeling/agreement_assignments.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+@require_GET
+def agreement_report(request: HttpRequest, project_name: str) -> HttpResponse:
+    """Span-level F1 between each pair of annotators, per entity type, and the documents they disagree on most."""
+    project = project_get_for_user(user=request.user, name=project_name, permission=Permission.VIEW)
+    result = agreement.project_agreement(project=project)
+    report = result.report
+    type_rows = [
+        (label, report.type_f1(label), [pair.type_f1(label) for pair in report.pairs]) for label in report.per_type
+    ]
+    context = {
+        "project": project,
+        "result": result,
+        "report": report,
+        "matrix": result.matrix(),
+        "type_rows": type_rows,
+        "worst": result.worst_documents()[:WORST_SHOWN],
+        "can_adjudicate": user_can(user=request.user, project=project, permission=Permission.MANAGE_DOCUMENTS),
+        "can_assign": user_can(user=request.user, project=project, permission=Permission.MANAGE_MEMBERS),
+    }
+    return render(request, "labeling/agreement_report.html", context)
+
+
+def _layer_columns(adjudication: agreement.Adjudication, document: Document) -> list[tuple[str, Any]]:
+    """Each submitted copy's text with its tags, then the current gold tags, for side-by-side reading."""
+    columns = [
+        (str(assignment.annotator), selectors.document_segments(text=document.text, spans=list(assignment.spans.all())))
+        for assignment in adjudication.submitted
+    ]
+    gold = list(selectors.document_span_list(document=document))
+    if gold:
+        columns.append(("Current tags", selectors.document_segments(text=document.text, spans=gold)))
+    return columns
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def adjudicate(request: HttpRequest, project_name: str, document_id: int) -> HttpResponse:
+    """Every annotator's tags side by side; agreed spans pre-ticked; "merge into gold" applies the choices."""
+    project = project_get_for_user(user=request.user, name=project_name, permission=Permission.MANAGE_DOCUMENTS)
+    document = selectors.document_get(project=project, document_id=document_id)
+    errors: list[str] = []
+    ticked: set[str] | None = None
+    if request.method == "POST":
+        ticked = set(request.POST.getlist("accept"))
+        decisions = {key: key in ticked for key in request.POST.getlist("shown")}
+        try:
+            result = agreement.adjudicate(document=document, decisions=decisions, user=request.user)
+        except ValidationError as error:
+            errors = error.messages
+        else:
+            messages.success(
+                request,
+                f"Merged into the tags of {document.name}: {result.created} added, {result.deleted} removed, "
+                f"{result.kept} kept. The document is tagged.",
+            )
+            return redirect("labeling:document_annotate", project.name, document.pk)
+    adjudication = agreement.adjudication_get(document=document)
+    context = {
+        "project": project,
+        "document": document,
+        "adjudication": adjudication,
+        "columns": _layer_columns(adjudication, document),
+        "ticked": ticked,
+        "errors": errors,
+    }
+    return render(request, "labeling/agreement_adjudicate.html", context, status=400 if errors else 200)
