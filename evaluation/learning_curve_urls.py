@@ -1,7 +1,14 @@
 from __future__ import annotations
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from evaluation import learning_curve_views as views
 
 app_name = "curves"
 
-urlpatterns: list = []  # type: ignore[type-arg]
+project = "projects/<str:project_name>"
+urlpatterns = [
+    path(f"{project}/learning-curves/", views.learning_curve_list, name="learning_curve_list"),
+    path(f"{project}/learning-curves/start/", views.learning_curve_start, name="learning_curve_start"),
+    path(f"{project}/learning-curves/<int:curve_id>/", views.learning_curve_detail, name="learning_curve_detail"),
+]

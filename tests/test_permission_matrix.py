@@ -31,6 +31,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.views import APIView
 
+from evaluation.models import LearningCurve
 from labeling.models import AnnotationAssignment, AnnotatorSpan, ImportJob
 from projects import services
 from projects.models import ApiKey, Invitation, Membership, Project
@@ -112,6 +113,10 @@ PERMISSIONS: dict[str, dict[str, Needs | list[Needs]]] = {
         "DELETE": needs(P.ANNOTATE),
     },
     "api-assignment-submit": {"POST": needs(P.ANNOTATE)},
+    # learning curves
+    "curves:learning_curve_list": {"GET": needs(P.VIEW)},
+    "curves:learning_curve_start": {"POST": needs(P.TRAIN, {"percents": "50", "max_steps": 30})},
+    "curves:learning_curve_detail": {"GET": needs(P.VIEW)},
     # audit and lineage
     "audit:audit_log": {"GET": needs(P.VIEW)},
     "audit:document_history": {"GET": needs(P.VIEW)},
@@ -303,6 +308,7 @@ KWARG_VALUES: dict[str, str] = {
     "deployment_name": "deployment_name",
     "import_job_id": "import_job_id",
     "snapshot_id": "snapshot_id",
+    "curve_id": "curve_id",
     "assignment_id": "assignment_id",
     "annotator_span_id": "annotator_span_id",
 }
@@ -318,6 +324,9 @@ def _populate(project: Project, target: Any, owner: Any) -> ProjectObjects:
     invitation, _ = services.invitation_create(project=project, role=Role.VIEWER, created_by=owner)
     api_key, _ = services.api_key_create(user=owner, name=f"{project.name} key", project=project)
     trained_model = finished_model(project, document)
+    curve = LearningCurve.objects.create(
+        project=project, snapshot=trained_model.run.snapshot, percents=[50, 100], status=LearningCurve.Status.SUCCEEDED
+    )
     # A model of its own for the deployment, so deleting trained_model stays possible; distinct deployment names
     # per project, so a foreign name in this project's URL is really foreign.
     deployed_model = serving_model_row(project, "matrix-deployed")
@@ -337,6 +346,7 @@ def _populate(project: Project, target: Any, owner: Any) -> ProjectObjects:
             "run_id": trained_model.run_id,
             "model_id": trained_model.pk,
             "snapshot_id": trained_model.run.snapshot_id,
+            "curve_id": curve.pk,
             "deployment_name": deployment.name,
             "deployed_model_name": deployed_model.name,
             "import_job_id": ImportJob.objects.create(project=project, format="jsonl", file_name="matrix.jsonl").pk,

@@ -1,0 +1,106 @@
+"""The learning-curve pages: start a curve, watch it fill in, read the plot and the projection."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from evaluation import learning_curve as curves
+from ner.learning_curve import DEFAULT_PERCENTS, PERCENTS_MAX
+from projects.models import Project
+from projects.roles import Permission
+from projects.selectors import project_get_for_user, user_can
+
+LIST_TEMPLATE = "evaluation/learning_curve_list.html"
+DETAIL_TEMPLATE = "evaluation/learning_curve_detail.html"
+
+
+class LearningCurveForm(forms.Form):
+    percents = forms.CharField(
+        max_length=60,
+        initial=", ".join(str(value) for value in DEFAULT_PERCENTS),
+        label="Shares of the training documents (%)",
+        help_text=f"Whole percents separated by commas; 100 is always included. At most {PERCENTS_MAX}: each trains "
+        "one model.",
+    )
+    max_steps = forms.IntegerField(
+        min_value=1,
+        max_value=curves.MAX_STEPS_LIMIT,
+        initial=curves.DEFAULT_MAX_STEPS,
+        label="Max steps per model",
+        help_text="Each share trains a model with at most this many updates; fewer is faster but less accurate.",
+    )
+
+    def clean_percents(self) -> list[int]:
+        values = []
+        for piece in self.cleaned_data["percents"].replace(";", ",").split(","):
+            piece = piece.strip().removesuffix("%").strip()
+            if not piece:
+                continue
+            if not piece.isdigit():
+                raise forms.ValidationError(f"{piece!r} is not a whole percent: write e.g. 25, 50, 75, 100.")
+            values.append(int(piece))
+        return values
+
+
+def _project(request: HttpRequest, project_name: str, permission: Permission) -> Project:
+    return project_get_for_user(user=request.user, name=project_name, permission=permission)
+
+
+def _list_context(request: HttpRequest, project: Project, form: LearningCurveForm | None = None) -> dict:
+    can_train = user_can(user=request.user, project=project, permission=Permission.TRAIN)
+    latest = curves.learning_curve_latest(project=project)
+    return {
+        "project": project,
+        "form": form or (LearningCurveForm() if can_train else None),
+        "can_train": can_train,
+        "curves": curves.learning_curve_list(project=project)[:50],
+        "view": curves.learning_curve_view(curve=latest) if latest is not None else None,
+    }
+
+
+@login_required
+@require_GET
+def learning_curve_list(request: HttpRequest, project_name: str) -> HttpResponse:
+    project = _project(request, project_name, Permission.VIEW)
+    return render(request, LIST_TEMPLATE, _list_context(request, project))
+
+
+@login_required
+@require_POST
+def learning_curve_start(request: HttpRequest, project_name: str) -> HttpResponse:
+    project = _project(request, project_name, Permission.TRAIN)
+    form = LearningCurveForm(request.POST)
+    if form.is_valid():
+        try:
+            curve = curves.learning_curve_start(project=project, user=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            if hasattr(error, "error_dict"):
+                for name, errors in error.message_dict.items():
+                    form.add_error(name if name in form.fields else None, errors)
+            else:
+                form.add_error(None, error.messages)
+        else:
+            messages.success(request, f"The learning curve is queued: {len(curve.percents)} models to train.")
+            return redirect("curves:learning_curve_detail", project.name, curve.pk)
+    return render(request, LIST_TEMPLATE, _list_context(request, project, form), status=400)
+
+
+@login_required
+@require_GET
+def learning_curve_detail(request: HttpRequest, project_name: str, curve_id: int) -> HttpResponse:
+    """One curve; htmx polls get only its region (which stops polling once the curve has finished)."""
+    project = _project(request, project_name, Permission.VIEW)
+    curve = curves.learning_curve_get(project=project, curve_id=curve_id)
+    template = f"{DETAIL_TEMPLATE}#curve" if request.htmx and not request.htmx.boosted else DETAIL_TEMPLATE
+    context = {
+        "project": project,
+        "view": curves.learning_curve_view(curve=curve),
+        "can_train": user_can(user=request.user, project=project, permission=Permission.TRAIN),
+    }
+    return render(request, template, context)
