@@ -1,7 +1,12 @@
 from __future__ import annotations
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from labeling import consistency_views
 
 app_name = "consistency"
 
-urlpatterns: list = []  # type: ignore[type-arg]
+urlpatterns = [
+    path("projects/<str:project_name>/consistency/", consistency_views.consistency_check, name="check"),
+    path("projects/<str:project_name>/consistency/fix/", consistency_views.consistency_fix, name="fix"),
+]

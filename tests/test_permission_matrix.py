@@ -113,6 +113,9 @@ PERMISSIONS: dict[str, dict[str, Needs | list[Needs]]] = {
         "DELETE": needs(P.ANNOTATE),
     },
     "api-assignment-submit": {"POST": needs(P.ANNOTATE)},
+    # consistency checker
+    "consistency:check": {"GET": needs(P.VIEW)},
+    "consistency:fix": {"POST": needs(P.ANNOTATE)},
     # learning curves
     "curves:learning_curve_list": {"GET": needs(P.VIEW)},
     "curves:learning_curve_start": {"POST": needs(P.TRAIN, {"percents": "50", "max_steps": 30})},
