@@ -1,7 +1,13 @@
 from __future__ import annotations
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from evaluation import preannotation_views as views
 
 app_name = "preannotation"
 
-urlpatterns: list = []  # type: ignore[type-arg]
+project = "projects/<str:project_name>"
+urlpatterns = [
+    path(f"{project}/preannotate/", views.preannotation_job_list, name="job_list"),
+    path(f"{project}/preannotate/<int:preannotation_job_id>/", views.preannotation_job_detail, name="job_detail"),
+]

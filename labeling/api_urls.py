@@ -27,9 +27,35 @@ urlpatterns = [
         name="api-suggestion-list",
     ),
     path(
+        "projects/<str:project_name>/documents/<int:document_id>/suggestions/accept-all/",
+        suggestions_api.SuggestionAcceptAllApi.as_view(),
+        name="api-suggestion-accept-all",
+    ),
+    path(
+        "projects/<str:project_name>/documents/<int:document_id>/suggestions/reject-all/",
+        suggestions_api.SuggestionRejectAllApi.as_view(),
+        name="api-suggestion-reject-all",
+    ),
+    path(
+        "projects/<str:project_name>/documents/<int:document_id>/suggestions/<int:suggestion_id>/accept/",
+        suggestions_api.SuggestionAcceptApi.as_view(),
+        name="api-suggestion-accept",
+    ),
+    path(
+        "projects/<str:project_name>/documents/<int:document_id>/suggestions/<int:suggestion_id>/reject/",
+        suggestions_api.SuggestionRejectApi.as_view(),
+        name="api-suggestion-reject",
+    ),
+    path(
         "projects/<str:project_name>/documents/<int:document_id>/assignments/<int:assignment_id>/spans/",
         agreement_api.AnnotatorSpanListApi.as_view(),
         name="api-annotator-span-list",
+    ),
+    path(
+        "projects/<str:project_name>/documents/<int:document_id>/assignments/<int:assignment_id>/spans/"
+        "<int:annotator_span_id>/",
+        agreement_api.AnnotatorSpanDetailApi.as_view(),
+        name="api-annotator-span-detail",
     ),
     path(
         "projects/<str:project_name>/documents/<int:document_id>/assignments/<int:assignment_id>/submit/",

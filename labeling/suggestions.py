@@ -1,15 +1,247 @@
 """Pre-annotation suggestions on the tagging page: listed here, accepted into gold tags through
-``labeling.services.span_create`` (so every span rule applies), rejected by deleting them."""
+``labeling.services.span_create`` (so every span rule applies), rejected by deleting them.
+
+A suggestion is never a tag: nothing that trains or exports reads this table. An annotator's own tag always wins:
+a suggestion overlapping a gold tag is not listed, is skipped by "accept all", and is never written by a
+pre-annotation job (``suggestions_replace``).
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from bisect import bisect_left
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
 
-from labeling.models import Document, Suggestion
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Count, Exists, OuterRef
+from django.http import Http404
+
+from labeling.models import Document, Span, SpanEvent, Suggestion
+from labeling.services import span_create
+from projects.models import EntityType
 
 if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
     from django.db.models import QuerySet
+
+_BULK_BATCH = 500
+
+
+class ScoredRegion(Protocol):
+    """What a model found: ``ner.predict.ScoredSpan`` has this shape (offsets in code points, end exclusive)."""
+
+    @property
+    def start(self) -> int: ...
+    @property
+    def end(self) -> int: ...
+    @property
+    def label(self) -> str: ...
+    @property
+    def confidence(self) -> float | None: ...
+
+
+@dataclass(slots=True)
+class AcceptAllResult:
+    """What "accept all" did: the tags it created (in the order created) and how many suggestions it dropped
+    because they collided with a tag or the server's span rules refused them."""
+
+    accepted: list[Span] = field(default_factory=list)
+    skipped: int = 0
+    reasons: list[str] = field(default_factory=list)
+
+
+# --- reads ---------------------------------------------------------------------------------------------------------
+
+
+def _not_under_a_tag(queryset: QuerySet[Suggestion]) -> QuerySet[Suggestion]:
+    # The annotator's tag wins: a suggestion touching any gold tag of its document is not pending any more.
+    covering = Span.objects.filter(document=OuterRef("document"), start__lt=OuterRef("end"), end__gt=OuterRef("start"))
+    return queryset.filter(~Exists(covering))
 
 
 def suggestion_list(*, document: Document) -> QuerySet[Suggestion]:
-    return document.suggestions.select_related("entity_type").order_by("start", "end", "entity_type__name")
+    """The document's pending suggestions (none that overlaps a tag), in text order."""
+    return (
+        _not_under_a_tag(document.suggestions.all())
+        .select_related("entity_type")
+        .order_by("start", "end", "entity_type__name")
+    )
+
+
+def suggestion_get(*, document: Document, suggestion_id: int) -> Suggestion:
+    """One suggestion of the document; another document's (or project's) id is a 404, like a missing one."""
+    suggestion = (
+        Suggestion.objects.select_related("entity_type", "document__project")
+        .filter(document=document, pk=suggestion_id)
+        .first()
+    )
+    if suggestion is None:
+        raise Http404("No such suggestion in this document (it may have been accepted or rejected already).")
+    return suggestion
+
+
+def suggestion_model_names(*, document: Document) -> list[str]:
+    """The models whose suggestions are pending on the document, by name."""
+    return sorted(set(suggestion_list(document=document).values_list("model_name", flat=True)))
+
+
+# --- writes --------------------------------------------------------------------------------------------------------
+
+
+def _check_type(document: Document, entity_type: EntityType | None) -> None:
+    if entity_type is not None and entity_type.project_id != document.project_id:
+        raise ValidationError(f"Entity type {entity_type.name} does not belong to project {document.project.name}.")
+
+
+@transaction.atomic
+def suggestion_accept(*, suggestion: Suggestion, user: AbstractBaseUser, entity_type: EntityType | None = None) -> Span:
+    """Make a suggestion a tag (as its own type, or as ``entity_type``) and remove the suggestion.
+
+    The tag is created by ``span_create``, so token snapping and the project's overlap policy apply; when it
+    refuses, its ValidationError is raised and the suggestion stays.
+    """
+    locked = Suggestion.objects.select_for_update().filter(pk=suggestion.pk).first()
+    if locked is None:
+        raise ValidationError("This suggestion has already been accepted or rejected.")
+    document = suggestion.document
+    _check_type(document, entity_type)
+    span = span_create(
+        document=document,
+        entity_type=entity_type or suggestion.entity_type,
+        start=locked.start,
+        end=locked.end,
+        user=user,
+        source=SpanEvent.Source.SUGGESTION,
+    )
+    locked.delete()
+    return span
+
+
+@transaction.atomic
+def suggestion_reject(*, suggestion: Suggestion) -> None:
+    Suggestion.objects.filter(pk=suggestion.pk).delete()
+
+
+def _scope(document: Document, entity_type: EntityType | None) -> QuerySet[Suggestion]:
+    _check_type(document, entity_type)
+    suggestions = Suggestion.objects.filter(document=document)
+    if entity_type is not None:
+        suggestions = suggestions.filter(entity_type=entity_type)
+    return suggestions
+
+
+@transaction.atomic
+def suggestions_accept_all(
+    *, document: Document, user: AbstractBaseUser, entity_type: EntityType | None = None
+) -> AcceptAllResult:
+    """Accept every suggestion of the document (of one type, when given), most confident first.
+
+    A suggestion that collides with a tag (one that was there, or one this call has just accepted) is skipped:
+    the tag wins, whatever the overlap policy. One that ``span_create`` refuses is skipped too, with its reason.
+    Every suggestion in scope is gone afterwards: accepted or skipped.
+    """
+    result = AcceptAllResult()
+    pending = list(
+        _scope(document, entity_type).select_related("entity_type").order_by("-confidence", "start", "end", "id")
+    )
+    for suggestion in pending:
+        collides = Span.objects.filter(document=document, start__lt=suggestion.end, end__gt=suggestion.start)
+        if collides.exists():
+            result.skipped += 1
+            continue
+        try:
+            # span_create is atomic itself: a refusal rolls back to its savepoint and this loop goes on.
+            span = span_create(
+                document=document,
+                entity_type=suggestion.entity_type,
+                start=suggestion.start,
+                end=suggestion.end,
+                user=user,
+                source=SpanEvent.Source.SUGGESTION,
+            )
+        except ValidationError as error:
+            result.skipped += 1
+            result.reasons.extend(error.messages)
+            continue
+        result.accepted.append(span)
+    Suggestion.objects.filter(pk__in=[suggestion.pk for suggestion in pending]).delete()
+    return result
+
+
+@transaction.atomic
+def suggestions_reject_all(*, document: Document, entity_type: EntityType | None = None) -> int:
+    """Remove every suggestion of the document (of one type, when given); returns how many."""
+    deleted, _ = _scope(document, entity_type).delete()
+    return deleted
+
+
+def _tag_cover(document: Document) -> tuple[list[int], list[int]]:
+    """The gold tags' starts (sorted) and the running maximum of their ends, for overlap tests by bisection."""
+    starts: list[int] = []
+    reach: list[int] = []
+    furthest = -1
+    for start, end in Span.objects.filter(document=document).order_by("start").values_list("start", "end"):
+        furthest = max(furthest, end)
+        starts.append(start)
+        reach.append(furthest)
+    return starts, reach
+
+
+def _under_a_tag(cover: tuple[list[int], list[int]], start: int, end: int) -> bool:
+    starts, reach = cover
+    before = bisect_left(starts, end)  # the tags that start before this region ends
+    return before > 0 and reach[before - 1] > start
+
+
+@transaction.atomic
+def suggestions_replace(*, document: Document, model_name: str, spans: Iterable[ScoredRegion]) -> int:
+    """Replace the document's suggestions (from any model) with what ``model_name`` found; returns how many.
+
+    Dropped: labels the project has no entity type for, regions outside the text, anything overlapping a gold tag
+    (the annotator's tag wins) and repeats of a region and type (the most confident is kept).
+    """
+    types = {entity_type.name: entity_type for entity_type in EntityType.objects.filter(project=document.project_id)}
+    cover = _tag_cover(document)
+    length = len(document.text)
+    best: dict[tuple[int, int, int], Suggestion] = {}
+    for found in spans:
+        entity_type = types.get(found.label)
+        if entity_type is None or not (0 <= found.start < found.end <= length):
+            continue
+        if _under_a_tag(cover, found.start, found.end):
+            continue
+        confidence = min(1.0, max(0.0, float(found.confidence if found.confidence is not None else 0.0)))
+        key = (found.start, found.end, entity_type.pk)
+        if key in best and best[key].confidence >= confidence:
+            continue
+        suggestion = Suggestion(
+            document=document,
+            entity_type=entity_type,
+            start=found.start,
+            end=found.end,
+            confidence=confidence,
+            model_name=model_name,
+        )
+        # The foreign keys are rows in hand and uniqueness is the dedupe above: no per-row queries.
+        suggestion.full_clean(exclude=["document", "entity_type"], validate_unique=False, validate_constraints=False)
+        best[key] = suggestion
+    Suggestion.objects.filter(document=document).delete()
+    created = Suggestion.objects.bulk_create(best.values(), batch_size=_BULK_BATCH)
+    return len(created)
+
+
+def suggestions_pending_count(*, documents: Sequence[int]) -> dict[int, int]:
+    """Per document id, how many suggestions are pending (documents without any are absent)."""
+    counts: dict[int, int] = {}
+    for first in range(0, len(documents), 900):
+        chunk = list(documents[first : first + 900])
+        rows = (
+            _not_under_a_tag(Suggestion.objects.filter(document_id__in=chunk))
+            .order_by()
+            .values("document_id")
+            .annotate(pending=Count("pk"))
+        )
+        counts.update({row["document_id"]: row["pending"] for row in rows})
+    return counts

@@ -1,13 +1,182 @@
-"""REST endpoints for pre-annotation suggestions (list, accept, reject). Filled in by the suggestions work."""
+"""REST endpoints for pre-annotation suggestions: list (VIEW); accept, reject, accept all, reject all (ANNOTATE).
+
+Accepting creates the tag through ``labeling.services.span_create``, so a refusal (overlap policy, bounds) comes
+back as a 400 with the span rules' own message, exactly as when tagging by hand.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import exceptions, serializers, status
+from rest_framework.parsers import FormParser, JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from labeling import selectors, suggestions
+from labeling.models import Document, Suggestion
+from labeling.serializers import ErrorSerializer, SpanOutputSerializer
 from projects.api import ProjectScopedAPIView
+from projects.models import EntityType, Project
+from projects.roles import Permission
+from projects.selectors import entity_type_get
+
+TAGS = ["suggestions"]
+NOT_FOUND = OpenApiResponse(ErrorSerializer, description="No such project, document or suggestion, or not a member.")
+FORBIDDEN = OpenApiResponse(ErrorSerializer, description="Your role does not allow this.")
+INVALID = OpenApiResponse(OpenApiTypes.OBJECT, description="The span rules refused the tag; the message says why.")
 
 
-class SuggestionListApi(ProjectScopedAPIView):
+class SuggestionOutputSerializer(serializers.ModelSerializer):
+    entity_type_name = serializers.CharField(source="entity_type.name", read_only=True)
+    text = serializers.SerializerMethodField(help_text="The covered text.")
+
+    class Meta:
+        model = Suggestion
+        fields = ["id", "entity_type", "entity_type_name", "start", "end", "text", "confidence", "model_name"]
+        read_only_fields = fields
+
+    def get_text(self, suggestion: Suggestion) -> str:
+        return str(self.context["text"][suggestion.start : suggestion.end])
+
+
+class SuggestionListOutputSerializer(serializers.Serializer):
+    models = serializers.ListField(child=serializers.CharField(), help_text="The models the suggestions come from.")
+    suggestions = SuggestionOutputSerializer(many=True)
+
+
+class SuggestionAcceptInputSerializer(serializers.Serializer):
+    entity_type = serializers.IntegerField(
+        required=False, allow_null=True, help_text="Accept as this entity type instead of the suggested one."
+    )
+
+
+class SuggestionBulkInputSerializer(serializers.Serializer):
+    entity_type = serializers.IntegerField(
+        required=False, allow_null=True, help_text="Only the suggestions of this entity type (default: all)."
+    )
+
+
+class SuggestionAcceptAllOutputSerializer(serializers.Serializer):
+    accepted = SpanOutputSerializer(many=True, help_text="The tags created, most confident first.")
+    skipped = serializers.IntegerField(help_text="Suggestions dropped because they collided with a tag.")
+    reasons = serializers.ListField(child=serializers.CharField(), help_text="Why the span rules refused some.")
+
+
+class SuggestionRejectAllOutputSerializer(serializers.Serializer):
+    rejected = serializers.IntegerField()
+
+
+def _entity_type(project: Project, entity_type_id: int | None) -> EntityType | None:
+    if entity_type_id is None:
+        return None
+    try:
+        return entity_type_get(project=project, entity_type_id=entity_type_id)
+    except Http404:
+        raise exceptions.ValidationError(
+            {"entity_type": [f"Project {project.name} has no entity type with id {entity_type_id}."]}
+        ) from None
+
+
+class _SuggestionApi(ProjectScopedAPIView):
+    parser_classes = [JSONParser, FormParser]
+
+    def get_document(self, permission: Permission) -> tuple[Project, Document]:
+        project = self.get_project(permission)
+        return project, selectors.document_get(project=project, document_id=self.kwargs["document_id"])
+
+
+class SuggestionListApi(_SuggestionApi):
+    @extend_schema(
+        operation_id="suggestions_list",
+        tags=TAGS,
+        summary="A document's pending suggestions (none that overlaps a tag), with the models they come from",
+        responses={200: SuggestionListOutputSerializer, 403: FORBIDDEN, 404: NOT_FOUND},
+    )
     def get(self, request: Request, project_name: str, document_id: int) -> Response:
-        raise NotImplementedError
+        _, document = self.get_document(Permission.VIEW)
+        pending = list(suggestions.suggestion_list(document=document))
+        data = {
+            "models": sorted({suggestion.model_name for suggestion in pending}),
+            "suggestions": SuggestionOutputSerializer(pending, many=True, context={"text": document.text}).data,
+        }
+        return Response(data)
+
+
+class SuggestionAcceptApi(_SuggestionApi):
+    @extend_schema(
+        operation_id="suggestion_accept",
+        tags=TAGS,
+        summary="Make a suggestion a tag (optionally as another entity type); the suggestion is removed",
+        request=SuggestionAcceptInputSerializer,
+        responses={201: SpanOutputSerializer, 400: INVALID, 403: FORBIDDEN, 404: NOT_FOUND},
+    )
+    def post(self, request: Request, project_name: str, document_id: int, suggestion_id: int) -> Response:
+        project, document = self.get_document(Permission.ANNOTATE)
+        suggestion = suggestions.suggestion_get(document=document, suggestion_id=suggestion_id)
+        data = SuggestionAcceptInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        entity_type = _entity_type(project, data.validated_data.get("entity_type"))
+        span = suggestions.suggestion_accept(suggestion=suggestion, user=request.user, entity_type=entity_type)
+        return Response(
+            SpanOutputSerializer(span, context={"text": document.text}).data, status=status.HTTP_201_CREATED
+        )
+
+
+class SuggestionRejectApi(_SuggestionApi):
+    @extend_schema(
+        operation_id="suggestion_reject",
+        tags=TAGS,
+        summary="Remove a suggestion",
+        request=None,
+        responses={204: None, 403: FORBIDDEN, 404: NOT_FOUND},
+    )
+    def post(self, request: Request, project_name: str, document_id: int, suggestion_id: int) -> Response:
+        _, document = self.get_document(Permission.ANNOTATE)
+        suggestion = suggestions.suggestion_get(document=document, suggestion_id=suggestion_id)
+        suggestions.suggestion_reject(suggestion=suggestion)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SuggestionAcceptAllApi(_SuggestionApi):
+    @extend_schema(
+        operation_id="suggestions_accept_all",
+        tags=TAGS,
+        summary="Accept every suggestion of the document (or of one entity type), most confident first",
+        description="Suggestions that collide with a tag (including one accepted earlier in the same call) are "
+        "skipped and removed: the tag wins.",
+        request=SuggestionBulkInputSerializer,
+        responses={200: SuggestionAcceptAllOutputSerializer, 400: INVALID, 403: FORBIDDEN, 404: NOT_FOUND},
+    )
+    def post(self, request: Request, project_name: str, document_id: int) -> Response:
+        project, document = self.get_document(Permission.ANNOTATE)
+        data = SuggestionBulkInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        entity_type = _entity_type(project, data.validated_data.get("entity_type"))
+        result = suggestions.suggestions_accept_all(document=document, user=request.user, entity_type=entity_type)
+        output: dict[str, Any] = {
+            "accepted": SpanOutputSerializer(result.accepted, many=True, context={"text": document.text}).data,
+            "skipped": result.skipped,
+            "reasons": result.reasons,
+        }
+        return Response(output)
+
+
+class SuggestionRejectAllApi(_SuggestionApi):
+    @extend_schema(
+        operation_id="suggestions_reject_all",
+        tags=TAGS,
+        summary="Remove every suggestion of the document (or of one entity type)",
+        request=SuggestionBulkInputSerializer,
+        responses={200: SuggestionRejectAllOutputSerializer, 400: INVALID, 403: FORBIDDEN, 404: NOT_FOUND},
+    )
+    def post(self, request: Request, project_name: str, document_id: int) -> Response:
+        project, document = self.get_document(Permission.ANNOTATE)
+        data = SuggestionBulkInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        entity_type = _entity_type(project, data.validated_data.get("entity_type"))
+        rejected = suggestions.suggestions_reject_all(document=document, entity_type=entity_type)
+        return Response({"rejected": rejected})

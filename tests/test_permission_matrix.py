@@ -31,8 +31,8 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.views import APIView
 
-from evaluation.models import LearningCurve
-from labeling.models import AnnotationAssignment, AnnotatorSpan, ImportJob
+from evaluation.models import LearningCurve, PreannotationJob
+from labeling.models import AnnotationAssignment, AnnotatorSpan, ImportJob, Suggestion
 from projects import services
 from projects.models import ApiKey, Invitation, Membership, Project
 from projects.roles import ROLE_PERMISSIONS, Permission, Role
@@ -113,6 +113,17 @@ PERMISSIONS: dict[str, dict[str, Needs | list[Needs]]] = {
         "DELETE": needs(P.ANNOTATE),
     },
     "api-assignment-submit": {"POST": needs(P.ANNOTATE)},
+    # pre-annotation
+    "api-suggestion-list": {"GET": needs(P.VIEW)},
+    "api-suggestion-accept": {"POST": needs(P.ANNOTATE)},
+    "api-suggestion-reject": {"POST": needs(P.ANNOTATE)},
+    "api-suggestion-accept-all": {"POST": needs(P.ANNOTATE)},
+    "api-suggestion-reject-all": {"POST": needs(P.ANNOTATE)},
+    "preannotation:job_list": {
+        "GET": needs(P.VIEW),
+        "POST": needs(P.TRAIN, {"model": "{model_id}", "scope": "untagged", "min_confidence": "0.5"}),
+    },
+    "preannotation:job_detail": {"GET": needs(P.VIEW)},
     # consistency checker
     "consistency:check": {"GET": needs(P.VIEW)},
     "consistency:fix": {"POST": needs(P.ANNOTATE)},
@@ -312,6 +323,8 @@ KWARG_VALUES: dict[str, str] = {
     "import_job_id": "import_job_id",
     "snapshot_id": "snapshot_id",
     "curve_id": "curve_id",
+    "suggestion_id": "suggestion_id",
+    "preannotation_job_id": "preannotation_job_id",
     "assignment_id": "assignment_id",
     "annotator_span_id": "annotator_span_id",
 }
@@ -350,6 +363,12 @@ def _populate(project: Project, target: Any, owner: Any) -> ProjectObjects:
             "model_id": trained_model.pk,
             "snapshot_id": trained_model.run.snapshot_id,
             "curve_id": curve.pk,
+            "suggestion_id": Suggestion.objects.create(
+                document=document, entity_type=other_entity_type, start=15, end=20, confidence=0.8, model_name="m"
+            ).pk,
+            "preannotation_job_id": PreannotationJob.objects.create(
+                project=project, model=trained_model, document_ids=[document.pk], total=1
+            ).pk,
             "deployment_name": deployment.name,
             "deployed_model_name": deployed_model.name,
             "import_job_id": ImportJob.objects.create(project=project, format="jsonl", file_name="matrix.jsonl").pk,

@@ -5,6 +5,10 @@
  * browser's UTF-16 units; `makeOffsetMap` is the one place that converts between the two.
  * Saving goes through the REST API (labeling/api.py) with the session cookie and the CSRF header; the server
  * applies the rules (token snapping, overlap policy) and its message is shown when it refuses.
+ *
+ * Model suggestions (pre-annotation) are drawn as dotted marks with their confidence; they are not tags until
+ * accepted (which creates the tag on the server through the same span rules). One that overlaps a tag is hidden:
+ * the annotator's tag wins.
  */
 (function () {
   "use strict";
@@ -70,6 +74,12 @@
       tokenStarts[i] = offsets.toUtf16(start); tokenEnds[i] = offsets.toUtf16(end); position = end;
     }
   }
+  const suggestions = new Map(); // id -> {id, typeId, start, end, confidence} in UTF-16 units
+  for (const [id, typeId, start, end, confidence] of config.suggestions || []) {
+    suggestions.set(id, { id, typeId, start: offsets.toUtf16(start), end: offsets.toUtf16(end), confidence });
+  }
+  let suggestionModels = []; // names of the models the pending suggestions come from (fetched on load)
+  let focusedSuggestion = null; // the suggestion whose menu is open: Enter accepts it, Delete rejects it
   let mode = "menu"; // or "brush"
   let brushTypeId = null;
   let anchorToken = -1, caretToken = -1; // the keyboard cursor: token indices
@@ -165,20 +175,47 @@
     }
   }
 
-  /** Re-render the text from `spans`: one sweep over the span boundaries, one innerHTML (no per-character nodes). */
+  function percent(confidence) { return `${Math.round(confidence * 100)}%`; }
+
+  /** Pending suggestions that overlap no tag (the tag wins), in text order; `busy` ones are being saved. */
+  function visibleSuggestions() {
+    const tags = [...spans.values()].sort((a, b) => a.start - b.start);
+    const starts = tags.map((span) => span.start);
+    const reach = []; // running maximum of the tags' ends: a region overlaps a tag iff reach before its end > its start
+    let furthest = -1;
+    for (const span of tags) { furthest = Math.max(furthest, span.end); reach.push(furthest); }
+    const visible = [];
+    for (const suggestion of suggestions.values()) {
+      const before = lowerBound(starts, suggestion.end);
+      if (before > 0 && reach[before - 1] > suggestion.start) continue;
+      visible.push(suggestion);
+    }
+    return visible.sort((a, b) => a.start - b.start || a.end - b.end || a.id - b.id);
+  }
+
+  /** Re-render the text from `spans` and the visible suggestions: one sweep over their boundaries, one innerHTML. */
   function render() {
-    const sorted = [...spans.values()].sort((a, b) => a.start - b.start || a.end - b.end);
+    const shown = visibleSuggestions();
+    const items = [
+      ...[...spans.values()].map((span) => ({ kind: "span", item: span })),
+      ...shown.map((suggestion) => ({ kind: "suggestion", item: suggestion })),
+    ].sort((a, b) => a.item.start - b.item.start || a.item.end - b.item.end);
     const cuts = new Set([0, text.length]);
-    for (const span of sorted) { cuts.add(span.start); cuts.add(span.end); }
+    for (const { item } of items) { cuts.add(item.start); cuts.add(item.end); }
     const bounds = [...cuts].sort((a, b) => a - b);
     const parts = [];
-    let active = [], next = 0;
+    let open = [], next = 0;
     for (let i = 0; i + 1 < bounds.length; i++) {
       const start = bounds[i], end = bounds[i + 1];
-      while (next < sorted.length && sorted[next].start <= start) active.push(sorted[next++]);
-      active = active.filter((span) => span.end > start);
+      while (next < items.length && items[next].item.start <= start) open.push(items[next++]);
+      open = open.filter((entry) => entry.item.end > start);
       const html = escapeHtml(text.slice(start, end));
-      if (!active.length) { parts.push(html); continue; }
+      const active = open.filter((entry) => entry.kind === "span").map((entry) => entry.item);
+      if (!active.length) {
+        const proposed = open.filter((entry) => entry.kind === "suggestion").map((entry) => entry.item);
+        parts.push(proposed.length ? suggestionMark(proposed, end, html) : html);
+        continue;
+      }
       const inner = active.reduce((a, b) => (b.end - b.start < a.end - a.start ? b : a));
       const color = (types.get(inner.typeId) || {}).color || "#ddd";
       const names = active.map((span) => (types.get(span.typeId) || {}).name || "?");
@@ -192,6 +229,27 @@
     indexTextNodes();
     const count = document.getElementById("span-count");
     if (count) count.textContent = String(spans.size);
+    if (focusedSuggestion !== null) markFocused(focusedSuggestion);
+    updateSuggestionPanel(shown);
+  }
+
+  function suggestionMark(proposed, end, html) {
+    const inner = proposed.reduce((a, b) => (b.end - b.start < a.end - a.start ? b : a));
+    const color = (types.get(inner.typeId) || {}).color || "#ddd";
+    const title = proposed.map((s) => `Suggested ${typeName(s.typeId)}, ${percent(s.confidence)} confident`).join("; ");
+    const ending = proposed.filter((s) => s.end === end).map((s) => `${typeName(s.typeId)} ${percent(s.confidence)}`);
+    return `<mark class="suggestion" data-suggestion-ids="${proposed.map((s) => s.id).join(" ")}"` +
+      ` style="--span-color: ${escapeHtml(color)}" title="${escapeHtml(title)}: click to accept or reject"` +
+      `${ending.length ? ` data-end="${escapeHtml(ending.join(" "))}"` : ""}>${html}</mark>`;
+  }
+
+  function suggestionMarks(id) {
+    return container.querySelectorAll(`mark.suggestion[data-suggestion-ids~="${id}"]`);
+  }
+
+  function markFocused(id) {
+    container.querySelectorAll("mark.suggestion.focused").forEach((mark) => mark.classList.remove("focused"));
+    if (id !== null) suggestionMarks(id).forEach((mark) => mark.classList.add("focused"));
   }
 
   // --- DOM positions <-> UTF-16 offsets ---------------------------------------------------------------------------
@@ -245,7 +303,7 @@
 
   function setStatus(value) {
     status = value;
-    const labels = { untagged: "Untagged", in_progress: "In progress", tagged: "Tagged" };
+    const labels = { untagged: "Untagged", in_progress: "In progress", tagged: "Tagged", open: "Open", submitted: "Submitted" };
     const badge = document.getElementById("status-badge");
     badge.className = "badge " + value;
     badge.textContent = labels[value] || value;
@@ -329,12 +387,156 @@
       const button = document.getElementById("undo-button");
       if (button) button.disabled = undoStack.length === 0;
       if (!entry) { show("Nothing to undo.", ""); return; }
+      if (entry.kind === "batch") {
+        // Accepting many suggestions at once comes back as one step: their tags are removed together.
+        for (const span of entry.spans) {
+          if (!spans.has(span.id)) continue;
+          await request("DELETE", spanUrl(span));
+          spans.delete(span.id);
+        }
+        afterSpansChanged();
+        show(`Undone: ${entry.spans.length} accepted suggestion${entry.spans.length === 1 ? "" : "s"} removed.`, "ok");
+        return;
+      }
       const span = entry.span;
       if (entry.kind === "create") await deleteSpan(span);
       else if (entry.kind === "delete") await createSpan(span.typeId, span.start, span.end, entry); // same object, new id
       else await changeType(span, entry.from);
       show(`Undone: ${entry.kind === "create" ? "tag" : entry.kind === "delete" ? "removal" : "type change"}.`, "ok");
     });
+  }
+
+  // --- Suggestions: accept (creates a tag through the span rules) or reject, one, one type, or all ------------------
+
+  function suggestionUrl(suggestion, action) { return `${config.urls.suggestions}${suggestion.id}/${action}/`; }
+
+  function spanFromServer(saved) {
+    return { id: saved.id, typeId: saved.entity_type, start: offsets.toUtf16(saved.start), end: offsets.toUtf16(saved.end) };
+  }
+
+  /** After a keyboard accept or reject, open the next pending suggestion so a review is Tab-free: Enter, Enter, Del… */
+  function advanceFrom(position) {
+    const list = visibleSuggestions().filter((s) => !s.busy);
+    if (!list.length) { show("No suggestions left on this document.", "ok"); return; }
+    focusSuggestion(list.find((s) => s.start >= position) || list[0]);
+  }
+
+  function acceptSuggestion(suggestion, typeId, keyboard) {
+    if (!config.canAnnotate || suggestion.busy) return;
+    suggestion.busy = true;
+    closeMenu();
+    enqueue(async () => {
+      try {
+        const body = typeId && typeId !== suggestion.typeId ? { entity_type: typeId } : {};
+        const span = spanFromServer(await request("POST", suggestionUrl(suggestion, "accept"), body));
+        suggestions.delete(suggestion.id);
+        spans.set(span.id, span);
+        afterSpansChanged();
+        pushUndo({ kind: "create", span });
+        show(`Accepted “${text.slice(span.start, span.end)}” as ${typeName(span.typeId)}.`, "ok");
+        moveCursorTo(span.end);
+        if (keyboard) advanceFrom(span.end);
+      } finally {
+        suggestion.busy = false;
+      }
+    });
+  }
+
+  function rejectSuggestion(suggestion, keyboard) {
+    if (!config.canAnnotate || suggestion.busy) return;
+    suggestion.busy = true;
+    closeMenu();
+    enqueue(async () => {
+      try {
+        await request("POST", suggestionUrl(suggestion, "reject"));
+        suggestions.delete(suggestion.id);
+        render();
+        show(`Rejected the suggestion ${typeName(suggestion.typeId)} “${text.slice(suggestion.start, suggestion.end)}”.`, "ok");
+        if (keyboard) advanceFrom(suggestion.end);
+      } finally {
+        suggestion.busy = false;
+      }
+    });
+  }
+
+  function inScope(suggestion, typeId) { return typeId === null || suggestion.typeId === typeId; }
+
+  /** Accept every pending suggestion (of one type, or all): the server goes most confident first, skipping collisions. */
+  function acceptAll(typeId) {
+    if (!config.canAnnotate) return;
+    const count = visibleSuggestions().filter((s) => inScope(s, typeId)).length;
+    if (!count) { show("There are no suggestions to accept.", ""); return; }
+    closeMenu();
+    enqueue(async () => {
+      const result = await request("POST", `${config.urls.suggestions}accept-all/`, typeId === null ? {} : { entity_type: typeId });
+      for (const suggestion of [...suggestions.values()]) if (inScope(suggestion, typeId)) suggestions.delete(suggestion.id);
+      const created = result.accepted.map(spanFromServer);
+      for (const span of created) spans.set(span.id, span);
+      afterSpansChanged();
+      if (created.length) pushUndo({ kind: "batch", spans: created });
+      const what = typeId === null ? "" : ` ${typeName(typeId)}`;
+      let message = `Accepted ${created.length}${what} suggestion${created.length === 1 ? "" : "s"}.`;
+      if (result.skipped) message += ` Skipped ${result.skipped} that collided with a tag.`;
+      show(message, "ok");
+    });
+  }
+
+  function rejectAll(typeId) {
+    if (!config.canAnnotate) return;
+    const count = visibleSuggestions().filter((s) => inScope(s, typeId)).length;
+    if (!count) { show("There are no suggestions to reject.", ""); return; }
+    const what = typeId === null ? "" : ` ${typeName(typeId)}`;
+    // Rejected suggestions cannot be brought back (only a new pre-annotation job makes them again): ask first.
+    if (!window.confirm(`Reject ${count}${what} suggestion${count === 1 ? "" : "s"}? This cannot be undone.`)) return;
+    closeMenu();
+    enqueue(async () => {
+      const result = await request("POST", `${config.urls.suggestions}reject-all/`, typeId === null ? {} : { entity_type: typeId });
+      for (const suggestion of [...suggestions.values()]) if (inScope(suggestion, typeId)) suggestions.delete(suggestion.id);
+      render();
+      show(`Rejected ${result.rejected}${what} suggestion${result.rejected === 1 ? "" : "s"}.`, "ok");
+    });
+  }
+
+  function updateSuggestionPanel(shown) {
+    const panel = document.getElementById("suggestion-panel");
+    if (!panel) return;
+    const summary = document.getElementById("suggestion-summary");
+    const from = suggestionModels.length ? ` from ${suggestionModels.join(", ")}` : "";
+    summary.textContent = shown.length
+      ? `${shown.length} pending${from}.`
+      : "No suggestions pending.";
+    const perType = new Map();
+    for (const suggestion of shown) perType.set(suggestion.typeId, (perType.get(suggestion.typeId) || 0) + 1);
+    const list = document.getElementById("suggestion-types");
+    list.replaceChildren();
+    for (const type of types.values()) {
+      const count = perType.get(type.id);
+      if (!count) continue;
+      const row = document.createElement("li");
+      row.dataset.typeId = String(type.id);
+      const name = document.createElement("span");
+      name.className = "suggestion-type";
+      name.style.setProperty("--span-color", type.color);
+      name.textContent = `${type.name} `;
+      const number = document.createElement("span");
+      number.className = "count";
+      number.textContent = String(count);
+      name.append(number);
+      row.append(name);
+      if (config.canAnnotate) {
+        for (const [action, label] of [["accept", "Accept all"], ["reject", "Reject all"]]) {
+          const button = document.createElement("button");
+          button.type = "button";
+          button.className = action === "reject" ? "danger-outline small" : "small";
+          button.dataset[`${action}Type`] = String(type.id);
+          button.textContent = label;
+          button.title = `${label} ${type.name} suggestions`;
+          row.append(" ", button);
+        }
+      }
+      list.append(row);
+    }
+    panel.querySelectorAll(".suggestion-actions button").forEach((button) => { button.disabled = !shown.length; });
   }
 
   // --- Menus --------------------------------------------------------------------------------------------------------
@@ -365,6 +567,7 @@
     const [start, end] = normalise(range.start, range.end);
     if (start >= end) return;
     pending = { start, end };
+    unfocusSuggestion();
     menu.replaceChildren();
     menu.dataset.kind = "new";
     const title = document.createElement("p");
@@ -382,6 +585,7 @@
     const found = ids.map((id) => spans.get(id)).filter(Boolean);
     if (!found.length) return;
     pending = null;
+    unfocusSuggestion();
     menu.replaceChildren();
     menu.dataset.kind = "span";
     for (const span of found) {
@@ -411,12 +615,100 @@
     placeMenu(anchor.getBoundingClientRect());
   }
 
-  function closeMenu() { menu.hidden = true; pending = null; }
+  function openSuggestionMenu(ids, anchor) {
+    const found = ids.map((id) => suggestions.get(id)).filter(Boolean);
+    if (!found.length) return;
+    pending = null;
+    focusedSuggestion = found[0].id;
+    markFocused(focusedSuggestion);
+    menu.replaceChildren();
+    menu.dataset.kind = "suggestion";
+    for (const suggestion of found) {
+      const block = document.createElement("div");
+      block.className = "menu-suggestion";
+      block.dataset.suggestionId = String(suggestion.id);
+      const title = document.createElement("p");
+      title.className = "menu-title";
+      title.textContent = `Suggested ${typeName(suggestion.typeId)} (${percent(suggestion.confidence)} confident): ` +
+        `“${text.slice(suggestion.start, suggestion.end).slice(0, 80)}”`;
+      block.append(title);
+      if (config.canAnnotate) {
+        const actions = document.createElement("div");
+        actions.className = "menu-actions";
+        for (const [action, label, key, style] of [["accept", "Accept", "Enter", "primary"], ["reject", "Reject", "Del", "danger-outline"]]) {
+          const button = document.createElement("button");
+          button.type = "button";
+          button.className = style;
+          button.dataset.action = action;
+          button.setAttribute("role", "menuitem");
+          const kbd = document.createElement("kbd");
+          kbd.textContent = key;
+          button.append(`${label} `, kbd);
+          actions.append(button);
+        }
+        const as = document.createElement("p");
+        as.className = "menu-title";
+        as.textContent = "or accept as:";
+        const list = document.createElement("div");
+        list.className = "menu-types";
+        for (const type of types.values()) {
+          if (type.id !== suggestion.typeId) list.append(chip(type, { role: "menuitem" }));
+        }
+        block.append(actions);
+        if (list.childElementCount) block.append(as, list);
+      }
+      menu.append(block);
+    }
+    placeMenu(anchor.getBoundingClientRect());
+  }
+
+  function focusSuggestion(suggestion) {
+    clearSelection();
+    const mark = suggestionMarks(suggestion.id)[0];
+    if (!mark) return;
+    const rect = mark.getBoundingClientRect();
+    if (rect.top < 60 || rect.bottom > window.innerHeight - 20) window.scrollBy({ top: rect.top - window.innerHeight / 3 });
+    openSuggestionMenu([suggestion.id], mark);
+  }
+
+  /** Tab / Shift+Tab: the next / previous pending suggestion after the open one (or the cursor), wrapping around. */
+  function stepSuggestion(step) {
+    const list = visibleSuggestions().filter((s) => !s.busy);
+    if (!list.length) { show("No suggestions pending on this document.", ""); return; }
+    const current = list.findIndex((s) => s.id === focusedSuggestion);
+    let index;
+    if (current >= 0) index = (current + step + list.length) % list.length;
+    else {
+      const position = caretToken >= 0 && tokenCount ? tokenStarts[caretToken] : -1;
+      index = step > 0 ? list.findIndex((s) => s.start > position) : list.findLastIndex((s) => s.start < position);
+      if (index < 0) index = step > 0 ? 0 : list.length - 1;
+    }
+    focusSuggestion(list[index]);
+  }
+
+  function unfocusSuggestion() {
+    if (focusedSuggestion !== null) { focusedSuggestion = null; markFocused(null); }
+  }
+
+  function closeMenu() {
+    menu.hidden = true;
+    pending = null;
+    unfocusSuggestion();
+  }
 
   menu.addEventListener("mousedown", (event) => event.preventDefault()); // keep the text selection
   menu.addEventListener("click", (event) => {
     const target = event.target.closest("button");
     if (!target) return;
+    const proposed = target.closest(".menu-suggestion");
+    if (proposed) {
+      const suggestion = suggestions.get(Number(proposed.dataset.suggestionId));
+      if (!suggestion) return;
+      if (target.dataset.action === "accept") acceptSuggestion(suggestion, null, false);
+      else if (target.dataset.action === "reject") rejectSuggestion(suggestion, false);
+      else if (target.dataset.typeId) acceptSuggestion(suggestion, Number(target.dataset.typeId), false);
+      return;
+    }
     const block = target.closest(".menu-span");
     const span = block ? spans.get(Number(block.dataset.spanId)) : null;
     if (target.dataset.action === "delete" && span) remove(span);
@@ -463,6 +755,8 @@
 
   container.addEventListener("click", (event) => {
     if (selectedRange()) return; // a selection is being tagged, not a span clicked
+    const proposed = event.target.closest("mark.suggestion");
+    if (proposed) { openSuggestionMenu(proposed.dataset.suggestionIds.split(" ").map(Number), proposed); return; }
     const mark = event.target.closest("mark.span");
     if (!mark) { closeMenu(); return; }
     openSpanMenu(mark.dataset.ids.split(" ").map(Number), mark);
@@ -540,6 +834,12 @@
     });
   }
 
+  /** Tab walks the suggestions only while some are pending and the page itself (not a control) has the focus. */
+  function suggestionKeysActive(target) {
+    if (!suggestions.size) return false;
+    return !(target instanceof HTMLElement) || target === document.body || container.contains(target) || menu.contains(target);
+  }
+
   function go(id) {
     const link = document.getElementById(id);
     if (link) window.location.href = link.href;
@@ -566,7 +866,18 @@
     if (key === "[") { event.preventDefault(); go("previous-document"); return; }
     if (key === "]") { event.preventDefault(); go("next-document"); return; }
     if (key === "}") { event.preventDefault(); go("next-untagged"); return; }
+    if (key === "Tab" && suggestionKeysActive(target)) { event.preventDefault(); stepSuggestion(event.shiftKey ? -1 : 1); return; }
     if (!config.canAnnotate) return;
+    const focused = focusedSuggestion !== null && !menu.hidden && menu.dataset.kind === "suggestion"
+      ? suggestions.get(focusedSuggestion) : null;
+    if (key === "Enter" && event.shiftKey) { event.preventDefault(); acceptAll(null); return; }
+    if ((key === "Delete" || key === "Backspace") && event.shiftKey) { event.preventDefault(); rejectAll(null); return; }
+    if (focused) {
+      if (key === "Enter") { event.preventDefault(); acceptSuggestion(focused, null, true); return; }
+      if (key === "Delete" || key === "Backspace") { event.preventDefault(); rejectSuggestion(focused, true); return; }
+      const as = key.length === 1 ? typeByHotkey.get(key.toLowerCase()) : undefined;
+      if (as) { event.preventDefault(); acceptSuggestion(focused, as.id, true); return; }
+    }
     if (key === "Enter") {
       const range = selectedRange();
       if (range) { event.preventDefault(); openTypeMenu(range); }
@@ -616,8 +927,31 @@
   const helpButton = document.getElementById("help-button");
   if (helpButton) helpButton.addEventListener("click", toggleHelp);
 
-  indexTextNodes();
+  const suggestionPanel = document.getElementById("suggestion-panel");
+  if (suggestionPanel) {
+    suggestionPanel.addEventListener("click", (event) => {
+      const button = event.target.closest("button");
+      if (!button) return;
+      if (button.id === "accept-all-suggestions") acceptAll(null);
+      else if (button.id === "reject-all-suggestions") rejectAll(null);
+      else if (button.dataset.acceptType) acceptAll(Number(button.dataset.acceptType));
+      else if (button.dataset.rejectType) rejectAll(Number(button.dataset.rejectType));
+    });
+  }
+
+  if (suggestions.size) {
+    render(); // the server drew the tags only; suggestions are drawn here
+    // Which models they come from is only for the side panel: a failed request leaves the count without names.
+    request("GET", config.urls.suggestions).then((data) => {
+      suggestionModels = data.models || [];
+      updateSuggestionPanel(visibleSuggestions());
+    }).catch(() => {});
+  } else {
+    indexTextNodes();
+    updateSuggestionPanel([]);
+  }
   api.ready = true;
+  api.suggestionCount = () => visibleSuggestions().length;
   api.spanCount = () => spans.size;
   api.idle = () => queue; // tests await the request queue
   container.dataset.ready = "true";

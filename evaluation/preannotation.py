@@ -1,0 +1,217 @@
+"""Pre-annotation: a trained model of the project runs over chosen documents in the background, and what it finds
+becomes ``Suggestion`` rows that annotators accept or reject on the tagging page (labeling.suggestions).
+
+The job row is the one thing the page polls. The worker reads the documents a batch at a time (a selection of
+thousands never sits in memory at once), writes each batch's suggestions and the job's progress in one
+transaction, and so can resume from ``done`` if its worker is lost and the message comes back.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F, Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from evaluation.models import PreannotationJob, TrainedModel
+from evaluation.selectors import trained_model_local_path
+from labeling.models import Document
+from labeling.suggestions import suggestions_pending_count, suggestions_replace
+from projects.models import Project
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+logger = logging.getLogger(__name__)
+
+# Documents read, predicted and written per step: bounds memory (a document holds up to 128k characters) and
+# makes progress visible every few seconds.
+BATCH_DOCUMENTS: Final = 32
+_IN_CHUNK: Final = 900
+
+
+class Scope:
+    """Which documents a job covers, as the start form offers them."""
+
+    UNTAGGED: Final = "untagged"
+    UNSUGGESTED: Final = "unsuggested"
+    SEARCH: Final = "search"
+    IDS: Final = "ids"
+    CHOICES: Final = (
+        (UNTAGGED, "All untagged documents"),
+        (UNSUGGESTED, "Untagged documents that have no suggestions yet"),
+        (SEARCH, "Documents whose name or text contains…"),
+        (IDS, "Documents by id…"),
+    )
+
+
+def _chunks(items: Sequence[int], size: int = _IN_CHUNK) -> Iterable[Sequence[int]]:
+    for first in range(0, len(items), size):
+        yield items[first : first + size]
+
+
+# --- reads ---------------------------------------------------------------------------------------------------------
+
+
+def preannotation_candidates(*, project: Project, scope: str, search: str = "", ids: Iterable[int] = ()) -> list[int]:
+    """The ids, ascending, of the project's documents a job with this scope would cover (others' ids drop out)."""
+    documents = Document.objects.filter(project=project)
+    if scope == Scope.UNTAGGED:
+        documents = documents.filter(status=Document.Status.UNTAGGED)
+    elif scope == Scope.UNSUGGESTED:
+        documents = documents.filter(status=Document.Status.UNTAGGED, suggestions__isnull=True)
+    elif scope == Scope.SEARCH:
+        term = search.strip()
+        if not term:
+            return []
+        documents = documents.filter(Q(name__icontains=term) | Q(text__icontains=term))
+    elif scope == Scope.IDS:
+        wanted = sorted({int(pk) for pk in ids})
+        found: list[int] = []
+        for chunk in _chunks(wanted):
+            found.extend(documents.filter(pk__in=chunk).values_list("pk", flat=True))
+        return sorted(found)
+    else:
+        raise ValidationError({"scope": f"Unknown document choice {scope!r}."})
+    return list(documents.distinct().order_by("pk").values_list("pk", flat=True))
+
+
+def preannotation_scope_counts(*, project: Project) -> dict[str, int]:
+    untagged = Document.objects.filter(project=project, status=Document.Status.UNTAGGED)
+    return {
+        Scope.UNTAGGED: untagged.count(),
+        Scope.UNSUGGESTED: untagged.filter(suggestions__isnull=True).count(),
+    }
+
+
+def preannotation_job_list(*, project: Project) -> QuerySet[PreannotationJob]:
+    return (
+        PreannotationJob.objects.filter(project=project)
+        .select_related("model", "created_by")
+        .order_by("-created_at", "-id")
+    )
+
+
+def preannotation_job_get(*, project: Project, job_id: int) -> PreannotationJob:
+    job = preannotation_job_list(project=project).filter(pk=job_id).first()
+    if job is None:
+        raise Http404("No such pre-annotation job in this project.")
+    return job
+
+
+@dataclass(frozen=True, slots=True)
+class JobOutcome:
+    """What is left of a job's work now: pending suggestions on its documents, and where to start reviewing."""
+
+    pending: int
+    documents: int
+    first_document_id: int | None
+
+
+def preannotation_job_outcome(*, job: PreannotationJob) -> JobOutcome:
+    counts = suggestions_pending_count(documents=list(job.document_ids))
+    first = next((pk for pk in job.document_ids if counts.get(pk)), None)
+    return JobOutcome(pending=sum(counts.values()), documents=len(counts), first_document_id=first)
+
+
+# --- writes --------------------------------------------------------------------------------------------------------
+
+
+def preannotation_job_start(
+    *,
+    project: Project,
+    model: TrainedModel,
+    document_ids: Sequence[int],
+    min_confidence: float,
+    user: AbstractBaseUser | None,
+) -> PreannotationJob:
+    """Queue a job running ``model`` over the project's documents among ``document_ids``; sent after commit."""
+    from evaluation.tasks import preannotation_job_task  # tasks import this module lazily; keep it one way
+
+    if model.project_id != project.pk:
+        raise ValidationError({"model": f"Model {model.name} does not belong to project {project.name}."})
+    if not 0.0 <= min_confidence <= 1.0:
+        raise ValidationError({"min_confidence": "The minimum confidence is between 0 and 1."})
+    ids = preannotation_candidates(project=project, scope=Scope.IDS, ids=document_ids)
+    if not ids:
+        raise ValidationError({"documents": "There are no documents to pre-annotate in this choice."})
+    with transaction.atomic():
+        job = PreannotationJob(
+            project=project,
+            model=model,
+            document_ids=ids,
+            min_confidence=min_confidence,
+            total=len(ids),
+            created_by=user,
+        )
+        job.full_clean()
+        job.save()
+        job_pk = job.pk
+        transaction.on_commit(lambda: preannotation_job_task.delay(job_pk))
+    return job
+
+
+def _claim(job_id: int) -> PreannotationJob | None:
+    """Mark the job running; None when it is gone or finished (a redelivered message then does nothing)."""
+    with transaction.atomic():
+        job = PreannotationJob.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or job.status not in PreannotationJob.ACTIVE:
+            return None
+        # A job found running lost its worker (the message is only redelivered then): carry on from ``done``.
+        job.status = PreannotationJob.Status.RUNNING
+        job.started_at = job.started_at or timezone.now()
+        job.save(update_fields=["status", "started_at"])
+    return PreannotationJob.objects.select_related("model").get(pk=job_id)
+
+
+def _finish(job: PreannotationJob, status: str, error: str = "") -> None:
+    PreannotationJob.objects.filter(pk=job.pk).update(status=status, error=error, finished_at=timezone.now())
+
+
+def _run(job: PreannotationJob) -> None:
+    from ner.predict import load  # spaCy loads only in the worker that needs it
+
+    model = job.model
+    predictor = load(trained_model_local_path(model=model))
+    remaining = list(job.document_ids)[job.done :]
+    for batch in _chunks(remaining, BATCH_DOCUMENTS):
+        documents = list(
+            Document.objects.filter(project_id=job.project_id, pk__in=batch).only("pk", "text", "project_id")
+        )
+        found = predictor.predict([document.text for document in documents], with_confidence=True)
+        with transaction.atomic():
+            created = 0
+            for document, spans in zip(documents, found, strict=True):
+                kept = [span for span in spans if (span.confidence or 0.0) >= job.min_confidence]
+                created += suggestions_replace(document=document, model_name=model.name, spans=kept)
+            # Deleted documents count as done: the job covers what was chosen, whatever happened to it since.
+            PreannotationJob.objects.filter(pk=job.pk).update(
+                done=F("done") + len(batch), suggestion_count=F("suggestion_count") + created
+            )
+
+
+def preannotation_job_execute(*, job_id: int) -> str:
+    """Run one job (the Celery task's one service call): returns its final status, or "skipped" when the job is
+    gone or had already finished, so running it twice changes nothing."""
+    from ner.predict import ModelLoadError
+
+    job = _claim(job_id)
+    if job is None:
+        return "skipped"
+    try:
+        _run(job)
+    except ModelLoadError as error:
+        _finish(job, PreannotationJob.Status.FAILED, f"The model could not be loaded: {error}")
+        return PreannotationJob.Status.FAILED
+    except Exception as error:  # the user watches the job row: every failure must land there
+        logger.exception("Pre-annotation job %s failed", job.pk)
+        _finish(job, PreannotationJob.Status.FAILED, f"Pre-annotation failed ({type(error).__name__}: {error}).")
+        return PreannotationJob.Status.FAILED
+    _finish(job, PreannotationJob.Status.SUCCEEDED)
+    return PreannotationJob.Status.SUCCEEDED
