@@ -558,10 +558,20 @@ def _save_results(
                 batch_size=500,
             )
             _finish(run, TrainingRun.Status.SUCCEEDED)
+            # Active learning: the new model re-scores the documents still to tag (evaluation.active_learning).
+            # Robust: the run has succeeded whatever happens to this follow-up (a broker down, a failing refresh).
+            model_pk = model.pk
+            transaction.on_commit(lambda: _queue_uncertainty_refresh(model_pk), robust=True)
     except BaseException:
         if prefix:
             storage_tree_delete(prefix)  # the rows rolled back: leave no orphan files
         raise
+
+
+def _queue_uncertainty_refresh(model_id: int) -> None:
+    from evaluation.tasks import uncertainty_refresh_task  # tasks import services; import here to avoid a cycle
+
+    uncertainty_refresh_task.delay(model_id)
 
 
 # --------------------------------------------------------------------------------------------- trained models

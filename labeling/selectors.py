@@ -6,10 +6,10 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from django.core.cache import cache
-from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
@@ -174,20 +174,32 @@ def document_neighbours(*, project: Project, document: Document) -> tuple[int | 
 
 
 def document_next_untagged(
-    *, project: Project, user: AbstractBaseUser | AnonymousUser, after_id: int | None = None
+    *,
+    project: Project,
+    user: AbstractBaseUser | AnonymousUser,
+    after_id: int | None = None,
+    order: Literal["sequence", "uncertainty"] = "sequence",
 ) -> Document | None:
     """The next document for ``user`` to tag: not yet tagged, and not assigned to someone else.
 
-    Documents assigned to the user come first, then unassigned ones; within each, the first after ``after_id``
-    (the document just finished), wrapping around to the start of the list. The current document is skipped.
+    Documents assigned to the user come first, then unassigned ones. Within each, ``order="sequence"`` takes the
+    first after ``after_id`` (the document just finished), wrapping around to the start of the list;
+    ``order="uncertainty"`` takes the one the latest model is least sure about (``Document.uncertainty``, written
+    after each training by ``evaluation.active_learning``), documents it has not scored after the scored ones, ties
+    by id. The current document is skipped either way.
     """
+    if order not in ("sequence", "uncertainty"):
+        raise ValueError(f"unknown order {order!r}; use 'sequence' or 'uncertainty'")
     open_documents = Document.objects.filter(project=project).exclude(status=Document.Status.TAGGED).defer("text")
     if after_id is not None:
         open_documents = open_documents.exclude(pk=after_id)
     after = after_id or 0
     for mine in (Q(assigned_to=user), Q(assigned_to__isnull=True)):
         candidates = open_documents.filter(mine)
-        document = candidates.filter(pk__gt=after).order_by("pk").first() or candidates.order_by("pk").first()
+        if order == "uncertainty":
+            document = candidates.order_by(F("uncertainty").desc(nulls_last=True), "pk").first()
+        else:
+            document = candidates.filter(pk__gt=after).order_by("pk").first() or candidates.order_by("pk").first()
         if document is not None:
             return document
     return None

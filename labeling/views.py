@@ -344,11 +344,24 @@ def document_annotate(request: HttpRequest, project_name: str, document_id: int)
 @login_required
 @require_GET
 def document_next(request: HttpRequest, project_name: str) -> HttpResponse:
-    """Open the next document to tag (``?after=<id>``: the one just finished), or say that none is left."""
+    """Open the next document to tag (``?after=<id>``: the one just finished), or say that none is left.
+
+    ``?order=sequence|uncertainty`` picks the order (in order, or most uncertain first) and remembers it in the
+    session for the next documents; without it, the remembered order applies."""
     project = project_get_for_user(user=request.user, name=project_name, permission=Permission.VIEW)
     after = request.GET.get("after", "")
     after_id = int(after) if after.isdigit() else None
-    document = selectors.document_next_untagged(project=project, user=request.user, after_id=after_id)
+    # The session key is also read by templates/labeling/document_list.html (the order control).
+    order = request.GET.get("order", "")
+    if order in ("sequence", "uncertainty"):
+        request.session["next_document_order"] = order
+    elif order:
+        messages.error(
+            request, f"Unknown order {order[:40]!r}: use 'sequence' (in order) or 'uncertainty' (most uncertain first)."
+        )
+    stored = request.session.get("next_document_order", "sequence")
+    order = stored if stored in ("sequence", "uncertainty") else "sequence"
+    document = selectors.document_next_untagged(project=project, user=request.user, after_id=after_id, order=order)
     if document is None:
         messages.success(request, "No untagged documents left for you in this project.")
         return redirect("labeling:document_list", project.name)
