@@ -137,6 +137,18 @@ def project_document_count(*, project: Project) -> int:
     return Document.objects.filter(project=project).count()
 
 
+def project_uncertainty_model(*, project: Project) -> str:
+    """The model whose uncertainty scores the project's documents carry ("" when none is scored): the refresh
+    after each training rescores every document still to tag, so they share one model."""
+    return (
+        Document.objects.filter(project=project, uncertainty__isnull=False)
+        .exclude(uncertainty_model="")
+        .values_list("uncertainty_model", flat=True)
+        .first()
+        or ""
+    )
+
+
 # --- the annotate page --------------------------------------------------------------------------------------------
 
 # Token bounds of a 128k-character document take ~60 ms to compute; they depend only on the text and language.

@@ -59,6 +59,7 @@ def document_list(request: HttpRequest, project_name: str) -> HttpResponse:
         "filters": filters,
         "page": page,
         "rows": [(document, sides[document.pk]) for document in rows],
+        "uncertainty_model": selectors.project_uncertainty_model(project=project),
         "filtered": any(value for value in filters.criteria().values()),
         "can_manage": can_manage,
         "can_annotate": user_can(user=request.user, project=project, permission=Permission.ANNOTATE),

@@ -146,7 +146,7 @@ def test_document_list_offers_the_order_and_shows_the_scores(owner_client, proje
 def test_document_list_without_scores(owner_client, project):
     DocumentFactory(project=project)
     body = owner_client.get(reverse("labeling:document_list", args=[project.name])).content.decode()
-    assert "most uncertain first</option>" in body and "scored by" not in body
+    assert "most uncertain first (no model has scored them yet)</option>" in body and "scored by" not in body
 
 
 def test_viewers_get_no_order_control(client, project, member_of):
