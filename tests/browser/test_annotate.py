@@ -343,10 +343,9 @@ def test_mark_tagged_then_next_untagged_skips_others_assignments(sign_in, team):
     page.wait_for_url(f"**{_url(Document.objects.filter(project=project, pk__lt=mine.pk).order_by('-pk').first())}")
 
 
-def test_long_document_opens_and_tags_quickly(sign_in, team):
-    """128,000 characters with 2,000 spans: the page is ready, and a tag re-renders it, well within a second."""
-    import time
-
+def test_long_document_opens_and_tags(sign_in, team):
+    """128,000 characters with 2,000 spans: every span is drawn and a tag lands. How fast is bench/tagging.py's
+    question (a timed assertion here would fail on a busy CI machine, not on a slow page)."""
     sentence = "Alice Smith met Bob at Contoso in Paris. "  # 41 characters; a span on "Alice Smith" in each
     text = (sentence * 3200)[:128_000]
     document = DocumentFactory(project=team["project"], name="long.txt", text=text)
@@ -354,19 +353,14 @@ def test_long_document_opens_and_tags_quickly(sign_in, team):
         Span(document=document, entity_type=team["types"]["Person"], start=i * 41, end=i * 41 + 11) for i in range(2000)
     )
     page = sign_in(team["annotator"])
-    started = time.perf_counter()
     _open(page, document)
-    opened = time.perf_counter() - started
     assert page.locator("#doc-text mark.span").count() == 2000
     for _ in range(4):  # "Alice", "Smith", "met", "Bob"
         page.keyboard.press("ArrowRight")
-    started = time.perf_counter()
     page.keyboard.press("o")
     _message(page).to_contain_text("Tagged “Bob” as Organization")
-    tagged = time.perf_counter() - started
     assert page.locator("#span-count").inner_text() == "2001"
     assert Span.objects.filter(document=document, start=16, end=19).exists()
-    assert opened < 3 and tagged < 1.5, (opened, tagged)
 
 
 def test_viewer_sees_the_page_read_only(sign_in, team):

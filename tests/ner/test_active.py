@@ -68,7 +68,7 @@ def test_most_uncertain_refuses_nan_and_negative_k():
 
 
 def test_scores_agree_with_the_predictors_confidences(predictor):
-    texts = [doc.text for doc in labeled_docs(8)] + ["Nothing to see.", "Gamma Delta visited Omega Town."]
+    texts = [doc.text for doc in labeled_docs(8)] + ["nothing to see here.", "Gamma Delta visited Omega Town."]
     scores = score_documents(predictor, texts, batch_size=3)
     predicted = predictor.predict(texts, with_confidence=True)
     assert len(scores) == len(texts)
@@ -83,7 +83,7 @@ def test_scores_agree_with_the_predictors_confidences(predictor):
 
 def test_unfamiliar_text_is_more_uncertain_than_what_the_model_was_trained_on(predictor):
     familiar, _ = sentence(3)
-    scores = score_documents(predictor, [familiar, "Gamma Delta visited Omega Town.", "Nothing to see."])
+    scores = score_documents(predictor, [familiar, "Gamma Delta visited Omega Town.", "nothing to see here."])
     assert scores[0].uncertainty < 0.01
     assert scores[1].uncertainty > 10 * scores[0].uncertainty
     assert scores[2].entities == 0 and scores[2].min_confidence is None
@@ -93,7 +93,7 @@ def test_unfamiliar_text_is_more_uncertain_than_what_the_model_was_trained_on(pr
 
 def test_the_model_chose_outside_at_every_near_miss_token(predictor):
     """The near-miss states are the parser's real ones: at each, "O" is the best valid move."""
-    texts = [doc.text for doc in labeled_docs(6)] + ["Gamma Delta visited Omega Town.", "Nothing to see."]
+    texts = [doc.text for doc in labeled_docs(6)] + ["Gamma Delta visited Omega Town.", "nothing to see here."]
     docs = list(predictor.nlp.pipe(texts))
     greedy = _NearMissScorer(predictor)._scorer
     rows, valid, offset = [], [], 0
