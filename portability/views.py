@@ -85,6 +85,8 @@ def project_archive_import(request: HttpRequest) -> HttpResponse:
                 messages.warning(
                     request, f"These members do not exist here and were skipped: {', '.join(imported.missing_members)}."
                 )
+            for skipped in imported.notes:
+                messages.warning(request, skipped)
             return redirect("projects:project_detail", project_name=imported.project.name)
     return render(request, "portability/project_archive_import.html", {"form": form})
 
