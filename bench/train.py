@@ -40,7 +40,7 @@ from spacy.training.loggers import console_logger  # noqa: E402
 from ner.formats.conll import read_conll  # noqa: E402
 from ner.metrics import evaluate  # noqa: E402
 from ner.predict import load  # noqa: E402
-from ner.train import CONFIG_PATH, TrainSettings, train  # noqa: E402
+from ner.train import CONFIG_PATH, TrainSettings, train, warmup_steps  # noqa: E402
 from ner.types import LabeledDoc  # noqa: E402
 
 DATASETS_DIR = ROOT / ".." / "shared" / "datasets"
@@ -152,6 +152,7 @@ def run_cli(data: dict[str, list[LabeledDoc]], settings: TrainSettings, out: Pat
         "--training.max_epochs", str(settings.max_epochs),
         "--training.eval_frequency", str(settings.eval_frequency),
         "--training.patience", str(settings.patience),
+        "--training.optimizer.learn_rate.warmup_steps", str(warmup_steps(settings)),
         "--training.logger.@loggers", "nerlab_bench.WordsLogger.v1",
     ]  # fmt: skip
     started = time.perf_counter()

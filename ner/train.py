@@ -60,6 +60,9 @@ from ner.tokens import CHUNK_CHARS_MAX, MULTILINGUAL, chunk_bounds, spacy_langua
 from ner.types import LabeledDoc
 
 CONFIG_PATH = Path(__file__).resolve().parent / "configs" / "ner.cfg"
+# The config's learning rate warms up for 250 steps (at most a tenth of a run), then decays to 0 at max_steps.
+WARMUP_STEPS_MAX = 250
+CONSTANT_LEARN_RATE = 0.001
 # How many misaligned spans a warning quotes; the count covers them all.
 _EXAMPLES_QUOTED = 3
 
@@ -180,6 +183,11 @@ def _examples(nlp: Language, docs: Sequence[LabeledDoc], report: _SpanReport) ->
     return examples
 
 
+def warmup_steps(settings: TrainSettings) -> int:
+    """Steps over which the learning rate rises to its peak: the config's 250, but at most a tenth of the run."""
+    return min(WARMUP_STEPS_MAX, settings.max_steps // 10)
+
+
 def _build_nlp(language: str, settings: TrainSettings) -> Language:
     lang = MULTILINGUAL if language == MULTILINGUAL else spacy_language(language)
     overrides: dict[str, Any] = {
@@ -193,7 +201,12 @@ def _build_nlp(language: str, settings: TrainSettings) -> Language:
         "training.batcher.size.start": settings.batch_size_start,
         "training.batcher.size.stop": settings.batch_size_stop,
     }
+    if settings.max_steps > 0:
+        overrides["training.optimizer.learn_rate.warmup_steps"] = warmup_steps(settings)
     config = load_config(CONFIG_PATH, overrides=overrides, interpolate=False)
+    if settings.max_steps == 0:
+        # A run limited by epochs alone has no known last step for the rate to fall to.
+        config["training"]["optimizer"]["learn_rate"] = CONSTANT_LEARN_RATE
     fix_random_seed(settings.seed)
     return load_model_from_config(config, auto_fill=True, validate=True)
 
