@@ -192,15 +192,19 @@ class Prediction(models.Model):
         return f"prediction for {self.name}"
 
 
+class BackgroundJobStatus(models.TextChoices):
+    """The life of a pre-annotation job or a learning curve: the row the page polls."""
+
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
 class PreannotationJob(models.Model):
     """A chosen model run over chosen documents in the background; what it finds becomes ``Suggestion`` rows."""
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
-
+    Status = BackgroundJobStatus
     ACTIVE = (Status.QUEUED, Status.RUNNING)
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="preannotation_jobs")
@@ -239,12 +243,7 @@ class PreannotationJob(models.Model):
 class LearningCurve(models.Model):
     """Training on growing shares of one snapshot's training side, each scored on the same test side."""
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
-
+    Status = BackgroundJobStatus
     ACTIVE = (Status.QUEUED, Status.RUNNING)
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="learning_curves")

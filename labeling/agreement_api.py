@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -19,12 +18,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from labeling import agreement, selectors
+from labeling.api import entity_type_from_body
 from labeling.models import AnnotationAssignment, AnnotatorSpan, Document
 from labeling.serializers import ErrorSerializer, SpanCreateInputSerializer, SpanUpdateInputSerializer
 from projects.api import ProjectScopedAPIView
 from projects.models import EntityType
 from projects.roles import Permission
-from projects.selectors import entity_type_get
 
 TAGS = ["agreement"]
 NOT_FOUND = OpenApiResponse(ErrorSerializer, description="No such project, document, assignment or tag.")
@@ -73,13 +72,7 @@ class _LayerApi(ProjectScopedAPIView):
         return document, agreement.assignment_get(document=document, assignment_id=assignment_id)
 
     def entity_type(self, assignment: AnnotationAssignment, entity_type_id: int) -> EntityType:
-        project = assignment.document.project
-        try:
-            return entity_type_get(project=project, entity_type_id=entity_type_id)
-        except Http404:
-            raise exceptions.ValidationError(
-                {"entity_type": [f"Project {project.name} has no entity type with id {entity_type_id}."]}
-            ) from None
+        return entity_type_from_body(assignment.document.project, entity_type_id)  # type: ignore[no-any-return]
 
     def span_response(self, span: AnnotatorSpan, document: Document, code: int = status.HTTP_200_OK) -> Response:
         return Response(AnnotatorSpanOutputSerializer(span, context={"text": document.text}).data, status=code)

@@ -67,7 +67,8 @@ def _assignee(project: Project, user_id: int | None) -> Any:
     return user
 
 
-def _entity_type(project: Project, entity_type_id: int) -> Any:
+def entity_type_from_body(project: Project, entity_type_id: int) -> Any:
+    """The project's entity type a request body names; an unknown id is a 400 on the field, not a 404."""
     try:
         return entity_type_get(project=project, entity_type_id=entity_type_id)
     except Http404:
@@ -219,7 +220,7 @@ class SpanListApi(APIView):
         document = selectors.document_get(project=project, document_id=document_id)
         data = SpanCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        entity_type = _entity_type(project, data.validated_data["entity_type"])
+        entity_type = entity_type_from_body(project, data.validated_data["entity_type"])
         try:
             span = services.span_create(
                 document=document,
@@ -262,7 +263,7 @@ class SpanDetailApi(APIView):
         span = selectors.document_get_span(document=document, span_id=span_id)
         data = SpanUpdateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        entity_type = _entity_type(project, data.validated_data["entity_type"])
+        entity_type = entity_type_from_body(project, data.validated_data["entity_type"])
         try:
             span = services.span_update_type(span=span, entity_type=entity_type, user=request.user)
         except DjangoValidationError as error:

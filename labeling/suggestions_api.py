@@ -8,21 +8,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import exceptions, serializers, status
+from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from labeling import selectors, suggestions
+from labeling.api import entity_type_from_body
 from labeling.models import Document, Suggestion
 from labeling.serializers import ErrorSerializer, SpanOutputSerializer
 from projects.api import ProjectScopedAPIView
 from projects.models import EntityType, Project
 from projects.roles import Permission
-from projects.selectors import entity_type_get
 
 TAGS = ["suggestions"]
 NOT_FOUND = OpenApiResponse(ErrorSerializer, description="No such project, document or suggestion, or not a member.")
@@ -71,14 +70,7 @@ class SuggestionRejectAllOutputSerializer(serializers.Serializer):
 
 
 def _entity_type(project: Project, entity_type_id: int | None) -> EntityType | None:
-    if entity_type_id is None:
-        return None
-    try:
-        return entity_type_get(project=project, entity_type_id=entity_type_id)
-    except Http404:
-        raise exceptions.ValidationError(
-            {"entity_type": [f"Project {project.name} has no entity type with id {entity_type_id}."]}
-        ) from None
+    return None if entity_type_id is None else entity_type_from_body(project, entity_type_id)
 
 
 class _SuggestionApi(ProjectScopedAPIView):
