@@ -25,6 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
@@ -236,6 +237,7 @@ def _settings(curve: LearningCurve) -> TrainSettings:
         max_steps=curve.max_steps,
         max_epochs=DEFAULT_SETTINGS["max_epochs"],
         patience=DEFAULT_SETTINGS["patience"],
+        threads=settings.NERLAB_TRAINING_THREADS,
         eval_frequency=max(1, min(200, curve.max_steps // 5)),
     )
 

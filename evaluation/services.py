@@ -23,6 +23,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -461,11 +462,12 @@ def _train_and_save(run: TrainingRun, workdir: Path) -> None:
     train_docs = [doc for doc in docs if doc.split == "train"]
     test_docs = [doc for doc in docs if doc.split == "test"]
     reporter = _RunReporter(run)
-    settings = TrainSettings(
+    train_settings = TrainSettings(
         seed=run.seed,
         max_steps=run.max_steps,
         max_epochs=run.max_epochs,
         patience=run.patience,
+        threads=settings.NERLAB_TRAINING_THREADS,
         # Evaluate on the dev set often enough that small runs still pick a best checkpoint.
         eval_frequency=max(1, min(200, run.max_steps // 5)) if run.max_steps else 200,
     )
@@ -475,7 +477,7 @@ def _train_and_save(run: TrainingRun, workdir: Path) -> None:
         [],
         language=snapshot.language,
         output_dir=workdir / "model",
-        settings=settings,
+        settings=train_settings,
         on_progress=reporter.progress,
         should_stop=reporter.should_stop,
     )

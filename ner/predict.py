@@ -42,6 +42,7 @@ import spacy
 from spacy.language import Language
 
 from ner.calibration import CalibrationError, CalibrationMap, calibration_map_load
+from ner.compute import model_ops
 from ner.tokens import chunk_bounds
 from ner.types import Span
 
@@ -291,7 +292,8 @@ def load(model_dir: Path | str) -> Predictor:
     if not (path / "config.cfg").is_file() or not (path / "meta.json").is_file():
         raise ModelLoadError(f"{path}: no trained model here (config.cfg or meta.json is missing)")
     try:
-        nlp = spacy.load(path)
+        with model_ops():
+            nlp = spacy.load(path)
     except (OSError, ValueError) as error:
         raise ModelLoadError(f"{path}: the model could not be loaded: {error}") from error
     try:

@@ -6,8 +6,10 @@ here so that every step can report progress and honour a cancel request.
 
 What a caller can rely on:
 
-- Reproducible: the same documents, language and seed give the same model, the same dev scores and the same
-  predictions (``fix_random_seed``, documents in the caller's order, shuffling from the seeded generator).
+- Reproducible: the same documents, language, seed and thread count give the same model, the same dev scores and
+  the same predictions on the same kind of CPU (``fix_random_seed``, documents in the caller's order, shuffling from
+  the seeded generator; the thread count because OpenBLAS splits some sums by it, ``ner.compute``).
+- Fast: the run's matrix maths is numpy's OpenBLAS on ``settings.threads`` threads, not thinc's BLIS (``ner.compute``).
 - Atomic: the best checkpoint (by dev F1) is written to a hidden folder beside ``output_dir`` and renamed into
   place only when training ends normally. A cancelled or failed run leaves no ``output_dir`` (or leaves the
   previous one untouched).
@@ -52,6 +54,7 @@ from ner.calibration import (
     calibration_map_save,
     calibration_pairs,
 )
+from ner.compute import DEFAULT_TRAINING_THREADS, blas_threads, model_ops
 from ner.limits import FEW_INSTANCES_WARNING
 from ner.predict import GREEDY_SCORE
 from ner.predict import load as load_predictor
@@ -92,6 +95,8 @@ class TrainSettings:
     batch_size_start: int = 100
     batch_size_stop: int = 1000
     dropout: float = 0.1
+    # Threads the matrix maths may use (ner.compute). Part of what makes a run reproducible, like the seed.
+    threads: int = DEFAULT_TRAINING_THREADS
     # The share of training documents held out for evaluation when the caller gives no dev documents.
     dev_fraction: float = 0.1
     # The progress callback runs after every evaluation and otherwise at most this often (0 = every step).
@@ -156,6 +161,8 @@ def _examples(nlp: Language, docs: Sequence[LabeledDoc], report: _SpanReport) ->
         for chunk_start, chunk_end in chunk_bounds(labeled.text, spans):
             text = labeled.text[chunk_start:chunk_end]
             reference = nlp.make_doc(text)
+            # A copy before any entity is set: the same tokens for a fraction of tokenizing again.
+            predicted = reference.copy()
             entities = []
             last_end = 0
             for span in spans:
@@ -179,7 +186,7 @@ def _examples(nlp: Language, docs: Sequence[LabeledDoc], report: _SpanReport) ->
                 last_end = entity.end
             # Untagged tokens are real negatives: "outside", not "missing".
             reference.set_ents(entities, default="outside")
-            examples.append(Example(nlp.make_doc(text), reference))
+            examples.append(Example(predicted, reference))
     return examples
 
 
@@ -220,6 +227,8 @@ def _check_settings(settings: TrainSettings) -> None:
         raise TrainError(f"Dropout must be between 0 and 1 (got {settings.dropout})")
     if settings.batch_size_start <= 0 or settings.batch_size_stop < settings.batch_size_start:
         raise TrainError("Batch sizes must be positive, and the final size at least the starting one")
+    if settings.threads < 1:
+        raise TrainError(f"The thread count must be at least 1 (got {settings.threads})")
 
 
 def _write_model(nlp: Language, optimizer: Any, folder: Path) -> None:
@@ -261,6 +270,28 @@ def train(
     """
     settings = settings or TrainSettings()
     _check_settings(settings)
+    with model_ops(), blas_threads(settings.threads):
+        return _train(
+            docs_train,
+            docs_dev,
+            language=language,
+            output_dir=output_dir,
+            settings=settings,
+            on_progress=on_progress,
+            should_stop=should_stop,
+        )
+
+
+def _train(
+    docs_train: Sequence[LabeledDoc],
+    docs_dev: Sequence[LabeledDoc],
+    *,
+    language: str,
+    output_dir: Path,
+    settings: TrainSettings,
+    on_progress: Callable[[Progress], None] | None,
+    should_stop: Callable[[], bool] | None,
+) -> TrainResult:
     started = time.perf_counter()
     if not docs_train:
         raise TrainError("There are no training documents")
@@ -282,6 +313,7 @@ def train(
     nlp.meta["nerlab"] = {
         "language": language,
         "seed": settings.seed,
+        "threads": settings.threads,
         "train_documents": len(train_docs),
         "dev_documents": len(dev_docs),
         "chunk_chars_max": CHUNK_CHARS_MAX,

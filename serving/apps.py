@@ -11,8 +11,12 @@ class ServingConfig(AppConfig):
         from django.contrib.auth import get_user_model
         from django.db.models.signals import post_delete, post_save
 
+        from ner.compute import cap_blas_threads
         from projects.models import ApiKey, Membership, Project
         from serving.authentication import access_caches_clear
+
+        # Web and Celery workers predict side by side: one maths thread each (training raises it while it runs).
+        cap_blas_threads()
 
         # Whatever could change who a key is or what it may do clears this process's access cache at once.
         for model in (ApiKey, Membership, Project, get_user_model()):

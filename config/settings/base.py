@@ -146,6 +146,9 @@ NERLAB_IMPORT_ASYNC_BYTES = env.int("NERLAB_IMPORT_ASYNC_BYTES", default=5 * 102
 NERLAB_INVITATION_DAYS = env.int("NERLAB_INVITATION_DAYS", default=7)
 # Trained models each web process and worker keeps loaded (serving.cache); about 10-50 MB of memory each.
 NERLAB_MODEL_CACHE_SIZE = env.int("NERLAB_MODEL_CACHE_SIZE", default=4)
+# Cores one training run's matrix maths uses (ner.compute). Part of what makes a retraining reproducible: every
+# worker of a deployment should use the same value.
+NERLAB_TRAINING_THREADS = env.int("NERLAB_TRAINING_THREADS", default=2)
 # Azure-style "containers": folders of .txt files that the authoring API's :import reads document texts from.
 # Step limit for trainings started through the Azure authoring API's :train, which has no settings (0: defaults).
 NERLAB_AZURE_TRAIN_MAX_STEPS = env.int("NERLAB_AZURE_TRAIN_MAX_STEPS", default=0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from ner.predict import load
@@ -191,3 +193,29 @@ def test_train_with_too_few_dev_entities_keeps_raw_scores_and_says_so(trained):
     result, _ = trained  # 3 dev documents, 6 entities
     assert result.calibration is None and not (result.model_path / "calibration.json").exists()
     assert any("too few to calibrate its confidence scores" in warning for warning in result.warnings)
+
+
+def test_models_multiply_with_openblas_not_blis(trained):
+    # ner.compute: OpenBLAS is faster on nerlab's machines; a model keeps the ops it was built or loaded with.
+    result, _ = trained
+    predictor = load(result.model_path)
+    assert {component.model.ops.use_blis for _, component in predictor.nlp.pipeline} == {False}
+
+
+def test_training_on_two_threads_is_reproducible(tmp_path):
+    # Batches of 2,000 words make matrices large enough for OpenBLAS to split them between the threads.
+    docs = labeled_docs(240)
+    settings = TrainSettings(
+        seed=3, max_steps=6, eval_frequency=3, batch_size_start=2000, batch_size_stop=2000, threads=2
+    )
+    one = train(docs[:220], docs[220:], language="en", output_dir=tmp_path / "one", settings=settings)
+    two = train(docs[:220], docs[220:], language="en", output_dir=tmp_path / "two", settings=settings)
+    assert one.best_dev_f1 == two.best_dev_f1
+    for part in ("tok2vec", "ner"):
+        assert (one.model_path / part / "model").read_bytes() == (two.model_path / part / "model").read_bytes()
+    assert json.loads((one.model_path / "meta.json").read_text())["nerlab"]["threads"] == 2
+
+
+def test_train_refuses_a_thread_count_below_one(tmp_path):
+    with pytest.raises(TrainError, match="thread count"):
+        train(labeled_docs(), [], language="en", output_dir=tmp_path / "m", settings=TrainSettings(threads=0))

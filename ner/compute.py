@@ -1,0 +1,47 @@
+"""The maths library nerlab's models run on, and how many cores a training run may use.
+
+thinc's CPU backend multiplies matrices with BLIS unless told otherwise. The tok2vec's maxout layers are about three
+quarters of a training step, and on the 2-core AMD EPYC machines nerlab is measured on, numpy's OpenBLAS does them
+1.7x faster than thinc's BLIS on one core, and can spread them over more than one core, which BLIS in thinc cannot
+(``bench/train_large.py`` shows the effect on a whole run). So every model nerlab builds or loads is created under
+thinc's ``NumpyOps`` with BLIS switched off: the model keeps those ops for its lifetime.
+
+Threads: OpenBLAS's pool is process-wide. The app's processes predict with one thread each (``cap_blas_threads``,
+called when Django starts): web and Celery workers predict side by side, and threads fighting over the same cores
+would slow them all. A training run sets the pool to its own thread count for the length of the run
+(``blas_threads``) and puts the cap back afterwards. The thread count is part of what makes a run reproducible:
+OpenBLAS splits some products differently for different counts, so the last bits of the weights change with it.
+That is why training's default is a fixed number rather than "every core": the same snapshot, seed and thread
+count give the same model on the same kind of machine, whatever else the worker machine has.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from thinc.api import use_ops
+from threadpoolctl import threadpool_limits
+
+# Training's default: what the goals in bench/train_large.py are measured with (a 2-core machine).
+DEFAULT_TRAINING_THREADS = 2
+PREDICTION_THREADS = 1
+
+
+@contextmanager
+def model_ops() -> Iterator[None]:
+    """Build or load models inside this block so that they multiply matrices with OpenBLAS (see the module doc)."""
+    with use_ops("numpy", use_blis=False):
+        yield
+
+
+@contextmanager
+def blas_threads(threads: int) -> Iterator[None]:
+    """Let OpenBLAS use ``threads`` threads inside the block; the previous limit comes back afterwards."""
+    with threadpool_limits(limits=threads, user_api="blas"):
+        yield
+
+
+def cap_blas_threads(threads: int = PREDICTION_THREADS) -> None:
+    """Limit OpenBLAS to ``threads`` threads for the rest of the process (until a ``blas_threads`` block)."""
+    threadpool_limits(limits=threads, user_api="blas")
