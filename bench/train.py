@@ -3,7 +3,9 @@
 For each dataset both trainings get the same sentences (``ner.formats.conll``, one document per sentence), the
 same config (``ner/configs/ner.cfg``) and the same seed, step limit, evaluation frequency and patience. Both
 models are then scored on the test file by the same code (``ner.predict`` + ``ner.metrics``, exact-match micro
-F1), so the only difference measured is the training driver.
+F1), so the only difference measured is the training driver, which includes nerlab's choice of maths library
+(``ner.compute``: OpenBLAS on ``NERLAB_TRAINING_THREADS`` = 2 threads, where ``spacy train`` uses thinc's BLIS on one).
+The two sides therefore learn the same thing up to rounding, not bit for bit: F1 agrees to within noise.
 
     .venv/bin/python bench/train.py --quick                 # smoke run: small subsets, 200 steps (~2 min)
     .venv/bin/python bench/train.py                         # full: conll2003 + wnut17, 20,000 steps max (>15 min)

@@ -7,32 +7,36 @@ characters. Dev and test documents are the first documents of the datasets' own 
 those files joins the training pool); they never appear on the training side. The shared datasets hold fewer
 distinct characters than 12.8 million, so the pool is repeated to reach the size (the report gives both figures).
 
-Two trainings with nerlab's ``ner.train`` (a multilingual ``xx`` pipeline, as a multilingual project gets):
+First, training speed against a baseline in the same process: ``--speed-steps`` steps of fixed 1,000-word
+batches on the first 1.5 M characters, three times each, with thinc's default BLIS maths on one thread (what
+``spacy train`` uses) and with nerlab's OpenBLAS maths (``ner.compute``) on 1 and on ``--threads`` threads; medians.
+
+Then two trainings with nerlab's ``ner.train`` (a multilingual ``xx`` pipeline, as a multilingual project gets),
+one after the other so that the fast one has the machine to itself:
 
 - *fast*: the step budget nerlab would use for a corpus this size, expected to finish within 15 minutes on 2 cores;
 - *unhurried*: ``--unhurried-factor`` times as many steps with early stopping, the reference the fast run's
   test F1 is compared against (goal: within 1 point).
 
-    .venv/bin/python bench/train_large.py                       # full: ~14 min fast + up to 30 min unhurried
-    .venv/bin/python bench/train_large.py --parallel            # both at once, one core each (~45 min)
-    .venv/bin/python bench/train_large.py --chars 400000 --fast-steps 300 --unhurried-factor 2   # smoke run
+    .venv/bin/python bench/train_large.py                       # full: ~15 min fast + up to 40 min unhurried
+    .venv/bin/python bench/train_large.py --chars 400000 --fast-steps 300 --unhurried-factor 2 --speed-steps 20  # smoke
 
-Figures are printed and written to bench/results/train_large.json: corpus size, wall time, steps, words/s and test
-F1 (exact-match micro, ``ner.metrics``) of both runs, and the F1 difference.
+Figures are printed and written to bench/results/train_large.json: corpus size, the speed medians, wall time, steps,
+words/s and test F1 (exact-match micro, ``ner.metrics``) of both runs, and the F1 difference.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
 import platform
+import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,7 +44,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import spacy  # noqa: E402
+from thinc.api import use_ops  # noqa: E402
 
+import ner.train  # noqa: E402
+from ner.compute import DEFAULT_TRAINING_THREADS  # noqa: E402
 from ner.formats.conll import read_conll  # noqa: E402
 from ner.metrics import evaluate  # noqa: E402
 from ner.predict import load  # noqa: E402
@@ -148,6 +155,62 @@ def build_corpus(target_chars: int) -> dict[str, list[LabeledDoc]]:
     return {"train": take(interleaved, target_chars), "dev": dev, "test": test, "available_chars": [available]}  # type: ignore[dict-item]
 
 
+@contextmanager
+def blis_maths() -> Iterator[None]:
+    """thinc's default ops (BLIS, one thread): the baseline ``ner.compute`` replaced. Patched in for the speed
+    comparison only; nerlab itself has no switch back."""
+    original = ner.train.model_ops
+
+    @contextmanager
+    def blis_ops() -> Iterator[None]:
+        with use_ops("numpy", use_blis=True):
+            yield
+
+    ner.train.model_ops = blis_ops  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        ner.train.model_ops = original  # type: ignore[assignment]
+
+
+def speed(corpus: dict[str, list[LabeledDoc]], steps: int, threads: int, repeats: int = 3) -> dict[str, object]:
+    """Median training words/s of BLIS (1 thread) and OpenBLAS (1 and ``threads`` threads), interleaved."""
+    docs = take(corpus["train"], 1_500_000)
+    dev = corpus["dev"][:2]  # the loop evaluates at step 0; a tiny dev set keeps that out of the words/s
+    variants = {
+        "blis_1_thread": (True, 1),
+        "openblas_1_thread": (False, 1),
+        f"openblas_{threads}_threads": (False, threads),
+    }
+    measured: dict[str, list[float]] = {name: [] for name in variants}
+    with tempfile.TemporaryDirectory(prefix="nerlab-bench-speed-") as temp:
+        for repeat in range(repeats):
+            for name, (blis, thread_count) in variants.items():
+                settings = TrainSettings(
+                    seed=0, max_steps=steps, patience=0, eval_frequency=steps + 1, batch_size_start=1000,
+                    batch_size_stop=1000, threads=thread_count,
+                )  # fmt: skip
+                output = Path(temp) / f"{name}-{repeat}"
+                if blis:
+                    with blis_maths():
+                        result = train(docs, dev, language="xx", output_dir=output, settings=settings)
+                else:
+                    result = train(docs, dev, language="xx", output_dir=output, settings=settings)
+                measured[name].append(result.words_per_second)
+    medians = {name: round(statistics.median(values)) for name, values in measured.items()}
+    baseline = medians["blis_1_thread"]
+    report: dict[str, object] = {
+        "steps": steps,
+        "batch_words": 1000,
+        "repeats": repeats,
+        "words_per_s_median": medians,
+        "words_per_s_all": {name: [round(v) for v in values] for name, values in measured.items()},
+        "speedup_over_blis": {name: round(value / baseline, 2) for name, value in medians.items()},
+    }
+    print(f"   speed: {report}", flush=True)
+    return report
+
+
 def run(name: str, corpus: dict[str, list[LabeledDoc]], settings: TrainSettings, out: Path) -> dict[str, object]:
     print(f"   {name}: {settings.max_steps} steps max, patience {settings.patience} ...", flush=True)
     started = time.perf_counter()
@@ -177,7 +240,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--unhurried-factor", type=float, default=2.15, help="unhurried steps = factor x fast steps")
     parser.add_argument("--patience", type=int, default=4000, help="early stopping of the unhurried run, in steps")
     parser.add_argument("--skip-unhurried", action="store_true")
-    parser.add_argument("--parallel", action="store_true", help="train both runs at once, one process (one core) each")
+    parser.add_argument(
+        "--threads", type=int, default=DEFAULT_TRAINING_THREADS, help="training threads (nerlab's default)"
+    )
+    parser.add_argument("--speed-steps", type=int, default=150, help="steps per speed measurement (0: skip it)")
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "train_large.json")
     args = parser.parse_args(argv)
     if not DATASETS_DIR.is_dir():
@@ -197,31 +263,28 @@ def main(argv: Sequence[str] | None = None) -> None:
     sizes["distinct_training_characters_available"] = corpus.pop("available_chars")[0]  # type: ignore[assignment]
     print(f"corpus built in {time.perf_counter() - started:.0f} s: {sizes}", flush=True)
 
-    fast = TrainSettings(seed=0, max_steps=args.fast_steps, patience=0, eval_frequency=1000, batch_size_stop=1000)
+    fast = TrainSettings(
+        seed=0, max_steps=args.fast_steps, patience=0, eval_frequency=1000, batch_size_stop=1000, threads=args.threads
+    )
     unhurried = TrainSettings(
-        seed=0, max_steps=int(args.fast_steps * args.unhurried_factor), patience=args.patience, eval_frequency=1000
+        seed=0,
+        max_steps=int(args.fast_steps * args.unhurried_factor),
+        patience=args.patience,
+        eval_frequency=1000,
+        threads=args.threads,
     )
     load_before = os.getloadavg()
+    speed_report = speed(corpus, args.speed_steps, args.threads) if args.speed_steps > 0 else None
     with tempfile.TemporaryDirectory(prefix="nerlab-bench-large-") as temp:
-        if args.parallel and not args.skip_unhurried:
-            # Training is single-threaded: on 2 cores the two runs do not slow each other down much, and the
-            # forked workers share the corpus instead of rebuilding it.
-            with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("fork")) as pool:
-                jobs = {
-                    name: pool.submit(run, name, corpus, settings, Path(temp))
-                    for name, settings in (("fast", fast), ("unhurried", unhurried))
-                }
-                results = {name: job.result() for name, job in jobs.items()}
-        else:
-            results = {"fast": run("fast", corpus, fast, Path(temp))}
-            if not args.skip_unhurried:
-                results["unhurried"] = run("unhurried", corpus, unhurried, Path(temp))
+        results = {"fast": run("fast", corpus, fast, Path(temp))}
+        if not args.skip_unhurried:
+            results["unhurried"] = run("unhurried", corpus, unhurried, Path(temp))
     report: dict[str, object] = {
         "corpus": sizes,
         "settings": {
             "fast_steps": args.fast_steps,
             "unhurried_steps": unhurried.max_steps,
-            "parallel": args.parallel and not args.skip_unhurried,
+            "threads": args.threads,
         },
         "machine": {
             "cpus": os.cpu_count(),
@@ -230,6 +293,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             "load_average_before": [round(x, 2) for x in load_before],
             "load_average_after": [round(x, 2) for x in os.getloadavg()],
         },
+        "speed": speed_report,
         "results": results,
     }
     if "unhurried" in results:

@@ -1,9 +1,9 @@
 """The maths library nerlab's models run on, and how many cores a training run may use.
 
 thinc's CPU backend multiplies matrices with BLIS unless told otherwise. The tok2vec's maxout layers are about three
-quarters of a training step, and on the 2-core AMD EPYC machines nerlab is measured on, numpy's OpenBLAS does them
-1.7x faster than thinc's BLIS on one core, and can spread them over more than one core, which BLIS in thinc cannot
-(``bench/train_large.py`` shows the effect on a whole run). So every model nerlab builds or loads is created under
+quarters of a training step, and on the 2-core AMD EPYC machines nerlab is measured on, numpy's OpenBLAS makes a
+training step 1.79x faster than thinc's BLIS on one thread, and 1.99x on two, which BLIS in thinc cannot use
+(``bench/train_large.py``, its "speed" figures). So every model nerlab builds or loads is created under
 thinc's ``NumpyOps`` with BLIS switched off: the model keeps those ops for its lifetime.
 
 Threads: OpenBLAS's pool is process-wide. The app's processes predict with one thread each (``cap_blas_threads``,

@@ -77,8 +77,9 @@ def test_scores_agree_with_the_predictors_confidences(predictor):
         assert score.entities == len(found)
         confidences = [span.confidence for span in found]
         assert score.min_confidence == (pytest.approx(min(confidences)) if confidences else None)
-        # The documented formula, from the predictor's own output.
-        assert score.uncertainty == pytest.approx(uncertainty_from_spans(found, score.near_miss))
+        # The documented formula, from the predictor's own output. The two calls batch the texts differently, and
+        # OpenBLAS's last bits depend on a product's shape (ner.compute): equal to 1e-5, not to the bit.
+        assert score.uncertainty == pytest.approx(uncertainty_from_spans(found, score.near_miss), rel=1e-5)
 
 
 def test_unfamiliar_text_is_more_uncertain_than_what_the_model_was_trained_on(predictor):
