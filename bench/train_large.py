@@ -36,7 +36,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -191,10 +191,7 @@ def speed(corpus: dict[str, list[LabeledDoc]], steps: int, threads: int, repeats
                     batch_size_stop=1000, threads=thread_count,
                 )  # fmt: skip
                 output = Path(temp) / f"{name}-{repeat}"
-                if blis:
-                    with blis_maths():
-                        result = train(docs, dev, language="xx", output_dir=output, settings=settings)
-                else:
+                with blis_maths() if blis else nullcontext():
                     result = train(docs, dev, language="xx", output_dir=output, settings=settings)
                 measured[name].append(result.words_per_second)
     medians = {name: round(statistics.median(values)) for name, values in measured.items()}
@@ -236,8 +233,8 @@ def run(name: str, corpus: dict[str, list[LabeledDoc]], settings: TrainSettings,
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--chars", type=int, default=TARGET_CHARS, help="training characters (default 12.8 M)")
-    parser.add_argument("--fast-steps", type=int, default=14000, help="step budget of the fast run")
-    parser.add_argument("--unhurried-factor", type=float, default=2.15, help="unhurried steps = factor x fast steps")
+    parser.add_argument("--fast-steps", type=int, default=21000, help="step budget of the fast run")
+    parser.add_argument("--unhurried-factor", type=float, default=2.5, help="unhurried steps = factor x fast steps")
     parser.add_argument("--patience", type=int, default=4000, help="early stopping of the unhurried run, in steps")
     parser.add_argument("--skip-unhurried", action="store_true")
     parser.add_argument(
