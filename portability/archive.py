@@ -38,7 +38,7 @@ import math
 import posixpath
 import tempfile
 import zipfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING, Any, Final
@@ -664,6 +664,17 @@ class _Lines:
         """A problem in a nested field, named as the documents' readers name them: 'spans'[2].'label'."""
         self.problems.add(message, where=self.where, field=field_name)
 
+    def first_of_its_key(self, problems_before: int, key: Hashable, seen: dict[Any, str], what: str) -> bool:
+        """Whether the line read without problems since ``problems_before`` and its key is new (then recorded in
+        ``seen``); a repeated key is a problem naming ``what`` and the line that had it first."""
+        if len(self.problems) != problems_before:
+            return False
+        if key in seen:
+            self.bad("", f"repeats {what} on {seen[key]}")
+            return False
+        seen[key] = self.where
+        return True
+
     def integer(self, row: Mapping[str, Any], key: str, *, minimum: int = 0, maximum: int | None = None) -> int:
         value = row.get(key)
         if is_int(value) and value >= minimum and (maximum is None or value <= maximum):
@@ -821,10 +832,7 @@ def _read_suggestions(
             created_at=lines.moment(row, "created_at"),
         )
         key = (suggestion.document, start, end, suggestion.entity_type)
-        if len(lines.problems) == before and key in seen:
-            lines.bad("", f"repeats the suggestion on {seen[key]}")
-        if len(lines.problems) == before:
-            seen[key] = lines.where
+        if lines.first_of_its_key(before, key, seen, "the suggestion"):
             rows.append(suggestion)
     return rows
 
@@ -867,11 +875,8 @@ def _read_copies(lines: _Lines, data: bytes, documents: Mapping[str, LabeledDoc]
             adjudicated_at=lines.moment(row, "adjudicated_at"),
             spans=_read_copy_spans(lines, row.get("spans", []), documents.get(document), types),
         )
-        key = (copy.document, copy.annotator)
-        if len(lines.problems) == before and key in seen:
-            lines.bad("", f"repeats {copy.annotator}'s copy of document {copy.document} on {seen[key]}")
-        if len(lines.problems) == before:
-            seen[key] = lines.where
+        what = f"{copy.annotator}'s copy of document {copy.document}"
+        if lines.first_of_its_key(before, (copy.document, copy.annotator), seen, what):
             rows.append(copy)
     return rows
 
