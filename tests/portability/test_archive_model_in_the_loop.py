@@ -348,3 +348,22 @@ def test_a_malformed_line_is_refused_naming_entry_and_line_and_nothing_is_writte
         model.objects.count() for model in (Project, Document, SpanEvent, Suggestion, AnnotationAssignment)
     ]
     assert LearningCurve.objects.count() == 2
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [("suggestions.jsonl", "repeats the suggestion on line 1"), ("agreement.jsonl", "'s copy of document")],
+)
+def test_a_repeated_suggestion_or_copy_is_refused_naming_the_first_line(busy, user, entry, message):
+    def repeat_first_line(name: str, content: bytes) -> bytes:
+        if name != entry:
+            return content
+        lines = content.decode().splitlines()
+        return ("\n".join([*lines, lines[0]]) + "\n").encode()
+
+    broken = _rewrite(project_archive_bytes(project=busy), repeat_first_line)
+    with pytest.raises(ValidationError) as caught:
+        project_archive_import(source=io.BytesIO(broken), user=user, name="repeated-copy")
+    text = "\n".join(caught.value.messages)
+    assert message in text and "on line 1" in text, text
+    assert not Project.objects.filter(name="repeated-copy").exists()
