@@ -89,7 +89,15 @@ def services() -> Services:
 
 
 @pytest.fixture
-def network(services: Services) -> Iterator[hosts.Network]:
+def direct(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every request of this test goes to the project's own hosts, never through a proxy from the environment."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+
+
+@pytest.fixture
+def network(services: Services, direct: None) -> Iterator[hosts.Network]:
     number = os.getpid() % 250
     try:
         network = hosts.Network(tag=str(number), subnet=number)
@@ -182,11 +190,13 @@ def _wait_for[T](
 
 
 def _answers(url: str, headers: dict[str, str] | None = None) -> bool | None:
-    """True once ``url`` answers 200; None while nothing listens there yet (or it answers something else)."""
+    """True once ``url`` answers 200; None while nothing listens there yet. Any other answer is a failure."""
     try:
-        return httpx.get(url, headers=headers, timeout=30).status_code == 200 or None
+        response = httpx.get(url, headers=headers, timeout=30)
     except httpx.TransportError:
         return None
+    assert response.status_code == 200, f"{url} answered {response.status_code}: {response.text[:2000]}"
+    return True
 
 
 class _BehindTlsProxy(httpx.HTTPTransport):
