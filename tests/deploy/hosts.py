@@ -141,16 +141,23 @@ def start(host: Host, argv: Sequence[str], *, env: Mapping[str, str], cwd: Path,
     )
 
 
-def run(host: Host, argv: Sequence[str], *, env: Mapping[str, str], cwd: Path) -> str:
-    """Run ``argv`` on ``host`` to its end; returns its output, or fails with it."""
-    result = subprocess.run(
-        ["ip", "netns", "exec", host.namespace, *argv],
-        env=dict(env),
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+def run(host: Host, argv: Sequence[str], *, env: Mapping[str, str], cwd: Path, bound_s: float = 900) -> str:
+    """Run ``argv`` on ``host`` to its end; returns its output, or fails with it. ``bound_s`` only stops a command
+    that hangs (a service it never reaches), far beyond what any of them takes."""
+    try:
+        result = subprocess.run(
+            ["ip", "netns", "exec", host.namespace, *argv],
+            env=dict(env),
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=bound_s,
+        )
+    except subprocess.TimeoutExpired as error:
+        raise AssertionError(
+            f"`{' '.join(argv)}` on {host.name} did not end in {bound_s:.0f} s:\n{error.stderr}"
+        ) from None
     if result.returncode != 0:
         raise AssertionError(f"`{' '.join(argv)}` on {host.name} failed ({result.returncode}):\n{result.stderr}")
     return result.stdout
