@@ -518,9 +518,12 @@ def _check_name(name: str) -> None:
         check_project_name(name)
     except InvalidName as error:
         raise ArchiveError({"name": str(error)}) from None
-    if Project.objects.filter(name=name).exists():
+    if Project.objects.filter(name__iexact=name).exists():
         raise ArchiveError(
-            {"name": f"A project named {name} already exists; choose another name for the imported project."}
+            {
+                "name": f"A project named {name} already exists (names are compared without regard to case); "
+                "choose another name for the imported project."
+            }
         )
 
 
