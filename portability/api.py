@@ -73,10 +73,16 @@ class ProjectArchiveApi(ProjectScopedAPIView):
 
 @extend_schema(parameters=[PROJECT_NAME_PARAMETER])
 class ProjectDataApi(ProjectScopedAPIView):
-    @extend_schema(summary="What the project stores and where", responses=DataInventorySerializer)
+    @extend_schema(
+        summary="What the project stores and where",
+        description="Server locations (storage path, database name and host, containers folder) are empty "
+        "strings unless you are a superuser.",
+        responses=DataInventorySerializer,
+    )
     def get(self, request: Request, project_name: str) -> Response:
         project = self.get_project(Permission.VIEW)
-        return Response(DataInventorySerializer(selectors.project_data_inventory(project=project)).data)
+        inventory = selectors.project_data_inventory(project=project, user=request.user)
+        return Response(DataInventorySerializer(inventory).data)
 
 
 class ArchiveImportApi(NerlabAPIView):

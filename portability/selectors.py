@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -128,12 +128,23 @@ def database_info() -> DatabaseInfo:
     return DatabaseInfo(engine=connection.vendor, name=str(config.get("NAME") or ""), host=host or "local file")
 
 
-def project_data_inventory(*, project: Project) -> DataInventory:
+def project_data_inventory(*, project: Project, user: Any) -> DataInventory:
+    """What the project stores and where. Where on the server (storage path or bucket, database name and host, the
+    containers' folder) only superusers see: it is the operator's business, and a path helps an attacker."""
+    storage = storage_usage(project_pk=project.pk)
+    database = database_info()
+    if user.is_superuser:
+        return DataInventory(
+            tables=project_rows_by_table(project=project),
+            storage=storage,
+            database=database,
+            containers_root=str(settings.NERLAB_CONTAINERS_ROOT),
+        )
     return DataInventory(
         tables=project_rows_by_table(project=project),
-        storage=storage_usage(project_pk=project.pk),
-        database=database_info(),
-        containers_root=str(settings.NERLAB_CONTAINERS_ROOT),
+        storage=replace(storage, location=""),
+        database=replace(database, name="", host=""),
+        containers_root="",
     )
 
 
