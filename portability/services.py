@@ -145,7 +145,7 @@ def container_owner_set(*, name: str, owner: AbstractBaseUser) -> tuple[Containe
     """An operator's assignment: ``owner`` owns the container from now on (its folder is created when missing).
     Returns the container and the username of its previous owner (None if it had none)."""
     container_check_name(name)
-    row = Container.objects.select_for_update().filter(name__iexact=name).select_related("owner").first()
+    row = Container.objects.select_for_update(of=("self",)).filter(name__iexact=name).select_related("owner").first()
     previous = row.owner.get_username() if row is not None and row.owner is not None else None
     if row is None:
         on_disk = container_folder_on_disk(name)
