@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import LimitOffsetPagination
@@ -19,6 +19,7 @@ from evaluation.serializers import (
     TrainingRunOutputSerializer,
     TrainingRunStartInputSerializer,
 )
+from labeling.serializers import ErrorSerializer
 from ner.metrics import azure_summary
 from projects.api import PROJECT_NAME_PARAMETER, ProjectScopedAPIView, paginated_response
 from projects.roles import Permission
@@ -105,7 +106,15 @@ class TrainedModelListApi(ProjectScopedAPIView):
 
 @extend_schema_view(
     get=extend_schema(summary="One trained model", responses=TrainedModelOutputSerializer),
-    delete=extend_schema(summary="Delete a model with its evaluation and files", responses={204: None}),
+    delete=extend_schema(
+        summary="Delete a model with its evaluation and files",
+        responses={
+            204: None,
+            409: OpenApiResponse(
+                ErrorSerializer, description="The model is still deployed; the message names the deployments."
+            ),
+        },
+    ),
 )
 @extend_schema(parameters=[PROJECT_NAME_PARAMETER, MODEL_ID_PARAMETER])
 class TrainedModelDetailApi(ProjectScopedAPIView):

@@ -18,6 +18,7 @@ import shutil
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -28,7 +29,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import ProtectedError, Q
+from django.db.models import Model, ProtectedError, Q, RestrictedError
 from django.utils import timezone
 
 from evaluation.models import DatasetSnapshot, Evaluation, Prediction, TrainedModel, TrainingRun
@@ -47,6 +48,7 @@ from ner.tokens import MULTILINGUAL
 from ner.train import Progress, TrainCancelled, TrainError, TrainResult, TrainSettings, train
 from ner.types import LabeledDoc
 from ner.types import Span as NerSpan
+from projects.exceptions import Conflict
 from projects.models import Project
 from projects.storage import project_storage_prefix, storage_tree_delete
 
@@ -580,19 +582,27 @@ def _queue_uncertainty_refresh(model_id: int) -> None:
 
 
 def trained_model_delete(*, model: TrainedModel) -> None:
-    """Delete a model, its evaluation and predictions, and its files (after commit)."""
+    """Delete a model, its evaluation and predictions, and its files (after commit).
+
+    A model still deployed is refused (Conflict, naming the deployments), and nothing is deleted."""
     prefix = model.storage_path
     with transaction.atomic():
         try:
             model.delete()
-        except ProtectedError as error:
-            # A deployment (or anything else added later) still points at the model: say what, keep everything.
-            users = ", ".join(sorted({str(obj) for obj in error.protected_objects})[:5])
-            raise ValidationError(
-                f"Model {model.name} is still in use ({users}); remove that first, then delete the model."
+        except (ProtectedError, RestrictedError) as error:
+            # Deployments (RESTRICT), or anything added later that points at the model: name them, keep everything.
+            blockers = error.protected_objects if isinstance(error, ProtectedError) else error.restricted_objects
+            raise Conflict(
+                f"Model {model.name} is still in use by {_described(blockers)}: delete those or point them at "
+                "another model first, then delete the model."
             ) from None
         if prefix:
             transaction.on_commit(lambda: storage_tree_delete(prefix))
+
+
+def _described(objects: Iterable[Model]) -> str:
+    """Rows in the user's words: ``deployment production, deployment staging``."""
+    return ", ".join(sorted({f"{obj._meta.verbose_name} {getattr(obj, 'name', obj)}" for obj in objects}))
 
 
 def training_settings_defaults() -> dict[str, int]:

@@ -15,6 +15,7 @@ from evaluation import selectors, services
 from evaluation.forms import ModelCompareForm, TrainingRunForm
 from evaluation.models import TrainedModel
 from ner.metrics import OUTCOMES
+from projects.exceptions import Conflict
 from projects.models import Project
 from projects.roles import Permission
 from projects.selectors import entity_type_list, project_get_for_user, user_can
@@ -190,15 +191,16 @@ def trained_model_review(request: HttpRequest, project_name: str, model_id: int)
 def trained_model_delete(request: HttpRequest, project_name: str, model_id: int) -> HttpResponse:
     project = _project(request, project_name, Permission.TRAIN)
     model = selectors.trained_model_get(project=project, model_id=model_id)
+    context = {"project": project, "model": model}
     if request.method == "POST":
         try:
             services.trained_model_delete(model=model)
-        except ValidationError as error:
-            messages.error(request, " ".join(error.messages))
-        else:
-            messages.success(request, f"Deleted model {model.name} with its evaluation.")
+        except Conflict as error:  # still deployed: the page says by what, and nothing is deleted
+            context["refusal"] = " ".join(error.messages)
+            return render(request, "evaluation/trained_model_delete.html", context, status=409)
+        messages.success(request, f"Deleted model {model.name} with its evaluation.")
         return redirect("evaluation:trained_model_list", project.name)
-    return render(request, "evaluation/trained_model_delete.html", {"project": project, "model": model})
+    return render(request, "evaluation/trained_model_delete.html", context)
 
 
 @login_required

@@ -73,10 +73,16 @@ class ProjectArchiveApi(ProjectScopedAPIView):
 
 @extend_schema(parameters=[PROJECT_NAME_PARAMETER])
 class ProjectDataApi(ProjectScopedAPIView):
-    @extend_schema(summary="What the project stores and where", responses=DataInventorySerializer)
+    @extend_schema(
+        summary="What the project stores and where",
+        description="Server locations (storage path, database name and host, containers folder) are empty "
+        "strings unless you are a superuser.",
+        responses=DataInventorySerializer,
+    )
     def get(self, request: Request, project_name: str) -> Response:
         project = self.get_project(Permission.VIEW)
-        return Response(DataInventorySerializer(selectors.project_data_inventory(project=project)).data)
+        inventory = selectors.project_data_inventory(project=project, user=request.user)
+        return Response(DataInventorySerializer(inventory).data)
 
 
 class ArchiveImportApi(NerlabAPIView):
@@ -105,24 +111,34 @@ class ArchiveImportApi(NerlabAPIView):
 
 
 class ContainerFileApi(NerlabAPIView):
-    """A container is a folder of .txt files that the Azure-compatible ``:import`` reads document texts from."""
+    """A container is a folder of .txt files that the Azure-compatible ``:import`` reads document texts from. It
+    belongs to the user who created it (the first PUT into a free name); only they (and superusers) may use it."""
 
     permission_classes = [UserCredentials]
     parser_classes = [FileUploadParser]
 
     @extend_schema(
-        summary="Put a .txt document into a container (for the Azure-compatible import)",
+        summary="Put a .txt document into a container of yours (for the Azure-compatible import)",
+        description="The first PUT into a free container name creates the container, and you own it; a container "
+        "that is someone else's (or an unowned folder placed on the server) answers 403.",
         parameters=[
             OpenApiParameter("container", OpenApiTypes.STR, OpenApiParameter.PATH),
             OpenApiParameter("file_name", OpenApiTypes.STR, OpenApiParameter.PATH, description="Ends in .txt."),
         ],
         request={"text/plain": OpenApiTypes.BINARY},
-        responses={201: ContainerFileOutputSerializer, 200: ContainerFileOutputSerializer},
+        responses={
+            201: ContainerFileOutputSerializer,
+            200: ContainerFileOutputSerializer,
+            400: OpenApiResponse(OpenApiTypes.OBJECT, description="A bad container or file name, or a bad text."),
+            403: OpenApiResponse(OpenApiTypes.OBJECT, description="The container is not yours."),
+        },
     )
     def put(self, request: Request, container: str, file_name: str) -> Response:
         # The raw body is the file (as Azure's blob PUT); DRF's parsers are never asked, so nothing is buffered twice.
         data = request.body
-        path, created = services.container_file_save(container=container, file_name=file_name, data=data)
+        path, created = services.container_file_save(
+            user=request.user, container=container, file_name=file_name, data=data
+        )
         body = {"container": container, "name": path.name, "size_bytes": len(data), "created": created}
         return Response(
             ContainerFileOutputSerializer(body).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK

@@ -518,9 +518,12 @@ def _check_name(name: str) -> None:
         check_project_name(name)
     except InvalidName as error:
         raise ArchiveError({"name": str(error)}) from None
-    if Project.objects.filter(name=name).exists():
+    if Project.objects.filter(name__iexact=name).exists():
         raise ArchiveError(
-            {"name": f"A project named {name} already exists; choose another name for the imported project."}
+            {
+                "name": f"A project named {name} already exists (names are compared without regard to case); "
+                "choose another name for the imported project."
+            }
         )
 
 
@@ -1327,19 +1330,36 @@ def _restore_extras(restore: _Restore, extras: _Extras) -> list[str]:
     return notes
 
 
-def _restore_members(project: Project, archive: _Archive, user: AbstractBaseUser) -> list[str]:
-    """Members whose usernames exist here get their roles back; returns the usernames that do not exist."""
+def _restore_members(project: Project, archive: _Archive, user: AbstractBaseUser) -> tuple[list[str], list[str]]:
+    """The archive's members back in the new project, when a superuser imports it (an operator restoring a backup,
+    who may give anyone any role anyway); returns the usernames this server lacks, and notes for the user.
+
+    Anyone else's import adds no one: an archive is a file its importer may have written, and joining a project
+    takes the person's consent (an invitation link). The note lists the archive's members to invite, without
+    saying which of them have accounts here."""
+    entries = [
+        entry
+        for entry in archive.manifest.get("members") or []
+        if isinstance(entry, dict) and entry.get("role") in {role.value for role in Role}
+    ]
+    others = [entry for entry in entries if entry.get("username") != user.get_username()]
+    if not others:
+        return [], []
+    if not user.is_superuser:  # type: ignore[attr-defined]
+        listed = ", ".join(f"{entry.get('username')} ({entry['role']})" for entry in others[:20])
+        return [], [
+            f"Members are not restored: only a superuser's import adds people to a project. Invite the archive's "
+            f"members from the Members page: {listed}{' and more' if len(others) > 20 else ''}."
+        ]
     missing = []
     users = get_user_model()
-    for entry in archive.manifest.get("members") or []:
-        if not isinstance(entry, dict) or entry.get("role") not in {role.value for role in Role}:
-            continue
+    for entry in others:
         member = users.objects.filter(**{users.USERNAME_FIELD: entry.get("username")}).first()
         if member is None:
             missing.append(str(entry.get("username")))
         elif member.pk != user.pk:
             Membership.objects.update_or_create(project=project, user=member, defaults={"role": entry["role"]})
-    return missing
+    return missing, []
 
 
 @dataclass(frozen=True)
@@ -1404,7 +1424,8 @@ def project_archive_import(
             if include_models:
                 _restore_models(restore, archive)
             notes = _restore_extras(restore, extras)
-            missing = _restore_members(project, archive, user) if restore_members else []
+            missing, member_notes = _restore_members(project, archive, user) if restore_members else ([], [])
+            notes += member_notes
     except BaseException:
         if restore is not None:
             # The rows rolled back: the files copied for them must not stay behind.

@@ -43,6 +43,7 @@ from portability import selectors, services
 from portability.models import AuthoringJob
 from projects.api import request_api_key
 from projects.authentication import ApiKeyAuthentication
+from projects.exceptions import Conflict
 from projects.models import Project
 from projects.roles import Permission
 from projects.selectors import project_get_for_user, project_list_for_user
@@ -105,6 +106,8 @@ class _AuthoringView(AzureView):
             exc = _not_found(str(exc) or "The resource was not found.", "NotFound")
         elif isinstance(exc, DjangoPermissionDenied | exceptions.PermissionDenied):
             exc = AzureError(403, "Forbidden", str(exc) or "Your role does not allow this.", "Forbidden")
+        elif isinstance(exc, Conflict):
+            exc = AzureError(409, "Conflict", " ".join(exc.messages), "Conflict")
         elif isinstance(exc, DjangoValidationError):
             exc = invalid_request(" ".join(exc.messages), "InvalidParameterValue")
         return super().handle_exception(exc)

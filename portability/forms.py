@@ -19,5 +19,7 @@ class ArchiveImportForm(forms.Form):
     )
     include_models = forms.BooleanField(required=False, initial=True, help_text="Restore trained models too.")
     restore_members = forms.BooleanField(
-        required=False, help_text="Give members listed in the archive their roles back (users that exist here)."
+        required=False,
+        help_text="Give members listed in the archive their roles back (users that exist here). Only a superuser's "
+        "import does; anyone else's lists them to invite.",
     )

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from evaluation.models import TrainingRun
@@ -99,3 +100,35 @@ class AzureProjectSettings(models.Model):
 
     def __str__(self) -> str:
         return f"Azure settings of project {self.project_id}"
+
+
+class Container(models.Model):
+    """Who owns a container: a folder of ``.txt`` files under ``NERLAB_CONTAINERS_ROOT`` that Azure's ``:import``
+    reads document texts from.
+
+    Only the owner (and superusers) may write to a container, read from it or name it in a project. A folder with
+    no row here, or a row whose owner was deleted, is *unowned*: only superusers may use it until an operator
+    assigns it with ``manage.py nerlab_container_owner``. Names are compared without case, as the folders would be
+    on a case-insensitive file system.
+    """
+
+    name = models.CharField(max_length=63)
+    # SET_NULL: the files outlive their owner's account, unowned (for superusers only) until an operator
+    # assigns them to someone else or deletes the folder.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("name"),
+                name="container_unique_name_ci",
+                violation_error_message="This container name is taken.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,19 +1,24 @@
-"""Reads of the portability app: what a project stores and where (the "your data" page), and authoring jobs."""
+"""Reads of the portability app: what a project stores and where (the "your data" page), authoring jobs, and the
+containers a user may read from."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+import os
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
 
 from django.apps import apps
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.db import connection
 from django.db.models import Model, Q
 from django.http import Http404
 from django.utils import timezone
 
-from portability.models import AuthoringJob, AzureProjectSettings
+from portability.models import AuthoringJob, AzureProjectSettings, Container
 from projects.models import Project
 from projects.storage import project_storage_prefix
 
@@ -123,12 +128,23 @@ def database_info() -> DatabaseInfo:
     return DatabaseInfo(engine=connection.vendor, name=str(config.get("NAME") or ""), host=host or "local file")
 
 
-def project_data_inventory(*, project: Project) -> DataInventory:
+def project_data_inventory(*, project: Project, user: Any) -> DataInventory:
+    """What the project stores and where. Where on the server (storage path or bucket, database name and host, the
+    containers' folder) only superusers see: it is the operator's business, and a path helps an attacker."""
+    storage = storage_usage(project_pk=project.pk)
+    database = database_info()
+    if user.is_superuser:
+        return DataInventory(
+            tables=project_rows_by_table(project=project),
+            storage=storage,
+            database=database,
+            containers_root=str(settings.NERLAB_CONTAINERS_ROOT),
+        )
     return DataInventory(
         tables=project_rows_by_table(project=project),
-        storage=storage_usage(project_pk=project.pk),
-        database=database_info(),
-        containers_root=str(settings.NERLAB_CONTAINERS_ROOT),
+        storage=replace(storage, location=""),
+        database=replace(database, name="", host=""),
+        containers_root="",
     )
 
 
@@ -179,3 +195,83 @@ def azure_storage_container_get(*, project: Project) -> str:
         .first()
     )
     return named or project.name.lower()
+
+
+# --------------------------------------------------------------------------------------------- containers
+
+CONTAINER_NAME_RE: Final = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")
+
+
+def containers_root() -> Path:
+    return Path(settings.NERLAB_CONTAINERS_ROOT)
+
+
+def container_check_name(name: str) -> str:
+    if not CONTAINER_NAME_RE.match(name or "") or ".." in name:
+        raise ValidationError(
+            f"{name!r} is not a valid container name: use 1-63 letters, digits, '.', '_' or '-', starting and ending "
+            "with a letter or digit."
+        )
+    return name
+
+
+def container_folder_on_disk(name: str) -> Path | None:
+    """The folder of that name under the containers root, its case ignored (as a case-insensitive file system
+    would); None if there is none."""
+    exact = containers_root() / name
+    if exact.is_dir():
+        return exact
+    try:
+        entries = list(os.scandir(containers_root()))
+    except FileNotFoundError:
+        return None
+    return next((Path(e.path) for e in entries if e.name.lower() == name.lower() and e.is_dir()), None)
+
+
+def container_row_get(*, name: str) -> Container | None:
+    return Container.objects.filter(name__iexact=name).first()
+
+
+def container_folder_for_user(*, user: Any, name: str) -> Path:
+    """The folder of a container ``user`` may read from or name in a project: one they own, or any for a superuser.
+
+    A stranger's container and one that does not exist get the same answer, so that nobody learns the names of
+    other users' containers (or of their files) by trying them.
+    """
+    container_check_name(name)
+    row = container_row_get(name=name)
+    if row is not None and (row.owner_id == user.pk or user.is_superuser):
+        return containers_root() / row.name
+    if row is None and user.is_superuser:
+        folder = container_folder_on_disk(name)
+        if folder is not None:
+            return folder
+    raise ValidationError(
+        f"You have no container named {name!r}. Put your .txt files into a container of your own with PUT "
+        f"/api/v1/containers/{name}/<file name>, or ask an operator to assign a folder to you."
+    )
+
+
+@dataclass(frozen=True)
+class ContainerListing:
+    name: str
+    owner: str | None  # the owner's username; None for an unowned container
+    on_disk: bool
+
+
+def container_list_all() -> list[ContainerListing]:
+    """Every container, owned or not (for operators): the rows, and the folders placed by hand that have none."""
+    rows = {row.name.lower(): row for row in Container.objects.select_related("owner")}
+    try:
+        entries = list(os.scandir(containers_root()))
+    except FileNotFoundError:
+        entries = []
+    folders = {e.name.lower(): e.name for e in entries if e.is_dir() and CONTAINER_NAME_RE.match(e.name)}
+    listing = [
+        ContainerListing(
+            row.name, row.owner.get_username() if row.owner is not None else None, row.name.lower() in folders
+        )
+        for row in rows.values()
+    ]
+    listing += [ContainerListing(name, None, True) for key, name in folders.items() if key not in rows]
+    return sorted(listing, key=lambda item: item.name.lower())

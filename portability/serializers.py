@@ -14,7 +14,11 @@ class ArchiveImportInputSerializer(serializers.Serializer):
     archive = serializers.FileField()
     name = serializers.CharField(max_length=limits.PROJECT_NAME_MAX, required=False, allow_blank=True, default="")
     include_models = serializers.BooleanField(default=True)
-    restore_members = serializers.BooleanField(default=False)
+    restore_members = serializers.BooleanField(
+        default=False,
+        help_text="Give the archive's members (users that exist here) their roles back: superusers only; for anyone "
+        "else nobody but the importer is added.",
+    )
 
 
 class ContainerFileOutputSerializer(serializers.Serializer):

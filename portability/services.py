@@ -11,7 +11,6 @@ import copy
 import io
 import json
 import os
-import re
 import tempfile
 import zipfile
 from datetime import timedelta
@@ -19,10 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.http import Http404
 from django.utils import timezone
 
@@ -42,8 +41,15 @@ from portability.archive import (
     project_archive_write,
     project_clone,
 )
-from portability.models import AuthoringJob, AzureProjectSettings
-from portability.selectors import azure_storage_container_get
+from portability.models import AuthoringJob, AzureProjectSettings, Container
+from portability.selectors import (
+    azure_storage_container_get,
+    container_check_name,
+    container_folder_for_user,
+    container_folder_on_disk,
+    container_row_get,
+    containers_root,
+)
 from projects.models import Project
 from projects.services import entity_type_create, project_create, project_delete, project_update
 from projects.storage import project_storage_prefix
@@ -54,25 +60,11 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
 JOB_RETENTION: Final = timedelta(days=7)
-CONTAINER_NAME_RE: Final = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")
 CONTAINER_FILE_BYTES_MAX: Final = limits.TXT_FILE_BYTES_MAX
 CONTAINER_FILE_NAME_MAX: Final = 255
 
 
 # --------------------------------------------------------------------------------------------- containers
-
-
-def containers_root() -> Path:
-    return Path(settings.NERLAB_CONTAINERS_ROOT)
-
-
-def container_check_name(name: str) -> str:
-    if not CONTAINER_NAME_RE.match(name or "") or ".." in name:
-        raise ValidationError(
-            f"{name!r} is not a valid container name: use 1-63 letters, digits, '.', '_' or '-', starting and ending "
-            "with a letter or digit."
-        )
-    return name
 
 
 def container_check_file_name(file_name: str) -> str:
@@ -85,12 +77,44 @@ def container_check_file_name(file_name: str) -> str:
     return file_name
 
 
-def container_folder(name: str) -> Path:
-    return containers_root() / container_check_name(name)
+def _not_yours(name: str) -> PermissionDenied:
+    return PermissionDenied(
+        f"The container {name!r} is not yours: choose another name for a container of your own (an operator assigns "
+        "folders placed on the server by hand)."
+    )
 
 
-def container_file_save(*, container: str, file_name: str, data: bytes) -> tuple[Path, bool]:
-    """Store one ``.txt`` document in a container (created when missing); returns its path and whether it is new.
+def _container_for_writing(*, user: AbstractBaseUser, name: str) -> Path:
+    """The folder ``user`` may write into: a container they own (a superuser: any container), or a new one they
+    become the owner of when the name is free (no container of that name, whatever its case, and no folder)."""
+    container_check_name(name)
+    row = container_row_get(name=name)
+    if row is not None:
+        if row.owner_id != user.pk and not user.is_superuser:  # type: ignore[attr-defined]
+            raise _not_yours(name)
+        folder = containers_root() / row.name
+    else:
+        on_disk = container_folder_on_disk(name)
+        if on_disk is not None:
+            # Placed by hand and never assigned: unowned, so for superusers only.
+            if not user.is_superuser:  # type: ignore[attr-defined]
+                raise _not_yours(name)
+            return on_disk
+        row = Container(name=name, owner=user)
+        row.full_clean()
+        try:
+            with transaction.atomic():
+                row.save()
+        except IntegrityError:  # someone took the name between the check and the save
+            raise _not_yours(name) from None
+        folder = containers_root() / name
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def container_file_save(*, user: AbstractBaseUser, container: str, file_name: str, data: bytes) -> tuple[Path, bool]:
+    """Store one ``.txt`` document in a container of ``user``'s (created, and theirs, when the name is free);
+    returns its path and whether it is new.
 
     The text must be a valid document (UTF-8/16 with or without BOM, not empty, at most 128,000 characters) so that
     a later ``:import`` does not fail on it. The file is written whole, then renamed into place.
@@ -102,8 +126,7 @@ def container_file_save(*, container: str, file_name: str, data: bytes) -> tuple
         decode_text(data, file_name)
     except UploadError as error:
         raise ValidationError(str(error)) from None
-    folder = container_folder(container)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = _container_for_writing(user=user, name=container)
     target = folder / file_name
     created = not target.exists()
     handle, temporary = tempfile.mkstemp(dir=folder, prefix=".upload-", suffix=".part")
@@ -117,13 +140,29 @@ def container_file_save(*, container: str, file_name: str, data: bytes) -> tuple
     return target, created
 
 
-def container_texts(*, container: str, locations: list[str]) -> tuple[dict[str, bytes], list[str]]:
-    """The raw bytes of each location's file in the container, and the locations that have no file there.
+@transaction.atomic
+def container_owner_set(*, name: str, owner: AbstractBaseUser) -> tuple[Container, str | None]:
+    """An operator's assignment: ``owner`` owns the container from now on (its folder is created when missing).
+    Returns the container and the username of its previous owner (None if it had none)."""
+    container_check_name(name)
+    row = Container.objects.select_for_update(of=("self",)).filter(name__iexact=name).select_related("owner").first()
+    previous = row.owner.get_username() if row is not None and row.owner is not None else None
+    if row is None:
+        on_disk = container_folder_on_disk(name)
+        row = Container(name=on_disk.name if on_disk is not None else name)
+    row.owner = owner
+    row.full_clean()
+    row.save()
+    (containers_root() / row.name).mkdir(parents=True, exist_ok=True)
+    return row, previous
+
+
+def container_texts(*, folder: Path, locations: list[str]) -> tuple[dict[str, bytes], list[str]]:
+    """The raw bytes of each location's file in the container's folder, and the locations that have no file there.
 
     A location is the file's name ("01.txt"); one with a folder part ("data/01.txt") is looked up by its last part,
     as Azure's documents all sit at the container's root.
     """
-    folder = container_folder(container)
     found: dict[str, bytes] = {}
     missing: list[str] = []
     for location in locations:
@@ -172,25 +211,26 @@ def authoring_job_create(
     return job
 
 
-def azure_storage_container_set(*, project: Project, container: str) -> None:
-    """Remember the container an Azure client named for the project (read back by GET project and ``:export``)."""
+def azure_storage_container_set(*, project: Project, folder: Path) -> None:
+    """Remember the container an Azure client named for the project (read back by GET project and ``:export``);
+    ``folder`` comes from ``container_folder_for_user``, so only a container the user may use is ever named."""
     AzureProjectSettings.objects.update_or_create(
-        project=project, defaults={"storage_input_container_name": container_check_name(container)}
+        project=project, defaults={"storage_input_container_name": folder.name}
     )
 
 
 def azure_project_create_or_update(
     *, user: AbstractBaseUser, name: str, existing: Project | None, body: dict[str, Any]
 ) -> tuple[Project, bool]:
-    """Azure's PATCH (merge-patch): create the project, or change the fields the body names."""
+    """Azure's PATCH (merge-patch): create the project, or change the fields the body names. A
+    ``storageInputContainerName`` must name a container of the user's own (any, for a superuser)."""
     container = body.get("storageInputContainerName")
     if container is not None and not isinstance(container, str):
         raise ValidationError("storageInputContainerName must be a string: the name of a container.")
-    if container:
-        container_check_name(container)  # before anything is written
+    folder = container_folder_for_user(user=user, name=container) if container else None  # before any write
     project, created = _project_create_or_update(user=user, name=name, existing=existing, body=body)
-    if container:
-        azure_storage_container_set(project=project, container=container)
+    if folder is not None:
+        azure_storage_container_set(project=project, folder=folder)
     return project, created
 
 
@@ -253,9 +293,9 @@ def azure_import_start(
     container = str(metadata.get("storageInputContainerName") or "")
     if not container:
         raise ValidationError("metadata.storageInputContainerName is required: the container holding the .txt files.")
-    container_check_name(container)
+    folder = container_folder_for_user(user=user, name=container)
     locations = _label_locations(body)
-    texts, missing = container_texts(container=container, locations=locations)
+    texts, missing = container_texts(folder=folder, locations=locations)
     with transaction.atomic():
         if project is None:
             language = str(metadata.get("language") or "")
@@ -265,7 +305,7 @@ def azure_import_start(
                 raise ValidationError({"language": "metadata.language is required to create the project."}) from None
             project, _ = azure_project_create_or_update(user=user, name=project_name, existing=None, body=metadata)
         else:
-            azure_storage_container_set(project=project, container=container)
+            azure_storage_container_set(project=project, folder=folder)
         if missing:
             shown = ", ".join(missing[:20]) + (f" and {len(missing) - 20} more" if len(missing) > 20 else "")
             return authoring_job_create(
@@ -277,12 +317,12 @@ def azure_import_start(
                 errors=[
                     {
                         "code": "InvalidRequest",
-                        "message": f"{len(missing)} document location(s) have no file in container {container!r} "
-                        f"({containers_root() / container}): {shown}. Upload them with PUT "
-                        f"/api/v1/containers/{container}/<file name>, then import again.",
+                        "message": f"{len(missing)} document location(s) have no file in container "
+                        f"{folder.name!r}: {shown}. Upload them with PUT /api/v1/containers/{folder.name}/<file name>, "
+                        "then import again.",
                     }
                 ],
-                details={"missing": missing, "container": container},
+                details={"missing": missing, "container": folder.name},
             )
         have = set(project.entity_types.values_list("name", flat=True))
         for name in _label_categories(body):
@@ -300,7 +340,7 @@ def azure_import_start(
         file_name=f"{project.name}-labels.json",
         options=ImportOptions(create_missing_types=True),
         texts_data=buffer.getvalue(),
-        texts_file_name=f"{container}.zip",
+        texts_file_name=f"{folder.name}.zip",
     )
     return authoring_job_create(
         kind=AuthoringJob.Kind.IMPORT,
@@ -309,7 +349,7 @@ def azure_import_start(
         project=project,
         status=AuthoringJob.Status.RUNNING,
         import_job=import_job,
-        details={"container": container},
+        details={"container": folder.name},
     )
 
 
@@ -513,6 +553,7 @@ __all__ = [
     "azure_train_cancel",
     "azure_train_start",
     "container_file_save",
+    "container_owner_set",
     "container_texts",
     "project_archive_bytes",
     "project_archive_import",

@@ -97,7 +97,7 @@ def project_data(request: HttpRequest, project_name: str) -> HttpResponse:
     project = project_get_for_user(user=request.user, name=project_name, permission=Permission.VIEW)
     context = {
         "project": project,
-        "inventory": selectors.project_data_inventory(project=project),
+        "inventory": selectors.project_data_inventory(project=project, user=request.user),
         "formats": FORMATS,
         "can_delete": user_can(user=request.user, project=project, permission=Permission.DELETE_PROJECT),
     }

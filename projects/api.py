@@ -29,6 +29,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from projects import selectors, services
+from projects.exceptions import Conflict
 from projects.models import ApiKey, Membership, Project
 from projects.roles import Permission
 from projects.serializers import (
@@ -79,11 +80,19 @@ def request_api_key(request: Request) -> ApiKey | None:
     return request.auth if isinstance(request.auth, ApiKey) else None
 
 
+class ApiConflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "This conflicts with the current state of the project."
+    default_code = "conflict"
+
+
 class NerlabAPIView(APIView):
     """An APIView whose services and selectors may raise Django's own exceptions, messages preserved."""
 
     def handle_exception(self, exc: Exception) -> Response:
-        if isinstance(exc, DjangoValidationError):
+        if isinstance(exc, Conflict):
+            exc = ApiConflict(" ".join(exc.messages))
+        elif isinstance(exc, DjangoValidationError):
             exc = api_validation_error(exc)
         elif isinstance(exc, DjangoPermissionDenied):
             # DRF's default handler would replace the selector's message with a generic one.

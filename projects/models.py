@@ -84,6 +84,13 @@ class Project(models.Model):
                 condition=models.Q(test_percent__gte=1, test_percent__lte=99),
                 name="project_test_percent_range",
             ),
+            # "projB" and "PROJB" would be told apart by nobody reading a list, a URL or an Azure script.
+            models.UniqueConstraint(
+                Lower("name"),
+                name="project_unique_name_ci",
+                violation_error_message="A project with this name already exists (names are compared without "
+                "regard to case); choose another name.",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -9,6 +9,7 @@ import zipfile
 import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+from rest_framework.test import APIClient
 
 from evaluation.models import Evaluation, TrainedModel
 from evaluation.selectors import trained_model_local_path
@@ -167,3 +168,60 @@ def test_clone_and_archive_api(client, project, user):
     assert response.status_code == 201, response.content
     response = client.post("/api/v1/project-archives/", {"archive": io.BytesIO(archive)}, headers=headers)
     assert response.status_code == 400
+
+
+def _archive_with_members(project: Project) -> bytes:
+    Membership.objects.create(project=project, user=UserFactory(username="bob"), role=Role.EDITOR)
+    Membership.objects.create(project=project, user=UserFactory(username="carol"), role=Role.OWNER)
+    data = project_archive_bytes(project=project, include_members=True)
+    # Someone this server does not know, as an archive from another server would list.
+    with zipfile.ZipFile(io.BytesIO(data)) as source:
+        manifest = json.loads(source.read("project.json"))
+        manifest["members"].append({"username": "stranger", "role": "viewer"})
+        rewritten = io.BytesIO()
+        with zipfile.ZipFile(rewritten, "w") as target:
+            for item in source.infolist():
+                content = json.dumps(manifest) if item.filename == "project.json" else source.read(item.filename)
+                target.writestr(item, content)
+    return rewritten.getvalue()
+
+
+def test_restoring_members_adds_no_one_without_their_consent(client, project, user):
+    archive = _archive_with_members(project)
+    mallory = UserFactory(username="mallory")
+    client.force_login(mallory)
+    upload = io.BytesIO(archive)
+    upload.name = "contracts.nerlab.zip"
+    response = client.post(
+        reverse("portability:project_archive_import"),
+        {"archive": upload, "name": "mallorys", "restore_members": "on"},
+        follow=True,
+    )
+    assert response.status_code == 200
+    imported = Project.objects.get(name="mallorys")
+    assert list(imported.memberships.values_list("user__username", "role")) == [("mallory", "owner")]
+    page = response.content.decode()
+    assert "Members are not restored" in page and "bob (editor)" in page and "carol (owner)" in page
+    assert "do not exist here" not in page  # which usernames have accounts here is not told
+
+    # Through the API too.
+    api = APIClient()
+    api.force_authenticate(mallory)
+    response = api.post(
+        "/api/v1/project-archives/",
+        {"archive": io.BytesIO(archive), "name": "mallorys-2", "restore_members": "true"},
+        format="multipart",
+    )
+    assert response.status_code == 201, response.content
+    assert list(Membership.objects.filter(project__name="mallorys-2").values_list("user__username", flat=True)) == [
+        "mallory"
+    ]
+
+
+def test_a_superusers_import_restores_the_members_that_exist_here(project, user):
+    archive = _archive_with_members(project)
+    admin = UserFactory(username="root", is_superuser=True)
+    imported = project_archive_import(source=io.BytesIO(archive), user=admin, name="restored", restore_members=True)
+    roles = dict(imported.project.memberships.values_list("user__username", "role"))
+    assert roles == {"root": "owner", "alice": "owner", "bob": "editor", "carol": "owner"}
+    assert imported.missing_members == ["stranger"]

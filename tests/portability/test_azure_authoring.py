@@ -20,6 +20,7 @@ from labeling.models import Document, Span
 from ner.formats.azure import write_azure_labels
 from ner.types import LabeledDoc
 from portability.models import AuthoringJob
+from portability.services import container_owner_set
 from projects.models import Project
 from projects.roles import Role
 from projects.services import api_key_create
@@ -251,10 +252,10 @@ def test_training_validation_errors_are_400s(azure, project):
     assert "at least" in _error(azure.post(url, {"modelLabel": "m"}, format="json"), 400, "InvalidRequest")["message"]
 
 
-def test_import_names_the_missing_container_files(azure, project, containers):
+def test_import_names_the_missing_container_files(azure, project, user, containers):
     body, texts = _labels()
     body["metadata"]["projectName"] = project.name
-    (containers / "trips-data").mkdir(parents=True)
+    container_owner_set(name="trips-data", owner=user)
     first = sorted(texts)[0]
     (containers / "trips-data" / first).write_text(texts[first], encoding="utf-8")
     response = azure.post(f"{BASE}/{project.name}/:import?api-version={V}", body, format="json")
@@ -268,7 +269,7 @@ def test_import_names_the_missing_container_files(azure, project, containers):
 
 def test_import_into_a_new_project_creates_it(azure, user, containers):
     body, texts = _labels()
-    (containers / "trips-data").mkdir(parents=True)
+    container_owner_set(name="trips-data", owner=user)
     for name, text in texts.items():
         (containers / "trips-data" / name).write_bytes(text.encode("utf-8"))
     response = azure.post(f"{BASE}/trips/:import?api-version={V}", body, format="json")

@@ -12,6 +12,7 @@ folder under ``NERLAB_CONTAINERS_ROOT`` (a user copies the files there, as they 
 from __future__ import annotations
 
 import datetime
+import io
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +37,10 @@ from azure.ai.textanalytics.authoring.models import (
 from azure.core.credentials import AzureKeyCredential
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ResourceNotFoundError
 from azure.core.rest import HttpRequest
+from django.core.management import call_command
 
 from labeling.models import Document, Span
+from portability.services import container_owner_set
 from projects.models import Project
 from projects.services import api_key_create
 from serving.models import Deployment
@@ -154,11 +157,13 @@ def test_the_azure_sdk_runs_a_whole_project_against_nerlab(live_server, settings
     _, key = api_key_create(user=user, name="azure sdk")
     project_file, texts = _project_file()
 
-    # The texts first, bytes as they are (CRLF kept): nerlab's stand-in for a blob container.
+    # The texts first, bytes as they are (CRLF kept): nerlab's stand-in for a blob container, copied onto the
+    # server by hand and given to its user by an operator.
     folder = Path(settings.NERLAB_CONTAINERS_ROOT) / CONTAINER
     folder.mkdir(parents=True)
     for name, text in texts.items():
         (folder / name).write_bytes(text.encode("utf-8"))
+    call_command("nerlab_container_owner", CONTAINER, user.username, stdout=io.StringIO())
 
     client = TextAuthoringClient(live_server.url, AzureKeyCredential(key))
     assert client._config.api_version == "2025-05-15-preview"  # the SDK's default, which nerlab accepts
@@ -317,7 +322,26 @@ def test_the_azure_sdk_reads_nerlabs_errors(live_server, settings, tmp_path: Pat
     assert invalid.value.status_code == 400 and invalid.value.error.code == "InvalidRequest"
     assert "language" in invalid.value.error.message
 
+    # A container that is not the user's: refused at once, as one that does not exist.
+    with pytest.raises(HttpResponseError) as refused:
+        client.get_project_client("empty").project.begin_import(
+            body={
+                "projectFileVersion": "2022-05-01",
+                "stringIndexType": "Utf16CodeUnit",
+                "metadata": {
+                    "projectKind": "CustomEntityRecognition",
+                    "storageInputContainerName": "nothing-here",
+                    "projectName": "empty",
+                    "language": "en",
+                },
+                "assets": {"projectKind": "CustomEntityRecognition", "documents": [{"location": "gone.txt"}]},
+            },
+            **POLL,
+        ).result()
+    assert refused.value.status_code == 400 and "no container named 'nothing-here'" in refused.value.error.message
+
     # An import whose texts are not in the container: the poller raises, and the job's errors name the files.
+    container_owner_set(name="nothing-here", owner=user)
     with pytest.raises(HttpResponseError) as failed:
         client.get_project_client("empty").project.begin_import(
             body={

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.apps import apps
 from django.core.files.storage import default_storage
+from django.db import connection
 from django.urls import reverse
 
 from labeling.imports import import_job_create
@@ -100,7 +101,7 @@ def test_your_data_page_lists_tables_files_and_database(client, project, user, m
     assert reverse("projects:project_delete", args=[project.name]) in page
     assert reverse("portability:project_archive", args=[project.name]) in page
     assert f"{reverse('labeling:document_export', args=[project.name])}?format=conll" in page
-    inventory = project_data_inventory(project=project)
+    inventory = project_data_inventory(project=project, user=user)
     assert inventory.storage.files > 0 and inventory.storage.bytes > 0
     assert "password" not in page.lower()
 
@@ -110,3 +111,21 @@ def test_your_data_page_lists_tables_files_and_database(client, project, user, m
     assert reverse("projects:project_delete", args=[project.name]) not in page
     client.force_login(UserFactory(username="outsider"))
     assert client.get(reverse("portability:project_data", args=[project.name])).status_code == 404
+
+
+def test_server_paths_on_the_data_page_and_api_are_for_superusers_only(client, project, member_of, settings):
+    paths = (str(settings.MEDIA_ROOT), str(settings.NERLAB_CONTAINERS_ROOT), str(connection.settings_dict["NAME"]))
+    page_url = reverse("portability:project_data", args=[project.name])
+    api_url = f"/api/v1/projects/{project.name}/data/"
+    for role in ("viewer", "owner"):
+        client.force_login(member_of(project, role))
+        for response in (client.get(page_url), client.get(api_url)):
+            assert response.status_code == 200
+            assert not [path for path in paths if path in response.content.decode()], role
+    admin = member_of(project, "viewer", username="root")
+    admin.is_superuser = True
+    admin.save()
+    client.force_login(admin)
+    page = client.get(page_url).content.decode()
+    assert str(settings.NERLAB_CONTAINERS_ROOT) in page and str(settings.MEDIA_ROOT) in page
+    assert client.get(api_url).json()["containers_root"] == str(settings.NERLAB_CONTAINERS_ROOT)

@@ -11,9 +11,11 @@ from django.db import connection
 from django.db.models import RestrictedError
 from rest_framework.test import APIClient
 
+from evaluation.models import TrainedModel
 from ner import limits
 from ner.predict import ScoredSpan
 from projects.roles import Role
+from projects.services import api_key_create
 from serving import cache, services
 from serving.models import Deployment
 from tests.factories import MembershipFactory, ProjectFactory
@@ -71,6 +73,47 @@ def test_a_deployed_model_cannot_be_deleted_but_the_project_can(project, two_mod
         a.delete()
     project.delete()
     assert not Deployment.objects.exists()
+
+
+def _deployed_twice(project, model):
+    services.deployment_create_or_replace(project=project, name="production", model=model)
+    services.deployment_create_or_replace(project=project, name="staging", model=model)
+
+
+def test_deleting_a_deployed_model_answers_409_naming_its_deployments_on_the_rest_api(project, user, two_models):
+    a, b = two_models
+    _deployed_twice(project, a)
+    client = APIClient()
+    client.force_authenticate(user)
+    response = client.delete(f"/api/v1/projects/{project.name}/models/{a.pk}/")
+    assert response.status_code == 409, response.content
+    assert "deployment production, deployment staging" in response.json()["detail"]
+    assert TrainedModel.objects.filter(pk=a.pk).exists() and Deployment.objects.count() == 2
+    assert client.delete(f"/api/v1/projects/{project.name}/models/{b.pk}/").status_code == 204
+
+
+def test_deleting_a_deployed_model_on_its_page_says_why_and_keeps_it(owner_client, project, two_models):
+    a, _ = two_models
+    _deployed_twice(project, a)
+    response = owner_client.post(f"/projects/{project.name}/models/{a.pk}/delete/")
+    assert response.status_code == 409
+    page = response.content.decode()
+    assert "still in use by deployment production, deployment staging" in page and "Delete model model-a?" in page
+    assert TrainedModel.objects.filter(pk=a.pk).exists()
+
+
+def test_deleting_a_deployed_model_through_azures_authoring_api_answers_409(project, user, two_models):
+    a, _ = two_models
+    _deployed_twice(project, a)
+    _, key = api_key_create(user=user, name="azure")
+    client = APIClient(headers={"Ocp-Apim-Subscription-Key": key})
+    response = client.delete(
+        f"/language/authoring/analyze-text/projects/{project.name}/models/model-a?api-version=2023-04-01"
+    )
+    assert response.status_code == 409, response.content
+    error = response.json()["error"]
+    assert error["code"] == "Conflict" and "deployment production, deployment staging" in error["message"]
+    assert TrainedModel.objects.filter(pk=a.pk).exists()
 
 
 # --- swap under load ------------------------------------------------------------------------------------------------
