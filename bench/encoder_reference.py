@@ -15,9 +15,9 @@ sides read the same local files (``local_files_only``: nothing is downloaded).
 Checks, printed and written to ``bench/results/encoder_reference.json``:
 1. Tokenizer: the piece ids and character offsets of ``ner.encoders.wordpiece`` against ``tokenizers`` on the
    tricky sentences below and on CoNLL-2003 eng.testa sentences (``--sentences``): how many texts differ.
-2. Hidden states: the last layer for each tricky sentence and a batch of CoNLL sentences, [CLS] and [SEP]
-   included on both sides: the largest absolute difference, and the smallest and mean cosine between the two
-   vectors of a piece.
+2. Hidden states: the last layer for each tricky sentence, a batch of CoNLL sentences and one full 510-piece
+   window (the first eng.testa article), computed in nerlab's padded batches and by transformers one at a time:
+   the largest absolute difference, and the smallest and mean cosine between the two vectors of a piece.
 """
 
 from __future__ import annotations
@@ -89,8 +89,10 @@ def main() -> None:
         elif list(zip(mine.starts.tolist(), mine.ends.tolist(), strict=True)) != [tuple(o) for o in theirs.offsets]:
             offset_mismatches.append(text)
 
-    compared = TRICKY + conll[: args.batch]
-    pieces = [encoder.tokenizer(text).ids for text in compared]
+    # One full-length window too: the first article, cut to the 510 pieces a window holds.
+    article = read_conll(args.conll.read_bytes(), file_name=args.conll.name, documents="docstart")[0].text
+    compared = [*TRICKY, *conll[: args.batch], article]
+    pieces = [encoder.tokenizer(text).ids[: encoder.max_pieces] for text in compared]
     mine_states = encoder.hidden_states(pieces)
     largest = 0.0
     cosines: list[np.ndarray] = []

@@ -129,8 +129,9 @@ def _tensor(path: Path, name: str, entry: Any, mapped: Array | None, data_bytes:
 
 
 def write_safetensors(path: Path, tensors: dict[str, Array]) -> None:
-    """Write ``tensors`` as a safetensors file (used to make test encoders; float32/int64 as numpy gives them)."""
-    names = {np.dtype(v): k for k, v in _DTYPES.items() if k != "BF16"}
+    """Write ``tensors`` as a safetensors file (the tests' encoders). numpy has no bfloat16: a uint16 array is
+    written as BF16, its values taken as bfloat16 bit patterns."""
+    names = {np.dtype(v): k for k, v in _DTYPES.items()}
     header: dict[str, Any] = {}
     blobs: list[bytes] = []
     offset = 0
