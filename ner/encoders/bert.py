@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ner.compute import blas_threads
 from ner.encoders.files import (
     CONFIG_FILE,
     WEIGHTS_FILE,
@@ -41,13 +42,9 @@ Ints = npt.NDArray[np.int64]
 # Changes whenever the numbers this module computes for the same files would change (part of the fingerprint, so
 # cached features from an older computation are never reused).
 COMPUTATION_VERSION = 1
-# A padded batch holds at most this many pieces (rows x longest row; one long window may be a batch alone). Small
-# batches keep every intermediate array around a MB: on CoNLL sentences 512 took 2.0 s of CPU where 2048 took 2.7
-# and 4096 3.1 (fresh memory pages for large temporaries cost more than the larger products save).
-BATCH_PIECES_MAX = 512
-# The feed-forward part runs this many rows at a time. Its intermediate arrays are 4x the hidden width, and whole
-# batches' worth of them (tens of MB each) cost more in fresh memory pages than in arithmetic; 256 rows keep them
-# around a MB (measured: 2-7x faster for the activation on a busy machine, no slower for the products).
+# The feed-forward part runs this many rows at a time. Its intermediate arrays are 4x the hidden width, and large
+# ones (tens of MB) cost more in fresh memory pages than in arithmetic; 256 rows keep them around a MB (measured:
+# 2-7x faster for the activation on a busy machine, no slower for the products).
 _FFN_ROWS = 256
 
 
@@ -217,68 +214,47 @@ class BertEncoder:
     def hidden_states(self, sequences: Sequence[Ints]) -> list[Floats]:
         """The last layer's hidden state of every piece of each sequence, [CLS] and [SEP] added and removed here.
 
-        Sequences are run in padded batches of similar length (padding is masked out of attention, so a sequence's
-        states do not depend on what it is batched with beyond float rounding)."""
+        Each sequence runs alone, on one thread, so its states are a function of its pieces and the files only.
+        OpenBLAS sums a row of a product in an order that depends on the matrix's height and the thread count, so
+        batching sentences together (1.8x less CPU on CoNLL sentences) or another thread count would change the
+        last bits of a document's features with whatever it happened to be batched with, and a cached feature
+        would differ from a fresh one: training on the same snapshot would no longer give the same model."""
         for sequence in sequences:
             if len(sequence) > self.max_pieces:
                 raise ValueError(f"a sequence of {len(sequence)} pieces is longer than the encoder's {self.max_pieces}")
-        results: list[Floats | None] = [None] * len(sequences)
-        order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
-        batch: list[int] = []
-        for index in order:
-            longest = len(sequences[index]) + 2
-            if batch and longest * (len(batch) + 1) > BATCH_PIECES_MAX:
-                self._run(sequences, batch, results)
-                batch = []
-            batch.append(index)
-        if batch:
-            self._run(sequences, batch, results)
-        return [result for result in results if result is not None]
-
-    def _run(self, sequences: Sequence[Ints], batch: list[int], results: list[Floats | None]) -> None:
-        length = max(len(sequences[i]) for i in batch) + 2
-        ids = np.zeros((len(batch), length), dtype=np.int64)
-        mask = np.zeros((len(batch), length), dtype=bool)
-        for row, index in enumerate(batch):
-            n = len(sequences[index])
-            ids[row, 0] = self.tokenizer.cls_id
-            ids[row, 1 : n + 1] = sequences[index]
-            ids[row, n + 1] = self.tokenizer.sep_id
-            mask[row, : n + 2] = True
-        states = self._forward(ids, mask)
-        for row, index in enumerate(batch):
-            results[index] = np.ascontiguousarray(states[row, 1 : len(sequences[index]) + 1])
+        with blas_threads(1):
+            return [self._forward(sequence)[1:-1] for sequence in sequences]
 
     def _feed_forward(self, layer: _Layer, x: Floats) -> Floats:
         c = self.config
         inner = _activation(c.hidden_act, x @ layer.intermediate_weight + layer.intermediate_bias)
         return _layer_norm(inner @ layer.output_weight + layer.output_bias + x, layer.output_norm, c.layer_norm_eps)
 
-    def _forward(self, ids: Ints, mask: npt.NDArray[np.bool_]) -> Floats:
+    def _forward(self, sequence: Ints) -> Floats:
+        """Hidden states of [CLS] + ``sequence`` + [SEP], one row each."""
         c = self.config
-        rows, length = ids.shape
+        ids = np.concatenate([[self.tokenizer.cls_id], sequence, [self.tokenizer.sep_id]]).astype(np.int64)
+        length = len(ids)
         heads, size = c.num_attention_heads, c.hidden_size // c.num_attention_heads
         x = self._word[ids] + self._position[:length] + self._token_type
-        x = _layer_norm(x.astype(np.float32), self._embedding_norm, c.layer_norm_eps).reshape(rows * length, -1)
-        # Padding gets the most negative float as its score, as BertModel does, so it gets no attention weight.
-        bias = np.where(mask, np.float32(0), np.finfo(np.float32).min).astype(np.float32)[:, None, None, :]
+        x = _layer_norm(x.astype(np.float32), self._embedding_norm, c.layer_norm_eps)
         scale = np.float32(1 / math.sqrt(size))
         for layer in self._layers:
-            qkv = (x @ layer.qkv_weight + layer.qkv_bias).reshape(rows, length, 3, heads, size)
-            query = qkv[:, :, 0].transpose(0, 2, 1, 3)
-            key = qkv[:, :, 1].transpose(0, 2, 3, 1)
-            value = qkv[:, :, 2].transpose(0, 2, 1, 3)
-            scores = (query @ key) * scale + bias
+            qkv = (x @ layer.qkv_weight + layer.qkv_bias).reshape(length, 3, heads, size)
+            query = qkv[:, 0].transpose(1, 0, 2)
+            key = qkv[:, 1].transpose(1, 2, 0)
+            value = qkv[:, 2].transpose(1, 0, 2)
+            scores = (query @ key) * scale
             scores -= scores.max(axis=-1, keepdims=True)
             np.exp(scores, out=scores)
             scores /= scores.sum(axis=-1, keepdims=True)
-            context = (scores @ value).transpose(0, 2, 1, 3).reshape(rows * length, -1)
+            context = (scores @ value).transpose(1, 0, 2).reshape(length, -1)
             attended = context @ layer.attention_out_weight + layer.attention_out_bias
             x = _layer_norm(attended + x, layer.attention_norm, c.layer_norm_eps)
             x = np.concatenate(
-                [self._feed_forward(layer, x[start : start + _FFN_ROWS]) for start in range(0, len(x), _FFN_ROWS)]
+                [self._feed_forward(layer, x[start : start + _FFN_ROWS]) for start in range(0, length, _FFN_ROWS)]
             )
-        states: Floats = x.reshape(rows, length, -1)
+        states: Floats = np.ascontiguousarray(x)
         return states
 
 
