@@ -18,6 +18,8 @@ Checks, printed and written to ``bench/results/encoder_reference.json``:
 2. Hidden states: the last layer for each tricky sentence, a batch of CoNLL sentences and one full 510-piece
    window (the first eng.testa article), each text run alone on both sides:
    the largest absolute difference, and the smallest and mean cosine between the two vectors of a piece.
+3. Speed, one thread, CPU seconds for ``--speed-sentences`` eng.testa sentences: nerlab (each sentence alone), and
+   ``transformers`` one sentence at a time and in padded batches of 32.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import argparse
 import json
 import platform
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -56,12 +59,43 @@ def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a * b).sum(axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
 
 
+def _cpu_seconds(encoder: Any, model: Any, texts: list[str], torch: Any) -> dict[str, Any]:
+    """CPU seconds for the same sentences, one thread: nerlab alone, transformers alone and in padded batches."""
+    pieces = [encoder.tokenizer(text).ids for text in texts]
+    started = time.process_time()
+    encoder.hidden_states(pieces)
+    mine = time.process_time() - started
+    full = [[encoder.tokenizer.cls_id, *ids.tolist(), encoder.tokenizer.sep_id] for ids in pieces]
+    with torch.no_grad():
+        started = time.process_time()
+        for ids in full:
+            model(input_ids=torch.tensor([ids]))
+        alone = time.process_time() - started
+        ordered = sorted(full, key=len)
+        started = time.process_time()
+        for start in range(0, len(ordered), 32):
+            batch = ordered[start : start + 32]
+            length = max(map(len, batch))
+            ids = torch.tensor([row + [0] * (length - len(row)) for row in batch])
+            mask = torch.tensor([[1] * len(row) + [0] * (length - len(row)) for row in batch])
+            model(input_ids=ids, attention_mask=mask)
+        batched = time.process_time() - started
+    return {
+        "speed_sentences": len(texts),
+        "speed_pieces": sum(len(ids) for ids in pieces),
+        "cpu_s_nerlab_alone": round(mine, 2),
+        "cpu_s_transformers_alone": round(alone, 2),
+        "cpu_s_transformers_batches_of_32": round(batched, 2),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     parser.add_argument("--conll", type=Path, default=CONLL, help="CoNLL-2003 eng.testa")
     parser.add_argument("--sentences", type=int, default=3000, help="CoNLL-2003 eng.testa sentences to tokenize")
     parser.add_argument("--batch", type=int, default=64, help="CoNLL sentences whose hidden states are compared")
+    parser.add_argument("--speed-sentences", type=int, default=300, help="eng.testa sentences timed on both sides")
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "encoder_reference.json")
     args = parser.parse_args()
 
@@ -104,6 +138,8 @@ def main() -> None:
         cosines.append(_cosines(output.astype(np.float64), states.astype(np.float64)))
     every = np.concatenate(cosines)
 
+    speed = _cpu_seconds(encoder, reference_model, conll[: args.speed_sentences], torch)
+
     figures: dict[str, Any] = {
         "model": str(args.model),
         "weights_sha256": encoder.weights_sha256,
@@ -121,6 +157,7 @@ def main() -> None:
         "max_abs_difference": largest,
         "min_cosine": float(every.min()),
         "mean_cosine": float(every.mean()),
+        **speed,
     }
     print(json.dumps(figures, indent=2, ensure_ascii=False))
     args.output.parent.mkdir(parents=True, exist_ok=True)
