@@ -1,0 +1,278 @@
+"""A frozen BERT encoder (BertModel's forward pass) in numpy, read from a local folder.
+
+PyTorch is no dependency of nerlab (PyPI's Linux wheel is the multi-GB CUDA build), and a frozen encoder needs no
+gradients: its forward pass is a dozen matrix products per layer, which numpy's OpenBLAS does in float32.
+``bench/encoder_reference.py`` compares these hidden states with ``transformers``' (docs/encoders.md has the
+figures).
+
+The folder holds ``config.json`` (``model_type`` "bert": BERT, MiniLM, multilingual BERT, e5/BGE-small and other
+BertModel checkpoints), ``model.safetensors`` (with or without the ``bert.`` prefix of task checkpoints; F32, F16 or
+BF16, computed in float32) and ``tokenizer.json`` or ``vocab.txt`` (``ner.encoders.wordpiece``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ner.compute import blas_threads
+from ner.encoders.files import (
+    CONFIG_FILE,
+    WEIGHTS_FILE,
+    BertConfig,
+    EncoderFileError,
+    read_bert_config,
+    read_safetensors,
+    require_file,
+)
+from ner.encoders.wordpiece import WordPieceTokenizer, load_tokenizer
+
+Floats = npt.NDArray[np.float32]
+Ints = npt.NDArray[np.int64]
+
+# Changes whenever the numbers this module computes for the same files would change (part of the fingerprint, so
+# cached features from an older computation are never reused).
+COMPUTATION_VERSION = 1
+# The feed-forward part runs this many rows at a time. Its intermediate arrays are 4x the hidden width, and large
+# ones (tens of MB) cost more in fresh memory pages than in arithmetic; 256 rows keep them around a MB (measured:
+# 2-7x faster for the activation on a busy machine, no slower for the products).
+_FFN_ROWS = 256
+
+
+@dataclass(frozen=True, slots=True)
+class _LayerNorm:
+    weight: Floats
+    bias: Floats
+
+
+@dataclass(frozen=True, slots=True)
+class _Layer:
+    qkv_weight: Floats  # (hidden, 3 * hidden): query, key and value in one product
+    qkv_bias: Floats
+    attention_out_weight: Floats
+    attention_out_bias: Floats
+    attention_norm: _LayerNorm
+    intermediate_weight: Floats
+    intermediate_bias: Floats
+    output_weight: Floats
+    output_bias: Floats
+    output_norm: _LayerNorm
+
+
+class _Weights:
+    """Tensors looked up by BertModel name, checked against the config, copied into float32 memory."""
+
+    def __init__(self, path: Path, tensors: dict[str, npt.NDArray[Any]]) -> None:
+        self.path = path
+        self.tensors = tensors
+        self.prefix = "bert." if "bert.embeddings.word_embeddings.weight" in tensors else ""
+
+    def get(self, name: str, shape: tuple[int, ...]) -> Floats:
+        key = self.prefix + name
+        tensor = self.tensors.get(key)
+        if tensor is None and name.endswith(".LayerNorm.weight"):
+            # Checkpoints converted from TensorFlow name LayerNorm's parameters gamma and beta.
+            tensor = self.tensors.get(key.removesuffix("weight") + "gamma")
+        if tensor is None and name.endswith(".LayerNorm.bias"):
+            tensor = self.tensors.get(key.removesuffix("bias") + "beta")
+        if tensor is None:
+            raise EncoderFileError(self.path, f"tensor {key!r} is missing")
+        if tuple(tensor.shape) != shape:
+            raise EncoderFileError(
+                self.path, f"tensor {key!r} has shape {list(tensor.shape)}, config.json implies {list(shape)}"
+            )
+        if not np.issubdtype(tensor.dtype, np.floating):
+            raise EncoderFileError(self.path, f"tensor {key!r} holds {tensor.dtype}, not floating point numbers")
+        values = np.array(tensor, dtype=np.float32)
+        if not np.isfinite(values).all():
+            raise EncoderFileError(self.path, f"tensor {key!r} holds NaN or infinite values")
+        return values
+
+    def norm(self, name: str, size: int) -> _LayerNorm:
+        return _LayerNorm(self.get(f"{name}.weight", (size,)), self.get(f"{name}.bias", (size,)))
+
+    def linear(self, name: str, inputs: int, outputs: int) -> tuple[Floats, Floats]:
+        # Stored (out, in) as torch's Linear keeps them; transposed once so a forward pass is x @ W.
+        weight = np.ascontiguousarray(self.get(f"{name}.weight", (outputs, inputs)).T)
+        return weight, self.get(f"{name}.bias", (outputs,))
+
+
+def _erf(x: Floats) -> Floats:
+    # numpy has no erf. Abramowitz & Stegun 7.1.26: absolute error below 1.5e-7, under float32's own rounding of
+    # the activations it feeds. |x| is capped at 5 (erf(5) is 1 to 1e-12): beyond it exp(-x*x) falls into
+    # subnormal floats, which made this several times slower than the layer's matrix products.
+    a = np.minimum(np.abs(x), np.float32(5))
+    t = 1.0 / (1.0 + 0.3275911 * a)
+    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
+    result: Floats = np.copysign(1.0 - poly * np.exp(-a * a), x).astype(np.float32, copy=False)
+    return result
+
+
+def _activation(name: str, x: Floats) -> Floats:
+    if name == "gelu":
+        return (0.5 * x * (1.0 + _erf(x * np.float32(1 / math.sqrt(2))))).astype(np.float32)
+    if name in ("gelu_new", "gelu_pytorch_tanh"):
+        inner = np.float32(math.sqrt(2 / math.pi)) * (x + np.float32(0.044715) * x * x * x)
+        return (0.5 * x * (1.0 + np.tanh(inner))).astype(np.float32)
+    relu: Floats = np.maximum(x, np.float32(0))
+    return relu
+
+
+def _layer_norm(x: Floats, norm: _LayerNorm, eps: float) -> Floats:
+    mean = x.mean(axis=-1, keepdims=True)
+    centred = x - mean
+    variance = (centred * centred).mean(axis=-1, keepdims=True)
+    return (centred / np.sqrt(variance + np.float32(eps)) * norm.weight + norm.bias).astype(np.float32)
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        while block := file.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class BertEncoder:
+    """A BERT encoder's tokenizer and frozen weights; ``hidden_states`` runs it on batches of piece ids."""
+
+    def __init__(self, folder: Path) -> None:
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise EncoderFileError(folder, "encoder folder not found")
+        self.folder = folder
+        self.config: BertConfig = read_bert_config(folder)
+        self.tokenizer: WordPieceTokenizer
+        self.tokenizer, tokenizer_path = load_tokenizer(folder)
+        weights_path = require_file(folder, WEIGHTS_FILE)
+        self.weights_sha256 = _file_sha256(weights_path)
+        self._load_weights(weights_path)
+        if max(self.tokenizer.vocab.values()) >= self.config.vocab_size:
+            raise EncoderFileError(
+                tokenizer_path,
+                f"the vocabulary has ids up to {max(self.tokenizer.vocab.values())}, but config.json's "
+                f"vocab_size is {self.config.vocab_size}",
+            )
+        # What decides the numbers: the files' contents and this module's version, not the folder's location.
+        identity = {
+            "version": COMPUTATION_VERSION,
+            "config": json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8")),
+            "tokenizer_sha256": _file_sha256(tokenizer_path),
+            "tokenizer": self.tokenizer.settings(),
+            "weights_sha256": self.weights_sha256,
+        }
+        self.fingerprint = hashlib.sha256(json.dumps(identity, sort_keys=True).encode("utf-8")).hexdigest()
+
+    def _load_weights(self, path: Path) -> None:
+        c = self.config
+        weights = _Weights(path, read_safetensors(path))
+        h = c.hidden_size
+        self._word = weights.get("embeddings.word_embeddings.weight", (c.vocab_size, h))
+        self._position = weights.get("embeddings.position_embeddings.weight", (c.max_position_embeddings, h))
+        self._token_type = weights.get("embeddings.token_type_embeddings.weight", (c.type_vocab_size, h))[0]
+        self._embedding_norm = weights.norm("embeddings.LayerNorm", h)
+        self._layers: list[_Layer] = []
+        for index in range(c.num_hidden_layers):
+            name = f"encoder.layer.{index}"
+            projections = [weights.linear(f"{name}.attention.self.{part}", h, h) for part in ("query", "key", "value")]
+            attention_out = weights.linear(f"{name}.attention.output.dense", h, h)
+            intermediate = weights.linear(f"{name}.intermediate.dense", h, c.intermediate_size)
+            output = weights.linear(f"{name}.output.dense", c.intermediate_size, h)
+            self._layers.append(
+                _Layer(
+                    qkv_weight=np.ascontiguousarray(np.concatenate([w for w, _ in projections], axis=1)),
+                    qkv_bias=np.concatenate([b for _, b in projections]),
+                    attention_out_weight=attention_out[0],
+                    attention_out_bias=attention_out[1],
+                    attention_norm=weights.norm(f"{name}.attention.output.LayerNorm", h),
+                    intermediate_weight=intermediate[0],
+                    intermediate_bias=intermediate[1],
+                    output_weight=output[0],
+                    output_bias=output[1],
+                    output_norm=weights.norm(f"{name}.output.LayerNorm", h),
+                )
+            )
+
+    @property
+    def width(self) -> int:
+        return self.config.hidden_size
+
+    @property
+    def max_pieces(self) -> int:
+        """The most wordpieces one window holds: the position table less [CLS] and [SEP]."""
+        return self.config.max_position_embeddings - 2
+
+    def hidden_states(self, sequences: Sequence[Ints]) -> list[Floats]:
+        """The last layer's hidden state of every piece of each sequence, [CLS] and [SEP] added and removed here.
+
+        Each sequence runs alone, on one thread, so its states are a function of its pieces and the files only.
+        OpenBLAS sums a row of a product in an order that depends on the matrix's height and the thread count, so
+        batching sentences together (1.8x less CPU on CoNLL sentences) or another thread count would change the
+        last bits of a document's features with whatever it happened to be batched with, and a cached feature
+        would differ from a fresh one: training on the same snapshot would no longer give the same model."""
+        for sequence in sequences:
+            if len(sequence) > self.max_pieces:
+                raise ValueError(f"a sequence of {len(sequence)} pieces is longer than the encoder's {self.max_pieces}")
+        with blas_threads(1):
+            return [self._forward(sequence)[1:-1] for sequence in sequences]
+
+    def _feed_forward(self, layer: _Layer, x: Floats) -> Floats:
+        c = self.config
+        inner = _activation(c.hidden_act, x @ layer.intermediate_weight + layer.intermediate_bias)
+        return _layer_norm(inner @ layer.output_weight + layer.output_bias + x, layer.output_norm, c.layer_norm_eps)
+
+    def _forward(self, sequence: Ints) -> Floats:
+        """Hidden states of [CLS] + ``sequence`` + [SEP], one row each."""
+        c = self.config
+        ids = np.concatenate([[self.tokenizer.cls_id], sequence, [self.tokenizer.sep_id]]).astype(np.int64)
+        length = len(ids)
+        heads, size = c.num_attention_heads, c.hidden_size // c.num_attention_heads
+        x = self._word[ids] + self._position[:length] + self._token_type
+        x = _layer_norm(x.astype(np.float32), self._embedding_norm, c.layer_norm_eps)
+        scale = np.float32(1 / math.sqrt(size))
+        for layer in self._layers:
+            qkv = (x @ layer.qkv_weight + layer.qkv_bias).reshape(length, 3, heads, size)
+            query = qkv[:, 0].transpose(1, 0, 2)
+            key = qkv[:, 1].transpose(1, 2, 0)
+            value = qkv[:, 2].transpose(1, 0, 2)
+            scores = (query @ key) * scale
+            scores -= scores.max(axis=-1, keepdims=True)
+            np.exp(scores, out=scores)
+            scores /= scores.sum(axis=-1, keepdims=True)
+            context = (scores @ value).transpose(1, 0, 2).reshape(length, -1)
+            attended = context @ layer.attention_out_weight + layer.attention_out_bias
+            x = _layer_norm(attended + x, layer.attention_norm, c.layer_norm_eps)
+            x = np.concatenate(
+                [self._feed_forward(layer, x[start : start + _FFN_ROWS]) for start in range(0, length, _FFN_ROWS)]
+            )
+        states: Floats = np.ascontiguousarray(x)
+        return states
+
+
+def _folder_state(folder: Path) -> tuple[tuple[str, int, int], ...]:
+    state = []
+    for path in sorted(folder.iterdir()) if folder.is_dir() else []:
+        if path.is_file():
+            stat = path.stat()
+            state.append((path.name, stat.st_mtime_ns, stat.st_size))
+    return tuple(state)
+
+
+@lru_cache(maxsize=4)
+def _load(folder: str, _state: tuple[tuple[str, int, int], ...]) -> BertEncoder:
+    return BertEncoder(Path(folder))
+
+
+def load_encoder(folder: Path | str) -> BertEncoder:
+    """The encoder in ``folder``, loaded once per process while its files stay unchanged."""
+    resolved = Path(folder).expanduser().resolve()
+    return _load(str(resolved), _folder_state(resolved))
