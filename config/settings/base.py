@@ -6,8 +6,16 @@ from pathlib import Path
 
 import environ
 
-BASE_DIR = Path(__file__).resolve().parent.parent.parent
-DATA_DIR = Path(environ.Env().str("NERLAB_DATA_DIR", default=str(BASE_DIR / "data")))
+# BASE_DIR holds what nerlab ships besides code (templates/, static/, demo/): the repository root in a checkout, the
+# installed config package for a wheel (pyproject.toml's package-dir puts them there). The folder that gets .env and
+# the default data/ is the checkout, or for an installed nerlab the folder it runs in, never site-packages.
+_CONFIG_DIR = Path(__file__).resolve().parent.parent
+if (_CONFIG_DIR / "templates").is_dir():
+    BASE_DIR = _CONFIG_DIR
+    _HOME_DIR = Path.cwd()
+else:
+    BASE_DIR = _HOME_DIR = _CONFIG_DIR.parent
+DATA_DIR = Path(environ.Env().str("NERLAB_DATA_DIR", default=str(_HOME_DIR / "data")))
 
 env = environ.Env(
     DJANGO_DEBUG=(bool, False),
@@ -15,7 +23,7 @@ env = environ.Env(
     DJANGO_CSRF_TRUSTED_ORIGINS=(list, []),
     NERLAB_SELF_REGISTRATION=(bool, False),
 )
-env_file = BASE_DIR / ".env"
+env_file = _HOME_DIR / ".env"
 if env_file.exists():
     env.read_env(str(env_file))
 
