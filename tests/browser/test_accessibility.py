@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from projects.roles import Role
+
 AXE = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
 BLOCKING_IMPACTS = ("serious", "critical")
 
@@ -125,25 +127,25 @@ VALUE_NAMES = (
 ANONYMOUS_PAGES = ("login", "projects:signup", "projects:invitation_accept")
 
 
-def _project_with_data() -> tuple[Any, dict[str, Any]]:
-    """An owner and a project holding tagged documents, types, a member, an invitation, an API key, a trained model
-    with its evaluation and a comparison partner, a deployment, a learning curve, a pre-annotation and an import."""
+def _project_with_data() -> tuple[dict[str, Any], dict[str, Any]]:
+    """A member of each role and a project holding tagged documents, types, an invitation, an API key, a trained
+    model with its evaluation and a comparison partner, a deployment, a learning curve, a suggestion, agreement copies,
+    a pre-annotation and an import."""
     from evaluation.models import LearningCurve, PreannotationJob
     from labeling.models import AnnotationAssignment, AnnotatorSpan, ImportJob, Suggestion
     from projects import services
     from projects.models import Membership
-    from projects.roles import Role
     from serving.services import deployment_create_or_replace
     from tests.evaluation.conftest import make_trainable
     from tests.evaluation.objects import finished_model
     from tests.factories import EntityTypeFactory, MembershipFactory, ProjectFactory, UserFactory
     from tests.serving.helpers import model_row
 
-    owner = UserFactory(username="axe-owner")
-    editor = UserFactory(username="axe-editor")
+    users = {role: UserFactory(username=f"axe-{role.value}") for role in Role}
+    owner, editor = users[Role.OWNER], users[Role.EDITOR]
     project = ProjectFactory(name="axe-trips", created_by=owner)
-    MembershipFactory(project=project, user=owner, role=Role.OWNER)
-    MembershipFactory(project=project, user=editor, role=Role.EDITOR)
+    for role, member in users.items():
+        MembershipFactory(project=project, user=member, role=role)
     documents = make_trainable(project, owner)
     document = documents[0]
     EntityTypeFactory(project=project, name="Person", color="#f4a3a8", hotkey="p")
@@ -182,12 +184,26 @@ def _project_with_data() -> tuple[Any, dict[str, Any]]:
         "token": token,
         "suggested_document_id": documents[1].pk,
     }
-    return owner, values
+    return users, values
 
 
 def _url(route: PageRoute, values: dict[str, Any]) -> str:
     url = reverse(route.name, kwargs={kwarg: values[kwarg] for kwarg in route.kwargs})
     return url + QUERIES.get(route.name, "").format(**values)
+
+
+@pytest.mark.django_db
+def test_exempted_post_only_routes_refuse_get(client):
+    """Keeps the reasons above true: a route exempted as POST-only has no page to check."""
+    users, values = _project_with_data()
+    client.force_login(users[Role.OWNER])
+    routes = {route.name: route for route in page_routes()}
+    answers = {
+        name: client.get(_url(routes[name], values)).status_code
+        for name, reason in NOT_VISITED.items()
+        if reason.startswith("POST-only")
+    }
+    assert answers and set(answers.values()) == {405}, answers
 
 
 # --- running axe ---------------------------------------------------------------------------------------------------
@@ -219,8 +235,8 @@ def new_page(browser, live_server):
     contexts: list[Any] = []
     errors: list[str] = []
 
-    def open_page(user: Any = None) -> Any:
-        context = browser.new_context(viewport={"width": 1366, "height": 900}, base_url=live_server.url)
+    def open_page(user: Any = None, width: int = 1366) -> Any:
+        context = browser.new_context(viewport={"width": width, "height": 900}, base_url=live_server.url)
         if user is not None:
             client = Client()
             client.force_login(user)
@@ -250,27 +266,36 @@ def _visit(page: Any, url: str) -> list[str]:
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_every_page_has_no_serious_violation(new_page, settings):
+@pytest.mark.parametrize("width", [1366, 390], ids=["desktop", "phone"])
+def test_every_page_has_no_serious_violation(new_page, settings, width):
     settings.NERLAB_SELF_REGISTRATION = True  # the sign-up page exists only where an installation opens it
-    owner, values = _project_with_data()
+    users, values = _project_with_data()
+    owner = users[Role.OWNER]
     routes = [route for route in page_routes() if route.name not in NOT_VISITED]
-    signed_in = new_page(owner)
-    anonymous = new_page()
+    signed_in = new_page(owner, width)
+    anonymous = new_page(None, width)
     assert len(routes) > 40, "the walk of the URL conf lost the project pages"
     found: list[str] = []
     for route in routes:
         page = anonymous if route.name in ANONYMOUS_PAGES else signed_in
         found += _visit(page, _url(route, values))
+    # What a wrong address or a missing object shows is a page too.
+    missing = reverse("labeling:document_detail", args=[values["project_name"], 999_999])
+    response = signed_in.goto(missing)
+    assert response is not None and response.status == 404
+    found += _violations(signed_in, f"{missing} (not found)")
     assert found == [], "\n".join(["serious or critical accessibility violations:", *found])
 
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_tagging_page_states_have_no_serious_violation(new_page):
-    """The tagging page with a span's menu open, with a suggestion's menu open, and with the ``?`` help open."""
+    """The tagging page with a span's menu open, with a suggestion's menu open, and with the ``?`` help open; the
+    dashboard, documents and tagging pages as an annotator and as a viewer."""
     from playwright.sync_api import expect
 
-    owner, values = _project_with_data()
+    users, values = _project_with_data()
+    owner = users[Role.OWNER]
     page = new_page(owner)
     found: list[str] = []
     url = reverse("labeling:document_annotate", args=[values["project_name"], values["document_id"]])
@@ -290,6 +315,15 @@ def test_tagging_page_states_have_no_serious_violation(new_page):
     page.keyboard.press("Tab")
     expect(page.locator("#span-menu[data-kind=suggestion]")).to_be_visible()
     found += _violations(page, f"{url} (a suggestion focused)")
+
+    # What the other roles see differs (no tagging controls for a viewer, no management for an annotator).
+    for role in (Role.ANNOTATOR, Role.VIEWER):
+        other = new_page(users[role])
+        for name in ("projects:project_detail", "labeling:document_list"):
+            found += _visit(other, reverse(name, args=[values["project_name"]]))
+        other.goto(url)
+        other.wait_for_selector("#doc-text[data-ready=true]")
+        found += _violations(other, f"{url} (as {role.value})")
     assert found == [], "\n".join(["serious or critical accessibility violations:", *found])
 
 
@@ -297,7 +331,8 @@ def test_tagging_page_states_have_no_serious_violation(new_page):
 @pytest.mark.django_db(transaction=True)
 def test_bulk_delete_page_has_no_serious_violation(new_page):
     """The bulk-delete confirmation is the answer to a POST from the documents page's checkboxes."""
-    owner, values = _project_with_data()
+    users, values = _project_with_data()
+    owner = users[Role.OWNER]
     page = new_page(owner)
     page.goto(reverse("labeling:document_list", args=[values["project_name"]]))
     page.evaluate(
