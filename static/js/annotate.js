@@ -555,6 +555,13 @@
     return button;
   }
 
+  // role="menu" may own only menu items and groups: a visible title becomes the accessible name of its menu or group
+  // and is hidden from the accessibility tree, where it would be a stray paragraph.
+  function nameMenuPart(part, title) {
+    part.setAttribute("aria-label", title.textContent);
+    title.setAttribute("aria-hidden", "true");
+  }
+
   function placeMenu(rect) {
     menu.hidden = false;
     const top = window.scrollY + rect.bottom + 6;
@@ -575,6 +582,8 @@
     title.textContent = `Tag “${text.slice(start, end).slice(0, 80)}” as:`;
     const list = document.createElement("div");
     list.className = "menu-types";
+    list.setAttribute("role", "group");
+    nameMenuPart(list, title);
     for (const type of types.values()) list.append(chip(type, { role: "menuitem" }));
     menu.append(title, list);
     const selection = window.getSelection();
@@ -595,6 +604,8 @@
       const title = document.createElement("p");
       title.className = "menu-title";
       title.textContent = `${typeName(span.typeId)}: “${text.slice(span.start, span.end).slice(0, 80)}”`;
+      block.setAttribute("role", "group");
+      nameMenuPart(block, title);
       block.append(title);
       if (config.canAnnotate) {
         const list = document.createElement("div");
@@ -606,6 +617,7 @@
         del.type = "button";
         del.className = "danger";
         del.dataset.action = "delete";
+        del.setAttribute("role", "menuitem");
         del.textContent = "Delete";
         actions.append(del);
         block.append(list, actions);
@@ -631,6 +643,8 @@
       title.className = "menu-title";
       title.textContent = `Suggested ${typeName(suggestion.typeId)} (${percent(suggestion.confidence)} confident): ` +
         `“${text.slice(suggestion.start, suggestion.end).slice(0, 80)}”`;
+      block.setAttribute("role", "group");
+      nameMenuPart(block, title);
       block.append(title);
       if (config.canAnnotate) {
         const actions = document.createElement("div");
@@ -649,6 +663,7 @@
         const as = document.createElement("p");
         as.className = "menu-title";
         as.textContent = "or accept as:";
+        as.setAttribute("aria-hidden", "true");
         const list = document.createElement("div");
         list.className = "menu-types";
         for (const type of types.values()) {
