@@ -23,7 +23,7 @@ from evaluation.models import TrainedModel
 from ner import limits
 from ner.offsets import OffsetMapper, TextElementMapper, text_element_length
 from ner.predict import ModelLoadError, ScoredSpan
-from projects.jobs import job_is_stale, job_lost_reason, job_recovery_verdict, jobs_recover_on_commit
+from projects.jobs import job_is_stale, job_lost_reason, job_recovery_verdict
 from projects.models import ApiKey, Project
 from serving.cache import ModelRef, model_cache
 from serving.models import AnalyzeJob, Deployment
@@ -366,7 +366,7 @@ def analyze_job_create(
     with transaction.atomic():
         job.full_clean()
         job.save()
-        jobs_recover_on_commit()
+        # No recovery sweep here (unlike the other kinds): analyze jobs come by the API, many a second.
         transaction.on_commit(partial(_send, str(job.pk)))
     return job
 
