@@ -54,7 +54,7 @@ from ner.metrics import evaluate
 from ner.predict import load as load_model
 from ner.train import TrainCancelled, TrainError, TrainSettings, train
 from ner.types import LabeledDoc
-from projects.jobs import job_is_stale, job_lost_reason, job_recovery_verdict, jobs_recover_on_commit
+from projects.jobs import job_heartbeat, job_is_stale, job_lost_reason, job_recovery_verdict, jobs_recover_on_commit
 from projects.models import Project
 
 if TYPE_CHECKING:
@@ -219,8 +219,10 @@ def learning_curve_execute(*, curve_id: int) -> str:
     if outcome != "claimed":
         return outcome
     assert curve is not None
+    own = LearningCurve.objects.filter(pk=curve.pk, started_at=curve.started_at, status=LearningCurve.Status.RUNNING)
     try:
-        projection = _run(curve)
+        with job_heartbeat(own.all):
+            projection = _run(curve)
         _finish(curve, LearningCurve.Status.SUCCEEDED, projection=projection.to_dict())
     except (_Superseded, TrainCancelled):
         return "superseded"

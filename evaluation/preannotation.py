@@ -27,7 +27,7 @@ from evaluation.models import PreannotationJob, TrainedModel
 from evaluation.selectors import trained_model_local_path
 from labeling.models import Document
 from labeling.suggestions import suggestions_pending_count, suggestions_replace
-from projects.jobs import job_is_stale, job_lost_reason, job_recovery_verdict, jobs_recover_on_commit
+from projects.jobs import job_heartbeat, job_is_stale, job_lost_reason, job_recovery_verdict, jobs_recover_on_commit
 from projects.models import Project
 
 if TYPE_CHECKING:
@@ -258,7 +258,8 @@ def preannotation_job_execute(*, job_id: int) -> str:
     if job is None:
         return "skipped"
     try:
-        _run(job)
+        with job_heartbeat(partial(_own, job)):
+            _run(job)
     except _Superseded:
         return "superseded"
     except ModelLoadError as error:

@@ -53,6 +53,7 @@ from ner.types import LabeledDoc
 from ner.types import Span as NerSpan
 from projects.exceptions import Conflict
 from projects.jobs import (
+    job_heartbeat,
     job_is_stale,
     job_lost_reason,
     job_recovery_verdict,
@@ -501,8 +502,10 @@ def training_run_execute(*, run_id: int) -> ClaimOutcome:
     run = claim.run
     assert run is not None
     workdir = Path(tempfile.mkdtemp(prefix=f"nerlab-run-{run.pk}-"))
+    own = TrainingRun.objects.filter(pk=run.pk, attempts=run.attempts, status=TrainingRun.Status.RUNNING)
     try:
-        _train_and_save(run, workdir)
+        with job_heartbeat(own.all):
+            _train_and_save(run, workdir)
     except TrainCancelled:
         _finish(run, TrainingRun.Status.CANCELLED)
     except (TrainError, ValidationError) as error:

@@ -44,7 +44,7 @@ from ner.text import UploadError, check_text, content_hash, read_uploads
 from ner.tokens import token_bounds
 from ner.types import LabeledDoc
 from ner.types import Span as NerSpan
-from projects.jobs import job_is_stale, job_lost_reason, job_recovery_verdict, jobs_recover_on_commit
+from projects.jobs import job_heartbeat, job_is_stale, job_lost_reason, job_recovery_verdict, jobs_recover_on_commit
 from projects.models import Project
 from projects.services import entity_type_create
 from projects.storage import project_storage_prefix
@@ -883,49 +883,51 @@ def import_job_execute(*, job_id: int, inline: bool = False) -> str:
         return claimed
     job = claimed
     progress = _set_progress(job.pk)
-    try:
-        with default_storage.open(job.file_path, "rb") as handle:
-            data = handle.read()
-        texts_data = None
-        if job.texts_file_path:
-            with default_storage.open(job.texts_file_path, "rb") as handle:
-                texts_data = handle.read()
-        options = ImportOptions.from_dict(job.options)
+    # A sign of life while it reads and checks (on PostgreSQL also while it writes): see projects.jobs.
+    with job_heartbeat(partial(_own, job), field="updated_at"):
         try:
-            docs = labeled_docs_read(
-                format=job.format,
-                data=data,
+            with default_storage.open(job.file_path, "rb") as handle:
+                data = handle.read()
+            texts_data = None
+            if job.texts_file_path:
+                with default_storage.open(job.texts_file_path, "rb") as handle:
+                    texts_data = handle.read()
+            options = ImportOptions.from_dict(job.options)
+            try:
+                docs = labeled_docs_read(
+                    format=job.format,
+                    data=data,
+                    file_name=job.file_name,
+                    options=options,
+                    texts_data=texts_data,
+                    texts_file_name=job.texts_file_name,
+                )
+            except FormatError as error:
+                _finish(job, ImportReport.unreadable(error))
+                return job.status
+            if inline and len(docs) > import_async_documents():
+                ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.QUEUED, progress=0)
+                _queue(job)
+                return ImportJob.Status.QUEUED
+            progress(5)
+            report = labeled_docs_import(
+                project=job.project,
+                user=job.created_by,
+                docs=docs,
+                create_missing_types=options.create_missing_types,
                 file_name=job.file_name,
-                options=options,
-                texts_data=texts_data,
-                texts_file_name=job.texts_file_name,
+                progress=progress,
             )
-        except FormatError as error:
-            _finish(job, ImportReport.unreadable(error))
-            return job.status
-        if inline and len(docs) > import_async_documents():
-            ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.QUEUED, progress=0)
-            _queue(job)
-            return ImportJob.Status.QUEUED
-        progress(5)
-        report = labeled_docs_import(
-            project=job.project,
-            user=job.created_by,
-            docs=docs,
-            create_missing_types=options.create_missing_types,
-            file_name=job.file_name,
-            progress=progress,
-        )
-    except Exception:
-        logger.exception("import job %s failed", job.pk)
-        _own(job).update(
-            status=ImportJob.Status.FAILED,
-            error="The import stopped on an unexpected error; nothing was written. Try again, or report it.",
-            finished_at=timezone.now(),
-        )
-        raise
-    _finish(job, report)
-    return job.status
+        except Exception:
+            logger.exception("import job %s failed", job.pk)
+            _own(job).update(
+                status=ImportJob.Status.FAILED,
+                error="The import stopped on an unexpected error; nothing was written. Try again, or report it.",
+                finished_at=timezone.now(),
+            )
+            raise
+        _finish(job, report)
+        return job.status
 
 
 def import_job_retry(*, job: ImportJob, create_missing_types: bool) -> ImportJob:

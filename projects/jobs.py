@@ -1,7 +1,9 @@
 """Background jobs whose worker stopped: one recovery rule for every kind of job, and what triggers it.
 
 Every background job (training runs, imports, learning curves, pre-annotation, analyze jobs) is a row with a last
-sign of life: the heartbeat its worker writes while it works, or the time its message was sent while it waits. A
+sign of life: the heartbeat its worker writes while it works (``job_heartbeat``, from a thread, so that a phase that
+reports no progress for minutes, such as spaCy initialising a big corpus, still shows the worker alive), or the
+time its message was sent while it waits. A
 worker killed outright (SIGKILL, out of memory, a machine that went away) writes nothing more; with the default
 file broker its message is gone for good, and Redis gives it back only after the visibility timeout, hours later.
 So the rows, not the broker, decide:
@@ -23,13 +25,15 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import DatabaseError, close_old_connections, connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 logger = logging.getLogger(__name__)
@@ -77,6 +81,33 @@ def job_lost_reason(*, what: str, attempts: int) -> str:
         f"The worker running this {what} stopped without finishing it ({times}; it was killed, ran out of memory "
         "or its machine went away), so it was not started again. Check the worker's log, then start it again."
     )
+
+
+@contextmanager
+def job_heartbeat(rows: Callable[[], QuerySet[Any]], *, field: str = "heartbeat_at") -> Iterator[None]:
+    """While the block runs, write now into ``field`` of ``rows()`` (the job's row, filtered to the attempt that
+    owns it) from a thread, every sixth of ``NERLAB_JOB_STALE_S``: the worker's sign of life, whatever it is busy
+    with. A process killed outright takes the thread with it, so the heartbeat stops exactly when it should."""
+    stop = threading.Event()
+    interval_s = settings.NERLAB_JOB_STALE_S / 6
+
+    def beat() -> None:
+        try:
+            while not stop.wait(interval_s):
+                try:
+                    rows().update(**{field: timezone.now()})
+                except DatabaseError:  # e.g. SQLite busy with the job's own long write: the next beat may pass
+                    logger.warning("A job heartbeat could not be written", exc_info=True)
+        finally:
+            connection.close()  # the thread's own connection
+
+    thread = threading.Thread(target=beat, name="nerlab-job-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        # Not joined: a beat waiting on a lock the job held ends by itself, and writes only to the attempt's row.
+        stop.set()
 
 
 def jobs_recover(*, now: datetime | None = None) -> dict[str, int]:

@@ -23,7 +23,7 @@ from evaluation.models import TrainedModel
 from ner import limits
 from ner.offsets import OffsetMapper, TextElementMapper, text_element_length
 from ner.predict import ModelLoadError, ScoredSpan
-from projects.jobs import job_is_stale, job_lost_reason, job_recovery_verdict
+from projects.jobs import job_heartbeat, job_is_stale, job_lost_reason, job_recovery_verdict
 from projects.models import ApiKey, Project
 from serving.cache import ModelRef, model_cache
 from serving.models import AnalyzeJob, Deployment
@@ -437,12 +437,13 @@ def analyze_job_execute(*, job_id: str) -> AnalyzeJob | None:
 
     documents = [DocumentInput(d["id"], d["text"], d.get("language")) for d in job.request["documents"]]
     items: list[dict[str, Any]] = []
-    for task in job.request["tasks"]:
-        items.append(_run_task(job, task, documents))
-        AnalyzeJob.objects.filter(pk=job.pk).update(updated_at=timezone.now())  # a sign of life (projects.jobs)
+    own = AnalyzeJob.objects.filter(pk=job.pk, status=AnalyzeJob.Status.RUNNING, attempts=job.attempts)
+    with job_heartbeat(own.all, field="updated_at"):
+        for task in job.request["tasks"]:
+            items.append(_run_task(job, task, documents))
     failed = all(item["status"] == "failed" for item in items)
     # Only while this attempt still holds the job: recovery may have given up on it and queued it again.
-    AnalyzeJob.objects.filter(pk=job.pk, status=AnalyzeJob.Status.RUNNING, attempts=job.attempts).update(
+    own.update(
         task_results=items,
         status=AnalyzeJob.Status.FAILED if failed else AnalyzeJob.Status.SUCCEEDED,
         updated_at=timezone.now(),

@@ -8,6 +8,7 @@ SIGKILL is in tests/evaluation/test_worker.py.
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -198,3 +199,22 @@ def test_a_worker_recovers_when_it_starts_and_then_periodically(monkeypatch, set
     finally:
         celery._stop_job_recovery()  # what worker_shutdown calls
     assert not celery._recovery
+
+
+@pytest.mark.django_db(transaction=True)  # the heartbeat thread has its own connection: it must see the row
+def test_a_heartbeat_thread_keeps_a_busy_job_alive_whatever_it_is_doing(project, user, settings):
+    from labeling.imports import _own
+
+    settings.NERLAB_JOB_STALE_S = 0.06  # a beat every 10 ms
+    job = import_job_create(project=project, user=user, format="jsonl", data=jsonl({"text": "x"}), file_name="a.jsonl")
+    silent_since = timezone.now() - LONG_AGO
+    ImportJob.objects.filter(pk=job.pk).update(status="running", attempts=1, updated_at=silent_since)
+    job.refresh_from_db()
+    with jobs.job_heartbeat(lambda: _own(job), field="updated_at"):
+        deadline = time.monotonic() + 120  # a bound on a hang only
+        while ImportJob.objects.get(pk=job.pk).updated_at == silent_since:
+            assert time.monotonic() < deadline, "no heartbeat was written"
+            time.sleep(0.01)
+    settings.NERLAB_IMPORT_STALE_S = 3600
+    assert jobs.jobs_recover()["imports"] == 0
+    assert ImportJob.objects.get(pk=job.pk).status == "running"
