@@ -6,3 +6,13 @@ from django.apps import AppConfig
 class EvaluationConfig(AppConfig):
     name = "evaluation"
     verbose_name = "Training and evaluation"
+
+    def ready(self) -> None:
+        from evaluation.learning_curve import learning_curves_recover
+        from evaluation.preannotation import preannotation_jobs_recover
+        from evaluation.services import training_runs_recover
+        from projects.jobs import JobKind, job_kind_register
+
+        job_kind_register(JobKind("training runs", training_runs_recover))
+        job_kind_register(JobKind("learning curves", learning_curves_recover))
+        job_kind_register(JobKind("pre-annotation jobs", preannotation_jobs_recover))

@@ -8,9 +8,10 @@ folder, scores it with ``ner.metrics`` on the snapshot's test side (the same tes
 point to the row at once (the page polls it), and finally stores the projection (``ner.learning_curve``). The models
 are thrown away: only the numbers are kept.
 
-A curve whose worker died is redelivered (``acks_late``) and restarts from scratch. Each claim writes a fresh
-``started_at``, and a worker only writes to a row whose ``started_at`` is still its own, so a superseded worker
-stops instead of mixing its points into the new attempt's.
+A curve whose worker died is found by its stale heartbeat (``learning_curves_recover``, the projects.jobs rule) and
+queued again; it restarts from scratch. Each claim writes a fresh ``started_at``, and a worker only writes to a row
+whose ``started_at`` is still its own, so a superseded worker stops instead of mixing its points into the new
+attempt's.
 """
 
 from __future__ import annotations
@@ -22,13 +23,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 from django.utils.safestring import SafeString
@@ -52,6 +54,7 @@ from ner.metrics import evaluate
 from ner.predict import load as load_model
 from ner.train import TrainCancelled, TrainError, TrainSettings, train
 from ner.types import LabeledDoc
+from projects.jobs import job_heartbeat, job_is_stale, job_lost_reason, job_recovery_verdict, jobs_recover_on_commit
 from projects.models import Project
 
 if TYPE_CHECKING:
@@ -111,10 +114,12 @@ def learning_curve_start(
             seed=seed,
             max_steps=max_steps,
             requested_by=user,
+            heartbeat_at=timezone.now(),
         )
         curve.full_clean()
         curve.save()
         curve_pk = curve.pk
+        jobs_recover_on_commit()
         transaction.on_commit(lambda: _dispatch(curve_pk))
     return curve
 
@@ -136,14 +141,19 @@ def _claim(curve_id: int) -> tuple[str, LearningCurve | None]:
         if curve.status not in LearningCurve.ACTIVE:
             return "finished", curve
         if curve.status == LearningCurve.Status.RUNNING:
-            logger.warning("Learning curve %s lost its worker; restarting it from scratch", curve.pk)
+            return "busy", curve  # a duplicate message: another worker has it (recovery covers its death)
         curve.status = LearningCurve.Status.RUNNING
-        curve.started_at = timezone.now()
+        curve.started_at = curve.heartbeat_at = timezone.now()
+        curve.attempts += 1
         curve.finished_at = None
         curve.points = []
         curve.projection = {}
         curve.error = ""
-        curve.save(update_fields=["status", "started_at", "finished_at", "points", "projection", "error"])
+        curve.save(
+            update_fields=[
+                "status", "started_at", "heartbeat_at", "attempts", "finished_at", "points", "projection", "error"
+            ]
+        )  # fmt: skip
     # The stored value (the database may round it) is the token later writes compare against.
     curve.started_at = LearningCurve.objects.values_list("started_at", flat=True).get(pk=curve.pk)
     return "claimed", curve
@@ -161,7 +171,8 @@ def _append_point(curve: LearningCurve, point: dict[str, Any]) -> None:
     with transaction.atomic():
         locked = _locked_own(curve.pk, curve.started_at)
         locked.points = [*locked.points, point]
-        locked.save(update_fields=["points"])
+        locked.heartbeat_at = timezone.now()
+        locked.save(update_fields=["points", "heartbeat_at"])
     curve.points = locked.points
 
 
@@ -179,7 +190,8 @@ def _finish(curve: LearningCurve, status: str, *, error: str = "", projection: d
 
 
 class _Ownership:
-    """``should_stop`` for ner.train: true once another attempt has claimed the curve (checked every few seconds)."""
+    """``should_stop`` for ner.train: true once another attempt has claimed the curve, or recovery has queued it
+    again (checked every few seconds, with the heartbeat written by the same query)."""
 
     def __init__(self, curve: LearningCurve) -> None:
         self.curve_id = curve.pk
@@ -193,22 +205,24 @@ class _Ownership:
             self._checked = now
             self._lost = not LearningCurve.objects.filter(
                 pk=self.curve_id, started_at=self.token, status=LearningCurve.Status.RUNNING
-            ).exists()
+            ).update(heartbeat_at=timezone.now())
         return self._lost
 
 
 def learning_curve_execute(*, curve_id: int) -> str:
     """Train and score every share of one curve (the Celery task's one service call). Safe to call again.
 
-    Returns "missing", "finished" (nothing to do: a redelivered message), "superseded" (another attempt took the
-    curve over), "succeeded" or "failed".
+    Returns "missing", "finished" (nothing to do: a redelivered message), "busy" (another worker has it),
+    "superseded" (another attempt took the curve over), "succeeded" or "failed".
     """
     outcome, curve = _claim(curve_id)
     if outcome != "claimed":
         return outcome
     assert curve is not None
+    own = LearningCurve.objects.filter(pk=curve.pk, started_at=curve.started_at, status=LearningCurve.Status.RUNNING)
     try:
-        projection = _run(curve)
+        with job_heartbeat(own.all):
+            projection = _run(curve)
         _finish(curve, LearningCurve.Status.SUCCEEDED, projection=projection.to_dict())
     except (_Superseded, TrainCancelled):
         return "superseded"
@@ -220,6 +234,37 @@ def learning_curve_execute(*, curve_id: int) -> str:
         logger.exception("Learning curve %s failed", curve.pk)
         return _fail(curve, f"The learning curve failed unexpectedly ({type(error).__name__}: {error}).")
     return "succeeded"
+
+
+def learning_curves_recover(stale_before: datetime) -> int:
+    """The projects.jobs rule for learning curves: a running curve silent since ``stale_before`` is queued again
+    (or failed after ``NERLAB_JOB_ATTEMPTS`` starts); a queued one sent before then is sent again."""
+    touched = 0
+    silent = Q(status=LearningCurve.Status.RUNNING) | Q(status=LearningCurve.Status.QUEUED)
+    stale = Q(heartbeat_at__lt=stale_before) | Q(heartbeat_at=None)
+    for curve_id in LearningCurve.objects.filter(silent & stale).values_list("pk", flat=True):
+        with transaction.atomic():
+            curve = LearningCurve.objects.select_for_update().get(pk=curve_id)
+            if curve.status not in LearningCurve.ACTIVE or not job_is_stale(
+                curve.heartbeat_at, stale_before=stale_before
+            ):
+                continue
+            now = timezone.now()
+            if curve.status == LearningCurve.Status.QUEUED:
+                curve.heartbeat_at = now  # sent again, below
+            elif job_recovery_verdict(attempts=curve.attempts) == "fail":
+                curve.status = LearningCurve.Status.FAILED
+                curve.error = job_lost_reason(what="learning curve", attempts=curve.attempts)
+                curve.finished_at = now
+            else:
+                logger.warning("Learning curve %s lost its worker; queuing it again", curve.pk)
+                curve.status = LearningCurve.Status.QUEUED
+                curve.heartbeat_at = now
+            curve.save(update_fields=["status", "error", "finished_at", "heartbeat_at"])
+            if curve.status == LearningCurve.Status.QUEUED:
+                transaction.on_commit(partial(_dispatch, curve.pk))
+        touched += 1
+    return touched
 
 
 def _fail(curve: LearningCurve, message: str) -> str:

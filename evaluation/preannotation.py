@@ -3,7 +3,9 @@ becomes ``Suggestion`` rows that annotators accept or reject on the tagging page
 
 The job row is the one thing the page polls. The worker reads the documents a batch at a time (a selection of
 thousands never sits in memory at once), writes each batch's suggestions and the job's progress in one
-transaction, and so can resume from ``done`` if its worker is lost and the message comes back.
+transaction, and so resumes from ``done`` when a job whose worker was lost is queued again
+(``preannotation_jobs_recover``, the projects.jobs rule). Each claim counts an attempt, and a worker writes a batch
+only while the job is still running its attempt.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Final
 
 from django.core.exceptions import ValidationError
@@ -23,6 +27,7 @@ from evaluation.models import PreannotationJob, TrainedModel
 from evaluation.selectors import trained_model_local_path
 from labeling.models import Document
 from labeling.suggestions import suggestions_pending_count, suggestions_replace
+from projects.jobs import job_heartbeat, job_is_stale, job_lost_reason, job_recovery_verdict, jobs_recover_on_commit
 from projects.models import Project
 
 if TYPE_CHECKING:
@@ -132,8 +137,6 @@ def preannotation_job_start(
     user: AbstractBaseUser | None,
 ) -> PreannotationJob:
     """Queue a job running ``model`` over the project's documents among ``document_ids``; sent after commit."""
-    from evaluation.tasks import preannotation_job_task  # tasks import this module lazily; keep it one way
-
     if model.project_id != project.pk:
         raise ValidationError({"model": f"Model {model.name} does not belong to project {project.name}."})
     if not 0.0 <= min_confidence <= 1.0:
@@ -149,29 +152,75 @@ def preannotation_job_start(
             min_confidence=min_confidence,
             total=len(ids),
             created_by=user,
+            heartbeat_at=timezone.now(),
         )
         job.full_clean()
         job.save()
         job_pk = job.pk
-        transaction.on_commit(lambda: preannotation_job_task.delay(job_pk))
+        jobs_recover_on_commit()
+        transaction.on_commit(partial(_send, job_pk))
     return job
 
 
+def _send(job_id: int) -> None:
+    from evaluation.tasks import preannotation_job_task  # tasks import this module lazily; keep it one way
+
+    preannotation_job_task.delay(job_id)
+
+
 def _claim(job_id: int) -> PreannotationJob | None:
-    """Mark the job running; None when it is gone or finished (a redelivered message then does nothing)."""
+    """Mark the job running; None when it is gone, finished, or another worker has it (a duplicate message)."""
     with transaction.atomic():
         job = PreannotationJob.objects.select_for_update().filter(pk=job_id).first()
-        if job is None or job.status not in PreannotationJob.ACTIVE:
+        if job is None or job.status != PreannotationJob.Status.QUEUED:
             return None
-        # A job found running lost its worker (the message is only redelivered then): carry on from ``done``.
         job.status = PreannotationJob.Status.RUNNING
         job.started_at = job.started_at or timezone.now()
-        job.save(update_fields=["status", "started_at"])
+        job.heartbeat_at = timezone.now()
+        job.attempts += 1
+        job.save(update_fields=["status", "started_at", "heartbeat_at", "attempts"])
     return PreannotationJob.objects.select_related("model").get(pk=job_id)
 
 
+class _Superseded(Exception):
+    """Recovery gave up on this worker and queued the job again."""
+
+
+def _own(job: PreannotationJob) -> QuerySet[PreannotationJob]:
+    return PreannotationJob.objects.filter(pk=job.pk, status=PreannotationJob.Status.RUNNING, attempts=job.attempts)
+
+
 def _finish(job: PreannotationJob, status: str, error: str = "") -> None:
-    PreannotationJob.objects.filter(pk=job.pk).update(status=status, error=error, finished_at=timezone.now())
+    _own(job).update(status=status, error=error, finished_at=timezone.now())
+
+
+def preannotation_jobs_recover(stale_before: datetime) -> int:
+    """The projects.jobs rule for pre-annotation: a running job silent since ``stale_before`` is queued again (it
+    resumes from ``done``), or failed after ``NERLAB_JOB_ATTEMPTS`` starts; a queued one sent before then is sent
+    again."""
+    touched = 0
+    stale = Q(heartbeat_at__lt=stale_before) | Q(heartbeat_at=None)
+    for job_id in PreannotationJob.objects.filter(stale, status__in=PreannotationJob.ACTIVE).values_list(
+        "pk", flat=True
+    ):
+        with transaction.atomic():
+            job = PreannotationJob.objects.select_for_update().get(pk=job_id)
+            if job.status not in PreannotationJob.ACTIVE or not job_is_stale(
+                job.heartbeat_at, stale_before=stale_before
+            ):
+                continue
+            now = timezone.now()
+            if job.status == PreannotationJob.Status.RUNNING and job_recovery_verdict(attempts=job.attempts) == "fail":
+                job.status = PreannotationJob.Status.FAILED
+                job.error = job_lost_reason(what="pre-annotation", attempts=job.attempts)
+                job.finished_at = now
+            else:
+                job.status = PreannotationJob.Status.QUEUED
+                job.heartbeat_at = now
+                transaction.on_commit(partial(_send, job.pk))
+            job.save(update_fields=["status", "error", "finished_at", "heartbeat_at"])
+        touched += 1
+    return touched
 
 
 def _run(job: PreannotationJob) -> None:
@@ -186,13 +235,17 @@ def _run(job: PreannotationJob) -> None:
         )
         found = predictor.predict([document.text for document in documents], with_confidence=True)
         with transaction.atomic():
+            if not _own(job).select_for_update().exists():
+                raise _Superseded
             created = 0
             for document, spans in zip(documents, found, strict=True):
                 kept = [span for span in spans if (span.confidence or 0.0) >= job.min_confidence]
                 created += suggestions_replace(document=document, model_name=model.name, spans=kept)
             # Deleted documents count as done: the job covers what was chosen, whatever happened to it since.
             PreannotationJob.objects.filter(pk=job.pk).update(
-                done=F("done") + len(batch), suggestion_count=F("suggestion_count") + created
+                done=F("done") + len(batch),
+                suggestion_count=F("suggestion_count") + created,
+                heartbeat_at=timezone.now(),
             )
 
 
@@ -205,7 +258,10 @@ def preannotation_job_execute(*, job_id: int) -> str:
     if job is None:
         return "skipped"
     try:
-        _run(job)
+        with job_heartbeat(partial(_own, job)):
+            _run(job)
+    except _Superseded:
+        return "superseded"
     except ModelLoadError as error:
         _finish(job, PreannotationJob.Status.FAILED, f"The model could not be loaded: {error}")
         return PreannotationJob.Status.FAILED

@@ -3,10 +3,14 @@
 The flow: ``training_run_start`` freezes a ``DatasetSnapshot`` and creates a queued ``TrainingRun``; after commit,
 ``training_run_dispatch`` sends the project's oldest queued run to Celery when none of the project's runs is
 running (one training at a time per project). The task calls ``training_run_execute``, which claims the run under
-``select_for_update`` (so a redelivered or duplicate message does nothing, and a run whose worker died restarts from
-scratch), trains with ``ner.train`` into a temporary folder, evaluates on the snapshot's test set with
-``ner.predict`` + ``ner.metrics``, stores the model through Django's storage and writes the Evaluation and the
-Predictions in one transaction; then it dispatches the next queued run.
+``select_for_update`` (so a redelivered or duplicate message does nothing), trains with ``ner.train`` into a
+temporary folder, evaluates on the snapshot's test set with ``ner.predict`` + ``ner.metrics``, stores the model
+through Django's storage and writes the Evaluation and the Predictions in one transaction; then it dispatches the
+next queued run.
+
+A run whose worker died is found by its stale heartbeat (``training_runs_recover``, the projects.jobs rule) and
+queued again from scratch. Each claim counts an attempt, and a worker writes only while the run is still running
+its attempt, so a worker that was given up on stops instead of mixing its results into the next attempt's.
 """
 
 from __future__ import annotations
@@ -20,7 +24,6 @@ import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -49,16 +52,24 @@ from ner.train import Progress, TrainCancelled, TrainError, TrainResult, TrainSe
 from ner.types import LabeledDoc
 from ner.types import Span as NerSpan
 from projects.exceptions import Conflict
+from projects.jobs import (
+    job_heartbeat,
+    job_is_stale,
+    job_lost_reason,
+    job_recovery_verdict,
+    job_stale_before,
+    jobs_recover_on_commit,
+)
 from projects.models import Project
 from projects.storage import project_storage_prefix, storage_tree_delete
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from django.contrib.auth.models import AbstractBaseUser
 
 logger = logging.getLogger(__name__)
 
-# A running run whose worker has not written progress for this long is taken for dead when its task is redelivered.
-HEARTBEAT_STALE_S = 120
 # How often the worker reads cancel_requested from the database while training.
 CANCEL_CHECK_INTERVAL_S = 1.0
 # Predictions over the test set are made in batches of this many documents, touching the heartbeat in between.
@@ -270,6 +281,7 @@ def training_run_start(
         run.snapshot = snapshot_create(project=project, user=user)
         run.save()
         project_pk = project.pk
+        jobs_recover_on_commit()
         transaction.on_commit(lambda: training_run_dispatch(project_id=project_pk))
     return run
 
@@ -293,25 +305,24 @@ def training_run_dispatch(*, project_id: int) -> TrainingRun | None:
 
 
 def training_run_cancel(*, run: TrainingRun) -> TrainingRun:
-    """A queued run is cancelled at once; a running one stops within seconds (the worker checks the flag)."""
+    """A queued run, or a running one whose worker has gone silent, is cancelled at once; a running one with a live
+    worker stops within seconds (the worker checks the flag)."""
     with transaction.atomic():
         locked = TrainingRun.objects.select_for_update().get(pk=run.pk)
         if locked.status in TrainingRun.FINISHED:
             raise ValidationError(f"This training run has already {locked.get_status_display().lower()}.")
-        if locked.status == TrainingRun.Status.QUEUED:
-            was_dispatched = locked.dispatched_at is not None
-            locked.status = TrainingRun.Status.CANCELLED
-            locked.phase = TrainingRun.Phase.DONE
-            locked.finished_at = timezone.now()
-            locked.cancel_requested = True
-            locked.save(update_fields=["status", "phase", "finished_at", "cancel_requested"])
-            if was_dispatched:
-                # Its message will find it cancelled and do nothing; the next queued run must not wait for it.
+        ends_now = locked.status == TrainingRun.Status.QUEUED or job_is_stale(
+            locked.heartbeat_at, stale_before=job_stale_before()
+        )
+        locked.cancel_requested = True
+        locked.save(update_fields=["cancel_requested"])
+        if ends_now:
+            needs_dispatch = locked.status == TrainingRun.Status.RUNNING or locked.dispatched_at is not None
+            _finish(locked, TrainingRun.Status.CANCELLED)
+            if needs_dispatch:
+                # A message on its way finds it cancelled and does nothing; the next queued run must not wait.
                 project_pk = locked.project_id
                 transaction.on_commit(lambda: training_run_dispatch(project_id=project_pk))
-        else:
-            locked.cancel_requested = True
-            locked.save(update_fields=["cancel_requested"])
     return locked
 
 
@@ -329,8 +340,8 @@ def training_run_claim(*, run_id: int) -> Claim:
 
     - finished (succeeded/failed/cancelled): a redelivered message; nothing to do.
     - queued while another run of the project is running: "waiting" (the running one dispatches it when done).
-    - running with a fresh heartbeat: another worker is on it ("busy"; the caller retries later).
-    - running with a stale heartbeat: its worker died; the run restarts from scratch.
+    - running: another worker has it ("busy": a duplicate message; nothing to do). Should that worker die, the
+      run's heartbeat goes stale and ``training_runs_recover`` queues it again.
     """
     with transaction.atomic():
         run = TrainingRun.objects.filter(pk=run_id).first()
@@ -342,10 +353,8 @@ def training_run_claim(*, run_id: int) -> Claim:
             return Claim("finished", run)
         now = timezone.now()
         if run.status == TrainingRun.Status.RUNNING:
-            if run.heartbeat_at and now - run.heartbeat_at < timedelta(seconds=HEARTBEAT_STALE_S):
-                return Claim("busy", run)
-            logger.warning("Training run %s lost its worker; restarting it from scratch", run.pk)
-        elif (
+            return Claim("busy", run)
+        if (
             TrainingRun.objects.filter(project_id=run.project_id, status=TrainingRun.Status.RUNNING)
             .exclude(pk=run.pk)
             .exists()
@@ -367,31 +376,80 @@ def training_run_claim(*, run_id: int) -> Claim:
     return Claim("claimed", run)
 
 
-def _finish(run: TrainingRun, status: str, error: str = "") -> None:
-    run.status = status
-    run.phase = TrainingRun.Phase.DONE
-    run.finished_at = timezone.now()
-    run.error = error
-    run.eta_s = None
-    fields = ["status", "phase", "finished_at", "error", "eta_s"]
+def _finish(run: TrainingRun, status: str, error: str = "") -> bool:
+    """End the run, if it is still as ``run`` saw it (same status, same attempt); False when it has moved on, e.g.
+    recovered and queued again while a worker given up on was still busy with it."""
+    fields: dict[str, Any] = {
+        "status": status,
+        "phase": TrainingRun.Phase.DONE,
+        "finished_at": timezone.now(),
+        "error": error,
+        "eta_s": None,
+    }
     if status == TrainingRun.Status.SUCCEEDED:
-        run.percent = 100.0
-        run.eta_s = 0.0
-        fields.append("percent")
-    run.save(update_fields=fields)
+        fields.update(percent=100.0, eta_s=0.0)
+    if not TrainingRun.objects.filter(pk=run.pk, status=run.status, attempts=run.attempts).update(**fields):
+        return False
+    for name, value in fields.items():
+        setattr(run, name, value)
+    return True
+
+
+def training_runs_recover(stale_before: datetime) -> int:
+    """The projects.jobs rule for training runs: a running run whose heartbeat is older than ``stale_before`` lost
+    its worker, and is queued again (or failed after ``NERLAB_JOB_ATTEMPTS`` starts, or cancelled when asked to);
+    a queued run sent before ``stale_before`` and never taken is sent again. Returns how many runs it touched."""
+    silent = TrainingRun.objects.filter(status=TrainingRun.Status.RUNNING).filter(
+        Q(heartbeat_at__lt=stale_before) | Q(heartbeat_at=None)
+    )
+    projects: set[int] = set()
+    for run_id, project_id in silent.values_list("pk", "project_id"):
+        with transaction.atomic():
+            Project.objects.select_for_update().only("pk").get(pk=project_id)
+            run = TrainingRun.objects.select_for_update().get(pk=run_id)
+            if run.status != TrainingRun.Status.RUNNING or not job_is_stale(
+                run.heartbeat_at, stale_before=stale_before
+            ):
+                continue  # it moved on since the query
+            if run.cancel_requested:
+                _finish(run, TrainingRun.Status.CANCELLED)
+            elif job_recovery_verdict(attempts=run.attempts) == "fail":
+                _finish(run, TrainingRun.Status.FAILED, job_lost_reason(what="training", attempts=run.attempts))
+            else:
+                logger.warning("Training run %s lost its worker at step %s; queuing it again", run.pk, run.step)
+                TrainingRun.objects.filter(pk=run.pk).update(
+                    status=TrainingRun.Status.QUEUED,
+                    phase=TrainingRun.Phase.WAITING,
+                    dispatched_at=None,
+                    heartbeat_at=None,
+                    eta_s=None,
+                )
+        projects.add(project_id)
+    lost = TrainingRun.objects.filter(status=TrainingRun.Status.QUEUED, dispatched_at__lt=stale_before)
+    for project_id in set(lost.values_list("project_id", flat=True)):
+        TrainingRun.objects.filter(project_id=project_id, status=TrainingRun.Status.QUEUED).update(dispatched_at=None)
+        projects.add(project_id)
+    for project_id in sorted(projects):
+        training_run_dispatch(project_id=project_id)
+    return len(projects)
 
 
 class _RunReporter:
-    """Progress and cancel checks for one run: writes at most about once a second, reads the cancel flag likewise."""
+    """Progress and cancel checks for one attempt at a run: writes at most about once a second, reads the cancel
+    flag likewise. Once the run is no longer this attempt's (recovered elsewhere), it writes nothing and stops."""
 
     def __init__(self, run: TrainingRun) -> None:
         self.run_id = run.pk
+        self.attempt = run.attempts
         self._last_cancel_check = 0.0
         self._cancelled = False
 
+    def _own(self) -> Any:
+        return TrainingRun.objects.filter(pk=self.run_id, attempts=self.attempt, status=TrainingRun.Status.RUNNING)
+
     def progress(self, progress: Progress) -> None:
         # ner.train already throttles its callback to about once a second (and reports every evaluation).
-        TrainingRun.objects.filter(pk=self.run_id).update(
+        written = self._own().update(
             percent=min(99.0, max(0.0, progress.percent)),
             epoch=progress.epoch,
             step=progress.step,
@@ -400,16 +458,18 @@ class _RunReporter:
             eta_s=progress.eta_s,
             heartbeat_at=timezone.now(),
         )
+        self._cancelled = self._cancelled or not written
 
     def should_stop(self) -> bool:
         now = time.monotonic()
         if not self._cancelled and now - self._last_cancel_check >= CANCEL_CHECK_INTERVAL_S:
             self._last_cancel_check = now
-            self._cancelled = TrainingRun.objects.filter(pk=self.run_id, cancel_requested=True).exists()
+            self._cancelled = not self._own().filter(cancel_requested=False).exists()
         return self._cancelled
 
     def phase(self, phase: str, **fields: Any) -> None:
-        TrainingRun.objects.filter(pk=self.run_id).update(phase=phase, heartbeat_at=timezone.now(), **fields)
+        if not self._own().update(phase=phase, heartbeat_at=timezone.now(), **fields):
+            self._cancelled = True
 
 
 def _folder_size(folder: Path) -> int:
@@ -442,8 +502,10 @@ def training_run_execute(*, run_id: int) -> ClaimOutcome:
     run = claim.run
     assert run is not None
     workdir = Path(tempfile.mkdtemp(prefix=f"nerlab-run-{run.pk}-"))
+    own = TrainingRun.objects.filter(pk=run.pk, attempts=run.attempts, status=TrainingRun.Status.RUNNING)
     try:
-        _train_and_save(run, workdir)
+        with job_heartbeat(own.all):
+            _train_and_save(run, workdir)
     except TrainCancelled:
         _finish(run, TrainingRun.Status.CANCELLED)
     except (TrainError, ValidationError) as error:
@@ -511,8 +573,8 @@ def _save_results(
         with transaction.atomic():
             Project.objects.select_for_update().only("pk").get(pk=project.pk)
             locked = TrainingRun.objects.select_for_update().get(pk=run.pk)
-            if locked.cancel_requested:
-                raise TrainCancelled("Training was cancelled")
+            if locked.cancel_requested or (locked.status, locked.attempts) != (run.status, run.attempts):
+                raise TrainCancelled("Training was cancelled, or given up on and queued again")
             _check_model_slot(project, run.model_name, exclude_run=run)
             model = TrainedModel(
                 project=project,

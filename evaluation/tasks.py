@@ -7,20 +7,11 @@ from celery import shared_task
 from evaluation import services
 
 
-@shared_task(
-    bind=True,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    max_retries=None,
-    name="evaluation.training_run",
-)
-def training_run_task(self, run_id: int) -> str:  # type: ignore[no-untyped-def]
-    """Train, evaluate and save one run. A redelivered message for a finished run does nothing; one for a run
-    that another worker is still training comes back later, and restarts it if that worker has died."""
-    outcome = services.training_run_execute(run_id=run_id)
-    if outcome == "busy":
-        raise self.retry(countdown=services.HEARTBEAT_STALE_S)
-    return outcome
+@shared_task(acks_late=True, reject_on_worker_lost=True, name="evaluation.training_run")
+def training_run_task(run_id: int) -> str:
+    """Train, evaluate and save one run. A message for a run that is finished, or that another worker has, does
+    nothing: should that worker die, recovery (projects.jobs) queues the run again."""
+    return services.training_run_execute(run_id=run_id)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, name="evaluation.preannotation_job")

@@ -9,3 +9,7 @@ class LabelingConfig(AppConfig):
 
     def ready(self) -> None:
         from labeling import signals  # noqa: F401 - connects the receivers
+        from labeling.imports import import_jobs_recover
+        from projects.jobs import JobKind, job_kind_register
+
+        job_kind_register(JobKind("imports", import_jobs_recover, stale_setting="NERLAB_IMPORT_STALE_S"))

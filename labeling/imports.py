@@ -18,7 +18,8 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
+from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any, Final
 
 from django.conf import settings
@@ -43,6 +44,7 @@ from ner.text import UploadError, check_text, content_hash, read_uploads
 from ner.tokens import token_bounds
 from ner.types import LabeledDoc
 from ner.types import Span as NerSpan
+from projects.jobs import job_heartbeat, job_is_stale, job_lost_reason, job_recovery_verdict, jobs_recover_on_commit
 from projects.models import Project
 from projects.services import entity_type_create
 from projects.storage import project_storage_prefix
@@ -53,8 +55,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 # Imports above either figure run in Celery with a progress bar; below, in the request (a second or two).
-# A job whose row has not moved for this long is taken to have lost its worker and may be run again.
-IMPORT_JOB_STALE: Final = timedelta(minutes=15)
+# A job whose row has not moved for NERLAB_IMPORT_STALE_S lost its worker (import_jobs_recover).
 # The report kept on the job row lists at most this many problems (the counts stay exact).
 REPORT_PROBLEMS_MAX: Final = 1_000
 _IN_CHUNK: Final = 900
@@ -741,11 +742,41 @@ def import_job_create(
     return job
 
 
-def _queue(job: ImportJob) -> None:
+def _send(job_id: int) -> None:
     from labeling.tasks import import_job_task  # the task module imports this one
 
-    job_id = job.pk
-    transaction.on_commit(lambda: import_job_task.delay(job_id))
+    import_job_task.delay(job_id)
+
+
+def _queue(job: ImportJob) -> None:
+    jobs_recover_on_commit()
+    transaction.on_commit(partial(_send, job.pk))
+
+
+def import_jobs_recover(stale_before: datetime) -> int:
+    """The projects.jobs rule for imports: a running import silent since ``stale_before`` is queued again (it
+    writes all or nothing, so it starts over), or failed after ``NERLAB_JOB_ATTEMPTS`` starts; a queued one whose
+    row has not moved since then is sent again."""
+    touched = 0
+    stale = ImportJob.objects.filter(
+        status__in=(ImportJob.Status.QUEUED, ImportJob.Status.RUNNING), updated_at__lt=stale_before
+    )
+    for job_id in stale.values_list("pk", flat=True):
+        with transaction.atomic():
+            job = ImportJob.objects.select_for_update().get(pk=job_id)
+            if job.finished or not job_is_stale(job.updated_at, stale_before=stale_before):
+                continue
+            if job.status == ImportJob.Status.RUNNING and job_recovery_verdict(attempts=job.attempts) == "fail":
+                job.status = ImportJob.Status.FAILED
+                job.error = job_lost_reason(what="import", attempts=job.attempts) + " Nothing was written."
+                job.finished_at = timezone.now()
+            else:
+                job.status = ImportJob.Status.QUEUED
+                job.progress = 0
+                transaction.on_commit(partial(_send, job.pk))
+            job.save(update_fields=["status", "error", "finished_at", "progress", "updated_at"])
+        touched += 1
+    return touched
 
 
 def import_job_start(
@@ -798,18 +829,25 @@ def _set_progress(job_id: int) -> Progress:
 
 
 def _claim(job_id: int) -> ImportJob | str:
-    """The job, marked running; or why not: its final status, or "busy" when another worker is on it."""
+    """The job, marked running; or why not: its final status, or "busy" when another worker is on it (a duplicate
+    message: should that worker die, ``import_jobs_recover`` queues the job again)."""
     with transaction.atomic():
         job = ImportJob.objects.select_for_update(of=("self",)).select_related("project", "created_by").get(pk=job_id)
         if job.finished:
             return job.status
-        if job.status == ImportJob.Status.RUNNING and timezone.now() - job.updated_at < IMPORT_JOB_STALE:
+        if job.status == ImportJob.Status.RUNNING:
             return "busy"
         job.status = ImportJob.Status.RUNNING
         job.started_at = timezone.now()
         job.progress = 0
-        job.save(update_fields=["status", "started_at", "progress", "updated_at"])
+        job.attempts += 1
+        job.save(update_fields=["status", "started_at", "progress", "attempts", "updated_at"])
         return job
+
+
+def _own(job: ImportJob) -> QuerySet[ImportJob]:
+    """The job's row while this attempt still holds it (recovery may have given up on it and queued it again)."""
+    return ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.RUNNING, attempts=job.attempts)
 
 
 def _finish(job: ImportJob, report: ImportReport) -> None:
@@ -823,7 +861,10 @@ def _finish(job: ImportJob, report: ImportReport) -> None:
     )
     job.report = report.to_dict()
     job.finished_at = timezone.now()
-    job.save()
+    fields = ("status", "progress", "total", "accepted", "rejected", "duplicates", "report", "finished_at")
+    if not _own(job).update(updated_at=timezone.now(), **{name: getattr(job, name) for name in fields}):
+        job.refresh_from_db()
+        return
     if report.written:
         # The data now lives in the project's documents: keeping the upload would be a second copy to delete.
         for path in (job.file_path, job.texts_file_path):
@@ -842,49 +883,51 @@ def import_job_execute(*, job_id: int, inline: bool = False) -> str:
         return claimed
     job = claimed
     progress = _set_progress(job.pk)
-    try:
-        with default_storage.open(job.file_path, "rb") as handle:
-            data = handle.read()
-        texts_data = None
-        if job.texts_file_path:
-            with default_storage.open(job.texts_file_path, "rb") as handle:
-                texts_data = handle.read()
-        options = ImportOptions.from_dict(job.options)
+    # A sign of life while it reads and checks (on PostgreSQL also while it writes): see projects.jobs.
+    with job_heartbeat(partial(_own, job), field="updated_at"):
         try:
-            docs = labeled_docs_read(
-                format=job.format,
-                data=data,
+            with default_storage.open(job.file_path, "rb") as handle:
+                data = handle.read()
+            texts_data = None
+            if job.texts_file_path:
+                with default_storage.open(job.texts_file_path, "rb") as handle:
+                    texts_data = handle.read()
+            options = ImportOptions.from_dict(job.options)
+            try:
+                docs = labeled_docs_read(
+                    format=job.format,
+                    data=data,
+                    file_name=job.file_name,
+                    options=options,
+                    texts_data=texts_data,
+                    texts_file_name=job.texts_file_name,
+                )
+            except FormatError as error:
+                _finish(job, ImportReport.unreadable(error))
+                return job.status
+            if inline and len(docs) > import_async_documents():
+                ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.QUEUED, progress=0)
+                _queue(job)
+                return ImportJob.Status.QUEUED
+            progress(5)
+            report = labeled_docs_import(
+                project=job.project,
+                user=job.created_by,
+                docs=docs,
+                create_missing_types=options.create_missing_types,
                 file_name=job.file_name,
-                options=options,
-                texts_data=texts_data,
-                texts_file_name=job.texts_file_name,
+                progress=progress,
             )
-        except FormatError as error:
-            _finish(job, ImportReport.unreadable(error))
-            return job.status
-        if inline and len(docs) > import_async_documents():
-            ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.QUEUED, progress=0)
-            _queue(job)
-            return ImportJob.Status.QUEUED
-        progress(5)
-        report = labeled_docs_import(
-            project=job.project,
-            user=job.created_by,
-            docs=docs,
-            create_missing_types=options.create_missing_types,
-            file_name=job.file_name,
-            progress=progress,
-        )
-    except Exception:
-        logger.exception("import job %s failed", job.pk)
-        ImportJob.objects.filter(pk=job.pk).update(
-            status=ImportJob.Status.FAILED,
-            error="The import stopped on an unexpected error; nothing was written. Try again, or report it.",
-            finished_at=timezone.now(),
-        )
-        raise
-    _finish(job, report)
-    return job.status
+        except Exception:
+            logger.exception("import job %s failed", job.pk)
+            _own(job).update(
+                status=ImportJob.Status.FAILED,
+                error="The import stopped on an unexpected error; nothing was written. Try again, or report it.",
+                finished_at=timezone.now(),
+            )
+            raise
+        _finish(job, report)
+        return job.status
 
 
 def import_job_retry(*, job: ImportJob, create_missing_types: bool) -> ImportJob:

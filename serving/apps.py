@@ -12,8 +12,12 @@ class ServingConfig(AppConfig):
         from django.db.models.signals import post_delete, post_save
 
         from ner.compute import cap_blas_threads
+        from projects.jobs import JobKind, job_kind_register
         from projects.models import ApiKey, Membership, Project
         from serving.authentication import access_caches_clear
+        from serving.services import analyze_jobs_recover
+
+        job_kind_register(JobKind("analyze jobs", analyze_jobs_recover))
 
         # Web and Celery workers predict side by side: one maths thread each (training raises it while it runs).
         cap_blas_threads()

@@ -74,7 +74,9 @@ class AnalyzeJob(models.Model):
     errors = models.JSONField(default=list, blank=True)
     character_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The job's last sign of life (queued, claimed, a task done), and its starts so far: see projects.jobs.
     updated_at = models.DateTimeField(auto_now=True)
+    attempts = models.PositiveIntegerField(default=0)
     expires_at = models.DateTimeField(db_index=True)
 
     class Meta:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
@@ -22,6 +23,7 @@ from evaluation.models import TrainedModel
 from ner import limits
 from ner.offsets import OffsetMapper, TextElementMapper, text_element_length
 from ner.predict import ModelLoadError, ScoredSpan
+from projects.jobs import job_heartbeat, job_is_stale, job_lost_reason, job_recovery_verdict
 from projects.models import ApiKey, Project
 from serving.cache import ModelRef, model_cache
 from serving.models import AnalyzeJob, Deployment
@@ -348,8 +350,6 @@ def analyze_job_create(
     character_count: int,
 ) -> AnalyzeJob:
     """Store the job and queue it for a worker once the row is committed."""
-    from serving.tasks import analyze_job_task  # the task module imports this one
-
     now = timezone.now()
     job = AnalyzeJob(
         user=user,
@@ -366,9 +366,45 @@ def analyze_job_create(
     with transaction.atomic():
         job.full_clean()
         job.save()
-        job_id = str(job.pk)
-        transaction.on_commit(lambda: analyze_job_task.delay(job_id))
+        # No recovery sweep here (unlike the other kinds): analyze jobs come by the API, many a second.
+        transaction.on_commit(partial(_send, str(job.pk)))
     return job
+
+
+def _send(job_id: str) -> None:
+    from serving.tasks import analyze_job_task  # the task module imports this one
+
+    analyze_job_task.delay(job_id)
+
+
+def analyze_jobs_recover(stale_before: datetime) -> int:
+    """The projects.jobs rule for analyze jobs: a running job silent since ``stale_before`` is queued again (its
+    results are replaced), or failed after ``NERLAB_JOB_ATTEMPTS`` starts; a waiting one sent before then is sent
+    again."""
+    touched = 0
+    stale = AnalyzeJob.objects.filter(
+        status__in=(AnalyzeJob.Status.NOT_STARTED, AnalyzeJob.Status.RUNNING), updated_at__lt=stale_before
+    )
+    for job_id in stale.values_list("pk", flat=True):
+        with transaction.atomic():
+            job = AnalyzeJob.objects.select_for_update().get(pk=job_id)
+            if job.status not in (AnalyzeJob.Status.NOT_STARTED, AnalyzeJob.Status.RUNNING) or not job_is_stale(
+                job.updated_at, stale_before=stale_before
+            ):
+                continue
+            if job.status == AnalyzeJob.Status.RUNNING and job_recovery_verdict(attempts=job.attempts) == "fail":
+                reason = job_lost_reason(what="job", attempts=job.attempts)
+                job.status = AnalyzeJob.Status.FAILED
+                job.task_results = [
+                    {**_task_item(task, "failed", None), "error": _azure_error("InternalServerError", reason)}
+                    for task in job.request["tasks"]
+                ]
+            else:
+                job.status = AnalyzeJob.Status.NOT_STARTED
+                transaction.on_commit(partial(_send, str(job.pk)))
+            job.save(update_fields=["status", "task_results", "updated_at"])
+        touched += 1
+    return touched
 
 
 def _task_item(task: dict[str, str], status: str, results: dict[str, Any] | None) -> dict[str, Any]:
@@ -388,21 +424,26 @@ def _azure_time(moment: Any) -> str:
 
 
 def analyze_job_execute(*, job_id: str) -> AnalyzeJob | None:
-    """Run a job's tasks and store the results in Azure's shape. Idempotent: only a job not yet finished is run
-    (claimed under ``select_for_update``), and its results are replaced, never appended."""
+    """Run a job's tasks and store the results in Azure's shape. Idempotent: only a job not yet started is run
+    (claimed under ``select_for_update``; one running is another worker's, and recovered if that worker dies),
+    and its results are replaced, never appended."""
     with transaction.atomic():
         job = AnalyzeJob.objects.select_for_update().filter(pk=job_id).first()
-        if job is None or job.status in (AnalyzeJob.Status.SUCCEEDED, AnalyzeJob.Status.FAILED):
+        if job is None or job.status != AnalyzeJob.Status.NOT_STARTED:
             return job
         job.status = AnalyzeJob.Status.RUNNING
-        job.save(update_fields=["status", "updated_at"])
+        job.attempts += 1
+        job.save(update_fields=["status", "attempts", "updated_at"])
 
     documents = [DocumentInput(d["id"], d["text"], d.get("language")) for d in job.request["documents"]]
     items: list[dict[str, Any]] = []
-    for task in job.request["tasks"]:
-        items.append(_run_task(job, task, documents))
+    own = AnalyzeJob.objects.filter(pk=job.pk, status=AnalyzeJob.Status.RUNNING, attempts=job.attempts)
+    with job_heartbeat(own.all, field="updated_at"):
+        for task in job.request["tasks"]:
+            items.append(_run_task(job, task, documents))
     failed = all(item["status"] == "failed" for item in items)
-    AnalyzeJob.objects.filter(pk=job.pk).update(
+    # Only while this attempt still holds the job: recovery may have given up on it and queued it again.
+    own.update(
         task_results=items,
         status=AnalyzeJob.Status.FAILED if failed else AnalyzeJob.Status.SUCCEEDED,
         updated_at=timezone.now(),

@@ -171,9 +171,17 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
-# Redis redelivers an unacknowledged task after the visibility timeout; it must outlast the longest training.
+# Redis redelivers an unacknowledged task after the visibility timeout; long, so that a training still running is
+# not sent twice. Lost workers are recovered from the job rows well before that (projects.jobs).
 # (The SQLAlchemy transport passes its options to create_engine, so it gets none.)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 6 * 3600} if CELERY_BROKER_URL.startswith("redis") else {}
+# Background jobs whose worker stopped (projects.jobs): a running job silent this long is requeued, up to
+# NERLAB_JOB_ATTEMPTS starts, then failed with the reason. Imports write in one long transaction: a longer wait.
+NERLAB_JOB_STALE_S = env.int("NERLAB_JOB_STALE_S", default=120)
+NERLAB_IMPORT_STALE_S = env.int("NERLAB_IMPORT_STALE_S", default=15 * 60)
+NERLAB_JOB_ATTEMPTS = env.int("NERLAB_JOB_ATTEMPTS", default=3)
+# How often every running worker looks for such jobs (it also does when it starts and when a job is queued).
+NERLAB_RECOVERY_INTERVAL_S = env.int("NERLAB_RECOVERY_INTERVAL_S", default=60)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

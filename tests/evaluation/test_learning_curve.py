@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 import xml.etree.ElementTree as ET
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -186,15 +187,24 @@ def test_execute_appends_each_point_as_it_goes(trainable, user, sent, monkeypatc
     assert Projection.from_dict(curve.projection).method in {"power_law", "log_linear"}
 
 
-def test_execute_restarts_a_curve_whose_worker_died(trainable, user, sent, monkeypatch):
+def test_a_curve_whose_worker_died_is_queued_again_and_restarts(
+    trainable, user, sent, monkeypatch, django_capture_on_commit_callbacks
+):
     monkeypatch.setattr(curves, "_measure", _fake_measure([]))
     curve = curves.learning_curve_start(project=trainable, user=user, percents=[50], max_steps=5)
     LearningCurve.objects.filter(pk=curve.pk).update(
-        status=LearningCurve.Status.RUNNING, points=[{"stale": True}], started_at=timezone.now()
+        status=LearningCurve.Status.RUNNING, points=[{"stale": True}], started_at=timezone.now(), attempts=1
     )
+    # Its message is a duplicate while the worker may be alive; once its heartbeat is stale, recovery requeues it.
+    assert curves.learning_curve_execute(curve_id=curve.pk) == "busy"
+    with django_capture_on_commit_callbacks(execute=True):
+        assert curves.learning_curves_recover(timezone.now() + timedelta(seconds=1)) == 1
+    assert LearningCurve.objects.get(pk=curve.pk).status == LearningCurve.Status.QUEUED
+    assert sent[-1] == curve.pk
     assert curves.learning_curve_execute(curve_id=curve.pk) == "succeeded"
     curve.refresh_from_db()
     assert [p["percent"] for p in curve.points] == [50, 100]
+    assert curve.attempts == 2
 
 
 def test_a_superseded_worker_stops_writing(trainable, user, sent, monkeypatch):

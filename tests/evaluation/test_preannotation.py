@@ -4,11 +4,13 @@ idempotently; the pages start (TRAIN) and show (VIEW) jobs; suggestions never re
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils import timezone
 
 from evaluation import preannotation
 from evaluation.models import PreannotationJob
@@ -117,21 +119,31 @@ def test_job_runs_in_batches_and_a_second_run_changes_nothing(
     assert sorted(Suggestion.objects.values_list("pk", "start", "end", "entity_type_id")) == before
 
 
-def test_job_found_running_resumes_where_its_lost_worker_stopped(project, trips, model):
-    # The message comes back only when the worker died: the first two documents were done and written.
+def test_job_whose_worker_died_resumes_where_it_stopped(
+    project, trips, model, monkeypatch, django_capture_on_commit_callbacks
+):
+    sent = []
+    monkeypatch.setattr("evaluation.tasks.preannotation_job_task.delay", sent.append)
+    # The worker died after writing the first two documents; its heartbeat has gone stale since.
     job = PreannotationJob.objects.create(
         project=project,
         model=model,
         document_ids=[d.pk for d in trips[:4]],
         total=4,
         done=2,
+        attempts=1,
         status=PreannotationJob.Status.RUNNING,
+        heartbeat_at=timezone.now() - timedelta(hours=1),
     )
+    assert preannotation.preannotation_job_execute(job_id=job.pk) == "skipped"  # a duplicate message
 
+    with django_capture_on_commit_callbacks(execute=True):
+        assert preannotation.preannotation_jobs_recover(timezone.now() - timedelta(minutes=2)) == 1
+    assert sent == [job.pk]
     assert preannotation.preannotation_job_execute(job_id=job.pk) == PreannotationJob.Status.SUCCEEDED
 
     job.refresh_from_db()
-    assert job.done == 4
+    assert (job.done, job.attempts) == (4, 2)
     with_suggestions = set(Suggestion.objects.values_list("document_id", flat=True))
     assert with_suggestions <= {trips[2].pk, trips[3].pk} and with_suggestions
 

@@ -139,17 +139,23 @@ def test_running_run_with_live_worker_is_not_started_twice(trainable, user, monk
     assert services.training_run_claim(run_id=run.pk).outcome == "busy"
 
 
-def test_running_run_whose_worker_died_restarts(trainable, user, monkeypatch):
+def test_running_run_whose_worker_died_is_queued_again_and_restarts(
+    trainable, user, monkeypatch, django_capture_on_commit_callbacks
+):
     from datetime import timedelta
 
     from django.utils import timezone
 
-    monkeypatch.setattr("evaluation.tasks.training_run_task.delay", lambda run_id: None)
+    sent = []
+    monkeypatch.setattr("evaluation.tasks.training_run_task.delay", sent.append)
     run = start(trainable, user)
     assert services.training_run_claim(run_id=run.pk).outcome == "claimed"
-    TrainingRun.objects.filter(pk=run.pk).update(
-        heartbeat_at=timezone.now() - timedelta(seconds=services.HEARTBEAT_STALE_S + 1), percent=55, step=17
-    )
+    TrainingRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1), percent=55, step=17)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.training_runs_recover(timezone.now() - timedelta(minutes=2)) == 1
+    run.refresh_from_db()
+    assert (run.status, run.dispatched_at is not None) == ("queued", True)
+    assert sent == [run.pk]
     claim = services.training_run_claim(run_id=run.pk)
     assert claim.outcome == "claimed"
     run.refresh_from_db()

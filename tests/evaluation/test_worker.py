@@ -7,18 +7,25 @@ names another, e.g. redis://127.0.0.1:6379/15).
 
 from __future__ import annotations
 
+import itertools
 import os
+import random
 import signal
 import subprocess
 import sys
 import time
+from collections import Counter
+from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from urllib.parse import quote
 
 import kombu.pools
 import pytest
 from django.conf import settings
+from django.conf import settings as django_settings
 from django.db import connection
+from django.utils import timezone
 
 from config.celery import app
 from evaluation import services
@@ -52,53 +59,98 @@ def _reset_connections() -> None:
     kombu.pools.reset()
 
 
+class Worker:
+    """A Celery worker process (``celery -A config worker``, the whole of it in its own process group) on this
+    test's database and broker, which a test can kill outright and start again."""
+
+    def __init__(self, tmp_path: Path, broker: str, pool: str = "solo") -> None:
+        self.log_path = tmp_path / "worker.log"
+        self.pool = pool
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "config.settings.local",
+            "DATABASE_URL": _database_url(),
+            "CELERY_BROKER_URL": broker,
+            "CELERY_TASK_ALWAYS_EAGER": "false",
+            "NERLAB_MEDIA_ROOT": str(settings.MEDIA_ROOT),
+            "NERLAB_DATA_DIR": str(tmp_path / "data"),
+            "NERLAB_TRAINING_THREADS": "1",
+            "DJANGO_LOG_LEVEL": "WARNING",
+            # The worker's own modules are this checkout's, whichever copy of nerlab the interpreter has installed.
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self) -> None:
+        self.starts += 1
+        with self.log_path.open("a") as log:
+            log.write(f"\n===== worker start {self.starts} =====\n")
+            log.flush()
+            self.process = subprocess.Popen(
+                [
+                    sys.executable, "-m", "celery", "-A", "config", "worker", f"--pool={self.pool}",
+                    "--concurrency=1", "--loglevel=INFO", "--without-gossip", "--without-mingle",
+                    "--without-heartbeat",
+                ],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: SIGKILL reaches the pool's children too
+            )  # fmt: skip
+
+    def kill(self) -> None:
+        """SIGKILL the whole worker: no shutdown handler runs, nothing is acknowledged or given back."""
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+        self.process = None
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.kill()
+        self.process = None
+
+    def log_tail(self) -> str:
+        return self.log_path.read_text(errors="replace")[-6000:]
+
+
 @pytest.fixture
-def worker(tmp_path):
-    """A Celery worker process on this test's database; the test process sends real (non-eager) tasks to it."""
-    broker = os.environ.get("CELERY_BROKER_URL") or f"sqla+sqlite:///{tmp_path / 'broker.sqlite3'}"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.local",
-        "DATABASE_URL": _database_url(),
-        "CELERY_BROKER_URL": broker,
-        "CELERY_TASK_ALWAYS_EAGER": "false",
-        "NERLAB_MEDIA_ROOT": str(settings.MEDIA_ROOT),
-        "NERLAB_DATA_DIR": str(tmp_path / "data"),
-        "DJANGO_LOG_LEVEL": "WARNING",
-    }
-    if broker.startswith("redis"):
+def broker(tmp_path):
+    """The broker the suite runs with: the default SQLAlchemy file broker, or CELERY_BROKER_URL (e.g. Redis).
+    The test process sends real (non-eager) tasks to it."""
+    url = os.environ.get("CELERY_BROKER_URL") or f"sqla+sqlite:///{tmp_path / 'broker.sqlite3'}"
+    if url.startswith("redis"):
         import redis
 
         try:
-            redis.Redis.from_url(broker).flushdb()  # a leftover message from an earlier run must not be trained
+            redis.Redis.from_url(url).flushdb()  # a leftover message from an earlier run must not be trained
         except redis.exceptions.ConnectionError:
-            pytest.skip(f"Redis is not reachable at {broker}")
-    log = (tmp_path / "worker.log").open("w")
-    process = subprocess.Popen(
-        [
-            sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--loglevel=INFO",
-            "--without-gossip", "--without-mingle", "--without-heartbeat",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )  # fmt: skip
+            pytest.skip(f"Redis is not reachable at {url}")
     saved = (app.conf.task_always_eager, app.conf.broker_url)
     _reset_connections()
-    app.conf.task_always_eager, app.conf.broker_url = False, broker
+    app.conf.task_always_eager, app.conf.broker_url = False, url
     try:
-        yield tmp_path / "worker.log"
+        yield url
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
         app.conf.task_always_eager, app.conf.broker_url = saved
         _reset_connections()
+
+
+@pytest.fixture
+def worker(tmp_path, broker):
+    process = Worker(tmp_path, broker)
+    process.start()
+    try:
+        yield process.log_path
+    finally:
+        process.stop()
 
 
 @pytest.mark.slow
@@ -133,3 +185,99 @@ def test_training_through_a_real_worker(worker):
     evaluation = Evaluation.objects.get(model=model)
     assert evaluation.report["documents"] == 4
     assert evaluation.predictions.count() == 4
+
+
+# The killed-worker test: enough steps that a kill can land at a random one, few enough that 20 kills stay cheap.
+KILLS = 20
+KILL_STEPS = 60
+WAIT_S = 300  # a generous bound on every wait for a condition: a busy CI machine is slow, never this slow
+
+
+def _wait_for(condition, what: str, worker: Worker):
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.05)
+    pytest.fail(f"waited {WAIT_S} s for {what}; the worker's log:\n{worker.log_tail()}")
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_during_training_heals(tmp_path, broker):
+    """SIGKILL the whole worker 20 times at random points of a training, start it again each time: every run ends
+    succeeded (or failed, saying its worker kept dying) and the queue behind it moves on, with the broker's message
+    lost (the file broker) or held back for hours (Redis' visibility timeout)."""
+    user = UserFactory(username="kill-owner")
+    project = ProjectFactory(name="kill-project")
+    MembershipFactory(project=project, user=user)
+    make_trainable(project, user)
+    settings_ = {**TINY, "max_steps": KILL_STEPS}
+    rng = random.Random(20)
+    worker = Worker(tmp_path, broker, pool="prefork")
+    names = iter(range(1, 1000))
+
+    def models_held() -> int:
+        return TrainedModel.objects.filter(project=project).count()
+
+    def queue_one() -> None:
+        # A project keeps at most limits.TRAINED_MODELS_MAX models: make room as a user would, oldest first.
+        for model in TrainedModel.objects.filter(project=project).order_by("pk")[: max(0, models_held() - 6)]:
+            services.trained_model_delete(model=model)
+        services.training_run_start(project=project, user=user, model_name=f"k{next(names)}", **settings_)
+
+    def at_random_step(target: int) -> bool:
+        runs = TrainingRun.objects.filter(project=project)
+        if runs.filter(status__in=TrainingRun.ACTIVE).count() < 2:
+            queue_one()  # always one waiting behind the running one
+        running = runs.filter(status="running").first()
+        return running is not None and (running.step >= target or running.phase != TrainingRun.Phase.TRAINING)
+
+    def recovered(lost: list[tuple[int, int]]) -> bool:
+        return not any(
+            TrainingRun.objects.filter(pk=pk, status="running", attempts=attempts).exists() for pk, attempts in lost
+        )
+
+    queue_one()
+    worker.start()
+    lost_runs = 0
+    try:
+        for _ in range(KILLS):
+            target = rng.randrange(KILL_STEPS)
+            _wait_for(partial(at_random_step, target), f"a run at step {target}", worker)
+            worker.kill()
+            # Nothing else will move a run it was training: the worker is gone and (file broker) so is its message.
+            # Recovery takes it for dead once its heartbeat is older than NERLAB_JOB_STALE_S: say that time passed.
+            stuck = TrainingRun.objects.filter(project=project, status="running")
+            lost = list(stuck.values_list("pk", "attempts"))
+            stuck.update(heartbeat_at=timezone.now() - timedelta(hours=1))
+            lost_runs += len(lost)
+            worker.start()  # recovery runs as it starts
+            _wait_for(partial(recovered, lost), f"runs {lost} to be recovered", worker)
+
+        def all_finished() -> bool:
+            return not TrainingRun.objects.filter(project=project, status__in=TrainingRun.ACTIVE).exists()
+
+        _wait_for(all_finished, "every run to finish", worker)
+    finally:
+        worker.stop()
+
+    runs = list(TrainingRun.objects.filter(project=project).order_by("created_at", "id"))
+    outcomes = Counter(run.status for run in runs)
+    assert set(outcomes) <= {"succeeded", "failed"}, outcomes
+    for run in runs:
+        if run.status == "failed":
+            assert "stopped without finishing it" in run.error, run.error
+            assert run.attempts == django_settings.NERLAB_JOB_ATTEMPTS
+        else:
+            assert run.error == "" and run.percent == 100
+    for model in TrainedModel.objects.filter(project=project):
+        assert model.evaluation.predictions.count() == 4
+    assert runs[-1].status == "succeeded"  # the queue kept moving: the run queued behind the last kill trained
+    assert lost_runs >= KILLS - 2  # nearly every kill hit a training (one may land just after a run ended)
+    # Every lost training was started once more, except a run's last allowed start, which failed instead.
+    assert sum(run.attempts for run in runs) == outcomes["succeeded"] + lost_runs
+    # One training at a time per project, kills or not: each run started after the one before it had ended.
+    for before, after in itertools.pairwise(runs):
+        assert after.started_at >= before.finished_at

@@ -1,0 +1,158 @@
+"""Background jobs whose worker stopped: one recovery rule for every kind of job, and what triggers it.
+
+Every background job (training runs, imports, learning curves, pre-annotation, analyze jobs) is a row with a last
+sign of life: the heartbeat its worker writes while it works (``job_heartbeat``, from a thread, so that a phase that
+reports no progress for minutes, such as spaCy initialising a big corpus, still shows the worker alive), or the
+time its message was sent while it waits. A
+worker killed outright (SIGKILL, out of memory, a machine that went away) writes nothing more; with the default
+file broker its message is gone for good, and Redis gives it back only after the visibility timeout, hours later.
+So the rows, not the broker, decide:
+
+- a running job silent for longer than its kind's stale age (``NERLAB_JOB_STALE_S``; imports
+  ``NERLAB_IMPORT_STALE_S``, as they show no sign of life while they write) lost its worker. It is queued and sent
+  again, unless it has already been started ``NERLAB_JOB_ATTEMPTS`` times: then it fails, saying why, and the
+  project's queue moves on;
+- a queued job whose message was sent longer ago than that and never taken may have lost its message with a
+  worker: it is sent again. A duplicate message is harmless: every job is claimed under ``select_for_update``,
+  and a message for a job already taken or finished does nothing.
+
+``jobs_recover`` applies the rule to every registered kind (each app registers its own in ``AppConfig.ready``).
+It runs when a worker starts, every ``NERLAB_RECOVERY_INTERVAL_S`` seconds in every running worker (a thread of
+the worker's main process, so no beat process is needed), and when a job is queued.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from django.conf import settings
+from django.db import DatabaseError, close_old_connections, connection, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
+
+Verdict = Literal["requeue", "fail"]
+
+
+@dataclass(frozen=True)
+class JobKind:
+    """One kind of background job: ``recover`` applies the rule to rows silent since ``stale_before`` and returns
+    how many it requeued, failed or sent again."""
+
+    name: str
+    recover: Callable[[datetime], int]
+    stale_setting: str = "NERLAB_JOB_STALE_S"
+
+    def stale_before(self, now: datetime) -> datetime:
+        return now - timedelta(seconds=getattr(settings, self.stale_setting))
+
+
+_KINDS: dict[str, JobKind] = {}
+
+
+def job_kind_register(kind: JobKind) -> None:
+    _KINDS[kind.name] = kind
+
+
+def job_is_stale(sign_of_life: datetime | None, *, stale_before: datetime) -> bool:
+    return sign_of_life is None or sign_of_life < stale_before
+
+
+def job_stale_before(*, setting: str = "NERLAB_JOB_STALE_S", now: datetime | None = None) -> datetime:
+    return (now or timezone.now()) - timedelta(seconds=getattr(settings, setting))
+
+
+def job_recovery_verdict(*, attempts: int) -> Verdict:
+    """Requeue a job that lost its worker, unless it has been started as often as allowed: a job that kills its
+    worker every time (say, out of memory) must not take every worker down with it forever."""
+    return "requeue" if attempts < settings.NERLAB_JOB_ATTEMPTS else "fail"
+
+
+def job_lost_reason(*, what: str, attempts: int) -> str:
+    times = "once" if attempts == 1 else f"{attempts} times"
+    return (
+        f"The worker running this {what} stopped without finishing it ({times}; it was killed, ran out of memory "
+        "or its machine went away), so it was not started again. Check the worker's log, then start it again."
+    )
+
+
+@contextmanager
+def job_heartbeat(rows: Callable[[], QuerySet[Any]], *, field: str = "heartbeat_at") -> Iterator[None]:
+    """While the block runs, write now into ``field`` of ``rows()`` (the job's row, filtered to the attempt that
+    owns it) from a thread, every sixth of ``NERLAB_JOB_STALE_S``: the worker's sign of life, whatever it is busy
+    with. A process killed outright takes the thread with it, so the heartbeat stops exactly when it should."""
+    stop = threading.Event()
+    interval_s = settings.NERLAB_JOB_STALE_S / 6
+
+    def beat() -> None:
+        try:
+            while not stop.wait(interval_s):
+                try:
+                    rows().update(**{field: timezone.now()})
+                except DatabaseError:  # e.g. SQLite busy with the job's own long write: the next beat may pass
+                    logger.warning("A job heartbeat could not be written", exc_info=True)
+        finally:
+            connection.close()  # the thread's own connection
+
+    thread = threading.Thread(target=beat, name="nerlab-job-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        # Not joined: a beat waiting on a lock the job held ends by itself, and writes only to the attempt's row.
+        stop.set()
+
+
+def jobs_recover(*, now: datetime | None = None) -> dict[str, int]:
+    """Apply the rule to every kind of job; returns how many jobs of each kind it requeued, failed or resent."""
+    moment = now or timezone.now()
+    counts: dict[str, int] = {}
+    for kind in _KINDS.values():
+        try:
+            counts[kind.name] = kind.recover(kind.stale_before(moment))
+        except Exception:  # one kind's trouble (say, the broker down) must not keep the others from recovering
+            logger.exception("Recovering stale %s jobs failed", kind.name)
+    recovered = {name: count for name, count in counts.items() if count}
+    if recovered:
+        logger.warning("Recovered jobs whose worker stopped: %s", recovered)
+    return counts
+
+
+def jobs_recover_on_commit() -> None:
+    """Recover once the caller's transaction commits (how queuing a job triggers recovery)."""
+    transaction.on_commit(jobs_recover, robust=True)
+
+
+class RecoveryLoop:
+    """Runs ``jobs_recover`` at once and then every ``interval_s`` seconds, in a daemon thread of a worker."""
+
+    def __init__(self, interval_s: float) -> None:
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="nerlab-job-recovery", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=self.interval_s + 30)
+
+    def _run(self) -> None:
+        while True:
+            close_old_connections()
+            try:
+                jobs_recover()
+            except Exception:  # the loop must outlive a database restart
+                logger.exception("Job recovery failed; trying again in %s s", self.interval_s)
+            finally:
+                connection.close()  # this thread's own connection: not held between sweeps
+            if self._stop.wait(self.interval_s):
+                return
