@@ -118,3 +118,45 @@ def test_import_api_round_trip_and_job_detail(project, user):
     assert detail["status"] == "succeeded" and detail["report"]["created_types"] == ["City", "Person"]
     listing = client.get(url).json()
     assert next(job["id"] for job in listing) == body["id"]
+
+
+def test_import_api_format_is_optional_and_the_report_names_the_format_it_read(project, user):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(user)
+    doccano = b'{"text": "Peter Blackburn", "label": [[0, 15, "PERSON"]]}\n'
+    response = client.post(
+        reverse("api-import-list", args=[project.name]),
+        {"file": SimpleUploadedFile("d.jsonl", doccano), "create_missing_types": "true"},
+        format="multipart",
+    )
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["format"] == "auto" and body["report"]["format"] == "doccano"
+    assert body["report"]["notes"] == [
+        "read as doccano: the file looks like a doccano export (records with [start, end, type] lists)"
+    ]
+    assert Document.objects.get(project=project).spans.get().entity_type.name == "PERSON"
+
+
+def test_import_api_a_wrong_format_says_what_the_file_looks_like_and_keeps_no_upload(project, user):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(user)
+    label_studio = b'[{"data": {"text": "Ada"}, "annotations": [{"result": []}]}]'
+    response = client.post(
+        reverse("api-import-list", args=[project.name]),
+        {"file": SimpleUploadedFile("ls.json", label_studio), "format": "doccano"},
+        format="multipart",
+    )
+    assert response.status_code == 400
+    problems = [problem["message"] for problem in response.json()["report"]["problems"]]
+    assert problems[0] == (
+        "this looks like a Label Studio export (tasks with 'data' and 'annotations'), not doccano: import it as "
+        "label-studio (or choose auto)"
+    )
+    job = ImportJob.objects.get(pk=response.json()["id"])
+    assert job.file_path == "" and not default_storage.listdir(f"projects/{project.pk}/imports/{job.pk}")[1]
+    assert Document.objects.filter(project=project).count() == 0

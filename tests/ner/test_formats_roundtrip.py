@@ -165,7 +165,7 @@ def test_spacy_docbin_round_trips(docs: list[LabeledDoc]) -> None:
 
 
 def test_every_registered_format_has_a_reader_a_writer_and_a_description() -> None:
-    assert set(FORMATS) == {"azure", "doccano", "label-studio", "conll", "spacy", "jsonl"}
+    assert set(FORMATS) == {"azure", "doccano", "label-studio", "conll", "spacy", "jsonl", "prodigy"}
     for spec in FORMATS.values():
         assert callable(spec.reader) and callable(spec.writer)
         assert spec.description and spec.extension.startswith(".")
