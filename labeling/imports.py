@@ -482,6 +482,7 @@ def _write(
                 tagged_by=user if tagged else None,
                 tagged_at=now if tagged else None,
                 uploaded_by=user,
+                meta=dict(item.doc.meta),
             )
         )
     created = Document.objects.bulk_create(documents, batch_size=_BULK_BATCH)
@@ -501,8 +502,8 @@ def _write(
 def _document_rows(
     project: Project, documents: QuerySet[Document] | Iterable[int] | None
 ) -> Iterator[list[tuple[Any, ...]]]:
-    """The selected documents' (pk, name, text, content_hash, language, split), in id order, in chunks."""
-    fields = ("pk", "name", "text", "content_hash", "language", "split")
+    """The selected documents' (pk, name, text, content_hash, language, split, meta), in id order, in chunks."""
+    fields = ("pk", "name", "text", "content_hash", "language", "split", "meta")
     rows = Document.objects.filter(project=project).order_by("pk")
     if isinstance(documents, QuerySet):
         rows = rows.filter(pk__in=documents.order_by().values("pk"))
@@ -526,7 +527,7 @@ def labeled_docs_export(
 ) -> list[LabeledDoc]:
     """The project's documents (all, or those in ``documents``: a queryset or ids) as LabeledDocs, by id.
 
-    Each carries its spans, its name, its language (the project's when it has none of its own) and its
+    Each carries its spans, its name, its metadata, its language (the project's when it has none of its own) and its
     effective split: the manual one, else the project's rule (``ner.splits``), so an export says which side each
     document trains on. Reads go in chunks (one document query plus one span query per 900 documents).
     """
@@ -547,7 +548,7 @@ def labeled_docs_export(
             seed=project.split_seed,
             test_percent=project.test_percent,
         )
-        for (pk, name, text, _digest, language, _split), side in zip(chunk, sides, strict=True):
+        for (pk, name, text, _digest, language, _split, meta), side in zip(chunk, sides, strict=True):
             exported.append(
                 LabeledDoc(
                     text=text,
@@ -555,6 +556,7 @@ def labeled_docs_export(
                     name=name,
                     language=language or project.language,
                     split=side,
+                    meta=dict(meta or {}),
                 )
             )
     return exported

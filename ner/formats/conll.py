@@ -1,7 +1,8 @@
 """Token-per-line files: CoNLL-2003 and its tag schemes IOB1, IOB2 (BIO), BIOES (also BILOU) and IO.
 
 Reading rebuilds each document's text from its tokens — tokens joined by one space, sentences by ``\\n`` — so
-every span's offsets are exact in that text. The tag is the last column and the token the first, so 2-column
+every span's offsets are exact in that text. A line's other columns (POS, chunk...) are kept in the document's
+metadata and written back on export. The tag is the last column and the token the first, so 2-column
 (WNUT, WikiANN) and 4-column (CoNLL-2003, SEC filings) files read the same way. ``-DOCSTART-`` lines (both
 ``-DOCSTART- -X- O O`` and CoNLL-2003 testb's ``-DOCSTART- -X- -X- O``) start a new document; a file without
 them is read as one document per sentence. Whitespace-only lines separate sentences (WNUT-17 uses a lone TAB).
@@ -16,6 +17,7 @@ that does not start and end on token boundaries is an error, never moved silentl
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -44,6 +46,8 @@ _TAG = re.compile(r"(?P<prefix>[BIESLUM])-(?P<type>.+)")
 # WikiANN writes every token as "en:token".
 _LANGUAGE_PREFIX = re.compile(r"(?P<language>[a-z]{2,3}):(?=.)")
 DOCSTART = "-DOCSTART-"
+# The metadata key holding a document's other token columns (POS, chunk...) as JSON: one list per token.
+CONLL_COLUMNS = "conll_columns"
 
 
 @dataclass(slots=True)
@@ -52,6 +56,7 @@ class _Token:
     prefix: str  # "" for O
     type: str
     line: int
+    extra: tuple[str, ...] = ()  # the line's other columns (POS, chunk...), kept in the document's metadata
 
 
 def _split_columns(line: str) -> list[str]:
@@ -226,18 +231,20 @@ def read_conll(
                 where=f"line {number}",
             )
             continue
-        token, tag = columns[token_column - 1], columns[tag_column - 1 if tag_column else -1]
+        tag_index = tag_column - 1 if tag_column else len(columns) - 1
+        token, tag = columns[token_column - 1], columns[tag_index]
+        extra = tuple(column for place, column in enumerate(columns) if place not in (token_column - 1, tag_index))
         if strip_language_prefix:
             match = _LANGUAGE_PREFIX.match(token)
             if match:
                 languages.add(match["language"])
                 token = token[match.end() :]
         if tag == "O":
-            sentence.append(_Token(token, "", "", number))
+            sentence.append(_Token(token, "", "", number, extra))
             continue
         tag_match = _TAG.fullmatch(tag)
         if bare:
-            sentence.append(_Token(token, "I", tag, number))
+            sentence.append(_Token(token, "I", tag, number, extra))
             continue
         if tag_match is None:
             problems.add(
@@ -256,7 +263,7 @@ def read_conll(
                 field="tag",
             )
             continue
-        sentence.append(_Token(token, prefix, tag_match["type"], number))
+        sentence.append(_Token(token, prefix, tag_match["type"], number, extra))
     end_sentence()
     problems.raise_if_any()
 
@@ -289,15 +296,37 @@ def read_conll(
                 parts.append(item.text)
                 position += len(item.text)
             spans.extend(_decode(sentence_tokens, offsets))
+        extras = [list(item.extra) for sentence_tokens in document for item in sentence_tokens]
+        # nerlab's own export writes "_" for columns it has no value for: those are not data.
+        keep = any(column != "_" for columns in extras for column in columns)
         docs.append(
             LabeledDoc(
                 text="".join(parts),
                 spans=tuple(sorted(spans)),
                 name=f"{base}-{index:0{width}d}",
                 language=language,
+                meta={CONLL_COLUMNS: json.dumps(extras, ensure_ascii=False)} if keep else {},
             )
         )
     return docs
+
+
+def _extra_columns(doc: LabeledDoc, tokens: int) -> list[list[str]] | None:
+    """The document's other token columns as read (``conll_columns`` in its metadata), when they still fit its
+    tokens one for one; otherwise None (the writer then puts ``_`` in those columns)."""
+    try:
+        extras = json.loads(doc.meta.get(CONLL_COLUMNS, "null"))
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(extras, list) or len(extras) != tokens:
+        return None
+    for columns in extras:
+        if not isinstance(columns, list) or not all(
+            isinstance(column, str) and column and not any(character.isspace() for character in column)
+            for column in columns
+        ):
+            return None
+    return extras
 
 
 def read_conll_scheme(data: bytes) -> Scheme:
@@ -392,8 +421,10 @@ def write_conll(
 ) -> bytes:
     """One ``-DOCSTART-`` block per document, one sentence per line of the text, one token per line.
 
-    ``layout`` "conll2003" writes ``token _ _ TAG`` (the POS and chunk columns left empty as ``_``);
-    "two-column" writes ``token<TAB>TAG``. Raises FormatError listing every span that cannot be written.
+    ``layout`` "conll2003" writes ``token _ _ TAG`` — or, for a document read from a file with more columns,
+    ``token POS chunk TAG`` with the columns kept in its metadata (``conll_columns``) while its tokens still
+    match them one for one; "two-column" writes ``token<TAB>TAG``. Raises FormatError listing every span that
+    cannot be written.
     """
     if scheme not in SCHEMES:
         raise ValueError(f"unknown tag scheme {scheme!r}; choose one of {', '.join(SCHEMES)}")
@@ -455,6 +486,7 @@ def write_conll(
                 continue
             good.append(span)
         tags = _tags_for(good, bounds, scheme)
+        extras = _extra_columns(doc, len(bounds)) if layout == "conll2003" else None
         out.append(f"{DOCSTART} -X- -X- O\n" if layout == "conll2003" else f"{DOCSTART}\tO\n")
         previous_sentence = -1
         for index, (start, end) in enumerate(bounds):
@@ -462,7 +494,10 @@ def write_conll(
                 out.append("\n")
                 previous_sentence = sentence_of[index]
             token = doc.text[start:end]
-            out.append(f"{token} _ _ {tags[index]}\n" if layout == "conll2003" else f"{token}\t{tags[index]}\n")
+            if layout == "two-column":
+                out.append(f"{token}\t{tags[index]}\n")
+            else:
+                out.append(" ".join([token, *(extras[index] if extras else ("_", "_")), tags[index]]) + "\n")
         out.append("\n")
     if problems:
         raise FormatError(problems.items)

@@ -137,8 +137,6 @@ def read_label_studio(
         for key in min_keys:
             spans.extend(_read_min(task_data[key], key, text, problems, where, offset_unit))
         meta: dict[str, str] = {}
-        if task_id is not None:
-            meta["label_studio_id"] = str(task_id)
         skip = {data_key, "name", "language", "split", "id", "annotations", "completions", "predictions", *min_keys}
         meta.update(
             read_meta(
@@ -260,8 +258,7 @@ def write_label_studio(
             if value:
                 task_data[key] = value
         for key, value in doc.meta.items():  # a task's other data fields are its metadata
-            if key != "label_studio_id":
-                task_data.setdefault(key, value)
+            task_data.setdefault(key, value)
         result = []
         for index, span in enumerate(doc.sorted_spans()):
             start, end = span.start, span.end

@@ -22,6 +22,7 @@ from labeling.imports import (
     project_export_file,
     project_import_file,
 )
+from labeling.models import Document
 from ner.formats import FORMATS
 from ner.types import LabeledDoc
 from projects.models import Project
@@ -168,6 +169,7 @@ def test_peer_file_round_trips_through_every_format_nerlab_writes(expected_path:
     )
     assert report.written
     want = contents(source)
+    want_meta = _metadata(source)
     for format in FORMATS:
         try:
             exported = project_export_file(project=source, format=format, tokenizer="whitespace")
@@ -190,3 +192,15 @@ def test_peer_file_round_trips_through_every_format_nerlab_writes(expected_path:
             assert again.data == exported.data
         else:
             assert contents(target) == want, format
+        if format in METADATA_FORMATS:
+            assert _metadata(target) == want_meta, format
+
+
+# The formats that hold a document's metadata (README: "Formats").
+METADATA_FORMATS = {"jsonl", "doccano", "label-studio", "prodigy"}
+
+
+def _metadata(project: Project) -> list[dict[str, str]]:
+    return [
+        dict(meta) for meta in Document.objects.filter(project=project).order_by("pk").values_list("meta", flat=True)
+    ]

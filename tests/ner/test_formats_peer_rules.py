@@ -227,3 +227,20 @@ def test_sentence_mode_makes_one_document_per_sentence_even_under_one_docstart()
 def test_detect_format(data: bytes, format: str) -> None:
     detection = detect_format(data)
     assert detection is not None and detection.format == format
+
+
+def test_extra_token_columns_are_kept_and_written_back() -> None:
+    data = b"-DOCSTART- -X- -X- O\n\nEU NNP B-NP B-ORG\nrejects VBZ B-VP O\n\nPeter NNP B-NP B-PER\n"
+    [doc] = read_conll(data)
+    assert json.loads(doc.meta["conll_columns"]) == [["NNP", "B-NP"], ["VBZ", "B-VP"], ["NNP", "B-NP"]]
+    assert write_conll([doc], tokenizer=lambda text: [(0, 2), (3, 10), (11, 16)]) == (
+        b"-DOCSTART- -X- -X- O\n\nEU NNP B-NP B-ORG\nrejects VBZ B-VP O\n\nPeter NNP B-NP B-PER\n\n"
+    )
+    [spacy_iob] = read_conll(b"I|PRP|O like|VBP|O London|NNP|B-GPE\n")
+    assert spacy_iob.text == "I like London" and json.loads(spacy_iob.meta["conll_columns"]) == [
+        ["PRP"],
+        ["VBP"],
+        ["NNP"],
+    ]
+    [plain] = read_conll(write_conll([LabeledDoc("Ada", (Span(0, 3, "PER"),))]))
+    assert plain.meta == {}  # the "_" columns nerlab writes are not data

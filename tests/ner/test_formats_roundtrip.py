@@ -169,3 +169,24 @@ def test_every_registered_format_has_a_reader_a_writer_and_a_description() -> No
     for spec in FORMATS.values():
         assert callable(spec.reader) and callable(spec.writer)
         assert spec.description and spec.extension.startswith(".")
+
+
+META = st.dictionaries(st.from_regex(r"k_[a-z]{1,6}", fullmatch=True), st.text(CHARACTERS, max_size=12), max_size=3)
+
+
+@st.composite
+def documents_with_metadata(draw: st.DrawFn) -> list[LabeledDoc]:
+    return [
+        LabeledDoc(doc.text, doc.spans, doc.name, doc.language, doc.split, draw(META)) for doc in draw(documents())
+    ]
+
+
+@FAST
+@given(documents_with_metadata())
+def test_formats_that_hold_metadata_round_trip_it_and_prodigy_round_trips(docs: list[LabeledDoc]) -> None:
+    """jsonl, doccano, Label Studio and Prodigy hold texts, spans, names, languages, splits and metadata."""
+    for name in ("jsonl", "doccano", "label-studio", "prodigy"):
+        spec = FORMATS[name]
+        back = spec.reader(spec.writer(docs), file_name=f"x{spec.extension}")
+        assert back == docs, name
+        assert [doc.meta for doc in back] == [doc.meta for doc in docs], name
