@@ -39,7 +39,7 @@ from ner.formats.conll import SCHEMES, read_conll, write_conll
 from ner.formats.detect import detect_format
 from ner.formats.doccano import read_doccano
 from ner.formats.jsonl import read_jsonl
-from ner.formats.label_studio import read_label_studio
+from ner.formats.label_studio import read_label_studio, read_label_studio_csv
 from ner.formats.prodigy import read_prodigy
 from ner.names import InvalidName, check_entity_type_name
 from ner.spans import SpanError, check_bounds, conflict_message, find_conflict
@@ -72,6 +72,7 @@ CONTENT_TYPES: Final = {
     ".jsonl": "application/x-ndjson",
     ".json": "application/json",
     ".conll": "text/plain; charset=utf-8",
+    ".csv": "text/csv; charset=utf-8",
     ".spacy": "application/octet-stream",
 }
 
@@ -582,7 +583,7 @@ def _whitespace_tokens(text: str) -> list[tuple[int, int]]:
 
 
 def export_file_name(project: Project, format: str) -> str:
-    suffix = "-doccano" if format == "doccano" else "-label-studio" if format == "label-studio" else ""
+    suffix = {"doccano": "-doccano", "label-studio": "-label-studio", "prodigy": "-prodigy"}.get(format, "")
     return f"{project.name}{suffix}{FORMATS[format].extension}"
 
 
@@ -716,6 +717,8 @@ def _read_format(
         )
     if format == "label-studio":
         return read_label_studio(data, file_name=file_name, notes=notes, data_key=options.text_key or "text")
+    if format == "label-studio-csv":
+        return read_label_studio_csv(data, file_name=file_name, notes=notes, data_key=options.text_key or "text")
     if format == "jsonl":
         return read_jsonl(data, file_name=file_name, notes=notes)
     if format == "prodigy":

@@ -23,7 +23,12 @@ from ner.formats.docbin import read_docbin, write_docbin
 from ner.formats.doccano import read_doccano, write_doccano
 from ner.formats.errors import FormatError, Problem
 from ner.formats.jsonl import read_jsonl, write_jsonl
-from ner.formats.label_studio import read_label_studio, write_label_studio
+from ner.formats.label_studio import (
+    read_label_studio,
+    read_label_studio_csv,
+    write_label_studio,
+    write_label_studio_csv,
+)
 from ner.formats.prodigy import read_prodigy, write_prodigy
 from ner.types import LabeledDoc
 
@@ -58,6 +63,12 @@ FORMATS: dict[str, FormatSpec] = {
         write_label_studio,
         "Label Studio JSON or JSON_MIN export: tasks with their latest annotation",
         ".json",
+    ),
+    "label-studio-csv": FormatSpec(
+        read_label_studio_csv,
+        write_label_studio_csv,
+        "Label Studio CSV or TSV export: the text and a label column of spans as JSON",
+        ".csv",
     ),
     "prodigy": FormatSpec(
         read_prodigy,

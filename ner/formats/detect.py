@@ -100,6 +100,23 @@ def _json_records(text: str) -> list[Any] | None:
     return records or None
 
 
+_LABEL_STUDIO_COLUMNS = {"annotation_id", "annotator", "lead_time"}
+
+
+def _looks_like_label_studio_csv(text: str) -> bool:
+    """A header row naming Label Studio's own columns (or the text and label columns), or a first row holding spans
+    as JSON text."""
+    header, _, rest = text.partition("\n")
+    delimiter = "\t" if "\t" in header else ","
+    columns = {column.strip().strip('"') for column in header.split(delimiter)}
+    first_row = rest.split("\n", 1)[0]
+    return (
+        bool(columns & _LABEL_STUDIO_COLUMNS)
+        or {"text", "label"} <= columns
+        or ('"labels"' in first_row and '""start""' in first_row)
+    )
+
+
 def _looks_like_conll(text: str) -> bool:
     lines = [line for line in text.split("\n")[:2_000] if line.strip()]
     if not lines:
@@ -124,6 +141,8 @@ def detect_format(data: bytes) -> Detection | None:
         if isinstance(first, dict) and ("assets" in first or "projectFileVersion" in first):
             return Detection("azure", "an Azure AI Language labels JSON")
         return _records_format(records)
+    if _looks_like_label_studio_csv(text):
+        return Detection("label-studio-csv", "a Label Studio CSV/TSV export (annotator and annotation_id columns)")
     if _looks_like_conll(text):
         return Detection("conll", "a CoNLL token-per-line file")
     return None

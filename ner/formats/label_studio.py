@@ -13,6 +13,8 @@ and uses it; without ``text`` it trusts ``offset_unit``. The writer writes ``off
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -94,11 +96,18 @@ def read_label_studio(
         tasks = [tasks]  # a single task exported on its own
     if not isinstance(tasks, list):
         raise problems.fail(f"a Label Studio export is a list of tasks, not {type_name(tasks)}")
+    return _read_tasks(tasks, problems, notes, data_key, offset_unit, "task")
+
+
+def _read_tasks(
+    tasks: list[Any], problems: Problems, notes: list[str] | None, data_key: str, offset_unit: OffsetUnit,
+    unit: str,
+) -> list[LabeledDoc]:  # fmt: skip
     docs: list[LabeledDoc] = []
     predicted = 0
     for task_index, task in enumerate(tasks):
         task_id = task.get("id") if isinstance(task, dict) else None
-        where = f"task {task_index + 1}" + (f" (id {task_id})" if task_id is not None else "")
+        where = f"{unit} {task_index + 1}" + (f" (id {task_id})" if task_id is not None else "")
         before = len(problems)
         if not isinstance(task, dict):
             problems.add(f"a task must be an object, not {type_name(task)}", where=where)
@@ -275,3 +284,76 @@ def write_label_studio(
             )
         tasks.append({"id": number, "data": task_data, "annotations": [{"id": number, "result": result}]})
     return json.dumps(tasks, ensure_ascii=False, indent=2).encode("utf-8")
+
+
+# --- CSV and TSV exports ---------------------------------------------------------------------------------------------
+
+
+def _cell(value: str) -> Any:
+    """A CSV cell: spans written as JSON text (a list of ``{start, end, labels}``) parsed, any other cell text."""
+    if value.startswith("[{"):
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            return value
+        if _min_spans(parsed):
+            return parsed
+    return value
+
+
+def read_label_studio_csv(
+    data: bytes,
+    *,
+    file_name: str = "",
+    notes: list[str] | None = None,
+    data_key: str = "text",
+    offset_unit: OffsetUnit = "codepoint",
+) -> list[LabeledDoc]:
+    """Label Studio's CSV or TSV export: one row per task, the data fields as columns and, in the control tag's
+    column (``label``), the spans as JSON text — read like JSON_MIN. The delimiter is the header's (TAB or comma).
+    Every row has every column, so an empty cell is a field the task does not have (an empty metadata value
+    does not survive a CSV).
+    """
+    problems = Problems(file_name)
+    content = decode_input(data, problems)
+    header = content.split("\n", 1)[0]
+    delimiter = "\t" if "\t" in header else ","
+    try:
+        rows = list(csv.DictReader(io.StringIO(content, newline=""), delimiter=delimiter, strict=True))
+    except csv.Error as error:
+        raise problems.fail(f"the file is not valid CSV: {error}") from None
+    if not rows:
+        raise problems.fail("the file holds a header and no rows")
+    parsed = [{key: _cell(value or "") for key, value in row.items() if key is not None} for row in rows]
+    # The control tag's column (Label Studio names it "label" by default) holds "[]" in a row without spans.
+    span_columns = {"label"} | {key for row in parsed for key, value in row.items() if not isinstance(value, str)}
+    tasks: list[Any] = []
+    for number, (row, task) in enumerate(zip(rows, parsed, strict=True), start=1):
+        extra = row.get(None)
+        if extra:
+            problems.add(f"{len(extra)} more cells than the header has columns", where=f"row {number}")
+        for key in list(task):
+            # A CSV has every column in every row: an empty cell is a field the task does not have.
+            if task[key] == "" or (key in span_columns and task[key] == "[]"):
+                del task[key]
+        if isinstance(task.get("id"), str) and task["id"].isdigit():
+            task["id"] = int(task["id"])
+        tasks.append(task)
+    return _read_tasks(tasks, problems, notes, data_key, offset_unit, "row")
+
+
+def write_label_studio_csv(docs: Sequence[LabeledDoc], *, data_key: str = "text") -> bytes:
+    """A CSV export as Label Studio writes it: ``id``, the text, ``label`` (spans as JSON), then the other fields."""
+    tasks = json.loads(write_label_studio(docs, data_key=data_key))
+    rows: list[dict[str, Any]] = []
+    for task in tasks:
+        row: dict[str, Any] = {"id": task["id"], **task["data"]}
+        row["label"] = json.dumps([result["value"] for result in task["annotations"][0]["result"]], ensure_ascii=False)
+        rows.append(row)
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    buffer = io.StringIO(newline="")
+    # Every cell quoted (as Label Studio's own export does): a lone carriage return stays inside its cell.
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n", quoting=csv.QUOTE_ALL)
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue().encode("utf-8")

@@ -160,3 +160,19 @@ def test_import_api_a_wrong_format_says_what_the_file_looks_like_and_keeps_no_up
     job = ImportJob.objects.get(pk=response.json()["id"])
     assert job.file_path == "" and not default_storage.listdir(f"projects/{project.pk}/imports/{job.pk}")[1]
     assert Document.objects.filter(project=project).count() == 0
+
+
+def test_import_page_defaults_to_auto_and_the_report_shows_the_format_read_and_the_notes(owner_client, project):
+    page = owner_client.get(reverse("labeling:document_import", args=[project.name])).content.decode()
+    assert '<option value="auto" selected>' in page
+    prodigy = jsonl(
+        {"text": "Ada Lovelace", "spans": [{"start": 0, "end": 12, "label": "Person"}], "answer": "accept"},
+        {"text": "Bob", "spans": [{"start": 0, "end": 3, "label": "Person"}], "answer": "reject"},
+    )
+    response = owner_client.post(
+        reverse("labeling:document_import", args=[project.name]),
+        {"format": "auto", "file": SimpleUploadedFile("db-out.jsonl", prodigy), "create_missing_types": "on"},
+    )
+    page = owner_client.get(response["Location"]).content.decode()
+    assert "(read as <code>prodigy</code>)" in page and "skipped 1 rejected task" in page
+    assert [document.text for document in Document.objects.filter(project=project)] == ["Ada Lovelace"]

@@ -204,3 +204,9 @@ def _metadata(project: Project) -> list[dict[str, str]]:
     return [
         dict(meta) for meta in Document.objects.filter(project=project).order_by("pk").values_list("meta", flat=True)
     ]
+
+
+def test_the_readme_format_table_covers_every_format() -> None:
+    readme = (PEER_FILES.parents[1] / "README.md").read_text(encoding="utf-8")
+    for name in [AUTO, *FORMATS]:
+        assert f"| `{name}` |" in readme, name

@@ -12,7 +12,7 @@ from ner.formats.conll import read_conll, write_conll
 from ner.formats.detect import detect_format
 from ner.formats.doccano import read_doccano
 from ner.formats.jsonl import read_jsonl
-from ner.formats.label_studio import read_label_studio
+from ner.formats.label_studio import read_label_studio, read_label_studio_csv
 from ner.formats.prodigy import read_prodigy, write_prodigy
 from ner.types import LabeledDoc, Span
 
@@ -244,3 +244,15 @@ def test_extra_token_columns_are_kept_and_written_back() -> None:
     ]
     [plain] = read_conll(write_conll([LabeledDoc("Ada", (Span(0, 3, "PER"),))]))
     assert plain.meta == {}  # the "_" columns nerlab writes are not data
+
+
+def test_label_studio_csv_and_tsv_exports() -> None:
+    spans = json.dumps([{"start": 0, "end": 3, "text": "Ada", "labels": ["PER"]}])
+    csv_file = 'annotation_id,annotator,id,label,text\n9,a@b.c,4,"' + spans.replace('"', '""') + '","Ada, Countess"\n'
+    [doc] = read_label_studio_csv(csv_file.encode())
+    assert (doc.text, doc.spans, doc.name) == ("Ada, Countess", (Span(0, 3, "PER"),), "4")
+    assert doc.meta == {"annotation_id": "9", "annotator": "a@b.c"}
+    tsv_file = csv_file.replace(",9,", "\t9\t").replace(",a@b.c,4,", "\ta@b.c\t4\t").replace('","', '"\t"')
+    tsv_file = tsv_file.replace("annotation_id,annotator,id,label,text", "annotation_id\tannotator\tid\tlabel\ttext")
+    assert read_label_studio_csv(tsv_file.encode())[0].spans == (Span(0, 3, "PER"),)
+    assert detect_format(csv_file.encode()) == ("label-studio-csv", detect_format(csv_file.encode())[1])  # type: ignore[index]
