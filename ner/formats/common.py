@@ -269,6 +269,23 @@ def refuse_unread_spans(row: dict[str, Any], read: set[str], problems: Problems,
         )
 
 
+PRODIGY_FIELDS = ("answer", "_input_hash", "_task_hash")
+
+
+def refuse_prodigy_record(row: dict[str, Any], problems: Problems, *, where: str) -> bool:
+    """A Prodigy record read by another reader would ignore its answer (a rejected task would become a document,
+    its rejected spans gold): refuse it, naming the field. Returns whether it was refused."""
+    found = [key for key in PRODIGY_FIELDS if key in row]
+    if found:
+        problems.add(
+            f"this is a Prodigy record ({', '.join(repr(key) for key in found)}); import the file as prodigy, "
+            "which keeps accepted spans and skips rejected ones",
+            where=where,
+            field=f"'{found[0]}'",
+        )
+    return bool(found)
+
+
 def meta_of(row: dict[str, Any], known: set[str], problems: Problems, *, where: str) -> dict[str, str]:
     """Every field outside ``known`` (and outside SPAN_FIELDS) as metadata, so that nothing is dropped unsaid."""
     extra = {

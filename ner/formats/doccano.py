@@ -34,6 +34,7 @@ from ner.formats.common import (
     read_meta,
     read_name,
     read_split,
+    refuse_prodigy_record,
     refuse_unread_spans,
     type_name,
 )
@@ -109,6 +110,8 @@ def read_doccano(
                 where=where,
                 field=f"'{text_field}'",
             )
+            continue
+        if refuse_prodigy_record(row, problems, where=where):
             continue
         span_keys = (label_key,) if label_key else SPAN_KEYS
         refuse_unread_spans(row, set(span_keys), problems, where=where, reader="doccano")

@@ -24,6 +24,7 @@ from ner.formats.common import (
     read_meta,
     read_name,
     read_split,
+    refuse_prodigy_record,
     refuse_unread_spans,
     type_name,
 )
@@ -31,7 +32,6 @@ from ner.formats.errors import Problems
 from ner.types import LabeledDoc, Span
 
 _KNOWN = {"text", "spans", "name", "language", "split", "meta"}
-_PRODIGY_FIELDS = ("answer", "_input_hash", "_task_hash")
 
 
 def read_jsonl(data: bytes, *, file_name: str = "", notes: list[str] | None = None) -> list[LabeledDoc]:
@@ -61,14 +61,7 @@ def _read_row(row: object, where: str, problems: Problems) -> LabeledDoc | None:
     if not isinstance(text, str):
         problems.add(f"'text' must be a string, not {type_name(text)}", where=where, field="'text'")
         return None
-    prodigy = [key for key in _PRODIGY_FIELDS if key in row]
-    if prodigy:
-        problems.add(
-            f"this is a Prodigy record ({', '.join(repr(key) for key in prodigy)}); import the file as prodigy, "
-            "which keeps accepted spans and skips rejected ones",
-            where=where,
-            field=f"'{prodigy[0]}'",
-        )
+    if refuse_prodigy_record(row, problems, where=where):
         return None
     refuse_unread_spans(row, {"spans"}, problems, where=where, reader="jsonl")
     spans: list[Span] = []

@@ -256,3 +256,9 @@ def test_label_studio_csv_and_tsv_exports() -> None:
     tsv_file = tsv_file.replace("annotation_id,annotator,id,label,text", "annotation_id\tannotator\tid\tlabel\ttext")
     assert read_label_studio_csv(tsv_file.encode())[0].spans == (Span(0, 3, "PER"),)
     assert detect_format(csv_file.encode()) == ("label-studio-csv", detect_format(csv_file.encode())[1])  # type: ignore[index]
+
+
+def test_a_prodigy_record_read_as_doccano_is_refused_even_without_spans() -> None:
+    with pytest.raises(FormatError) as caught:
+        read_doccano(lines({"text": "Rejected example", "answer": "reject", "_input_hash": 1}))
+    assert "this is a Prodigy record ('answer', '_input_hash'); import the file as prodigy" in messages(caught)[0]
