@@ -705,6 +705,7 @@ def _read_format(
             tag_column=options.tag_column,
             header=options.header,
             comments=options.comments,
+            notes=notes,
         )
     if format == "doccano":
         return read_doccano(

@@ -46,6 +46,9 @@ _TAG = re.compile(r"(?P<prefix>[BIESLUM])-(?P<type>.+)")
 # WikiANN writes every token as "en:token".
 _LANGUAGE_PREFIX = re.compile(r"(?P<language>[a-z]{2,3}):(?=.)")
 DOCSTART = "-DOCSTART-"
+LABEL_STUDIO_DOCSTART = "-DOCSTART- -X- O"
+# Columns that hold nothing: nerlab's own export writes "_", Label Studio's converter "-X- _".
+_PLACEHOLDERS = {"_", "-X-"}
 # The metadata key holding a document's other token columns (POS, chunk...) as JSON: one list per token.
 CONLL_COLUMNS = "conll_columns"
 
@@ -167,6 +170,7 @@ def read_conll(
     tag_column: int = 0,
     header: bool = False,
     comments: bool = False,
+    notes: list[str] | None = None,
 ) -> list[LabeledDoc]:
     """Read a token-per-line file; ``strip_language_prefix`` removes WikiANN's ``xx:`` and sets the language.
 
@@ -195,8 +199,16 @@ def read_conll(
             "this line names the columns (a header row); tick “the first line names the columns” to skip it",
             where=f"line {header_line}",
         )
-    has_docstart = any(line.lstrip().startswith(DOCSTART) for line in lines)
-    by_docstart = documents == "docstart" or (documents == "auto" and has_docstart)
+    docstarts = [line.strip() for line in lines if line.lstrip().startswith(DOCSTART)]
+    # Label Studio's converter writes one "-DOCSTART- -X- O" line and then every task as a blank-line separated
+    # block: read as one document, all its tasks would become one. In "auto", those blocks are the documents.
+    label_studio = docstarts == [LABEL_STUDIO_DOCSTART]
+    by_docstart = documents == "docstart" or (documents == "auto" and bool(docstarts) and not label_studio)
+    if label_studio and documents == "auto" and notes is not None:
+        notes.append(
+            "one '-DOCSTART- -X- O' line, as Label Studio's CoNLL export writes: each blank-line separated block "
+            "(a task) read as one document"
+        )
 
     grouped: list[list[list[_Token]]] = [[]]  # documents -> sentences -> tokens
     sentence: list[_Token] = []
@@ -297,8 +309,7 @@ def read_conll(
                 position += len(item.text)
             spans.extend(_decode(sentence_tokens, offsets))
         extras = [list(item.extra) for sentence_tokens in document for item in sentence_tokens]
-        # nerlab's own export writes "_" for columns it has no value for: those are not data.
-        keep = any(column != "_" for columns in extras for column in columns)
+        keep = any(column not in _PLACEHOLDERS for columns in extras for column in columns)
         docs.append(
             LabeledDoc(
                 text="".join(parts),

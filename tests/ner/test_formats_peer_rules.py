@@ -262,3 +262,16 @@ def test_a_prodigy_record_read_as_doccano_is_refused_even_without_spans() -> Non
     with pytest.raises(FormatError) as caught:
         read_doccano(lines({"text": "Rejected example", "answer": "reject", "_input_hash": 1}))
     assert "this is a Prodigy record ('answer', '_input_hash'); import the file as prodigy" in messages(caught)[0]
+
+
+def test_label_studio_conll_export_of_several_tasks_is_one_document_per_task() -> None:
+    """Label Studio's converter: one '-DOCSTART- -X- O' line, then each task's tokens and a blank line."""
+    data = b"-DOCSTART- -X- O\nAda -X- _ B-PER\nslept -X- _ O\n\nBob -X- _ B-PER\n\n"
+    notes: list[str] = []
+    docs = read_conll(data, notes=notes)
+    assert [(doc.text, doc.spans, doc.meta) for doc in docs] == [
+        ("Ada slept", (Span(0, 3, "PER"),), {}),
+        ("Bob", (Span(0, 3, "PER"),), {}),
+    ]
+    assert "each blank-line separated block (a task) read as one document" in notes[0]
+    assert len(read_conll(data, documents="docstart")) == 1
