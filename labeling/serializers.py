@@ -97,8 +97,14 @@ class DocumentDetailOutputSerializer(DocumentOutputSerializer):
     text = serializers.CharField(read_only=True)
     spans = serializers.SerializerMethodField()
 
+    meta = serializers.DictField(
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="What the imported file said about the document besides text and spans (metadata).",
+    )
+
     class Meta(DocumentOutputSerializer.Meta):
-        fields = [*DocumentOutputSerializer.Meta.fields, "text", "spans"]
+        fields = [*DocumentOutputSerializer.Meta.fields, "text", "spans", "meta"]
         read_only_fields = fields
 
     @extend_schema_field(SpanOutputSerializer(many=True))
