@@ -291,6 +291,7 @@ def meta_of(row: dict[str, Any], known: set[str], problems: Problems, *, where: 
     extra = {
         key: value
         for key, value in row.items()
-        if key not in known and not (key in SPAN_FIELDS and _holds_spans(value))
+        # An empty value (doccano's "Comments": []) says nothing; span data is refused elsewhere, not metadata.
+        if key not in known and value not in (None, [], {}) and not (key in SPAN_FIELDS and _holds_spans(value))
     }
     return read_meta(extra, problems, where=where, field="")

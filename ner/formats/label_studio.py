@@ -104,7 +104,7 @@ def _read_tasks(
     unit: str,
 ) -> list[LabeledDoc]:  # fmt: skip
     docs: list[LabeledDoc] = []
-    predicted = 0
+    predicted = several = 0
     for task_index, task in enumerate(tasks):
         task_id = task.get("id") if isinstance(task, dict) else None
         where = f"{unit} {task_index + 1}" + (f" (id {task_id})" if task_id is not None else "")
@@ -138,6 +138,8 @@ def _read_tasks(
             annotations = []
         spans: list[Span] = []
         chosen = _chosen_annotation(annotations)
+        if sum(1 for item in annotations if isinstance(item, dict) and not item.get("was_cancelled")) > 1:
+            several += 1
         if chosen is not None:
             spans = _read_result(chosen, text, problems, where, offset_unit, annotation_key)
         elif _predicts_spans(task.get("predictions")):
@@ -170,6 +172,11 @@ def _read_tasks(
         )
         if len(problems) == before:
             docs.append(doc)
+    if several and notes is not None:
+        notes.append(
+            f"{several:,} task{'s' if several != 1 else ''} had several annotations: the latest one of each was "
+            "imported (nerlab keeps one version of a document's spans)"
+        )
     if predicted and notes is not None:
         notes.append(
             f"{predicted:,} task{'s' if predicted != 1 else ''} without annotations had predictions: model "

@@ -275,3 +275,17 @@ def test_label_studio_conll_export_of_several_tasks_is_one_document_per_task() -
     ]
     assert "each blank-line separated block (a task) read as one document" in notes[0]
     assert len(read_conll(data, documents="docstart")) == 1
+
+
+def test_label_studio_says_when_a_task_had_several_annotations() -> None:
+    result = {"type": "labels", "value": {"start": 0, "end": 3, "text": "Ada", "labels": ["PER"]}}
+    task = {
+        "data": {"text": "Ada"},
+        "annotations": [
+            {"result": [], "updated_at": "2024-01-01T00:00:00Z"},
+            {"result": [result], "updated_at": "2024-02-01T00:00:00Z"},
+        ],
+    }
+    notes: list[str] = []
+    [doc] = read_label_studio(json.dumps([task]).encode(), notes=notes)
+    assert doc.spans == (Span(0, 3, "PER"),) and notes[0].startswith("1 task had several annotations")
