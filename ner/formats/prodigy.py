@@ -45,7 +45,7 @@ from ner.formats.errors import Problems
 from ner.types import LabeledDoc, Span
 
 ANSWERS = ("accept", "reject", "ignore")
-_BINARY_VIEWS = {"ner", "spans"}
+_BINARY_VIEWS = {"ner"}  # ner.teach and its binary reviews; ner_manual is the manual interface
 
 
 @dataclass(slots=True)
@@ -78,8 +78,8 @@ def _token_offsets(
     if (token_start is None and token_end is None) or not isinstance(tokens, list):
         return start, end
     if not (is_int(token_start) and is_int(token_end)):
-        problems.add(f"token_start/token_end must be whole numbers, not {token_start!r}/{token_end!r}", where=where,
-                     field=field)  # fmt: skip
+        shown = f"{token_start!r}/{token_end!r}"
+        problems.add(f"token_start/token_end must be whole numbers, not {shown}", where=where, field=field)
         return None
     assert isinstance(token_start, int) and isinstance(token_end, int)
     if not 0 <= token_start <= token_end < len(tokens):
@@ -125,9 +125,11 @@ def read_prodigy(data: bytes, *, file_name: str = "", notes: list[str] | None = 
     for where, row in iter_records(content, problems, notes):
         records += 1
         if row is UNREADABLE:
+            bad_keys.add(where)
             continue
         if not isinstance(row, dict):
             problems.add(f"each task must be a JSON object, not {type_name(row)}", where=where)
+            bad_keys.add(where)
             continue
         before = len(problems)
         key = _read_task(row, where, problems, texts, counts)
