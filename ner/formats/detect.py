@@ -23,6 +23,10 @@ class Detection(NamedTuple):
     looks_like: str  # "a Label Studio export (tasks with 'data' and 'annotations')"
 
 
+# Records with a text and nothing else fit several formats; a record with spans says more, so it decides.
+_PLAIN_TEXT = Detection("jsonl", "JSONL records with 'text' and no spans")
+
+
 def _record_format(row: dict[str, Any]) -> Detection | None:
     if "pattern" in row and "label" in row and "text" not in row:
         return Detection("", "a file of match patterns (label + pattern) for spaCy or Prodigy, not annotated texts")
@@ -64,13 +68,13 @@ def _record_format(row: dict[str, Any]) -> Detection | None:
     ):
         return Detection("doccano", "a doccano export (records with 'label' [start, end, type] lists)")
     if isinstance(row.get("text"), str):
-        return Detection("jsonl", "JSONL records with 'text' and no spans")
+        return _PLAIN_TEXT
     return None
 
 
 def _records_format(records: list[Any]) -> Detection | None:
     found = [_record_format(row) for row in records[:_SAMPLE_RECORDS] if isinstance(row, dict)]
-    specific = [item for item in found if item is not None and not item.looks_like.startswith("JSONL records")]
+    specific = [item for item in found if item is not None and item != _PLAIN_TEXT]
     if specific:
         return specific[0]
     return next((item for item in found if item is not None), None)
