@@ -177,8 +177,8 @@ class ImportOptions:
     """How to read a file, and whether to create entity types the project lacks.
 
     CoNLL: ``scheme`` (None detects it), ``wikiann`` (strip WikiANN's ``en:`` token prefixes and take the
-    language from them), ``documents`` (auto: one per ``-DOCSTART-`` block, else per sentence; "sentence": one
-    per sentence always — Label Studio's converter writes several tasks under one ``-DOCSTART-``),
+    language from them), ``documents`` (auto: one per ``-DOCSTART-`` block, else per sentence, and one per task
+    in Label Studio's CoNLL export; "sentence": one per sentence always),
     ``token_column`` and ``tag_column`` (from 1; a tag column of 0 is the last), ``header`` (skip a first line of
     column names), ``comments`` (skip ``#`` lines). doccano and Label Studio: ``text_key`` (the text's field;
     doccano's default is ``text``, then ``data``). doccano: ``label_key`` (the spans' field) and
