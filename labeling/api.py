@@ -304,7 +304,8 @@ class ImportListApi(ProjectScopedAPIView):
         summary="Import labelled documents from a file in any format (all or nothing)",
         description="The whole file is validated before anything is written. Small files are imported at once "
         "(201 with the report, or 400 with every problem and nothing written); large ones are queued (202): poll "
-        "the job's URL. Unknown entity types are problems unless `create_missing_types` is true.",
+        "the job's URL. Unknown entity types are problems unless `create_missing_types` is true. `format` may be "
+        "left out (or `auto`): the format is then told from the content, and the report's `format` says which.",
         request={"multipart/form-data": ImportInputSerializer},
         responses={
             201: ImportJobOutputSerializer,
@@ -326,14 +327,12 @@ class ImportListApi(ProjectScopedAPIView):
             format=data["format"],
             data=data["file"].read(),
             file_name=data["file"].name or "upload",
-            options=imports.ImportOptions(
-                create_missing_types=data["create_missing_types"],
-                scheme=data.get("scheme") or None,
-                wikiann=data["wikiann"],
-            ),
+            options=upload.options(),
             texts_data=texts.read() if texts else None,
             texts_file_name=(texts.name or "texts.zip") if texts else "",
         )
+        if job.status == ImportJob.Status.FAILED:
+            imports.import_job_discard_upload(job=job)  # the caller still has the file; keep no copy of it
         return _job_response(job)
 
 

@@ -9,7 +9,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 
-from labeling.imports import ImportOptions
+from labeling.imports import AUTO, ImportOptions
 from labeling.models import Document
 from labeling.selectors import SPLIT_AUTO
 from ner.formats import FORMATS
@@ -133,7 +133,11 @@ SCHEME_CHOICES = [("", "Detect from the tags"), ("iob1", "IOB1"), ("iob2", "IOB2
 
 
 class DocumentImportForm(forms.Form):
-    format = forms.ChoiceField(choices=FORMAT_CHOICES, label="Format")
+    format = forms.ChoiceField(
+        choices=[(AUTO, "auto — tell the format from the file's content"), *FORMAT_CHOICES],
+        initial=AUTO,
+        label="Format",
+    )
     file = forms.FileField(
         label="File",
         allow_empty_file=True,  # the import explains an empty file itself, naming it
@@ -147,12 +151,49 @@ class DocumentImportForm(forms.Form):
     )
     scheme = forms.ChoiceField(choices=SCHEME_CHOICES, required=False, label="Tag scheme (CoNLL)")
     wikiann = forms.BooleanField(required=False, label="WikiANN: tokens carry a language prefix (en:Paris)")
+    documents = forms.ChoiceField(
+        choices=[
+            ("auto", "One per -DOCSTART- block (one per sentence when there is none)"),
+            ("sentence", "One per sentence (e.g. Label Studio's CoNLL export of several tasks)"),
+            ("docstart", "One per -DOCSTART- block"),
+        ],
+        required=False,
+        initial="auto",
+        label="Documents (CoNLL)",
+    )
+    token_column = forms.IntegerField(
+        required=False, min_value=1, max_value=50, label="Token column (CoNLL)", help_text="Counted from 1; blank: 1."
+    )
+    tag_column = forms.IntegerField(
+        required=False, min_value=0, max_value=50, label="Tag column (CoNLL)", help_text="Counted from 1; blank: last."
+    )
+    header = forms.BooleanField(required=False, label="CoNLL: the first line names the columns")
+    comments = forms.BooleanField(required=False, label="CoNLL: skip lines starting with # (GermEval)")
+    text_key = forms.CharField(
+        required=False, max_length=200, label="Text field (doccano, Label Studio)", help_text="Blank: text."
+    )
+    label_key = forms.CharField(
+        required=False, max_length=200, label="Span field (doccano)", help_text="Blank: label, labels, entities."
+    )
+    skip_missing_text = forms.BooleanField(
+        required=False, label="doccano: skip records without text (the report lists them) instead of refusing"
+    )
     create_missing_types = forms.BooleanField(required=False, label="Create missing entity types")
 
     def options(self) -> ImportOptions:
         data = self.cleaned_data
         return ImportOptions(
-            create_missing_types=data["create_missing_types"], scheme=data["scheme"] or None, wikiann=data["wikiann"]
+            create_missing_types=data["create_missing_types"],
+            scheme=data["scheme"] or None,
+            wikiann=data["wikiann"],
+            documents=data["documents"] or "auto",
+            token_column=data["token_column"] or 1,
+            tag_column=data["tag_column"] or 0,
+            header=data["header"],
+            comments=data["comments"],
+            text_key=data["text_key"],
+            label_key=data["label_key"],
+            skip_missing_text=data["skip_missing_text"],
         )
 
 

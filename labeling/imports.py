@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, Final
@@ -37,6 +37,11 @@ from ner import limits
 from ner.formats import FORMATS, FormatError, Problem
 from ner.formats.azure import read_azure_labels, read_azure_zip, write_azure
 from ner.formats.conll import SCHEMES, read_conll, write_conll
+from ner.formats.detect import detect_format
+from ner.formats.doccano import read_doccano
+from ner.formats.jsonl import read_jsonl
+from ner.formats.label_studio import read_label_studio, read_label_studio_csv
+from ner.formats.prodigy import read_prodigy
 from ner.names import InvalidName, check_entity_type_name
 from ner.spans import SpanError, check_bounds, conflict_message, find_conflict
 from ner.splits import split_documents
@@ -68,6 +73,7 @@ CONTENT_TYPES: Final = {
     ".jsonl": "application/x-ndjson",
     ".json": "application/json",
     ".conll": "text/plain; charset=utf-8",
+    ".csv": "text/csv; charset=utf-8",
     ".spacy": "application/octet-stream",
 }
 
@@ -106,6 +112,8 @@ class ImportReport:
     created_types: list[str] = field(default_factory=list)
     already_present: list[Problem] = field(default_factory=list)
     created_ids: list[int] = field(default_factory=list)
+    format: str = ""  # the format the file was read in (the detected one for "auto")
+    notes: list[str] = field(default_factory=list)  # what the reader skipped or read in a way worth saying
 
     @property
     def ok(self) -> bool:
@@ -162,14 +170,33 @@ class ImportReport:
         return report
 
 
+DOCUMENT_MODES: Final = ("auto", "docstart", "sentence")
+
+
 @dataclass(frozen=True, slots=True)
 class ImportOptions:
-    """How to read a file: ``scheme`` (CoNLL: None detects it), ``wikiann`` (strip WikiANN's ``en:`` token
-    prefixes and take the language from them) and whether to create entity types the project lacks."""
+    """How to read a file, and whether to create entity types the project lacks.
+
+    CoNLL: ``scheme`` (None detects it), ``wikiann`` (strip WikiANN's ``en:`` token prefixes and take the
+    language from them), ``documents`` (auto: one per ``-DOCSTART-`` block, else per sentence, and one per task
+    in Label Studio's CoNLL export; "sentence": one per sentence always),
+    ``token_column`` and ``tag_column`` (from 1; a tag column of 0 is the last), ``header`` (skip a first line of
+    column names), ``comments`` (skip ``#`` lines). doccano and Label Studio: ``text_key`` (the text's field;
+    doccano's default is ``text``, then ``data``). doccano: ``label_key`` (the spans' field) and
+    ``skip_missing_text`` (skip records without text, as doccano does, instead of refusing the file).
+    """
 
     create_missing_types: bool = False
     scheme: str | None = None
     wikiann: bool = False
+    documents: str = "auto"
+    token_column: int = 1
+    tag_column: int = 0
+    header: bool = False
+    comments: bool = False
+    text_key: str = ""
+    label_key: str = ""
+    skip_missing_text: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -181,6 +208,14 @@ class ImportOptions:
             create_missing_types=bool(data.get("create_missing_types", False)),
             scheme=data.get("scheme") or None,
             wikiann=bool(data.get("wikiann", False)),
+            documents=str(data.get("documents") or "auto"),
+            token_column=int(data.get("token_column") or 1),
+            tag_column=int(data.get("tag_column") or 0),
+            header=bool(data.get("header", False)),
+            comments=bool(data.get("comments", False)),
+            text_key=str(data.get("text_key") or ""),
+            label_key=str(data.get("label_key") or ""),
+            skip_missing_text=bool(data.get("skip_missing_text", False)),
         )
 
 
@@ -301,8 +336,13 @@ def labeled_docs_import(
     create_missing_types: bool = False,
     file_name: str = "",
     progress: Progress | None = None,
+    unreadable: FormatError | None = None,
 ) -> ImportReport:
     """Store ``docs`` with their spans in ``project``: every document valid, or nothing written.
+
+    ``unreadable``: the reader's error when some records of the file could not be read; ``docs`` are the others.
+    Those records count as rejected, with the reader's problems, so the counts still add up to the file's
+    documents — and nothing is written.
 
     Each document is checked completely first — text rules (empty, NUL, over 128,000 characters), name length,
     language, split, and every span (bounds, length, whitespace, overlap under the project's policy, token
@@ -312,6 +352,12 @@ def labeled_docs_import(
     ``create_missing_types``. Then, under the project's lock, the documents and spans are bulk-created.
     """
     report = ImportReport(total=len(docs))
+    if unreadable is not None:
+        bad_records = max(1, unreadable.records - len(docs))
+        report.total += bad_records
+        report.rejected += bad_records
+        for problem in unreadable.problems:
+            report.add(problem.message, file=problem.file, where=problem.where, field=problem.field)
     step = max(1, len(docs) // _PROGRESS_STEPS)
     checked: list[_Checked] = []
     for index, doc in enumerate(docs):
@@ -438,6 +484,7 @@ def _write(
                 tagged_by=user if tagged else None,
                 tagged_at=now if tagged else None,
                 uploaded_by=user,
+                meta=dict(item.doc.meta),
             )
         )
     created = Document.objects.bulk_create(documents, batch_size=_BULK_BATCH)
@@ -457,8 +504,8 @@ def _write(
 def _document_rows(
     project: Project, documents: QuerySet[Document] | Iterable[int] | None
 ) -> Iterator[list[tuple[Any, ...]]]:
-    """The selected documents' (pk, name, text, content_hash, language, split), in id order, in chunks."""
-    fields = ("pk", "name", "text", "content_hash", "language", "split")
+    """The selected documents' (pk, name, text, content_hash, language, split, meta), in id order, in chunks."""
+    fields = ("pk", "name", "text", "content_hash", "language", "split", "meta")
     rows = Document.objects.filter(project=project).order_by("pk")
     if isinstance(documents, QuerySet):
         rows = rows.filter(pk__in=documents.order_by().values("pk"))
@@ -482,7 +529,7 @@ def labeled_docs_export(
 ) -> list[LabeledDoc]:
     """The project's documents (all, or those in ``documents``: a queryset or ids) as LabeledDocs, by id.
 
-    Each carries its spans, its name, its language (the project's when it has none of its own) and its
+    Each carries its spans, its name, its metadata, its language (the project's when it has none of its own) and its
     effective split: the manual one, else the project's rule (``ner.splits``), so an export says which side each
     document trains on. Reads go in chunks (one document query plus one span query per 900 documents).
     """
@@ -503,7 +550,7 @@ def labeled_docs_export(
             seed=project.split_seed,
             test_percent=project.test_percent,
         )
-        for (pk, name, text, _digest, language, _split), side in zip(chunk, sides, strict=True):
+        for (pk, name, text, _digest, language, _split, meta), side in zip(chunk, sides, strict=True):
             exported.append(
                 LabeledDoc(
                     text=text,
@@ -511,6 +558,7 @@ def labeled_docs_export(
                     name=name,
                     language=language or project.language,
                     split=side,
+                    meta=dict(meta or {}),
                 )
             )
     return exported
@@ -536,7 +584,7 @@ def _whitespace_tokens(text: str) -> list[tuple[int, int]]:
 
 
 def export_file_name(project: Project, format: str) -> str:
-    suffix = "-doccano" if format == "doccano" else "-label-studio" if format == "label-studio" else ""
+    suffix = {"doccano": "-doccano", "label-studio": "-label-studio", "prodigy": "-prodigy"}.get(format, "")
     return f"{project.name}{suffix}{FORMATS[format].extension}"
 
 
@@ -606,29 +654,26 @@ def _fail(message: str, file_name: str) -> FormatError:
     return FormatError([Problem(message=message, file=file_name)])
 
 
-def labeled_docs_read(
-    *,
-    format: str,
-    data: bytes,
-    file_name: str,
-    options: ImportOptions | None = None,
-    texts_data: bytes | None = None,
-    texts_file_name: str = "",
-) -> list[LabeledDoc]:
-    """Every document in a file of ``format``; raises FormatError listing every problem with its place.
+AUTO: Final = "auto"
 
-    Azure comes either as one zip (labels ``.json`` and the ``.txt`` files) or as the labels JSON with its texts
-    in ``texts_data`` (a zip of ``.txt`` files, or one ``.txt``).
+
+@dataclass(slots=True)
+class FileReading:
+    """A file as read: its documents, the format used (detected for ``auto``) and notes on what was skipped.
+
+    ``error`` is set when the file, or some of its records, could not be read; ``docs`` is then empty.
     """
-    options = options or ImportOptions()
-    if format not in FORMATS:
-        raise _fail(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}", file_name)
-    upload_max = int(settings.NERLAB_UPLOAD_MAX_BYTES)
-    for name, payload in ((file_name, data), (texts_file_name, texts_data or b"")):
-        if len(payload) > upload_max:
-            raise _fail(f"{len(payload):,} bytes; an upload may hold at most {upload_max:,}", name)
-    if not data:
-        raise _fail("the file is empty (0 bytes)", file_name)
+
+    format: str
+    docs: list[LabeledDoc] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    error: FormatError | None = None
+
+
+def _read_format(
+    format: str, data: bytes, file_name: str, options: ImportOptions, texts_data: bytes | None,
+    texts_file_name: str, notes: list[str],
+) -> list[LabeledDoc]:  # fmt: skip
     if format == "azure":
         if data[:4] == b"PK\x03\x04" or texts_data is None:
             if data[:4] != b"PK\x03\x04" and data.lstrip()[:1] == b"{":
@@ -647,16 +692,124 @@ def labeled_docs_read(
     if format == "conll":
         if options.scheme is not None and options.scheme not in SCHEMES:
             raise _fail(f"unknown tag scheme {options.scheme!r}; choose one of {', '.join(SCHEMES)}", file_name)
+        if options.documents not in DOCUMENT_MODES:
+            raise _fail(
+                f"unknown document mode {options.documents!r}; choose one of auto, docstart, sentence", file_name
+            )
         return read_conll(
             data,
             file_name=file_name,
             scheme=options.scheme,  # type: ignore[arg-type]
             strip_language_prefix=options.wikiann,
+            documents=options.documents,  # type: ignore[arg-type]
+            token_column=options.token_column,
+            tag_column=options.tag_column,
+            header=options.header,
+            comments=options.comments,
+            notes=notes,
         )
-    docs = FORMATS[format].reader(data, file_name=file_name)
-    if not docs:
-        raise _fail("the file holds no documents", file_name)
-    return docs
+    if format == "doccano":
+        return read_doccano(
+            data,
+            file_name=file_name,
+            notes=notes,
+            text_key=options.text_key,
+            label_key=options.label_key,
+            skip_missing_text=options.skip_missing_text,
+        )
+    if format == "label-studio":
+        return read_label_studio(data, file_name=file_name, notes=notes, data_key=options.text_key or "text")
+    if format == "label-studio-csv":
+        return read_label_studio_csv(data, file_name=file_name, notes=notes, data_key=options.text_key or "text")
+    if format == "jsonl":
+        return read_jsonl(data, file_name=file_name, notes=notes)
+    if format == "prodigy":
+        return read_prodigy(data, file_name=file_name, notes=notes)
+    return FORMATS[format].reader(data, file_name=file_name)
+
+
+def labeled_docs_read(
+    *,
+    format: str,
+    data: bytes,
+    file_name: str,
+    options: ImportOptions | None = None,
+    texts_data: bytes | None = None,
+    texts_file_name: str = "",
+) -> FileReading:
+    """Every document in a file of ``format`` (``auto``: the format its content shows), or why not.
+
+    Azure comes either as one zip (labels ``.json`` and the ``.txt`` files) or as the labels JSON with its texts
+    in ``texts_data`` (a zip of ``.txt`` files, or one ``.txt``). A file that cannot be read in the format chosen
+    but looks like another says so first ("this looks like a Label Studio export ...").
+    """
+    options = options or ImportOptions()
+    reading = FileReading(format=format)
+    try:
+        if format != AUTO and format not in FORMATS:
+            raise _fail(f"unknown format {format!r}; choose auto or one of {', '.join(FORMATS)}", file_name)
+        upload_max = int(settings.NERLAB_UPLOAD_MAX_BYTES)
+        for name, payload in ((file_name, data), (texts_file_name, texts_data or b"")):
+            if len(payload) > upload_max:
+                raise _fail(f"{len(payload):,} bytes; an upload may hold at most {upload_max:,}", name)
+        if not data:
+            raise _fail("the file is empty (0 bytes)", file_name)
+        detection = detect_format(data)
+        if detection is not None and not detection.format:
+            raise _fail(f"this looks like {detection.looks_like}: it holds no documents to import", file_name)
+        if format == AUTO:
+            if detection is None:
+                raise _fail(
+                    "the format could not be told from the content; choose it (one of " + ", ".join(FORMATS) + ")",
+                    file_name,
+                )
+            reading.format = detection.format
+            reading.notes.append(f"read as {detection.format}: the file looks like {detection.looks_like}")
+        try:
+            reading.docs = _read_format(
+                reading.format, data, file_name, options, texts_data, texts_file_name, reading.notes
+            )
+        except FormatError as error:
+            if format != AUTO and detection is not None and detection.format != format:
+                error.problems.insert(
+                    0,
+                    Problem(
+                        f"this looks like {detection.looks_like}, not {format}: import it as {detection.format} "
+                        "(or choose auto)",
+                        file=file_name,
+                    ),
+                )
+            raise
+        if not reading.docs:
+            raise _fail("the file holds no documents", file_name)
+    except FormatError as error:
+        reading.docs = []
+        reading.error = error
+    return reading
+
+
+def _import_reading(
+    *, project: Project, user: AbstractBaseUser | None, reading: FileReading, options: ImportOptions,
+    file_name: str, progress: Progress | None,
+) -> ImportReport:  # fmt: skip
+    """Import what was read; records that could not be read are counted as rejected, and nothing is written."""
+    if reading.error is not None and not reading.error.records:
+        report = ImportReport.unreadable(reading.error)
+    else:
+        if progress is not None:
+            progress(5)
+        report = labeled_docs_import(
+            project=project,
+            user=user,
+            docs=reading.error.readable if reading.error is not None else reading.docs,
+            create_missing_types=options.create_missing_types,
+            file_name=file_name,
+            progress=progress,
+            unreadable=reading.error,
+        )
+    report.format = reading.format
+    report.notes = reading.notes
+    return report
 
 
 def project_import_file(
@@ -673,26 +826,16 @@ def project_import_file(
 ) -> ImportReport:
     """Read a file of ``format`` and import its documents (``labeled_docs_import``); one report either way."""
     options = options or ImportOptions()
-    try:
-        docs = labeled_docs_read(
-            format=format,
-            data=data,
-            file_name=file_name,
-            options=options,
-            texts_data=texts_data,
-            texts_file_name=texts_file_name,
-        )
-    except FormatError as error:
-        return ImportReport.unreadable(error)
-    if progress is not None:
-        progress(5)
-    return labeled_docs_import(
-        project=project,
-        user=user,
-        docs=docs,
-        create_missing_types=options.create_missing_types,
+    reading = labeled_docs_read(
+        format=format,
+        data=data,
         file_name=file_name,
-        progress=progress,
+        options=options,
+        texts_data=texts_data,
+        texts_file_name=texts_file_name,
+    )
+    return _import_reading(
+        project=project, user=user, reading=reading, options=options, file_name=file_name, progress=progress
     )
 
 
@@ -720,8 +863,8 @@ def import_job_create(
     texts_file_name: str = "",
 ) -> ImportJob:
     """Keep an upload in storage under ``projects/<id>/imports/<job id>/`` with a queued ImportJob row."""
-    if format not in FORMATS:
-        raise ValidationError({"format": f"Unknown format {format!r}; choose one of {', '.join(FORMATS)}."})
+    if format != AUTO and format not in FORMATS:
+        raise ValidationError({"format": f"Unknown format {format!r}; choose auto or one of {', '.join(FORMATS)}."})
     options = options or ImportOptions()
     job = ImportJob.objects.create(
         project=project,
@@ -893,28 +1036,23 @@ def import_job_execute(*, job_id: int, inline: bool = False) -> str:
                 with default_storage.open(job.texts_file_path, "rb") as handle:
                     texts_data = handle.read()
             options = ImportOptions.from_dict(job.options)
-            try:
-                docs = labeled_docs_read(
-                    format=job.format,
-                    data=data,
-                    file_name=job.file_name,
-                    options=options,
-                    texts_data=texts_data,
-                    texts_file_name=job.texts_file_name,
-                )
-            except FormatError as error:
-                _finish(job, ImportReport.unreadable(error))
-                return job.status
-            if inline and len(docs) > import_async_documents():
+            reading = labeled_docs_read(
+                format=job.format,
+                data=data,
+                file_name=job.file_name,
+                options=options,
+                texts_data=texts_data,
+                texts_file_name=job.texts_file_name,
+            )
+            if inline and len(reading.docs) > import_async_documents():
                 ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.QUEUED, progress=0)
                 _queue(job)
                 return ImportJob.Status.QUEUED
-            progress(5)
-            report = labeled_docs_import(
+            report = _import_reading(
                 project=job.project,
                 user=job.created_by,
-                docs=docs,
-                create_missing_types=options.create_missing_types,
+                reading=reading,
+                options=options,
                 file_name=job.file_name,
                 progress=progress,
             )
@@ -939,9 +1077,7 @@ def import_job_retry(*, job: ImportJob, create_missing_types: bool) -> ImportJob
         if not locked.file_path or not default_storage.exists(locked.file_path):
             raise ValidationError("The uploaded file is no longer stored; upload it again.")
         options = ImportOptions.from_dict(locked.options)
-        locked.options = ImportOptions(
-            create_missing_types=create_missing_types, scheme=options.scheme, wikiann=options.wikiann
-        ).to_dict()
+        locked.options = replace(options, create_missing_types=create_missing_types).to_dict()
         locked.status = ImportJob.Status.QUEUED
         locked.progress = 0
         locked.report = {}
@@ -954,6 +1090,15 @@ def import_job_retry(*, job: ImportJob, create_missing_types: bool) -> ImportJob
     return locked
 
 
+def import_job_discard_upload(*, job: ImportJob) -> None:
+    """Delete a failed import's stored upload (the API's callers keep their own file; nothing is left behind)."""
+    for path in (job.file_path, job.texts_file_path):
+        if path:
+            default_storage.delete(path)
+    ImportJob.objects.filter(pk=job.pk).update(file_path="", texts_file_path="")
+    job.file_path = job.texts_file_path = ""
+
+
 def import_job_report(*, job: ImportJob) -> ImportReport:
     return ImportReport.from_dict(job.report)
 
@@ -964,6 +1109,7 @@ __all__ = [
     "ImportOptions",
     "ImportReport",
     "import_job_create",
+    "import_job_discard_upload",
     "import_job_execute",
     "import_job_report",
     "import_job_retry",

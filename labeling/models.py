@@ -43,6 +43,10 @@ class Document(models.Model):
     # no model has scored it. Written after each training, read by the "next document" flow.
     uncertainty = models.FloatField(null=True, blank=True)
     uncertainty_model = models.CharField(max_length=100, blank=True, help_text="Name of the model that scored it.")
+    # What the imported file said about the document besides its text and spans (doccano metadata, Prodigy meta,
+    # Label Studio data fields, extra CoNLL token columns), as text values; exported again by the formats that
+    # hold metadata, so that a round trip through nerlab loses none of it.
+    meta = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

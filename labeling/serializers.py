@@ -7,6 +7,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from labeling.imports import AUTO, DOCUMENT_MODES, ImportOptions
 from labeling.models import Document, ImportJob, Span
 from labeling.selectors import SPLIT_AUTO
 from ner.formats import FORMATS
@@ -96,8 +97,14 @@ class DocumentDetailOutputSerializer(DocumentOutputSerializer):
     text = serializers.CharField(read_only=True)
     spans = serializers.SerializerMethodField()
 
+    meta = serializers.DictField(
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="What the imported file said about the document besides text and spans (metadata).",
+    )
+
     class Meta(DocumentOutputSerializer.Meta):
-        fields = [*DocumentOutputSerializer.Meta.fields, "text", "spans"]
+        fields = [*DocumentOutputSerializer.Meta.fields, "text", "spans", "meta"]
         read_only_fields = fields
 
     @extend_schema_field(SpanOutputSerializer(many=True))
@@ -161,7 +168,12 @@ class SpanUpdateInputSerializer(serializers.Serializer):
 
 class ImportInputSerializer(serializers.Serializer):
     file = serializers.FileField(allow_empty_file=True, help_text="The file to import.")
-    format = serializers.ChoiceField(choices=list(FORMATS), help_text="One of nerlab's formats.")
+    format = serializers.ChoiceField(
+        choices=[AUTO, *FORMATS],
+        required=False,
+        default=AUTO,
+        help_text="One of nerlab's formats, or auto (the default): told from the file's content.",
+    )
     texts = serializers.FileField(
         required=False,
         allow_empty_file=True,
@@ -176,6 +188,45 @@ class ImportInputSerializer(serializers.Serializer):
     wikiann = serializers.BooleanField(
         required=False, default=False, help_text="CoNLL: tokens carry WikiANN's language prefix (en:Paris)."
     )
+    documents = serializers.ChoiceField(
+        choices=list(DOCUMENT_MODES),
+        required=False,
+        default="auto",
+        help_text="CoNLL: one document per -DOCSTART- block (auto, when there are any) or per sentence.",
+    )
+    token_column = serializers.IntegerField(
+        required=False, default=1, min_value=1, max_value=50, help_text="CoNLL: the token's column, from 1."
+    )
+    tag_column = serializers.IntegerField(
+        required=False, default=0, min_value=0, max_value=50, help_text="CoNLL: the tag's column from 1; 0: last."
+    )
+    header = serializers.BooleanField(required=False, default=False, help_text="CoNLL: skip a header row.")
+    comments = serializers.BooleanField(required=False, default=False, help_text="CoNLL: skip lines starting #.")
+    text_key = serializers.CharField(
+        required=False, default="", allow_blank=True, max_length=200, help_text="doccano/Label Studio: text field."
+    )
+    label_key = serializers.CharField(
+        required=False, default="", allow_blank=True, max_length=200, help_text="doccano: the spans' field."
+    )
+    skip_missing_text = serializers.BooleanField(
+        required=False, default=False, help_text="doccano: skip records without text (listed in the report)."
+    )
+
+    def options(self) -> ImportOptions:
+        data = self.validated_data
+        return ImportOptions(
+            create_missing_types=data["create_missing_types"],
+            scheme=data.get("scheme") or None,
+            wikiann=data["wikiann"],
+            documents=data["documents"],
+            token_column=data["token_column"],
+            tag_column=data["tag_column"],
+            header=data["header"],
+            comments=data["comments"],
+            text_key=data["text_key"],
+            label_key=data["label_key"],
+            skip_missing_text=data["skip_missing_text"],
+        )
 
 
 class ImportProblemSerializer(serializers.Serializer):
@@ -196,6 +247,8 @@ class ImportReportSerializer(serializers.Serializer):
     missing_types = serializers.ListField(child=serializers.CharField())
     created_types = serializers.ListField(child=serializers.CharField())
     already_present = ImportProblemSerializer(many=True, help_text="Duplicates whose spans differ from the stored.")
+    format = serializers.CharField(help_text="The format the file was read in (the detected one for auto).")
+    notes = serializers.ListField(child=serializers.CharField(), help_text="What was skipped, and how it was read.")
 
 
 class ImportJobOutputSerializer(serializers.ModelSerializer):

@@ -5,8 +5,9 @@ import)::
 
     project.json             settings, entity types (colours, hotkeys, descriptions), members (optional), and an
                              index of snapshots and models with their rows' fields
-    documents.jsonl          nerlab JSONL: text, spans, name, own language, manual split; meta: id, status, and the
-                             active-learning score (uncertainty, uncertainty_model) of a scored document
+    documents.jsonl          nerlab JSONL: text, spans, name, own language, manual split; meta: id, status, the
+                             active-learning score (uncertainty, uncertainty_model) of a scored document, and the
+                             document's own metadata as JSON text (metadata)
     snapshots/<id>.jsonl     each frozen training snapshot, as stored (those of the models and learning curves)
     models/<id>/...          each trained model's spaCy pipeline files, byte for byte
     evaluations/<id>.json    each model's evaluation report (ner.metrics.EvaluationReport.to_dict())
@@ -134,8 +135,13 @@ def _username(user: AbstractBaseUser | None) -> str | None:
     return user.get_username() if user is not None else None
 
 
-def _document_meta(pk: int, status: str, uncertainty: float | None, uncertainty_model: str) -> dict[str, str]:
+def _document_meta(
+    pk: int, status: str, uncertainty: float | None, uncertainty_model: str, metadata: dict[str, Any]
+) -> dict[str, str]:
     meta = {"id": str(pk), "status": status}
+    if metadata:
+        # The document's own metadata (from the file it was imported from), apart from the archive's bookkeeping.
+        meta["metadata"] = json.dumps(metadata, ensure_ascii=False, sort_keys=True)
     if uncertainty is not None:
         # Meta values are strings in nerlab JSONL; repr keeps the float exactly.
         meta.update(uncertainty=repr(uncertainty), uncertainty_model=uncertainty_model)
@@ -155,7 +161,7 @@ def _document_rows(project: Project) -> list[LabeledDoc]:
     rows = (
         Document.objects.filter(project=project)
         .order_by("pk")
-        .values_list("pk", "name", "text", "language", "split", "status", "uncertainty", "uncertainty_model")
+        .values_list("pk", "name", "text", "language", "split", "status", "uncertainty", "uncertainty_model", "meta")
     )
     return [
         LabeledDoc(
@@ -164,9 +170,11 @@ def _document_rows(project: Project) -> list[LabeledDoc]:
             name=name,
             language=language or None,
             split=split or None,  # type: ignore[arg-type]
-            meta=_document_meta(pk, status, uncertainty, uncertainty_model),
+            meta=_document_meta(pk, status, uncertainty, uncertainty_model, metadata),
         )
-        for pk, name, text, language, split, status, uncertainty, uncertainty_model in rows.iterator(chunk_size=2_000)
+        for pk, name, text, language, split, status, uncertainty, uncertainty_model, metadata in rows.iterator(
+            chunk_size=2_000
+        )
     ]
 
 
@@ -1000,7 +1008,7 @@ def _restore_documents(
     report = labeled_docs_import(
         project=restore.project,
         user=user,
-        docs=[LabeledDoc(d.text, d.spans, d.name, d.language, d.split) for d in docs],
+        docs=[LabeledDoc(d.text, d.spans, d.name, d.language, d.split, _own_metadata(d)) for d in docs],
     )
     if not report.written:
         problems = [str(problem) for problem in report.problems[:50]] or [report.summary()]
@@ -1026,6 +1034,21 @@ def _restore_documents(
             fields.update(tagged_by=None, tagged_at=None)
         Document.objects.filter(pk__in=ids).update(**fields)
     Document.objects.bulk_update(scored, ["uncertainty", "uncertainty_model"], batch_size=_BULK_BATCH)
+
+
+def _own_metadata(doc: LabeledDoc) -> dict[str, str]:
+    """The document's own metadata, which the archive keeps as JSON text under ``metadata`` (archives before it
+    have none)."""
+    text = doc.meta.get("metadata")
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        value = None
+    if not isinstance(value, dict) or not all(isinstance(item, str) for item in value.values()):
+        raise ArchiveError([f"documents.jsonl: {doc.name!r}: meta 'metadata' must be a JSON object of texts."])
+    return {str(key): item for key, item in value.items()}
 
 
 def _new_ids(restore: _Restore, ids: Any) -> list[int]:

@@ -1,5 +1,7 @@
 """File formats: one reader and one writer per format, all speaking ``ner.types.LabeledDoc``.
 
+``ner.formats.detect.detect_format`` says which format a file's content is in (the ``auto`` import choice).
+
 ``FORMATS`` maps a format's name to ``FormatSpec(reader, writer, description, extension)``. Every reader takes the
 file's bytes (plus its name, for messages) and returns every document or raises :class:`FormatError` listing every
 problem with its place — never half a file. Every writer returns the bytes of one file. Format-specific options
@@ -21,7 +23,13 @@ from ner.formats.docbin import read_docbin, write_docbin
 from ner.formats.doccano import read_doccano, write_doccano
 from ner.formats.errors import FormatError, Problem
 from ner.formats.jsonl import read_jsonl, write_jsonl
-from ner.formats.label_studio import read_label_studio, write_label_studio
+from ner.formats.label_studio import (
+    read_label_studio,
+    read_label_studio_csv,
+    write_label_studio,
+    write_label_studio_csv,
+)
+from ner.formats.prodigy import read_prodigy, write_prodigy
 from ner.types import LabeledDoc
 
 
@@ -47,9 +55,26 @@ FORMATS: dict[str, FormatSpec] = {
         "Azure AI Language custom NER: labels JSON (UTF-16 offsets) and its .txt files, in one zip",
         ".zip",
     ),
-    "doccano": FormatSpec(read_doccano, write_doccano, "doccano JSONL: text and [start, end, label] triples", ".jsonl"),
+    "doccano": FormatSpec(
+        read_doccano, write_doccano, "doccano JSONL (1.x): text and [start, end, label] triples or entities", ".jsonl"
+    ),
     "label-studio": FormatSpec(
-        read_label_studio, write_label_studio, "Label Studio JSON export: tasks with their latest annotation", ".json"
+        read_label_studio,
+        write_label_studio,
+        "Label Studio JSON or JSON_MIN export: tasks with their latest annotation",
+        ".json",
+    ),
+    "label-studio-csv": FormatSpec(
+        read_label_studio_csv,
+        write_label_studio_csv,
+        "Label Studio CSV or TSV export: the text and a label column of spans as JSON",
+        ".csv",
+    ),
+    "prodigy": FormatSpec(
+        read_prodigy,
+        write_prodigy,
+        "Prodigy JSONL (db-out): accepted spans; rejected and ignored answers skipped",
+        ".jsonl",
     ),
     "conll": FormatSpec(
         read_conll,

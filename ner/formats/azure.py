@@ -25,7 +25,7 @@ import zipfile
 import zlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ner.formats.common import decode_input, is_int, parse_json, read_language, read_split, type_name
@@ -40,6 +40,9 @@ PROJECT_KIND = "CustomEntityRecognition"
 _NER_KINDS = {"customentityrecognition", "customnamedentityrecognition"}
 _INDEX_TYPES = {"utf16codeunit": "UTF-16 code units", "unicodecodepoint": "code points", "utf8codeunit": "UTF-8 bytes"}
 LABELS_FILE_NAME = "labels.json"
+# Azure names a document by its .txt file. A document whose own name is not that file name ("0", "a.md") keeps
+# it in this file beside the labels, which Azure ignores and nerlab reads back: export -> import keeps names.
+NAMES_FILE_NAME = "nerlab-names.json"
 JSON_BYTES_MAX = 64 * 1024 * 1024
 
 
@@ -421,10 +424,12 @@ def read_azure_zip(data: bytes, *, file_name: str = "") -> AzureProject:
             raise problems.fail(f"{len(infos):,} files; an upload may hold at most {UPLOAD_FILES_MAX:,}")
         if sum(info.file_size for info in infos) > UPLOAD_UNCOMPRESSED_BYTES_MAX:
             raise problems.fail(f"expands past {UPLOAD_UNCOMPRESSED_BYTES_MAX:,} bytes")
+        names_info = next((info for info in infos if info.filename == NAMES_FILE_NAME), None)
         json_infos = [
             info
             for info in infos
             if info.filename.lower().endswith(".json")
+            and info is not names_info
             and not info.filename.startswith("__MACOSX/")
             and not posixpath.basename(info.filename).startswith("._")
         ]
@@ -438,8 +443,10 @@ def read_azure_zip(data: bytes, *, file_name: str = "") -> AzureProject:
             raise problems.fail(f"{json_info.filename}: too large or too compressed to be read safely")
         try:
             labels = archive.read(json_info)
+            names_data = archive.read(names_info) if names_info is not None else b""
         except (zipfile.BadZipFile, ValueError, OSError, EOFError, zlib.error):
             raise problems.fail(f"{json_info.filename}: the zip entry is damaged and cannot be read") from None
+    names = _read_names(names_data, problems) if names_info is not None else {}
     # The .txt files go through the same checks as any uploaded document (size, zip bomb, encoding).
     reading = read_uploads([(file_name or "upload.zip", data)]) if len(infos) > 1 else None
     texts: dict[str, str] = {}
@@ -448,18 +455,37 @@ def read_azure_zip(data: bytes, *, file_name: str = "") -> AzureProject:
         for text_file in reading.files:
             texts[text_file.name.removeprefix(prefix)] = text_file.text
         for error in reading.errors:
-            if not error.startswith(f"{prefix}{json_info.filename}:"):  # the labels file itself is not a .txt
+            # The labels file and the names file are not .txt documents.
+            if not error.startswith((f"{prefix}{json_info.filename}:", f"{prefix}{NAMES_FILE_NAME}:")):
                 problems.add(error.removeprefix(prefix))
     problems.raise_if_any()
-    return read_azure_labels(labels, texts, file_name=json_info.filename)
+    project = read_azure_labels(labels, texts, file_name=json_info.filename)
+    if not names:
+        return project
+    documents = [replace(doc, name=names.get(doc.name, doc.name)) for doc in project.documents]
+    return replace(project, documents=documents)
+
+
+def _read_names(data: bytes, problems: Problems) -> dict[str, str]:
+    value = parse_json(decode_input(data, problems), problems)
+    if not isinstance(value, dict) or not all(isinstance(item, str) for item in value.values()):
+        raise problems.fail(f"{NAMES_FILE_NAME} must map each .txt file to its document's name")
+    return {str(key): item for key, item in value.items()}
 
 
 def write_azure(docs: Sequence[LabeledDoc], **options: Any) -> bytes:
     """A zip with ``labels.json`` and one ``.txt`` per document, ready to import here or into Azure."""
     labels, texts = write_azure_labels(docs, **options)
+    names = {
+        location: doc.name
+        for doc, location in zip(docs, _locations(docs), strict=True)
+        if doc.name and doc.name != location
+    }
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(LABELS_FILE_NAME, labels)
+        if names:
+            archive.writestr(NAMES_FILE_NAME, json.dumps(names, ensure_ascii=False, indent=1))
         for location, text in texts.items():
             archive.writestr(location, encode_text(text))
     return buffer.getvalue()

@@ -161,3 +161,137 @@ def read_meta(value: object, problems: Problems, *, where: str, field: str) -> d
 
 def dump_jsonl(rows: list[dict[str, Any]]) -> bytes:
     return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode("utf-8")
+
+
+# --- records: JSONL lines, or the elements of one JSON document ---------------------------------------------------
+
+
+class _Unreadable:
+    """A record that is not JSON: its problem is already reported; it still counts as one of the file's records."""
+
+
+UNREADABLE = _Unreadable()
+
+
+def iter_records(content: str, problems: Problems, notes: list[str] | None) -> Iterator[tuple[str, object]]:
+    """(where, value) for every record of a JSONL file, or of a JSON document holding a list of records.
+
+    doccano's and Label Studio's JSON exports, and hand-edited files, are often one pretty-printed JSON document
+    rather than one object per line; read as JSONL, every line of it would be an error. Such a file is read as
+    the document it is, and ``notes`` says so once. A line that is not JSON yields ``UNREADABLE``.
+    """
+    stripped = content.lstrip()
+    first_line = stripped.split("\n", 1)[0].strip()
+    whole: object = UNREADABLE
+    if stripped.startswith("[") or first_line == "{":
+        whole = parse_json(content, problems)  # a JSON document: one syntax error is the whole file's
+    elif stripped.startswith("{") and not _is_json(first_line):
+        try:
+            whole = json.loads(content)
+        except json.JSONDecodeError:
+            whole = UNREADABLE  # JSONL whose first line is broken: each line is reported on its own
+    if isinstance(whole, list):
+        if notes is not None and "\n" in stripped.rstrip():
+            notes.append(f"the file is one JSON document (a list of {len(whole):,} records), not JSONL; read as such")
+        for index, value in enumerate(whole, start=1):
+            yield f"record {index}", value
+        return
+    if isinstance(whole, dict):
+        if notes is not None:
+            notes.append("the file is one pretty-printed JSON object, not JSONL; read as one record")
+        yield "record 1", whole
+        return
+    if whole is not UNREADABLE:
+        raise problems.fail(f"the file is a JSON {type_name(whole)}, not records (JSON objects)")
+    for number, line in enumerate(content.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield f"line {number}", json.loads(line)
+        except json.JSONDecodeError as error:
+            problems.add(_json_error_message(error, line), where=f"line {number}, column {error.colno}")
+            yield f"line {number}", UNREADABLE
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except json.JSONDecodeError:
+        return False
+    return True
+
+
+# --- span data in a field the chosen reader does not read -------------------------------------------------------
+
+# Fields in which the peers' formats keep spans, and the format that reads each. A record whose spans sit in a
+# field its reader ignores would import as text alone — "Imported.", spans gone — so it is refused instead.
+SPAN_FIELDS: dict[str, str] = {
+    "label": "doccano",
+    "labels": "doccano",
+    "entities": "doccano",
+    "annotations": "doccano or label-studio",
+    "spans": "jsonl or prodigy",
+    "completions": "label-studio",
+    "predictions": "label-studio",
+    "result": "label-studio",
+    "ner_tags": "conll (token tags)",
+    "tags": "conll (token tags)",
+}
+
+
+def _holds_spans(value: object) -> bool:
+    """Span data is a non-empty list of lists or objects: ``["positive"]`` is a document label, not a span."""
+    return isinstance(value, list) and any(isinstance(item, list | dict) for item in value)
+
+
+def _reader_for(key: str, value: object) -> str:
+    if key == "annotations" and isinstance(value, list):
+        first = next((item for item in value if isinstance(item, dict)), {})
+        if "result" in first:
+            return "label-studio"
+        if "start_offset" in first:
+            return "doccano"
+    if key in {"ner_tags", "tags"}:
+        return "conll (convert the token tags to a token-per-line file)"
+    return SPAN_FIELDS[key]
+
+
+def refuse_unread_spans(row: dict[str, Any], read: set[str], problems: Problems, *, where: str, reader: str) -> None:
+    """A problem for every field of ``row`` that holds spans the ``reader`` format does not read (``read``)."""
+    for key, value in row.items():
+        if key in read or key not in SPAN_FIELDS or not _holds_spans(value):
+            continue
+        problems.add(
+            f"'{key}' holds span data that the {reader} format does not read (the spans would be lost); "
+            f"import the file as {_reader_for(key, value)}",
+            where=where,
+            field=f"'{key}'",
+        )
+
+
+PRODIGY_FIELDS = ("answer", "_input_hash", "_task_hash")
+
+
+def refuse_prodigy_record(row: dict[str, Any], problems: Problems, *, where: str) -> bool:
+    """A Prodigy record read by another reader would ignore its answer (a rejected task would become a document,
+    its rejected spans gold): refuse it, naming the field. Returns whether it was refused."""
+    found = [key for key in PRODIGY_FIELDS if key in row]
+    if found:
+        problems.add(
+            f"this is a Prodigy record ({', '.join(repr(key) for key in found)}); import the file as prodigy, "
+            "which keeps accepted spans and skips rejected ones",
+            where=where,
+            field=f"'{found[0]}'",
+        )
+    return bool(found)
+
+
+def meta_of(row: dict[str, Any], known: set[str], problems: Problems, *, where: str) -> dict[str, str]:
+    """Every field outside ``known`` (and outside SPAN_FIELDS) as metadata, so that nothing is dropped unsaid."""
+    extra = {
+        key: value
+        for key, value in row.items()
+        # An empty value (doccano's "Comments": []) says nothing; span data is refused elsewhere, not metadata.
+        if key not in known and value not in (None, [], {}) and not (key in SPAN_FIELDS and _holds_spans(value))
+    }
+    return read_meta(extra, problems, where=where, field="")

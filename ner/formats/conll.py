@@ -1,7 +1,8 @@
 """Token-per-line files: CoNLL-2003 and its tag schemes IOB1, IOB2 (BIO), BIOES (also BILOU) and IO.
 
 Reading rebuilds each document's text from its tokens — tokens joined by one space, sentences by ``\\n`` — so
-every span's offsets are exact in that text. The tag is the last column and the token the first, so 2-column
+every span's offsets are exact in that text. A line's other columns (POS, chunk...) are kept in the document's
+metadata and written back on export. The tag is the last column and the token the first, so 2-column
 (WNUT, WikiANN) and 4-column (CoNLL-2003, SEC filings) files read the same way. ``-DOCSTART-`` lines (both
 ``-DOCSTART- -X- O O`` and CoNLL-2003 testb's ``-DOCSTART- -X- -X- O``) start a new document; a file without
 them is read as one document per sentence. Whitespace-only lines separate sentences (WNUT-17 uses a lone TAB).
@@ -16,6 +17,7 @@ that does not start and end on token boundaries is an error, never moved silentl
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -38,12 +40,17 @@ ALLOWED_PREFIXES: dict[Scheme, frozenset[str]] = {
     "io": frozenset("I"),
     "iob1": frozenset("IB"),
     "iob2": frozenset("IB"),
-    "bioes": frozenset("BIESLU"),  # BILOU's L and U are BIOES's E and S
+    "bioes": frozenset("BIESLUM"),  # BILOU's L and U are BIOES's E and S; BMES's M (NCRF++) is its I
 }
-_TAG = re.compile(r"(?P<prefix>[BIESLU])-(?P<type>.+)")
+_TAG = re.compile(r"(?P<prefix>[BIESLUM])-(?P<type>.+)")
 # WikiANN writes every token as "en:token".
 _LANGUAGE_PREFIX = re.compile(r"(?P<language>[a-z]{2,3}):(?=.)")
 DOCSTART = "-DOCSTART-"
+LABEL_STUDIO_DOCSTART = "-DOCSTART- -X- O"
+# Columns that hold nothing: nerlab's own export writes "_", Label Studio's converter "-X- _".
+_PLACEHOLDERS = {"_", "-X-"}
+# The metadata key holding a document's other token columns (POS, chunk...) as JSON: one list per token.
+CONLL_COLUMNS = "conll_columns"
 
 
 @dataclass(slots=True)
@@ -52,6 +59,7 @@ class _Token:
     prefix: str  # "" for O
     type: str
     line: int
+    extra: tuple[str, ...] = ()  # the line's other columns (POS, chunk...), kept in the document's metadata
 
 
 def _split_columns(line: str) -> list[str]:
@@ -63,7 +71,7 @@ def _split_columns(line: str) -> list[str]:
 def detect_scheme(prefix_sequences: Sequence[Sequence[tuple[str, str]]]) -> Scheme:
     """The scheme a file's (prefix, type) tag sequences are written in, one sequence per sentence."""
     prefixes = {prefix for sentence in prefix_sequences for prefix, _ in sentence}
-    if prefixes & set("ESLU"):
+    if prefixes & set("ESLUM"):
         return "bioes"
     if "B" not in prefixes:
         return "io"
@@ -84,6 +92,7 @@ def _decode(tokens: Sequence[_Token], offsets: Sequence[tuple[int, int]]) -> lis
     open_end = 0
     for token, (start, end) in zip(tokens, offsets, strict=True):
         if token.prefix and (token.prefix in "BSU" or open_start is None or open_type != token.type):
+            # I-, M-, E-, L- continue an open entity of the same type, or start one (seqeval's lenient mode)
             if open_start is not None:
                 spans.append(Span(open_start, open_end, open_type))
             open_start, open_type = start, token.type
@@ -99,6 +108,57 @@ def _decode(tokens: Sequence[_Token], offsets: Sequence[tuple[int, int]]) -> lis
     return spans
 
 
+def _token_lines(lines: list[str]) -> list[str]:
+    """spaCy's sentence-per-line ``word|POS|TAG`` lines as token-per-line lines (other files unchanged)."""
+    content_lines = [line for line in lines if line.strip() and not line.lstrip().startswith(DOCSTART)]
+    if not content_lines or any("\t" in line for line in content_lines):
+        return lines
+    if not all(all("|" in part for part in line.split()) for line in content_lines):
+        return lines
+    if not any(len(line.split()) > 1 for line in content_lines):
+        return lines  # one token a line with a "|" in it is an ordinary file with odd tokens
+    converted: list[str] = []
+    for line in lines:
+        if not line.strip() or line.lstrip().startswith(DOCSTART):
+            converted.append(line)
+            continue
+        converted.extend("\t".join(part.split("|")) for part in line.split())
+        converted.append("")
+    return converted
+
+
+_BARE_LABEL = re.compile(r"[^\W\d_][\w.\-/:]*")
+# A first line whose "tag" is one of these names the columns; read as a token, it would become an entity.
+_HEADER_TAGS = {"tag", "tags", "label", "labels", "ner", "ne", "iob", "bio", "ner_tag", "ner_tags", "entity"}
+
+
+def _bare_labels(lines: Sequence[str], tag_column: int) -> bool:
+    """Whether the file tags with bare labels (``LOC``): no tag has a prefix, and every other one is a name."""
+    saw_label = False
+    for line in lines:
+        columns = _split_columns(line)
+        if len(columns) < 2 or columns[0] == DOCSTART or len(columns) < tag_column:
+            continue
+        tag = columns[tag_column - 1 if tag_column else -1]
+        if tag == "O":
+            continue
+        if _TAG.fullmatch(tag) or not _BARE_LABEL.fullmatch(tag):
+            return False
+        saw_label = True
+    return saw_label
+
+
+def _header_line(lines: Sequence[str], tag_column: int) -> int | None:
+    """The number of a first line that names the columns (``WORD TAG``), if there is one."""
+    for number, line in enumerate(lines, start=1):
+        columns = _split_columns(line)
+        if not columns:
+            continue
+        tag = columns[tag_column - 1 if tag_column else -1] if len(columns) >= max(2, tag_column) else ""
+        return number if tag.lower() in _HEADER_TAGS else None
+    return None
+
+
 def read_conll(
     data: bytes,
     *,
@@ -106,14 +166,49 @@ def read_conll(
     scheme: Scheme | None = None,
     documents: DocumentMode = "auto",
     strip_language_prefix: bool = False,
+    token_column: int = 1,
+    tag_column: int = 0,
+    header: bool = False,
+    comments: bool = False,
+    notes: list[str] | None = None,
 ) -> list[LabeledDoc]:
-    """Read a token-per-line file; ``strip_language_prefix`` removes WikiANN's ``xx:`` and sets the language."""
+    """Read a token-per-line file; ``strip_language_prefix`` removes WikiANN's ``xx:`` and sets the language.
+
+    ``token_column``/``tag_column`` count from 1 (``tag_column`` 0: the last column), for files such as flair's
+    with the tag in column 2 of 3 or GermEval's (index, token, tag, nested tag). ``header`` skips a first line of
+    column names; ``comments`` skips lines starting with ``#`` (GermEval's source lines). Tags without a prefix
+    (``LOC`` rather than ``I-LOC``) are read as IO when the whole file is written so; a file mixing both is
+    refused. spaCy's sentence-per-line ``.iob`` (``word|POS|TAG`` tokens, one sentence a line) is recognised.
+    """
     problems = Problems(file_name)
     content = decode_input(data, problems)
     # Split on "\n" only: str.splitlines would also break inside tokens at \x1c, \x85, \u2028 and friends.
-    lines = content.split("\n")
-    has_docstart = any(line.lstrip().startswith(DOCSTART) for line in lines)
-    by_docstart = documents == "docstart" or (documents == "auto" and has_docstart)
+    lines = _token_lines(content.split("\n"))
+    if header:
+        first = next((index for index, line in enumerate(lines) if line.strip()), None)
+        if first is not None:
+            lines[first] = ""
+    if comments:
+        lines = ["" if line.lstrip().startswith("#") else line for line in lines]
+    if token_column < 1 or tag_column < 0:
+        raise problems.fail("columns count from 1 (the tag column 0 means the last one)")
+    bare = _bare_labels(lines, tag_column)
+    header_line = None if header else _header_line(lines, tag_column)
+    if header_line is not None:
+        raise problems.fail(
+            "this line names the columns (a header row); tick “the first line names the columns” to skip it",
+            where=f"line {header_line}",
+        )
+    docstarts = [line.strip() for line in lines if line.lstrip().startswith(DOCSTART)]
+    # Label Studio's converter writes one "-DOCSTART- -X- O" line and then every task as a blank-line separated
+    # block: read as one document, all its tasks would become one. In "auto", those blocks are the documents.
+    label_studio = docstarts == [LABEL_STUDIO_DOCSTART]
+    by_docstart = documents == "docstart" or (documents == "auto" and bool(docstarts) and not label_studio)
+    if label_studio and documents == "auto" and notes is not None:
+        notes.append(
+            "one '-DOCSTART- -X- O' line, as Label Studio's CoNLL export writes: each blank-line separated block "
+            "(a task) read as one document"
+        )
 
     grouped: list[list[list[_Token]]] = [[]]  # documents -> sentences -> tokens
     sentence: list[_Token] = []
@@ -137,24 +232,38 @@ def read_conll(
             if grouped[-1]:
                 grouped.append([])
             continue
-        if len(columns) < 2:
+        if len(columns) < max(2, token_column, tag_column):
+            where_columns = (
+                f" (token in column {token_column}, tag in {f'column {tag_column}' if tag_column else 'the last'})"
+                if token_column != 1 or tag_column
+                else ""
+            )
             problems.add(
-                f"expected a token and a tag separated by whitespace, found {line.strip()!r}", where=f"line {number}"
+                f"expected a token and a tag separated by whitespace{where_columns}, found {line.strip()!r}",
+                where=f"line {number}",
             )
             continue
-        token, tag = columns[0], columns[-1]
+        tag_index = tag_column - 1 if tag_column else len(columns) - 1
+        token, tag = columns[token_column - 1], columns[tag_index]
+        extra = tuple(column for place, column in enumerate(columns) if place not in (token_column - 1, tag_index))
         if strip_language_prefix:
             match = _LANGUAGE_PREFIX.match(token)
             if match:
                 languages.add(match["language"])
                 token = token[match.end() :]
         if tag == "O":
-            sentence.append(_Token(token, "", "", number))
+            sentence.append(_Token(token, "", "", number, extra))
             continue
         tag_match = _TAG.fullmatch(tag)
+        if bare:
+            sentence.append(_Token(token, "I", tag, number, extra))
+            continue
         if tag_match is None:
             problems.add(
-                f"tag {tag!r} is not O or a B-/I-/E-/S- tag such as B-PER", where=f"line {number}", field="tag"
+                f"tag {tag!r} is not O or a B-/I-/E-/S- tag such as B-PER (a file may use bare labels such as "
+                "LOC only throughout; is the tag in another column?)",
+                where=f"line {number}",
+                field="tag",
             )
             continue
         prefix = tag_match["prefix"]
@@ -166,7 +275,7 @@ def read_conll(
                 field="tag",
             )
             continue
-        sentence.append(_Token(token, prefix, tag_match["type"], number))
+        sentence.append(_Token(token, prefix, tag_match["type"], number, extra))
     end_sentence()
     problems.raise_if_any()
 
@@ -199,15 +308,36 @@ def read_conll(
                 parts.append(item.text)
                 position += len(item.text)
             spans.extend(_decode(sentence_tokens, offsets))
+        extras = [list(item.extra) for sentence_tokens in document for item in sentence_tokens]
+        keep = any(column not in _PLACEHOLDERS for columns in extras for column in columns)
         docs.append(
             LabeledDoc(
                 text="".join(parts),
                 spans=tuple(sorted(spans)),
                 name=f"{base}-{index:0{width}d}",
                 language=language,
+                meta={CONLL_COLUMNS: json.dumps(extras, ensure_ascii=False)} if keep else {},
             )
         )
     return docs
+
+
+def _extra_columns(doc: LabeledDoc, tokens: int) -> list[list[str]] | None:
+    """The document's other token columns as read (``conll_columns`` in its metadata), when they still fit its
+    tokens one for one; otherwise None (the writer then puts ``_`` in those columns)."""
+    try:
+        extras = json.loads(doc.meta.get(CONLL_COLUMNS, "null"))
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(extras, list) or len(extras) != tokens:
+        return None
+    for columns in extras:
+        if not isinstance(columns, list) or not all(
+            isinstance(column, str) and column and not any(character.isspace() for character in column)
+            for column in columns
+        ):
+            return None
+    return extras
 
 
 def read_conll_scheme(data: bytes) -> Scheme:
@@ -302,8 +432,10 @@ def write_conll(
 ) -> bytes:
     """One ``-DOCSTART-`` block per document, one sentence per line of the text, one token per line.
 
-    ``layout`` "conll2003" writes ``token _ _ TAG`` (the POS and chunk columns left empty as ``_``);
-    "two-column" writes ``token<TAB>TAG``. Raises FormatError listing every span that cannot be written.
+    ``layout`` "conll2003" writes ``token _ _ TAG`` — or, for a document read from a file with more columns,
+    ``token POS chunk TAG`` with the columns kept in its metadata (``conll_columns``) while its tokens still
+    match them one for one; "two-column" writes ``token<TAB>TAG``. Raises FormatError listing every span that
+    cannot be written.
     """
     if scheme not in SCHEMES:
         raise ValueError(f"unknown tag scheme {scheme!r}; choose one of {', '.join(SCHEMES)}")
@@ -365,6 +497,7 @@ def write_conll(
                 continue
             good.append(span)
         tags = _tags_for(good, bounds, scheme)
+        extras = _extra_columns(doc, len(bounds)) if layout == "conll2003" else None
         out.append(f"{DOCSTART} -X- -X- O\n" if layout == "conll2003" else f"{DOCSTART}\tO\n")
         previous_sentence = -1
         for index, (start, end) in enumerate(bounds):
@@ -372,7 +505,10 @@ def write_conll(
                 out.append("\n")
                 previous_sentence = sentence_of[index]
             token = doc.text[start:end]
-            out.append(f"{token} _ _ {tags[index]}\n" if layout == "conll2003" else f"{token}\t{tags[index]}\n")
+            if layout == "two-column":
+                out.append(f"{token}\t{tags[index]}\n")
+            else:
+                out.append(" ".join([token, *(extras[index] if extras else ("_", "_")), tags[index]]) + "\n")
         out.append("\n")
     if problems:
         raise FormatError(problems.items)

@@ -6,8 +6,10 @@ either returns all documents or raises :class:`FormatError` with the whole list 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+
+from ner.types import LabeledDoc
 
 # A FormatError's message lists this many problems; the rest stay available on ``.problems``.
 MESSAGE_PROBLEMS_MAX = 20
@@ -31,10 +33,18 @@ class Problem:
 
 
 class FormatError(ValueError):
-    """A file cannot be read; ``problems`` lists everything wrong with it, each with its location."""
+    """A file cannot be read; ``problems`` lists everything wrong with it, each with its location.
 
-    def __init__(self, problems: Iterable[Problem]) -> None:
+    When the file itself could be read but some of its records could not, ``records`` says how many records it
+    holds and ``readable`` holds the documents of the good ones, so that an import can count the file's documents
+    (imported + rejected + already present) and name each bad record instead of calling the whole file unreadable.
+    ``records`` is 0 when the file as a whole could not be read.
+    """
+
+    def __init__(self, problems: Iterable[Problem], *, records: int = 0, readable: Sequence[LabeledDoc] = ()) -> None:
         self.problems: list[Problem] = list(problems)
+        self.records = records
+        self.readable: list[LabeledDoc] = list(readable)
         lines = [str(problem) for problem in self.problems[:MESSAGE_PROBLEMS_MAX]]
         hidden = len(self.problems) - len(lines)
         if hidden > 0:
@@ -62,9 +72,10 @@ class Problems:
     def __len__(self) -> int:
         return len(self.items)
 
-    def raise_if_any(self) -> None:
+    def raise_if_any(self, *, records: int = 0, readable: Sequence[LabeledDoc] = ()) -> None:
+        """Stop when anything was found; ``records``/``readable`` as on FormatError when records were counted."""
         if self.items:
-            raise FormatError(self.items)
+            raise FormatError(self.items, records=records, readable=readable)
 
     def fail(self, message: str, *, where: str = "", field: str = "") -> FormatError:
         """Add a problem that stops reading at once and return the error to raise."""

@@ -2,6 +2,9 @@
 
 ``{"text": "...", "spans": [{"start": 0, "end": 5, "label": "ORG"}], "name": "a.txt", "language": "en",
 "split": "train", "meta": {...}}`` — only ``text`` is required. Offsets count Unicode code points, as Python does.
+Other fields are kept as metadata; a field where another format keeps spans (doccano's ``label``, Label Studio's
+``annotations``...) is refused, naming the format that reads it, and so is a Prodigy record (``answer``), whose
+rejected spans must not become gold.
 """
 
 from __future__ import annotations
@@ -10,59 +13,84 @@ from collections.abc import Sequence
 from typing import Any
 
 from ner.formats.common import (
+    UNREADABLE,
     check_label,
     check_offsets,
     decode_input,
     dump_jsonl,
-    parse_text_rows,
+    iter_records,
+    meta_of,
     read_language,
     read_meta,
     read_name,
     read_split,
+    refuse_prodigy_record,
+    refuse_unread_spans,
     type_name,
 )
 from ner.formats.errors import Problems
 from ner.types import LabeledDoc, Span
 
+_KNOWN = {"text", "spans", "name", "language", "split", "meta"}
 
-def read_jsonl(data: bytes, *, file_name: str = "") -> list[LabeledDoc]:
+
+def read_jsonl(data: bytes, *, file_name: str = "", notes: list[str] | None = None) -> list[LabeledDoc]:
     problems = Problems(file_name)
-    text_of_file = decode_input(data, problems)
+    content = decode_input(data, problems)
     docs: list[LabeledDoc] = []
-    for where, row, text in parse_text_rows(text_of_file, problems):
-        spans: list[Span] = []
-        raw_spans = row.get("spans", [])
-        if not isinstance(raw_spans, list):
-            problems.add(f"'spans' must be a list, not {type_name(raw_spans)}", where=where, field="'spans'")
-            raw_spans = []
-        for index, raw in enumerate(raw_spans):
-            field = f"'spans'[{index}]"
-            if not isinstance(raw, dict):
-                problems.add(
-                    f"a span must be an object with start, end and label, not {type_name(raw)}",
-                    where=where,
-                    field=field,
-                )
-                continue
-            label = check_label(raw.get("label"), problems, where=where, field=f"{field}.'label'")
-            start, end = raw.get("start"), raw.get("end")
-            if check_offsets(start, end, len(text), problems, where=where, field=field) and label is not None:
-                assert isinstance(start, int) and isinstance(end, int)
-                spans.append(Span(start, end, label))
-        docs.append(
-            LabeledDoc(
-                text=text,
-                spans=tuple(sorted(spans)),
-                name=read_name(row.get("name"), problems, where=where, field="'name'"),
-                language=read_language(row.get("language"), problems, where=where, field="'language'"),
-                split=read_split(row.get("split"), problems, where=where, field="'split'"),
-                meta=read_meta(row.get("meta"), problems, where=where, field="'meta'"),
-            )
-        )
-    if not docs and not problems:
+    records = 0
+    for where, row in iter_records(content, problems, notes):
+        records += 1
+        before = len(problems)
+        doc = _read_row(row, where, problems)
+        if doc is not None and len(problems) == before:
+            docs.append(doc)
+    if not records and not problems:
         problems.add("the file holds no documents")
-    problems.raise_if_any()
+    problems.raise_if_any(records=records, readable=docs)
     return docs
+
+
+def _read_row(row: object, where: str, problems: Problems) -> LabeledDoc | None:
+    if row is UNREADABLE:
+        return None
+    if not isinstance(row, dict):
+        problems.add(f"each record must be a JSON object, not {type_name(row)}", where=where)
+        return None
+    text = row.get("text")
+    if not isinstance(text, str):
+        problems.add(f"'text' must be a string, not {type_name(text)}", where=where, field="'text'")
+        return None
+    if refuse_prodigy_record(row, problems, where=where):
+        return None
+    refuse_unread_spans(row, {"spans"}, problems, where=where, reader="jsonl")
+    spans: list[Span] = []
+    raw_spans = row.get("spans", [])
+    if not isinstance(raw_spans, list):
+        problems.add(f"'spans' must be a list, not {type_name(raw_spans)}", where=where, field="'spans'")
+        raw_spans = []
+    for index, raw in enumerate(raw_spans):
+        field = f"'spans'[{index}]"
+        if not isinstance(raw, dict):
+            problems.add(
+                f"a span must be an object with start, end and label, not {type_name(raw)}", where=where, field=field
+            )
+            continue
+        label = check_label(raw.get("label"), problems, where=where, field=f"{field}.'label'")
+        start, end = raw.get("start"), raw.get("end")
+        if check_offsets(start, end, len(text), problems, where=where, field=field) and label is not None:
+            assert isinstance(start, int) and isinstance(end, int)
+            spans.append(Span(start, end, label))
+    meta = meta_of(row, _KNOWN, problems, where=where)
+    meta.update(read_meta(row.get("meta"), problems, where=where, field="'meta'"))
+    return LabeledDoc(
+        text=text,
+        spans=tuple(sorted(spans)),
+        name=read_name(row.get("name"), problems, where=where, field="'name'"),
+        language=read_language(row.get("language"), problems, where=where, field="'language'"),
+        split=read_split(row.get("split"), problems, where=where, field="'split'"),
+        meta=meta,
+    )
 
 
 def write_jsonl(docs: Sequence[LabeledDoc]) -> bytes:

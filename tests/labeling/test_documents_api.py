@@ -188,3 +188,9 @@ def test_user_api_key_works_and_project_key_cannot_read_documents(project, user)
 
 def test_anonymous_is_refused(project):
     assert APIClient().get(_list(project)).status_code in (401, 403)
+
+
+def test_document_detail_shows_the_metadata_its_file_gave_it(api, project):
+    document = DocumentFactory(project=project, meta={"section": "Cooking", "prodigy_input_hash": "12"})
+    body = api.get(_detail(project, document)).json()
+    assert body["meta"] == {"section": "Cooking", "prodigy_input_hash": "12"}

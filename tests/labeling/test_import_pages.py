@@ -119,3 +119,63 @@ def test_import_api_round_trip_and_job_detail(project, user):
     assert detail["status"] == "succeeded" and detail["report"]["created_types"] == ["City", "Person"]
     listing = client.get(url).json()
     assert next(job["id"] for job in listing) == body["id"]
+
+
+def test_import_api_format_is_optional_and_the_report_names_the_format_it_read(project, user):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(user)
+    doccano = b'{"text": "Peter Blackburn", "label": [[0, 15, "PERSON"]]}\n'
+    response = client.post(
+        reverse("api-import-list", args=[project.name]),
+        {"file": SimpleUploadedFile("d.jsonl", doccano), "create_missing_types": "true"},
+        format="multipart",
+    )
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["format"] == "auto" and body["report"]["format"] == "doccano"
+    assert body["report"]["notes"] == [
+        "read as doccano: the file looks like a doccano export (records with [start, end, type] lists)"
+    ]
+    assert Document.objects.get(project=project).spans.get().entity_type.name == "PERSON"
+
+
+def test_import_api_a_wrong_format_says_what_the_file_looks_like_and_keeps_no_upload(project, user):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(user)
+    label_studio = b'[{"data": {"text": "Ada"}, "annotations": [{"result": []}]}]'
+    response = client.post(
+        reverse("api-import-list", args=[project.name]),
+        {"file": SimpleUploadedFile("ls.json", label_studio), "format": "doccano"},
+        format="multipart",
+    )
+    assert response.status_code == 400
+    problems = [problem["message"] for problem in response.json()["report"]["problems"]]
+    assert problems[0] == (
+        "this looks like a Label Studio export (tasks with 'data' and 'annotations'), not doccano: import it as "
+        "label-studio (or choose auto)"
+    )
+    job = ImportJob.objects.get(pk=response.json()["id"])
+    folder = f"projects/{project.pk}/imports/{job.pk}"
+    kept = default_storage.listdir(folder)[1] if default_storage.exists(folder) else []
+    assert job.file_path == "" and not [name for name in kept if name.startswith("ls")]
+    assert Document.objects.filter(project=project).count() == 0
+
+
+def test_import_page_defaults_to_auto_and_the_report_shows_the_format_read_and_the_notes(owner_client, project):
+    page = owner_client.get(reverse("labeling:document_import", args=[project.name])).content.decode()
+    assert '<option value="auto" selected>' in page
+    prodigy = jsonl(
+        {"text": "Ada Lovelace", "spans": [{"start": 0, "end": 12, "label": "Person"}], "answer": "accept"},
+        {"text": "Bob", "spans": [{"start": 0, "end": 3, "label": "Person"}], "answer": "reject"},
+    )
+    response = owner_client.post(
+        reverse("labeling:document_import", args=[project.name]),
+        {"format": "auto", "file": SimpleUploadedFile("db-out.jsonl", prodigy), "create_missing_types": "on"},
+    )
+    page = owner_client.get(response["Location"]).content.decode()
+    assert "(read as <code>prodigy</code>)" in page and "skipped 1 rejected task" in page
+    assert [document.text for document in Document.objects.filter(project=project)] == ["Ada Lovelace"]

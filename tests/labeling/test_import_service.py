@@ -172,8 +172,33 @@ def test_azure_labels_json_with_a_separate_texts_zip(project, user):
 
 
 def test_unreadable_file_reports_its_problems_with_zero_documents(project, user):
-    report = project_import_file(
-        project=project, user=user, format="jsonl", data=jsonl({"text": "Hi", "spans": "x"}), file_name="a.jsonl"
-    )
+    report = project_import_file(project=project, user=user, format="jsonl", data=b"[1, 2", file_name="a.jsonl")
     assert report.total == 0 and not report.written and report.problems[0].file == "a.jsonl"
     assert report.summary() == "Nothing was imported: the file could not be read."
+
+
+def test_a_bad_record_is_counted_as_rejected_and_named_the_rest_still_counted(project, user):
+    """Issue 14 bug 5: one bad line made the whole report 'could not be read', 0/0/0/0."""
+    project_import_file(
+        project=project, user=user, format="jsonl", data=jsonl({"text": "Already here"}), file_name="a.jsonl"
+    )
+    data = jsonl(
+        {"text": "EU rejects ...", "label": [[0, 2, "ORG"], [11, 17, "MISC"]]},
+        {"text": "Peter Blackburn", "label": [[0, 15, "PERSON"]]},
+        {"text": "Already here", "label": []},
+    )
+    report = project_import_file(
+        project=project,
+        user=user,
+        format="doccano",
+        data=data,
+        file_name="d.jsonl",
+        options=ImportOptions(create_missing_types=True),
+    )
+    assert (report.total, report.accepted, report.rejected, report.duplicates) == (3, 1, 1, 1)
+    assert report.total == report.accepted + report.rejected + report.duplicates
+    assert not report.written and project.documents.count() == 1
+    assert [(problem.where, problem.message) for problem in report.problems] == [
+        ("line 1", "end 17 is past the end of the text (14 characters)")
+    ]
+    assert report.summary().startswith("Nothing was imported: 1 problem. 3 documents in the file: 1 valid, 1 rejected")

@@ -266,3 +266,11 @@ def test_truncated_zip_is_refused_with_a_clear_message() -> None:
     data = write_azure([LabeledDoc(TEXT, (), "01.txt", "en")])
     with pytest.raises(FormatError, match="not a zip file"):
         read_azure_zip(data[: len(data) // 2], file_name="export.zip")
+
+
+def test_azure_export_then_import_keeps_document_names() -> None:
+    """A document named "0" used to come back as "0.txt": Azure names documents by their .txt file."""
+    docs = [LabeledDoc(text="Ada Lovelace", spans=(Span(0, 12, "PER"),), name=name) for name in ("0", "a.md", "b.txt")]
+    docs = [LabeledDoc(text=f"{doc.text} {index}", spans=doc.spans, name=doc.name) for index, doc in enumerate(docs)]
+    back = read_azure_zip(write_azure(docs), file_name="project.zip").documents
+    assert [doc.name for doc in back] == ["0", "a.md", "b.txt"]

@@ -48,7 +48,8 @@ def test_bad_tags_and_scheme_violations_name_the_line() -> None:
     with pytest.raises(FormatError) as caught:
         read_conll(b"a O\nb PERSON\nc S-X\nlonely\n", file_name="f.conll", scheme="iob2")
     assert caught.value.messages == [
-        "f.conll: line 2: field tag: tag 'PERSON' is not O or a B-/I-/E-/S- tag such as B-PER",
+        "f.conll: line 2: field tag: tag 'PERSON' is not O or a B-/I-/E-/S- tag such as B-PER (a file may use "
+        "bare labels such as LOC only throughout; is the tag in another column?)",
         "f.conll: line 3: field tag: tag 'S-X' is not allowed in IOB2 (only O and B/I- tags)",
         "f.conll: line 4: expected a token and a tag separated by whitespace, found 'lonely'",
     ]

@@ -67,7 +67,7 @@ def test_jsonl_reports_every_bad_line_not_only_the_first() -> None:
         "in.jsonl: line 2: field 'spans'[1].'label': the label must be a non-empty string, not ''",
         "in.jsonl: line 3: field 'text': 'text' must be a string, not a number",
         "in.jsonl: line 4, column 17: the JSON ends too early (is the file cut off?): Unterminated string starting",
-        "in.jsonl: line 5: each line must be a JSON object, not a list",
+        "in.jsonl: line 5: each record must be a JSON object, not a list",
         "in.jsonl: line 6: field 'language': 'xx-notreal' is not a known language: 'xx' is not an ISO 639 code",
         "in.jsonl: line 6: field 'split': the split must be 'train' or 'test', not 'dev'",
     ]

@@ -165,7 +165,39 @@ def test_spacy_docbin_round_trips(docs: list[LabeledDoc]) -> None:
 
 
 def test_every_registered_format_has_a_reader_a_writer_and_a_description() -> None:
-    assert set(FORMATS) == {"azure", "doccano", "label-studio", "conll", "spacy", "jsonl"}
+    assert set(FORMATS) == {
+        "azure",
+        "doccano",
+        "label-studio",
+        "label-studio-csv",
+        "conll",
+        "spacy",
+        "jsonl",
+        "prodigy",
+    }
     for spec in FORMATS.values():
         assert callable(spec.reader) and callable(spec.writer)
         assert spec.description and spec.extension.startswith(".")
+
+
+# Non-empty values: a CSV cannot tell an empty value from none (README, "Formats").
+META = st.dictionaries(
+    st.from_regex(r"k_[a-z]{1,6}", fullmatch=True), st.text(CHARACTERS, min_size=1, max_size=12), max_size=3
+)
+
+
+@st.composite
+def documents_with_metadata(draw: st.DrawFn) -> list[LabeledDoc]:
+    return [LabeledDoc(doc.text, doc.spans, doc.name, doc.language, doc.split, draw(META)) for doc in draw(documents())]
+
+
+@FAST
+@given(documents_with_metadata())
+def test_formats_that_hold_metadata_round_trip_it_and_prodigy_round_trips(docs: list[LabeledDoc]) -> None:
+    """jsonl, doccano, Label Studio (JSON and CSV) and Prodigy hold texts, spans, names, languages, splits and
+    metadata."""
+    for name in ("jsonl", "doccano", "label-studio", "label-studio-csv", "prodigy"):
+        spec = FORMATS[name]
+        back = spec.reader(spec.writer(docs), file_name=f"x{spec.extension}")
+        assert back == docs, name
+        assert [doc.meta for doc in back] == [doc.meta for doc in docs], name

@@ -22,7 +22,10 @@ from tests.factories import UserFactory
 
 
 def _documents(project: Project) -> list[tuple]:
-    return sorted((d.name, d.text, d.language, d.split, d.status) for d in Document.objects.filter(project=project))
+    return sorted(
+        (d.name, d.text, d.language, d.split, d.status, json.dumps(d.meta, sort_keys=True))
+        for d in Document.objects.filter(project=project)
+    )
 
 
 def _spans(project: Project) -> list[tuple]:
@@ -41,6 +44,9 @@ def test_archive_round_trip_keeps_everything_and_models_predict(project, user, t
     Document.objects.filter(project=project).first().__class__.objects.filter(
         pk=Document.objects.filter(project=project).order_by("pk").first().pk
     ).update(status=Document.Status.IN_PROGRESS)
+    Document.objects.filter(pk=Document.objects.filter(project=project).order_by("pk").last().pk).update(
+        meta={"source": "reuters", "conll_columns": '[["NNP", "B-NP"]]'}
+    )
     data = project_archive_bytes(project=project)
 
     imported = project_archive_import(source=io.BytesIO(data), user=user, name="contracts-restored")

@@ -21,7 +21,9 @@ def test_import_then_export_a_jsonl_file(project, tmp_path, capsys):
     with pytest.raises(CommandError, match="Nothing was imported"):
         call_command("nerlab_import", project.name, str(source), "--format", "jsonl")
     assert "--create-missing-types" in capsys.readouterr().err
-    call_command("nerlab_import", project.name, str(source), "--format", "jsonl", "--create-missing-types")
+    call_command("nerlab_import", project.name, str(source), "--create-missing-types")  # format: auto
+    printed = capsys.readouterr()
+    assert "--create-missing-types" not in printed.err and "read as jsonl" in printed.out
     assert Document.objects.filter(project=project).count() == 12
     out = tmp_path / "out.jsonl"
     call_command("nerlab_export", project.name, str(out), "--format", "jsonl", "--split", "test")

@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from labeling.imports import ImportOptions, project_import_file
+from labeling.imports import AUTO, DOCUMENT_MODES, ImportOptions, project_import_file
 from ner.formats import FORMATS
 from portability.management.commands._common import acting_user, project_named
 
@@ -19,10 +19,20 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("project")
         parser.add_argument("file", type=Path)
-        parser.add_argument("--format", required=True, choices=sorted(FORMATS))
+        parser.add_argument(
+            "--format", default=AUTO, choices=[AUTO, *sorted(FORMATS)], help="Default auto: told from the content."
+        )
         parser.add_argument("--texts", type=Path, help="Azure labels JSON: the .txt files as a zip (or one .txt).")
         parser.add_argument("--create-missing-types", action="store_true", help="Create entity types the file uses.")
         parser.add_argument("--scheme", help="CoNLL tag scheme (detected when not given).")
+        parser.add_argument("--documents", choices=DOCUMENT_MODES, default="auto", help="CoNLL: documents by.")
+        parser.add_argument("--token-column", type=int, default=1, help="CoNLL: the token's column from 1.")
+        parser.add_argument("--tag-column", type=int, default=0, help="CoNLL: the tag's column from 1 (0: last).")
+        parser.add_argument("--header", action="store_true", help="CoNLL: skip the first line (column names).")
+        parser.add_argument("--comments", action="store_true", help="CoNLL: skip lines starting with #.")
+        parser.add_argument("--text-key", default="", help="doccano/Label Studio: the text's field.")
+        parser.add_argument("--label-key", default="", help="doccano: the spans' field.")
+        parser.add_argument("--skip-missing-text", action="store_true", help="doccano: skip records without text.")
         parser.add_argument("--user", help="Username recorded as uploader.")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -39,7 +49,18 @@ class Command(BaseCommand):
             format=options["format"],
             data=path.read_bytes(),
             file_name=path.name,
-            options=ImportOptions(create_missing_types=options["create_missing_types"], scheme=options["scheme"]),
+            options=ImportOptions(
+                create_missing_types=options["create_missing_types"],
+                scheme=options["scheme"],
+                documents=options["documents"],
+                token_column=options["token_column"],
+                tag_column=options["tag_column"],
+                header=options["header"],
+                comments=options["comments"],
+                text_key=options["text_key"],
+                label_key=options["label_key"],
+                skip_missing_text=options["skip_missing_text"],
+            ),
             texts_data=texts.read_bytes() if texts else None,
             texts_file_name=texts.name if texts else "",
         )
@@ -47,7 +68,9 @@ class Command(BaseCommand):
             self.stderr.write(f"  {problem}")
         if report.problem_count > 50:
             self.stderr.write(f"  ... and {report.problem_count - 50} more problems")
-        if report.missing_types:
+        for note in report.notes:
+            self.stdout.write(f"  {note}")
+        if report.missing_types and not report.created_types:
             self.stderr.write(
                 f"Unknown entity types: {', '.join(report.missing_types)} (add --create-missing-types to create them)."
             )
