@@ -375,7 +375,7 @@ class ExportApi(ProjectScopedAPIView):
         },
     )
     def get(self, request: Request, project_name: str) -> HttpResponse:
-        project = self.get_project(Permission.VIEW)
+        project = self.get_project(Permission.MANAGE_DOCUMENTS)
         query = ExportQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         try:

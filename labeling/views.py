@@ -430,7 +430,7 @@ def import_job_retry(request: HttpRequest, project_name: str, import_job_id: int
 @require_GET
 def document_export(request: HttpRequest, project_name: str) -> HttpResponse:
     """Pick a format and, optionally, the document list's filters; ``?format=`` downloads the file."""
-    project = project_get_for_user(user=request.user, name=project_name, permission=Permission.VIEW)
+    project = project_get_for_user(user=request.user, name=project_name, permission=Permission.MANAGE_DOCUMENTS)
     filters = DocumentFilterForm(request.GET, entity_types=entity_type_list(project=project))
     criteria = filters.criteria()
     form = DocumentExportForm(request.GET if "format" in request.GET else None)

@@ -13,6 +13,11 @@ from django.utils import timezone
 from projects.models import ApiKey, EntityType, Invitation, Membership, Project
 from projects.roles import Permission, Role, role_allows
 
+PALETTE = (
+    "#8ecae6", "#ffb703", "#90be6d", "#f4a3a8", "#cdb4db", "#ffd6a5", "#a0c4ff", "#caffbf",
+    "#fdffb6", "#bdb2ff", "#ffc6ff", "#9bf6ff", "#e9c46a", "#84a59d", "#f28482", "#b5e48c",
+)  # fmt: skip
+
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
@@ -156,3 +161,12 @@ def api_key_get_active(*, user: AnyUser, api_key_id: int) -> ApiKey:
     if api_key is None:
         raise Http404("No such active API key.")
     return api_key
+
+
+def entity_type_next_color(*, project: Project) -> str:
+    """The colour a new entity type gets unless one is chosen: the first of the palette the project does not use."""
+    used = set(project.entity_types.values_list("color", flat=True))
+    for colour in PALETTE:
+        if colour not in used:
+            return colour
+    return PALETTE[project.entity_types.count() % len(PALETTE)]

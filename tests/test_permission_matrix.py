@@ -99,7 +99,7 @@ PERMISSIONS: dict[str, dict[str, Needs | list[Needs]]] = {
     "labeling:document_import": {"GET": needs(P.MANAGE_DOCUMENTS), "POST": needs(P.MANAGE_DOCUMENTS)},
     "labeling:import_job_detail": {"GET": needs(P.MANAGE_DOCUMENTS)},
     "labeling:import_job_retry": {"POST": needs(P.MANAGE_DOCUMENTS)},
-    "labeling:document_export": {"GET": needs(P.VIEW)},
+    "labeling:document_export": {"GET": needs(P.MANAGE_DOCUMENTS)},
     # agreement pages
     "agreement:report": {"GET": needs(P.VIEW)},
     "agreement:assignment_list": {"GET": needs(P.MANAGE_MEMBERS), "POST": needs(P.MANAGE_MEMBERS)},
@@ -119,6 +119,7 @@ PERMISSIONS: dict[str, dict[str, Needs | list[Needs]]] = {
     "api-suggestion-reject": {"POST": needs(P.ANNOTATE)},
     "api-suggestion-accept-all": {"POST": needs(P.ANNOTATE)},
     "api-suggestion-reject-all": {"POST": needs(P.ANNOTATE)},
+    "api-suggestion-restore": {"POST": needs(P.ANNOTATE, {"suggestions": ["{suggestion_id}"]})},
     "preannotation:job_list": {
         "GET": needs(P.VIEW),
         "POST": needs(P.TRAIN, {"model": "{model_id}", "scope": "untagged", "min_confidence": "0.5"}),
@@ -174,7 +175,7 @@ PERMISSIONS: dict[str, dict[str, Needs | list[Needs]]] = {
     },
     "api-import-list": {"GET": needs(P.MANAGE_DOCUMENTS), "POST": needs(P.MANAGE_DOCUMENTS, multipart=True)},
     "api-import-detail": {"GET": needs(P.MANAGE_DOCUMENTS)},
-    "api-export": {"GET": needs(P.VIEW)},
+    "api-export": {"GET": needs(P.MANAGE_DOCUMENTS)},
     "api-span-list": {
         "GET": needs(P.VIEW),
         "POST": needs(P.ANNOTATE, {"entity_type": "{entity_type_id}", "start": 9, "end": 15}),
@@ -220,11 +221,12 @@ PERMISSIONS: dict[str, dict[str, Needs | list[Needs]]] = {
     },
     "serving_api:deployment_predict": {"POST": needs(P.PREDICT)},
     # portability pages and API (Azure's authoring routes take Azure's {projectName}: tests/portability covers them)
-    "portability:project_clone": {"GET": needs(P.VIEW), "POST": needs(P.VIEW)},
-    "portability:project_archive": {"GET": needs(P.VIEW)},
+    # Exporting, archiving and cloning each copy the whole project out of its members' control: owners and editors.
+    "portability:project_clone": {"GET": needs(P.MANAGE_DOCUMENTS), "POST": needs(P.MANAGE_DOCUMENTS)},
+    "portability:project_archive": {"GET": needs(P.MANAGE_DOCUMENTS)},
     "portability:project_data": {"GET": needs(P.VIEW)},
-    "portability_api:project_clone": {"POST": needs(P.VIEW)},
-    "portability_api:project_archive": {"GET": needs(P.VIEW)},
+    "portability_api:project_clone": {"POST": needs(P.MANAGE_DOCUMENTS)},
+    "portability_api:project_archive": {"GET": needs(P.MANAGE_DOCUMENTS)},
     "portability_api:project_data": {"GET": needs(P.VIEW)},
 }
 
@@ -442,6 +444,8 @@ def _url(route: Route, values: dict[str, Any]) -> str:
 def _body(data: dict[str, Any] | None, values: dict[str, Any]) -> dict[str, Any]:
     # "{entity_type_id}" in a declared body becomes that id, so bodies can point at real objects.
     def fill(value: Any) -> Any:
+        if isinstance(value, list):
+            return [fill(item) for item in value]
         if isinstance(value, str) and value.startswith("{") and value.endswith("}"):
             return values[value[1:-1]]
         return value
