@@ -187,6 +187,7 @@ def try_it(request: HttpRequest, project_name: str) -> HttpResponse:
                 segments=_segments(text, result, colors),
                 deployment=prediction.deployment,
                 string_index_type=prediction.string_index_type,
+                calibrated=prediction.calibrated,
             )
     template = "serving/try_it.html#results" if request.htmx and request.method == "POST" else "serving/try_it.html"
     return render(request, template, context)
