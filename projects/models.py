@@ -100,8 +100,9 @@ class Project(models.Model):
         if self.language:
             try:
                 self.language = normalize_language(self.language)
-            except InvalidName as error:
-                raise ValidationError({"language": str(error)}) from None
+            except InvalidName:
+                # The field's own validator (validate_language) reports it; saying it here too showed it twice.
+                pass
 
 
 class Membership(models.Model):

@@ -135,11 +135,11 @@ def entity_type_list_with_counts(*, project: Project) -> QuerySet[EntityType]:
 def project_delete_summary(*, project: Project) -> list[tuple[str, int]]:
     """What deleting the project removes: documents, spans, types, members, then anything that later apps hang
     off Project (trained models, deployments...), found through its reverse relations so it stays complete."""
-    summary = [
-        ("documents", project.documents.count()),  # type: ignore[attr-defined]
-        ("spans", project.entity_types.aggregate(n=Count("spans"))["n"]),
-        ("entity types", project.entity_types.count()),
-        ("members", project.memberships.count()),
+    counted = [
+        ("document", "documents", project.documents.count()),  # type: ignore[attr-defined]
+        ("span", "spans", project.entity_types.aggregate(n=Count("spans"))["n"]),
+        ("entity type", "entity types", project.entity_types.count()),
+        ("member", "members", project.memberships.count()),
     ]
     shown = {"documents", "entity_types", "memberships"}
     for relation in Project._meta.related_objects:
@@ -148,8 +148,10 @@ def project_delete_summary(*, project: Project) -> list[tuple[str, int]]:
             continue
         count = getattr(project, accessor).count()
         if count:
-            summary.append((str(relation.related_model._meta.verbose_name_plural), count))
-    return summary
+            meta = relation.related_model._meta
+            counted.append((str(meta.verbose_name), str(meta.verbose_name_plural), count))
+    # "1 member", "2 members": the label agrees with its count.
+    return [(one if count == 1 else many, count) for one, many, count in counted]
 
 
 def api_key_list(*, user: AnyUser) -> QuerySet[ApiKey]:
