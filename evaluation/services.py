@@ -362,6 +362,7 @@ def training_run_claim(*, run_id: int) -> Claim:
         run.heartbeat_at = now
         run.finished_at = None
         run.percent, run.epoch, run.step, run.loss, run.dev_f1, run.eta_s = 0.0, 0, 0, None, None, None
+        run.stop_step, run.stopped_early = None, False
         run.error = ""
         run.save()
     return Claim("claimed", run)
@@ -398,6 +399,7 @@ class _RunReporter:
             loss=progress.loss,
             dev_f1=progress.dev_f1,
             eta_s=progress.eta_s,
+            stop_step=progress.stop_step,
             heartbeat_at=timezone.now(),
         )
 
@@ -483,7 +485,7 @@ def _train_and_save(run: TrainingRun, workdir: Path) -> None:
         on_progress=reporter.progress,
         should_stop=reporter.should_stop,
     )
-    reporter.phase(TrainingRun.Phase.EVALUATING, warnings=list(result.warnings))
+    reporter.phase(TrainingRun.Phase.EVALUATING, warnings=list(result.warnings), stopped_early=result.stopped_early)
     predicted = _predict(result.model_path, [doc.text for doc in test_docs], reporter)
     pairs = [(doc, [scored.as_span() for scored in spans]) for doc, spans in zip(test_docs, predicted, strict=True)]
     report = evaluate(pairs, resamples=BOOTSTRAP_RESAMPLES, seed=run.seed)

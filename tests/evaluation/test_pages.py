@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -121,3 +123,55 @@ def test_delete_and_compare(owner_client, trained, trainable, django_capture_on_
     assert "cannot be undone" in owner_client.get(url).content.decode()
     assert owner_client.post(url).status_code == 302
     assert not TrainedModel.objects.filter(pk=trained.pk).exists()
+
+
+def _run(project, **fields):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from evaluation.models import DatasetSnapshot
+
+    snapshot = DatasetSnapshot.objects.create(
+        project=project,
+        content_hash="0" * 64,
+        file="",
+        document_count=10,
+        language="en",
+        split_mode=project.split_mode,
+        test_percent=project.test_percent,
+        split_seed=project.split_seed,
+        training_scope=project.training_scope,
+    )
+    started = timezone.now() - timedelta(seconds=100)
+    return TrainingRun.objects.create(
+        project=project, snapshot=snapshot, max_steps=2000, patience=400, started_at=started, **fields
+    )
+
+
+def test_a_running_run_gives_its_eta_as_a_range_when_patience_may_end_it_first(owner_client, project):
+    _run(project, model_name="early", status="running", phase="training", step=100, percent=5.0, eta_s=1900.0,
+         stop_step=500)  # fmt: skip
+
+    html = owner_client.get(reverse("evaluation:training_run_list", args=[project.name])).content.decode()
+
+    assert "stops at step 500 unless dev F1 improves" in html
+    # 400 steps at the pace so far (100 steps in 100 s, and a little more by the time the page renders), or the
+    # 2,000-step limit's ETA as the worker wrote it.
+    early = re.search(r"(\d+) min (\d+) s \u2013 31 min 40 s", html)
+    assert early is not None
+    assert 400 <= int(early[1]) * 60 + int(early[2]) < 1900
+
+
+def test_a_run_that_stopped_early_says_so_instead_of_just_jumping_to_100(owner_client, project):
+    run = _run(project, model_name="early", status="succeeded", phase="done", step=780, percent=100.0,
+               stopped_early=True)  # fmt: skip
+    from django.utils import timezone
+
+    TrainingRun.objects.filter(pk=run.pk).update(finished_at=timezone.now())
+
+    listing = owner_client.get(reverse("evaluation:training_run_list", args=[project.name])).content.decode()
+    detail = owner_client.get(reverse("evaluation:training_run_detail", args=[project.name, run.pk])).content.decode()
+
+    assert "stopped early at step 780 of 2000: dev F1 no better for 400 steps" in listing
+    assert "early, at step 780 of at most 2000" in detail
