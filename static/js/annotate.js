@@ -796,6 +796,24 @@
     }, 0);
   });
 
+  // --- Touch -----------------------------------------------------------------------------------------------------------
+
+  // A touch selection (long press, then dragging its handles) ends with no mouseup: the type menu opens once the
+  // selection has stayed still for a moment. Brush mode does not tag on touch, since every handle drag would.
+  let lastPointer = "mouse";
+  let touchSettle = 0;
+  container.addEventListener("pointerdown", (event) => { lastPointer = event.pointerType; });
+  document.addEventListener("selectionchange", () => {
+    if (lastPointer !== "touch" || !config.canAnnotate) return;
+    window.clearTimeout(touchSettle);
+    touchSettle = window.setTimeout(() => {
+      const range = selectedRange();
+      if (!range) return;
+      syncCursor(range);
+      openTypeMenu(range);
+    }, 350);
+  });
+
   container.addEventListener("click", (event) => {
     if (selectedRange()) return; // a selection is being tagged, not a span clicked
     const proposed = event.target.closest("mark.suggestion");

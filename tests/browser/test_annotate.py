@@ -441,3 +441,24 @@ def test_screenshot_of_the_annotate_page_with_demo_data(sign_in):
     page.locator("#doc-text mark.span").nth(3).click()  # show the span menu too
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOT))
+
+
+def test_a_touch_selection_opens_the_type_menu_and_a_tap_tags_it(sign_in, team):
+    page = sign_in(team["annotator"], width=390, height=844)
+    document = team["doc"]
+    _open(page, document)
+    # What a long press and handle drag leave behind: a touch pointer went down on the text, then the selection
+    # changed, and no mouseup came.
+    page.evaluate(
+        """([start, end]) => {
+          const box = document.getElementById("doc-text");
+          box.dispatchEvent(new PointerEvent("pointerdown", {pointerType: "touch", bubbles: true}));
+          const node = box.firstChild;
+          window.getSelection().setBaseAndExtent(node, start, node, end);
+        }""",
+        [document.text.index("Paris"), document.text.index("Paris") + 5],
+    )
+    page.wait_for_selector("#span-menu:not([hidden])")
+    page.locator("#span-menu .type-chip", has_text="Location").click()
+    _message(page).to_contain_text("Tagged “Paris” as Location")
+    assert _spans(document) == [("Location", "Paris", 37, 42)]

@@ -35,3 +35,82 @@ def test_a_new_entity_type_whose_colour_was_not_touched_gets_the_palettes_next_c
     page.wait_for_url("**/entity-types/")
 
     assert EntityType.objects.get(project=project, name="Organization").color == PALETTE[1]  # never black
+
+
+_TOP_LEVEL = "Array.from(document.querySelectorAll('.project-nav > a, .project-nav > details'))"
+_LINES_JS = f"() => new Set({_TOP_LEVEL}.map(e => Math.round(e.getBoundingClientRect().top))).size"
+_LABELS_JS = f"() => {_TOP_LEVEL}.map(e => (e.querySelector(':scope > summary') || e).textContent.trim())"
+_OVERFLOW_JS = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+
+
+def _menu_links(page) -> set[str]:
+    return set(page.eval_on_selector_all(".project-nav a", "links => links.map(a => a.textContent.trim())"))
+
+
+def test_project_menu_is_one_line_of_at_most_eight_at_1366_and_fits_each_role(sign_in, team):
+    project = team["project"]
+    project.name = "loan-agreements-eu-2026"  # a realistic, longish name
+    project.save()
+    dashboard = reverse("projects:project_detail", args=[project.name])
+
+    seen: dict[str, list[str]] = {}
+    for role in ("owner", "editor", "annotator", "viewer"):
+        page = sign_in(team[role], width=1366, height=800)
+        page.goto(dashboard)
+        labels = page.evaluate(_LABELS_JS)
+        assert len(labels) <= 8, (role, labels)
+        assert page.evaluate(_LINES_JS) == 1, (role, labels)  # one line: every entry at the same height
+        assert page.evaluate(_OVERFLOW_JS) <= 0
+        header = page.locator("header.topbar").bounding_box()
+        assert header is not None and header["height"] < 60  # the bar itself did not wrap either
+        seen[role] = labels
+        links = _menu_links(page)
+        assert {"Documents", "Consistency", "Team"} <= links
+        if role in ("owner", "editor"):
+            assert {"Training", "Models & evaluation", "Pre-annotate", "Deployments", "Export"} <= links
+        else:
+            assert "Models" in links  # models and their evaluations are for everyone to read
+            assert not {"Training", "Pre-annotate", "Deployments", "Export", "Settings"} & links
+
+    assert seen["owner"] == [project.name, "Data", "Tag", "Quality", "Models", "Deploy", "Team", "Settings"]
+    assert "Tag" in seen["annotator"] and "Tag" not in seen["viewer"]
+
+
+def test_project_menu_opens_one_group_at_a_time_and_closes_on_escape(sign_in, team):
+    page = sign_in(team["owner"], width=1366, height=800)
+    page.goto(reverse("projects:project_detail", args=[team["project"].name]))
+    data = page.locator(".nav-group", has_text="Data")
+    quality = page.locator(".nav-group", has_text="Quality")
+    data.locator("summary").click()
+    assert data.locator("a", has_text="Documents").is_visible()
+    quality.locator("summary").click()
+    assert quality.locator("a", has_text="Audit log").is_visible()
+    assert not data.locator("a", has_text="Documents").is_visible()
+    page.keyboard.press("Escape")
+    assert not quality.locator("a", has_text="Audit log").is_visible()
+    quality.locator("summary").click()
+    quality.locator("a", has_text="Consistency").click()
+    page.wait_for_url("**/consistency/**")
+    assert "current" in (page.locator(".nav-group", has_text="Quality").get_attribute("class") or "")
+
+
+@pytest.mark.parametrize(
+    "page_name",
+    ["projects:project_detail", "labeling:document_list", "projects:entity_type_list", "projects:member_list"],
+)
+def test_at_390_px_the_menu_folds_and_nothing_scrolls_sideways(sign_in, team, page_name):
+    project = team["project"]
+    EntityTypeFactory(project=project, name="Person")
+    page = sign_in(team["owner"], width=390, height=844)
+    page.goto(reverse(page_name, args=[project.name]))
+
+    assert page.evaluate(_OVERFLOW_JS) <= 0
+    assert not page.locator(".project-nav").is_visible()
+    page.locator(".menu-toggle").click()
+    assert page.locator(".project-nav").is_visible()
+    page.locator(".nav-group", has_text="Data").locator("summary").click()
+    documents = page.locator(".nav-menu a", has_text="Documents")
+    assert documents.is_visible()
+    assert page.evaluate(_OVERFLOW_JS) <= 0  # open, it stacks instead of widening the page
+    documents.click()
+    page.wait_for_url("**/documents/")
