@@ -208,6 +208,7 @@ PERMISSIONS: dict[str, dict[str, Needs | list[Needs]]] = {
     "serving:deployment_detail": {"GET": needs(P.VIEW)},
     "serving:deployment_delete": {"GET": needs(P.DEPLOY), "POST": needs(P.DEPLOY)},
     "serving:try_it": {"GET": needs(P.PREDICT), "POST": needs(P.PREDICT)},
+    "serving:next_steps": {"GET": needs(P.VIEW)},
     # serving API
     "serving_api:deployment_list": {
         "GET": needs(P.VIEW),
