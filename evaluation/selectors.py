@@ -360,8 +360,13 @@ def _segments(text: str, marks: list[tuple[Span, str]]) -> list[tuple[str, str, 
     return pieces
 
 
-def review_documents(*, model: TrainedModel, mismatches_only: bool = False, label: str = "") -> list[ReviewDocument]:
-    """Each test document with gold and predicted spans marked by outcome, worst first."""
+def review_documents(
+    *, model: TrainedModel, mismatches_only: bool = False, label: str = "", cell: tuple[str, str] | None = None
+) -> list[ReviewDocument]:
+    """Each test document with gold and predicted spans marked by outcome, worst first.
+
+    ``cell`` (gold type, predicted type, either ``$none``) keeps the documents where an entity of the first was
+    predicted as the second: what a confusion-matrix cell counts, entity by entity."""
     evaluation = Evaluation.objects.filter(model=model).first()
     if evaluation is None:
         raise Http404("This model has no evaluation.")
@@ -376,6 +381,11 @@ def review_documents(*, model: TrainedModel, mismatches_only: bool = False, labe
             continue
         if label and not any(
             label in {row.gold.label if row.gold else "", row.predicted.label if row.predicted else ""}
+            for row in comparison.rows
+        ):
+            continue
+        if cell is not None and not any(
+            (row.gold.label if row.gold else NONE, row.predicted.label if row.predicted else NONE) == cell
             for row in comparison.rows
         ):
             continue

@@ -172,7 +172,10 @@ def trained_model_review(request: HttpRequest, project_name: str, model_id: int)
     model = selectors.trained_model_get(project=project, model_id=model_id)
     mismatches = request.GET.get("mismatches") == "1"
     label = request.GET.get("type", "")
-    documents = selectors.review_documents(model=model, mismatches_only=mismatches, label=label)
+    # A confusion-matrix cell's link: ?gold=PERSON&predicted=ORG
+    gold, predicted = request.GET.get("gold", ""), request.GET.get("predicted", "")
+    cell = (gold, predicted) if gold and predicted else None
+    documents = selectors.review_documents(model=model, mismatches_only=mismatches, label=label, cell=cell)
     labels = sorted(set(model.labels) | set(model.run.snapshot.span_counts.get("test", {})))
     context = {
         "project": project,
@@ -180,6 +183,7 @@ def trained_model_review(request: HttpRequest, project_name: str, model_id: int)
         "documents": [(item, _annotate_url(project, item.prediction.document_id)) for item in documents],
         "mismatches": mismatches,
         "label": label,
+        "cell": cell,
         "labels": labels,
         "outcomes": OUTCOMES,
     }

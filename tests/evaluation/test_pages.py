@@ -175,3 +175,21 @@ def test_a_run_that_stopped_early_says_so_instead_of_just_jumping_to_100(owner_c
 
     assert "stopped early at step 780 of 2000: dev F1 no better for 400 steps" in listing
     assert "early, at step 780 of at most 2000" in detail
+
+
+@pytest.mark.slow
+def test_confusion_cells_and_type_rows_link_to_the_review_of_those_errors(owner_client, trained, trainable):
+    detail = owner_client.get(reverse("evaluation:trained_model_detail", args=[trainable.name, trained.pk]))
+    html = detail.content.decode()
+    review = reverse("evaluation:trained_model_review", args=[trainable.name, trained.pk])
+    assert f'href="{review}?mismatches=1&amp;type=PERSON"' in html
+    cells = re.findall(rf'href="{re.escape(review)}\?gold=([^&]+)&amp;predicted=([^"]+)"', html)
+    assert ("PERSON", "PERSON") in cells and ("%24none", "%24none") not in cells  # untagged, unpredicted text
+
+    everything = owner_client.get(review).content.decode().count('class="card review-doc"')
+    for gold, predicted in cells:
+        page = owner_client.get(review, {"gold": gold.replace("%24", "$"), "predicted": predicted.replace("%24", "$")})
+        body = page.content.decode()
+        shown = body.count('class="card review-doc"')
+        assert 1 <= shown <= everything, (gold, predicted)
+        assert 'id="cell-filter"' in body and "Show every document" in body
