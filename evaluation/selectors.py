@@ -474,3 +474,15 @@ def model_compare(*, a: TrainedModel, b: TrainedModel) -> Comparison:
 
 def label_counter(docs: list[LabeledDoc]) -> Counter[str]:
     return Counter(span.label for doc in docs for span in doc.spans)
+
+
+def trained_models_at_limit(*, project: Project) -> bool:
+    """Whether the project holds as many models as it may (queued and running trainings count): another training
+    needs one of them deleted first."""
+    active = TrainingRun.objects.filter(project=project, status__in=TrainingRun.ACTIVE).count()
+    return TrainedModel.objects.filter(project=project).count() + active >= limits.TRAINED_MODELS_MAX
+
+
+def replaceable_model_list(*, project: Project) -> QuerySet[TrainedModel]:
+    """The project's models that no deployment uses, oldest first: those a new training may replace."""
+    return TrainedModel.objects.filter(project=project, deployments__isnull=True).order_by("created_at", "id")

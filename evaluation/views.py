@@ -151,6 +151,7 @@ def trained_model_detail(request: HttpRequest, project_name: str, model_id: int)
         "merges": merges,
         "other_advice": [advice for advice in view.advice if advice.kind != "confusion"],
         "can_merge": user_can(user=request.user, project=project, permission=Permission.MANAGE_SCHEMA),
+        "can_train": user_can(user=request.user, project=project, permission=Permission.TRAIN),
     }
     return render(request, _partial(request, "evaluation/trained_model_detail.html", "matrix"), context)
 
@@ -219,3 +220,33 @@ def trained_model_compare(request: HttpRequest, project_name: str) -> HttpRespon
         comparison = selectors.model_compare(a=by_pk[form.cleaned_data["a"]], b=by_pk[form.cleaned_data["b"]])
     context = {"project": project, "form": form, "comparison": comparison}
     return render(request, "evaluation/trained_model_compare.html", context, status=200 if not form.errors else 400)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def trained_model_retrain(request: HttpRequest, project_name: str, model_id: int) -> HttpResponse:
+    """Train again with this model's settings on today's tags; at the model limit, ask which model to replace."""
+    project = _project(request, project_name, Permission.TRAIN)
+    model = selectors.trained_model_get(project=project, model_id=model_id)
+    at_limit = selectors.trained_models_at_limit(project=project)
+    replaceable = selectors.replaceable_model_list(project=project)
+    context: dict = {"project": project, "model": model, "at_limit": at_limit, "replaceable": replaceable}
+    if request.method == "POST":
+        replace = None
+        if at_limit:
+            chosen = request.POST.get("replace", "")
+            replace = replaceable.filter(pk=int(chosen)).first() if chosen.isdigit() else None
+            if replace is None:
+                context["error"] = "Choose the model the new one replaces."
+                return render(request, "evaluation/trained_model_retrain.html", context, status=400)
+        try:
+            run = services.training_run_retrain(model=model, user=request.user, replace=replace)
+        except (ValidationError, Conflict) as error:
+            context["error"] = " ".join(error.messages)
+            return render(request, "evaluation/trained_model_retrain.html", context, status=400)
+        replaced = f", replacing {replace.name}" if replace is not None else ""
+        messages.success(
+            request, f"Training of {run.model_name} is queued with the settings of {model.name}{replaced}."
+        )
+        return redirect("evaluation:training_run_detail", project.name, run.pk)
+    return render(request, "evaluation/trained_model_retrain.html", context)

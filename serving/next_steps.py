@@ -87,7 +87,7 @@ def project_next_steps(*, project: Project, user: Any) -> NextSteps:
             steps.append(
                 Step(
                     f"{tagged - model.snapshot_documents} more tagged documents than {model.name} was trained on.",
-                    reverse("evaluation:training_run_list", args=[name]),
+                    reverse("evaluation:trained_model_retrain", args=[name, model.pk]),
                     "Retrain",
                 )
             )

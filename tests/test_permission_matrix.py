@@ -190,6 +190,7 @@ PERMISSIONS: dict[str, dict[str, Needs | list[Needs]]] = {
     "evaluation:training_run_detail": {"GET": needs(P.VIEW)},
     "evaluation:training_run_cancel": {"POST": needs(P.TRAIN)},
     "evaluation:trained_model_list": {"GET": needs(P.VIEW)},
+    "evaluation:trained_model_retrain": {"GET": needs(P.TRAIN), "POST": needs(P.TRAIN)},
     "evaluation:trained_model_compare": {"GET": needs(P.EVALUATE)},
     "evaluation:trained_model_detail": {"GET": needs(P.VIEW)},
     "evaluation:trained_model_review": {"GET": needs(P.VIEW)},

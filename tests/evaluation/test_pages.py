@@ -193,3 +193,32 @@ def test_confusion_cells_and_type_rows_link_to_the_review_of_those_errors(owner_
         shown = body.count('class="card review-doc"')
         assert 1 <= shown <= everything, (gold, predicted)
         assert 'id="cell-filter"' in body and "Show every document" in body
+
+
+def test_retrain_uses_the_models_settings_and_at_the_limit_asks_which_to_replace(owner_client, trainable, monkeypatch):
+    from evaluation import services as training_services
+    from tests.serving.helpers import model_row
+
+    monkeypatch.setattr(training_services, "training_run_dispatch", lambda **kwargs: None)  # queued, never run here
+    model = model_row(trainable, "first")
+    TrainingRun.objects.filter(pk=model.run_id).update(seed=5, max_steps=300, max_epochs=0, patience=50)
+    url = reverse("evaluation:trained_model_retrain", args=[trainable.name, model.pk])
+    detail = owner_client.get(reverse("evaluation:trained_model_detail", args=[trainable.name, model.pk]))
+    assert f'href="{url}"' in detail.content.decode()
+
+    response = owner_client.post(url)
+    run = TrainingRun.objects.exclude(pk=model.run_id).get()
+    assert response.status_code == 302 and response["Location"].endswith(f"/training/{run.pk}/")
+    assert (run.seed, run.max_steps, run.max_epochs, run.patience) == (5, 300, 0, 50)
+    assert run.model_name != "first"
+
+    for index in range(8):  # with the queued run, the project now holds 10
+        model_row(trainable, f"old-{index}")
+    page = owner_client.get(url).content.decode()
+    assert "which one does the new model replace?" in page and 'value="' in page
+    refused = owner_client.post(url)
+    assert refused.status_code == 400 and "Choose the model the new one replaces." in refused.content.decode()
+    oldest = TrainedModel.objects.get(name="old-0")
+    assert owner_client.post(url, {"replace": oldest.pk}).status_code == 302
+    assert not TrainedModel.objects.filter(name="old-0").exists()
+    assert TrainingRun.objects.filter(status__in=TrainingRun.ACTIVE).count() == 2
