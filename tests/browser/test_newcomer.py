@@ -3,6 +3,9 @@ their way by, and the numbers and words that must agree from one page to the nex
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 from django.urls import reverse
 
@@ -114,3 +117,36 @@ def test_at_390_px_the_menu_folds_and_nothing_scrolls_sideways(sign_in, team, pa
     assert page.evaluate(_OVERFLOW_JS) <= 0  # open, it stacks instead of widening the page
     documents.click()
     page.wait_for_url("**/documents/")
+
+
+_MAIN_PAGES = [
+    ("dashboard", "projects:project_detail"),
+    ("documents", "labeling:document_list"),
+    ("entity-types", "projects:entity_type_list"),
+    ("tagging", "labeling:document_annotate"),
+    ("training", "evaluation:training_run_list"),
+    ("models", "evaluation:trained_model_list"),
+    ("team", "projects:member_list"),
+]
+
+
+@pytest.mark.skipif(not os.environ.get("NERLAB_SCREENSHOTS"), reason="set NERLAB_SCREENSHOTS=1 to refresh docs/")
+@pytest.mark.parametrize("width", [1366, 390])
+def test_screenshots_of_the_main_pages_at_desktop_and_phone_width(sign_in, width):
+    from django.core.management import call_command
+
+    from labeling.models import Document
+    from projects.models import Project
+
+    call_command("load_demo", username="demo", password="demo-password-123", verbosity=0)
+    project = Project.objects.get(name="LoanAgreements")
+    document = Document.objects.filter(project=project).order_by("pk").first()
+    page = sign_in(project.memberships.get().user, width=width, height=900 if width > 500 else 844)
+    folder = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, url_name in _MAIN_PAGES:
+        args = [project.name, document.pk] if url_name.endswith("annotate") else [project.name]
+        page.goto(reverse(url_name, args=args))
+        page.wait_for_load_state("networkidle")
+        assert page.evaluate(_OVERFLOW_JS) <= 0, name
+        page.screenshot(path=str(folder / f"{name}-{width}.png"))
