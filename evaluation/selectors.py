@@ -343,6 +343,11 @@ class ReviewDocument:
     gold_segments: list[tuple[str, str, str]]  # (text, outcome or "", label)
     predicted_segments: list[tuple[str, str, str]]
 
+    @property
+    def first_error(self) -> int | None:
+        """Where the first mistake starts (code points): the tagging page opens there from "Fix"."""
+        return next((row.start for row in self.comparison.rows if row.outcome != "tp"), None)
+
 
 def _segments(text: str, marks: list[tuple[Span, str]]) -> list[tuple[str, str, str]]:
     """The text cut at the marked spans: (piece, outcome, label); unmarked pieces have an empty outcome."""
@@ -486,3 +491,10 @@ def trained_models_at_limit(*, project: Project) -> bool:
 def replaceable_model_list(*, project: Project) -> QuerySet[TrainedModel]:
     """The project's models that no deployment uses, oldest first: those a new training may replace."""
     return TrainedModel.objects.filter(project=project, deployments__isnull=True).order_by("created_at", "id")
+
+
+def review_prediction_get(*, model: TrainedModel, prediction_id: int) -> Prediction:
+    prediction = Prediction.objects.filter(evaluation__model=model, pk=prediction_id).first()
+    if prediction is None:
+        raise Http404("No such test document in this model's evaluation.")
+    return prediction

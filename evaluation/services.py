@@ -35,6 +35,7 @@ from django.utils import timezone
 from evaluation.models import DatasetSnapshot, Evaluation, Prediction, TrainedModel, TrainingRun
 from evaluation.selectors import snapshot_documents
 from labeling.models import Document, Span
+from labeling.suggestions import suggestions_replace
 from ner import limits
 from ner.calibration import CalibrationReport, calibration_report
 from ner.formats.jsonl import write_jsonl
@@ -633,3 +634,17 @@ def _described(objects: Iterable[Model]) -> str:
 
 def training_settings_defaults() -> dict[str, int]:
     return dict(DEFAULT_SETTINGS)
+
+
+def review_fix_prepare(*, model: TrainedModel, prediction: Prediction) -> Document:
+    """Before fixing a document from a model's review: its predictions become the document's suggestions (replacing
+    pending ones, as a pre-annotation job does), so the tagging page shows them and they are accepted with the same
+    keys. A document whose text changed since the evaluation gets none: the offsets would point elsewhere."""
+    document = Document.objects.filter(project=model.project_id, pk=prediction.document_id).first()
+    if document is None:
+        raise ValidationError("This test document has been deleted since the model was evaluated.")
+    if text_content_hash(document.text) != prediction.content_hash:
+        raise ValidationError(f"{document.name} has changed since {model.name} was evaluated: retrain to review it.")
+    spans = [ScoredSpan(s["start"], s["end"], s["label"], s.get("confidence")) for s in prediction.spans]
+    suggestions_replace(document=document, model_name=model.name, spans=spans)
+    return document

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from evaluation import selectors, services
@@ -182,6 +182,7 @@ def trained_model_review(request: HttpRequest, project_name: str, model_id: int)
         "project": project,
         "model": model,
         "documents": [(item, _annotate_url(project, item.prediction.document_id)) for item in documents],
+        "can_annotate": user_can(user=request.user, project=project, permission=Permission.ANNOTATE),
         "mismatches": mismatches,
         "label": label,
         "cell": cell,
@@ -250,3 +251,25 @@ def trained_model_retrain(request: HttpRequest, project_name: str, model_id: int
         )
         return redirect("evaluation:training_run_detail", project.name, run.pk)
     return render(request, "evaluation/trained_model_retrain.html", context)
+
+
+@login_required
+@require_POST
+def trained_model_review_fix(
+    request: HttpRequest, project_name: str, model_id: int, prediction_id: int
+) -> HttpResponse:
+    """ "Fix" on a review row: the model's predictions become the document's suggestions, then the tagging page opens
+    at the first error, with a link back to the same place in the review."""
+    project = _project(request, project_name, Permission.ANNOTATE)
+    model = selectors.trained_model_get(project=project, model_id=model_id)
+    prediction = selectors.review_prediction_get(model=model, prediction_id=prediction_id)
+    back = request.POST.get("back", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = reverse("evaluation:trained_model_review", args=[project.name, model.pk])
+    try:
+        document = services.review_fix_prepare(model=model, prediction=prediction)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect(back)
+    query = urlencode({"back": f"{back}#review-{prediction.pk}", "at": request.POST.get("at", "")})
+    return redirect(f"{reverse('labeling:document_annotate', args=[project.name, document.pk])}?{query}")

@@ -31,7 +31,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.views import APIView
 
-from evaluation.models import LearningCurve, PreannotationJob
+from evaluation.models import LearningCurve, PreannotationJob, Prediction
 from labeling.models import AnnotationAssignment, AnnotatorSpan, ImportJob, Suggestion
 from projects import services
 from projects.models import ApiKey, Invitation, Membership, Project
@@ -191,6 +191,7 @@ PERMISSIONS: dict[str, dict[str, Needs | list[Needs]]] = {
     "evaluation:training_run_cancel": {"POST": needs(P.TRAIN)},
     "evaluation:trained_model_list": {"GET": needs(P.VIEW)},
     "evaluation:trained_model_retrain": {"GET": needs(P.TRAIN), "POST": needs(P.TRAIN)},
+    "evaluation:trained_model_review_fix": {"POST": needs(P.ANNOTATE)},
     "evaluation:trained_model_compare": {"GET": needs(P.EVALUATE)},
     "evaluation:trained_model_detail": {"GET": needs(P.VIEW)},
     "evaluation:trained_model_review": {"GET": needs(P.VIEW)},
@@ -331,6 +332,7 @@ KWARG_VALUES: dict[str, str] = {
     "preannotation_job_id": "preannotation_job_id",
     "assignment_id": "assignment_id",
     "annotator_span_id": "annotator_span_id",
+    "prediction_id": "prediction_id",
 }
 
 
@@ -366,6 +368,7 @@ def _populate(project: Project, target: Any, owner: Any) -> ProjectObjects:
             "run_id": trained_model.run_id,
             "model_id": trained_model.pk,
             "snapshot_id": trained_model.run.snapshot_id,
+            "prediction_id": Prediction.objects.get(evaluation__model=trained_model).pk,
             "curve_id": curve.pk,
             "suggestion_id": Suggestion.objects.create(
                 document=document, entity_type=other_entity_type, start=15, end=20, confidence=0.8, model_name="m"

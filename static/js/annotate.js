@@ -1026,6 +1026,14 @@
   }
 
   takeMarkedStep();
+  // Opened from a model review's "Fix": the cursor starts on the first error, scrolled into view.
+  function focusStart() {
+    if (config.focusAt === null || config.focusAt === undefined || !tokenCount) return;
+    const offset = offsets.toUtf16(config.focusAt);
+    anchorToken = caretToken = tokenAt(offset);
+    showCursor();
+    show("Opened at the model's first error; its predictions are the dotted suggestions (Tab, Enter, Del).", "");
+  }
   if (suggestions.size) {
     render(); // the server drew the tags only; suggestions are drawn here
     // Which models they come from is only for the side panel: a failed request leaves the count without names.
@@ -1037,6 +1045,7 @@
     indexTextNodes();
     updateSuggestionPanel([]);
   }
+  focusStart();
   api.ready = true;
   api.suggestionCount = () => visibleSuggestions().length;
   api.spanCount = () => spans.size;

@@ -150,3 +150,32 @@ def test_screenshots_of_the_main_pages_at_desktop_and_phone_width(sign_in, width
         page.wait_for_load_state("networkidle")
         assert page.evaluate(_OVERFLOW_JS) <= 0, name
         page.screenshot(path=str(folder / f"{name}-{width}.png"))
+
+
+def test_fix_from_a_review_opens_the_tagging_page_at_the_error_with_predictions_to_accept(sign_in, team):
+    from evaluation.models import Prediction
+    from labeling.models import Span
+    from tests.evaluation.objects import finished_model
+    from tests.factories import DocumentFactory
+
+    project = team["project"]
+    EntityTypeFactory(project=project, name="Person", hotkey="p")
+    document = DocumentFactory(project=project, text="We met at noon. Then Alice went to see Bob Jones in town.")
+    model = finished_model(project, document)
+    bob = document.text.index("Bob Jones")
+    Prediction.objects.filter(evaluation__model=model).update(
+        spans=[{"start": bob, "end": bob + 9, "label": "Person", "confidence": 0.7}]  # the gold tag is at 0-5
+    )
+    page = sign_in(team["annotator"], width=1366, height=800)
+    page.goto(reverse("evaluation:trained_model_review", args=[project.name, model.pk]) + "?mismatches=1")
+    page.get_by_role("button", name="Fix").click()
+    page.wait_for_selector("#doc-text[data-ready=true]")
+
+    assert page.evaluate("() => window.getSelection().toString()") == "We"  # the first error starts at 0
+    assert page.eval_on_selector_all("#doc-text mark.suggestion", "ms => ms.map(m => m.textContent)") == ["Bob Jones"]
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    page.evaluate("() => window.nerlabAnnotate.idle()")
+    assert list(Span.objects.filter(document=document).values_list("start", "end")) == [(bob, bob + 9)]
+    page.locator("#back-to-review").click()
+    page.wait_for_url("**/review/?mismatches=1#review-*")

@@ -222,3 +222,36 @@ def test_retrain_uses_the_models_settings_and_at_the_limit_asks_which_to_replace
     assert owner_client.post(url, {"replace": oldest.pk}).status_code == 302
     assert not TrainedModel.objects.filter(name="old-0").exists()
     assert TrainingRun.objects.filter(status__in=TrainingRun.ACTIVE).count() == 2
+
+
+def test_fix_from_the_review_shows_the_models_predictions_as_suggestions_and_leads_back(owner_client, project):
+    from evaluation.models import Prediction
+    from labeling.models import Suggestion
+    from tests.evaluation.objects import finished_model
+    from tests.factories import DocumentFactory, EntityTypeFactory
+
+    EntityTypeFactory(project=project, name="Person")
+    document = DocumentFactory(project=project, text="Alice went to see Bob Jones in town.")
+    model = finished_model(project, document)
+    prediction = Prediction.objects.get(evaluation__model=model)
+    Prediction.objects.filter(pk=prediction.pk).update(
+        spans=[{"start": 18, "end": 27, "label": "Person", "confidence": 0.7}]  # misses Alice, finds Bob Jones
+    )
+    review = reverse("evaluation:trained_model_review", args=[project.name, model.pk])
+    page = owner_client.get(review, {"mismatches": "1"}).content.decode()
+    fix = reverse("evaluation:trained_model_review_fix", args=[project.name, model.pk, prediction.pk])
+    assert f'action="{fix}"' in page and 'name="at" value="0"' in page
+
+    response = owner_client.post(fix, {"back": f"{review}?mismatches=1", "at": "0"})
+
+    annotate = reverse("labeling:document_annotate", args=[project.name, document.pk])
+    assert response.status_code == 302 and response["Location"].startswith(f"{annotate}?")
+    assert [(s.start, s.end, s.model_name) for s in Suggestion.objects.filter(document=document)] == [
+        (18, 27, model.name)
+    ]
+    opened = owner_client.get(response["Location"])
+    assert opened.context["config"]["focusAt"] == 0
+    assert f'href="{review}?mismatches=1#review-{prediction.pk}"' in opened.content.decode()
+    # Somewhere else than this site is never a way "back".
+    elsewhere = owner_client.get(annotate, {"back": "https://example.org/", "at": "0"}).content.decode()
+    assert "Back to the review" not in elsewhere
