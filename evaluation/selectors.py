@@ -343,6 +343,11 @@ class ReviewDocument:
     gold_segments: list[tuple[str, str, str]]  # (text, outcome or "", label)
     predicted_segments: list[tuple[str, str, str]]
 
+    @property
+    def first_error(self) -> int | None:
+        """Where the first mistake starts (code points): the tagging page opens there from "Fix"."""
+        return next((row.start for row in self.comparison.rows if row.outcome != "tp"), None)
+
 
 def _segments(text: str, marks: list[tuple[Span, str]]) -> list[tuple[str, str, str]]:
     """The text cut at the marked spans: (piece, outcome, label); unmarked pieces have an empty outcome."""
@@ -360,8 +365,13 @@ def _segments(text: str, marks: list[tuple[Span, str]]) -> list[tuple[str, str, 
     return pieces
 
 
-def review_documents(*, model: TrainedModel, mismatches_only: bool = False, label: str = "") -> list[ReviewDocument]:
-    """Each test document with gold and predicted spans marked by outcome, worst first."""
+def review_documents(
+    *, model: TrainedModel, mismatches_only: bool = False, label: str = "", cell: tuple[str, str] | None = None
+) -> list[ReviewDocument]:
+    """Each test document with gold and predicted spans marked by outcome, worst first.
+
+    ``cell`` (gold type, predicted type, either ``$none``) keeps the documents where an entity of the first was
+    predicted as the second: what a confusion-matrix cell counts, entity by entity."""
     evaluation = Evaluation.objects.filter(model=model).first()
     if evaluation is None:
         raise Http404("This model has no evaluation.")
@@ -376,6 +386,11 @@ def review_documents(*, model: TrainedModel, mismatches_only: bool = False, labe
             continue
         if label and not any(
             label in {row.gold.label if row.gold else "", row.predicted.label if row.predicted else ""}
+            for row in comparison.rows
+        ):
+            continue
+        if cell is not None and not any(
+            (row.gold.label if row.gold else NONE, row.predicted.label if row.predicted else NONE) == cell
             for row in comparison.rows
         ):
             continue
@@ -464,3 +479,22 @@ def model_compare(*, a: TrainedModel, b: TrainedModel) -> Comparison:
 
 def label_counter(docs: list[LabeledDoc]) -> Counter[str]:
     return Counter(span.label for doc in docs for span in doc.spans)
+
+
+def trained_models_at_limit(*, project: Project) -> bool:
+    """Whether the project holds as many models as it may (queued and running trainings count): another training
+    needs one of them deleted first."""
+    active = TrainingRun.objects.filter(project=project, status__in=TrainingRun.ACTIVE).count()
+    return TrainedModel.objects.filter(project=project).count() + active >= limits.TRAINED_MODELS_MAX
+
+
+def replaceable_model_list(*, project: Project) -> QuerySet[TrainedModel]:
+    """The project's models that no deployment uses, oldest first: those a new training may replace."""
+    return TrainedModel.objects.filter(project=project, deployments__isnull=True).order_by("created_at", "id")
+
+
+def review_prediction_get(*, model: TrainedModel, prediction_id: int) -> Prediction:
+    prediction = Prediction.objects.filter(evaluation__model=model, pk=prediction_id).first()
+    if prediction is None:
+        raise Http404("No such test document in this model's evaluation.")
+    return prediction

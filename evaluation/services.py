@@ -38,6 +38,7 @@ from django.utils import timezone
 from evaluation.models import DatasetSnapshot, Evaluation, Prediction, TrainedModel, TrainingRun
 from evaluation.selectors import snapshot_documents
 from labeling.models import Document, Span
+from labeling.suggestions import suggestions_replace
 from ner import limits
 from ner.calibration import CalibrationReport, calibration_report
 from ner.formats.jsonl import write_jsonl
@@ -371,6 +372,7 @@ def training_run_claim(*, run_id: int) -> Claim:
         run.heartbeat_at = now
         run.finished_at = None
         run.percent, run.epoch, run.step, run.loss, run.dev_f1, run.eta_s = 0.0, 0, 0, None, None, None
+        run.stop_step, run.stopped_early = None, False
         run.error = ""
         run.save()
     return Claim("claimed", run)
@@ -456,6 +458,7 @@ class _RunReporter:
             loss=progress.loss,
             dev_f1=progress.dev_f1,
             eta_s=progress.eta_s,
+            stop_step=progress.stop_step,
             heartbeat_at=timezone.now(),
         )
         self._cancelled = self._cancelled or not written
@@ -545,7 +548,7 @@ def _train_and_save(run: TrainingRun, workdir: Path) -> None:
         on_progress=reporter.progress,
         should_stop=reporter.should_stop,
     )
-    reporter.phase(TrainingRun.Phase.EVALUATING, warnings=list(result.warnings))
+    reporter.phase(TrainingRun.Phase.EVALUATING, warnings=list(result.warnings), stopped_early=result.stopped_early)
     predicted = _predict(result.model_path, [doc.text for doc in test_docs], reporter)
     pairs = [(doc, [scored.as_span() for scored in spans]) for doc, spans in zip(test_docs, predicted, strict=True)]
     report = evaluate(pairs, resamples=BOOTSTRAP_RESAMPLES, seed=run.seed)
@@ -662,6 +665,30 @@ def trained_model_delete(*, model: TrainedModel) -> None:
             transaction.on_commit(lambda: storage_tree_delete(prefix))
 
 
+def training_run_retrain(
+    *, model: TrainedModel, user: AbstractBaseUser | None, replace: TrainedModel | None = None
+) -> TrainingRun:
+    """Train again with ``model``'s settings (seed, limits, patience) on the project's tags as they are now (a fresh
+    snapshot), under the next free model name: the one click after fixing tags from a review.
+
+    At the model limit the caller names a model to ``replace``; it is deleted in the same transaction, so a refusal
+    (it is deployed, or the new run cannot start) keeps it."""
+    settings = model.run
+    with transaction.atomic():
+        if replace is not None:
+            if replace.project_id != model.project_id:
+                raise ValidationError({"replace": "That model belongs to another project."})
+            trained_model_delete(model=replace)
+        return training_run_start(
+            project=model.project,
+            user=user,
+            seed=settings.seed,
+            max_epochs=settings.max_epochs,
+            max_steps=settings.max_steps,
+            patience=settings.patience,
+        )
+
+
 def _described(objects: Iterable[Model]) -> str:
     """Rows in the user's words: ``deployment production, deployment staging``."""
     return ", ".join(sorted({f"{obj._meta.verbose_name} {getattr(obj, 'name', obj)}" for obj in objects}))
@@ -669,3 +696,17 @@ def _described(objects: Iterable[Model]) -> str:
 
 def training_settings_defaults() -> dict[str, int]:
     return dict(DEFAULT_SETTINGS)
+
+
+def review_fix_prepare(*, model: TrainedModel, prediction: Prediction) -> Document:
+    """Before fixing a document from a model's review: its predictions become the document's suggestions (replacing
+    pending ones, as a pre-annotation job does), so the tagging page shows them and they are accepted with the same
+    keys. A document whose text changed since the evaluation gets none: the offsets would point elsewhere."""
+    document = Document.objects.filter(project=model.project_id, pk=prediction.document_id).first()
+    if document is None:
+        raise ValidationError("This test document has been deleted since the model was evaluated.")
+    if text_content_hash(document.text) != prediction.content_hash:
+        raise ValidationError(f"{document.name} has changed since {model.name} was evaluated: retrain to review it.")
+    spans = [ScoredSpan(s["start"], s["end"], s["label"], s.get("confidence")) for s in prediction.spans]
+    suggestions_replace(document=document, model_name=model.name, spans=spans)
+    return document

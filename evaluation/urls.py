@@ -16,5 +16,11 @@ urlpatterns = [
     path(f"{project}/models/compare/", views.trained_model_compare, name="trained_model_compare"),
     path(f"{project}/models/<int:model_id>/", views.trained_model_detail, name="trained_model_detail"),
     path(f"{project}/models/<int:model_id>/review/", views.trained_model_review, name="trained_model_review"),
+    path(f"{project}/models/<int:model_id>/retrain/", views.trained_model_retrain, name="trained_model_retrain"),
+    path(
+        f"{project}/models/<int:model_id>/review/<int:prediction_id>/fix/",
+        views.trained_model_review_fix,
+        name="trained_model_review_fix",
+    ),
     path(f"{project}/models/<int:model_id>/delete/", views.trained_model_delete, name="trained_model_delete"),
 ]

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from evaluation import selectors, services
@@ -151,6 +151,7 @@ def trained_model_detail(request: HttpRequest, project_name: str, model_id: int)
         "merges": merges,
         "other_advice": [advice for advice in view.advice if advice.kind != "confusion"],
         "can_merge": user_can(user=request.user, project=project, permission=Permission.MANAGE_SCHEMA),
+        "can_train": user_can(user=request.user, project=project, permission=Permission.TRAIN),
     }
     return render(request, _partial(request, "evaluation/trained_model_detail.html", "matrix"), context)
 
@@ -172,14 +173,19 @@ def trained_model_review(request: HttpRequest, project_name: str, model_id: int)
     model = selectors.trained_model_get(project=project, model_id=model_id)
     mismatches = request.GET.get("mismatches") == "1"
     label = request.GET.get("type", "")
-    documents = selectors.review_documents(model=model, mismatches_only=mismatches, label=label)
+    # A confusion-matrix cell's link: ?gold=PERSON&predicted=ORG
+    gold, predicted = request.GET.get("gold", ""), request.GET.get("predicted", "")
+    cell = (gold, predicted) if gold and predicted else None
+    documents = selectors.review_documents(model=model, mismatches_only=mismatches, label=label, cell=cell)
     labels = sorted(set(model.labels) | set(model.run.snapshot.span_counts.get("test", {})))
     context = {
         "project": project,
         "model": model,
         "documents": [(item, _annotate_url(project, item.prediction.document_id)) for item in documents],
+        "can_annotate": user_can(user=request.user, project=project, permission=Permission.ANNOTATE),
         "mismatches": mismatches,
         "label": label,
+        "cell": cell,
         "labels": labels,
         "outcomes": OUTCOMES,
     }
@@ -215,3 +221,55 @@ def trained_model_compare(request: HttpRequest, project_name: str) -> HttpRespon
         comparison = selectors.model_compare(a=by_pk[form.cleaned_data["a"]], b=by_pk[form.cleaned_data["b"]])
     context = {"project": project, "form": form, "comparison": comparison}
     return render(request, "evaluation/trained_model_compare.html", context, status=200 if not form.errors else 400)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def trained_model_retrain(request: HttpRequest, project_name: str, model_id: int) -> HttpResponse:
+    """Train again with this model's settings on today's tags; at the model limit, ask which model to replace."""
+    project = _project(request, project_name, Permission.TRAIN)
+    model = selectors.trained_model_get(project=project, model_id=model_id)
+    at_limit = selectors.trained_models_at_limit(project=project)
+    replaceable = selectors.replaceable_model_list(project=project)
+    context: dict = {"project": project, "model": model, "at_limit": at_limit, "replaceable": replaceable}
+    if request.method == "POST":
+        replace = None
+        if at_limit:
+            chosen = request.POST.get("replace", "")
+            replace = replaceable.filter(pk=int(chosen)).first() if chosen.isdigit() else None
+            if replace is None:
+                context["error"] = "Choose the model the new one replaces."
+                return render(request, "evaluation/trained_model_retrain.html", context, status=400)
+        try:
+            run = services.training_run_retrain(model=model, user=request.user, replace=replace)
+        except (ValidationError, Conflict) as error:
+            context["error"] = " ".join(error.messages)
+            return render(request, "evaluation/trained_model_retrain.html", context, status=400)
+        replaced = f", replacing {replace.name}" if replace is not None else ""
+        messages.success(
+            request, f"Training of {run.model_name} is queued with the settings of {model.name}{replaced}."
+        )
+        return redirect("evaluation:training_run_detail", project.name, run.pk)
+    return render(request, "evaluation/trained_model_retrain.html", context)
+
+
+@login_required
+@require_POST
+def trained_model_review_fix(
+    request: HttpRequest, project_name: str, model_id: int, prediction_id: int
+) -> HttpResponse:
+    """ "Fix" on a review row: the model's predictions become the document's suggestions, then the tagging page opens
+    at the first error, with a link back to the same place in the review."""
+    project = _project(request, project_name, Permission.ANNOTATE)
+    model = selectors.trained_model_get(project=project, model_id=model_id)
+    prediction = selectors.review_prediction_get(model=model, prediction_id=prediction_id)
+    back = request.POST.get("back", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = reverse("evaluation:trained_model_review", args=[project.name, model.pk])
+    try:
+        document = services.review_fix_prepare(model=model, prediction=prediction)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect(back)
+    query = urlencode({"back": f"{back}#review-{prediction.pk}", "at": request.POST.get("at", "")})
+    return redirect(f"{reverse('labeling:document_annotate', args=[project.name, document.pk])}?{query}")

@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from labeling import agreement, selectors
 from labeling.api import entity_type_from_body
 from labeling.models import AnnotationAssignment, AnnotatorSpan, Document
-from labeling.serializers import ErrorSerializer, SpanCreateInputSerializer, SpanUpdateInputSerializer
+from labeling.serializers import ErrorSerializer, SnappedMixin, SpanCreateInputSerializer, SpanUpdateInputSerializer
 from projects.api import ProjectScopedAPIView
 from projects.models import EntityType
 from projects.roles import Permission
@@ -46,6 +46,12 @@ class AnnotatorSpanOutputSerializer(serializers.ModelSerializer):
     def get_text(self, span: AnnotatorSpan) -> str:
         text: str = self.context["text"]
         return text[span.start : span.end]
+
+
+class AnnotatorSpanCreateOutputSerializer(SnappedMixin, AnnotatorSpanOutputSerializer):
+    class Meta(AnnotatorSpanOutputSerializer.Meta):
+        fields = [*AnnotatorSpanOutputSerializer.Meta.fields, "snapped"]
+        read_only_fields = fields
 
 
 class AssignmentOutputSerializer(serializers.ModelSerializer):
@@ -86,7 +92,7 @@ class AnnotatorSpanListApi(_LayerApi):
         description="The same body, rules and response as creating a span; the tag stays in your copy until "
         "the document is adjudicated.",
         request=SpanCreateInputSerializer,
-        responses={201: AnnotatorSpanOutputSerializer, 400: INVALID, 403: FORBIDDEN, 404: NOT_FOUND},
+        responses={201: AnnotatorSpanCreateOutputSerializer, 400: INVALID, 403: FORBIDDEN, 404: NOT_FOUND},
     )
     def post(self, request: Request, project_name: str, document_id: int, assignment_id: int) -> Response:
         document, assignment = self.layer(document_id, assignment_id)
@@ -103,7 +109,9 @@ class AnnotatorSpanListApi(_LayerApi):
             )
         except DjangoValidationError as error:
             raise _invalid(error) from None
-        return self.span_response(span, document, status.HTTP_201_CREATED)
+        requested = (data.validated_data["start"], data.validated_data["end"])
+        output = AnnotatorSpanCreateOutputSerializer(span, context={"text": document.text, "requested": requested})
+        return Response(output.data, status=status.HTTP_201_CREATED)
 
 
 class AnnotatorSpanDetailApi(_LayerApi):

@@ -31,6 +31,7 @@ from labeling.serializers import (
     ImportInputSerializer,
     ImportJobOutputSerializer,
     SpanCreateInputSerializer,
+    SpanCreateOutputSerializer,
     SpanOutputSerializer,
     SpanUpdateInputSerializer,
     UploadErrorSerializer,
@@ -211,9 +212,9 @@ class SpanListApi(APIView):
         tags=TAGS,
         summary="Tag a region of a document (offsets in code points, end exclusive)",
         description="In a project that labels tokens, the region is widened to whole tokens; the response "
-        "gives the offsets stored.",
+        "gives the offsets stored, and `snapped` says whether they differ from the ones sent.",
         request=SpanCreateInputSerializer,
-        responses={201: SpanOutputSerializer, 400: INVALID, 403: FORBIDDEN, 404: NOT_FOUND},
+        responses={201: SpanCreateOutputSerializer, 400: INVALID, 403: FORBIDDEN, 404: NOT_FOUND},
     )
     def post(self, request: Request, project_name: str, document_id: int) -> Response:
         project = _project(request, project_name, Permission.ANNOTATE)
@@ -231,9 +232,9 @@ class SpanListApi(APIView):
             )
         except DjangoValidationError as error:
             raise _invalid(error) from None
-        return Response(
-            SpanOutputSerializer(span, context={"text": document.text}).data, status=status.HTTP_201_CREATED
-        )
+        requested = (data.validated_data["start"], data.validated_data["end"])
+        output = SpanCreateOutputSerializer(span, context={"text": document.text, "requested": requested})
+        return Response(output.data, status=status.HTTP_201_CREATED)
 
 
 class SpanDetailApi(APIView):
@@ -373,7 +374,7 @@ class ExportApi(ProjectScopedAPIView):
         },
     )
     def get(self, request: Request, project_name: str) -> HttpResponse:
-        project = self.get_project(Permission.VIEW)
+        project = self.get_project(Permission.MANAGE_DOCUMENTS)
         query = ExportQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         try:

@@ -32,6 +32,11 @@ urlpatterns = [
         name="api-suggestion-accept-all",
     ),
     path(
+        "projects/<str:project_name>/documents/<int:document_id>/suggestions/restore/",
+        suggestions_api.SuggestionRestoreApi.as_view(),
+        name="api-suggestion-restore",
+    ),
+    path(
         "projects/<str:project_name>/documents/<int:document_id>/suggestions/reject-all/",
         suggestions_api.SuggestionRejectAllApi.as_view(),
         name="api-suggestion-reject-all",

@@ -146,7 +146,17 @@ class ImportJob(models.Model):
 
 class Suggestion(models.Model):
     """A span a model proposed (pre-annotation). Never a tag until an annotator accepts it: accepting creates a
-    ``Span`` through ``span_create`` and deletes the suggestion; nothing reads suggestions for training."""
+    ``Span`` through ``span_create``; nothing reads suggestions for training.
+
+    Accepting or rejecting keeps the row with its new ``state`` rather than deleting it, so that undo on the tagging
+    page can bring the suggestion back (with its confidence and model) exactly as it was. Only pending ones are
+    shown, counted or exported.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ACCEPTED = "accepted", "Accepted"
+        REJECTED = "rejected", "Rejected"
 
     document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="suggestions")
     entity_type = models.ForeignKey(EntityType, on_delete=models.CASCADE, related_name="suggestions")
@@ -154,12 +164,16 @@ class Suggestion(models.Model):
     end = models.PositiveIntegerField()
     confidence = models.FloatField()
     model_name = models.CharField(max_length=100, help_text="The trained model that proposed it.")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["document", "start", "end"]
         constraints = [
             models.CheckConstraint(condition=models.Q(end__gt=models.F("start")), name="suggestion_not_empty"),
+            models.CheckConstraint(
+                condition=models.Q(state__in=["pending", "accepted", "rejected"]), name="suggestion_state_valid"
+            ),
             models.CheckConstraint(
                 condition=models.Q(confidence__gte=0, confidence__lte=1), name="suggestion_confidence_range"
             ),

@@ -91,6 +91,25 @@ class SpanOutputSerializer(serializers.ModelSerializer):
         return text[span.start : span.end]
 
 
+class SnappedMixin(serializers.Serializer):
+    """The response to creating a span says whether the stored bounds differ from the ones asked for, so that a
+    client never has to compare offsets to learn that a token-mode project widened its selection."""
+
+    snapped = serializers.SerializerMethodField(
+        help_text="True when the stored start/end differ from the requested ones (widened to whole tokens)."
+    )
+
+    def get_snapped(self, span: Any) -> bool:
+        requested: tuple[int, int] = self.context["requested"]
+        return (span.start, span.end) != requested
+
+
+class SpanCreateOutputSerializer(SnappedMixin, SpanOutputSerializer):
+    class Meta(SpanOutputSerializer.Meta):
+        fields = [*SpanOutputSerializer.Meta.fields, "snapped"]
+        read_only_fields = fields
+
+
 class DocumentDetailOutputSerializer(DocumentOutputSerializer):
     """A document with its text and spans; the view passes the spans in ``context["spans"]``."""
 

@@ -1,5 +1,6 @@
 """Pre-annotation suggestions on the tagging page: listed here, accepted into gold tags through
-``labeling.services.span_create`` (so every span rule applies), rejected by deleting them.
+``labeling.services.span_create`` (so every span rule applies), or rejected. Both keep the row with its new state,
+so that undo can restore a suggestion as it was (``suggestions_restore``); only pending ones are ever shown.
 
 A suggestion is never a tag: nothing that trains or exports reads this table. An annotator's own tag always wins:
 a suggestion overlapping a gold tag is not listed, is skipped by "accept all", and is never written by a
@@ -44,37 +45,37 @@ class ScoredRegion(Protocol):
 
 @dataclass(slots=True)
 class AcceptAllResult:
-    """What "accept all" did: the tags it created (in the order created) and how many suggestions it dropped
-    because they collided with a tag or the server's span rules refused them."""
+    """What "accept all" did: the tags it created (in the order created), how many suggestions it dropped
+    because they collided with a tag or the server's span rules refused them, and the ids of all it took out of
+    pending (what undo restores)."""
 
     accepted: list[Span] = field(default_factory=list)
     skipped: int = 0
     reasons: list[str] = field(default_factory=list)
+    suggestions: list[int] = field(default_factory=list)
 
 
 # --- reads ---------------------------------------------------------------------------------------------------------
 
 
-def _not_under_a_tag(queryset: QuerySet[Suggestion]) -> QuerySet[Suggestion]:
+def _pending(queryset: QuerySet[Suggestion]) -> QuerySet[Suggestion]:
     # The annotator's tag wins: a suggestion touching any gold tag of its document is not pending any more.
     covering = Span.objects.filter(document=OuterRef("document"), start__lt=OuterRef("end"), end__gt=OuterRef("start"))
-    return queryset.filter(~Exists(covering))
+    return queryset.filter(~Exists(covering), state=Suggestion.State.PENDING)
 
 
 def suggestion_list(*, document: Document) -> QuerySet[Suggestion]:
     """The document's pending suggestions (none that overlaps a tag), in text order."""
     return (
-        _not_under_a_tag(document.suggestions.all())
-        .select_related("entity_type")
-        .order_by("start", "end", "entity_type__name")
+        _pending(document.suggestions.all()).select_related("entity_type").order_by("start", "end", "entity_type__name")
     )
 
 
 def suggestion_get(*, document: Document, suggestion_id: int) -> Suggestion:
-    """One suggestion of the document; another document's (or project's) id is a 404, like a missing one."""
+    """One pending suggestion of the document; another document's (or project's) id is a 404, like a missing one."""
     suggestion = (
         Suggestion.objects.select_related("entity_type", "document__project")
-        .filter(document=document, pk=suggestion_id)
+        .filter(document=document, pk=suggestion_id, state=Suggestion.State.PENDING)
         .first()
     )
     if suggestion is None:
@@ -97,12 +98,12 @@ def _check_type(document: Document, entity_type: EntityType | None) -> None:
 
 @transaction.atomic
 def suggestion_accept(*, suggestion: Suggestion, user: AbstractBaseUser, entity_type: EntityType | None = None) -> Span:
-    """Make a suggestion a tag (as its own type, or as ``entity_type``) and remove the suggestion.
+    """Make a suggestion a tag (as its own type, or as ``entity_type``); the suggestion is no longer pending.
 
     The tag is created by ``span_create``, so token snapping and the project's overlap policy apply; when it
-    refuses, its ValidationError is raised and the suggestion stays.
+    refuses, its ValidationError is raised and the suggestion stays pending.
     """
-    locked = Suggestion.objects.select_for_update().filter(pk=suggestion.pk).first()
+    locked = Suggestion.objects.select_for_update().filter(pk=suggestion.pk, state=Suggestion.State.PENDING).first()
     if locked is None:
         raise ValidationError("This suggestion has already been accepted or rejected.")
     document = suggestion.document
@@ -115,18 +116,23 @@ def suggestion_accept(*, suggestion: Suggestion, user: AbstractBaseUser, entity_
         user=user,
         source=SpanEvent.Source.SUGGESTION,
     )
-    locked.delete()
+    _set_state([locked.pk], Suggestion.State.ACCEPTED)
     return span
+
+
+def _set_state(ids: Sequence[int], state: str) -> None:
+    for first in range(0, len(ids), _BULK_BATCH):
+        Suggestion.objects.filter(pk__in=ids[first : first + _BULK_BATCH]).update(state=state)
 
 
 @transaction.atomic
 def suggestion_reject(*, suggestion: Suggestion) -> None:
-    Suggestion.objects.filter(pk=suggestion.pk).delete()
+    _set_state([suggestion.pk], Suggestion.State.REJECTED)
 
 
 def _scope(document: Document, entity_type: EntityType | None) -> QuerySet[Suggestion]:
     _check_type(document, entity_type)
-    suggestions = Suggestion.objects.filter(document=document)
+    suggestions = Suggestion.objects.filter(document=document, state=Suggestion.State.PENDING)
     if entity_type is not None:
         suggestions = suggestions.filter(entity_type=entity_type)
     return suggestions
@@ -140,9 +146,11 @@ def suggestions_accept_all(
 
     A suggestion that collides with a tag (one that was there, or one this call has just accepted) is skipped:
     the tag wins, whatever the overlap policy. One that ``span_create`` refuses is skipped too, with its reason.
-    Every suggestion in scope is gone afterwards: accepted or skipped.
+    Every suggestion in scope is no longer pending afterwards: accepted, or rejected when skipped
+    (``result.suggestions`` lists them all, for undo).
     """
     result = AcceptAllResult()
+    accepted: list[int] = []
     pending = list(
         _scope(document, entity_type).select_related("entity_type").order_by("-confidence", "start", "end", "id")
     )
@@ -166,15 +174,36 @@ def suggestions_accept_all(
             result.reasons.extend(error.messages)
             continue
         result.accepted.append(span)
-    Suggestion.objects.filter(pk__in=[suggestion.pk for suggestion in pending]).delete()
+        accepted.append(suggestion.pk)
+    result.suggestions = [suggestion.pk for suggestion in pending]
+    _set_state(accepted, Suggestion.State.ACCEPTED)
+    _set_state(sorted(set(result.suggestions) - set(accepted)), Suggestion.State.REJECTED)
     return result
 
 
 @transaction.atomic
-def suggestions_reject_all(*, document: Document, entity_type: EntityType | None = None) -> int:
-    """Remove every suggestion of the document (of one type, when given); returns how many."""
-    deleted, _ = _scope(document, entity_type).delete()
-    return deleted
+def suggestions_reject_all(*, document: Document, entity_type: EntityType | None = None) -> list[int]:
+    """Reject every pending suggestion of the document (of one type, when given); returns their ids, for undo."""
+    ids = list(_scope(document, entity_type).order_by("pk").values_list("pk", flat=True))
+    _set_state(ids, Suggestion.State.REJECTED)
+    return ids
+
+
+@transaction.atomic
+def suggestions_restore(*, document: Document, suggestion_ids: Sequence[int]) -> list[Suggestion]:
+    """Make accepted or rejected suggestions of the document pending again (undo on the tagging page).
+
+    Restoring an accepted suggestion does not remove the tag it became: undo deletes that tag first, through
+    ``span_delete``, like any other. Ids of other documents are refused, naming them; a restored suggestion that
+    a tag now overlaps stays hidden, as pending ones under a tag always are.
+    """
+    wanted = sorted(set(suggestion_ids))
+    found = list(Suggestion.objects.select_for_update().filter(document=document, pk__in=wanted).order_by("pk"))
+    missing = sorted(set(wanted) - {suggestion.pk for suggestion in found})
+    if missing:
+        raise ValidationError(f"No suggestion {', '.join(map(str, missing))} in this document.")
+    _set_state(wanted, Suggestion.State.PENDING)
+    return list(suggestion_list(document=document).filter(pk__in=wanted))
 
 
 def _tag_cover(document: Document) -> tuple[list[int], list[int]]:
@@ -238,7 +267,7 @@ def suggestions_pending_count(*, documents: Sequence[int]) -> dict[int, int]:
     for first in range(0, len(documents), 900):
         chunk = list(documents[first : first + 900])
         rows = (
-            _not_under_a_tag(Suggestion.objects.filter(document_id__in=chunk))
+            _pending(Suggestion.objects.filter(document_id__in=chunk))
             .order_by()
             .values("document_id")
             .annotate(pending=Count("pk"))

@@ -1,4 +1,5 @@
-"""REST endpoints for pre-annotation suggestions: list (VIEW); accept, reject, accept all, reject all (ANNOTATE).
+"""REST endpoints for pre-annotation suggestions: list (VIEW); accept, reject, accept all, reject all, restore
+(ANNOTATE).
 
 Accepting creates the tag through ``labeling.services.span_create``, so a refusal (overlap policy, bounds) comes
 back as a 400 with the span rules' own message, exactly as when tagging by hand.
@@ -59,14 +60,31 @@ class SuggestionBulkInputSerializer(serializers.Serializer):
     )
 
 
+_SUGGESTION_IDS = serializers.ListField(
+    child=serializers.IntegerField(), help_text="Every suggestion taken out of pending: what a restore brings back."
+)
+
+
 class SuggestionAcceptAllOutputSerializer(serializers.Serializer):
     accepted = SpanOutputSerializer(many=True, help_text="The tags created, most confident first.")
     skipped = serializers.IntegerField(help_text="Suggestions dropped because they collided with a tag.")
     reasons = serializers.ListField(child=serializers.CharField(), help_text="Why the span rules refused some.")
+    suggestions = _SUGGESTION_IDS
 
 
 class SuggestionRejectAllOutputSerializer(serializers.Serializer):
     rejected = serializers.IntegerField()
+    suggestions = _SUGGESTION_IDS
+
+
+class SuggestionRestoreInputSerializer(serializers.Serializer):
+    suggestions = serializers.ListField(
+        child=serializers.IntegerField(), allow_empty=False, max_length=10_000, help_text="Ids of the suggestions."
+    )
+
+
+class SuggestionRestoreOutputSerializer(serializers.Serializer):
+    suggestions = SuggestionOutputSerializer(many=True, help_text="The restored suggestions that no tag overlaps.")
 
 
 def _entity_type(project: Project, entity_type_id: int | None) -> EntityType | None:
@@ -102,7 +120,7 @@ class SuggestionAcceptApi(_SuggestionApi):
     @extend_schema(
         operation_id="suggestion_accept",
         tags=TAGS,
-        summary="Make a suggestion a tag (optionally as another entity type); the suggestion is removed",
+        summary="Make a suggestion a tag (optionally as another entity type); the suggestion is no longer pending",
         request=SuggestionAcceptInputSerializer,
         responses={201: SpanOutputSerializer, 400: INVALID, 403: FORBIDDEN, 404: NOT_FOUND},
     )
@@ -122,7 +140,7 @@ class SuggestionRejectApi(_SuggestionApi):
     @extend_schema(
         operation_id="suggestion_reject",
         tags=TAGS,
-        summary="Remove a suggestion",
+        summary="Reject a suggestion: it is no longer shown (a restore brings it back)",
         request=None,
         responses={204: None, 403: FORBIDDEN, 404: NOT_FOUND},
     )
@@ -153,6 +171,7 @@ class SuggestionAcceptAllApi(_SuggestionApi):
             "accepted": SpanOutputSerializer(result.accepted, many=True, context={"text": document.text}).data,
             "skipped": result.skipped,
             "reasons": result.reasons,
+            "suggestions": result.suggestions,
         }
         return Response(output)
 
@@ -161,7 +180,7 @@ class SuggestionRejectAllApi(_SuggestionApi):
     @extend_schema(
         operation_id="suggestions_reject_all",
         tags=TAGS,
-        summary="Remove every suggestion of the document (or of one entity type)",
+        summary="Reject every pending suggestion of the document (or of one entity type)",
         request=SuggestionBulkInputSerializer,
         responses={200: SuggestionRejectAllOutputSerializer, 400: INVALID, 403: FORBIDDEN, 404: NOT_FOUND},
     )
@@ -171,4 +190,22 @@ class SuggestionRejectAllApi(_SuggestionApi):
         data.is_valid(raise_exception=True)
         entity_type = _entity_type(project, data.validated_data.get("entity_type"))
         rejected = suggestions.suggestions_reject_all(document=document, entity_type=entity_type)
-        return Response({"rejected": rejected})
+        return Response({"rejected": len(rejected), "suggestions": rejected})
+
+
+class SuggestionRestoreApi(_SuggestionApi):
+    @extend_schema(
+        operation_id="suggestions_restore",
+        tags=TAGS,
+        summary="Make accepted or rejected suggestions pending again (undo)",
+        description="Restoring an accepted suggestion leaves the tag it became: delete that tag first.",
+        request=SuggestionRestoreInputSerializer,
+        responses={200: SuggestionRestoreOutputSerializer, 400: INVALID, 403: FORBIDDEN, 404: NOT_FOUND},
+    )
+    def post(self, request: Request, project_name: str, document_id: int) -> Response:
+        _, document = self.get_document(Permission.ANNOTATE)
+        data = SuggestionRestoreInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        restored = suggestions.suggestions_restore(document=document, suggestion_ids=data.validated_data["suggestions"])
+        output = SuggestionOutputSerializer(restored, many=True, context={"text": document.text}).data
+        return Response({"suggestions": output})

@@ -17,6 +17,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.html import escape
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -322,6 +323,12 @@ def document_annotate(request: HttpRequest, project_name: str, document_id: int)
     config = _annotate_config(
         project=project, document=document, spans=spans, entity_types=entity_types, user=request.user, layer=layer
     )
+    # From a model review's "Fix": open at the error (?at=, code points) with a way back (?back=, this site only).
+    back = request.GET.get("back", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = ""
+    at = request.GET.get("at", "")
+    config["focusAt"] = int(at) if at.isdigit() and int(at) < len(document.text) else None
     context = {
         "project": project,
         "document": document,
@@ -338,6 +345,7 @@ def document_annotate(request: HttpRequest, project_name: str, document_id: int)
         "members": selectors.project_member_users(project=project) if can_manage else [],
         "previous_id": previous_id,
         "next_id": next_id,
+        "back": back,
     }
     return render(request, "labeling/document_annotate.html", context)
 
@@ -430,7 +438,7 @@ def import_job_retry(request: HttpRequest, project_name: str, import_job_id: int
 @require_GET
 def document_export(request: HttpRequest, project_name: str) -> HttpResponse:
     """Pick a format and, optionally, the document list's filters; ``?format=`` downloads the file."""
-    project = project_get_for_user(user=request.user, name=project_name, permission=Permission.VIEW)
+    project = project_get_for_user(user=request.user, name=project_name, permission=Permission.MANAGE_DOCUMENTS)
     filters = DocumentFilterForm(request.GET, entity_types=entity_type_list(project=project))
     criteria = filters.criteria()
     form = DocumentExportForm(request.GET if "format" in request.GET else None)

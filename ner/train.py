@@ -106,7 +106,11 @@ class TrainSettings:
 @dataclass(frozen=True, slots=True)
 class Progress:
     """Where a run stands. ``percent`` never goes down; ``epoch`` counts from 1 (the pass under way); ``loss`` is
-    the NER loss summed since the last evaluation; ``dev_f1`` is the latest evaluation's, None before the first."""
+    the NER loss summed since the last evaluation; ``dev_f1`` is the latest evaluation's, None before the first.
+
+    ``percent`` and ``eta_s`` run to the step or epoch limit. With patience on, ``stop_step`` is the step by which
+    the run ends unless the dev score improves first (an early stop), None when patience is off or the limit
+    comes sooner: between the two lies the true end, which no one knows in advance."""
 
     percent: float
     epoch: int
@@ -115,6 +119,7 @@ class Progress:
     dev_f1: float | None
     elapsed_s: float
     eta_s: float | None
+    stop_step: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +145,8 @@ class TrainResult:
     warnings: tuple[str, ...] = field(default=())
     # The confidence calibration saved with the model (fitted on the dev set), None when too few dev entities.
     calibration: CalibrationMap | None = None
+    # True when patience ended the run (the dev score had not improved for ``patience`` steps) before its limit.
+    stopped_early: bool = False
 
 
 @dataclass(slots=True)
@@ -360,6 +367,7 @@ def _train(
     output_dir.parent.mkdir(parents=True, exist_ok=True)
     partial = output_dir.with_name(f".{output_dir.name}.partial-{uuid.uuid4().hex[:8]}")
     best: dict[str, Any] = {}
+    evaluations: list[tuple[float, int]] = []  # (score, 0-based step) of every dev evaluation, for patience
     latest_f1: float | None = None
     percent_done = 0.0
     last_report = -math.inf
@@ -375,6 +383,7 @@ def _train(
                 _write_model(nlp, optimizer, partial)
             if is_best is not None and dev_examples:
                 latest_f1 = _score(info["score"])
+                evaluations.append((float(info["score"] or 0.0), info["step"]))
             if should_stop is not None and should_stop():
                 raise TrainCancelled("Training was cancelled")
             if on_progress is None:
@@ -399,6 +408,7 @@ def _train(
                     dev_f1=latest_f1,
                     elapsed_s=elapsed,
                     eta_s=elapsed * (100 - percent_done) / percent_done if percent_done > 0 else None,
+                    stop_step=_patience_stop_step(settings, evaluations) if dev_examples else None,
                 )
             )
         # Words/s counts the training loop alone (as spaCy's own logger does), not saving and calibrating after it.
@@ -447,7 +457,31 @@ def _train(
         dropped_spans=report.dropped,
         warnings=tuple(_warnings(report, dev_examples, labels, train_docs, calibration)),
         calibration=calibration,
+        stopped_early=bool(dev_examples) and _stopped_early(settings, info["step"], evaluations),
     )
+
+
+# spaCy's loop (spacy.training.loop.train_while_improving) stops after the 0-based step at which
+# ``step - best_step >= patience`` (best_step: the earliest evaluation with the highest score), unless
+# ``step >= max_steps`` stopped it already. These mirror that rule; it is checked at evaluations only.
+def _patience_best_step(evaluations: Sequence[tuple[float, int]]) -> int:
+    return -max((score, -step) for score, step in evaluations)[1] if evaluations else 0
+
+
+def _patience_stop_step(settings: TrainSettings, evaluations: Sequence[tuple[float, int]]) -> int | None:
+    """The 1-based step by which patience ends the run if the dev score does not improve; None when it cannot."""
+    if not settings.patience:
+        return None
+    last = _patience_best_step(evaluations) + settings.patience
+    if settings.eval_frequency > 0:  # the rule is only checked after an evaluation
+        last = -(-last // settings.eval_frequency) * settings.eval_frequency
+    return None if settings.max_steps and last >= settings.max_steps else last + 1
+
+
+def _stopped_early(settings: TrainSettings, last_step: int, evaluations: Sequence[tuple[float, int]]) -> bool:
+    if not settings.patience or last_step - _patience_best_step(evaluations) < settings.patience:
+        return False
+    return not (settings.max_steps and last_step >= settings.max_steps)
 
 
 def _fit_calibration(model_dir: Path, dev_docs: Sequence[LabeledDoc]) -> CalibrationMap | None:

@@ -39,7 +39,7 @@ class ProjectCloneApi(ProjectScopedAPIView):
         responses={201: ProjectOutputSerializer},
     )
     def post(self, request: Request, project_name: str) -> Response:
-        source = self.get_project(Permission.VIEW)
+        source = self.get_project(Permission.MANAGE_DOCUMENTS)  # a copy of everything, like an export
         serializer = ProjectCloneInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         clone = services.project_clone(source=source, user=request.user, **serializer.validated_data)
@@ -57,7 +57,7 @@ class ProjectArchiveApi(ProjectScopedAPIView):
         responses={(200, "application/zip"): OpenApiResponse(OpenApiTypes.BINARY)},
     )
     def get(self, request: Request, project_name: str) -> FileResponse:
-        project = self.get_project(Permission.VIEW)
+        project = self.get_project(Permission.MANAGE_DOCUMENTS)
         output = tempfile.TemporaryFile()  # noqa: SIM115  (FileResponse closes it, which deletes it)
         services.project_archive_write(
             project=project,

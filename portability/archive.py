@@ -201,7 +201,7 @@ def _audit_rows(project: Project) -> list[dict[str, Any]]:
 
 def _suggestion_rows(project: Project) -> list[dict[str, Any]]:
     rows = (
-        Suggestion.objects.filter(document__project=project)
+        Suggestion.objects.filter(document__project=project, state=Suggestion.State.PENDING)
         .order_by("document_id", "start", "end", "entity_type__name")
         .values_list("document_id", "start", "end", "entity_type__name", "confidence", "model_name", "created_at")
     )

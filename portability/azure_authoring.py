@@ -469,7 +469,7 @@ class ImportJobApi(_JobApi):
 class ExportApi(_AuthoringView):
     @extend_schema(exclude=True)
     def post(self, request: Request, project_name: str) -> Response:
-        project = self.project(request, project_name, Permission.VIEW)
+        project = self.project(request, project_name, Permission.MANAGE_DOCUMENTS)  # a copy of everything
         version = _api_version(request)
         index_type = request.query_params.get("stringIndexType", "Utf16CodeUnit")
         if index_type != "Utf16CodeUnit":
@@ -488,11 +488,13 @@ class ExportApi(_AuthoringView):
 class ExportJobApi(_JobApi):
     kinds = (AuthoringJob.Kind.EXPORT,)
     job_kwarg = "export_job_id"
+    permission = Permission.MANAGE_DOCUMENTS
 
 
 class ExportResultApi(_JobApi):
     kinds = (AuthoringJob.Kind.EXPORT,)
     job_kwarg = "export_job_id"
+    permission = Permission.MANAGE_DOCUMENTS
 
     @extend_schema(exclude=True)
     def get(self, request: Request, project_name: str, **kwargs: str) -> Response:

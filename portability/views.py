@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 @login_required
 @require_http_methods(["GET", "POST"])
 def project_clone(request: HttpRequest, project_name: str) -> HttpResponse:
-    source = project_get_for_user(user=request.user, name=project_name, permission=Permission.VIEW)
+    # A clone is a copy of everything that its maker owns, so it needs what exporting needs.
+    source = project_get_for_user(user=request.user, name=project_name, permission=Permission.MANAGE_DOCUMENTS)
     form = ProjectCloneForm(request.POST or None, initial={"name": f"{source.name}-copy"[:50]})
     if request.method == "POST" and form.is_valid():
         try:
@@ -48,7 +49,7 @@ def project_clone(request: HttpRequest, project_name: str) -> HttpResponse:
 @require_GET
 def project_archive_download(request: HttpRequest, project_name: str) -> FileResponse:
     """The whole project as one zip (``?models=0`` leaves the models out, ``?members=1`` lists the members)."""
-    project = project_get_for_user(user=request.user, name=project_name, permission=Permission.VIEW)
+    project = project_get_for_user(user=request.user, name=project_name, permission=Permission.MANAGE_DOCUMENTS)
     # A temporary file, not memory: models make archives large. It is deleted when the response is closed.
     output = tempfile.TemporaryFile()  # noqa: SIM115  (FileResponse closes it, which deletes it)
     services.project_archive_write(
@@ -100,5 +101,6 @@ def project_data(request: HttpRequest, project_name: str) -> HttpResponse:
         "inventory": selectors.project_data_inventory(project=project, user=request.user),
         "formats": FORMATS,
         "can_delete": user_can(user=request.user, project=project, permission=Permission.DELETE_PROJECT),
+        "can_export": user_can(user=request.user, project=project, permission=Permission.MANAGE_DOCUMENTS),
     }
     return render(request, "portability/project_data.html", context)

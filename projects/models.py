@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
 from django.conf import settings
@@ -97,11 +98,10 @@ class Project(models.Model):
         return self.name
 
     def clean(self) -> None:
+        # A bad code is left as it is: the field's own validator (validate_language) reports it, once.
         if self.language:
-            try:
+            with contextlib.suppress(InvalidName):
                 self.language = normalize_language(self.language)
-            except InvalidName as error:
-                raise ValidationError({"language": str(error)}) from None
 
 
 class Membership(models.Model):

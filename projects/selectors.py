@@ -13,6 +13,11 @@ from django.utils import timezone
 from projects.models import ApiKey, EntityType, Invitation, Membership, Project
 from projects.roles import Permission, Role, role_allows
 
+PALETTE = (
+    "#8ecae6", "#ffb703", "#90be6d", "#f4a3a8", "#cdb4db", "#ffd6a5", "#a0c4ff", "#caffbf",
+    "#fdffb6", "#bdb2ff", "#ffc6ff", "#9bf6ff", "#e9c46a", "#84a59d", "#f28482", "#b5e48c",
+)  # fmt: skip
+
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
@@ -130,11 +135,11 @@ def entity_type_list_with_counts(*, project: Project) -> QuerySet[EntityType]:
 def project_delete_summary(*, project: Project) -> list[tuple[str, int]]:
     """What deleting the project removes: documents, spans, types, members, then anything that later apps hang
     off Project (trained models, deployments...), found through its reverse relations so it stays complete."""
-    summary = [
-        ("documents", project.documents.count()),  # type: ignore[attr-defined]
-        ("spans", project.entity_types.aggregate(n=Count("spans"))["n"]),
-        ("entity types", project.entity_types.count()),
-        ("members", project.memberships.count()),
+    counted = [
+        ("document", "documents", project.documents.count()),  # type: ignore[attr-defined]
+        ("span", "spans", project.entity_types.aggregate(n=Count("spans"))["n"]),
+        ("entity type", "entity types", project.entity_types.count()),
+        ("member", "members", project.memberships.count()),
     ]
     shown = {"documents", "entity_types", "memberships"}
     for relation in Project._meta.related_objects:
@@ -143,8 +148,10 @@ def project_delete_summary(*, project: Project) -> list[tuple[str, int]]:
             continue
         count = getattr(project, accessor).count()
         if count:
-            summary.append((str(relation.related_model._meta.verbose_name_plural), count))
-    return summary
+            meta = relation.related_model._meta
+            counted.append((str(meta.verbose_name), str(meta.verbose_name_plural), count))
+    # "1 member", "2 members": the label agrees with its count.
+    return [(one if count == 1 else many, count) for one, many, count in counted]
 
 
 def api_key_list(*, user: AnyUser) -> QuerySet[ApiKey]:
@@ -156,3 +163,12 @@ def api_key_get_active(*, user: AnyUser, api_key_id: int) -> ApiKey:
     if api_key is None:
         raise Http404("No such active API key.")
     return api_key
+
+
+def entity_type_next_color(*, project: Project) -> str:
+    """The colour a new entity type gets unless one is chosen: the first of the palette the project does not use."""
+    used = set(project.entity_types.values_list("color", flat=True))
+    for colour in PALETTE:
+        if colour not in used:
+            return colour
+    return PALETTE[project.entity_types.count() % len(PALETTE)]

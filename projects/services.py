@@ -16,16 +16,13 @@ from django.utils import timezone
 from ner import limits
 from projects.models import ApiKey, EntityType, Invitation, Membership, Project
 from projects.roles import Role
+from projects.selectors import entity_type_next_color
 from projects.signals import entity_type_spans_changing
 from projects.storage import project_storage_prefix, storage_tree_delete
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
-PALETTE = (
-    "#8ecae6", "#ffb703", "#90be6d", "#f4a3a8", "#cdb4db", "#ffd6a5", "#a0c4ff", "#caffbf",
-    "#fdffb6", "#bdb2ff", "#ffc6ff", "#9bf6ff", "#e9c46a", "#84a59d", "#f28482", "#b5e48c",
-)  # fmt: skip
 PROJECT_EDITABLE_FIELDS = (
     "description",
     "language",
@@ -158,14 +155,6 @@ def invitation_revoke(*, invitation: Invitation) -> None:
 RESERVED_HOTKEYS = {"?": "shortcut help", "[": "previous document", "]": "next document"}
 
 
-def _next_colour(project: Project) -> str:
-    used = set(project.entity_types.values_list("color", flat=True))
-    for colour in PALETTE:
-        if colour not in used:
-            return colour
-    return PALETTE[project.entity_types.count() % len(PALETTE)]
-
-
 def _check_hotkey(entity_type: EntityType) -> None:
     if entity_type.hotkey and (not entity_type.hotkey.isprintable() or entity_type.hotkey.isspace()):
         raise ValidationError({"hotkey": "A hotkey is one visible character."})
@@ -185,7 +174,7 @@ def entity_type_create(
     entity_type = EntityType(
         project=project,
         name=name,
-        color=color or _next_colour(project),
+        color=color or entity_type_next_color(project=project),
         hotkey=hotkey,
         description=description,
     )

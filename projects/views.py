@@ -304,7 +304,8 @@ def _entity_type_list_context(request: HttpRequest, project: Project, **extra: A
         "project": project,
         "entity_types": entity_types,
         "can_manage": _can(request, project, Permission.MANAGE_SCHEMA),
-        "form": EntityTypeForm(),
+        # A colour input always sends a colour (black when it has none): it starts at the palette's next one.
+        "form": EntityTypeForm(initial={"color": selectors.entity_type_next_color(project=project)}),
         "merge_form": EntityTypeMergeForm(entity_types=selectors.entity_type_list(project=project)),
         "types_max": limits.ENTITY_TYPES_MAX,
     }

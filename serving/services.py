@@ -152,6 +152,9 @@ class Prediction:
     deployment: Deployment
     documents: tuple[DocumentResult, ...]
     string_index_type: str
+    # Whether the scores went through the calibration map fitted when the model was trained; a model whose dev
+    # documents held too few entities has none, and its scores are raw (usually too high).
+    calibrated: bool = True
 
 
 class PredictionError(ValidationError):
@@ -296,13 +299,16 @@ def deployment_predict(
         problem = document_problem(document)
         if problem is not None:
             raise PredictionError(problem, code="InvalidDocument")
-    results = _predict_with(deployment, documents, string_index_type)
-    return Prediction(deployment=deployment, documents=tuple(results), string_index_type=string_index_type)
+    results, calibrated = _predict_with(deployment, documents, string_index_type)
+    return Prediction(
+        deployment=deployment, documents=tuple(results), string_index_type=string_index_type, calibrated=calibrated
+    )
 
 
 def _predict_with(
     deployment: Deployment, documents: Sequence[DocumentInput], string_index_type: str
-) -> list[DocumentResult]:
+) -> tuple[list[DocumentResult], bool]:
+    """The results, and whether their confidence scores are calibrated."""
     try:
         loaded = model_cache().get(_model_ref(deployment.model))
     except (ModelLoadError, OSError) as error:
@@ -310,7 +316,7 @@ def _predict_with(
             f"The model {deployment.model.name!r} deployed as {deployment.name!r} cannot be loaded: {error}"
         ) from error
     found = loaded.predict([document.text for document in documents])
-    return [
+    results = [
         DocumentResult(
             id=document.id,
             entities=_entities(document.text, spans, string_index_type),
@@ -318,6 +324,7 @@ def _predict_with(
         )
         for document, spans in zip(documents, found, strict=True)
     ]
+    return results, loaded.predictor.calibration is not None
 
 
 # --- Azure-compatible analyze jobs ---------------------------------------------------------------------------------
@@ -491,7 +498,7 @@ def _run_task(job: AnalyzeJob, task: dict[str, str], documents: list[DocumentInp
         else:
             errors.append({"id": document.id, "error": _azure_error("InvalidArgument", problem, "InvalidDocument")})
     try:
-        results = _predict_with(deployment, good, task["stringIndexType"]) if good else []
+        results = _predict_with(deployment, good, task["stringIndexType"])[0] if good else []
     except PredictionUnavailable as error:
         return failed("InternalServerError", str(error), "ModelUnavailable")
     return _task_item(

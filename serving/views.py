@@ -23,6 +23,7 @@ from projects.models import Project
 from projects.roles import Permission
 from serving import selectors, services
 from serving.forms import DeployForm, SwapForm, TryItForm
+from serving.next_steps import project_next_steps
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -187,6 +188,17 @@ def try_it(request: HttpRequest, project_name: str) -> HttpResponse:
                 segments=_segments(text, result, colors),
                 deployment=prediction.deployment,
                 string_index_type=prediction.string_index_type,
+                calibrated=prediction.calibrated,
             )
     template = "serving/try_it.html#results" if request.htmx and request.method == "POST" else "serving/try_it.html"
+    return render(request, template, context)
+
+
+@login_required
+@require_GET
+def project_next_steps_card(request: HttpRequest, project_name: str) -> HttpResponse:
+    """The dashboard's "what to do next" card (loaded into the dashboard by htmx; a page of its own without)."""
+    project = _project(request, project_name, Permission.VIEW)
+    context = {"project": project, "next": project_next_steps(project=project, user=request.user)}
+    template = "serving/next_steps.html#card" if request.htmx else "serving/next_steps.html"
     return render(request, template, context)

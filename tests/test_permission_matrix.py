@@ -31,7 +31,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.views import APIView
 
-from evaluation.models import LearningCurve, PreannotationJob
+from evaluation.models import LearningCurve, PreannotationJob, Prediction
 from labeling.models import AnnotationAssignment, AnnotatorSpan, ImportJob, Suggestion
 from projects import services
 from projects.models import ApiKey, Invitation, Membership, Project
@@ -99,7 +99,7 @@ PERMISSIONS: dict[str, dict[str, Needs | list[Needs]]] = {
     "labeling:document_import": {"GET": needs(P.MANAGE_DOCUMENTS), "POST": needs(P.MANAGE_DOCUMENTS)},
     "labeling:import_job_detail": {"GET": needs(P.MANAGE_DOCUMENTS)},
     "labeling:import_job_retry": {"POST": needs(P.MANAGE_DOCUMENTS)},
-    "labeling:document_export": {"GET": needs(P.VIEW)},
+    "labeling:document_export": {"GET": needs(P.MANAGE_DOCUMENTS)},
     # agreement pages
     "agreement:report": {"GET": needs(P.VIEW)},
     "agreement:assignment_list": {"GET": needs(P.MANAGE_MEMBERS), "POST": needs(P.MANAGE_MEMBERS)},
@@ -119,6 +119,7 @@ PERMISSIONS: dict[str, dict[str, Needs | list[Needs]]] = {
     "api-suggestion-reject": {"POST": needs(P.ANNOTATE)},
     "api-suggestion-accept-all": {"POST": needs(P.ANNOTATE)},
     "api-suggestion-reject-all": {"POST": needs(P.ANNOTATE)},
+    "api-suggestion-restore": {"POST": needs(P.ANNOTATE, {"suggestions": ["{suggestion_id}"]})},
     "preannotation:job_list": {
         "GET": needs(P.VIEW),
         "POST": needs(P.TRAIN, {"model": "{model_id}", "scope": "untagged", "min_confidence": "0.5"}),
@@ -174,7 +175,7 @@ PERMISSIONS: dict[str, dict[str, Needs | list[Needs]]] = {
     },
     "api-import-list": {"GET": needs(P.MANAGE_DOCUMENTS), "POST": needs(P.MANAGE_DOCUMENTS, multipart=True)},
     "api-import-detail": {"GET": needs(P.MANAGE_DOCUMENTS)},
-    "api-export": {"GET": needs(P.VIEW)},
+    "api-export": {"GET": needs(P.MANAGE_DOCUMENTS)},
     "api-span-list": {
         "GET": needs(P.VIEW),
         "POST": needs(P.ANNOTATE, {"entity_type": "{entity_type_id}", "start": 9, "end": 15}),
@@ -189,6 +190,8 @@ PERMISSIONS: dict[str, dict[str, Needs | list[Needs]]] = {
     "evaluation:training_run_detail": {"GET": needs(P.VIEW)},
     "evaluation:training_run_cancel": {"POST": needs(P.TRAIN)},
     "evaluation:trained_model_list": {"GET": needs(P.VIEW)},
+    "evaluation:trained_model_retrain": {"GET": needs(P.TRAIN), "POST": needs(P.TRAIN)},
+    "evaluation:trained_model_review_fix": {"POST": needs(P.ANNOTATE)},
     "evaluation:trained_model_compare": {"GET": needs(P.EVALUATE)},
     "evaluation:trained_model_detail": {"GET": needs(P.VIEW)},
     "evaluation:trained_model_review": {"GET": needs(P.VIEW)},
@@ -207,6 +210,7 @@ PERMISSIONS: dict[str, dict[str, Needs | list[Needs]]] = {
     "serving:deployment_detail": {"GET": needs(P.VIEW)},
     "serving:deployment_delete": {"GET": needs(P.DEPLOY), "POST": needs(P.DEPLOY)},
     "serving:try_it": {"GET": needs(P.PREDICT), "POST": needs(P.PREDICT)},
+    "serving:next_steps": {"GET": needs(P.VIEW)},
     # serving API
     "serving_api:deployment_list": {
         "GET": needs(P.VIEW),
@@ -220,11 +224,12 @@ PERMISSIONS: dict[str, dict[str, Needs | list[Needs]]] = {
     },
     "serving_api:deployment_predict": {"POST": needs(P.PREDICT)},
     # portability pages and API (Azure's authoring routes take Azure's {projectName}: tests/portability covers them)
-    "portability:project_clone": {"GET": needs(P.VIEW), "POST": needs(P.VIEW)},
-    "portability:project_archive": {"GET": needs(P.VIEW)},
+    # Exporting, archiving and cloning each copy the whole project out of its members' control: owners and editors.
+    "portability:project_clone": {"GET": needs(P.MANAGE_DOCUMENTS), "POST": needs(P.MANAGE_DOCUMENTS)},
+    "portability:project_archive": {"GET": needs(P.MANAGE_DOCUMENTS)},
     "portability:project_data": {"GET": needs(P.VIEW)},
-    "portability_api:project_clone": {"POST": needs(P.VIEW)},
-    "portability_api:project_archive": {"GET": needs(P.VIEW)},
+    "portability_api:project_clone": {"POST": needs(P.MANAGE_DOCUMENTS)},
+    "portability_api:project_archive": {"GET": needs(P.MANAGE_DOCUMENTS)},
     "portability_api:project_data": {"GET": needs(P.VIEW)},
 }
 
@@ -327,6 +332,7 @@ KWARG_VALUES: dict[str, str] = {
     "preannotation_job_id": "preannotation_job_id",
     "assignment_id": "assignment_id",
     "annotator_span_id": "annotator_span_id",
+    "prediction_id": "prediction_id",
 }
 
 
@@ -362,6 +368,7 @@ def _populate(project: Project, target: Any, owner: Any) -> ProjectObjects:
             "run_id": trained_model.run_id,
             "model_id": trained_model.pk,
             "snapshot_id": trained_model.run.snapshot_id,
+            "prediction_id": Prediction.objects.get(evaluation__model=trained_model).pk,
             "curve_id": curve.pk,
             "suggestion_id": Suggestion.objects.create(
                 document=document, entity_type=other_entity_type, start=15, end=20, confidence=0.8, model_name="m"
@@ -442,6 +449,8 @@ def _url(route: Route, values: dict[str, Any]) -> str:
 def _body(data: dict[str, Any] | None, values: dict[str, Any]) -> dict[str, Any]:
     # "{entity_type_id}" in a declared body becomes that id, so bodies can point at real objects.
     def fill(value: Any) -> Any:
+        if isinstance(value, list):
+            return [fill(item) for item in value]
         if isinstance(value, str) and value.startswith("{") and value.endswith("}"):
             return values[value[1:-1]]
         return value

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('labeling', '0003_model_in_the_loop'),
+        ('labeling', '0004_import_job_attempts'),
     ]
 
     operations = [

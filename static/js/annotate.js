@@ -9,6 +9,10 @@
  * Model suggestions (pre-annotation) are drawn as dotted marks with their confidence; they are not tags until
  * accepted (which creates the tag on the server through the same span rules). One that overlaps a tag is hidden:
  * the annotator's tag wins.
+ *
+ * Undo (Ctrl+Z) takes back the last action, whatever it was: a tag made, removed or retyped, a suggestion
+ * accepted or rejected (one, one type or all: the server keeps them, and restores them on request), or the
+ * document marked as tagged (remembered across the jump to the next document, in sessionStorage).
  */
 (function () {
   "use strict";
@@ -301,12 +305,16 @@
     return { entity_type: typeId, start: offsets.toCodePoint(start), end: offsets.toCodePoint(end) };
   }
 
+  const statusLabels = { untagged: "Untagged", in_progress: "In progress", tagged: "Tagged", open: "Open", submitted: "Submitted" };
+
+  /** The header badge and the side panel both say the status: they change together. */
   function setStatus(value) {
     status = value;
-    const labels = { untagged: "Untagged", in_progress: "In progress", tagged: "Tagged", open: "Open", submitted: "Submitted" };
     const badge = document.getElementById("status-badge");
     badge.className = "badge " + value;
-    badge.textContent = labels[value] || value;
+    badge.textContent = statusLabels[value] || value;
+    const panel = document.getElementById("status-text");
+    if (panel) panel.textContent = statusLabels[value] || value; // "by whom, when" is stale once it changes
   }
 
   function afterSpansChanged() {
@@ -324,7 +332,7 @@
     Object.assign(span, { id: saved.id, typeId, start: offsets.toUtf16(saved.start), end: offsets.toUtf16(saved.end) });
     spans.set(span.id, span);
     afterSpansChanged();
-    return span;
+    return { span, snapped: Boolean(saved.snapped) };
   }
 
   function spanUrl(span) { return `${config.urls.spans}${span.id}/`; }
@@ -353,10 +361,14 @@
     closeMenu();
     clearSelection();
     if (start >= end) { show("The selection holds only whitespace: nothing to tag.", "error"); return; }
+    // Said when the stored bounds are not what was selected: the page widened them to tokens, or the server did.
+    const [asked, askedEnd] = trimWhitespace(range.start, range.end);
+    const widened = start < asked || end > askedEnd;
     enqueue(async () => {
-      const span = await createSpan(typeId, start, end);
+      const { span, snapped } = await createSpan(typeId, start, end);
       pushUndo({ kind: "create", span });
-      show(`Tagged “${text.slice(span.start, span.end)}” as ${typeName(typeId)}.`, "ok");
+      const note = snapped || widened ? ` Snapped to whole tokens (you selected “${text.slice(range.start, range.end).trim()}”).` : "";
+      show(`Tagged “${text.slice(span.start, span.end)}” as ${typeName(typeId)}.${note}`, "ok");
       moveCursorTo(span.end);
     });
   }
@@ -381,28 +393,58 @@
     });
   }
 
+  /** Bring accepted or rejected suggestions back (the server kept them); the ones it returns are pending again. */
+  async function restoreSuggestions(ids) {
+    if (!ids.length) return 0;
+    const result = await request("POST", `${config.urls.suggestions}restore/`, { suggestions: ids });
+    for (const saved of result.suggestions) {
+      suggestions.set(saved.id, {
+        id: saved.id, typeId: saved.entity_type, start: offsets.toUtf16(saved.start), end: offsets.toUtf16(saved.end),
+        confidence: saved.confidence,
+      });
+    }
+    return result.suggestions.length;
+  }
+
+  async function removeSpans(list) {
+    for (const span of list) {
+      if (!spans.has(span.id)) continue;
+      await request("DELETE", spanUrl(span));
+      spans.delete(span.id);
+    }
+  }
+
+  function plural(count, word) { return `${count} ${word}${count === 1 ? "" : "s"}`; }
+
   function undo() {
     enqueue(async () => {
       const entry = undoStack.pop();
       const button = document.getElementById("undo-button");
       if (button) button.disabled = undoStack.length === 0;
       if (!entry) { show("Nothing to undo.", ""); return; }
-      if (entry.kind === "batch") {
-        // Accepting many suggestions at once comes back as one step: their tags are removed together.
-        for (const span of entry.spans) {
-          if (!spans.has(span.id)) continue;
-          await request("DELETE", spanUrl(span));
-          spans.delete(span.id);
-        }
+      closeMenu();
+      let message;
+      if (entry.kind === "create") { await deleteSpan(entry.span); message = "tag"; }
+      else if (entry.kind === "delete") { await createSpan(entry.span.typeId, entry.span.start, entry.span.end, entry); message = "removal"; } // same object, new id
+      else if (entry.kind === "change") { await changeType(entry.span, entry.from); message = "type change"; }
+      else if (entry.kind === "accept" || entry.kind === "acceptAll") {
+        // The tags go first: a restored suggestion under a tag would stay hidden.
+        await removeSpans(entry.spans);
+        await restoreSuggestions(entry.ids);
         afterSpansChanged();
-        show(`Undone: ${entry.spans.length} accepted suggestion${entry.spans.length === 1 ? "" : "s"} removed.`, "ok");
-        return;
+        message = entry.kind === "accept" ? "accepted suggestion (it is a suggestion again)"
+          : `${plural(entry.spans.length, "accepted suggestion")} (suggestions again)`;
+      } else if (entry.kind === "reject" || entry.kind === "rejectAll") {
+        const restored = await restoreSuggestions(entry.ids);
+        render();
+        message = entry.kind === "reject" ? "rejected suggestion (it is back)" : `${plural(restored, "rejected suggestion")} (back)`;
+      } else if (entry.kind === "status") {
+        await request("PATCH", entry.url, { status: entry.from });
+        if (entry.page !== window.location.pathname) { window.location.href = entry.page; return; }
+        setStatus(entry.from);
+        message = "marked as tagged";
       }
-      const span = entry.span;
-      if (entry.kind === "create") await deleteSpan(span);
-      else if (entry.kind === "delete") await createSpan(span.typeId, span.start, span.end, entry); // same object, new id
-      else await changeType(span, entry.from);
-      show(`Undone: ${entry.kind === "create" ? "tag" : entry.kind === "delete" ? "removal" : "type change"}.`, "ok");
+      show(`Undone: ${message}.`, "ok");
     });
   }
 
@@ -432,7 +474,7 @@
         suggestions.delete(suggestion.id);
         spans.set(span.id, span);
         afterSpansChanged();
-        pushUndo({ kind: "create", span });
+        pushUndo({ kind: "accept", spans: [span], ids: [suggestion.id] });
         show(`Accepted “${text.slice(span.start, span.end)}” as ${typeName(span.typeId)}.`, "ok");
         moveCursorTo(span.end);
         if (keyboard) advanceFrom(span.end);
@@ -451,6 +493,7 @@
         await request("POST", suggestionUrl(suggestion, "reject"));
         suggestions.delete(suggestion.id);
         render();
+        pushUndo({ kind: "reject", ids: [suggestion.id] });
         show(`Rejected the suggestion ${typeName(suggestion.typeId)} “${text.slice(suggestion.start, suggestion.end)}”.`, "ok");
         if (keyboard) advanceFrom(suggestion.end);
       } finally {
@@ -469,11 +512,12 @@
     closeMenu();
     enqueue(async () => {
       const result = await request("POST", `${config.urls.suggestions}accept-all/`, typeId === null ? {} : { entity_type: typeId });
-      for (const suggestion of [...suggestions.values()]) if (inScope(suggestion, typeId)) suggestions.delete(suggestion.id);
+      for (const id of result.suggestions) suggestions.delete(id);
       const created = result.accepted.map(spanFromServer);
       for (const span of created) spans.set(span.id, span);
       afterSpansChanged();
-      if (created.length) pushUndo({ kind: "batch", spans: created });
+      // One step for undo: the tags go and every suggestion it touched (accepted or skipped) comes back.
+      if (result.suggestions.length) pushUndo({ kind: "acceptAll", spans: created, ids: result.suggestions });
       const what = typeId === null ? "" : ` ${typeName(typeId)}`;
       let message = `Accepted ${created.length}${what} suggestion${created.length === 1 ? "" : "s"}.`;
       if (result.skipped) message += ` Skipped ${result.skipped} that collided with a tag.`;
@@ -486,14 +530,13 @@
     const count = visibleSuggestions().filter((s) => inScope(s, typeId)).length;
     if (!count) { show("There are no suggestions to reject.", ""); return; }
     const what = typeId === null ? "" : ` ${typeName(typeId)}`;
-    // Rejected suggestions cannot be brought back (only a new pre-annotation job makes them again): ask first.
-    if (!window.confirm(`Reject ${count}${what} suggestion${count === 1 ? "" : "s"}? This cannot be undone.`)) return;
     closeMenu();
     enqueue(async () => {
       const result = await request("POST", `${config.urls.suggestions}reject-all/`, typeId === null ? {} : { entity_type: typeId });
-      for (const suggestion of [...suggestions.values()]) if (inScope(suggestion, typeId)) suggestions.delete(suggestion.id);
+      for (const id of result.suggestions) suggestions.delete(id);
       render();
-      show(`Rejected ${result.rejected}${what} suggestion${result.rejected === 1 ? "" : "s"}.`, "ok");
+      if (result.suggestions.length) pushUndo({ kind: "rejectAll", ids: result.suggestions });
+      show(`Rejected ${result.rejected}${what} suggestion${result.rejected === 1 ? "" : "s"}. Ctrl+Z brings them back.`, "ok");
     });
   }
 
@@ -573,7 +616,7 @@
   function openTypeMenu(range) {
     const [start, end] = normalise(range.start, range.end);
     if (start >= end) return;
-    pending = { start, end };
+    pending = { start: range.start, end: range.end }; // as selected: tag() normalises, and says when that widened it
     unfocusSuggestion();
     menu.replaceChildren();
     menu.dataset.kind = "new";
@@ -768,6 +811,24 @@
     }, 0);
   });
 
+  // --- Touch -----------------------------------------------------------------------------------------------------------
+
+  // A touch selection (long press, then dragging its handles) ends with no mouseup: the type menu opens once the
+  // selection has stayed still for a moment. Brush mode does not tag on touch, since every handle drag would.
+  let lastPointer = "mouse";
+  let touchSettle = 0;
+  container.addEventListener("pointerdown", (event) => { lastPointer = event.pointerType; });
+  document.addEventListener("selectionchange", () => {
+    if (lastPointer !== "touch" || !config.canAnnotate) return;
+    window.clearTimeout(touchSettle);
+    touchSettle = window.setTimeout(() => {
+      const range = selectedRange();
+      if (!range) return;
+      syncCursor(range);
+      openTypeMenu(range);
+    }, 350);
+  });
+
   container.addEventListener("click", (event) => {
     if (selectedRange()) return; // a selection is being tagged, not a span clicked
     const proposed = event.target.closest("mark.suggestion");
@@ -836,17 +897,42 @@
 
   function toggleHelp() {
     const help = document.getElementById("help");
-    if (help.open) help.close(); else help.showModal();
+    if (help.open) { help.close(); return; }
+    help.showModal();
+    help.scrollTop = 0; // showModal focuses the Close button at the bottom, which scrolls a long dialog down
   }
+
+  // Marking a document tagged opens the next one: the undo step travels in sessionStorage to that page.
+  const MARKED_KEY = "nerlab.annotate.marked";
 
   function markTaggedAndNext() {
     if (!config.canAnnotate) return;
     enqueue(async () => {
       // In an agreement layer "tagged" means "my copy is done": the assignment is submitted, not the document.
       if (config.urls.submit) { await request("POST", config.urls.submit, {}); setStatus("submitted"); }
-      else { await request("PATCH", config.urls.document, { status: "tagged" }); setStatus("tagged"); }
+      else {
+        const from = status;
+        await request("PATCH", config.urls.document, { status: "tagged" });
+        setStatus("tagged");
+        if (from !== "tagged") {
+          const name = document.querySelector(".annotate-head h1").textContent;
+          const step = { url: config.urls.document, page: window.location.pathname, from, name };
+          try { window.sessionStorage.setItem(MARKED_KEY, JSON.stringify(step)); } catch (e) { /* undo stays on this page only */ }
+        }
+      }
       window.location.href = config.urls.nextUntagged;
     });
+  }
+
+  function takeMarkedStep() {
+    let step = null;
+    try {
+      step = JSON.parse(window.sessionStorage.getItem(MARKED_KEY) || "null");
+      window.sessionStorage.removeItem(MARKED_KEY);
+    } catch (e) { return; }
+    if (!step || !step.url || !step.page || !config.canAnnotate) return;
+    pushUndo({ kind: "status", ...step });
+    show(`Marked “${step.name}” as tagged. Ctrl+Z (or Undo) takes it back.`, "ok");
   }
 
   /** Tab walks the suggestions only while some are pending and the page itself (not a control) has the focus. */
@@ -954,6 +1040,15 @@
     });
   }
 
+  takeMarkedStep();
+  // Opened from a model review's "Fix": the cursor starts on the first error, scrolled into view.
+  function focusStart() {
+    if (config.focusAt === null || config.focusAt === undefined || !tokenCount) return;
+    const offset = offsets.toUtf16(config.focusAt);
+    anchorToken = caretToken = tokenAt(offset);
+    showCursor();
+    show("Opened at the model's first error; its predictions are the dotted suggestions (Tab, Enter, Del).", "");
+  }
   if (suggestions.size) {
     render(); // the server drew the tags only; suggestions are drawn here
     // Which models they come from is only for the side panel: a failed request leaves the count without names.
@@ -965,6 +1060,7 @@
     indexTextNodes();
     updateSuggestionPanel([]);
   }
+  focusStart();
   api.ready = true;
   api.suggestionCount = () => visibleSuggestions().length;
   api.spanCount = () => spans.size;

@@ -229,7 +229,24 @@ def test_mouse_selection_snaps_to_whole_tokens(sign_in, team):
     _drag(page, document, 1, 9)  # "lice Smi": half a word at each end
     page.keyboard.press("p")
     _message(page).to_contain_text("Tagged “Alice Smith” as Person")
+    _message(page).to_contain_text("Snapped to whole tokens (you selected “lice Smi”)")
     assert _spans(document) == [("Person", "Alice Smith", 0, 11)]
+
+
+def test_first_tag_moves_the_header_and_the_side_panel_to_in_progress_together(sign_in, team):
+    page = sign_in(team["annotator"])
+    document = team["doc"]
+    _open(page, document)
+    from playwright.sync_api import expect
+
+    expect(page.locator("#status-text")).to_have_text("Untagged")
+    _drag(page, document, 0, 11)
+    page.keyboard.press("p")
+    expect(page.locator("#status-badge")).to_have_text("In progress")
+    expect(page.locator("#status-text")).to_have_text("In progress")
+    page.keyboard.press("Control+z")
+    expect(page.locator("#status-badge")).to_have_text("Untagged")
+    expect(page.locator("#status-text")).to_have_text("Untagged")
 
 
 def test_character_mode_keeps_the_exact_selection(sign_in, team):
@@ -375,14 +392,39 @@ def test_viewer_sees_the_page_read_only(sign_in, team):
     assert _spans(document) == [("Person", "Alice Smith", 0, 11)]
 
 
-def test_help_overlay_opens_with_question_mark(sign_in, team):
-    page = sign_in(team["annotator"])
+def test_help_overlay_opens_with_question_mark_scrolled_to_its_top(sign_in, team):
+    page = sign_in(team["annotator"], height=500)  # shorter than the dialog: it scrolls
     _open(page, team["doc"])
     page.keyboard.press("?")
     assert page.locator("#help").is_visible()
     assert "Next untagged document" in page.locator("#help").inner_text()
+    assert page.eval_on_selector("#help", "d => d.scrollHeight > d.clientHeight")
+    assert page.eval_on_selector("#help", "d => d.scrollTop") == 0
+    assert page.locator("#help-title").is_visible()
     page.keyboard.press("Escape")
     assert page.locator("#help").is_hidden()
+
+
+def test_undo_after_mark_tagged_and_next_takes_the_mark_back(sign_in, team):
+    project = team["project"]
+    first = team["doc"]
+    Span.objects.create(document=first, entity_type=team["types"]["Person"], start=0, end=11)
+    Document.objects.filter(pk=first.pk).update(status=Document.Status.IN_PROGRESS)
+    following = DocumentFactory(project=project, name="next.txt")
+    page = sign_in(team["annotator"])
+    _open(page, first)
+    page.keyboard.press("Control+Enter")
+    page.wait_for_url(f"**{_url(following)}")
+    page.wait_for_selector("#doc-text[data-ready=true]")
+    _message(page).to_contain_text("Marked “memo.txt” as tagged")
+    assert Document.objects.get(pk=first.pk).status == Document.Status.TAGGED
+
+    page.keyboard.press("Control+z")  # the last action was the mark: back to that document, as it was
+    page.wait_for_url(f"**{_url(first)}")
+    page.wait_for_selector("#doc-text[data-ready=true]")
+    first.refresh_from_db()
+    assert (first.status, first.tagged_by) == (Document.Status.IN_PROGRESS, None)
+    assert page.locator("#status-badge").inner_text() == "In progress"
 
 
 @pytest.mark.skipif(not os.environ.get("NERLAB_SCREENSHOTS"), reason="set NERLAB_SCREENSHOTS=1 to refresh docs/")
@@ -399,3 +441,24 @@ def test_screenshot_of_the_annotate_page_with_demo_data(sign_in):
     page.locator("#doc-text mark.span").nth(3).click()  # show the span menu too
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOT))
+
+
+def test_a_touch_selection_opens_the_type_menu_and_a_tap_tags_it(sign_in, team):
+    page = sign_in(team["annotator"], width=390, height=844)
+    document = team["doc"]
+    _open(page, document)
+    # What a long press and handle drag leave behind: a touch pointer went down on the text, then the selection
+    # changed, and no mouseup came.
+    page.evaluate(
+        """([start, end]) => {
+          const box = document.getElementById("doc-text");
+          box.dispatchEvent(new PointerEvent("pointerdown", {pointerType: "touch", bubbles: true}));
+          const node = box.firstChild;
+          window.getSelection().setBaseAndExtent(node, start, node, end);
+        }""",
+        [document.text.index("Paris"), document.text.index("Paris") + 5],
+    )
+    page.wait_for_selector("#span-menu:not([hidden])")
+    page.locator("#span-menu .type-chip", has_text="Location").click()
+    _message(page).to_contain_text("Tagged “Paris” as Location")
+    assert _spans(document) == [("Location", "Paris", 37, 42)]

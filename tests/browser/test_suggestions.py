@@ -72,7 +72,8 @@ def _tags(document: Document) -> list[tuple[str, str]]:
 
 
 def _pending(document: Document) -> list[str]:
-    return [document.text[s.start : s.end] for s in Suggestion.objects.filter(document=document).order_by("start")]
+    pending = Suggestion.objects.filter(document=document, state=Suggestion.State.PENDING).order_by("start")
+    return [document.text[s.start : s.end] for s in pending]
 
 
 def _message(page):
@@ -146,9 +147,42 @@ def test_accept_as_another_type_with_its_hotkey_and_undo_the_accept(sign_in, tea
 
     page.keyboard.press("Escape")
     page.keyboard.press("Control+z")
-    _message(page).to_contain_text("Undone")
+    _message(page).to_contain_text("Undone: accepted suggestion")
     _idle(page)
     assert _tags(document) == []
+    assert _pending(document) == ["Alice Smith", "Contoso Ltd.", "Paris", "Bob Jones"]  # a suggestion again
+    assert _suggestion_marks(page) == ["Alice Smith", "Contoso Ltd.", "Paris", "Bob Jones"]
+
+
+def test_undo_after_accept_then_reject_brings_back_the_rejected_one_and_keeps_the_tag(sign_in, team):
+    # Tab, Enter (accept), Delete (reject the next), Ctrl+Z: the last action was the reject, so only it is undone.
+    document = team["doc"]
+    page = sign_in(team["annotator"])
+    _open(page, document)
+
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    _message(page).to_contain_text("Accepted “Alice Smith” as Person")
+    page.wait_for_selector("#span-menu:not([hidden]) .menu-suggestion")
+    page.keyboard.press("Delete")
+    _message(page).to_contain_text("Rejected the suggestion Organization “Contoso Ltd.”")
+    page.keyboard.press("Control+z")
+    _message(page).to_contain_text("Undone: rejected suggestion")
+    _idle(page)
+
+    assert _tags(document) == [("Person", "Alice Smith")]
+    assert _pending(document) == ["Contoso Ltd.", "Paris", "Bob Jones"]
+    assert _suggestion_marks(page) == ["Contoso Ltd.", "Paris", "Bob Jones"]
+    assert page.locator("#span-count").inner_text() == "1"
+
+    page.keyboard.press("Control+z")  # and then the accept
+    _message(page).to_contain_text("Undone: accepted suggestion")
+    _idle(page)
+    assert _tags(document) == []
+    assert len(_pending(document)) == 4
+    page.reload()
+    page.wait_for_selector("#doc-text[data-ready=true]")
+    assert _suggestion_marks(page) == ["Alice Smith", "Contoso Ltd.", "Paris", "Bob Jones"]
 
 
 def test_accept_all_of_a_type_then_all_the_rest_and_undo_the_batch(sign_in, team):
@@ -177,9 +211,11 @@ def test_accept_all_of_a_type_then_all_the_rest_and_undo_the_batch(sign_in, team
     assert page.locator("#suggestion-summary").inner_text() == "No suggestions pending."
 
     page.keyboard.press("Control+z")  # one step takes back the whole batch
-    _message(page).to_contain_text("Undone: 2 accepted suggestions removed")
+    _message(page).to_contain_text("Undone: 2 accepted suggestions")
     _idle(page)
     assert _tags(document) == [("Person", "Alice Smith"), ("Person", "Bob Jones")]
+    assert _pending(document) == ["Contoso Ltd.", "Paris"]
+    assert _suggestion_marks(page) == ["Contoso Ltd.", "Paris"]
 
 
 def test_a_tag_the_annotator_makes_wins_over_the_suggestion(sign_in, team):
@@ -194,7 +230,6 @@ def test_a_tag_the_annotator_makes_wins_over_the_suggestion(sign_in, team):
     assert _suggestion_marks(page) == ["Contoso Ltd.", "Paris", "Bob Jones"]
     assert page.locator("#suggestion-summary").inner_text().startswith("3 pending")
 
-    page.on("dialog", lambda dialog: dialog.accept())
     page.keyboard.press("Shift+Enter")
     _message(page).to_contain_text("Accepted 3 suggestions. Skipped 1 that collided with a tag.")
     _idle(page)
@@ -206,21 +241,22 @@ def test_a_tag_the_annotator_makes_wins_over_the_suggestion(sign_in, team):
     ]
 
 
-def test_reject_all_asks_first(sign_in, team):
+def test_reject_all_then_undo_brings_every_one_back(sign_in, team):
     document = team["doc"]
     page = sign_in(team["annotator"])
     _open(page, document)
 
-    page.once("dialog", lambda dialog: dialog.dismiss())
-    page.keyboard.press("Shift+Delete")
-    _idle(page)
-    assert len(_pending(document)) == 4  # dismissed: nothing happened
-
-    page.once("dialog", lambda dialog: dialog.accept())
-    page.locator("#reject-all-suggestions").click()
+    page.locator("#reject-all-suggestions").click()  # no "cannot be undone" question any more: it can be
     _message(page).to_contain_text("Rejected 4 suggestions")
     _idle(page)
     assert _pending(document) == [] and _tags(document) == []
+    assert _suggestion_marks(page) == []
+
+    page.keyboard.press("Control+z")
+    _message(page).to_contain_text("Undone: 4 rejected suggestions")
+    _idle(page)
+    assert _pending(document) == ["Alice Smith", "Contoso Ltd.", "Paris", "Bob Jones"]
+    assert _suggestion_marks(page) == ["Alice Smith", "Contoso Ltd.", "Paris", "Bob Jones"]
 
 
 def test_viewer_sees_suggestions_but_cannot_accept(sign_in, team):

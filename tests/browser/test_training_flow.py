@@ -50,6 +50,7 @@ def test_train_progress_evaluation_review_fix(sign_in, live_server, background_w
     page = sign_in(user)
 
     page.goto(f"{live_server.url}/projects/trips/")
+    page.locator(".nav-group", has_text="Models").locator("summary").click()  # the project menu's Models group
     page.get_by_role("link", name="Training", exact=True).first.click()
     expect(page.get_by_role("heading", name="Training", exact=True)).to_be_visible()
     page.get_by_label("Model name").fill("first-try")

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -121,3 +123,135 @@ def test_delete_and_compare(owner_client, trained, trainable, django_capture_on_
     assert "cannot be undone" in owner_client.get(url).content.decode()
     assert owner_client.post(url).status_code == 302
     assert not TrainedModel.objects.filter(pk=trained.pk).exists()
+
+
+def _run(project, **fields):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from evaluation.models import DatasetSnapshot
+
+    snapshot = DatasetSnapshot.objects.create(
+        project=project,
+        content_hash="0" * 64,
+        file="",
+        document_count=10,
+        language="en",
+        split_mode=project.split_mode,
+        test_percent=project.test_percent,
+        split_seed=project.split_seed,
+        training_scope=project.training_scope,
+    )
+    started = timezone.now() - timedelta(seconds=100)
+    return TrainingRun.objects.create(
+        project=project, snapshot=snapshot, max_steps=2000, patience=400, started_at=started, **fields
+    )
+
+
+def test_a_running_run_gives_its_eta_as_a_range_when_patience_may_end_it_first(owner_client, project):
+    _run(project, model_name="early", status="running", phase="training", step=100, percent=5.0, eta_s=1900.0,
+         stop_step=500)  # fmt: skip
+
+    html = owner_client.get(reverse("evaluation:training_run_list", args=[project.name])).content.decode()
+
+    assert "stops at step 500 unless dev F1 improves" in html
+    # 400 steps at the pace so far (100 steps in 100 s, and a little more by the time the page renders), or the
+    # 2,000-step limit's ETA as the worker wrote it.
+    early = re.search(r"(\d+) min (\d+) s \u2013 31 min 40 s", html)
+    assert early is not None
+    assert 400 <= int(early[1]) * 60 + int(early[2]) < 1900
+
+
+def test_a_run_that_stopped_early_says_so_instead_of_just_jumping_to_100(owner_client, project):
+    run = _run(project, model_name="early", status="succeeded", phase="done", step=780, percent=100.0,
+               stopped_early=True)  # fmt: skip
+    from django.utils import timezone
+
+    TrainingRun.objects.filter(pk=run.pk).update(finished_at=timezone.now())
+
+    listing = owner_client.get(reverse("evaluation:training_run_list", args=[project.name])).content.decode()
+    detail = owner_client.get(reverse("evaluation:training_run_detail", args=[project.name, run.pk])).content.decode()
+
+    assert "stopped early at step 780 of 2000: dev F1 no better for 400 steps" in listing
+    assert "early, at step 780 of at most 2000" in detail
+
+
+@pytest.mark.slow
+def test_confusion_cells_and_type_rows_link_to_the_review_of_those_errors(owner_client, trained, trainable):
+    detail = owner_client.get(reverse("evaluation:trained_model_detail", args=[trainable.name, trained.pk]))
+    html = detail.content.decode()
+    review = reverse("evaluation:trained_model_review", args=[trainable.name, trained.pk])
+    assert f'href="{review}?mismatches=1&amp;type=PERSON"' in html
+    cells = re.findall(rf'href="{re.escape(review)}\?gold=([^&]+)&amp;predicted=([^"]+)"', html)
+    assert ("PERSON", "PERSON") in cells and ("%24none", "%24none") not in cells  # untagged, unpredicted text
+
+    everything = owner_client.get(review).content.decode().count('class="card review-doc"')
+    for gold, predicted in cells:
+        page = owner_client.get(review, {"gold": gold.replace("%24", "$"), "predicted": predicted.replace("%24", "$")})
+        body = page.content.decode()
+        shown = body.count('class="card review-doc"')
+        assert 1 <= shown <= everything, (gold, predicted)
+        assert 'id="cell-filter"' in body and "Show every document" in body
+
+
+def test_retrain_uses_the_models_settings_and_at_the_limit_asks_which_to_replace(owner_client, trainable, monkeypatch):
+    from evaluation import services as training_services
+    from tests.serving.helpers import model_row
+
+    monkeypatch.setattr(training_services, "training_run_dispatch", lambda **kwargs: None)  # queued, never run here
+    model = model_row(trainable, "first")
+    TrainingRun.objects.filter(pk=model.run_id).update(seed=5, max_steps=300, max_epochs=0, patience=50)
+    url = reverse("evaluation:trained_model_retrain", args=[trainable.name, model.pk])
+    detail = owner_client.get(reverse("evaluation:trained_model_detail", args=[trainable.name, model.pk]))
+    assert f'href="{url}"' in detail.content.decode()
+
+    response = owner_client.post(url)
+    run = TrainingRun.objects.exclude(pk=model.run_id).get()
+    assert response.status_code == 302 and response["Location"].endswith(f"/training/{run.pk}/")
+    assert (run.seed, run.max_steps, run.max_epochs, run.patience) == (5, 300, 0, 50)
+    assert run.model_name != "first"
+
+    for index in range(8):  # with the queued run, the project now holds 10
+        model_row(trainable, f"old-{index}")
+    page = owner_client.get(url).content.decode()
+    assert "which one does the new model replace?" in page and 'value="' in page
+    refused = owner_client.post(url)
+    assert refused.status_code == 400 and "Choose the model the new one replaces." in refused.content.decode()
+    oldest = TrainedModel.objects.get(name="old-0")
+    assert owner_client.post(url, {"replace": oldest.pk}).status_code == 302
+    assert not TrainedModel.objects.filter(name="old-0").exists()
+    assert TrainingRun.objects.filter(status__in=TrainingRun.ACTIVE).count() == 2
+
+
+def test_fix_from_the_review_shows_the_models_predictions_as_suggestions_and_leads_back(owner_client, project):
+    from evaluation.models import Prediction
+    from labeling.models import Suggestion
+    from tests.evaluation.objects import finished_model
+    from tests.factories import DocumentFactory, EntityTypeFactory
+
+    EntityTypeFactory(project=project, name="Person")
+    document = DocumentFactory(project=project, text="Alice went to see Bob Jones in town.")
+    model = finished_model(project, document)
+    prediction = Prediction.objects.get(evaluation__model=model)
+    Prediction.objects.filter(pk=prediction.pk).update(
+        spans=[{"start": 18, "end": 27, "label": "Person", "confidence": 0.7}]  # misses Alice, finds Bob Jones
+    )
+    review = reverse("evaluation:trained_model_review", args=[project.name, model.pk])
+    page = owner_client.get(review, {"mismatches": "1"}).content.decode()
+    fix = reverse("evaluation:trained_model_review_fix", args=[project.name, model.pk, prediction.pk])
+    assert f'action="{fix}"' in page and 'name="at" value="0"' in page
+
+    response = owner_client.post(fix, {"back": f"{review}?mismatches=1", "at": "0"})
+
+    annotate = reverse("labeling:document_annotate", args=[project.name, document.pk])
+    assert response.status_code == 302 and response["Location"].startswith(f"{annotate}?")
+    assert [(s.start, s.end, s.model_name) for s in Suggestion.objects.filter(document=document)] == [
+        (18, 27, model.name)
+    ]
+    opened = owner_client.get(response["Location"])
+    assert opened.context["config"]["focusAt"] == 0
+    assert f'href="{review}?mismatches=1#review-{prediction.pk}"' in opened.content.decode()
+    # Somewhere else than this site is never a way "back".
+    elsewhere = owner_client.get(annotate, {"back": "https://example.org/", "at": "0"}).content.decode()
+    assert "Back to the review" not in elsewhere

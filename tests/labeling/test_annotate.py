@@ -166,7 +166,7 @@ def test_span_patch_changes_type_and_refuses_a_foreign_type(project, user, perso
     assert response.status_code == 400 and "has no entity type" in str(response.json())
 
 
-def test_span_post_returns_the_snapped_offsets(project, user, person):
+def test_span_post_returns_the_snapped_offsets_and_says_they_were_snapped(project, user, person):
     document = DocumentFactory(project=project, text="Alice Smith works at Contoso.")
     api = APIClient()
     api.force_authenticate(user)
@@ -174,6 +174,9 @@ def test_span_post_returns_the_snapped_offsets(project, user, person):
     response = api.post(url, {"entity_type": person.pk, "start": 2, "end": 8}, format="json")
     assert response.status_code == 201
     assert (response.json()["start"], response.json()["end"], response.json()["text"]) == (0, 11, "Alice Smith")
+    assert response.json()["snapped"] is True
+    exact = api.post(url, {"entity_type": person.pk, "start": 21, "end": 28}, format="json")
+    assert (exact.json()["text"], exact.json()["snapped"]) == ("Contoso", False)
 
 
 def test_document_patch_assigns_only_members(project, user, member_of):

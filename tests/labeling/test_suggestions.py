@@ -3,8 +3,13 @@ only annotators may accept or reject (viewers may look)."""
 
 from __future__ import annotations
 
+import io
+import json
+import zipfile
+
 import pytest
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django.urls import reverse
 from rest_framework.test import APIClient
 
@@ -14,6 +19,7 @@ from labeling.models import Document, Span, SpanEvent, Suggestion
 from labeling.services import span_create
 from ner.formats.jsonl import read_jsonl
 from ner.predict import ScoredSpan
+from portability.archive import project_archive_bytes
 from projects.roles import Role
 from tests.factories import DocumentFactory, EntityTypeFactory, MembershipFactory, ProjectFactory, UserFactory
 
@@ -41,6 +47,10 @@ def suggest(document: Document, entity_type, word: str, confidence: float = 0.9,
     )
 
 
+def pending() -> QuerySet[Suggestion]:
+    return Suggestion.objects.filter(state=Suggestion.State.PENDING)
+
+
 def stored_tags(document: Document) -> list[tuple[str, str]]:
     return [
         (span.entity_type.name, TEXT[span.start : span.end])
@@ -51,14 +61,15 @@ def stored_tags(document: Document) -> list[tuple[str, str]]:
 # --- services ----------------------------------------------------------------------------------------------------
 
 
-def test_suggestion_accept_makes_a_tag_and_removes_the_suggestion(setup):
+def test_suggestion_accept_makes_a_tag_and_the_suggestion_no_longer_pending(setup):
     doc = setup["doc"]
     suggestion = suggest(doc, setup["Person"], "Alice Smith")
 
     span = service.suggestion_accept(suggestion=suggestion, user=setup["user"])
 
     assert stored_tags(doc) == [("Person", "Alice Smith")]
-    assert not Suggestion.objects.filter(pk=suggestion.pk).exists()
+    assert not pending().filter(pk=suggestion.pk).exists()
+    assert list(service.suggestion_list(document=doc)) == []
     doc.refresh_from_db()
     assert doc.status == Document.Status.IN_PROGRESS  # a tag was made: the document is being worked on
     event = SpanEvent.objects.get(span_id=span.pk)
@@ -91,7 +102,7 @@ def test_suggestion_accept_refused_by_the_overlap_policy_keeps_the_suggestion(se
         service.suggestion_accept(suggestion=suggestion, user=setup["user"])
 
     assert "overlap" in " ".join(refused.value.messages).lower()
-    assert Suggestion.objects.filter(pk=suggestion.pk).exists()
+    assert pending().filter(pk=suggestion.pk).exists()
     assert stored_tags(doc) == [("Organization", "Alice")]
 
 
@@ -104,10 +115,11 @@ def test_suggestion_list_hides_suggestions_under_a_tag(setup):
     assert list(service.suggestion_list(document=doc)) == [paris]
 
 
-def test_suggestion_reject_removes_it_and_makes_no_tag(setup):
+def test_suggestion_reject_hides_it_and_makes_no_tag(setup):
     suggestion = suggest(setup["doc"], setup["Person"], "Alice Smith")
     service.suggestion_reject(suggestion=suggestion)
-    assert not Suggestion.objects.exists()
+    assert list(service.suggestion_list(document=setup["doc"])) == []
+    assert service.suggestions_pending_count(documents=[setup["doc"].pk]) == {}
     assert stored_tags(setup["doc"]) == []
 
 
@@ -122,8 +134,8 @@ def test_suggestions_accept_all_of_one_type(setup):
     assert [TEXT[span.start : span.end] for span in result.accepted] == ["Paris"]
     assert result.skipped == 0
     assert stored_tags(doc) == [("Location", "Paris")]
-    assert sorted(Suggestion.objects.values_list("entity_type__name", flat=True)) == ["Organization", "Person"]
-    assert Suggestion.objects.filter(pk=org.pk).exists()
+    assert sorted(pending().values_list("entity_type__name", flat=True)) == ["Organization", "Person"]
+    assert pending().filter(pk=org.pk).exists()
 
 
 def test_suggestions_accept_all_skips_collisions_with_a_tag_and_says_how_many(setup):
@@ -136,7 +148,8 @@ def test_suggestions_accept_all_skips_collisions_with_a_tag_and_says_how_many(se
 
     assert result.skipped == 1
     assert stored_tags(doc) == [("Organization", "Alice"), ("Location", "Paris")]
-    assert not Suggestion.objects.exists()  # every suggestion in scope is dealt with: accepted or dropped
+    assert not pending().exists()  # every suggestion in scope is dealt with: accepted or dropped
+    assert len(result.suggestions) == 2
 
 
 def test_suggestions_accept_all_prefers_the_more_confident_of_two_overlapping(setup):
@@ -157,10 +170,10 @@ def test_suggestions_reject_all_of_one_type(setup):
     doc = setup["doc"]
     suggest(doc, setup["Person"], "Alice Smith")
     suggest(doc, setup["Location"], "Paris")
-    assert service.suggestions_reject_all(document=doc, entity_type=setup["Person"]) == 1
-    assert list(Suggestion.objects.values_list("entity_type__name", flat=True)) == ["Location"]
-    assert service.suggestions_reject_all(document=doc) == 1
-    assert not Suggestion.objects.exists()
+    assert len(service.suggestions_reject_all(document=doc, entity_type=setup["Person"])) == 1
+    assert list(pending().values_list("entity_type__name", flat=True)) == ["Location"]
+    assert len(service.suggestions_reject_all(document=doc)) == 1
+    assert not pending().exists()
 
 
 def test_suggestions_replace_drops_tagged_regions_unknown_labels_and_repeats(setup):
@@ -249,7 +262,7 @@ def test_api_accept_as_a_type_of_another_project_is_a_clear_400(setup, api):
 
     assert response.status_code == 400
     assert "no entity type" in str(response.json()["entity_type"])
-    assert Suggestion.objects.filter(pk=suggestion.pk).exists()
+    assert pending().filter(pk=suggestion.pk).exists()
 
 
 def test_api_accept_refused_shows_the_span_rule(setup, api):
@@ -271,7 +284,7 @@ def test_api_viewer_may_not_accept_or_reject(setup, api):
         assert viewer.post(_url(name, doc, suggestion), {}, format="json").status_code == 403
     for name in ("api-suggestion-accept-all", "api-suggestion-reject-all"):
         assert viewer.post(_url(name, doc), {}, format="json").status_code == 403
-    assert Suggestion.objects.filter(pk=suggestion.pk).exists()
+    assert pending().filter(pk=suggestion.pk).exists()
     assert stored_tags(doc) == []
 
 
@@ -298,9 +311,9 @@ def test_api_accept_all_and_reject_all_by_type(setup, api):
     assert accepted.status_code == 200
     assert [span["text"] for span in accepted.json()["accepted"]] == ["Alice Smith"]
     assert accepted.json()["skipped"] == 0
-    assert rejected.json() == {"rejected": 1}
+    assert rejected.json()["rejected"] == 1
     assert stored_tags(doc) == [("Person", "Alice Smith")]
-    assert list(Suggestion.objects.values_list("entity_type__name", flat=True)) == ["Organization"]
+    assert list(pending().values_list("entity_type__name", flat=True)) == ["Organization"]
 
 
 def test_api_foreign_project_and_foreign_suggestion_are_404(setup, api):
@@ -337,3 +350,69 @@ def test_annotate_page_config_carries_only_pending_suggestions(setup, owner_clie
     assert hidden.pk not in [row[0] for row in config["suggestions"]]
     assert b'id="suggestion-panel"' in response.content
     assert config["spans"] and len(config["spans"]) == 1  # suggestions are not tags
+
+
+# --- undo: rejected and accepted suggestions come back as they were ------------------------------------------------
+
+
+def test_suggestions_restore_brings_back_a_rejected_one_with_its_confidence(setup):
+    doc = setup["doc"]
+    suggestion = suggest(doc, setup["Person"], "Alice Smith", confidence=0.73, model="model-7")
+    service.suggestion_reject(suggestion=suggestion)
+
+    restored = service.suggestions_restore(document=doc, suggestion_ids=[suggestion.pk])
+
+    assert [(s.pk, s.confidence, s.model_name) for s in restored] == [(suggestion.pk, 0.73, "model-7")]
+    assert list(service.suggestion_list(document=doc)) == [suggestion]
+
+
+def test_suggestions_restore_refuses_another_documents_suggestion_and_changes_nothing(setup):
+    doc = setup["doc"]
+    other = DocumentFactory(project=setup["project"], text=TEXT + " Again.")
+    mine = suggest(doc, setup["Person"], "Alice Smith")
+    theirs = suggest(other, setup["Person"], "Alice Smith")
+    service.suggestions_reject_all(document=doc)
+    service.suggestions_reject_all(document=other)
+
+    with pytest.raises(ValidationError, match=str(theirs.pk)):
+        service.suggestions_restore(document=doc, suggestion_ids=[mine.pk, theirs.pk])
+
+    assert not pending().exists()
+
+
+def test_api_undo_of_accept_all_deletes_the_tags_and_restores_every_suggestion(setup, api):
+    doc = setup["doc"]
+    span_create(document=doc, entity_type=setup["Organization"], start=0, end=5, user=setup["user"])
+    suggest(doc, setup["Person"], "Alice Smith", confidence=0.95)  # collides with the tag: skipped
+    suggest(doc, setup["Location"], "Paris")
+    client = api("annotator")
+
+    accepted = client.post(_url("api-suggestion-accept-all", doc), {}, format="json").json()
+    for span in accepted["accepted"]:
+        client.delete(reverse("api-span-detail", args=[doc.project.name, doc.pk, span["id"]]))
+    restored = client.post(_url("api-suggestion-restore", doc), {"suggestions": accepted["suggestions"]}, format="json")
+
+    assert restored.status_code == 200
+    assert [row["text"] for row in restored.json()["suggestions"]] == ["Paris"]  # the other stays under the tag
+    assert stored_tags(doc) == [("Organization", "Alice")]
+    assert pending().count() == 2
+
+
+def test_api_viewer_may_not_restore(setup, api):
+    doc = setup["doc"]
+    suggestion = suggest(doc, setup["Person"], "Alice Smith")
+    service.suggestion_reject(suggestion=suggestion)
+    response = api("viewer").post(_url("api-suggestion-restore", doc), {"suggestions": [suggestion.pk]}, format="json")
+    assert response.status_code == 403
+    assert not pending().exists()
+
+
+def test_rejected_suggestions_are_not_in_the_project_archive(setup):
+    doc = setup["doc"]
+    suggest(doc, setup["Person"], "Alice Smith")
+    service.suggestion_reject(suggestion=suggest(doc, setup["Location"], "Paris"))
+
+    archive = zipfile.ZipFile(io.BytesIO(project_archive_bytes(project=setup["project"], include_models=False)))
+    entry = next(name for name in archive.namelist() if name.endswith("suggestions.jsonl"))
+    rows = [json.loads(line) for line in archive.read(entry).splitlines()]
+    assert [row["entity_type"] for row in rows] == ["Person"]

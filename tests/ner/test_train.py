@@ -50,6 +50,28 @@ def test_train_reports_monotone_progress_ending_at_100(trained):
     assert progress[-1].elapsed_s >= progress[0].elapsed_s
 
 
+def test_a_run_that_reaches_its_step_limit_did_not_stop_early(trained):
+    result, progress = trained
+    assert not result.stopped_early
+    assert all(update.stop_step is None for update in progress)  # patience (1,600) lies beyond the 60 steps
+
+
+def test_patience_stops_early_says_so_and_tells_the_step_beforehand(tmp_path):
+    docs = labeled_docs()
+    progress: list[Progress] = []
+    # From scratch the dev score stays at 0 for the first few dozen steps: 30 steps of patience end the run.
+    settings = TrainSettings(seed=7, max_steps=2000, patience=30, eval_frequency=10, progress_interval_s=0)
+
+    result = train(
+        docs[:27], docs[27:], language="en", output_dir=tmp_path / "m", settings=settings, on_progress=progress.append
+    )
+
+    assert result.stopped_early and result.steps < 2000
+    announced = [update.stop_step for update in progress if update.stop_step is not None]
+    assert announced and announced[-1] == result.steps  # the last announcement is where it stopped
+    assert progress[-1].percent == 100.0
+
+
 def test_train_twice_with_the_same_seed_gives_identical_models(trained, tmp_path):
     first, _ = trained
     second = train_quick(tmp_path / "again")

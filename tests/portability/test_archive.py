@@ -115,17 +115,17 @@ def test_not_a_zip_is_refused(user):
 
 
 def test_clone_copies_schema_documents_split_and_optionally_models(project, user, trained):
-    viewer = UserFactory(username="vic")
-    Membership.objects.create(project=project, user=viewer, role=Role.VIEWER)
+    editor = UserFactory(username="vic")
+    Membership.objects.create(project=project, user=editor, role=Role.EDITOR)
 
-    clone = project_clone(source=project, user=viewer, name="contracts-copy", include_models=True)
+    clone = project_clone(source=project, user=editor, name="contracts-copy", include_models=True)
 
     assert _documents(clone) == _documents(project)
     assert _spans(clone) == _spans(project)
     assert _types(clone) == _types(project)
     assert list(clone.memberships.values_list("user__username", "role")) == [("vic", "owner")]
     assert TrainedModel.objects.filter(project=clone).count() == 1
-    plain = project_clone(source=project, user=viewer, name="contracts-plain")
+    plain = project_clone(source=project, user=editor, name="contracts-plain")
     assert not TrainedModel.objects.filter(project=plain).exists()
 
 

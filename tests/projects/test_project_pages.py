@@ -5,6 +5,7 @@ from django.urls import reverse
 
 from ner import limits
 from projects.models import Membership, Project
+from projects.services import api_key_create
 from tests.factories import DocumentFactory, EntityTypeFactory, SpanFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -57,6 +58,15 @@ def test_project_create_refuses_invalid_input(owner_client, project, data, messa
     assert response.status_code == 200
     assert message in response.content.decode()
     assert Project.objects.count() == 1
+
+
+def test_project_create_says_a_bad_language_code_once(owner_client):
+    response = owner_client.post(reverse("projects:project_create"), {"name": "fresh", "language": "zz-!!"})
+    assert response.content.decode().count("is not a BCP-47 language code") == 1
+    assert response.context["form"].errors["language"] == [
+        "'zz-!!' is not a BCP-47 language code (e.g. en, en-US, pt-BR, zh-Hans)"
+    ]
+    assert not Project.objects.filter(name="fresh").exists()
 
 
 def test_project_create_page_shows_name_hint_and_language_list(owner_client):
@@ -179,6 +189,13 @@ def test_project_delete_confirmation_lists_counts_then_deletes(owner_client, pro
     response = owner_client.post(_url("project_delete", project), {"confirm_name": "contracts"}, follow=True)
     assert not Project.objects.filter(pk=project.pk).exists()
     assert "were deleted" in response.content.decode()
+
+
+def test_project_delete_confirmation_says_1_member_not_1_members(owner_client, project, user):
+    api_key_create(user=user, name="ci", project=project)
+    body = owner_client.get(_url("project_delete", project)).content.decode()
+    assert "<strong>1</strong> member<" in body
+    assert "<strong>1</strong> api key<" in body
 
 
 def test_project_delete_by_get_deletes_nothing(owner_client, project):

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import shutil
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
+from ner.calibration import CALIBRATION_FILE, CalibrationMap, calibration_map_save
+from ner.predict import GREEDY_SCORE
 from projects.models import ApiKey
 from projects.roles import Role
 from serving import services
@@ -59,6 +63,31 @@ def test_try_it_page_highlights_entities_with_scores(owner_client, project, user
     assert "<mark" in html and "Alice Smith" in html and "PERSON" in html and "found by production" in html
     empty = owner_client.post("/projects/contracts/try/", {"deployment": "production", "text": "   "})
     assert "has no text" in empty.content.decode()
+
+
+@pytest.mark.slow
+def test_try_it_says_whether_the_confidence_is_calibrated_for_that_model(
+    owner_client, project, user, trained_model_dir, tmp_path
+):
+    # The quick model's dev set is too small to calibrate it (training saves no map); a copy gets a map of its own.
+    raw_dir = tmp_path / "raw"
+    shutil.copytree(trained_model_dir, raw_dir)
+    assert not (raw_dir / CALIBRATION_FILE).exists()
+    calibrated_dir = tmp_path / "calibrated"
+    shutil.copytree(trained_model_dir, calibrated_dir)
+    identity = CalibrationMap(GREEDY_SCORE, (0.0, 1.0), (0.0, 1.0), 40, 30, 0.1, 0.05)
+    calibration_map_save(identity, calibrated_dir)
+    for name, folder in (("raw", raw_dir), ("calibrated", calibrated_dir)):
+        model = model_row(project, name, Path(folder))
+        services.deployment_create_or_replace(project=project, name=name, model=model, user=user)
+    text = "Yesterday Alice Smith flew to Berlin."
+
+    raw = owner_client.post("/projects/contracts/try/", {"deployment": "raw", "text": text}).content.decode()
+    calibrated = owner_client.post("/projects/contracts/try/", {"deployment": "calibrated", "text": text})
+
+    assert "not calibrated" in raw and "calibrated on" not in raw
+    assert "calibrated on the dev documents" in calibrated.content.decode()
+    assert "not calibrated" not in calibrated.content.decode()
 
 
 def test_try_it_without_deployments_says_so(owner_client, project):

@@ -9,9 +9,11 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import RestrictedError
+from django.urls import reverse
 from rest_framework.test import APIClient
 
 from evaluation.models import TrainedModel
+from evaluation.templatetags.evaluation_tags import pct
 from ner import limits
 from ner.predict import ScoredSpan
 from projects.roles import Role
@@ -125,6 +127,7 @@ class _LabelPredictor:
 
     label: str
     labels: tuple[str, ...] = ()
+    calibration: None = None  # like a model whose dev set was too small to calibrate
 
     def predict(self, texts, batch_size=32, *, with_confidence=False, beam_width=16):
         return [[ScoredSpan(0, 1, self.label, 1.0)] for _ in texts]
@@ -269,3 +272,19 @@ def test_pages_non_member_gets_404(client, project, two_models):
     MembershipFactory(project=outsider_project, user=outsider, role=Role.OWNER)
     client.force_login(outsider)
     assert client.get("/projects/contracts/deployments/").status_code == 404
+
+
+def test_deployment_pages_show_scores_as_the_evaluation_page_does(owner_client, project, two_models):
+    a, _ = two_models
+    owner_client.post("/projects/contracts/deploy/", {"name": "production", "model": a.pk})
+    as_evaluated = pct(a.micro_f1)
+    assert as_evaluated.endswith("%")
+
+    evaluation = owner_client.get(reverse("evaluation:trained_model_detail", args=[project.name, a.pk])).content
+    detail = owner_client.get("/projects/contracts/deployments/production/").content.decode()
+    listing = owner_client.get("/projects/contracts/deployments/").content.decode()
+
+    assert as_evaluated in evaluation.decode()
+    assert f'<div class="stat">{as_evaluated}</div><div class="muted">micro F1</div>' in detail
+    assert f"<td>{as_evaluated}</td>" in listing
+    assert f"{a.micro_f1:.3f}" not in detail + listing
