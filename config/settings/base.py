@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "axes",
     "django_htmx",
     "projects",
     "labeling",
@@ -60,6 +61,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, so that it sees the login view's answer and turns a locked-out attempt into 429.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -104,6 +107,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# django-axes first: it refuses a locked-out sign-in before any password is checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "projects:project_list"
 LOGOUT_REDIRECT_URL = "login"
@@ -183,6 +188,23 @@ NERLAB_JOB_ATTEMPTS = env.int("NERLAB_JOB_ATTEMPTS", default=3)
 # How often every running worker looks for such jobs (it also does when it starts and when a job is queued).
 NERLAB_RECOVERY_INTERVAL_S = env.int("NERLAB_RECOVERY_INTERVAL_S", default=60)
 
+# Guessing passwords and API keys (django-axes, attempts kept in the database so that every web process and host
+# counts together). A sign-in is refused with 429 after NERLAB_LOGIN_FAILURE_LIMIT wrong passwords for one username
+# from one client address; any API key from a client address after NERLAB_API_KEY_FAILURE_LIMIT wrong keys. The lock
+# lifts NERLAB_LOCKOUT_MINUTES after the last failure, or at once with `manage.py axes_reset`. Behind reverse
+# proxies, NERLAB_TRUSTED_PROXY_COUNT says how many append to X-Forwarded-For, so the client address is the real one.
+NERLAB_LOGIN_FAILURE_LIMIT = env.int("NERLAB_LOGIN_FAILURE_LIMIT", default=10)
+NERLAB_API_KEY_FAILURE_LIMIT = env.int("NERLAB_API_KEY_FAILURE_LIMIT", default=20)
+NERLAB_LOCKOUT_MINUTES = env.int("NERLAB_LOCKOUT_MINUTES", default=15)
+NERLAB_TRUSTED_PROXY_COUNT = env.int("NERLAB_TRUSTED_PROXY_COUNT", default=0)
+AXES_FAILURE_LIMIT = "projects.throttling.failure_limit"
+AXES_COOLOFF_TIME = "projects.throttling.cool_off"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "projects.throttling.client_address"
+AXES_LOCKOUT_TEMPLATE = "registration/lockout.html"
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "projects.authentication.ApiKeyAuthentication",
@@ -193,6 +215,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "rest_framework.views.exception_handler",
+    "NUM_PROXIES": NERLAB_TRUSTED_PROXY_COUNT,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "nerlab API",
