@@ -240,6 +240,14 @@ SPECTACULAR_SETTINGS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    # A refused or missing page (4xx) is one line naming the path and the reason, not a traceback.
+    "filters": {"one_line_refusals": {"()": "config.logging.OneLineRefusals"}},
+    "loggers": {
+        "django.request": {"filters": ["one_line_refusals"]},
+        # No handler of Django's own: under DEBUG its console handler printed every record a second time beside the
+        # root's (two tracebacks per refusal).
+        "django": {"handlers": []},
+    },
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
 }
