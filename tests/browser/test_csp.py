@@ -43,11 +43,16 @@ OTHER_PAGES: dict[str, str] = {
     "projects:invitation_accept": "owner",
     "portability:project_archive_import": "owner",
     "login": "anonymous",
-    "projects:signup": "skip: off unless NERLAB_SELF_REGISTRATION (404); the same form layout as login",
+    "projects:signup": "anonymous",  # with NERLAB_SELF_REGISTRATION on, below
     "logout": "skip: POST only",
     "projects:api_key_revoke": "skip: POST only",
     "<unnamed favicon.ico>": "skip: a redirect to the icon, checked in tests/test_error_pages.py",
 }
+
+
+# The error pages' visits: a page that is not there, and one a viewer's role may not open.
+MISSING = "/projects/csp-home/no-such-page/"
+REFUSED = "/projects/csp-home/settings/"
 
 
 def _other_routes() -> list[str]:
@@ -101,7 +106,7 @@ def _page_urls(site: dict[str, Any]) -> dict[str, list[str]]:
         if not actor.startswith("skip"):
             urls[actor].append(reverse(name, kwargs=kwargs.get(name)))
     # The error pages, in the layout: a page that is not there, and one the owner's role may not open.
-    urls["owner"].append(f"/projects/{site['project'].name}/no-such-page/")
+    urls["owner"].append(MISSING)
     urls["owner"].append("/api/docs/")
     return urls
 
@@ -127,16 +132,21 @@ def _watch(page: Any, origin: str, problems: list[str]) -> None:
     page.on("request", on_request)
 
 
-def _visit(page: Any, url: str, problems: list[str]) -> None:
+def _visit(page: Any, url: str, problems: list[str], expected: int = 200) -> None:
     response = page.goto(url, wait_until="load")
     assert response is not None
+    if response.status != expected:
+        problems.append(f"{url}: answered {response.status}, not {expected}")
     header = response.header_value("content-security-policy") or ""
     if "script-src 'self'" not in header:
         problems.append(f"{url}: no Content-Security-Policy with script-src 'self' ({header!r})")
     problems += [f"{url}: {violation}" for violation in page.evaluate("window.__cspViolations")]
 
 
-def test_no_page_breaks_the_content_security_policy_or_calls_another_host(sign_in, browser, live_server, site):
+def test_no_page_breaks_the_content_security_policy_or_calls_another_host(
+    sign_in, browser, live_server, site, settings
+):
+    settings.NERLAB_SELF_REGISTRATION = True  # the sign-up page, and its link on the sign-in page
     urls = _page_urls(site)
     owner_client = Client()
     owner_client.force_login(site["owner"])
@@ -147,7 +157,7 @@ def test_no_page_breaks_the_content_security_policy_or_calls_another_host(sign_i
     visited = 0
     for url in urls["owner"]:
         if _is_html(owner_client, url):
-            _visit(page, url, problems)
+            _visit(page, url, problems, expected=404 if url == MISSING else 200)
             visited += 1
 
     anonymous = browser.new_context(base_url=live_server.url)
@@ -171,7 +181,7 @@ def test_the_error_page_for_a_refusal_is_clean_too(sign_in, live_server, site):
     problems: list[str] = []
     page = sign_in(viewer)
     _watch(page, live_server.url, problems)
-    _visit(page, reverse("projects:project_edit", args=[project.name]), problems)
+    _visit(page, REFUSED, problems, expected=403)
     assert page.locator("h1").inner_text() == "You can't do this here"
     assert problems == []
 
