@@ -18,7 +18,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     # Browsers ask for /favicon.ico on their own (a JSON answer has no <link rel="icon">). Lazy: the static file's
     # hashed name is known only once collectstatic has run, and `manage.py check` imports this before.
-    path("favicon.ico", RedirectView.as_view(url=lazy(static, str)("favicon.svg"))),
+    path("favicon.ico", RedirectView.as_view(url=lazy(static, str)("favicon.svg")), name="favicon"),
     path("", include("projects.urls")),
     path("", include("labeling.urls")),
     path("", include("labeling.consistency_urls")),

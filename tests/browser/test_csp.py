@@ -46,7 +46,7 @@ OTHER_PAGES: dict[str, str] = {
     "projects:signup": "anonymous",  # with NERLAB_SELF_REGISTRATION on, below
     "logout": "skip: POST only",
     "projects:api_key_revoke": "skip: POST only",
-    "<unnamed favicon.ico>": "skip: a redirect to the icon, checked in tests/test_error_pages.py",
+    "favicon": "skip: a redirect to the icon, checked in tests/test_error_pages.py",
 }
 
 
