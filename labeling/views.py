@@ -247,7 +247,7 @@ def _annotated_html(text: str, spans: Sequence[Span | AnnotatorSpan]) -> SafeStr
         ending = " ".join(span.entity_type.name for span in segment.spans if span.end == position)
         end_attribute = f' data-end="{escape(ending)}"' if ending else ""
         parts.append(
-            f'<mark class="span" data-ids="{ids}" style="--span-color: {escape(segment.color)}"'
+            f'<mark class="span" data-ids="{ids}" data-span-color="{escape(segment.color)}"'
             f' title="{escape(segment.labels)}"{end_attribute}>{html}</mark>'
         )
     return mark_safe("".join(parts))  # every piece was escaped above

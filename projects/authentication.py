@@ -1,5 +1,6 @@
 """API-key authentication for scripts: ``Authorization: Api-Key <key>``, ``Authorization: Bearer <key>`` or
-Azure's ``Ocp-Apim-Subscription-Key: <key>`` header."""
+Azure's ``Ocp-Apim-Subscription-Key: <key>`` header. Wrong keys are counted per client address and a guessing
+address is refused with 429 (projects/throttling.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
 from projects.services import api_key_authenticate
+from projects.throttling import api_key_failure_record, api_key_guessing_check
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
@@ -27,8 +29,13 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         raw = self._raw_key(request)
         if raw is None:
             return None
+        api_key_guessing_check(request._request)
+        return self._lookup(request, raw)
+
+    def _lookup(self, request: Request, raw: str) -> tuple[Any, Any]:
         api_key = api_key_authenticate(raw=raw)
         if api_key is None:
+            api_key_failure_record(request._request)
             raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
         return api_key.user, api_key
 

@@ -15,6 +15,7 @@ kept 24 hours and are visible only to the user whose key submitted the job.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -100,6 +101,11 @@ class AzureView(APIView):
                 "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid "
                 "nerlab API key in the Ocp-Apim-Subscription-Key header.",
             ).response()
+        if isinstance(exc, exceptions.Throttled):
+            response = AzureError(429, "TooManyRequests", str(exc.detail)).response()
+            if exc.wait is not None:
+                response["Retry-After"] = str(math.ceil(exc.wait))
+            return response
         if isinstance(exc, exceptions.ParseError):
             return invalid_request(
                 f"The request body is not valid JSON: {exc.detail}", "InvalidRequestBodyFormat"

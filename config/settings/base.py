@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import environ
+from django.utils.csp import CSP
 
 # BASE_DIR holds what nerlab ships besides code (templates/, static/, demo/): the repository root in a checkout, the
 # installed config package for a wheel (pyproject.toml's package-dir puts them there). The folder that gets .env and
@@ -42,6 +43,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "axes",
     "django_htmx",
     "projects",
     "labeling",
@@ -52,6 +55,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -60,6 +64,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, so that it sees the login view's answer and turns a locked-out attempt into 429.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -104,6 +110,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# django-axes first: it refuses a locked-out sign-in before any password is checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "projects:project_list"
 LOGOUT_REDIRECT_URL = "login"
@@ -183,6 +191,23 @@ NERLAB_JOB_ATTEMPTS = env.int("NERLAB_JOB_ATTEMPTS", default=3)
 # How often every running worker looks for such jobs (it also does when it starts and when a job is queued).
 NERLAB_RECOVERY_INTERVAL_S = env.int("NERLAB_RECOVERY_INTERVAL_S", default=60)
 
+# Guessing passwords and API keys (django-axes, attempts kept in the database so that every web process and host
+# counts together). A sign-in is refused with 429 after NERLAB_LOGIN_FAILURE_LIMIT wrong passwords for one username
+# from one client address; any API key from a client address after NERLAB_API_KEY_FAILURE_LIMIT wrong keys. The lock
+# lifts NERLAB_LOCKOUT_MINUTES after the last failure, or at once with `manage.py axes_reset`. Behind reverse
+# proxies, NERLAB_TRUSTED_PROXY_COUNT says how many append to X-Forwarded-For, so the client address is the real one.
+NERLAB_LOGIN_FAILURE_LIMIT = env.int("NERLAB_LOGIN_FAILURE_LIMIT", default=10)
+NERLAB_API_KEY_FAILURE_LIMIT = env.int("NERLAB_API_KEY_FAILURE_LIMIT", default=20)
+NERLAB_LOCKOUT_MINUTES = env.int("NERLAB_LOCKOUT_MINUTES", default=15)
+NERLAB_TRUSTED_PROXY_COUNT = env.int("NERLAB_TRUSTED_PROXY_COUNT", default=0)
+AXES_FAILURE_LIMIT = "projects.throttling.failure_limit"
+AXES_COOLOFF_TIME = "projects.throttling.cool_off"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "projects.throttling.client_address"
+AXES_LOCKOUT_TEMPLATE = "registration/lockout.html"
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "projects.authentication.ApiKeyAuthentication",
@@ -193,12 +218,17 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "rest_framework.views.exception_handler",
+    "NUM_PROXIES": NERLAB_TRUSTED_PROXY_COUNT,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "nerlab API",
     "DESCRIPTION": "Projects, members, entity types, documents and spans of a self-hosted custom NER studio.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from drf-spectacular-sidecar's copy, never a CDN; no "valid schema" badge fetched from swagger.io.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "COMPONENT_SPLIT_REQUEST": True,
     # Several models have a "status"; name each enum after its model so the schema has no collisions.
     "ENUM_NAME_OVERRIDES": {
@@ -209,9 +239,32 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# Everything from this host, nothing inline: no inline script, handler or style attribute, no eval, no CDN.
+# Colours and bar widths come from data attributes that static/js/app.js applies through the CSSOM.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:"],  # Swagger UI draws its icons as data: SVGs
+    "font-src": [CSP.SELF],
+    "connect-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    # A refused or missing page (4xx) is one line naming the path and the reason, not a traceback.
+    "filters": {"one_line_refusals": {"()": "config.logging.OneLineRefusals"}},
+    "loggers": {
+        "django.request": {"filters": ["one_line_refusals"]},
+        # No handler of Django's own: under DEBUG its console handler printed every record a second time beside the
+        # root's (two tracebacks per refusal).
+        "django": {"handlers": []},
+    },
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
 }

@@ -225,7 +225,7 @@
       const names = active.map((span) => (types.get(span.typeId) || {}).name || "?");
       const ending = active.filter((span) => span.end === end).map((span) => (types.get(span.typeId) || {}).name || "?");
       parts.push(
-        `<mark class="span" data-ids="${active.map((s) => s.id).join(" ")}" style="--span-color: ${escapeHtml(color)}"` +
+        `<mark class="span" data-ids="${active.map((s) => s.id).join(" ")}" data-span-color="${escapeHtml(color)}"` +
         ` title="${escapeHtml(names.join(", "))}"${ending.length ? ` data-end="${escapeHtml(ending.join(" "))}"` : ""}>${html}</mark>`,
       );
     }
@@ -243,7 +243,7 @@
     const title = proposed.map((s) => `Suggested ${typeName(s.typeId)}, ${percent(s.confidence)} confident`).join("; ");
     const ending = proposed.filter((s) => s.end === end).map((s) => `${typeName(s.typeId)} ${percent(s.confidence)}`);
     return `<mark class="suggestion" data-suggestion-ids="${proposed.map((s) => s.id).join(" ")}"` +
-      ` style="--span-color: ${escapeHtml(color)}" title="${escapeHtml(title)}: click to accept or reject"` +
+      ` data-span-color="${escapeHtml(color)}" title="${escapeHtml(title)}: click to accept or reject"` +
       `${ending.length ? ` data-end="${escapeHtml(ending.join(" "))}"` : ""}>${html}</mark>`;
   }
 

@@ -35,6 +35,11 @@ def browser() -> Iterator[Any]:
         launched.close()
 
 
+def _report_csp_violation(message: Any, errors: list[str]) -> None:
+    if "Content Security Policy" in message.text:  # how Chromium words every violation it reports
+        errors.append(message.text)
+
+
 @pytest.fixture
 def sign_in(browser, live_server):
     """``sign_in(user)`` -> a Playwright page whose context carries that user's session."""
@@ -42,7 +47,7 @@ def sign_in(browser, live_server):
     from django.test import Client
 
     contexts: list[Any] = []
-    errors: list[str] = []  # uncaught JavaScript errors fail the test that caused them
+    errors: list[str] = []  # uncaught JavaScript errors and Content-Security-Policy violations fail the test
 
     def open_page(user: Any, width: int = 1280, height: int = 800) -> Any:
         client = Client()
@@ -54,9 +59,10 @@ def sign_in(browser, live_server):
         contexts.append(context)
         page = context.new_page()
         page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("console", lambda message: _report_csp_violation(message, errors))
         return page
 
     yield open_page
     for context in contexts:
         context.close()
-    assert errors == [], f"JavaScript errors on the page: {errors}"
+    assert errors == [], f"JavaScript errors or CSP violations on the page: {errors}"

@@ -49,6 +49,7 @@ NOT_VISITED: dict[str, str] = {
     "evaluation:training_run_cancel": "POST-only: redirects to the training page",
     "curves:learning_curve_start": "POST-only: redirects to the learning curve page",
     "portability:project_archive": "a download (a .zip file), not a page",
+    "favicon": "a redirect to the icon file, not a page",
 }
 
 # Query strings that put a page in the state worth checking (a filled form, a chosen comparison).

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from django.contrib.staticfiles import finders
 from django.urls import reverse
 
 from labeling.models import Document, Span
@@ -116,9 +119,12 @@ def test_document_detail_shows_exact_text_with_highlighted_spans(owner_client, p
     response = owner_client.get(reverse("labeling:document_detail", args=[project.name, document.pk]))
     body = response.content.decode()
     assert response.status_code == 200
-    assert "white-space: pre-wrap" in body
+    # Line breaks shown as stored: the text's box keeps white space (a class, since the CSP refuses style attributes).
+    assert '<div class="card document-text">' in body
+    document_text_rule = Path(finders.find("css/app.css")).read_text().split(".document-text {")[1].split("}")[0]
+    assert "white-space: pre-wrap" in document_text_rule
     # Escaped, CR kept as a character reference so the page's text has the same offsets as the stored text.
-    assert 'Hi &lt;b&gt;&#13;\n<mark style="background: #ffb703" title="Person"' in body
+    assert 'Hi &lt;b&gt;&#13;\n<mark data-span-color="#ffb703" title="Person"' in body
     assert ">Alice</mark> &amp; Bob</div>" in body
 
 
