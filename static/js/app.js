@@ -5,6 +5,7 @@
 //   the CSS variable the stylesheets read (--span-color, --percent, --shade) through the CSSOM, which the policy
 //   allows. A MutationObserver does it for whatever appears later too: htmx swaps, annotate.js's marks.
 // - data-confirm="Question?" on a submit button or a form asks before the form is sent.
+// - A region that scrolls (a wide table on a phone) takes keyboard focus, so it can be scrolled without a mouse.
 //
 // Loaded in <head> without defer, so the observer is watching before the parser adds the body: colours are set
 // before the first paint.
@@ -58,4 +59,18 @@
     },
     true,
   );
+
+  // Only regions that really scroll get a tab stop: a tab stop on every table would slow keyboard users down.
+  const SCROLLERS = "table, pre, .scroll-x, .scroll";
+  function focusScrollers() {
+    for (const element of document.querySelectorAll(SCROLLERS)) {
+      const scrolls = element.scrollWidth > element.clientWidth || element.scrollHeight > element.clientHeight;
+      const overflow = getComputedStyle(element);
+      const scrollable = [overflow.overflowX, overflow.overflowY].some((value) => value === "auto" || value === "scroll");
+      if (scrolls && scrollable && !element.hasAttribute("tabindex")) element.setAttribute("tabindex", "0");
+    }
+  }
+  document.addEventListener("DOMContentLoaded", focusScrollers);
+  window.addEventListener("resize", focusScrollers);
+  document.addEventListener("htmx:afterSettle", focusScrollers);
 })();

@@ -30,7 +30,7 @@ NOT_PAGES = (
 
 # Named HTML routes that are not visited, with the reason. Each entry must still exist (test_no_stale_exemptions).
 NOT_VISITED: dict[str, str] = {
-    "api-docs": "Swagger UI's own page (drf-spectacular's template and a third-party bundle), not our templates",
+    "api-docs": "Swagger UI's own markup (the vendored drf-spectacular-sidecar bundle), not our templates",
     "logout": "POST-only: signs out and redirects",
     "projects:member_update": "POST-only: changes a role and redirects to the members page",
     "projects:member_remove": "POST-only: removes a member and redirects",
@@ -47,6 +47,8 @@ NOT_VISITED: dict[str, str] = {
     "consistency:fix": "POST-only: redirects to the consistency page",
     "evaluation:training_run_start": "POST-only: redirects to the training page",
     "evaluation:training_run_cancel": "POST-only: redirects to the training page",
+    "evaluation:trained_model_review_fix": "POST-only: turns the model's predictions into suggestions, then redirects to "
+    "the tagging page",
     "curves:learning_curve_start": "POST-only: redirects to the learning curve page",
     "portability:project_archive": "a download (a .zip file), not a page",
     "favicon": "a redirect to the icon file, not a page",
@@ -132,7 +134,7 @@ def _project_with_data() -> tuple[dict[str, Any], dict[str, Any]]:
     """A member of each role and a project holding tagged documents, types, an invitation, an API key, a trained
     model with its evaluation and a comparison partner, a deployment, a learning curve, a suggestion, agreement copies,
     a pre-annotation and an import."""
-    from evaluation.models import LearningCurve, PreannotationJob
+    from evaluation.models import LearningCurve, PreannotationJob, Prediction
     from labeling.models import AnnotationAssignment, AnnotatorSpan, ImportJob, Suggestion
     from projects import services
     from projects.models import Membership
@@ -184,6 +186,7 @@ def _project_with_data() -> tuple[dict[str, Any], dict[str, Any]]:
         ).pk,
         "token": token,
         "suggested_document_id": documents[1].pk,
+        "prediction_id": Prediction.objects.filter(evaluation__model=trained_model).values_list("pk", flat=True)[0],
     }
     return users, values
 
