@@ -358,7 +358,7 @@ def training_run_start(
                 field for field, value in (("step limit", max_steps), ("patience", patience)) if value is None
             )
             run.settings_rule = sized.rule
-            run.settings_reason = f"The {chosen} follow the corpus size: {sized.reason}."
+            run.settings_reason = f"The {chosen} from the size of the training side: {sized.reason}."
         run.save()
         project_pk = project.pk
         jobs_recover_on_commit()
