@@ -19,6 +19,9 @@ What a caller can rely on:
 - Spans that do not line up with token boundaries are widened to whole tokens (``alignment_mode="expand"``) and
   counted in ``TrainResult.misaligned_spans``; spans that cannot be used (they overlap another after widening)
   are counted in ``dropped_spans``. Neither stops the training.
+- On a time budget (``TrainSettings.time_budget_s``): the machine's speed is measured on a throwaway pipeline, the
+  largest step limit that fits is chosen (``ner.budget``), and the run is then the fixed run of that limit, so
+  training again with it reproduces the model. The chosen limit and how it was chosen go into the model's meta.
 - Calibrated confidence: once the best checkpoint is chosen, it predicts the dev documents and an isotonic map
   from its raw entity scores to "exactly right" is fitted and saved beside it as ``calibration.json``
   (``ner.calibration.calibration_map_fit``; deterministic, so reproducibility holds). ``ner.predict`` applies it.
@@ -579,7 +582,7 @@ def _train(
             if should_stop is not None and should_stop():
                 raise TrainCancelled("Training was cancelled")
             now = clock()
-            if now >= deadline:
+            if now >= deadline and info["step"] < settings.max_steps:
                 # Slower than measured (a busier machine): keep the best checkpoint so far, in time.
                 stopped_at_time_limit = True
                 break
