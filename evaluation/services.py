@@ -756,25 +756,18 @@ def trained_model_delete(*, model: TrainedModel) -> None:
 def training_run_retrain(
     *, model: TrainedModel, user: AbstractBaseUser | None, replace: TrainedModel | None = None
 ) -> TrainingRun:
-    """Train again with ``model``'s settings (seed, limits, patience) on the project's tags as they are now (a fresh
-    snapshot), under the next free model name: the one click after fixing tags from a review.
+    """Train again with ``model``'s settings (seed, limits, patience; the steps its time budget chose, not the
+    minutes) on the project's tags as they are now (a fresh snapshot), under the next free model name: the one click
+    after fixing tags from a review.
 
     At the model limit the caller names a model to ``replace``; it is deleted in the same transaction, so a refusal
     (it is deployed, or the new run cannot start) keeps it."""
-    settings = model.run
     with transaction.atomic():
         if replace is not None:
             if replace.project_id != model.project_id:
                 raise ValidationError({"replace": "That model belongs to another project."})
             trained_model_delete(model=replace)
-        return training_run_start(
-            project=model.project,
-            user=user,
-            seed=settings.seed,
-            max_epochs=settings.max_epochs,
-            max_steps=settings.max_steps,
-            patience=settings.patience,
-        )
+        return training_run_start(project=model.project, user=user, same_settings_as=model)
 
 
 def _described(objects: Iterable[Model]) -> str:

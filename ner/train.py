@@ -679,8 +679,8 @@ def _patience_stop_step(settings: TrainSettings, evaluations: Sequence[tuple[flo
     if not settings.patience:
         return None
     last = _patience_best_step(evaluations) + settings.patience
-    if settings.eval_frequency > 0:  # the rule is only checked after an evaluation
-        last = -(-last // settings.eval_frequency) * settings.eval_frequency
+    every = settings.evaluation_every  # the rule is only checked after an evaluation
+    last = -(-last // every) * every
     return None if settings.max_steps and last >= settings.max_steps else last + 1
 
 

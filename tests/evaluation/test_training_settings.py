@@ -201,3 +201,21 @@ def test_a_budgeted_run_records_its_steps_and_retraining_reuses_them(
     assert again.settings_rule == "same-as-model" and "the settings of model budget" in again.settings_reason
     assert again.budget == {} and again.snapshot_id == run.snapshot_id
     assert TrainedModel.objects.get(run=again).evaluation.report == model.evaluation.report
+
+
+def test_retrain_from_the_model_page_reuses_the_steps_its_budget_chose(owner_client, trainable, monkeypatch):
+    from tests.serving.helpers import model_row
+
+    monkeypatch.setattr(services, "training_run_dispatch", lambda **kwargs: None)  # queued, never run here
+    model = model_row(trainable, "budgeted")
+    TrainingRun.objects.filter(pk=model.run_id).update(
+        seed=5, max_steps=21_000, patience=5_400, time_budget_minutes=10, budget={"max_steps": 12_300}
+    )
+    url = reverse("evaluation:trained_model_retrain", args=[trainable.name, model.pk])
+    page = owner_client.get(url).content.decode()
+    assert "at most 12300 steps (the steps its 10-minute budget chose)" in page
+
+    assert owner_client.post(url).status_code == 302
+    run = TrainingRun.objects.exclude(pk=model.run_id).get()
+    assert (run.seed, run.max_steps, run.patience, run.time_budget_minutes) == (5, 12_300, 5_400, None)
+    assert run.settings_rule == "same-as-model" and "the settings of model budgeted" in run.settings_reason
