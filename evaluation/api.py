@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+from django.core.exceptions import ValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status
@@ -62,7 +63,14 @@ class TrainingRunListApi(ProjectScopedAPIView):
         project = self.get_project(Permission.TRAIN)
         serializer = TrainingRunStartInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        run = services.training_run_start(project=project, user=request.user, **serializer.validated_data)
+        data = dict(serializer.validated_data)
+        source = data.pop("same_settings_as")
+        if source is not None:
+            model = selectors.trained_model_list(project=project).filter(pk=source).first()
+            if model is None:
+                raise ValidationError({"same_settings_as": f"{project.name} has no trained model with id {source}."})
+            data["same_settings_as"] = model
+        run = services.training_run_start(project=project, user=request.user, **data)
         run = selectors.training_run_get(project=project, run_id=run.pk)
         return Response(TrainingRunOutputSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 

@@ -14,8 +14,21 @@ class TrainingRunForm(forms.Form):
     seed = forms.IntegerField(
         min_value=0, max_value=2**31 - 1, initial=0, help_text="The same data and seed train the same model."
     )
+    time_budget_minutes = forms.IntegerField(
+        label="Time budget (minutes)",
+        min_value=1,
+        max_value=limits.TIME_BUDGET_MINUTES_MAX,
+        required=False,
+        help_text=(
+            "Train for at most this many minutes: nerlab measures this machine's speed and chooses the step limit "
+            "(up to max steps). Empty: no budget."
+        ),
+    )
     max_steps = forms.IntegerField(
-        min_value=0, max_value=1_000_000, initial=2000, help_text="Stop after this many updates (0: no step limit)."
+        min_value=0,
+        max_value=1_000_000,
+        required=False,
+        help_text="Stop after this many updates (0: no step limit). Empty: from the corpus size.",
     )
     max_epochs = forms.IntegerField(
         min_value=0, max_value=10_000, initial=0, help_text="Stop after this many passes over the data (0: no limit)."
@@ -23,14 +36,21 @@ class TrainingRunForm(forms.Form):
     patience = forms.IntegerField(
         min_value=0,
         max_value=1_000_000,
-        initial=400,
-        help_text="Stop when the dev score has not improved for this many steps (0: never stop early).",
+        required=False,
+        help_text=(
+            "Stop when the dev score has not improved for this many steps (0: never stop early). "
+            "Empty: from the corpus size."
+        ),
     )
 
     def clean(self) -> dict:
         data = super().clean() or {}
         if data.get("max_steps") == 0 and data.get("max_epochs") == 0:
             raise forms.ValidationError("Set a step limit or an epoch limit: with neither, training would never end.")
+        if data.get("time_budget_minutes") is not None and data.get("max_steps") == 0:
+            self.add_error(
+                "max_steps", "A time budget chooses the step limit up to this one: leave it empty or set a limit."
+            )
         return data
 
 

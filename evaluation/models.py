@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
@@ -89,8 +90,18 @@ class TrainingRun(models.Model):
     # Settings.
     seed = models.PositiveIntegerField(default=0)
     max_epochs = models.PositiveIntegerField(default=0)
+    # The step limit (a time budget chooses at most this many) and patience: the user's, or from the corpus size.
     max_steps = models.PositiveIntegerField(default=2000)
     patience = models.PositiveIntegerField(default=400)
+    # "At most N minutes": the worker measures the machine and chooses the step limit (recorded in ``budget``).
+    time_budget_minutes = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(limits.TIME_BUDGET_MINUTES_MAX)]
+    )
+    # Which rule chose the settings ("" when the user gave them all), and why, in the user's words.
+    settings_rule = models.CharField(max_length=40, blank=True)
+    settings_reason = models.TextField(blank=True)
+    # What the time budget chose: ner.budget.BudgetPlan.to_dict() (max_steps, measured speed, estimate).
+    budget = models.JSONField(default=dict, blank=True)
     # Progress, written by the worker about once a second.
     percent = models.FloatField(default=0.0)
     epoch = models.PositiveIntegerField(default=0)
@@ -132,6 +143,11 @@ class TrainingRun(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in self.ACTIVE
+
+    @property
+    def trained_steps(self) -> int:
+        """The step limit the model was trained with: the one its time budget chose, or the run's own."""
+        return int(self.budget.get("max_steps") or self.max_steps)
 
     @property
     def elapsed_s(self) -> float | None:

@@ -14,9 +14,50 @@ class TrainingRunStartInputSerializer(serializers.Serializer):
         max_length=limits.MODEL_NAME_MAX, required=False, allow_blank=True, help_text="Default: the next free model-N."
     )
     seed = serializers.IntegerField(min_value=0, max_value=2**31 - 1, default=0)
-    max_steps = serializers.IntegerField(min_value=0, max_value=1_000_000, default=2000)
+    max_steps = serializers.IntegerField(
+        min_value=0,
+        max_value=1_000_000,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Step limit (0: none). Default: from the training side's size (the run's settings_reason says how).",
+    )
     max_epochs = serializers.IntegerField(min_value=0, max_value=10_000, default=0)
-    patience = serializers.IntegerField(min_value=0, max_value=1_000_000, default=400)
+    patience = serializers.IntegerField(
+        min_value=0,
+        max_value=1_000_000,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Early stopping, in steps (0: off). Default: from the training side's size.",
+    )
+    time_budget_minutes = serializers.IntegerField(
+        min_value=1,
+        max_value=limits.TIME_BUDGET_MINUTES_MAX,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Train for at most this many minutes: the worker measures its speed and chooses the step limit "
+        "(at most max_steps); the choice is in the run's budget.",
+    )
+    same_settings_as = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="A trained model's id: train with its settings (the steps its time budget chose, not the minutes) "
+        "instead of the fields above.",
+    )
+
+    def validate(self, data: dict) -> dict:
+        if data.get("same_settings_as") is not None:
+            given = sorted(
+                set(self.initial_data) & {"seed", "max_steps", "max_epochs", "patience", "time_budget_minutes"}
+            )
+            if given:
+                raise serializers.ValidationError(
+                    {"same_settings_as": f"Takes every setting from that model: leave out {', '.join(given)}."}
+                )
+        return data
 
 
 class SnapshotOutputSerializer(serializers.Serializer):
@@ -62,6 +103,10 @@ class TrainingRunOutputSerializer(serializers.ModelSerializer):
             "max_steps",
             "max_epochs",
             "patience",
+            "time_budget_minutes",
+            "settings_rule",
+            "settings_reason",
+            "budget",
             "percent",
             "epoch",
             "step",

@@ -32,7 +32,8 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import Model, ProtectedError, Q, RestrictedError
+from django.db.models import Model, ProtectedError, Q, QuerySet, RestrictedError, Sum
+from django.db.models.functions import Length
 from django.utils import timezone
 
 from evaluation.models import DatasetSnapshot, Evaluation, Prediction, TrainedModel, TrainingRun
@@ -46,6 +47,7 @@ from ner.metrics import DocumentComparison, EvaluationReport, compare_documents,
 from ner.names import InvalidName, check_model_name
 from ner.predict import ScoredSpan
 from ner.predict import load as load_model
+from ner.sizing import CorpusSettings, settings_for_corpus
 from ner.splits import SplitError, split_documents
 from ner.text import content_hash as text_content_hash
 from ner.tokens import MULTILINGUAL
@@ -78,7 +80,11 @@ PREDICT_BATCH_DOCUMENTS = 64
 # Resamples of the bootstrap confidence interval for micro-F1.
 BOOTSTRAP_RESAMPLES = 1000
 
-DEFAULT_SETTINGS = {"seed": 0, "max_epochs": 0, "max_steps": 2000, "patience": 400}
+# The step limit and patience are not here: they follow the corpus size (ner.sizing) unless given. The learning
+# curve's short trainings keep this patience.
+DEFAULT_SETTINGS = {"seed": 0, "max_epochs": 0, "patience": 400}
+# Which rule chose a run's settings when they are another model's (training_run_start's same_settings_as).
+SAME_SETTINGS_RULE = "same-as-model"
 
 
 # --------------------------------------------------------------------------------------------- snapshots
@@ -101,13 +107,19 @@ def snapshot_hash(docs: list[LabeledDoc]) -> str:
     return hashlib.sha256(json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode()).hexdigest()
 
 
-def _training_documents(project: Project) -> list[Document]:
+def _training_documents_queryset(project: Project) -> QuerySet[Document]:
     documents = Document.objects.filter(project=project)
     if project.training_scope == Project.TrainingScope.TAGGED:
-        documents = documents.filter(status=Document.Status.TAGGED)
-    else:
-        documents = documents.filter(Q(spans__isnull=False)).distinct()
-    return list(documents.order_by("id").only("id", "name", "text", "content_hash", "language", "split"))
+        return documents.filter(status=Document.Status.TAGGED)
+    return documents.filter(Q(spans__isnull=False)).distinct()
+
+
+def _training_documents(project: Project) -> list[Document]:
+    return list(
+        _training_documents_queryset(project)
+        .order_by("id")
+        .only("id", "name", "text", "content_hash", "language", "split")
+    )
 
 
 def _labeled_docs(project: Project, documents: list[Document]) -> list[LabeledDoc]:
@@ -228,6 +240,33 @@ def training_model_name_suggestion(*, project: Project) -> str:
     return _next_model_name(project)
 
 
+def training_settings_suggestion(*, project: Project) -> CorpusSettings | None:
+    """What a training started now would get for the settings left empty (``ner.sizing``), or None when the
+    project cannot be split yet. Counts the training side's characters in the database, without loading texts."""
+    rows = list(
+        _training_documents_queryset(project)
+        .order_by("id")
+        .annotate(characters=Length("text"))
+        .values_list("content_hash", "split", "characters")
+    )
+    try:
+        sides = split_documents(
+            [(content_hash, split or None) for content_hash, split, _ in rows],
+            mode=project.split_mode,  # type: ignore[arg-type]
+            seed=project.split_seed,
+            test_percent=project.test_percent,
+        )
+    except SplitError:
+        return None
+    characters = sum(row[2] for row, side in zip(rows, sides, strict=True) if side == "train")
+    return settings_for_corpus(characters=characters)
+
+
+def _snapshot_train_characters(snapshot: DatasetSnapshot) -> int:
+    total = Document.objects.filter(pk__in=snapshot.train_document_ids).aggregate(n=Sum(Length("text")))["n"]
+    return int(total or 0)
+
+
 def _check_model_slot(project: Project, name: str, exclude_run: TrainingRun | None = None) -> None:
     """The name is free and the project has room for one more model (active runs hold a slot each)."""
     try:
@@ -258,12 +297,39 @@ def training_run_start(
     model_name: str = "",
     seed: int = DEFAULT_SETTINGS["seed"],
     max_epochs: int = DEFAULT_SETTINGS["max_epochs"],
-    max_steps: int = DEFAULT_SETTINGS["max_steps"],
-    patience: int = DEFAULT_SETTINGS["patience"],
+    max_steps: int | None = None,
+    patience: int | None = None,
+    time_budget_minutes: int | None = None,
+    same_settings_as: TrainedModel | None = None,
 ) -> TrainingRun:
-    """Freeze a snapshot and queue a run; the task is sent after commit (or waits for the project's current run)."""
-    if max_steps <= 0 and max_epochs <= 0:
+    """Freeze a snapshot and queue a run; the task is sent after commit (or waits for the project's current run).
+
+    ``max_steps`` and ``patience`` left as None follow the training side's size (``ner.sizing``; the rule and its
+    reason are recorded on the run and in the model's meta). With ``time_budget_minutes`` the worker measures the
+    machine and chooses the step limit, at most ``max_steps``. ``same_settings_as`` trains with another model's
+    settings instead of all these: its seed, epochs, patience and the step limit it trained with (the one its
+    time budget chose, not the minutes), so the same data gives the same model.
+    """
+    rule, reason = "", ""
+    if same_settings_as is not None:
+        source = same_settings_as.run
+        seed, max_epochs, patience = source.seed, source.max_epochs, source.patience
+        max_steps, time_budget_minutes = source.trained_steps, None
+        rule = SAME_SETTINGS_RULE
+        reason = f"the settings of model {same_settings_as.name} ({max_steps:,} steps, patience {patience:,})"
+    if max_steps == 0 and max_epochs <= 0:
         raise ValidationError("Set a step limit or an epoch limit: with neither, training would never end.")
+    if time_budget_minutes is not None and not 1 <= time_budget_minutes <= limits.TIME_BUDGET_MINUTES_MAX:
+        raise ValidationError(
+            {
+                "time_budget_minutes": f"The time budget must be from 1 to {limits.TIME_BUDGET_MINUTES_MAX:,} minutes "
+                f"(got {time_budget_minutes})."
+            }
+        )
+    if time_budget_minutes is not None and max_steps == 0:
+        raise ValidationError(
+            {"max_steps": "A time budget chooses the step limit up to this one: leave it empty or set a limit."}
+        )
     with transaction.atomic():
         # One writer per project at a time: the model-limit count and the name check cannot be raced.
         Project.objects.select_for_update().only("pk").get(pk=project.pk)
@@ -274,12 +340,25 @@ def training_run_start(
             model_name=name,
             seed=seed,
             max_epochs=max_epochs,
-            max_steps=max_steps,
-            patience=patience,
+            # Placeholders until the snapshot says how large the training side is.
+            max_steps=1 if max_steps is None else max_steps,
+            patience=0 if patience is None else patience,
+            time_budget_minutes=time_budget_minutes,
+            settings_rule=rule,
+            settings_reason=reason,
             requested_by=user,
         )
         run.full_clean(exclude=["snapshot"])
         run.snapshot = snapshot_create(project=project, user=user)
+        if max_steps is None or patience is None:
+            sized = settings_for_corpus(characters=_snapshot_train_characters(run.snapshot))
+            run.max_steps = sized.max_steps if max_steps is None else max_steps
+            run.patience = sized.patience if patience is None else patience
+            chosen = " and ".join(
+                field for field, value in (("step limit", max_steps), ("patience", patience)) if value is None
+            )
+            run.settings_rule = sized.rule
+            run.settings_reason = f"The {chosen} from the size of the training side: {sized.reason}."
         run.save()
         project_pk = project.pk
         jobs_recover_on_commit()
@@ -535,8 +614,10 @@ def _train_and_save(run: TrainingRun, workdir: Path) -> None:
         max_epochs=run.max_epochs,
         patience=run.patience,
         threads=settings.NERLAB_TRAINING_THREADS,
-        # Evaluate on the dev set often enough that small runs still pick a best checkpoint.
-        eval_frequency=max(1, min(200, run.max_steps // 5)) if run.max_steps else 200,
+        # From the step limit (ner.sizing.evaluation_frequency), also when a time budget chooses it.
+        eval_frequency=None,
+        time_budget_s=60.0 * (run.time_budget_minutes or 0),
+        chosen_by=f"{run.settings_rule}: {run.settings_reason}" if run.settings_rule else "the user's settings",
     )
     # The dev set for early stopping is carved from the training side by ner.train (ner.splits.carve_dev).
     result = train(
@@ -547,8 +628,15 @@ def _train_and_save(run: TrainingRun, workdir: Path) -> None:
         settings=train_settings,
         on_progress=reporter.progress,
         should_stop=reporter.should_stop,
+        # The test set is predicted within the budget too.
+        predict_after_characters=sum(len(doc.text) for doc in test_docs),
     )
-    reporter.phase(TrainingRun.Phase.EVALUATING, warnings=list(result.warnings), stopped_early=result.stopped_early)
+    reporter.phase(
+        TrainingRun.Phase.EVALUATING,
+        warnings=list(result.warnings),
+        stopped_early=result.stopped_early,
+        budget=result.budget.to_dict() if result.budget is not None else {},
+    )
     predicted = _predict(result.model_path, [doc.text for doc in test_docs], reporter)
     pairs = [(doc, [scored.as_span() for scored in spans]) for doc, spans in zip(test_docs, predicted, strict=True)]
     report = evaluate(pairs, resamples=BOOTSTRAP_RESAMPLES, seed=run.seed)
@@ -668,25 +756,18 @@ def trained_model_delete(*, model: TrainedModel) -> None:
 def training_run_retrain(
     *, model: TrainedModel, user: AbstractBaseUser | None, replace: TrainedModel | None = None
 ) -> TrainingRun:
-    """Train again with ``model``'s settings (seed, limits, patience) on the project's tags as they are now (a fresh
-    snapshot), under the next free model name: the one click after fixing tags from a review.
+    """Train again with ``model``'s settings (seed, limits, patience; the steps its time budget chose, not the
+    minutes) on the project's tags as they are now (a fresh snapshot), under the next free model name: the one click
+    after fixing tags from a review.
 
     At the model limit the caller names a model to ``replace``; it is deleted in the same transaction, so a refusal
     (it is deployed, or the new run cannot start) keeps it."""
-    settings = model.run
     with transaction.atomic():
         if replace is not None:
             if replace.project_id != model.project_id:
                 raise ValidationError({"replace": "That model belongs to another project."})
             trained_model_delete(model=replace)
-        return training_run_start(
-            project=model.project,
-            user=user,
-            seed=settings.seed,
-            max_epochs=settings.max_epochs,
-            max_steps=settings.max_steps,
-            patience=settings.patience,
-        )
+        return training_run_start(project=model.project, user=user, same_settings_as=model)
 
 
 def _described(objects: Iterable[Model]) -> str:
@@ -695,7 +776,9 @@ def _described(objects: Iterable[Model]) -> str:
 
 
 def training_settings_defaults() -> dict[str, int]:
-    return dict(DEFAULT_SETTINGS)
+    """The settings a training gets when none are given; the step limit and patience are left out: they follow
+    the corpus size (``training_run_start``)."""
+    return {"seed": DEFAULT_SETTINGS["seed"], "max_epochs": DEFAULT_SETTINGS["max_epochs"]}
 
 
 def review_fix_prepare(*, model: TrainedModel, prediction: Prediction) -> Document:

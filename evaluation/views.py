@@ -38,10 +38,16 @@ def _training_context(request: HttpRequest, project: Project, form: TrainingRunF
                 "model_name": services.training_model_name_suggestion(project=project),
             }
         )
+    suggested = services.training_settings_suggestion(project=project) if can_train else None
+    if form is not None and suggested is not None:
+        # The values an empty field gets, shown in it; typing a value overrides them.
+        form.fields["max_steps"].widget.attrs["placeholder"] = f"{suggested.max_steps} (from the corpus size)"
+        form.fields["patience"].widget.attrs["placeholder"] = f"{suggested.patience} (from the corpus size)"
     return {
         "project": project,
         "form": form,
         "can_train": can_train,
+        "suggested": suggested,
         "runs": selectors.training_run_list(project=project)[:50],
     }
 

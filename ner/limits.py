@@ -18,6 +18,9 @@ PREDICT_CHARS_MAX = 125_000
 RECOMMENDED_INSTANCES_PER_TYPE = 50
 FEW_INSTANCES_WARNING = 15
 
+# Our own limit for a training's time budget ("at most N minutes"): a day.
+TIME_BUDGET_MINUTES_MAX = 24 * 60
+
 # Our own limits for uploads: a zip is refused before extraction when it would expand past these.
 UPLOAD_FILES_MAX = 10_000
 UPLOAD_UNCOMPRESSED_BYTES_MAX = 512 * 1024 * 1024

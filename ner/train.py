@@ -19,6 +19,9 @@ What a caller can rely on:
 - Spans that do not line up with token boundaries are widened to whole tokens (``alignment_mode="expand"``) and
   counted in ``TrainResult.misaligned_spans``; spans that cannot be used (they overlap another after widening)
   are counted in ``dropped_spans``. Neither stops the training.
+- On a time budget (``TrainSettings.time_budget_s``): the machine's speed is measured on a throwaway pipeline, the
+  largest step limit that fits is chosen (``ner.budget``), and the run is then the fixed run of that limit, so
+  training again with it reproduces the model. The chosen limit and how it was chosen go into the model's meta.
 - Calibrated confidence: once the best checkpoint is chosen, it predicts the dev documents and an isotonic map
   from its raw entity scores to "exactly right" is fitted and saved beside it as ``calibration.json``
   (``ner.calibration.calibration_map_fit``; deterministic, so reproducibility holds). ``ner.predict`` applies it.
@@ -36,7 +39,7 @@ import time
 import uuid
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +50,7 @@ from spacy.training.loop import create_evaluation_callback, create_train_batches
 from spacy.util import load_config, load_model_from_config, registry
 from thinc.api import fix_random_seed
 
+from ner.budget import BudgetPlan, BudgetTooShort, Speed, plan_steps
 from ner.calibration import (
     MIN_FIT_ENTITIES,
     CalibrationMap,
@@ -58,6 +62,7 @@ from ner.compute import DEFAULT_TRAINING_THREADS, blas_threads, model_ops
 from ner.limits import FEW_INSTANCES_WARNING
 from ner.predict import GREEDY_SCORE
 from ner.predict import load as load_predictor
+from ner.sizing import evaluation_frequency
 from ner.splits import SplitError, carve_dev
 from ner.tokens import CHUNK_CHARS_MAX, MULTILINGUAL, chunk_bounds, spacy_language
 from ner.types import LabeledDoc
@@ -68,6 +73,11 @@ WARMUP_STEPS_MAX = 250
 CONSTANT_LEARN_RATE = 0.001
 # How many misaligned spans a warning quotes; the count covers them all.
 _EXAMPLES_QUOTED = 3
+# The speed probe of a budgeted run (measure_speed): this much text, these many timed steps per batch size after
+# one untimed step, and a dev sample of this much text, timed once. A few seconds on 2 cores.
+PROBE_CHARACTERS = 60_000
+PROBE_STEPS = 6
+PROBE_DEV_CHARACTERS = 20_000
 
 
 class TrainError(ValueError):
@@ -85,13 +95,18 @@ class TrainSettings:
     Training stops at ``max_steps`` updates, after ``max_epochs`` passes over the data, or when dev F1 has not
     improved for ``patience`` steps, whichever comes first; 0 switches a rule off (at least one of max_steps and
     max_epochs must be on). Batch sizes are in words and grow from start to stop as spaCy's default does.
+
+    With ``time_budget_s``, the run measures this machine's speed first and trains with the largest step limit,
+    at most ``max_steps``, that it predicts to finish in that many seconds (``ner.budget``); the chosen limit is in
+    ``TrainResult.settings`` and the model's meta, and training with it as ``max_steps`` gives the same model.
     """
 
     seed: int = 0
     max_steps: int = 20_000
     max_epochs: int = 0
     patience: int = 1600
-    eval_frequency: int = 200
+    # None: from the step limit (ner.sizing.evaluation_frequency).
+    eval_frequency: int | None = 200
     batch_size_start: int = 100
     batch_size_stop: int = 1000
     dropout: float = 0.1
@@ -101,6 +116,29 @@ class TrainSettings:
     dev_fraction: float = 0.1
     # The progress callback runs after every evaluation and otherwise at most this often (0 = every step).
     progress_interval_s: float = 1.0
+    # At most this many seconds from the call to the saved model (0: no budget; max_steps decides).
+    time_budget_s: float = 0.0
+    # Which rule chose max_steps and patience, in words (recorded in the model's meta; empty: the caller's values).
+    chosen_by: str = ""
+
+    @property
+    def evaluation_every(self) -> int:
+        return self.eval_frequency if self.eval_frequency is not None else evaluation_frequency(self.max_steps)
+
+    def to_meta(self) -> dict[str, Any]:
+        """The settings a retraining needs to make the same model (the budget is not one: its steps are)."""
+        return {
+            "seed": self.seed,
+            "max_steps": self.max_steps,
+            "max_epochs": self.max_epochs,
+            "patience": self.patience,
+            "eval_frequency": self.evaluation_every,
+            "batch_size_start": self.batch_size_start,
+            "batch_size_stop": self.batch_size_stop,
+            "dropout": self.dropout,
+            "threads": self.threads,
+            "chosen_by": self.chosen_by,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +185,12 @@ class TrainResult:
     calibration: CalibrationMap | None = None
     # True when patience ended the run (the dev score had not improved for ``patience`` steps) before its limit.
     stopped_early: bool = False
+    # The settings the run trained with: with a time budget, max_steps is the limit the budget chose.
+    settings: TrainSettings = field(default_factory=TrainSettings)
+    # How a time budget chose the step limit (None without a budget); ``stopped_at_time_limit``: the machine ran
+    # slower than measured and the run ended at the budget, before its step limit.
+    budget: BudgetPlan | None = None
+    stopped_at_time_limit: bool = False
 
 
 @dataclass(slots=True)
@@ -210,7 +254,7 @@ def _build_nlp(language: str, settings: TrainSettings) -> Language:
         "training.max_steps": settings.max_steps,
         "training.max_epochs": settings.max_epochs,
         "training.patience": settings.patience,
-        "training.eval_frequency": settings.eval_frequency,
+        "training.eval_frequency": settings.evaluation_every,
         "training.dropout": settings.dropout,
         "training.batcher.size.start": settings.batch_size_start,
         "training.batcher.size.stop": settings.batch_size_stop,
@@ -228,8 +272,12 @@ def _build_nlp(language: str, settings: TrainSettings) -> Language:
 def _check_settings(settings: TrainSettings) -> None:
     if settings.max_steps <= 0 and settings.max_epochs <= 0:
         raise TrainError("Set a step limit or an epoch limit: with neither, training would never end")
-    if settings.eval_frequency <= 0:
+    if settings.eval_frequency is not None and settings.eval_frequency <= 0:
         raise TrainError("The evaluation frequency must be at least 1 step")
+    if settings.time_budget_s < 0:
+        raise TrainError(f"The time budget must be positive (got {settings.time_budget_s:g} seconds)")
+    if settings.time_budget_s > 0 and settings.max_steps <= 0:
+        raise TrainError("A time budget needs a step limit to stay under: set max_steps")
     if not 0 <= settings.dropout < 1:
         raise TrainError(f"Dropout must be between 0 and 1 (got {settings.dropout})")
     if settings.batch_size_start <= 0 or settings.batch_size_stop < settings.batch_size_start:
@@ -268,12 +316,19 @@ def train(
     settings: TrainSettings | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    predict_after_characters: int = 0,
+    speed: Speed | None = None,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> TrainResult:
     """Train a model on ``docs_train``, keep the checkpoint that scores best on ``docs_dev``, save it to ``output_dir``.
 
     ``language`` is a BCP-47 code, or ``xx`` for a multilingual project. An empty ``docs_dev`` makes the run hold
     out ``settings.dev_fraction`` of the training documents itself (``ner.splits.carve_dev``). ``should_stop`` is
     asked after every step; when it says yes the run raises ``TrainCancelled`` and leaves nothing behind.
+
+    With a time budget (``settings.time_budget_s``): ``predict_after_characters`` is text the caller will predict
+    once the model is saved (a test set), counted in the budget; ``speed`` replaces the measurement of this
+    machine (``measure_speed``) and ``clock`` the time source, both for tests.
     """
     settings = settings or TrainSettings()
     _check_settings(settings)
@@ -286,7 +341,124 @@ def train(
             settings=settings,
             on_progress=on_progress,
             should_stop=should_stop,
+            predict_after_characters=predict_after_characters,
+            speed=speed,
+            clock=clock,
         )
+
+
+def _take(docs: Sequence[LabeledDoc], characters: int) -> list[LabeledDoc]:
+    taken: list[LabeledDoc] = []
+    total = 0
+    for doc in docs:
+        if total >= characters:
+            break
+        taken.append(doc)
+        total += len(doc.text)
+    return taken
+
+
+def _fixed_batches(examples: Sequence[Example], words: int, count: int) -> list[list[Example]]:
+    """``count`` batches of about ``words`` words, going round the examples (never one twice in a batch)."""
+    batches: list[list[Example]] = []
+    position = 0
+    for _ in range(count):
+        batch: list[Example] = []
+        size = 0
+        while size < words and len(batch) < len(examples):
+            example = examples[position % len(examples)]
+            position += 1
+            batch.append(example)
+            size += len(example)
+        batches.append(batch)
+    return batches
+
+
+def measure_speed(
+    docs_train: Sequence[LabeledDoc],
+    docs_dev: Sequence[LabeledDoc],
+    *,
+    language: str,
+    settings: TrainSettings,
+    clock: Callable[[], float] = time.perf_counter,
+) -> Speed:
+    """This machine's speed for this training, measured on a throwaway pipeline built like the real one.
+
+    Tokenizes ``PROBE_CHARACTERS`` of training text, times ``PROBE_STEPS`` updates at the smallest and at the
+    largest batch size (two sizes separate the per-step cost from the per-word cost), and one prediction pass over
+    a dev sample. The real run then starts from scratch, so the probe changes nothing in the model.
+    """
+    sample = _take(docs_train, PROBE_CHARACTERS)
+    nlp = _build_nlp(language, settings)
+    begun = clock()
+    examples = _examples(nlp, sample, _SpanReport())
+    prepare_s = max(clock() - begun, 1e-9)
+    characters = sum(len(doc.text) for doc in sample)
+    dev_examples = _examples(nlp, _take(docs_dev, PROBE_DEV_CHARACTERS), _SpanReport()) or examples
+    training = registry.resolve(nlp.config.interpolate()["training"], schema=ConfigSchemaTraining)
+    optimizer = training["optimizer"]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*\[W033\]")
+        nlp.initialize(lambda: examples, sgd=optimizer)
+    timed: list[tuple[float, float]] = []
+    for size in (settings.batch_size_start, settings.batch_size_stop):
+        first, *batches = _fixed_batches(examples, size, PROBE_STEPS + 1)
+        nlp.update(first, sgd=optimizer, drop=settings.dropout)  # untimed: the first call allocates
+        begun = clock()
+        for batch in batches:
+            nlp.update(batch, sgd=optimizer, drop=settings.dropout)
+        seconds = max(clock() - begun, 1e-9) / len(batches)
+        timed.append((sum(len(example) for batch in batches for example in batch) / len(batches), seconds))
+    (small_words, small_s), (large_words, large_s) = timed
+    if large_words > small_words and large_s > small_s:
+        words_per_second = (large_words - small_words) / (large_s - small_s)
+        overhead_s = max(0.0, small_s - small_words / words_per_second)
+    else:  # one batch size only (a tiny corpus), or noise: count every second as per-word time
+        words_per_second, overhead_s = large_words / large_s, 0.0
+    begun = clock()
+    nlp.evaluate(dev_examples)
+    eval_s = max(clock() - begun, 1e-9)
+    return Speed(
+        words_per_second=words_per_second,
+        step_overhead_s=overhead_s,
+        eval_words_per_second=sum(len(example) for example in dev_examples) / eval_s,
+        prepare_characters_per_second=characters / prepare_s,
+        words_per_character=sum(len(example) for example in examples) / max(characters, 1),
+    )
+
+
+def _plan_budget(
+    train_docs: Sequence[LabeledDoc],
+    dev_docs: Sequence[LabeledDoc],
+    *,
+    language: str,
+    settings: TrainSettings,
+    predict_after_characters: int,
+    speed: Speed | None,
+    clock: Callable[[], float],
+    started: float,
+) -> BudgetPlan:
+    speed = speed or measure_speed(train_docs, dev_docs, language=language, settings=settings, clock=clock)
+    train_characters = sum(len(doc.text) for doc in train_docs)
+    dev_characters = sum(len(doc.text) for doc in dev_docs)
+    fixed_frequency = settings.eval_frequency
+    try:
+        return plan_steps(
+            budget_s=settings.time_budget_s,
+            elapsed_s=clock() - started,
+            speed=speed,
+            cap_steps=settings.max_steps,
+            prepare_characters=train_characters + dev_characters,
+            words_per_epoch=round(train_characters * speed.words_per_character),
+            dev_words=round(dev_characters * speed.words_per_character),
+            predict_after_words=round(predict_after_characters * speed.words_per_character),
+            batch_size_start=settings.batch_size_start,
+            batch_size_stop=settings.batch_size_stop,
+            compound=float(load_config(CONFIG_PATH, interpolate=False)["training"]["batcher"]["size"]["compound"]),
+            evaluation_frequency=lambda steps: fixed_frequency or evaluation_frequency(steps),
+        )
+    except BudgetTooShort as error:
+        raise TrainError(str(error)) from error
 
 
 def _train(
@@ -298,8 +470,11 @@ def _train(
     settings: TrainSettings,
     on_progress: Callable[[Progress], None] | None,
     should_stop: Callable[[], bool] | None,
+    predict_after_characters: int,
+    speed: Speed | None,
+    clock: Callable[[], float],
 ) -> TrainResult:
-    started = time.perf_counter()
+    started = clock()
     if not docs_train:
         raise TrainError("There are no training documents")
     train_docs, dev_docs = list(docs_train), list(docs_dev)
@@ -314,6 +489,22 @@ def _train(
     if not labels:
         raise TrainError("The training documents hold no tagged entities; tag some entities before training")
 
+    plan: BudgetPlan | None = None
+    deadline = math.inf
+    if settings.time_budget_s > 0:
+        plan = _plan_budget(
+            train_docs,
+            dev_docs,
+            language=language,
+            settings=settings,
+            predict_after_characters=predict_after_characters,
+            speed=speed,
+            clock=clock,
+            started=started,
+        )
+        # From here the run is the fixed run of the chosen step limit (same warm-up, decay and evaluations).
+        settings = replace(settings, max_steps=plan.max_steps)
+        deadline = started + settings.time_budget_s - plan.final_s
     nlp = _build_nlp(language, settings)
     # Recorded in the model's meta.json, so a model folder says how it was made.
     nlp.meta["name"] = "nerlab_model"
@@ -324,7 +515,10 @@ def _train(
         "train_documents": len(train_docs),
         "dev_documents": len(dev_docs),
         "chunk_chars_max": CHUNK_CHARS_MAX,
+        "settings": settings.to_meta(),
     }
+    if plan is not None:
+        nlp.meta["nerlab"]["budget"] = plan.to_dict()
     report = _SpanReport()
     train_examples = _examples(nlp, train_docs, report)
     dev_examples = _examples(nlp, dev_docs, _SpanReport())
@@ -357,7 +551,7 @@ def _train(
         # Without a dev set every evaluation scores 0, so patience would end the run early for no reason.
         patience=settings.patience if dev_examples else 0,
         max_steps=settings.max_steps,
-        eval_frequency=settings.eval_frequency,
+        eval_frequency=settings.evaluation_every,
         exclude=training["frozen_components"],
         annotating_components=training["annotating_components"],
         before_update=training["before_update"],
@@ -372,7 +566,8 @@ def _train(
     percent_done = 0.0
     last_report = -math.inf
     info: dict[str, Any] = {"step": -1, "epoch": 0, "words": 0}
-    loop_started = time.perf_counter()
+    stopped_at_time_limit = False
+    loop_started = clock()
     try:
         for _batch, info, is_best in loop:
             if is_best and dev_examples:
@@ -386,9 +581,13 @@ def _train(
                 evaluations.append((float(info["score"] or 0.0), info["step"]))
             if should_stop is not None and should_stop():
                 raise TrainCancelled("Training was cancelled")
+            now = clock()
+            if now >= deadline and info["step"] < settings.max_steps:
+                # Slower than measured (a busier machine): keep the best checkpoint so far, in time.
+                stopped_at_time_limit = True
+                break
             if on_progress is None:
                 continue
-            now = time.perf_counter()
             fractions = []
             if settings.max_steps > 0:
                 fractions.append((info["step"] + 1) / (settings.max_steps + 1))
@@ -399,6 +598,10 @@ def _train(
                 continue
             last_report = now
             elapsed = now - started
+            eta = elapsed * (100 - percent_done) / percent_done if percent_done > 0 else None
+            if plan is not None:
+                left = max(0.0, started + settings.time_budget_s - now)
+                eta = left if eta is None else min(eta, left)
             on_progress(
                 Progress(
                     percent=percent_done,
@@ -407,18 +610,18 @@ def _train(
                     loss=float(info["losses"].get("ner", 0.0)),
                     dev_f1=latest_f1,
                     elapsed_s=elapsed,
-                    eta_s=elapsed * (100 - percent_done) / percent_done if percent_done > 0 else None,
+                    eta_s=eta,
                     stop_step=_patience_stop_step(settings, evaluations) if dev_examples else None,
                 )
             )
         # Words/s counts the training loop alone (as spaCy's own logger does), not saving and calibrating after it.
-        training_time = time.perf_counter() - loop_started
+        training_time = clock() - loop_started
         if not dev_examples or not best:
             # Nothing to pick the best checkpoint by: keep the model as training left it.
             _write_model(nlp, optimizer, partial)
         calibration = _fit_calibration(partial, dev_docs) if dev_docs else None
         nlp_meta_best = best.get("scores", {})
-        duration = time.perf_counter() - started
+        duration = clock() - started
         _move_into_place(partial, output_dir)
     finally:
         shutil.rmtree(partial, ignore_errors=True)
@@ -455,9 +658,12 @@ def _train(
         train_examples=len(train_examples),
         misaligned_spans=report.misaligned,
         dropped_spans=report.dropped,
-        warnings=tuple(_warnings(report, dev_examples, labels, train_docs, calibration)),
+        warnings=tuple(_warnings(report, dev_examples, labels, train_docs, calibration, stopped_at_time_limit)),
         calibration=calibration,
         stopped_early=bool(dev_examples) and _stopped_early(settings, info["step"], evaluations),
+        settings=settings,
+        budget=plan,
+        stopped_at_time_limit=stopped_at_time_limit,
     )
 
 
@@ -473,8 +679,8 @@ def _patience_stop_step(settings: TrainSettings, evaluations: Sequence[tuple[flo
     if not settings.patience:
         return None
     last = _patience_best_step(evaluations) + settings.patience
-    if settings.eval_frequency > 0:  # the rule is only checked after an evaluation
-        last = -(-last // settings.eval_frequency) * settings.eval_frequency
+    every = settings.evaluation_every  # the rule is only checked after an evaluation
+    last = -(-last // every) * every
     return None if settings.max_steps and last >= settings.max_steps else last + 1
 
 
@@ -504,8 +710,14 @@ def _warnings(
     labels: Sequence[str],
     docs: Sequence[LabeledDoc],
     calibration: CalibrationMap | None,
+    stopped_at_time_limit: bool,
 ) -> list[str]:
     messages: list[str] = []
+    if stopped_at_time_limit:
+        messages.append(
+            "The machine trained more slowly than measured at the start, so the run stopped at its time budget "
+            "before its step limit; the best checkpoint so far was kept"
+        )
     if report.misaligned:
         messages.append(
             f"{report.misaligned} span(s) did not line up with word boundaries and were widened to whole words, "

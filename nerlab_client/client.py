@@ -145,7 +145,9 @@ class NerlabClient:
     # --- training and evaluation -------------------------------------------------------------------------------
 
     def train(self, project: str, *, model_name: str = "", **settings: Any) -> JSON:
-        """Start a training run (``max_steps``, ``max_epochs``, ``patience``, ``seed``); returns the queued run."""
+        """Start a training run (``max_steps``, ``max_epochs``, ``patience``, ``seed``, ``time_budget_minutes``, or
+        ``same_settings_as`` a model id); returns the queued run. Step limit and patience left out follow the
+        training side's size."""
         return self._request(
             "POST",
             f"projects/{project}/training-runs/",

@@ -435,9 +435,11 @@ def azure_train_start(
             )
         evaluation_services.trained_model_delete(model=existing)
     # Azure's :train has no knobs; the operator may cap trainings started this way (0 keeps nerlab's defaults).
-    train_settings = evaluation_services.training_settings_defaults()
+    train_settings: dict[str, Any] = evaluation_services.training_settings_defaults()
     if settings.NERLAB_AZURE_TRAIN_MAX_STEPS:
         train_settings.update(max_steps=settings.NERLAB_AZURE_TRAIN_MAX_STEPS, max_epochs=0)
+    if settings.NERLAB_AZURE_TRAIN_BUDGET_MINUTES:
+        train_settings.update(time_budget_minutes=settings.NERLAB_AZURE_TRAIN_BUDGET_MINUTES)
     with transaction.atomic():
         run = evaluation_services.training_run_start(
             project=run_project, user=user, model_name=model_label, **train_settings

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
 # BASE_DIR holds what nerlab ships besides code (templates/, static/, demo/): the repository root in a checkout, the
@@ -168,6 +169,13 @@ NERLAB_TRAINING_THREADS = env.int("NERLAB_TRAINING_THREADS", default=2)
 # Azure-style "containers": folders of .txt files that the authoring API's :import reads document texts from.
 # Step limit for trainings started through the Azure authoring API's :train, which has no settings (0: defaults).
 NERLAB_AZURE_TRAIN_MAX_STEPS = env.int("NERLAB_AZURE_TRAIN_MAX_STEPS", default=0)
+# Time budget in minutes for those trainings (0: none): the worker measures its speed and chooses the step limit.
+NERLAB_AZURE_TRAIN_BUDGET_MINUTES = env.int("NERLAB_AZURE_TRAIN_BUDGET_MINUTES", default=0)
+if not 0 <= NERLAB_AZURE_TRAIN_BUDGET_MINUTES <= 24 * 60:  # ner.limits.TIME_BUDGET_MINUTES_MAX
+    raise ImproperlyConfigured(
+        f"NERLAB_AZURE_TRAIN_BUDGET_MINUTES must be from 0 (no budget) to 1440 minutes "
+        f"(got {NERLAB_AZURE_TRAIN_BUDGET_MINUTES})"
+    )
 NERLAB_CONTAINERS_ROOT = Path(env.str("NERLAB_CONTAINERS_ROOT", default=str(DATA_DIR / "containers")))
 
 # Celery: with nothing configured, a SQLite file is the broker, so one machine needs no server at all.

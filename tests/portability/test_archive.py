@@ -47,6 +47,10 @@ def test_archive_round_trip_keeps_everything_and_models_predict(project, user, t
     Document.objects.filter(pk=Document.objects.filter(project=project).order_by("pk").last().pk).update(
         meta={"source": "reuters", "conll_columns": '[["NNP", "B-NP"]]'}
     )
+    chosen = {"max_steps": 20, "budget_minutes": 3.0, "reason": "20 steps fit in 3 minutes"}
+    type(trained.run).objects.filter(pk=trained.run_id).update(
+        time_budget_minutes=3, settings_rule="corpus-size-v1", settings_reason="sized", budget=chosen
+    )
     data = project_archive_bytes(project=project)
 
     imported = project_archive_import(source=io.BytesIO(data), user=user, name="contracts-restored")
@@ -58,6 +62,13 @@ def test_archive_round_trip_keeps_everything_and_models_predict(project, user, t
     assert Membership.objects.get(project=copy).user == user
     restored = TrainedModel.objects.get(project=copy, name=trained.name)
     assert restored.storage_path.startswith(f"projects/{copy.pk}/models/")
+    # What the time budget chose travels along, so "same settings" on the copy reuses the steps.
+    assert (restored.run.time_budget_minutes, restored.run.settings_rule, restored.run.budget) == (
+        3,
+        "corpus-size-v1",
+        chosen,
+    )
+    assert restored.run.trained_steps == 20
     assert Evaluation.objects.get(model=restored).report == Evaluation.objects.get(model=trained).report
     assert restored.evaluation.predictions.count() == trained.evaluation.predictions.count()
     text = "Alice Smith flew to Paris."

@@ -7,8 +7,12 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from evaluation import services
-from evaluation.models import TrainingRun
+from evaluation.models import TrainedModel, TrainingRun
 from portability.management.commands._common import acting_user, project_named
+
+# The settings --same-settings-as replaces, with the values that mean "not given".
+_SETTINGS = ("seed", "max_steps", "max_epochs", "patience", "budget_minutes")
+_DEFAULTS = {**services.training_settings_defaults(), "max_steps": None, "patience": None, "budget_minutes": None}
 
 
 class Command(BaseCommand):
@@ -22,9 +26,19 @@ class Command(BaseCommand):
         parser.add_argument("--model", required=True, help="Name of the new model.")
         defaults = services.training_settings_defaults()
         parser.add_argument("--seed", type=int, default=defaults["seed"])
-        parser.add_argument("--max-steps", type=int, default=defaults["max_steps"])
+        parser.add_argument("--max-steps", type=int, help="Step limit (default: from the training side's size).")
         parser.add_argument("--max-epochs", type=int, default=defaults["max_epochs"])
-        parser.add_argument("--patience", type=int, default=defaults["patience"])
+        parser.add_argument("--patience", type=int, help="Early stopping in steps (default: from the size).")
+        parser.add_argument(
+            "--budget-minutes",
+            type=int,
+            help="Train for at most this many minutes; nerlab measures the machine and chooses the step limit.",
+        )
+        parser.add_argument(
+            "--same-settings-as",
+            metavar="MODEL",
+            help="Train with this model's settings (the steps its time budget chose); no other setting may be given.",
+        )
         parser.add_argument("--wait", action="store_true", help="Wait for the end and report it.")
         parser.add_argument("--inline", action="store_true", help="Train here instead of in a worker (implies --wait).")
         parser.add_argument("--poll", type=float, default=2.0, help="Seconds between progress lines.")
@@ -32,6 +46,18 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         project = project_named(options["project"])
+        source = None
+        if options["same_settings_as"]:
+            source = TrainedModel.objects.filter(project=project, name=options["same_settings_as"]).first()
+            if source is None:
+                raise CommandError(f"{project.name} has no model named {options['same_settings_as']!r}.")
+            given = [
+                f"--{name.replace('_', '-')}" for name in _SETTINGS if options[name] not in (None, _DEFAULTS[name])
+            ]
+            if given:
+                raise CommandError(
+                    f"--same-settings-as takes every setting from that model: leave out {', '.join(given)}."
+                )
         try:
             run = services.training_run_start(
                 project=project,
@@ -41,10 +67,14 @@ class Command(BaseCommand):
                 max_steps=options["max_steps"],
                 max_epochs=options["max_epochs"],
                 patience=options["patience"],
+                time_budget_minutes=options["budget_minutes"],
+                same_settings_as=source,
             )
         except ValidationError as error:
             raise CommandError(" ".join(error.messages)) from None
         self.stdout.write(f"Training run {run.pk} for model {run.model_name} queued.")
+        if run.settings_reason:
+            self.stdout.write(run.settings_reason)
         if options["inline"]:
             services.training_run_execute(run_id=run.pk)
         elif not options["wait"]:
@@ -66,4 +96,6 @@ class Command(BaseCommand):
         if run.status != TrainingRun.Status.SUCCEEDED:
             raise CommandError(f"Training {run.status}: {run.error or 'no model was saved.'}")
         model = run.trained_model  # type: ignore[attr-defined]
+        if run.budget:
+            self.stdout.write(f"Time budget: {run.budget['reason']}.")
         self.stdout.write(self.style.SUCCESS(f"Model {model.name} trained: micro F1 {model.micro_f1:.3f}."))

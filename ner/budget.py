@@ -1,0 +1,172 @@
+"""Training on a time budget: how many steps fit in "at most N minutes" on this machine.
+
+``ner.train`` measures the machine first (``Speed``: a short probe on a throwaway copy of the pipeline), then asks
+``plan_steps`` for the largest step limit whose predicted wall time fits the budget, and trains exactly as a run
+with that step limit would (the learning rate warms up and decays to 0 at the chosen step). Measuring on a copy
+rather than in the first steps of the run itself keeps a budgeted run identical to the fixed run it chose: the
+warm-up and decay depend on the step limit from step 0, so "retrain with the same settings" can reuse the steps and
+get the same model, whatever the machine's speed that day.
+
+The time model, each term measured by the probe:
+
+- preparing the examples (tokenizing the training and dev text);
+- each step: a fixed cost plus the batch's words at the training speed. Batches grow from ``batch_size_start`` to
+  ``batch_size_stop`` words by ``compound`` per step and start small again every epoch (spaCy's batcher iterates
+  the size schedule afresh each pass), so a step's words depend on where it falls in its epoch;
+- every ``evaluation_frequency(steps)``-th step (and step 0) an evaluation of the dev set at the prediction speed;
+- after the loop, the calibration pass over the dev set and the caller's own predictions (the app's test set);
+- a share of the budget (``SAFETY_SHARE``) left unplanned for saving checkpoints and a busier machine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+# Unplanned share of the budget: checkpoint writes, noise in the probe, other work on the machine.
+SAFETY_SHARE = 0.08
+# Fewer steps than this do not make a model; the budget is then too short and the run says so.
+MIN_STEPS = 100
+
+
+class BudgetTooShort(ValueError):
+    """Not even ``MIN_STEPS`` steps fit in the budget; the message says how many minutes would."""
+
+
+@dataclass(frozen=True, slots=True)
+class Speed:
+    """This machine's speed for one training, measured by the probe (``ner.train.measure_speed``)."""
+
+    words_per_second: float  # training, per word of a batch
+    step_overhead_s: float  # training, per step whatever its size
+    eval_words_per_second: float  # predicting (dev evaluation, calibration, test set)
+    prepare_characters_per_second: float  # tokenizing text into examples
+    words_per_character: float  # of the project's text, to count words without tokenizing it all
+
+    def to_dict(self) -> dict[str, float]:
+        return {key: round(value, 6) for key, value in asdict(self).items()}
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetPlan:
+    """The step limit a budget chose, and the figures it was chosen from (recorded in the model's meta)."""
+
+    budget_s: float
+    max_steps: int
+    cap_steps: int
+    estimated_s: float
+    elapsed_before_s: float
+    # Predicted time after the training loop (calibration, the caller's predictions): the loop stops in time for it.
+    final_s: float
+    speed: Speed
+
+    @property
+    def reason(self) -> str:
+        capped = " (the step limit; more would fit)" if self.max_steps >= self.cap_steps else ""
+        return (
+            f"{self.max_steps:,} steps{capped} fit in {self.budget_s / 60:g} minutes at "
+            f"{self.speed.words_per_second:,.0f} training words/s measured on this machine "
+            f"(about {self.estimated_s / 60:.1f} minutes with evaluations)"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "budget_minutes": round(self.budget_s / 60, 3),
+            "max_steps": self.max_steps,
+            "cap_steps": self.cap_steps,
+            "estimated_s": round(self.estimated_s, 1),
+            "elapsed_before_s": round(self.elapsed_before_s, 1),
+            "final_s": round(self.final_s, 1),
+            "speed": self.speed.to_dict(),
+            "reason": self.reason,
+        }
+
+
+def step_words(
+    steps: int, *, words_per_epoch: int, batch_size_start: int, batch_size_stop: int, compound: float
+) -> list[float]:
+    """Words in each of the first ``steps`` batches: the compounding size schedule, restarted every epoch."""
+    sizes: list[float] = []
+    size = float(batch_size_start)
+    in_epoch = 0.0
+    for _ in range(steps):
+        words = min(size, max(1.0, words_per_epoch - in_epoch)) if words_per_epoch > 0 else size
+        sizes.append(words)
+        in_epoch += words
+        size = min(float(batch_size_stop), size * compound)
+        if in_epoch >= words_per_epoch:
+            in_epoch, size = 0.0, float(batch_size_start)
+    return sizes
+
+
+def plan_steps(
+    *,
+    budget_s: float,
+    elapsed_s: float,
+    speed: Speed,
+    cap_steps: int,
+    prepare_characters: int,
+    words_per_epoch: int,
+    dev_words: int,
+    predict_after_words: int,
+    batch_size_start: int,
+    batch_size_stop: int,
+    compound: float,
+    evaluation_frequency: Callable[[int], int],
+) -> BudgetPlan:
+    """The largest step limit (at most ``cap_steps``) whose predicted wall time fits in ``budget_s``.
+
+    ``elapsed_s`` has already gone (the probe). A run of step limit N makes N + 1 updates (steps 0 to N, as spaCy's
+    loop counts) and evaluates at step 0 and every ``evaluation_frequency(N)`` steps. Limits of 1,000 steps and more
+    are rounded down to hundreds, shorter ones to tens, so the recorded figure reads as a setting.
+    """
+    if budget_s <= 0:
+        raise ValueError("The time budget must be positive")
+    if cap_steps < 1:
+        raise ValueError("A budgeted run needs a step limit to stay under (cap_steps >= 1)")
+    eval_s = dev_words / speed.eval_words_per_second
+    # Calibration is one more pass over the dev set.
+    final_s = eval_s + predict_after_words / speed.eval_words_per_second
+    fixed_s = elapsed_s + prepare_characters / speed.prepare_characters_per_second + final_s
+    target_s = budget_s * (1 - SAFETY_SHARE)
+    sizes = step_words(
+        cap_steps + 1,
+        words_per_epoch=words_per_epoch,
+        batch_size_start=batch_size_start,
+        batch_size_stop=batch_size_stop,
+        compound=compound,
+    )
+
+    # cumulative[n]: the training time of a run with step limit n (updates 0 to n).
+    cumulative: list[float] = []
+    training_s = 0.0
+    for words in sizes:
+        training_s += speed.step_overhead_s + words / speed.words_per_second
+        cumulative.append(training_s)
+
+    def predicted(steps: int) -> float:
+        return fixed_s + cumulative[steps] + (steps // evaluation_frequency(steps) + 1) * eval_s
+
+    fewest = min(MIN_STEPS, cap_steps)
+    # From the cap down (the evaluation frequency changes with the limit, so time is not monotone in steps).
+    for steps in range(cap_steps, fewest - 1, -1):
+        if (steps == cap_steps or steps == _readable(steps)) and predicted(steps) <= target_s:
+            return BudgetPlan(
+                budget_s=budget_s,
+                max_steps=steps,
+                cap_steps=cap_steps,
+                estimated_s=predicted(steps),
+                elapsed_before_s=elapsed_s,
+                final_s=final_s,
+                speed=speed,
+            )
+    raise BudgetTooShort(
+        f"A time budget of {budget_s / 60:g} minutes is too short for this project: {fewest} steps would take "
+        f"about {predicted(fewest) / (1 - SAFETY_SHARE) / 60:.1f} minutes on this machine"
+    )
+
+
+def _readable(steps: int) -> int:
+    unit = 100 if steps >= 1_000 else 10 if steps >= MIN_STEPS else 1
+    return steps - steps % unit

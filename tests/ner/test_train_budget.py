@@ -1,0 +1,114 @@
+"""A training on a time budget: the machine's speed (injected here, never measured) chooses the step limit, the
+model records it, and training again with that limit instead of the minutes gives the same model."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import replace
+
+import pytest
+
+from ner.budget import Speed
+from ner.predict import load
+from ner.train import TrainError, TrainSettings, train
+from tests.ner.synthetic_docs import QUICK, labeled_docs
+
+pytestmark = pytest.mark.slow
+
+# One second per step whatever its size; evaluating and tokenizing cost next to nothing.
+ONE_SECOND_PER_STEP = Speed(
+    words_per_second=1e9,
+    step_overhead_s=1.0,
+    eval_words_per_second=1e9,
+    prepare_characters_per_second=1e9,
+    words_per_character=0.2,
+)
+
+
+def _frozen_clock() -> float:
+    return 0.0
+
+
+def _files(folder):
+    return {
+        path.relative_to(folder).as_posix(): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and path.name != "meta.json"
+    }
+
+
+def test_the_budget_chooses_the_steps_and_retraining_with_them_gives_the_same_model(tmp_path):
+    docs = labeled_docs()
+    budgeted = replace(QUICK, max_steps=300, eval_frequency=None, time_budget_s=114, chosen_by="test rule")
+    result = train(
+        docs[:27],
+        docs[27:],
+        language="en",
+        output_dir=tmp_path / "budget",
+        settings=budgeted,
+        speed=ONE_SECOND_PER_STEP,
+        clock=_frozen_clock,
+    )
+    # 114 s less the 8% safety share leaves 104.9 s: 104 one-second steps (limit 103), rounded down to tens.
+    assert result.budget is not None and result.settings.max_steps == result.budget.max_steps == 100
+    assert result.steps <= 101 and not result.stopped_at_time_limit
+    meta = json.loads((result.model_path / "meta.json").read_text())["nerlab"]
+    assert meta["settings"]["max_steps"] == 100 and meta["settings"]["eval_frequency"] == 20
+    assert meta["settings"]["chosen_by"] == "test rule"
+    assert meta["budget"]["budget_minutes"] == 1.9 and meta["budget"]["speed"]["step_overhead_s"] == 1.0
+    assert meta["budget"]["max_steps"] == 100 and "100 steps fit in 1.9 minutes" in meta["budget"]["reason"]
+
+    fixed = TrainSettings(**{**meta["settings"], "chosen_by": ""}, progress_interval_s=0)
+    again = train(docs[:27], docs[27:], language="en", output_dir=tmp_path / "fixed", settings=fixed)
+    assert again.budget is None and again.steps == result.steps and again.best_step == result.best_step
+    assert _files(again.model_path) == _files(result.model_path)
+    texts = ["Carol White drove to Vienna.", "nobody went anywhere"]
+    assert load(again.model_path).predict(texts, with_confidence=True) == load(result.model_path).predict(
+        texts, with_confidence=True
+    )
+
+
+def test_a_machine_slower_than_measured_stops_at_the_budget_with_the_best_checkpoint(tmp_path):
+    docs = labeled_docs()
+    fast = Speed(**{**ONE_SECOND_PER_STEP.to_dict(), "step_overhead_s": 0.001})
+    ticks = itertools.count()  # every look at the clock: one more second
+
+    result = train(
+        docs[:27],
+        docs[27:],
+        language="en",
+        output_dir=tmp_path / "model",
+        settings=replace(QUICK, max_steps=200, time_budget_s=40),
+        speed=fast,
+        clock=lambda: float(next(ticks)),
+    )
+    assert result.budget is not None and result.budget.max_steps == 200
+    assert result.stopped_at_time_limit and result.steps < 40
+    assert (result.model_path / "meta.json").is_file() and result.best_dev_f1 is not None
+    assert any("stopped at its time budget" in warning for warning in result.warnings)
+
+
+def test_a_budget_too_short_fails_before_training_and_a_budget_needs_a_step_limit(tmp_path):
+    docs = labeled_docs()
+    with pytest.raises(TrainError, match=r"too short for this project: 100 steps would take about 1\.8 minutes"):
+        train(
+            docs[:27],
+            docs[27:],
+            language="en",
+            output_dir=tmp_path / "model",
+            settings=replace(QUICK, max_steps=1_000, time_budget_s=30),
+            speed=ONE_SECOND_PER_STEP,
+            clock=_frozen_clock,
+        )
+    assert not (tmp_path / "model").exists()
+    with pytest.raises(TrainError, match="A time budget needs a step limit"):
+        train(
+            docs,
+            [],
+            language="en",
+            output_dir=tmp_path / "m",
+            settings=replace(QUICK, max_steps=0, max_epochs=3, time_budget_s=60),
+        )
+    with pytest.raises(TrainError, match="must be positive"):
+        train(docs, [], language="en", output_dir=tmp_path / "m", settings=replace(QUICK, time_budget_s=-1))
