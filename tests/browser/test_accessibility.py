@@ -47,8 +47,7 @@ NOT_VISITED: dict[str, str] = {
     "consistency:fix": "POST-only: redirects to the consistency page",
     "evaluation:training_run_start": "POST-only: redirects to the training page",
     "evaluation:training_run_cancel": "POST-only: redirects to the training page",
-    "evaluation:trained_model_review_fix": "POST-only: turns the model's predictions into suggestions, then redirects to "
-    "the tagging page",
+    "evaluation:trained_model_review_fix": "POST-only: makes the model's predictions suggestions, redirects to tagging",
     "curves:learning_curve_start": "POST-only: redirects to the learning curve page",
     "portability:project_archive": "a download (a .zip file), not a page",
     "favicon": "a redirect to the icon file, not a page",
