@@ -128,7 +128,9 @@ def _curve_temp_folders(curve: LearningCurve) -> list[Path]:
 
 
 @pytest.mark.slow
-def test_execute_trains_each_share_and_keeps_only_the_numbers(trainable, user, sent):
+def test_execute_trains_each_share_and_keeps_only_the_numbers(trainable, user, sent, tmp_path, monkeypatch):
+    # A temporary folder of its own: another test process on this machine may have a curve with the same id.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     curve = curves.learning_curve_start(project=trainable, user=user, percents=[25, 50], max_steps=20)
     assert curves.learning_curve_execute(curve_id=curve.pk) == "succeeded"
     curve.refresh_from_db()
