@@ -81,7 +81,7 @@ def test_the_newcomer_path_from_login_to_try_it(watched, live_server, background
 
     # Upload: tagged sentences from another tool, and one plain text to tag here.
     page.goto("/projects/trips/documents/")
-    page.get_by_role("link", name="Import labelled data…").click()
+    page.get_by_role("link", name="Import…").click()
     page.get_by_label("File", exact=True).set_input_files(
         {"name": "trips.jsonl", "mimeType": "application/json", "buffer": _doccano(tiny_docs(16))}
     )
@@ -89,10 +89,9 @@ def test_the_newcomer_path_from_login_to_try_it(watched, live_server, background
     expect(page.locator("main")).to_contain_text("16", timeout=TRAINING)
     assert Document.objects.filter(project__name="trips").count() == 16
     page.goto("/projects/trips/documents/")
-    page.locator('input[type="file"][name="files"]').set_input_files(
+    page.get_by_label("Drop .txt or .zip files here or choose them").set_input_files(
         {"name": "maria.txt", "mimeType": "text/plain", "buffer": UPLOADED.encode()}
-    )
-    page.get_by_role("button", name="Upload").click()
+    )  # uploaded as soon as it is chosen
     expect(page.locator("main")).to_contain_text("Uploaded 1 document")
 
     # Tag it by keyboard, then mark it tagged.
