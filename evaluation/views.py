@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from evaluation import selectors, services
 from evaluation.forms import ModelCompareForm, TrainingRunForm
@@ -82,16 +83,35 @@ def training_run_start(request: HttpRequest, project_name: str) -> HttpResponse:
 @login_required
 @require_GET
 def training_run_detail(request: HttpRequest, project_name: str, run_id: int) -> HttpResponse:
-    """The run's page; htmx polls get only its progress row (which stops polling once the run has finished)."""
+    """The run's page; htmx polls get only its progress row (which stops polling once the run has finished).
+
+    ``?compare=<model id>`` (a retrain's page) opens the comparison of that model with the new one once the run has
+    succeeded: the poll that sees it finish redirects the browser, and so does a reload without JavaScript."""
     project = _project(request, project_name, Permission.VIEW)
     run = selectors.training_run_get(project=project, run_id=run_id)
+    compare_with = _compare_with(request, project)
+    new_model = getattr(run, "trained_model", None)  # none until the run has succeeded
+    if compare_with is not None and run.status == run.Status.SUCCEEDED and new_model is not None:
+        url = reverse("evaluation:trained_model_compare", args=[project.name])
+        url += "?" + urlencode({"a": compare_with.pk, "b": new_model.pk})
+        return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
     context = {
         "project": project,
         "run": run,
+        "compare_with": compare_with,
         "position": selectors.training_run_position(run=run),
         "can_train": user_can(user=request.user, project=project, permission=Permission.TRAIN),
     }
     return render(request, _partial(request, "evaluation/training_run_detail.html", "run_row"), context)
+
+
+def _compare_with(request: HttpRequest, project: Project) -> TrainedModel | None:
+    """The model named by ``?compare=``, when the user may compare models; anything else is ignored, not refused,
+    since the run's page is worth showing either way."""
+    chosen = request.GET.get("compare", "")
+    if not chosen.isdigit() or not user_can(user=request.user, project=project, permission=Permission.EVALUATE):
+        return None
+    return selectors.trained_model_list(project=project).filter(pk=int(chosen)).first()
 
 
 @login_required
@@ -255,7 +275,8 @@ def trained_model_retrain(request: HttpRequest, project_name: str, model_id: int
         messages.success(
             request, f"Training of {run.model_name} is queued with the settings of {model.name}{replaced}."
         )
-        return redirect("evaluation:training_run_detail", project.name, run.pk)
+        detail = reverse("evaluation:training_run_detail", args=[project.name, run.pk])
+        return redirect(f"{detail}?{urlencode({'compare': model.pk})}")
     return render(request, "evaluation/trained_model_retrain.html", context)
 
 

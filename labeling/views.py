@@ -20,6 +20,7 @@ from django.utils.html import escape
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from labeling import imports, selectors, services
 from labeling.agreement import annotation_layer_for, annotator_span_list
@@ -113,6 +114,13 @@ def _report(request: HttpRequest, level: int, lines: list[str]) -> None:
         messages.add_message(request, level, line)
 
 
+def _to_document_list(request: HttpRequest, project: Project) -> HttpResponse:
+    """Back to the list, whose messages say how the upload went; documents.js's upload (htmx, for its progress
+    bar) is sent there by the browser itself, so the whole page, messages included, is loaded."""
+    url = reverse("labeling:document_list", args=[project.name])
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
 @login_required
 @require_POST
 def document_upload(request: HttpRequest, project_name: str) -> HttpResponse:
@@ -120,7 +128,7 @@ def document_upload(request: HttpRequest, project_name: str) -> HttpResponse:
     form = DocumentUploadForm(request.POST, request.FILES)
     if not form.is_valid():
         _report(request, messages.ERROR, [error for errors in form.errors.values() for error in errors])
-        return redirect("labeling:document_list", project.name)
+        return _to_document_list(request, project)
     uploads = [(file.name or "upload", file.read()) for file in form.cleaned_data["files"]]
     result = services.document_upload(project=project, user=request.user, uploads=uploads)
     if result.errors:
@@ -129,7 +137,7 @@ def document_upload(request: HttpRequest, project_name: str) -> HttpResponse:
             request, f"Nothing was uploaded: {count} problem{'s' if count != 1 else ''} to fix, listed below."
         )
         _report(request, messages.ERROR, result.errors)
-        return redirect("labeling:document_list", project.name)
+        return _to_document_list(request, project)
     created = len(result.created)
     messages.success(request, f"Uploaded {created} document{'s' if created != 1 else ''}.")
     if result.duplicates:
@@ -139,7 +147,7 @@ def document_upload(request: HttpRequest, project_name: str) -> HttpResponse:
             f"or repeated in this upload: {', '.join(result.duplicates[:20])}"
             + (f" and {len(result.duplicates) - 20} more" if len(result.duplicates) > 20 else ""),
         )
-    return redirect("labeling:document_list", project.name)
+    return _to_document_list(request, project)
 
 
 @login_required

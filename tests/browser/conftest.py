@@ -7,6 +7,7 @@ by copying a Django session cookie into it. Tests skip, saying why, when Chromiu
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -66,3 +67,29 @@ def sign_in(browser, live_server):
     for context in contexts:
         context.close()
     assert errors == [], f"JavaScript errors or CSP violations on the page: {errors}"
+
+
+@pytest.fixture
+def background_worker(monkeypatch):
+    """Run each queued task in a thread, as a worker would, so the page sees the run queued, running and done."""
+    from django.db import connection
+
+    from evaluation.tasks import training_run_task
+
+    threads: list[threading.Thread] = []
+
+    def run(run_id: int) -> None:
+        try:
+            training_run_task.apply(args=(run_id,))
+        finally:
+            connection.close()
+
+    def delay(run_id: int) -> None:
+        thread = threading.Thread(target=run, args=(run_id,), daemon=True)
+        threads.append(thread)
+        thread.start()
+
+    monkeypatch.setattr(training_run_task, "delay", delay)
+    yield
+    for thread in threads:
+        thread.join(timeout=60)

@@ -3,40 +3,14 @@
 from __future__ import annotations
 
 import re
-import threading
 
 import pytest
-from django.db import connection
 
 from labeling.models import Document
 from tests.evaluation.conftest import make_trainable
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-@pytest.fixture
-def background_worker(monkeypatch):
-    """Run each queued task in a thread, as a worker would, so the page sees the run queued, running and done."""
-    from evaluation.tasks import training_run_task
-
-    threads: list[threading.Thread] = []
-
-    def run(run_id: int) -> None:
-        try:
-            training_run_task.apply(args=(run_id,))
-        finally:
-            connection.close()
-
-    def delay(run_id: int) -> None:
-        thread = threading.Thread(target=run, args=(run_id,), daemon=True)
-        threads.append(thread)
-        thread.start()
-
-    monkeypatch.setattr(training_run_task, "delay", delay)
-    yield
-    for thread in threads:
-        thread.join(timeout=60)
 
 
 @pytest.mark.django_db(transaction=True)

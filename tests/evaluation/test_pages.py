@@ -208,7 +208,7 @@ def test_retrain_uses_the_models_settings_and_at_the_limit_asks_which_to_replace
 
     response = owner_client.post(url)
     run = TrainingRun.objects.exclude(pk=model.run_id).get()
-    assert response.status_code == 302 and response["Location"].endswith(f"/training/{run.pk}/")
+    assert response.status_code == 302 and response["Location"].endswith(f"/training/{run.pk}/?compare={model.pk}")
     assert (run.seed, run.max_steps, run.max_epochs, run.patience) == (5, 300, 0, 50)
     assert run.model_name != "first"
 
@@ -222,6 +222,32 @@ def test_retrain_uses_the_models_settings_and_at_the_limit_asks_which_to_replace
     assert owner_client.post(url, {"replace": oldest.pk}).status_code == 302
     assert not TrainedModel.objects.filter(name="old-0").exists()
     assert TrainingRun.objects.filter(status__in=TrainingRun.ACTIVE).count() == 2
+
+
+def test_a_retrains_page_opens_the_comparison_with_the_old_model_when_the_run_succeeds(owner_client, trainable):
+    from tests.serving.helpers import model_row
+
+    old = model_row(trainable, "first")
+    new = model_row(trainable, "second")
+    run = new.run
+    TrainingRun.objects.filter(pk=run.pk).update(status=TrainingRun.Status.RUNNING, phase=TrainingRun.Phase.TRAINING)
+    page = reverse("evaluation:training_run_detail", args=[trainable.name, run.pk])
+    compare = reverse("evaluation:trained_model_compare", args=[trainable.name]) + f"?a={old.pk}&b={new.pk}"
+
+    running = owner_client.get(page, {"compare": old.pk}).content.decode()
+    assert 'id="compare-when-done"' in running and "first" in running
+    assert f'hx-get="{page}?compare={old.pk}"' in running  # the poll keeps asking for the comparison
+    poll = owner_client.get(page, {"compare": old.pk}, headers={"HX-Request": "true"})
+    assert poll.status_code == 200 and "HX-Redirect" not in poll
+
+    TrainingRun.objects.filter(pk=run.pk).update(status=TrainingRun.Status.SUCCEEDED, phase=TrainingRun.Phase.DONE)
+    poll = owner_client.get(page, {"compare": old.pk}, headers={"HX-Request": "true"})
+    assert poll["HX-Redirect"] == compare
+    reload = owner_client.get(page, {"compare": old.pk})  # without JavaScript a reload gets there too
+    assert reload.status_code == 302 and reload["Location"] == compare
+    assert owner_client.get(reload["Location"]).status_code == 200
+    plain = owner_client.get(page, {"compare": "x"})  # a run's page without a valid model to compare stays itself
+    assert plain.status_code == 200 and 'id="compare-when-done"' not in plain.content.decode()
 
 
 def test_fix_from_the_review_shows_the_models_predictions_as_suggestions_and_leads_back(owner_client, project):
