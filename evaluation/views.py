@@ -12,6 +12,7 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from evaluation import selectors, services
+from evaluation.encoders import encoder_list
 from evaluation.forms import ModelCompareForm, TrainingRunForm
 from evaluation.models import TrainedModel
 from ner.metrics import OUTCOMES
@@ -48,6 +49,7 @@ def _training_context(request: HttpRequest, project: Project, form: TrainingRunF
         "form": form,
         "can_train": can_train,
         "suggested": suggested,
+        "encoders": encoder_list() if can_train else [],
         "runs": selectors.training_run_list(project=project)[:50],
     }
 
