@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 
+from evaluation.encoders import representation_choices
 from ner import limits
 
 
@@ -42,6 +45,26 @@ class TrainingRunForm(forms.Form):
             "Empty: from the corpus size."
         ),
     )
+
+    representation = forms.ChoiceField(
+        initial="cnn",
+        required=False,
+        help_text=(
+            "What the model learns on: nerlab's CNN, trained from scratch, or a pretrained encoder this server "
+            "offers (frozen, with a trained layer on top). The CNN is the default for now: the benchmark that would "
+            "choose one automatically by language and corpus size has not been run yet."
+        ),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Read at each request: the choices are the server's configuration (NERLAB_ENCODERS).
+        self.fields["representation"].choices = [  # type: ignore[attr-defined]
+            (choice, "CNN (from scratch)" if choice == "cnn" else choice) for choice in representation_choices()
+        ]
+
+    def clean_representation(self) -> str:
+        return self.cleaned_data.get("representation") or "cnn"
 
     def clean(self) -> dict:
         data = super().clean() or {}

@@ -97,6 +97,8 @@ class TrainingRun(models.Model):
     time_budget_minutes = models.PositiveIntegerField(
         null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(limits.TIME_BUDGET_MINUTES_MAX)]
     )
+    # What the NER layer trains on: "cnn" (from scratch) or the name of an encoder in settings.NERLAB_ENCODERS.
+    representation = models.CharField(max_length=60, default="cnn")
     # Which rule chose the settings ("" when the user gave them all), and why, in the user's words.
     settings_rule = models.CharField(max_length=40, blank=True)
     settings_reason = models.TextField(blank=True)

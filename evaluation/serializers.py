@@ -5,6 +5,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from evaluation.encoders import representation_choices
 from evaluation.models import TrainedModel, TrainingRun
 from ner import limits
 
@@ -40,6 +41,12 @@ class TrainingRunStartInputSerializer(serializers.Serializer):
         help_text="Train for at most this many minutes: the worker measures its speed and chooses the step limit "
         "(at most max_steps); the choice is in the run's budget.",
     )
+    representation = serializers.CharField(
+        max_length=60,
+        default="cnn",
+        help_text="What the model learns on: 'cnn' (from scratch), or the name of a pretrained encoder this server "
+        "offers (NERLAB_ENCODERS; the training page lists them). An unknown name is refused.",
+    )
     same_settings_as = serializers.IntegerField(
         required=False,
         allow_null=True,
@@ -48,10 +55,19 @@ class TrainingRunStartInputSerializer(serializers.Serializer):
         "instead of the fields above.",
     )
 
+    def validate_representation(self, value: str) -> str:
+        if value not in representation_choices():
+            raise serializers.ValidationError(
+                f"Unknown representation {value!r}: this server offers "
+                f"{', '.join(repr(choice) for choice in representation_choices())} (NERLAB_ENCODERS)."
+            )
+        return value
+
     def validate(self, data: dict) -> dict:
         if data.get("same_settings_as") is not None:
             given = sorted(
-                set(self.initial_data) & {"seed", "max_steps", "max_epochs", "patience", "time_budget_minutes"}
+                set(self.initial_data)
+                & {"seed", "max_steps", "max_epochs", "patience", "time_budget_minutes", "representation"}
             )
             if given:
                 raise serializers.ValidationError(
@@ -104,6 +120,7 @@ class TrainingRunOutputSerializer(serializers.ModelSerializer):
             "max_epochs",
             "patience",
             "time_budget_minutes",
+            "representation",
             "settings_rule",
             "settings_reason",
             "budget",

@@ -36,6 +36,7 @@ from django.db.models import Model, ProtectedError, Q, QuerySet, RestrictedError
 from django.db.models.functions import Length
 from django.utils import timezone
 
+from evaluation.encoders import encoder_for
 from evaluation.models import DatasetSnapshot, Evaluation, Prediction, TrainedModel, TrainingRun
 from evaluation.selectors import snapshot_documents
 from labeling.models import Document, Span
@@ -51,7 +52,7 @@ from ner.sizing import CorpusSettings, settings_for_corpus
 from ner.splits import SplitError, split_documents
 from ner.text import content_hash as text_content_hash
 from ner.tokens import MULTILINGUAL
-from ner.train import Progress, TrainCancelled, TrainError, TrainResult, TrainSettings, train
+from ner.train import CNN_REPRESENTATION, Progress, TrainCancelled, TrainError, TrainResult, TrainSettings, train
 from ner.types import LabeledDoc
 from ner.types import Span as NerSpan
 from projects.exceptions import Conflict
@@ -300,6 +301,7 @@ def training_run_start(
     max_steps: int | None = None,
     patience: int | None = None,
     time_budget_minutes: int | None = None,
+    representation: str = CNN_REPRESENTATION,
     same_settings_as: TrainedModel | None = None,
 ) -> TrainingRun:
     """Freeze a snapshot and queue a run; the task is sent after commit (or waits for the project's current run).
@@ -309,16 +311,21 @@ def training_run_start(
     machine and chooses the step limit, at most ``max_steps``. ``same_settings_as`` trains with another model's
     settings instead of all these: its seed, epochs, patience and the step limit it trained with (the one its
     time budget chose, not the minutes), so the same data gives the same model.
+
+    ``representation`` is "cnn" or a configured encoder's name (``evaluation.encoders``); the CNN stays the default
+    until a benchmark sets the thresholds for choosing one automatically.
     """
     rule, reason = "", ""
     if same_settings_as is not None:
         source = same_settings_as.run
         seed, max_epochs, patience = source.seed, source.max_epochs, source.patience
+        representation = source.representation
         max_steps, time_budget_minutes = source.trained_steps, None
         rule = SAME_SETTINGS_RULE
         reason = f"the settings of model {same_settings_as.name} ({max_steps:,} steps, patience {patience:,})"
     if max_steps == 0 and max_epochs <= 0:
         raise ValidationError("Set a step limit or an epoch limit: with neither, training would never end.")
+    encoder_for(representation)  # an unknown name is refused here, not in the worker
     if time_budget_minutes is not None and not 1 <= time_budget_minutes <= limits.TIME_BUDGET_MINUTES_MAX:
         raise ValidationError(
             {
@@ -344,6 +351,7 @@ def training_run_start(
             max_steps=1 if max_steps is None else max_steps,
             patience=0 if patience is None else patience,
             time_budget_minutes=time_budget_minutes,
+            representation=representation,
             settings_rule=rule,
             settings_reason=reason,
             requested_by=user,
@@ -618,6 +626,8 @@ def _train_and_save(run: TrainingRun, workdir: Path) -> None:
         eval_frequency=None,
         time_budget_s=60.0 * (run.time_budget_minutes or 0),
         chosen_by=f"{run.settings_rule}: {run.settings_reason}" if run.settings_rule else "the user's settings",
+        # Looked up again here: the server's configuration may have changed since the run was queued.
+        encoder=encoder_for(run.representation),
     )
     # The dev set for early stopping is carved from the training side by ner.train (ner.splits.carve_dev).
     result = train(

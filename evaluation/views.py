@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect
 
 from evaluation import selectors, services
+from evaluation.encoders import encoder_list
 from evaluation.forms import ModelCompareForm, TrainingRunForm
 from evaluation.models import TrainedModel
 from ner.metrics import OUTCOMES
@@ -49,6 +50,7 @@ def _training_context(request: HttpRequest, project: Project, form: TrainingRunF
         "form": form,
         "can_train": can_train,
         "suggested": suggested,
+        "encoders": encoder_list() if can_train else [],
         "runs": selectors.training_run_list(project=project)[:50],
     }
 

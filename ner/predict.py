@@ -31,6 +31,7 @@ default; no map is fitted for it.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -43,6 +44,8 @@ from spacy.language import Language
 
 from ner.calibration import CalibrationError, CalibrationMap, calibration_map_load
 from ner.compute import model_ops
+from ner.encoders import EncoderFileError, load_encoder
+from ner.encoders.layer import FROZEN_ENCODER  # importing the module registers the encoder architectures
 from ner.tokens import chunk_bounds
 from ner.types import Span
 
@@ -285,12 +288,37 @@ class Predictor:
         ]
 
 
+def _check_encoder(path: Path) -> None:
+    """A model trained on a pretrained encoder runs only on the very weights it was trained on (same SHA-256)."""
+    try:
+        meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ModelLoadError(f"{path / 'meta.json'}: cannot be read: {error}") from error
+    representation = (meta.get("nerlab") or {}).get("representation") or {}
+    if representation.get("kind") != "encoder":
+        return
+    name, folder = representation.get("name", ""), representation.get("folder", "")
+    try:
+        encoder = load_encoder(folder)
+    except EncoderFileError as error:
+        raise ModelLoadError(
+            f"{path}: the model was trained on the encoder {name!r} ({FROZEN_ENCODER}), which cannot be loaded: {error}"
+        ) from error
+    if encoder.weights_sha256 != representation.get("weights_sha256"):
+        raise ModelLoadError(
+            f"{path}: the model was trained on the encoder {name!r}, but {Path(folder) / 'model.safetensors'} has "
+            f"changed since (SHA-256 {encoder.weights_sha256}, trained on {representation.get('weights_sha256')}); "
+            "put the original weights back or train the model again"
+        )
+
+
 def load(model_dir: Path | str) -> Predictor:
     """Load a model saved by ``ner.train.train`` (with its calibration map, if any); raises ModelLoadError when the
     folder holds none."""
     path = Path(model_dir)
     if not (path / "config.cfg").is_file() or not (path / "meta.json").is_file():
         raise ModelLoadError(f"{path}: no trained model here (config.cfg or meta.json is missing)")
+    _check_encoder(path)
     try:
         with model_ops():
             nlp = spacy.load(path)

@@ -59,6 +59,8 @@ from ner.calibration import (
     calibration_pairs,
 )
 from ner.compute import DEFAULT_TRAINING_THREADS, blas_threads, model_ops
+from ner.encoders import EncoderFileError, load_encoder
+from ner.encoders.layer import ENCODER_EMBED, FROZEN_ENCODER
 from ner.limits import FEW_INSTANCES_WARNING
 from ner.predict import GREEDY_SCORE
 from ner.predict import load as load_predictor
@@ -68,6 +70,8 @@ from ner.tokens import CHUNK_CHARS_MAX, MULTILINGUAL, chunk_bounds, spacy_langua
 from ner.types import LabeledDoc
 
 CONFIG_PATH = Path(__file__).resolve().parent / "configs" / "ner.cfg"
+# The representation's name when no encoder is chosen.
+CNN_REPRESENTATION = "cnn"
 # The config's learning rate warms up for 250 steps (at most a tenth of a run), then decays to 0 at max_steps.
 WARMUP_STEPS_MAX = 250
 CONSTANT_LEARN_RATE = 0.001
@@ -86,6 +90,19 @@ class TrainError(ValueError):
 
 class TrainCancelled(Exception):
     """``should_stop()`` asked the run to stop; nothing was written to the output folder."""
+
+
+@dataclass(frozen=True, slots=True)
+class EncoderChoice:
+    """A pretrained encoder to train on top of: the name the server offers it under and its local folder."""
+
+    name: str
+    folder: str
+
+
+# The hashed word features kept beside the encoder's (spelling, prefixes, suffixes, shapes the encoder's uncased
+# pieces lose), narrower than the CNN's own embedding since the encoder carries most of the information.
+ENCODER_BASE_WIDTH = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +137,9 @@ class TrainSettings:
     time_budget_s: float = 0.0
     # Which rule chose max_steps and patience, in words (recorded in the model's meta; empty: the caller's values).
     chosen_by: str = ""
+    # The representation under the NER layer: None, the CNN trained from scratch (ner/configs/ner.cfg); or frozen
+    # features of a pretrained encoder with a trainable projection (nerlab.EncoderEmbed.v1).
+    encoder: EncoderChoice | None = None
 
     @property
     def evaluation_every(self) -> int:
@@ -265,8 +285,39 @@ def _build_nlp(language: str, settings: TrainSettings) -> Language:
     if settings.max_steps == 0:
         # A run limited by epochs alone has no known last step for the rate to fall to.
         config["training"]["optimizer"]["learn_rate"] = CONSTANT_LEARN_RATE
+    if settings.encoder is not None:
+        tok2vec = config["components"]["tok2vec"]["model"]
+        base = dict(tok2vec["embed"], width=ENCODER_BASE_WIDTH)
+        features = {"@architectures": FROZEN_ENCODER, "path": _resolved(settings.encoder.folder), "pooling": "mean"}
+        tok2vec["embed"] = {
+            "@architectures": ENCODER_EMBED,
+            "width": "${components.tok2vec.model.encode.width}",
+            "features": features,
+            "base": base,
+        }
     fix_random_seed(settings.seed)
     return load_model_from_config(config, auto_fill=True, validate=True)
+
+
+def _resolved(folder: str) -> str:
+    return str(Path(folder).expanduser().resolve())
+
+
+def representation_meta(encoder: EncoderChoice | None) -> dict[str, Any]:
+    """What a model's meta records of its representation; for an encoder, its weights' SHA-256, which
+    ``ner.predict.load`` checks so that a model never runs on other weights than it was trained on."""
+    if encoder is None:
+        return {"kind": CNN_REPRESENTATION}
+    try:
+        loaded = load_encoder(encoder.folder)
+    except EncoderFileError as error:
+        raise TrainError(f"The encoder {encoder.name!r} cannot be used: {error}") from error
+    return {
+        "kind": "encoder",
+        "name": encoder.name,
+        "folder": _resolved(encoder.folder),
+        "weights_sha256": loaded.weights_sha256,
+    }
 
 
 def _check_settings(settings: TrainSettings) -> None:
@@ -333,12 +384,15 @@ def train(
     settings = settings or TrainSettings()
     _check_settings(settings)
     with model_ops(), blas_threads(settings.threads):
+        # Checked (and loaded) before anything else, so a missing or changed file fails the run at once.
+        representation = representation_meta(settings.encoder)
         return _train(
             docs_train,
             docs_dev,
             language=language,
             output_dir=output_dir,
             settings=settings,
+            representation=representation,
             on_progress=on_progress,
             should_stop=should_stop,
             predict_after_characters=predict_after_characters,
@@ -468,6 +522,7 @@ def _train(
     language: str,
     output_dir: Path,
     settings: TrainSettings,
+    representation: dict[str, Any],
     on_progress: Callable[[Progress], None] | None,
     should_stop: Callable[[], bool] | None,
     predict_after_characters: int,
@@ -516,6 +571,7 @@ def _train(
         "dev_documents": len(dev_docs),
         "chunk_chars_max": CHUNK_CHARS_MAX,
         "settings": settings.to_meta(),
+        "representation": representation,
     }
     if plan is not None:
         nlp.meta["nerlab"]["budget"] = plan.to_dict()

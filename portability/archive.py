@@ -318,6 +318,7 @@ def _model_entries(
                     "max_steps": run.max_steps,
                     "patience": run.patience,
                     "time_budget_minutes": run.time_budget_minutes,
+                    "representation": run.representation,
                     "settings_rule": run.settings_rule,
                     "settings_reason": run.settings_reason,
                     "budget": run.budget,
@@ -1141,6 +1142,8 @@ def _restore_models(restore: _Restore, archive: _Archive) -> None:
             max_steps=int(run_fields.get("max_steps") or 0) or (0 if run_fields.get("max_epochs") else 1),
             patience=int(run_fields.get("patience") or 0),
             time_budget_minutes=run_fields.get("time_budget_minutes"),
+            # Archives from before encoders existed trained the CNN.
+            representation=str(run_fields.get("representation") or "cnn")[:60],
             settings_rule=str(run_fields.get("settings_rule") or ""),
             settings_reason=str(run_fields.get("settings_reason") or ""),
             # What a time budget chose: "same settings" retrains of the clone reuse its steps.

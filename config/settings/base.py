@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import environ
@@ -166,6 +167,25 @@ NERLAB_MODEL_CACHE_SIZE = env.int("NERLAB_MODEL_CACHE_SIZE", default=4)
 # Cores one training run's matrix maths uses (ner.compute). Part of what makes a retraining reproducible: every
 # worker of a deployment should use the same value.
 NERLAB_TRAINING_THREADS = env.int("NERLAB_TRAINING_THREADS", default=2)
+
+
+def _encoders(value: str) -> dict[str, str]:
+    encoders: dict[str, str] = {}
+    for entry in filter(None, (part.strip() for part in value.split(","))):
+        name, equals, folder = (part.strip() for part in entry.partition("="))
+        if not (equals and folder and re.fullmatch(r"[A-Za-z0-9_.-]{1,60}", name)) or name == "cnn":
+            raise ImproperlyConfigured(
+                f"NERLAB_ENCODERS: {entry!r} is not name=/folder (a name of letters, digits and _ . -, not 'cnn')"
+            )
+        if name in encoders:
+            raise ImproperlyConfigured(f"NERLAB_ENCODERS: the name {name!r} is given twice")
+        encoders[name] = folder
+    return encoders
+
+
+# Pretrained encoders a training may run on, "name=/folder,name=/folder": local folders only, never fetched from a
+# hub (docs/encoders.md). Each folder's files are checked when a training uses it, with errors naming the file.
+NERLAB_ENCODERS = _encoders(env.str("NERLAB_ENCODERS", default=""))
 # Azure-style "containers": folders of .txt files that the authoring API's :import reads document texts from.
 # Step limit for trainings started through the Azure authoring API's :train, which has no settings (0: defaults).
 NERLAB_AZURE_TRAIN_MAX_STEPS = env.int("NERLAB_AZURE_TRAIN_MAX_STEPS", default=0)

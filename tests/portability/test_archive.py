@@ -49,7 +49,11 @@ def test_archive_round_trip_keeps_everything_and_models_predict(project, user, t
     )
     chosen = {"max_steps": 20, "budget_minutes": 3.0, "reason": "20 steps fit in 3 minutes"}
     type(trained.run).objects.filter(pk=trained.run_id).update(
-        time_budget_minutes=3, settings_rule="corpus-size-v1", settings_reason="sized", budget=chosen
+        time_budget_minutes=3,
+        settings_rule="corpus-size-v1",
+        settings_reason="sized",
+        budget=chosen,
+        representation="minilm",
     )
     data = project_archive_bytes(project=project)
 
@@ -68,7 +72,7 @@ def test_archive_round_trip_keeps_everything_and_models_predict(project, user, t
         "corpus-size-v1",
         chosen,
     )
-    assert restored.run.trained_steps == 20
+    assert restored.run.trained_steps == 20 and restored.run.representation == "minilm"
     assert Evaluation.objects.get(model=restored).report == Evaluation.objects.get(model=trained).report
     assert restored.evaluation.predictions.count() == trained.evaluation.predictions.count()
     text = "Alice Smith flew to Paris."

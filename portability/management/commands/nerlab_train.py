@@ -11,8 +11,14 @@ from evaluation.models import TrainedModel, TrainingRun
 from portability.management.commands._common import acting_user, project_named
 
 # The settings --same-settings-as replaces, with the values that mean "not given".
-_SETTINGS = ("seed", "max_steps", "max_epochs", "patience", "budget_minutes")
-_DEFAULTS = {**services.training_settings_defaults(), "max_steps": None, "patience": None, "budget_minutes": None}
+_SETTINGS = ("seed", "max_steps", "max_epochs", "patience", "budget_minutes", "representation")
+_DEFAULTS = {
+    **services.training_settings_defaults(),
+    "max_steps": None,
+    "patience": None,
+    "budget_minutes": None,
+    "representation": None,
+}
 
 
 class Command(BaseCommand):
@@ -33,6 +39,10 @@ class Command(BaseCommand):
             "--budget-minutes",
             type=int,
             help="Train for at most this many minutes; nerlab measures the machine and chooses the step limit.",
+        )
+        parser.add_argument(
+            "--representation",
+            help="'cnn' (the default: trained from scratch) or the name of a pretrained encoder in NERLAB_ENCODERS.",
         )
         parser.add_argument(
             "--same-settings-as",
@@ -68,6 +78,7 @@ class Command(BaseCommand):
                 max_epochs=options["max_epochs"],
                 patience=options["patience"],
                 time_budget_minutes=options["budget_minutes"],
+                representation=options["representation"] or "cnn",
                 same_settings_as=source,
             )
         except ValidationError as error:

@@ -1,0 +1,95 @@
+"""The representations a training may run on: nerlab's CNN, or a pretrained encoder the server offers
+(``settings.NERLAB_ENCODERS``, read from local folders by ``ner.encoders``; docs/encoders.md)."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
+from ner.train import CNN_REPRESENTATION, EncoderChoice
+
+# Model cards (README.md) declare their languages in a front matter: "language: en" or a "- xx" list under it.
+_FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---", re.DOTALL)
+
+
+@dataclass(frozen=True, slots=True)
+class OfferedEncoder:
+    """An encoder as the training page lists it; ``problem`` says why its folder cannot be used, if it cannot."""
+
+    name: str
+    folder: str
+    size_bytes: int
+    languages: str
+    problem: str
+
+
+def representation_choices() -> list[str]:
+    return [CNN_REPRESENTATION, *settings.NERLAB_ENCODERS]
+
+
+def encoder_for(representation: str) -> EncoderChoice | None:
+    """The encoder a run's representation names (None: the CNN); an unknown name is refused, naming the choices."""
+    if representation == CNN_REPRESENTATION:
+        return None
+    folder = settings.NERLAB_ENCODERS.get(representation)
+    if folder is None:
+        raise ValidationError(
+            {
+                "representation": f"Unknown representation {representation!r}: this server offers "
+                f"{', '.join(repr(choice) for choice in representation_choices())} (NERLAB_ENCODERS)."
+            }
+        )
+    return EncoderChoice(name=representation, folder=folder)
+
+
+def _languages(folder: Path) -> str:
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        readme = (folder / "README.md").read_text(encoding="utf-8") if (folder / "README.md").is_file() else ""
+    except (OSError, ValueError):
+        return "unknown"
+    declared = config.get("language") if isinstance(config, dict) else None
+    if isinstance(declared, str):
+        return declared
+    if isinstance(declared, list) and declared:
+        return ", ".join(str(item) for item in declared)
+    front = _FRONT_MATTER.match(readme)
+    if front is not None:
+        found = re.search(r"^language:[ \t]*(\S.*)?$((?:\n[ \t]*-[ \t]*\S+)*)", front.group(1), re.MULTILINE)
+        if found is not None:
+            items = [found.group(1) or "", *re.findall(r"-[ \t]*(\S+)", found.group(2))]
+            return ", ".join(item.strip() for item in items if item.strip()) or "unknown"
+    return "unknown"
+
+
+def encoder_list() -> list[OfferedEncoder]:
+    """The configured encoders with their folder's size and language coverage (read from the folder, cheaply: the
+    weights are checked in full only when a training uses them)."""
+    offered = []
+    for name, folder in settings.NERLAB_ENCODERS.items():
+        path = Path(folder)
+        problem = ""
+        if not path.is_dir():
+            problem = f"{folder}: encoder folder not found"
+        else:
+            missing = [file for file in ("config.json", "model.safetensors") if not (path / file).is_file()]
+            if not (path / "tokenizer.json").is_file() and not (path / "vocab.txt").is_file():
+                missing.append("tokenizer.json or vocab.txt")
+            if missing:
+                problem = f"{folder}: missing {', '.join(missing)}"
+        size = sum(file.stat().st_size for file in path.iterdir() if file.is_file()) if path.is_dir() else 0
+        offered.append(
+            OfferedEncoder(
+                name=name,
+                folder=folder,
+                size_bytes=size,
+                languages=_languages(path) if path.is_dir() else "unknown",
+                problem=problem,
+            )
+        )
+    return offered

@@ -1,0 +1,147 @@
+"""Training on a pretrained encoder from the app (issue 11): the server offers encoders by configuration
+(NERLAB_ENCODERS), the page, the API and nerlab_train accept them (and refuse unknown names clearly), the run records
+the choice, and the model's meta records the encoder it was trained on."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
+from django.core.management import CommandError, call_command
+from django.urls import reverse
+from rest_framework.test import APIClient
+
+from evaluation import services
+from evaluation.encoders import encoder_list
+from evaluation.models import TrainedModel, TrainingRun
+from tests.ner.tiny_encoder import write_tiny_bert
+
+BASE = "/api/v1/projects/contracts"
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+@pytest.fixture
+def queued_only(monkeypatch):
+    monkeypatch.setattr("evaluation.tasks.training_run_task.delay", lambda run_id: None)
+
+
+@pytest.fixture
+def tiny_encoder(tmp_path, settings):
+    folder = write_tiny_bert(tmp_path / "tiny-bert")
+    settings.NERLAB_ENCODERS = {"tiny": str(folder)}
+    return folder
+
+
+def test_the_training_page_lists_the_encoders_and_trains_on_the_chosen_one(
+    owner_client, trainable, tiny_encoder, queued_only, settings
+):
+    (tiny_encoder / "README.md").write_text("---\nlicense: mit\nlanguage:\n- en\n- de\n---\n# tiny\n")
+    settings.NERLAB_ENCODERS = {**settings.NERLAB_ENCODERS, "gone": "/nonexistent/encoder"}
+    page = owner_client.get(reverse("evaluation:training_run_list", args=[trainable.name])).content.decode()
+    assert 'name="representation"' in page and '<option value="tiny">tiny</option>' in page
+    assert str(tiny_encoder) in page and "en, de" in page
+    assert "/nonexistent/encoder: encoder folder not found" in page
+    assert "The CNN stays the default" in page
+
+    url = reverse("evaluation:training_run_start", args=[trainable.name])
+    response = owner_client.post(url, {"seed": 0, "max_epochs": 0, "representation": "bert-huge"})
+    assert response.status_code == 400 and "bert-huge is not one of the available choices" in response.content.decode()
+    assert not TrainingRun.objects.exists()
+    assert owner_client.post(url, {"seed": 0, "max_epochs": 0, "representation": "tiny"}).status_code == 302
+    assert owner_client.post(url, {"seed": 0, "max_epochs": 0, "representation": "cnn"}).status_code == 302
+    assert owner_client.post(url, {"seed": 0, "max_epochs": 0}).status_code == 302  # not given: the CNN
+    assert sorted(TrainingRun.objects.values_list("representation", flat=True)) == ["cnn", "cnn", "tiny"]
+    run = TrainingRun.objects.get(representation="tiny")
+    detail = owner_client.get(reverse("evaluation:training_run_detail", args=[trainable.name, run.pk])).content
+    assert b'<dd id="run-representation">pretrained encoder tiny</dd>' in detail
+
+
+def test_an_encoder_listing_says_unknown_without_a_declared_language(tiny_encoder):
+    (offered,) = encoder_list()
+    assert (offered.name, offered.languages, offered.problem) == ("tiny", "unknown", "")
+    assert offered.size_bytes == sum(path.stat().st_size for path in tiny_encoder.iterdir())
+
+
+def test_the_api_accepts_a_configured_encoder_and_refuses_an_unknown_name(user, trainable, tiny_encoder, queued_only):
+    api = APIClient()
+    api.force_authenticate(user)
+    response = api.post(f"{BASE}/training-runs/", {"representation": "bert-huge"}, format="json")
+    assert response.status_code == 400
+    assert response.json()["representation"] == [
+        "Unknown representation 'bert-huge': this server offers 'cnn', 'tiny' (NERLAB_ENCODERS)."
+    ]
+    assert not TrainingRun.objects.exists()
+    response = api.post(f"{BASE}/training-runs/", {"representation": "tiny"}, format="json")
+    assert response.status_code == 202 and response.json()["representation"] == "tiny"
+    response = api.post(f"{BASE}/training-runs/", {}, format="json")
+    assert response.status_code == 202 and response.json()["representation"] == "cnn"
+
+
+def test_nerlab_train_and_the_service_accept_and_refuse_the_representation(trainable, user, tiny_encoder, queued_only):
+    with pytest.raises(CommandError, match=r"Unknown representation 'nope': this server offers 'cnn', 'tiny'"):
+        call_command("nerlab_train", trainable.name, "--model", "m", "--representation", "nope")
+    with pytest.raises(ValidationError) as error:
+        services.training_run_start(project=trainable, user=user, representation="nope")
+    assert "representation" in error.value.message_dict
+    assert not TrainingRun.objects.exists()
+    call_command("nerlab_train", trainable.name, "--model", "m", "--representation", "tiny")
+    assert TrainingRun.objects.get().representation == "tiny"
+
+
+def test_a_malformed_encoders_setting_stops_the_server_with_its_name():
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "NERLAB_"))}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings.test", "NERLAB_ENCODERS": "tiny=/a,/b"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "NERLAB_ENCODERS: '/b' is not name=/folder" in result.stderr
+
+
+@pytest.mark.slow
+def test_a_run_on_an_encoder_trains_records_it_and_retraining_keeps_it(
+    trainable, user, tiny_encoder, django_capture_on_commit_callbacks, settings
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        run = services.training_run_start(
+            project=trainable, user=user, model_name="enc", seed=3, max_steps=30, patience=0, representation="tiny"
+        )
+    run.refresh_from_db()
+    assert run.status == "succeeded", run.error
+    model = TrainedModel.objects.get(run=run)
+    with default_storage.open(f"{model.storage_path}/meta.json") as handle:
+        meta = json.load(handle)["nerlab"]
+    assert meta["representation"] == {
+        "kind": "encoder",
+        "name": "tiny",
+        "folder": str(tiny_encoder.resolve()),
+        "weights_sha256": hashlib.sha256((tiny_encoder / "model.safetensors").read_bytes()).hexdigest(),
+    }
+    assert model.evaluation.report["documents"] == 4
+
+    with django_capture_on_commit_callbacks(execute=True):
+        again = services.training_run_start(project=trainable, user=user, model_name="again", same_settings_as=model)
+    again.refresh_from_db()
+    assert again.status == "succeeded", again.error
+    assert again.representation == "tiny"
+
+    # An encoder no longer offered fails the run that names it, saying so.
+    settings.NERLAB_ENCODERS = {}
+    with django_capture_on_commit_callbacks(execute=True):
+        gone = TrainingRun.objects.create(
+            project=trainable, snapshot=run.snapshot, model_name="gone", representation="tiny", max_steps=30
+        )
+        services.training_run_dispatch(project_id=trainable.pk)
+    gone.refresh_from_db()
+    assert gone.status == "failed" and "Unknown representation 'tiny'" in gone.error
