@@ -9,6 +9,8 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
+from ner.limits import JSON_BYTES_MAX, JSON_DEPTH_MAX
+
 # BASE_DIR holds what nerlab ships besides code (templates/, static/, demo/): the repository root in a checkout, the
 # installed config package for a wheel (pyproject.toml's package-dir puts them there). The folder that gets .env and
 # the default data/ is the checkout, or for an installed nerlab the folder it runs in, never site-packages.
@@ -157,6 +159,9 @@ NERLAB_UPLOAD_MAX_BYTES = env.int("NERLAB_UPLOAD_MAX_BYTES", default=200 * 1024 
 DATA_UPLOAD_MAX_MEMORY_SIZE = NERLAB_UPLOAD_MAX_BYTES
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FILES = 10_000
+# Any JSON read (request bodies, uploaded files, archive entries) larger or nested deeper is refused (ner.json_input).
+NERLAB_JSON_MAX_DEPTH = env.int("NERLAB_JSON_MAX_DEPTH", default=JSON_DEPTH_MAX)
+NERLAB_JSON_MAX_BYTES = env.int("NERLAB_JSON_MAX_BYTES", default=JSON_BYTES_MAX)
 NERLAB_SELF_REGISTRATION = env.bool("NERLAB_SELF_REGISTRATION")
 # Imports larger than either threshold run in a Celery worker with a progress bar instead of in the request.
 NERLAB_IMPORT_ASYNC_DOCUMENTS = env.int("NERLAB_IMPORT_ASYNC_DOCUMENTS", default=2_000)

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ner.formats.errors import Problems
+from ner.json_input import JsonInputError, load_json
 from ner.names import InvalidName, normalize_language
 from ner.text import DecodeError, decode_bytes
 from ner.types import SPLITS, Split
@@ -35,7 +36,9 @@ def _json_error_message(error: json.JSONDecodeError, text: str) -> str:
 def parse_json(text: str, problems: Problems) -> Any:
     """Parse a whole JSON document; a syntax error stops reading and says at which line and column."""
     try:
-        return json.loads(text)
+        return load_json(text)
+    except JsonInputError as error:
+        raise problems.fail(str(error)) from None
     except json.JSONDecodeError as error:
         raise problems.fail(
             _json_error_message(error, text), where=f"line {error.lineno}, column {error.colno}"
@@ -48,7 +51,9 @@ def parse_jsonl(text: str, problems: Problems) -> Iterator[tuple[int, Any]]:
         if not line.strip():
             continue
         try:
-            yield number, json.loads(line)
+            yield number, load_json(line)
+        except JsonInputError as error:
+            problems.add(str(error), where=f"line {number}")
         except json.JSONDecodeError as error:
             problems.add(_json_error_message(error, line), where=f"line {number}, column {error.colno}")
 
