@@ -12,7 +12,7 @@ from typing import Any
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.parsers import FormParser, JSONParser
+from rest_framework.parsers import FormParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -22,6 +22,7 @@ from labeling.models import Document, Suggestion
 from labeling.serializers import ErrorSerializer, SpanOutputSerializer
 from projects.api import ProjectScopedAPIView
 from projects.models import EntityType, Project
+from projects.parsers import BoundedJSONParser
 from projects.roles import Permission
 
 TAGS = ["suggestions"]
@@ -92,7 +93,7 @@ def _entity_type(project: Project, entity_type_id: int | None) -> EntityType | N
 
 
 class _SuggestionApi(ProjectScopedAPIView):
-    parser_classes = [JSONParser, FormParser]
+    parser_classes = [BoundedJSONParser, FormParser]
 
     def get_document(self, permission: Permission) -> tuple[Project, Document]:
         project = self.get_project(permission)
