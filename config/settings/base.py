@@ -266,6 +266,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "projects.openapi.document_error_responses",
+    ],
     # Several models have a "status"; name each enum after its model so the schema has no collisions.
     "ENUM_NAME_OVERRIDES": {
         "DocumentStatusEnum": "labeling.models.Document.Status",
