@@ -65,3 +65,11 @@ def test_a_document_without_a_split_matches_the_schema(owner_api, project, tmp_p
         for value in schema[ref["$ref"].rsplit("/", 1)[1]]["enum"]
     }
     assert "" in allowed
+
+
+@pytest.mark.parametrize("body", [{"name": 5}, {"name": "Org", "description": 1.5}, {"name": True}])
+def test_a_number_where_the_schema_says_string_is_refused(owner_api, project, body):
+    response = owner_api.post(f"/api/v1/projects/{project.name}/entity-types/", body, format="json")
+    assert response.status_code == 400
+    assert set(response.json()) & {"name", "description"}
+    assert not project.entity_types.exists()
