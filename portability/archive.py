@@ -39,6 +39,7 @@ import math
 import posixpath
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -433,7 +434,7 @@ class _Archive:
             raise ArchiveError(f"{name} in the archive is too large or too compressed to be read safely.")
         try:
             return self.zip.read(info)
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as error:
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError) as error:
             raise ArchiveError(f"{name} in the archive is damaged ({error}).") from None
 
     def under(self, folder: str) -> list[str]:

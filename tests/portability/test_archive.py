@@ -288,3 +288,13 @@ def test_archive_with_wrongly_typed_model_fields_is_refused_naming_them(project,
         project_archive_import(source=io.BytesIO(data), user=user, name="restored")
     assert any(message in text for text in refused.value.messages), refused.value.messages
     assert (Project.objects.count(), TrainedModel.objects.count()) == (projects, models)
+
+
+def test_an_entry_whose_compressed_bytes_are_damaged_is_refused_not_a_500(project, user):
+    data = bytearray(project_archive_bytes(project=project))
+    first = zipfile.ZipFile(io.BytesIO(bytes(data))).infolist()[0]
+    start = first.header_offset + 30 + len(first.filename)  # past the local header: the compressed bytes
+    data[start : start + 5] = bytes(5)  # found by the fuzz test: zlib.error escaped as a 500
+    with pytest.raises(ValidationError, match="is damaged"):
+        project_archive_import(source=io.BytesIO(bytes(data)), user=user, name="restored")
+    assert not Project.objects.filter(name="restored").exists()
