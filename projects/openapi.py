@@ -2,7 +2,8 @@
 
 Views document their success answers and the errors particular to them; the errors that come from the framework
 itself (a malformed body, no credentials, a role that does not allow it, an unknown id in the path, a body in a
-content type the view does not read) are the same everywhere, so they are described once, here.
+content type the view does not read, an address locked out for guessing keys: projects.throttling) are the same
+everywhere, so they are described once, here.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ def _answer(description: str, schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def document_error_responses(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
-    """drf-spectacular postprocessing hook: every operation gets the 400/401/403/404/415 answers it can give."""
+    """drf-spectacular postprocessing hook: every operation gets the 400/401/403/404/415/429 answers it can give."""
     result.setdefault("components", {}).setdefault("schemas", {}).setdefault("Error", ERROR_SCHEMA)
     error = {"$ref": "#/components/schemas/Error"}
     for operations in result.get("paths", {}).values():
@@ -35,6 +36,7 @@ def document_error_responses(result: dict[str, Any], generator: Any, request: An
             answers = {
                 "401": _answer("No credentials, or an API key that is not valid.", error),
                 "403": _answer("Your role, or your kind of API key, does not allow this.", error),
+                "429": _answer("Too many wrong API keys from your address: wait (Retry-After), then try again.", error),
             }
             if has_body or any(parameter.get("in") == "query" for parameter in parameters):
                 answers["400"] = _answer("The input breaks a rule; each message says which.", INVALID_SCHEMA)
