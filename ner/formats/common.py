@@ -192,8 +192,8 @@ def iter_records(content: str, problems: Problems, notes: list[str] | None) -> I
         whole = parse_json(content, problems)  # a JSON document: one syntax error is the whole file's
     elif stripped.startswith("{") and not _is_json(first_line):
         try:
-            whole = json.loads(content)
-        except json.JSONDecodeError:
+            whole = load_json(content)
+        except (json.JSONDecodeError, JsonInputError):
             whole = UNREADABLE  # JSONL whose first line is broken: each line is reported on its own
     if isinstance(whole, list):
         if notes is not None and "\n" in stripped.rstrip():
@@ -212,7 +212,10 @@ def iter_records(content: str, problems: Problems, notes: list[str] | None) -> I
         if not line.strip():
             continue
         try:
-            yield f"line {number}", json.loads(line)
+            yield f"line {number}", load_json(line)
+        except JsonInputError as error:
+            problems.add(str(error), where=f"line {number}")
+            yield f"line {number}", UNREADABLE
         except json.JSONDecodeError as error:
             problems.add(_json_error_message(error, line), where=f"line {number}, column {error.colno}")
             yield f"line {number}", UNREADABLE
@@ -220,8 +223,8 @@ def iter_records(content: str, problems: Problems, notes: list[str] | None) -> I
 
 def _is_json(text: str) -> bool:
     try:
-        json.loads(text)
-    except json.JSONDecodeError:
+        load_json(text)
+    except (json.JSONDecodeError, JsonInputError):
         return False
     return True
 
