@@ -21,7 +21,7 @@ from labeling.api import entity_type_from_body
 from labeling.models import Document, Suggestion
 from labeling.serializers import ErrorSerializer, SpanOutputSerializer
 from projects.api import ProjectScopedAPIView
-from projects.models import EntityType, Project
+from projects.models import ROW_ID_MAX, EntityType, Project
 from projects.parsers import BoundedJSONParser
 from projects.roles import Permission
 
@@ -80,7 +80,10 @@ class SuggestionRejectAllOutputSerializer(serializers.Serializer):
 
 class SuggestionRestoreInputSerializer(serializers.Serializer):
     suggestions = serializers.ListField(
-        child=serializers.IntegerField(), allow_empty=False, max_length=10_000, help_text="Ids of the suggestions."
+        child=serializers.IntegerField(min_value=1, max_value=ROW_ID_MAX),
+        allow_empty=False,
+        max_length=10_000,
+        help_text="Ids of the suggestions.",
     )
 
 

@@ -73,3 +73,10 @@ def test_a_number_where_the_schema_says_string_is_refused(owner_api, project, bo
     assert response.status_code == 400
     assert set(response.json()) & {"name", "description"}
     assert not project.entity_types.exists()
+
+
+def test_a_huge_id_in_a_body_list_is_a_400_not_an_overflow(owner_api, project):
+    document = DocumentFactory(project=project)
+    url = f"/api/v1/projects/{project.name}/documents/{document.pk}/suggestions/restore/"
+    response = owner_api.post(url, {"suggestions": [10**30]}, format="json")
+    assert response.status_code == 400 and "suggestions" in response.json()
