@@ -3,10 +3,12 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.templatetags.static import static
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.utils.functional import lazy
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from projects.api import api_not_found
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -30,4 +32,6 @@ urlpatterns = [
     path("", include("evaluation.lineage_urls")),
     path("", include("serving.urls")),
     path("", include("portability.urls")),
+    # Last: an API path that names no resource (an id that is not a number, a typo) answers the API's JSON 404.
+    re_path(r"^api/v1/(?P<unmatched>[\s\S]*)$", api_not_found),
 ]

@@ -9,7 +9,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -23,6 +22,7 @@ from evaluation.serializers import (
 from labeling.serializers import ErrorSerializer
 from ner.metrics import azure_summary
 from projects.api import PROJECT_NAME_PARAMETER, ProjectScopedAPIView, paginated_response
+from projects.pagination import PagePagination
 from projects.roles import Permission
 
 
@@ -50,7 +50,7 @@ MODEL_ID_PARAMETER = OpenApiParameter(
 )
 @extend_schema(parameters=[PROJECT_NAME_PARAMETER])
 class TrainingRunListApi(ProjectScopedAPIView):
-    pagination_class = LimitOffsetPagination
+    pagination_class = PagePagination
 
     def get(self, request: Request, project_name: str) -> Response:
         project = self.get_project(Permission.VIEW)
@@ -99,7 +99,7 @@ class TrainingRunCancelApi(ProjectScopedAPIView):
 
 @extend_schema(parameters=[PROJECT_NAME_PARAMETER])
 class TrainedModelListApi(ProjectScopedAPIView):
-    pagination_class = LimitOffsetPagination
+    pagination_class = PagePagination
 
     @extend_schema(
         summary="The project's trained models, newest first", responses=TrainedModelOutputSerializer(many=True)

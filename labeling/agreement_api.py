@@ -13,7 +13,7 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -23,6 +23,7 @@ from labeling.models import AnnotationAssignment, AnnotatorSpan, Document
 from labeling.serializers import ErrorSerializer, SnappedMixin, SpanCreateInputSerializer, SpanUpdateInputSerializer
 from projects.api import ProjectScopedAPIView
 from projects.models import EntityType
+from projects.parsers import BoundedJSONParser
 from projects.roles import Permission
 
 TAGS = ["agreement"]
@@ -70,7 +71,7 @@ def _invalid(error: DjangoValidationError) -> exceptions.ValidationError:
 
 
 class _LayerApi(ProjectScopedAPIView):
-    parser_classes = [JSONParser, FormParser, MultiPartParser]
+    parser_classes = [BoundedJSONParser, FormParser, MultiPartParser]
 
     def layer(self, document_id: int, assignment_id: int) -> tuple[Document, AnnotationAssignment]:
         project = self.get_project(Permission.ANNOTATE)

@@ -7,11 +7,10 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.pagination import LimitOffsetPagination
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -38,6 +37,8 @@ from labeling.serializers import (
 )
 from projects.api import ProjectScopedAPIView
 from projects.models import ApiKey, Project
+from projects.pagination import LIMIT_PARAMETER, OFFSET_PARAMETER, PagePagination
+from projects.parsers import BoundedJSONParser
 from projects.roles import Permission
 from projects.selectors import entity_type_get, project_get_for_user, user_can
 
@@ -78,6 +79,19 @@ def entity_type_from_body(project: Project, entity_type_id: int) -> Any:
         ) from None
 
 
+def _flat_errors(errors: Any, where: str = "") -> list[str]:
+    """A serializer's errors (nested by field and list index) as "files[1]: message" lines."""
+    if isinstance(errors, dict):
+        return [
+            line
+            for key, inner in errors.items()
+            for line in _flat_errors(inner, f"{where}[{key}]" if isinstance(key, int) else f"{where}{key}")
+        ]
+    if isinstance(errors, list):
+        return [line for inner in errors for line in _flat_errors(inner, where)]
+    return [f"{where}: {errors}" if where else str(errors)]
+
+
 def _document_detail(document: Document) -> dict[str, Any]:
     spans = list(selectors.document_span_list(document=document))
     return DocumentDetailOutputSerializer(document, context={"spans": spans}).data
@@ -92,8 +106,8 @@ class DocumentListApi(APIView):
         summary="List documents",
         parameters=[
             DocumentFilterSerializer,
-            OpenApiParameter("limit", int, description="Page size (default 100)."),
-            OpenApiParameter("offset", int, description="Where the page starts."),
+            LIMIT_PARAMETER,
+            OFFSET_PARAMETER,
         ],
         responses={200: DocumentPageSerializer, 403: FORBIDDEN, 404: NOT_FOUND},
     )
@@ -102,7 +116,7 @@ class DocumentListApi(APIView):
         filters = DocumentFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         documents = selectors.document_list(project=project, **filters.criteria())
-        paginator = LimitOffsetPagination()
+        paginator = PagePagination()
         page = paginator.paginate_queryset(documents, request, view=self)
         return paginator.get_paginated_response(DocumentOutputSerializer(page, many=True).data)
 
@@ -121,7 +135,12 @@ class DocumentListApi(APIView):
     def post(self, request: Request, project_name: str) -> Response:
         project = _project(request, project_name, Permission.MANAGE_DOCUMENTS)
         upload = DocumentUploadInputSerializer(data=request.data)
-        upload.is_valid(raise_exception=True)
+        if not upload.is_valid():
+            # The same shape as a refused file's 400, so that a client reads every refused upload one way.
+            errors = _flat_errors(upload.errors)
+            return Response(
+                UploadErrorSerializer({"errors": errors, "duplicates": []}).data, status=status.HTTP_400_BAD_REQUEST
+            )
         uploads = [(file.name or "upload", file.read()) for file in upload.validated_data["files"]]
         result = services.document_upload(project=project, user=request.user, uploads=uploads)
         if result.errors:
@@ -134,7 +153,7 @@ class DocumentListApi(APIView):
 
 
 class DocumentDetailApi(APIView):
-    parser_classes = [JSONParser, FormParser, MultiPartParser]
+    parser_classes = [BoundedJSONParser, FormParser, MultiPartParser]
 
     @extend_schema(
         operation_id="document_retrieve",
@@ -193,7 +212,7 @@ class DocumentDetailApi(APIView):
 
 
 class SpanListApi(APIView):
-    parser_classes = [JSONParser, FormParser, MultiPartParser]
+    parser_classes = [BoundedJSONParser, FormParser, MultiPartParser]
 
     @extend_schema(
         operation_id="spans_list",
@@ -311,7 +330,11 @@ class ImportListApi(ProjectScopedAPIView):
         responses={
             201: ImportJobOutputSerializer,
             202: ImportJobOutputSerializer,
-            400: OpenApiResponse(ImportJobOutputSerializer, description="The report: every problem; nothing written."),
+            400: OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                description="The job with its report (as for 201): every problem, nothing written; or, when the "
+                "form itself is wrong, each field's problems.",
+            ),
             403: FORBIDDEN,
             404: NOT_FOUND,
         },
@@ -358,6 +381,13 @@ class _FileFormatParameter(DefaultContentNegotiation):
         return renderer, renderer.media_type
 
 
+# One answer per file type the formats write (a JSON export is a JSON document, the rest are files).
+_EXPORT_ANSWERS = {
+    (200, media_type.split(";")[0]): OpenApiTypes.ANY if media_type == "application/json" else OpenApiTypes.BINARY
+    for media_type in sorted(set(imports.CONTENT_TYPES.values()))
+}
+
+
 class ExportApi(ProjectScopedAPIView):
     content_negotiation_class = _FileFormatParameter
 
@@ -367,7 +397,13 @@ class ExportApi(ProjectScopedAPIView):
         summary="Download the project's documents, or those matching the document list's filters, in any format",
         parameters=[ExportQuerySerializer],
         responses={
-            (200, "application/octet-stream"): OpenApiTypes.BINARY,
+            # One answer per file type the formats write (a JSON export is a JSON document, the rest are files).
+            **{
+                (200, media_type.split(";")[0]): OpenApiTypes.ANY
+                if media_type == "application/json"
+                else OpenApiTypes.BINARY
+                for media_type in sorted(set(imports.CONTENT_TYPES.values()))
+            },
             400: INVALID,
             403: FORBIDDEN,
             404: NOT_FOUND,

@@ -18,14 +18,14 @@ from django.views.decorators.http import require_GET
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from labeling import audit, selectors
 from labeling.models import SpanEvent
 from projects.api import PROJECT_NAME_PARAMETER, ProjectScopedAPIView, paginated_response
-from projects.models import Project
+from projects.models import ROW_ID_MAX, Project
+from projects.pagination import LIMIT_PARAMETER, OFFSET_PARAMETER, PagePagination
 from projects.roles import Permission
 from projects.selectors import project_get_for_user
 
@@ -40,7 +40,7 @@ class AuditFilterForm(forms.Form):
     action = forms.ChoiceField(required=False, choices=[("", "Any action"), *SpanEvent.Action.choices])
     source = forms.ChoiceField(required=False, choices=[("", "Any source"), *SpanEvent.Source.choices])
     document_name = forms.CharField(required=False, max_length=500, label="Document name")
-    document = forms.IntegerField(required=False, min_value=1, label="Document id")
+    document = forms.IntegerField(required=False, min_value=1, max_value=ROW_ID_MAX, label="Document id")
     since = forms.DateTimeField(required=False, label="From")
     until = forms.DateTimeField(required=False, label="To")
 
@@ -176,7 +176,11 @@ _FILTERS = [
     OpenApiParameter("user", str, description="Only this user's changes (a username)."),
     OpenApiParameter("action", str, enum=SpanEvent.Action.values, description="Only this kind of change."),
     OpenApiParameter("source", str, enum=SpanEvent.Source.values, description="Only changes made this way."),
-    OpenApiParameter("document", int, description="Only this (live) document's events, by id."),
+    OpenApiParameter(
+        "document",
+        {"type": "integer", "minimum": 1, "maximum": ROW_ID_MAX},
+        description="Only this (live) document's events, by id.",
+    ),
     OpenApiParameter("document_name", str, description="Documents whose name contains this, deleted ones included."),
     OpenApiParameter(
         "since", OpenApiTypes.DATETIME, description="From this moment (ISO 8601; a bare date is its midnight)."
@@ -184,13 +188,16 @@ _FILTERS = [
     OpenApiParameter(
         "until", OpenApiTypes.DATETIME, description="Before this moment; a bare date includes that whole day."
     ),
-    OpenApiParameter("limit", int, description="Page size (default 100)."),
-    OpenApiParameter("offset", int, description="Where the page starts."),
+    LIMIT_PARAMETER,
+    OFFSET_PARAMETER,
 ]
 
 
+_TYPED_FILTERS = ("action", "source", "document", "since", "until")
+
+
 class AuditEventListApi(ProjectScopedAPIView):
-    pagination_class = LimitOffsetPagination  # read by drf-spectacular to document the page shape
+    pagination_class = PagePagination  # read by drf-spectacular to document the page shape
 
     @extend_schema(
         operation_id="audit_events_list",
@@ -208,6 +215,10 @@ class AuditEventListApi(ProjectScopedAPIView):
     )
     def get(self, request: Request, project_name: str) -> Response:
         project = self.get_project(Permission.VIEW)
+        # The page's form sends its empty fields; a script that names a typed filter must give it a value.
+        blank = [name for name in _TYPED_FILTERS if name in request.query_params and not request.query_params[name]]
+        if blank:
+            raise exceptions.ValidationError({name: ["Give a value, or leave the filter out."] for name in blank})
         form = AuditFilterForm(request.query_params, project=project)
         if not form.is_valid():
             raise exceptions.ValidationError({field: list(errors) for field, errors in form.errors.items()})

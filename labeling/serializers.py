@@ -12,6 +12,7 @@ from labeling.models import Document, ImportJob, Span
 from labeling.selectors import SPLIT_AUTO
 from ner.formats import FORMATS
 from ner.formats.conll import SCHEMES
+from projects.models import ROW_ID_MAX
 
 SPLIT_CHOICES = [("train", "Train"), ("test", "Test"), (SPLIT_AUTO, "Automatic (the project's split rule)")]
 
@@ -29,7 +30,9 @@ class SplitChoiceField(serializers.ChoiceField):
 class DocumentFilterSerializer(serializers.Serializer):
     search = serializers.CharField(required=False, allow_blank=True, max_length=200)
     status = serializers.ChoiceField(required=False, allow_blank=True, choices=Document.Status.choices)
-    entity_type = serializers.IntegerField(required=False, min_value=1, help_text="Documents with a span of this type.")
+    entity_type = serializers.IntegerField(
+        required=False, min_value=1, max_value=ROW_ID_MAX, help_text="Documents with a span of this type."
+    )
     split = SplitChoiceField(help_text="'auto' keeps documents without a manual split.")
 
     def criteria(self) -> dict[str, Any]:
@@ -44,6 +47,8 @@ class DocumentFilterSerializer(serializers.Serializer):
 
 class DocumentOutputSerializer(serializers.ModelSerializer):
     span_count = serializers.IntegerField(read_only=True)
+    # Blank is stored and returned: no manual split, the project's rule decides (the schema's enum must say so).
+    split = serializers.ChoiceField(choices=Document._meta.get_field("split").choices, allow_blank=True, read_only=True)
     effective_language = serializers.CharField(read_only=True, help_text="The document's language or the project's.")
 
     class Meta:

@@ -12,7 +12,7 @@ from typing import Any
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.parsers import FormParser, JSONParser
+from rest_framework.parsers import FormParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -21,7 +21,8 @@ from labeling.api import entity_type_from_body
 from labeling.models import Document, Suggestion
 from labeling.serializers import ErrorSerializer, SpanOutputSerializer
 from projects.api import ProjectScopedAPIView
-from projects.models import EntityType, Project
+from projects.models import ROW_ID_MAX, EntityType, Project
+from projects.parsers import BoundedJSONParser
 from projects.roles import Permission
 
 TAGS = ["suggestions"]
@@ -79,7 +80,10 @@ class SuggestionRejectAllOutputSerializer(serializers.Serializer):
 
 class SuggestionRestoreInputSerializer(serializers.Serializer):
     suggestions = serializers.ListField(
-        child=serializers.IntegerField(), allow_empty=False, max_length=10_000, help_text="Ids of the suggestions."
+        child=serializers.IntegerField(min_value=1, max_value=ROW_ID_MAX),
+        allow_empty=False,
+        max_length=10_000,
+        help_text="Ids of the suggestions.",
     )
 
 
@@ -92,7 +96,7 @@ def _entity_type(project: Project, entity_type_id: int | None) -> EntityType | N
 
 
 class _SuggestionApi(ProjectScopedAPIView):
-    parser_classes = [JSONParser, FormParser]
+    parser_classes = [BoundedJSONParser, FormParser]
 
     def get_document(self, permission: Permission) -> tuple[Project, Document]:
         project = self.get_project(permission)

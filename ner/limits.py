@@ -27,3 +27,6 @@ UPLOAD_UNCOMPRESSED_BYTES_MAX = 512 * 1024 * 1024
 UPLOAD_COMPRESSION_RATIO_MAX = 200
 # A .txt file may hold at most DOCUMENT_CHARS_MAX characters, which UTF-16 stores in at most 4 bytes each.
 TXT_FILE_BYTES_MAX = DOCUMENT_CHARS_MAX * 4 + 4
+# Our own limits for any JSON read (files, archive entries, request bodies); see ner.json_input.
+JSON_DEPTH_MAX = 100
+JSON_BYTES_MAX = 64 * 1024 * 1024

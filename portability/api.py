@@ -16,6 +16,7 @@ from portability import selectors, services
 from portability.archive import archive_file_name
 from portability.serializers import (
     ArchiveImportInputSerializer,
+    ArchiveQuerySerializer,
     ContainerFileOutputSerializer,
     DataInventorySerializer,
     ProjectCloneInputSerializer,
@@ -50,20 +51,19 @@ class ProjectCloneApi(ProjectScopedAPIView):
 class ProjectArchiveApi(ProjectScopedAPIView):
     @extend_schema(
         summary="Export everything: the whole project as one zip",
-        parameters=[
-            OpenApiParameter("models", OpenApiTypes.BOOL, description="Include trained models (default true)."),
-            OpenApiParameter("members", OpenApiTypes.BOOL, description="List members' usernames and roles."),
-        ],
+        parameters=[ArchiveQuerySerializer],
         responses={(200, "application/zip"): OpenApiResponse(OpenApiTypes.BINARY)},
     )
     def get(self, request: Request, project_name: str) -> FileResponse:
         project = self.get_project(Permission.MANAGE_DOCUMENTS)
+        query = ArchiveQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
         output = tempfile.TemporaryFile()  # noqa: SIM115  (FileResponse closes it, which deletes it)
         services.project_archive_write(
             project=project,
             output=output,
-            include_models=request.query_params.get("models", "true").lower() not in ("0", "false"),
-            include_members=request.query_params.get("members", "").lower() in ("1", "true"),
+            include_models=query.validated_data["models"],
+            include_members=query.validated_data["members"],
         )
         output.seek(0)
         return FileResponse(

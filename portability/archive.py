@@ -39,6 +39,7 @@ import math
 import posixpath
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -58,8 +59,9 @@ from labeling.imports import labeled_docs_import
 from labeling.models import AnnotationAssignment, AnnotatorSpan, Document, Span, SpanEvent, Suggestion
 from ner.formats import FormatError
 from ner.formats.common import check_offsets, dump_jsonl, is_int, parse_jsonl, type_name
-from ner.formats.errors import Problems
+from ner.formats.errors import Problem, Problems
 from ner.formats.jsonl import read_jsonl, write_jsonl
+from ner.json_input import JsonInputError, load_json
 from ner.learning_curve import Projection
 from ner.names import InvalidName, check_project_name
 from ner.text import content_hash, decode_bytes
@@ -432,7 +434,7 @@ class _Archive:
             raise ArchiveError(f"{name} in the archive is too large or too compressed to be read safely.")
         try:
             return self.zip.read(info)
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as error:
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError) as error:
             raise ArchiveError(f"{name} in the archive is damaged ({error}).") from None
 
     def under(self, folder: str) -> list[str]:
@@ -458,10 +460,7 @@ def _open(source: IO[bytes]) -> _Archive:
             "This is not a nerlab project archive (no project.json). To import labelled documents in another format, "
             "use the project's Import page."
         )
-    try:
-        manifest = json.loads(result.read(PROJECT_FILE).decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ArchiveError(f"project.json is not valid JSON ({error}).") from None
+    manifest = _json_entry(result, PROJECT_FILE)
     if not isinstance(manifest, dict) or manifest.get("format") != ARCHIVE_FORMAT:
         raise ArchiveError("project.json is not a nerlab project archive's manifest.")
     version = manifest.get("version")
@@ -538,10 +537,6 @@ def _check_name(name: str) -> None:
                 "choose another name for the imported project."
             }
         )
-
-
-def _parse_time(value: Any) -> datetime | None:
-    return parse_datetime(value) if isinstance(value, str) else None
 
 
 def _documents(archive: _Archive) -> tuple[list[LabeledDoc], list[int]]:
@@ -984,11 +979,15 @@ def _read_extras(archive: _Archive, docs: list[LabeledDoc], doc_lines: list[int]
             extras.curves = _read_curves(lines, data, snapshot_ids)
         found.extend(lines.problems.items)
     if found:
-        messages = [str(problem) for problem in found[:_PROBLEMS_SHOWN]]
-        if len(found) > _PROBLEMS_SHOWN:
-            messages.append(f"... and {len(found) - _PROBLEMS_SHOWN:,} more problems")
-        raise ArchiveError(["The archive could not be imported:", *messages])
+        raise _archive_error(found)
     return extras
+
+
+def _archive_error(found: list[Problem]) -> ArchiveError:
+    messages = [str(problem) for problem in found[:_PROBLEMS_SHOWN]]
+    if len(found) > _PROBLEMS_SHOWN:
+        messages.append(f"... and {len(found) - _PROBLEMS_SHOWN:,} more problems")
+    return ArchiveError(["The archive could not be imported:", *messages])
 
 
 @dataclass
@@ -1048,43 +1047,73 @@ def _own_metadata(doc: LabeledDoc) -> dict[str, str]:
     if not text:
         return {}
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError:
+        value = load_json(text)
+    except (json.JSONDecodeError, JsonInputError):
         value = None
     if not isinstance(value, dict) or not all(isinstance(item, str) for item in value.values()):
         raise ArchiveError([f"documents.jsonl: {doc.name!r}: meta 'metadata' must be a JSON object of texts."])
     return {str(key): item for key, item in value.items()}
 
 
-def _new_ids(restore: _Restore, ids: Any) -> list[int]:
-    return [restore.document_ids[str(pk)] for pk in ids or [] if str(pk) in restore.document_ids]
+def _new_ids(restore: _Restore, ids: list[Any]) -> list[int]:
+    return [restore.document_ids[str(pk)] for pk in ids if str(pk) in restore.document_ids]
+
+
+def _whole(lines: _Lines, row: Mapping[str, Any], key: str, default: int = 0, maximum: int = _COLUMN_INT_MAX) -> int:
+    """An optional whole number of a project.json entry; ``default`` when absent or 0 (as the old code read it)."""
+    if row.get(key) is None:
+        return default
+    return lines.integer(row, key, maximum=maximum) or default
+
+
+def _optional_text(lines: _Lines, row: Mapping[str, Any], key: str, model: type[Model], default: str) -> str:
+    return lines.string(row, key, max_length=_max_length(model, key), required=False) or default
+
+
+def _of_kind(lines: _Lines, row: Mapping[str, Any], key: str, kind: type[list[Any]] | type[dict[str, Any]]) -> Any:
+    """An optional list or object of a project.json entry; an empty one when absent."""
+    value = row.get(key)
+    if value is None:
+        return kind()
+    if not isinstance(value, kind):
+        lines.bad(key, f"must be {'a list' if kind is list else 'an object'}, not {_describe(value)}")
+        return kind()
+    return value
 
 
 def _restore_snapshots(restore: _Restore, archive: _Archive, only: set[int] | None = None) -> None:
     """The archive's snapshots (``only`` those ids, when given)."""
     project = restore.project
-    for entry in archive.manifest["snapshots"]:
-        if not isinstance(entry, dict) or not isinstance(entry.get("id"), int):
+    lines = _Lines(PROJECT_FILE)
+    for index, entry in enumerate(archive.manifest["snapshots"], start=1):
+        if not isinstance(entry, dict) or not is_int(entry.get("id")):
             raise ArchiveError("project.json: each snapshot needs an integer id.")
         if only is not None and entry["id"] not in only:
             continue
+        lines.where = f"snapshot {index}"
+        problems_before = len(lines.problems)
         snapshot = DatasetSnapshot(
             project=project,
-            content_hash=str(entry.get("content_hash", "")),
+            content_hash=_optional_text(lines, entry, "content_hash", DatasetSnapshot, ""),
             file="",
-            document_count=int(entry.get("document_count") or 0),
-            train_document_ids=_new_ids(restore, entry.get("train_document_ids")),
-            test_document_ids=_new_ids(restore, entry.get("test_document_ids")),
-            span_counts=entry.get("span_counts") or {},
-            language=str(entry.get("language") or project.language),
-            split_mode=str(entry.get("split_mode") or project.split_mode),
-            test_percent=int(entry.get("test_percent") or project.test_percent),
-            split_seed=int(entry.get("split_seed") or 0),
-            training_scope=str(entry.get("training_scope") or project.training_scope),
+            document_count=_whole(lines, entry, "document_count"),
+            train_document_ids=_new_ids(restore, _of_kind(lines, entry, "train_document_ids", list)),
+            test_document_ids=_new_ids(restore, _of_kind(lines, entry, "test_document_ids", list)),
+            span_counts=_of_kind(lines, entry, "span_counts", dict),
+            language=_optional_text(lines, entry, "language", DatasetSnapshot, project.language),
+            split_mode=_optional_text(lines, entry, "split_mode", DatasetSnapshot, project.split_mode),
+            test_percent=_whole(lines, entry, "test_percent", project.test_percent, maximum=100),
+            split_seed=_whole(lines, entry, "split_seed"),
+            training_scope=_optional_text(lines, entry, "training_scope", DatasetSnapshot, project.training_scope),
         )
+        file_name = entry.get("file")
+        if file_name is not None and not isinstance(file_name, str):
+            lines.bad("file", f"must name a file of the archive, not {_describe(file_name)}")
+        if len(lines.problems) != problems_before:
+            continue
         snapshot.save()
-        if entry.get("file"):
-            docs = _snapshot_docs(archive, str(entry["file"]))
+        if file_name:
+            docs = _snapshot_docs(archive, file_name)
             remapped = [
                 LabeledDoc(
                     d.text,
@@ -1102,6 +1131,8 @@ def _restore_snapshots(restore: _Restore, archive: _Archive, only: set[int] | No
             )
             snapshot.save(update_fields=["file"])
         restore.snapshots[entry["id"]] = snapshot
+    if lines.problems:
+        raise _archive_error(lines.problems.items)
 
 
 def _snapshot_docs(archive: _Archive, name: str) -> list[LabeledDoc]:
@@ -1113,91 +1144,152 @@ def _snapshot_docs(archive: _Archive, name: str) -> list[LabeledDoc]:
 
 def _json_entry(archive: _Archive, name: str) -> Any:
     try:
-        return json.loads(archive.read(name).decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        return load_json(archive.read(name).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, JsonInputError) as error:
         raise ArchiveError(f"{name} in the archive is not valid JSON ({error}).") from None
+
+
+def _optional_number(lines: _Lines, row: Mapping[str, Any], key: str, high: float = math.inf) -> float | None:
+    return None if row.get(key) is None else lines.number(row, key, 0.0, high)
+
+
+def _text(lines: _Lines, row: Mapping[str, Any], key: str) -> str:
+    """An optional text of any length (a TextField's)."""
+    value = row.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        lines.bad(key, f"must be a string, not {_describe(value)}")
+        return ""
+    return value
+
+
+def _strings(lines: _Lines, row: Mapping[str, Any], key: str) -> list[str]:
+    values = _of_kind(lines, row, key, list)
+    if not all(isinstance(value, str) for value in values):
+        lines.bad(key, "must be a list of strings")
+        return []
+    return list(values)
+
+
+def _model_rows(lines: _Lines, entry: Mapping[str, Any], restore: _Restore) -> tuple[TrainingRun, TrainedModel]:
+    """The run and the model of one project.json model entry, unsaved; a wrongly typed field is a problem."""
+    run_fields = _of_kind(lines, entry, "run", dict)
+    snapshot_id = entry.get("snapshot")
+    snapshot = restore.snapshots.get(snapshot_id) if is_int(snapshot_id) else None
+    if snapshot is None:
+        lines.bad("snapshot", f"names snapshot {_describe(snapshot_id)}, which the archive does not hold")
+    max_epochs = _whole(lines, run_fields, "max_epochs")
+    run = TrainingRun(
+        project=restore.project,
+        snapshot=snapshot,
+        model_name=entry["name"],
+        status=TrainingRun.Status.SUCCEEDED,
+        phase=TrainingRun.Phase.DONE,
+        seed=_whole(lines, run_fields, "seed"),
+        max_epochs=max_epochs,
+        max_steps=_whole(lines, run_fields, "max_steps") or (0 if max_epochs else 1),
+        patience=_whole(lines, run_fields, "patience"),
+        # Archives from before encoders existed trained the CNN.
+        representation=_optional_text(lines, run_fields, "representation", TrainingRun, "cnn"),
+        time_budget_minutes=(
+            None if run_fields.get("time_budget_minutes") is None else _whole(lines, run_fields, "time_budget_minutes")
+        ),
+        settings_rule=_optional_text(lines, run_fields, "settings_rule", TrainingRun, ""),
+        settings_reason=_text(lines, run_fields, "settings_reason"),
+        # What a time budget chose: "same settings" retrains of the clone reuse its steps.
+        budget=_of_kind(lines, run_fields, "budget", dict),
+        percent=100.0,
+        epoch=_whole(lines, run_fields, "epoch"),
+        step=_whole(lines, run_fields, "step"),
+        loss=_optional_number(lines, run_fields, "loss"),
+        dev_f1=_optional_number(lines, run_fields, "dev_f1", 1.0),
+        warnings=_strings(lines, run_fields, "warnings"),
+        started_at=lines.moment(run_fields, "started_at"),
+        finished_at=lines.moment(run_fields, "finished_at"),
+    )
+    model = TrainedModel(
+        project=restore.project,
+        run=run,
+        name=entry["name"],
+        storage_path="",
+        labels=_strings(lines, entry, "labels"),
+        duration_s=_optional_number(lines, entry, "duration_s") or 0.0,
+        snapshot_documents=_whole(lines, entry, "snapshot_documents"),
+        micro_f1=_optional_number(lines, entry, "micro_f1", 1.0) or 0.0,
+        size_bytes=_whole(lines, entry, "size_bytes", maximum=2**63 - 1),
+    )
+    for key in ("files", "evaluation"):
+        if entry.get(key) is not None and not isinstance(entry.get(key), str):
+            lines.bad(key, f"must name a file or folder of the archive, not {_describe(entry.get(key))}")
+    return run, model
+
+
+def _prediction_rows(archive: _Archive, name: str, evaluation: Evaluation, by_hash: Mapping[str, int]) -> None:
+    """The per-document predictions of one model's evaluation; raises ArchiveError listing every bad row."""
+    rows = _json_entry(archive, name)
+    lines = _Lines(name)
+    if not isinstance(rows, list):
+        raise ArchiveError(f"{name} in the archive must be a list of predictions, not {type_name(rows)}.")
+    predictions = []
+    for index, row in enumerate(rows, start=1):
+        lines.where = f"prediction {index}"
+        if not isinstance(row, dict):
+            lines.bad("", f"each prediction must be an object, not {type_name(row)}")
+            continue
+        content = lines.string(row, "content_hash", max_length=_max_length(Prediction, "content_hash"), required=False)
+        predictions.append(
+            Prediction(
+                evaluation=evaluation,
+                document_id=by_hash.get(content),
+                position=lines.integer(row, "position", maximum=_COLUMN_INT_MAX),
+                name=str(row.get("name", ""))[:500],
+                content_hash=content,
+                spans=_of_kind(lines, row, "spans", list),
+                error_count=_whole(lines, row, "error_count"),
+                outcome_counts=_of_kind(lines, row, "outcome_counts", dict),
+            )
+        )
+    if lines.problems:
+        raise _archive_error(lines.problems.items)
+    Prediction.objects.bulk_create(predictions, batch_size=500)
 
 
 def _restore_models(restore: _Restore, archive: _Archive) -> None:
     project = restore.project
     by_hash = dict(Document.objects.filter(project=project).values_list("content_hash", "pk"))
-    for entry in archive.manifest["models"]:
+    lines = _Lines(PROJECT_FILE)
+    for index, entry in enumerate(archive.manifest["models"], start=1):
         if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
             raise ArchiveError("project.json: each model needs a name.")
-        snapshot = restore.snapshots.get(entry.get("snapshot"))  # type: ignore[arg-type]
-        if snapshot is None:
-            raise ArchiveError(f"project.json: model {entry['name']} names a snapshot the archive does not hold.")
-        files = archive.under(str(entry.get("files") or f"models/{entry.get('id')}/"))
+        lines.where = f"model {index} ({entry['name']!r})"
+        problems_before = len(lines.problems)
+        run, model = _model_rows(lines, entry, restore)
+        if len(lines.problems) != problems_before:
+            continue
+        folder = entry.get("files") or f"models/{entry.get('id')}/"
+        files = archive.under(folder)
         if not files:
             raise ArchiveError(f"The archive holds no files for model {entry['name']}; it could not be deployed.")
-        run_fields = entry.get("run") or {}
-        run = TrainingRun(
-            project=project,
-            snapshot=snapshot,
-            model_name=entry["name"],
-            status=TrainingRun.Status.SUCCEEDED,
-            phase=TrainingRun.Phase.DONE,
-            seed=int(run_fields.get("seed") or 0),
-            max_epochs=int(run_fields.get("max_epochs") or 0),
-            max_steps=int(run_fields.get("max_steps") or 0) or (0 if run_fields.get("max_epochs") else 1),
-            patience=int(run_fields.get("patience") or 0),
-            time_budget_minutes=run_fields.get("time_budget_minutes"),
-            # Archives from before encoders existed trained the CNN.
-            representation=str(run_fields.get("representation") or "cnn")[:60],
-            settings_rule=str(run_fields.get("settings_rule") or ""),
-            settings_reason=str(run_fields.get("settings_reason") or ""),
-            # What a time budget chose: "same settings" retrains of the clone reuse its steps.
-            budget=run_fields.get("budget") if isinstance(run_fields.get("budget"), dict) else {},
-            percent=100.0,
-            epoch=int(run_fields.get("epoch") or 0),
-            step=int(run_fields.get("step") or 0),
-            loss=run_fields.get("loss"),
-            dev_f1=run_fields.get("dev_f1"),
-            warnings=run_fields.get("warnings") or [],
-            started_at=_parse_time(run_fields.get("started_at")),
-            finished_at=_parse_time(run_fields.get("finished_at")),
-        )
         run.full_clean(exclude=["snapshot"])
         run.save()
-        model = TrainedModel(
-            project=project,
-            run=run,
-            name=entry["name"],
-            storage_path="",
-            labels=list(entry.get("labels") or []),
-            duration_s=float(entry.get("duration_s") or 0.0),
-            snapshot_documents=int(entry.get("snapshot_documents") or 0),
-            micro_f1=float(entry.get("micro_f1") or 0.0),
-            size_bytes=int(entry.get("size_bytes") or 0),
-        )
+        model.run = run
         model.full_clean(exclude=["storage_path", "run"])
         model.save()
         prefix = f"{project_storage_prefix(project.pk)}/models/{model.pk}"
-        folder = str(entry.get("files") or f"models/{entry.get('id')}/")
         for name in files:
             restore.save(f"{prefix}/{name.removeprefix(folder)}", archive.read(name))
         TrainedModel.objects.filter(pk=model.pk).update(storage_path=prefix)
         if entry.get("evaluation"):
-            report = _json_entry(archive, str(entry["evaluation"]))
+            report = _json_entry(archive, entry["evaluation"])
+            if not isinstance(report, dict):
+                raise ArchiveError(f"{entry['evaluation']} in the archive must be an object, not {type_name(report)}.")
             evaluation = Evaluation.objects.create(model=model, report=report)
             predictions_name = f"predictions/{entry.get('id')}.json"
-            rows = _json_entry(archive, predictions_name) if predictions_name in archive.names else []
-            Prediction.objects.bulk_create(
-                [
-                    Prediction(
-                        evaluation=evaluation,
-                        document_id=by_hash.get(str(row.get("content_hash"))),
-                        position=int(row["position"]),
-                        name=str(row.get("name", ""))[:500],
-                        content_hash=str(row.get("content_hash", "")),
-                        spans=row.get("spans") or [],
-                        error_count=int(row.get("error_count") or 0),
-                        outcome_counts=row.get("outcome_counts") or {},
-                    )
-                    for row in rows
-                ],
-                batch_size=500,
-            )
+            if predictions_name in archive.names:
+                _prediction_rows(archive, predictions_name, evaluation, by_hash)
+    if lines.problems:
+        raise _archive_error(lines.problems.items)
 
 
 def _keep_times(model: type[Model], rows: list[Any], times: list[datetime | None]) -> None:

@@ -29,7 +29,6 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions
 from rest_framework.authentication import SessionAuthentication
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -45,6 +44,7 @@ from projects.api import request_api_key
 from projects.authentication import ApiKeyAuthentication
 from projects.exceptions import Conflict
 from projects.models import Project
+from projects.parsers import BoundedJSONParser, BoundedMergePatchParser
 from projects.roles import Permission
 from projects.selectors import project_get_for_user, project_list_for_user
 from serving.azure import AzureError, AzureView, api_version_check, invalid_request  # one Azure error shape
@@ -56,10 +56,6 @@ TRAINING_CONFIG_VERSIONS: Final = ("2022-05-01", "latest")
 MODEL_EXPIRATION: Final = timedelta(days=365 * 10)  # nerlab's models do not expire; Azure's clients want a date
 PAGE_MAX: Final = 1000
 POLL_AFTER_S: Final = 1
-
-
-class _MergePatchParser(JSONParser):
-    media_type = "application/merge-patch+json"
 
 
 def _time(moment: Any) -> str | None:
@@ -91,7 +87,7 @@ def _reverse(url_name: str, **kwargs: str) -> str:
 
 class _AuthoringView(AzureView):
     authentication_classes = [ApiKeyAuthentication, SessionAuthentication]
-    parser_classes = [JSONParser, _MergePatchParser]
+    parser_classes = [BoundedJSONParser, BoundedMergePatchParser]
     # The first checks (key, project, role) happen before api-version, so that a refusal never depends on it.
     permission: Permission = Permission.VIEW
 

@@ -10,6 +10,11 @@ class ProjectCloneInputSerializer(serializers.Serializer):
     include_models = serializers.BooleanField(default=False)
 
 
+class ArchiveQuerySerializer(serializers.Serializer):
+    models = serializers.BooleanField(default=True, help_text="Include trained models.")
+    members = serializers.BooleanField(default=False, help_text="List members' usernames and roles.")
+
+
 class ArchiveImportInputSerializer(serializers.Serializer):
     archive = serializers.FileField()
     name = serializers.CharField(max_length=limits.PROJECT_NAME_MAX, required=False, allow_blank=True, default="")

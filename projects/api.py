@@ -12,16 +12,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
-from django.http import Http404
-from django.urls import NoReverseMatch, reverse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
+from django.urls import NoReverseMatch, Resolver404, resolve, reverse
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import exceptions, permissions, status
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
@@ -31,6 +32,7 @@ from rest_framework.views import APIView
 from projects import selectors, services
 from projects.exceptions import Conflict
 from projects.models import ApiKey, Membership, Project
+from projects.pagination import PagePagination
 from projects.roles import Permission
 from projects.serializers import (
     ApiKeyCreatedOutputSerializer,
@@ -86,6 +88,20 @@ class ApiConflict(exceptions.APIException):
     default_code = "conflict"
 
 
+@csrf_exempt  # a 404 whatever the method: CSRF's HTML 403 would hide it, and nothing is changed
+def api_not_found(request: HttpRequest, unmatched: str = "") -> HttpResponse:
+    """Any path under /api/v1/ that names no resource (an id that is not a number, a typo): the API's JSON 404,
+    not the site's HTML page. A GET without its trailing slash is redirected as APPEND_SLASH would."""
+    if settings.APPEND_SLASH and request.method in ("GET", "HEAD") and not request.path_info.endswith("/"):
+        try:
+            found = resolve(f"{request.path_info}/").func is not api_not_found
+        except Resolver404:
+            found = False
+        if found:
+            return HttpResponsePermanentRedirect(request.get_full_path(force_append_slash=True))
+    return JsonResponse({"detail": "Not found."}, status=404)
+
+
 class NerlabAPIView(APIView):
     """An APIView whose services and selectors may raise Django's own exceptions, messages preserved."""
 
@@ -128,9 +144,9 @@ def paginated_response(
     *, request: Request, view: APIView, queryset: QuerySet[Any], serializer_class: type[BaseSerializer]
 ) -> Response:
     """One page (``?limit=&offset=``) of ``queryset`` in the shape drf-spectacular documents for list views."""
-    paginator = LimitOffsetPagination()
+    paginator = PagePagination()
     page = paginator.paginate_queryset(queryset, request, view=view)
-    assert page is not None  # LimitOffsetPagination always pages (default limit from PAGE_SIZE)
+    assert page is not None  # PagePagination always pages (default limit from PAGE_SIZE)
     return paginator.get_paginated_response(serializer_class(page, many=True, context={"request": request}).data)
 
 
@@ -147,7 +163,7 @@ def paginated_response(
 )
 class ProjectListApi(NerlabAPIView):
     permission_classes = [UserCredentials]
-    pagination_class = LimitOffsetPagination  # read by drf-spectacular to document the page shape
+    pagination_class = PagePagination  # read by drf-spectacular to document the page shape
 
     def get(self, request: Request) -> Response:
         # The user's role rides on the membership join the selector already filters on.
@@ -343,7 +359,7 @@ class EntityTypeListApi(ProjectScopedAPIView):
         responses=EntityTypeOutputSerializer,
     ),
     delete=extend_schema(
-        summary="Delete an entity type and every span of it", responses=EntityTypeDeleteOutputSerializer
+        summary="Delete an entity type and every span of it", responses={200: EntityTypeDeleteOutputSerializer}
     ),
 )
 @extend_schema(parameters=[PROJECT_NAME_PARAMETER, ENTITY_TYPE_ID_PARAMETER])

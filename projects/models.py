@@ -13,6 +13,10 @@ from ner.names import InvalidName, check_entity_type_name, check_project_name, n
 from ner.spans import OVERLAP_POLICIES
 from projects.roles import ROLE_CHOICES, Role
 
+# The largest id a row can have (DEFAULT_AUTO_FIELD is BigAutoField); an id filter past it is refused, since
+# SQLite cannot even compare with a larger number (OverflowError).
+ROW_ID_MAX = 2**63 - 1
+
 
 def _as_validation_error(check: Callable[[str], str], value: str) -> None:
     try:

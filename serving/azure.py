@@ -25,7 +25,6 @@ from django.http import Http404
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -34,6 +33,7 @@ from rest_framework.views import APIView
 
 from projects.api import request_api_key
 from projects.authentication import ApiKeyAuthentication
+from projects.parsers import BoundedJSONParser
 from projects.roles import Permission
 from projects.selectors import project_get_for_user
 from serving import selectors, services
@@ -88,7 +88,7 @@ def api_version_check(request: Request, supported: Sequence[str] = API_VERSIONS,
 class AzureView(APIView):
     authentication_classes = [ApiKeyAuthentication]
     permission_classes = [AllowAny]  # checked below, so that refusals come back in Azure's shape
-    parser_classes = [JSONParser]
+    parser_classes = [BoundedJSONParser]
     renderer_classes = [JSONRenderer]
 
     def handle_exception(self, exc: Exception) -> Response:

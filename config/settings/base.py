@@ -9,6 +9,8 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
+from ner.limits import JSON_BYTES_MAX, JSON_DEPTH_MAX
+
 # BASE_DIR holds what nerlab ships besides code (templates/, static/, demo/): the repository root in a checkout, the
 # installed config package for a wheel (pyproject.toml's package-dir puts them there). The folder that gets .env and
 # the default data/ is the checkout, or for an installed nerlab the folder it runs in, never site-packages.
@@ -157,6 +159,9 @@ NERLAB_UPLOAD_MAX_BYTES = env.int("NERLAB_UPLOAD_MAX_BYTES", default=200 * 1024 
 DATA_UPLOAD_MAX_MEMORY_SIZE = NERLAB_UPLOAD_MAX_BYTES
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FILES = 10_000
+# Any JSON read (request bodies, uploaded files, archive entries) larger or nested deeper is refused (ner.json_input).
+NERLAB_JSON_MAX_DEPTH = env.int("NERLAB_JSON_MAX_DEPTH", default=JSON_DEPTH_MAX)
+NERLAB_JSON_MAX_BYTES = env.int("NERLAB_JSON_MAX_BYTES", default=JSON_BYTES_MAX)
 NERLAB_SELF_REGISTRATION = env.bool("NERLAB_SELF_REGISTRATION")
 # Imports larger than either threshold run in a Celery worker with a progress bar instead of in the request.
 NERLAB_IMPORT_ASYNC_DOCUMENTS = env.int("NERLAB_IMPORT_ASYNC_DOCUMENTS", default=2_000)
@@ -242,8 +247,11 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # The API reads JSON; the few views that take files (uploads, imports, archives) or the tagging page's forms
+    # name their parsers.
+    "DEFAULT_PARSER_CLASSES": ["projects.parsers.BoundedJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "projects.pagination.PagePagination",
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "rest_framework.views.exception_handler",
     "NUM_PROXIES": NERLAB_TRUSTED_PROXY_COUNT,
@@ -258,6 +266,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "projects.openapi.document_error_responses",
+    ],
     # Several models have a "status"; name each enum after its model so the schema has no collisions.
     "ENUM_NAME_OVERRIDES": {
         "DocumentStatusEnum": "labeling.models.Document.Status",

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ner.formats.errors import Problems
+from ner.json_input import JsonInputError, load_json
 from ner.names import InvalidName, normalize_language
 from ner.text import DecodeError, decode_bytes
 from ner.types import SPLITS, Split
@@ -35,7 +36,9 @@ def _json_error_message(error: json.JSONDecodeError, text: str) -> str:
 def parse_json(text: str, problems: Problems) -> Any:
     """Parse a whole JSON document; a syntax error stops reading and says at which line and column."""
     try:
-        return json.loads(text)
+        return load_json(text)
+    except JsonInputError as error:
+        raise problems.fail(str(error)) from None
     except json.JSONDecodeError as error:
         raise problems.fail(
             _json_error_message(error, text), where=f"line {error.lineno}, column {error.colno}"
@@ -48,7 +51,9 @@ def parse_jsonl(text: str, problems: Problems) -> Iterator[tuple[int, Any]]:
         if not line.strip():
             continue
         try:
-            yield number, json.loads(line)
+            yield number, load_json(line)
+        except JsonInputError as error:
+            problems.add(str(error), where=f"line {number}")
         except json.JSONDecodeError as error:
             problems.add(_json_error_message(error, line), where=f"line {number}, column {error.colno}")
 
@@ -187,8 +192,8 @@ def iter_records(content: str, problems: Problems, notes: list[str] | None) -> I
         whole = parse_json(content, problems)  # a JSON document: one syntax error is the whole file's
     elif stripped.startswith("{") and not _is_json(first_line):
         try:
-            whole = json.loads(content)
-        except json.JSONDecodeError:
+            whole = load_json(content)
+        except (json.JSONDecodeError, JsonInputError):
             whole = UNREADABLE  # JSONL whose first line is broken: each line is reported on its own
     if isinstance(whole, list):
         if notes is not None and "\n" in stripped.rstrip():
@@ -207,7 +212,10 @@ def iter_records(content: str, problems: Problems, notes: list[str] | None) -> I
         if not line.strip():
             continue
         try:
-            yield f"line {number}", json.loads(line)
+            yield f"line {number}", load_json(line)
+        except JsonInputError as error:
+            problems.add(str(error), where=f"line {number}")
+            yield f"line {number}", UNREADABLE
         except json.JSONDecodeError as error:
             problems.add(_json_error_message(error, line), where=f"line {number}, column {error.colno}")
             yield f"line {number}", UNREADABLE
@@ -215,8 +223,8 @@ def iter_records(content: str, problems: Problems, notes: list[str] | None) -> I
 
 def _is_json(text: str) -> bool:
     try:
-        json.loads(text)
-    except json.JSONDecodeError:
+        load_json(text)
+    except (json.JSONDecodeError, JsonInputError):
         return False
     return True
 

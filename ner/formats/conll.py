@@ -27,6 +27,7 @@ from typing import Literal
 
 from ner.formats.common import decode_input
 from ner.formats.errors import FormatError, Problems
+from ner.json_input import JsonInputError, load_json
 from ner.names import InvalidName, normalize_language
 from ner.types import LabeledDoc, Span
 
@@ -326,8 +327,8 @@ def _extra_columns(doc: LabeledDoc, tokens: int) -> list[list[str]] | None:
     """The document's other token columns as read (``conll_columns`` in its metadata), when they still fit its
     tokens one for one; otherwise None (the writer then puts ``_`` in those columns)."""
     try:
-        extras = json.loads(doc.meta.get(CONLL_COLUMNS, "null"))
-    except json.JSONDecodeError:
+        extras = load_json(doc.meta.get(CONLL_COLUMNS, "null"))
+    except (json.JSONDecodeError, JsonInputError):
         return None
     if not isinstance(extras, list) or len(extras) != tokens:
         return None

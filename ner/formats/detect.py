@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any, NamedTuple
 
+from ner.json_input import JsonInputError, load_json
 from ner.text import DecodeError, decode_bytes
 
 _SAMPLE_RECORDS = 50
@@ -84,8 +85,8 @@ def _json_records(text: str) -> list[Any] | None:
     stripped = text.lstrip()
     if stripped[:1] in ("[", "{"):
         try:
-            whole = json.loads(text)
-        except json.JSONDecodeError:
+            whole = load_json(text)
+        except (json.JSONDecodeError, JsonInputError):
             whole = None
         if isinstance(whole, list):
             return whole
@@ -96,8 +97,8 @@ def _json_records(text: str) -> list[Any] | None:
         if not line.strip():
             continue
         try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
+            records.append(load_json(line))
+        except (json.JSONDecodeError, JsonInputError):
             continue
         if len(records) >= _SAMPLE_RECORDS:
             break

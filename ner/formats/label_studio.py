@@ -32,6 +32,7 @@ from ner.formats.common import (
     type_name,
 )
 from ner.formats.errors import Problems
+from ner.json_input import JsonInputError, load_json
 from ner.offsets import OffsetMapper
 from ner.types import LabeledDoc, Span
 
@@ -300,8 +301,8 @@ def _cell(value: str) -> Any:
     """A CSV cell: spans written as JSON text (a list of ``{start, end, labels}``) parsed, any other cell text."""
     if value.startswith("[{"):
         try:
-            parsed = json.loads(value)
-        except json.JSONDecodeError:
+            parsed = load_json(value)
+        except (json.JSONDecodeError, JsonInputError):
             return value
         if _min_spans(parsed):
             return parsed

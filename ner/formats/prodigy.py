@@ -165,7 +165,10 @@ def _read_task(
     if not isinstance(raw_spans, list):
         problems.add(f"'spans' must be a list, not {type_name(raw_spans)}", where=where, field="'spans'")
         return where
-    binary = row.get("_view_id") in _BINARY_VIEWS or any(isinstance(raw, dict) and "answer" in raw for raw in raw_spans)
+    view = row.get("_view_id")
+    binary = (isinstance(view, str) and view in _BINARY_VIEWS) or any(
+        isinstance(raw, dict) and "answer" in raw for raw in raw_spans
+    )
     # Binary tasks about one text are merged into one document; a manual task is a document of its own (two
     # annotators' versions of one text are then reported as a repeated text, never merged into one).
     key: object = ("input", input_hash if is_int(input_hash) else text) if binary else where

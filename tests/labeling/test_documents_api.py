@@ -65,7 +65,8 @@ def test_upload_returns_created_ids_and_duplicates(api, project):
 
 def test_upload_without_files_is_400(api, project):
     response = api.post(_list(project), {}, format="multipart")
-    assert response.status_code == 400 and "files" in response.json()
+    assert response.status_code == 400
+    assert response.json() == {"errors": ["files: This field is required."], "duplicates": []}
 
 
 def test_detail_returns_text_and_spans(api, project):

@@ -62,7 +62,13 @@ def _azure_zip(files: dict[str, bytes]) -> bytes:
     return zip_of({"labels.json": json.dumps(labels).encode(), **files})
 
 
+DEEP = b"[" * 100_000 + b"]" * 100_000
+DEEP_LABELS = zip_of({"labels.json": b'{"a": ' + b"[" * 300 + b"]" * 300 + b"}"})  # parses, then is too deep
+
 CASES = {
+    "deeply nested doccano line": ("doccano", "a.jsonl", b'{"text": "Alice", "label": ' + DEEP + b"}\n", "levels deep"),
+    "deeply nested Label Studio": ("label-studio", "tasks.json", DEEP, "more than 100 levels deep"),
+    "deeply nested Azure labels": ("azure", "a.zip", DEEP_LABELS, "levels deep"),
     "truncated JSON": ("label-studio", "tasks.json", b'[{"data": {"text": "Alice"}, "annotations": [', "cut off"),
     "wrong offsets": (
         "jsonl",

@@ -19,6 +19,7 @@ from portability.archive import project_archive_bytes, project_archive_import, p
 from projects.models import EntityType, Membership, Project
 from projects.roles import Role
 from tests.factories import UserFactory
+from tests.serving.helpers import model_row
 
 
 def _documents(project: Project) -> list[tuple]:
@@ -246,3 +247,54 @@ def test_a_superusers_import_restores_the_members_that_exist_here(project, user)
     roles = dict(imported.project.memberships.values_list("user__username", "role"))
     assert roles == {"root": "owner", "alice": "owner", "bob": "editor", "carol": "owner"}
     assert imported.missing_members == ["stranger"]
+
+
+def _with_manifest_change(data: bytes, change) -> bytes:
+    source = zipfile.ZipFile(io.BytesIO(data))
+    changed = io.BytesIO()
+    with zipfile.ZipFile(changed, "w") as archive:
+        for info in source.infolist():
+            content = source.read(info)
+            if info.filename == "project.json":
+                manifest = json.loads(content)
+                change(manifest)
+                content = json.dumps(manifest).encode()
+            archive.writestr(info, content)
+    return changed.getvalue()
+
+
+WRONG_TYPES = {
+    "run not an object": ("models", {"run": ["seed", 1]}, "model 1 ('m1'): field 'run': must be an object"),
+    "seed a string": ("models", {"run": {"seed": "x"}}, "field 'seed': must be a whole number from 0"),
+    "a huge step": ("models", {"run": {"step": 10**30}}, "field 'step': must be a whole number from 0 to 2147483647"),
+    "unhashable snapshot": ("models", {"snapshot": [1]}, "field 'snapshot': names snapshot a list [1]"),
+    "labels a string": ("models", {"labels": "PERSON"}, "field 'labels': must be a list"),
+    "micro F1 a word": ("models", {"micro_f1": "high"}, "field 'micro_f1': must be a number from 0 to 1"),
+    "impossible date": ("models", {"run": {"started_at": "2026-13-45T00:00:00"}}, "field 'started_at': must be a date"),
+    "files a number": ("models", {"files": 7}, "field 'files': must name a file or folder"),
+    "count a word": ("snapshots", {"document_count": "many"}, "snapshot 1: field 'document_count': must be a whole"),
+    "ids a number": ("snapshots", {"train_document_ids": 5}, "field 'train_document_ids': must be a list"),
+    "long language": ("snapshots", {"language": "x" * 99}, "field 'language': is 99 characters long"),
+}
+
+
+@pytest.mark.parametrize("case", list(WRONG_TYPES))
+def test_archive_with_wrongly_typed_model_fields_is_refused_naming_them(project, user, case):
+    model_row(project, "m1")
+    key, change, message = WRONG_TYPES[case]
+    data = _with_manifest_change(project_archive_bytes(project=project), lambda m: m[key][0].update(change))
+    projects, models = Project.objects.count(), TrainedModel.objects.count()
+    with pytest.raises(ValidationError) as refused:
+        project_archive_import(source=io.BytesIO(data), user=user, name="restored")
+    assert any(message in text for text in refused.value.messages), refused.value.messages
+    assert (Project.objects.count(), TrainedModel.objects.count()) == (projects, models)
+
+
+def test_an_entry_whose_compressed_bytes_are_damaged_is_refused_not_a_500(project, user):
+    data = bytearray(project_archive_bytes(project=project))
+    first = zipfile.ZipFile(io.BytesIO(bytes(data))).infolist()[0]
+    start = first.header_offset + 30 + len(first.filename)  # past the local header: the compressed bytes
+    data[start : start + 5] = bytes(5)  # found by the fuzz test: zlib.error escaped as a 500
+    with pytest.raises(ValidationError, match="is damaged"):
+        project_archive_import(source=io.BytesIO(bytes(data)), user=user, name="restored")
+    assert not Project.objects.filter(name="restored").exists()
