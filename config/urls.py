@@ -33,5 +33,5 @@ urlpatterns = [
     path("", include("serving.urls")),
     path("", include("portability.urls")),
     # Last: an API path that names no resource (an id that is not a number, a typo) answers the API's JSON 404.
-    re_path(r"^api/v1/(?P<unmatched>[\s\S]*)$", api_not_found),
+    re_path(r"^api/v1/(?P<unmatched>[\s\S]*)$", api_not_found, name="api-not-found"),
 ]

@@ -74,7 +74,7 @@ def _kwarg_names(pattern: Any) -> list[str]:
 def _walk(resolver: URLResolver, prefix: str = "", namespace: str = "", kwargs: tuple[str, ...] = ()) -> list[Any]:
     found: list[Any] = []
     for entry in resolver.url_patterns:
-        path = prefix + str(entry.pattern)
+        path = prefix + str(entry.pattern).removeprefix("^")  # a re_path reads "^api/v1/..."
         names = (*kwargs, *_kwarg_names(entry.pattern))
         if path.startswith(NOT_PAGES):
             continue

@@ -47,6 +47,7 @@ OTHER_PAGES: dict[str, str] = {
     "logout": "skip: POST only",
     "projects:api_key_revoke": "skip: POST only",
     "favicon": "skip: a redirect to the icon, checked in tests/test_error_pages.py",
+    "api-not-found": "skip: the API's JSON 404 for a path under /api/v1/ that matches nothing",
 }
 
 
