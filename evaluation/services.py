@@ -567,6 +567,9 @@ def _folder_size(folder: Path) -> int:
 
 
 def _store_model_files(folder: Path, prefix: str) -> None:
+    # Files an earlier attempt left there (its rows rolled back after a crash; SQLite may then give the next model the
+    # same id) would make storage save ours under other names and keep serving theirs: clear the folder first.
+    storage_tree_delete(prefix)
     for path in sorted(folder.rglob("*")):
         if path.is_file():
             with path.open("rb") as handle:
