@@ -45,7 +45,7 @@ from ner.formats.prodigy import read_prodigy
 from ner.names import InvalidName, check_entity_type_name
 from ner.spans import SpanError, check_bounds, conflict_message, find_conflict
 from ner.splits import split_documents
-from ner.text import UploadError, check_text, content_hash, read_uploads
+from ner.text import UploadError, check_meta, check_text, content_hash, read_uploads
 from ner.tokens import token_bounds
 from ner.types import LabeledDoc
 from ner.types import Span as NerSpan
@@ -295,6 +295,8 @@ def _check_doc(index: int, doc: LabeledDoc, project: Project) -> _Checked:
         checked.problems.append(("language", error.removeprefix(": ")))
     if doc.split not in (None, "", *Document.Split.values):
         checked.problems.append(("split", f"split {doc.split!r} is not one of train, test"))
+    if (meta_error := check_meta(doc.meta)) is not None:
+        checked.problems.append(("meta", meta_error))
     _check_spans(checked, project, language or project.language)
     return checked
 

@@ -8,7 +8,7 @@ import io
 import posixpath
 import zipfile
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from ner.limits import (
@@ -96,6 +96,15 @@ def decode_text(data: bytes, name: str) -> str:
     except DecodeError as error:
         raise UploadError(f"{name}: {error}") from None
     return check_text(text, name)
+
+
+def check_meta(meta: Mapping[str, str]) -> str | None:
+    """Why a document's metadata cannot be kept, or None. Like a document's text it may hold no NUL character: the
+    formats that carry metadata back out (CSV, JSONL) are text files, and a NUL makes a text file read as binary."""
+    for key, value in meta.items():
+        if "\x00" in key or "\x00" in value:
+            return f"metadata {key!r} contains NUL characters, which a document's metadata may not hold"
+    return None
 
 
 def check_text(text: str, name: str) -> str:

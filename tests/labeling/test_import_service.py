@@ -202,3 +202,15 @@ def test_a_bad_record_is_counted_as_rejected_and_named_the_rest_still_counted(pr
         ("line 1", "end 17 is past the end of the text (14 characters)")
     ]
     assert report.summary().startswith("Nothing was imported: 1 problem. 3 documents in the file: 1 valid, 1 rejected")
+
+
+def test_metadata_with_a_nul_is_refused_naming_the_key(project, user, person):
+    """A CSV or JSONL export could not carry it back: a NUL makes a text file read as binary."""
+    docs = [LabeledDoc(TEXT, (Span(0, 11, "Person"),), name="nul.txt", meta={"source": "scan\x00page"})]
+    before = snapshot(project)
+    report = _import(project, user, docs, file_name="batch.jsonl")
+    assert (report.total, report.accepted, report.rejected, report.written) == (1, 0, 1, False)
+    problem = report.problems[0]
+    assert (problem.where, problem.field) == ("document 1 ('nul.txt')", "meta")
+    assert "metadata 'source' contains NUL characters" in problem.message
+    assert snapshot(project) == before
