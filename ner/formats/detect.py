@@ -140,6 +140,9 @@ def detect_format(data: bytes) -> Detection | None:
         text = decode_bytes(data)
     except DecodeError:
         return None
+    # A CSV whose quoted cells span lines can hold a line that parses as JSON (a bare number): the header decides.
+    if not text.lstrip().startswith(("{", "[")) and _looks_like_label_studio_csv(text):
+        return Detection("label-studio-csv", "a Label Studio CSV/TSV export (annotator and annotation_id columns)")
     records = _json_records(text)
     if records is not None:
         first = records[0] if records else None
