@@ -424,7 +424,10 @@ class _Archive:
     manifest: dict[str, Any]
     names: set[str] = field(default_factory=set)
 
-    def read(self, name: str) -> bytes:
+    def read(self, name: object) -> bytes:
+        # Names come from project.json, which is the sender's: anything but one of the zip's own names is refused.
+        if not isinstance(name, str):
+            raise ArchiveError(f"project.json must name a file of the archive where it has {type_name(name)}.")
         if name not in self.names:
             raise ArchiveError(f"The archive lacks {name}, which project.json names.")
         info = self.zip.getinfo(name)
@@ -437,7 +440,9 @@ class _Archive:
         except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError) as error:
             raise ArchiveError(f"{name} in the archive is damaged ({error}).") from None
 
-    def under(self, folder: str) -> list[str]:
+    def under(self, folder: object) -> list[str]:
+        if not isinstance(folder, str):
+            raise ArchiveError(f"project.json must name a folder of the archive where it has {type_name(folder)}.")
         return sorted(name for name in self.names if name.startswith(folder) and not name.endswith("/"))
 
 

@@ -298,3 +298,12 @@ def test_an_entry_whose_compressed_bytes_are_damaged_is_refused_not_a_500(projec
     with pytest.raises(ValidationError, match="is damaged"):
         project_archive_import(source=io.BytesIO(bytes(data)), user=user, name="restored")
     assert not Project.objects.filter(name="restored").exists()
+
+
+@pytest.mark.parametrize("key", ["documents", "audit", "suggestions"])
+def test_a_manifest_naming_an_entry_with_a_list_is_refused_not_a_500(project, user, key):
+    # Found by the fuzz test: {"documents": [[]]} reached a set lookup and raised TypeError.
+    data = _with_manifest_change(project_archive_bytes(project=project), lambda m: m.update({key: [[]]}))
+    with pytest.raises(ValidationError, match="must name a file of the archive"):
+        project_archive_import(source=io.BytesIO(data), user=user, name="restored")
+    assert not Project.objects.filter(name="restored").exists()
