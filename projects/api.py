@@ -30,6 +30,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from projects import selectors, services
+from projects.access import project_for
 from projects.exceptions import Conflict
 from projects.models import ApiKey, Membership, Project
 from projects.pagination import PagePagination
@@ -122,12 +123,7 @@ class ProjectScopedAPIView(NerlabAPIView):
     """A view under ``projects/<project_name>/``; handlers call ``self.get_project(Permission.X)`` first."""
 
     def get_project(self, permission: Permission) -> Project:
-        return selectors.project_get_for_user(
-            user=self.request.user,
-            name=self.kwargs["project_name"],
-            permission=permission,
-            api_key=request_api_key(self.request),
-        )
+        return project_for(self.request, self.kwargs["project_name"], permission)
 
 
 class UserCredentials(permissions.BasePermission):
