@@ -12,8 +12,8 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from evaluation import learning_curve as curves
 from evaluation.charts import Axis, Series, line_chart, nice_ticks, percent
+from evaluation.learning_curve import services as curves
 from evaluation.models import LearningCurve, TrainedModel, TrainingRun
 from evaluation.services import snapshot_create
 from ner.learning_curve import Projection

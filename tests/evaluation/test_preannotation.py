@@ -12,8 +12,8 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from evaluation import preannotation
 from evaluation.models import PreannotationJob
+from evaluation.preannotation import services as preannotation
 from evaluation.services import snapshot_create
 from labeling.models import Document, Suggestion
 from labeling.services import documents_create, span_create

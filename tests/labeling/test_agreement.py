@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.test import Client
 from django.urls import reverse
 
-from labeling import agreement
+from labeling.agreement import services as agreement
 from labeling.models import AnnotationAssignment, AnnotatorSpan, Document, Span, SpanEvent
 from projects.roles import Role
 from projects.selectors import project_stats

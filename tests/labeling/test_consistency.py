@@ -6,7 +6,7 @@ import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
-from labeling import consistency
+from labeling.consistency import services as consistency
 from labeling.models import Document, Span, SpanEvent
 from projects.roles import Role
 from tests.factories import DocumentFactory, EntityTypeFactory, ProjectFactory, SpanFactory

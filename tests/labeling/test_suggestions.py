@@ -13,10 +13,10 @@ from django.db.models import QuerySet
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from labeling import suggestions as service
 from labeling.imports import project_export_file
 from labeling.models import Document, Span, SpanEvent, Suggestion
 from labeling.services import span_create
+from labeling.suggestions import services as service
 from ner.formats.jsonl import read_jsonl
 from ner.predict import ScoredSpan
 from portability.archive import project_archive_bytes

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from labeling import agreement_views
+from labeling.agreement import views as agreement_views
 
 app_name = "agreement"
 

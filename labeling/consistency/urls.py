@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from labeling import consistency_views
+from labeling.consistency import views as consistency_views
 
 app_name = "consistency"
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from evaluation import lineage_views
+from evaluation.lineage import views as lineage_views
 
 app_name = "lineage"
 

@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from evaluation import lineage
+from evaluation.lineage import selectors as lineage
 from labeling.selectors import document_get
 from projects.roles import Permission
 from projects.selectors import project_get_for_user

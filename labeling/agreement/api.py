@@ -17,7 +17,8 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from labeling import agreement, selectors
+from labeling import selectors
+from labeling.agreement import services as agreement
 from labeling.api import entity_type_from_body
 from labeling.models import AnnotationAssignment, AnnotatorSpan, Document
 from labeling.serializers import ErrorSerializer, SnappedMixin, SpanCreateInputSerializer, SpanUpdateInputSerializer

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from labeling import consistency
+from labeling.consistency import services as consistency
 from ner.consistency import FINDING_KINDS, Finding, normalize_surface
 from ner.limits import ENTITY_CHARS_MAX
 from projects.models import EntityType, Project

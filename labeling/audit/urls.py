@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from labeling import audit_views
+from labeling.audit import views as audit_views
 
 app_name = "audit"
 

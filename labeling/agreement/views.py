@@ -16,7 +16,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from labeling import agreement, selectors
+from labeling import selectors
+from labeling.agreement import services as agreement
 from labeling.models import Document
 from projects.models import Project
 from projects.roles import Permission

@@ -26,7 +26,7 @@ from django.utils import timezone
 from evaluation.models import PreannotationJob, TrainedModel
 from evaluation.selectors import trained_model_local_path
 from labeling.models import Document
-from labeling.suggestions import suggestions_pending_count, suggestions_replace
+from labeling.suggestions.services import suggestions_pending_count, suggestions_replace
 from projects.jobs import job_heartbeat, job_is_stale, job_lost_reason, job_recovery_verdict, jobs_recover_on_commit
 from projects.models import Project
 

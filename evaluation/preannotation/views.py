@@ -13,8 +13,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from evaluation import preannotation, selectors
+from evaluation import selectors
 from evaluation.models import TrainedModel
+from evaluation.preannotation import services as preannotation
 from ner import limits
 from projects.models import Project
 from projects.roles import Permission

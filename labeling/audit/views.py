@@ -21,7 +21,8 @@ from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from labeling import audit, selectors
+from labeling import selectors
+from labeling.audit import services as audit
 from labeling.models import SpanEvent
 from projects.api import PROJECT_NAME_PARAMETER, ProjectScopedAPIView, paginated_response
 from projects.models import ROW_ID_MAX, Project

@@ -16,10 +16,11 @@ from rest_framework.parsers import FormParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from labeling import selectors, suggestions
+from labeling import selectors
 from labeling.api import entity_type_from_body
 from labeling.models import Document, Suggestion
 from labeling.serializers import ErrorSerializer, SpanOutputSerializer
+from labeling.suggestions import services as suggestions
 from projects.api import ProjectScopedAPIView
 from projects.models import ROW_ID_MAX, EntityType, Project
 from projects.parsers import BoundedJSONParser

@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from evaluation import learning_curve as curves
+from evaluation.learning_curve import services as curves
 from ner.learning_curve import DEFAULT_PERCENTS, PERCENTS_MAX
 from projects.models import Project
 from projects.roles import Permission
