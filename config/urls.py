@@ -23,13 +23,7 @@ urlpatterns = [
     path("favicon.ico", RedirectView.as_view(url=lazy(static, str)("favicon.svg")), name="favicon"),
     path("", include("projects.urls")),
     path("", include("labeling.urls")),
-    path("", include("labeling.consistency_urls")),
-    path("", include("labeling.agreement_urls")),
-    path("", include("labeling.audit_urls")),
     path("", include("evaluation.urls")),
-    path("", include("evaluation.preannotation_urls")),
-    path("", include("evaluation.learning_curve_urls")),
-    path("", include("evaluation.lineage_urls")),
     path("", include("serving.urls")),
     path("", include("portability.urls")),
     # Last: an API path that names no resource (an id that is not a number, a typo) answers the API's JSON 404.

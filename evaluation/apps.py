@@ -8,8 +8,8 @@ class EvaluationConfig(AppConfig):
     verbose_name = "Training and evaluation"
 
     def ready(self) -> None:
-        from evaluation.learning_curve import learning_curves_recover
-        from evaluation.preannotation import preannotation_jobs_recover
+        from evaluation.learning_curve.services import learning_curves_recover
+        from evaluation.preannotation.services import preannotation_jobs_recover
         from evaluation.services import training_runs_recover
         from projects.jobs import JobKind, job_kind_register
 

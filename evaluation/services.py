@@ -40,7 +40,7 @@ from evaluation.encoders import encoder_for
 from evaluation.models import DatasetSnapshot, Evaluation, Prediction, TrainedModel, TrainingRun
 from evaluation.selectors import snapshot_documents
 from labeling.models import Document, Span
-from labeling.suggestions import suggestions_replace
+from labeling.suggestions.services import suggestions_replace
 from ner import limits
 from ner.calibration import CalibrationReport, calibration_report
 from ner.formats.jsonl import write_jsonl

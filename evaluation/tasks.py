@@ -17,7 +17,7 @@ def training_run_task(run_id: int) -> str:
 @shared_task(acks_late=True, reject_on_worker_lost=True, name="evaluation.preannotation_job")
 def preannotation_job_task(job_id: int) -> str:
     """Run one pre-annotation job (see evaluation.preannotation); a redelivered finished job does nothing."""
-    from evaluation.preannotation import preannotation_job_execute
+    from evaluation.preannotation.services import preannotation_job_execute
 
     return preannotation_job_execute(job_id=job_id)
 
@@ -33,6 +33,6 @@ def uncertainty_refresh_task(model_id: int) -> str:
 @shared_task(acks_late=True, reject_on_worker_lost=True, name="evaluation.learning_curve")
 def learning_curve_task(curve_id: int) -> str:
     """Train on each share of one learning curve in turn (evaluation.learning_curve)."""
-    from evaluation.learning_curve import learning_curve_execute
+    from evaluation.learning_curve.services import learning_curve_execute
 
     return learning_curve_execute(curve_id=curve_id)

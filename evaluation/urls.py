@@ -1,13 +1,11 @@
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 
 from evaluation import views
 
-app_name = "evaluation"
-
 project = "projects/<str:project_name>"
-urlpatterns = [
+pages = [
     path(f"{project}/training/", views.training_run_list, name="training_run_list"),
     path(f"{project}/training/start/", views.training_run_start, name="training_run_start"),
     path(f"{project}/training/<int:run_id>/", views.training_run_detail, name="training_run_detail"),
@@ -23,4 +21,13 @@ urlpatterns = [
         name="trained_model_review_fix",
     ),
     path(f"{project}/models/<int:model_id>/delete/", views.trained_model_delete, name="trained_model_delete"),
+]
+
+# The app's own pages keep the "evaluation" namespace; each feature's pages keep theirs (preannotation:, curves:,
+# lineage:), so that no URL name changes with the move.
+urlpatterns = [
+    path("", include((pages, "evaluation"))),
+    path("", include("evaluation.preannotation.urls")),
+    path("", include("evaluation.learning_curve.urls")),
+    path("", include("evaluation.lineage.urls")),
 ]

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 
-from labeling import agreement_api, api, suggestions_api
+from labeling import api
 
 urlpatterns = [
     path("projects/<str:project_name>/documents/", api.DocumentListApi.as_view(), name="api-document-list"),
@@ -21,52 +21,8 @@ urlpatterns = [
         api.SpanDetailApi.as_view(),
         name="api-span-detail",
     ),
-    path(
-        "projects/<str:project_name>/documents/<int:document_id>/suggestions/",
-        suggestions_api.SuggestionListApi.as_view(),
-        name="api-suggestion-list",
-    ),
-    path(
-        "projects/<str:project_name>/documents/<int:document_id>/suggestions/accept-all/",
-        suggestions_api.SuggestionAcceptAllApi.as_view(),
-        name="api-suggestion-accept-all",
-    ),
-    path(
-        "projects/<str:project_name>/documents/<int:document_id>/suggestions/restore/",
-        suggestions_api.SuggestionRestoreApi.as_view(),
-        name="api-suggestion-restore",
-    ),
-    path(
-        "projects/<str:project_name>/documents/<int:document_id>/suggestions/reject-all/",
-        suggestions_api.SuggestionRejectAllApi.as_view(),
-        name="api-suggestion-reject-all",
-    ),
-    path(
-        "projects/<str:project_name>/documents/<int:document_id>/suggestions/<int:suggestion_id>/accept/",
-        suggestions_api.SuggestionAcceptApi.as_view(),
-        name="api-suggestion-accept",
-    ),
-    path(
-        "projects/<str:project_name>/documents/<int:document_id>/suggestions/<int:suggestion_id>/reject/",
-        suggestions_api.SuggestionRejectApi.as_view(),
-        name="api-suggestion-reject",
-    ),
-    path(
-        "projects/<str:project_name>/documents/<int:document_id>/assignments/<int:assignment_id>/spans/",
-        agreement_api.AnnotatorSpanListApi.as_view(),
-        name="api-annotator-span-list",
-    ),
-    path(
-        "projects/<str:project_name>/documents/<int:document_id>/assignments/<int:assignment_id>/spans/"
-        "<int:annotator_span_id>/",
-        agreement_api.AnnotatorSpanDetailApi.as_view(),
-        name="api-annotator-span-detail",
-    ),
-    path(
-        "projects/<str:project_name>/documents/<int:document_id>/assignments/<int:assignment_id>/submit/",
-        agreement_api.AssignmentSubmitApi.as_view(),
-        name="api-assignment-submit",
-    ),
+    path("", include("labeling.suggestions.api_urls")),
+    path("", include("labeling.agreement.api_urls")),
     path("projects/<str:project_name>/imports/", api.ImportListApi.as_view(), name="api-import-list"),
     path(
         "projects/<str:project_name>/imports/<int:import_job_id>/",

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from labeling.audit import span_event_record
+from labeling.audit.services import span_event_record
 from labeling.models import Document, Span, SpanEvent
 from ner import limits
 from ner.names import InvalidName, check_entity_type_name, normalize_language, primary_language

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from django.db.models import Exists, OuterRef
 from django.dispatch import receiver
 
-from labeling.audit import span_events_record_bulk
+from labeling.audit.services import span_events_record_bulk
 from labeling.models import Span, SpanEvent
 from projects.signals import entity_type_spans_changing
 

@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 
 from labeling import views
 
-app_name = "labeling"
-urlpatterns = [
+pages = [
     path("projects/<str:project_name>/documents/", views.document_list, name="document_list"),
     path("projects/<str:project_name>/documents/upload/", views.document_upload, name="document_upload"),
     path("projects/<str:project_name>/documents/delete/", views.document_bulk_delete, name="document_bulk_delete"),
@@ -40,4 +39,13 @@ urlpatterns = [
         views.document_delete,
         name="document_delete",
     ),
+]
+
+# The app's own pages keep the "labeling" namespace; each feature's pages keep the namespace they have always had
+# (agreement:, consistency:, audit:), so that no URL name changes with the move.
+urlpatterns = [
+    path("", include((pages, "labeling"))),
+    path("", include("labeling.consistency.urls")),
+    path("", include("labeling.agreement.urls")),
+    path("", include("labeling.audit.urls")),
 ]

@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect
 
 from labeling import imports, selectors, services
-from labeling.agreement import annotation_layer_for, annotator_span_list
+from labeling.agreement.selectors import annotation_layer_for, annotator_span_list
 from labeling.forms import (
     COMMON_LANGUAGES,
     SPLIT_EDIT_CHOICES,
@@ -36,7 +36,7 @@ from labeling.forms import (
     DocumentUploadForm,
 )
 from labeling.models import AnnotationAssignment, AnnotatorSpan, Document, Span
-from labeling.suggestions import suggestion_list
+from labeling.suggestions.selectors import suggestion_list
 from ner.formats import FORMATS
 from projects.models import Project
 from projects.roles import Permission

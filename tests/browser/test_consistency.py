@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from labeling.consistency import finding_element_id
+from labeling.consistency.selectors import finding_element_id
 from labeling.models import Span, SpanEvent
 from projects.roles import Role
 from tests.factories import (

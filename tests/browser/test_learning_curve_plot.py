@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from evaluation.learning_curve import curve_projection
+from evaluation.learning_curve.selectors import curve_projection
 from evaluation.models import LearningCurve
 from evaluation.services import snapshot_create
 from tests.evaluation.conftest import make_trainable

@@ -12,8 +12,9 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from evaluation import learning_curve as curves
 from evaluation.charts import Axis, Series, line_chart, nice_ticks, percent
+from evaluation.learning_curve import selectors as curve_selectors
+from evaluation.learning_curve import services as curve_services
 from evaluation.models import LearningCurve, TrainedModel, TrainingRun
 from evaluation.services import snapshot_create
 from ner.learning_curve import Projection
@@ -28,7 +29,7 @@ SVG = "{http://www.w3.org/2000/svg}"
 def sent(monkeypatch):
     """The curve ids sent to the worker (nothing is trained unless a test runs the service itself)."""
     ids: list[int] = []
-    monkeypatch.setattr(curves, "_dispatch", ids.append)
+    monkeypatch.setattr(curve_services, "_dispatch", ids.append)
     return ids
 
 
@@ -69,7 +70,7 @@ def finished_curve(project, user=None, points=None) -> LearningCurve:
         max_steps=30,
         status=LearningCurve.Status.SUCCEEDED,
         points=points,
-        projection=curves.curve_projection(points).to_dict(),
+        projection=curve_selectors.curve_projection(points).to_dict(),
         requested_by=user,
         started_at=timezone.now(),
         finished_at=timezone.now(),
@@ -83,7 +84,7 @@ def test_start_freezes_a_snapshot_and_queues_the_curve_after_commit(
     trainable, user, sent, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        curve = curves.learning_curve_start(project=trainable, user=user, percents=[50, 25], max_steps=20)
+        curve = curve_services.learning_curve_start(project=trainable, user=user, percents=[50, 25], max_steps=20)
     assert sent == [curve.pk]
     assert curve.status == LearningCurve.Status.QUEUED
     assert curve.percents == [25, 50, 100]  # sorted, with all the data added
@@ -93,16 +94,16 @@ def test_start_freezes_a_snapshot_and_queues_the_curve_after_commit(
 
 
 def test_start_refuses_while_a_curve_is_running(trainable, user, sent):
-    curves.learning_curve_start(project=trainable, user=user, max_steps=20)
+    curve_services.learning_curve_start(project=trainable, user=user, max_steps=20)
     with pytest.raises(ValidationError, match="already queued or running"):
-        curves.learning_curve_start(project=trainable, user=user, max_steps=20)
+        curve_services.learning_curve_start(project=trainable, user=user, max_steps=20)
     assert LearningCurve.objects.count() == 1
 
 
 def test_start_refuses_data_that_cannot_train(project, user, sent):
     make_trainable(project, user, count=9)
     with pytest.raises(ValidationError, match="at least 10 documents"):
-        curves.learning_curve_start(project=project, user=user)
+        curve_services.learning_curve_start(project=project, user=user)
     assert not LearningCurve.objects.exists()
 
 
@@ -116,7 +117,7 @@ def test_start_refuses_data_that_cannot_train(project, user, sent):
 )
 def test_start_refuses_bad_settings(trainable, user, sent, settings, message):
     with pytest.raises(ValidationError, match=message):
-        curves.learning_curve_start(project=trainable, user=user, **settings)
+        curve_services.learning_curve_start(project=trainable, user=user, **settings)
     assert not LearningCurve.objects.exists()
 
 
@@ -131,8 +132,8 @@ def _curve_temp_folders(curve: LearningCurve) -> list[Path]:
 def test_execute_trains_each_share_and_keeps_only_the_numbers(trainable, user, sent, tmp_path, monkeypatch):
     # A temporary folder of its own: another test process on this machine may have a curve with the same id.
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    curve = curves.learning_curve_start(project=trainable, user=user, percents=[25, 50], max_steps=20)
-    assert curves.learning_curve_execute(curve_id=curve.pk) == "succeeded"
+    curve = curve_services.learning_curve_start(project=trainable, user=user, percents=[25, 50], max_steps=20)
+    assert curve_services.learning_curve_execute(curve_id=curve.pk) == "succeeded"
     curve.refresh_from_db()
     assert curve.status == LearningCurve.Status.SUCCEEDED and curve.error == ""
     assert curve.started_at and curve.finished_at
@@ -155,7 +156,7 @@ def test_execute_trains_each_share_and_keeps_only_the_numbers(trainable, user, s
     assert _curve_temp_folders(curve) == []
     # A redelivered message finds the curve finished and changes nothing.
     points = curve.points
-    assert curves.learning_curve_execute(curve_id=curve.pk) == "finished"
+    assert curve_services.learning_curve_execute(curve_id=curve.pk) == "finished"
     curve.refresh_from_db()
     assert curve.points == points
 
@@ -180,9 +181,9 @@ def _fake_measure(calls: list[list], curve_points=None):
 
 def test_execute_appends_each_point_as_it_goes(trainable, user, sent, monkeypatch):
     calls: list[list] = []
-    monkeypatch.setattr(curves, "_measure", _fake_measure(calls))
-    curve = curves.learning_curve_start(project=trainable, user=user, percents=[25, 50, 75], max_steps=5)
-    assert curves.learning_curve_execute(curve_id=curve.pk) == "succeeded"
+    monkeypatch.setattr(curve_services, "_measure", _fake_measure(calls))
+    curve = curve_services.learning_curve_start(project=trainable, user=user, percents=[25, 50, 75], max_steps=5)
+    assert curve_services.learning_curve_execute(curve_id=curve.pk) == "succeeded"
     # Before each share is trained, the row already shows the shares before it (the page polls it).
     assert [len(points) for points in calls] == [0, 1, 2, 3]
     curve.refresh_from_db()
@@ -192,18 +193,18 @@ def test_execute_appends_each_point_as_it_goes(trainable, user, sent, monkeypatc
 def test_a_curve_whose_worker_died_is_queued_again_and_restarts(
     trainable, user, sent, monkeypatch, django_capture_on_commit_callbacks
 ):
-    monkeypatch.setattr(curves, "_measure", _fake_measure([]))
-    curve = curves.learning_curve_start(project=trainable, user=user, percents=[50], max_steps=5)
+    monkeypatch.setattr(curve_services, "_measure", _fake_measure([]))
+    curve = curve_services.learning_curve_start(project=trainable, user=user, percents=[50], max_steps=5)
     LearningCurve.objects.filter(pk=curve.pk).update(
         status=LearningCurve.Status.RUNNING, points=[{"stale": True}], started_at=timezone.now(), attempts=1
     )
     # Its message is a duplicate while the worker may be alive; once its heartbeat is stale, recovery requeues it.
-    assert curves.learning_curve_execute(curve_id=curve.pk) == "busy"
+    assert curve_services.learning_curve_execute(curve_id=curve.pk) == "busy"
     with django_capture_on_commit_callbacks(execute=True):
-        assert curves.learning_curves_recover(timezone.now() + timedelta(seconds=1)) == 1
+        assert curve_services.learning_curves_recover(timezone.now() + timedelta(seconds=1)) == 1
     assert LearningCurve.objects.get(pk=curve.pk).status == LearningCurve.Status.QUEUED
     assert sent[-1] == curve.pk
-    assert curves.learning_curve_execute(curve_id=curve.pk) == "succeeded"
+    assert curve_services.learning_curve_execute(curve_id=curve.pk) == "succeeded"
     curve.refresh_from_db()
     assert [p["percent"] for p in curve.points] == [50, 100]
     assert curve.attempts == 2
@@ -215,9 +216,9 @@ def test_a_superseded_worker_stops_writing(trainable, user, sent, monkeypatch):
         LearningCurve.objects.filter(pk=curve.pk).update(started_at=timezone.now(), points=[])
         return {"instances": 1, "micro_f1": 0.5}
 
-    monkeypatch.setattr(curves, "_measure", measure)
-    curve = curves.learning_curve_start(project=trainable, user=user, percents=[50], max_steps=5)
-    assert curves.learning_curve_execute(curve_id=curve.pk) == "superseded"
+    monkeypatch.setattr(curve_services, "_measure", measure)
+    curve = curve_services.learning_curve_start(project=trainable, user=user, percents=[50], max_steps=5)
+    assert curve_services.learning_curve_execute(curve_id=curve.pk) == "superseded"
     curve.refresh_from_db()
     assert curve.points == [] and curve.status == LearningCurve.Status.RUNNING
 
@@ -226,9 +227,9 @@ def test_execute_records_a_training_failure(trainable, user, sent, monkeypatch):
     def failing_train(*args, **kwargs):
         raise TrainError("The training documents hold no tagged entities")
 
-    monkeypatch.setattr(curves, "train", failing_train)
-    curve = curves.learning_curve_start(project=trainable, user=user, percents=[50], max_steps=5)
-    assert curves.learning_curve_execute(curve_id=curve.pk) == "failed"
+    monkeypatch.setattr(curve_services, "train", failing_train)
+    curve = curve_services.learning_curve_start(project=trainable, user=user, percents=[50], max_steps=5)
+    assert curve_services.learning_curve_execute(curve_id=curve.pk) == "failed"
     curve.refresh_from_db()
     assert curve.status == LearningCurve.Status.FAILED
     assert "hold no tagged entities" in curve.error
@@ -237,7 +238,7 @@ def test_execute_records_a_training_failure(trainable, user, sent, monkeypatch):
 
 
 def test_execute_of_a_missing_curve_does_nothing(db):
-    assert curves.learning_curve_execute(curve_id=987654) == "missing"
+    assert curve_services.learning_curve_execute(curve_id=987654) == "missing"
 
 
 # --------------------------------------------------------------------------------------------- chart
@@ -308,7 +309,7 @@ def test_nice_ticks_are_round():
 
 def test_curve_chart_has_one_line_per_type_and_the_overall_projection(trainable):
     curve = finished_curve(trainable)
-    view = curves.learning_curve_view(curve=curve)
+    view = curve_selectors.learning_curve_view(curve=curve)
     root = _parse(view.chart)
     assert [g.get("data-series") for g in root.iter(f"{SVG}g") if g.get("class") == "series"] == [
         "All types (micro F1)",

@@ -8,7 +8,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from evaluation import lineage, services
+from evaluation import services
+from evaluation.lineage import selectors as lineage
 from evaluation.models import DatasetSnapshot, Evaluation, TrainedModel, TrainingRun
 from evaluation.selectors import snapshot_test_documents
 from labeling.models import Document, Span

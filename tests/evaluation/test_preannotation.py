@@ -12,8 +12,9 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from evaluation import preannotation
 from evaluation.models import PreannotationJob
+from evaluation.preannotation import selectors as preannotation_selectors
+from evaluation.preannotation import services as preannotation_services
 from evaluation.services import snapshot_create
 from labeling.models import Document, Suggestion
 from labeling.services import documents_create, span_create
@@ -50,7 +51,7 @@ def model(project, model_dir):
 
 def _run(project: Project, model, documents, min_confidence: float = 0.0, capture=None) -> PreannotationJob:
     with capture(execute=True):
-        job = preannotation.preannotation_job_start(
+        job = preannotation_services.preannotation_job_start(
             project=project,
             model=model,
             document_ids=[document.pk for document in documents],
@@ -73,7 +74,7 @@ def test_job_writes_suggestions_from_the_model(project, trips, model, django_cap
     assert all(s.model_name == "model-1" and 0 <= s.confidence <= 1 for s in stored)
     # Suggestions are not tags: the documents stay untagged.
     assert set(Document.objects.filter(pk__in=[d.pk for d in trips]).values_list("status", flat=True)) == {"untagged"}
-    outcome = preannotation.preannotation_job_outcome(job=job)
+    outcome = preannotation_selectors.preannotation_job_outcome(job=job)
     assert outcome.pending == len(stored)
     assert outcome.first_document_id == min(s.document_id for s in stored)
 
@@ -109,11 +110,11 @@ def test_job_never_suggests_over_an_annotators_tag(project, user, trips, model, 
 def test_job_runs_in_batches_and_a_second_run_changes_nothing(
     project, trips, model, monkeypatch, django_capture_on_commit_callbacks
 ):
-    monkeypatch.setattr(preannotation, "BATCH_DOCUMENTS", 4)
+    monkeypatch.setattr(preannotation_services, "BATCH_DOCUMENTS", 4)
     job = _run(project, model, trips, capture=django_capture_on_commit_callbacks)
     before = sorted(Suggestion.objects.values_list("pk", "start", "end", "entity_type_id"))
 
-    assert preannotation.preannotation_job_execute(job_id=job.pk) == "skipped"
+    assert preannotation_services.preannotation_job_execute(job_id=job.pk) == "skipped"
     job.refresh_from_db()
     assert (job.status, job.done) == (PreannotationJob.Status.SUCCEEDED, 6)
     assert sorted(Suggestion.objects.values_list("pk", "start", "end", "entity_type_id")) == before
@@ -135,12 +136,12 @@ def test_job_whose_worker_died_resumes_where_it_stopped(
         status=PreannotationJob.Status.RUNNING,
         heartbeat_at=timezone.now() - timedelta(hours=1),
     )
-    assert preannotation.preannotation_job_execute(job_id=job.pk) == "skipped"  # a duplicate message
+    assert preannotation_services.preannotation_job_execute(job_id=job.pk) == "skipped"  # a duplicate message
 
     with django_capture_on_commit_callbacks(execute=True):
-        assert preannotation.preannotation_jobs_recover(timezone.now() - timedelta(minutes=2)) == 1
+        assert preannotation_services.preannotation_jobs_recover(timezone.now() - timedelta(minutes=2)) == 1
     assert sent == [job.pk]
-    assert preannotation.preannotation_job_execute(job_id=job.pk) == PreannotationJob.Status.SUCCEEDED
+    assert preannotation_services.preannotation_job_execute(job_id=job.pk) == PreannotationJob.Status.SUCCEEDED
 
     job.refresh_from_db()
     assert (job.done, job.attempts) == (4, 2)
@@ -165,7 +166,7 @@ def test_job_start_refuses_a_foreign_model_an_empty_choice_and_a_bad_confidence(
     other = ProjectFactory(name="other")
     foreign_model = model_row(other, "foreign")
     foreign_doc = DocumentFactory(project=other)
-    start = preannotation.preannotation_job_start
+    start = preannotation_services.preannotation_job_start
 
     with pytest.raises(ValidationError, match="does not belong"):
         start(project=project, model=foreign_model, document_ids=[trips[0].pk], min_confidence=0.5, user=None)
@@ -183,7 +184,7 @@ def test_candidates_by_scope(project, user, trips):
     Suggestion.objects.create(
         document=suggested, entity_type=project.entity_types.first(), start=0, end=9, confidence=0.5, model_name="m"
     )
-    candidates = preannotation.preannotation_candidates
+    candidates = preannotation_selectors.preannotation_candidates
     untagged = [d.pk for d in trips[1:]]
 
     assert candidates(project=project, scope="untagged") == untagged
@@ -232,7 +233,7 @@ def test_page_start_job_and_watch_it(owner_client, project, trips, model, django
     html = detail.content.decode()
     assert "6 / 6 documents" in html and "Succeeded" in html
     assert f"{job.suggestion_count} suggestion" in html
-    first = preannotation.preannotation_job_outcome(job=job).first_document_id
+    first = preannotation_selectors.preannotation_job_outcome(job=job).first_document_id
     assert reverse("labeling:document_annotate", args=[project.name, first]) in html
     # htmx polls get only the row; the list shows the job too.
     row = owner_client.get(response["Location"], headers={"HX-Request": "true"})

@@ -11,7 +11,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.test import Client
 from django.urls import reverse
 
-from labeling import agreement
+from labeling.agreement import selectors as agreement_selectors
+from labeling.agreement import services as agreement_services
 from labeling.models import AnnotationAssignment, AnnotatorSpan, Document, Span, SpanEvent
 from projects.roles import Role
 from projects.selectors import project_stats
@@ -41,7 +42,7 @@ def team(db, project, user, member_of):
 
 
 def _assign(team, *names: str, documents=None):
-    return agreement.assignments_create(
+    return agreement_services.assignments_create(
         project=team["project"],
         document_ids=[d.pk for d in documents or [team["doc"]]],
         annotators=[team[name] for name in names or ("ann", "ben")],
@@ -54,13 +55,16 @@ def _copy(team, name: str) -> AnnotationAssignment:
 
 
 def _tag(team, name: str, type_name: str, start: int, end: int) -> AnnotatorSpan:
-    return agreement.annotator_span_create(
+    return agreement_services.annotator_span_create(
         assignment=_copy(team, name), entity_type=team[type_name], start=start, end=end, user=team[name]
     )
 
 
 def _layer(team, name: str) -> list[tuple[str, int, int]]:
-    return [(s.entity_type.name, s.start, s.end) for s in agreement.annotator_span_list(assignment=_copy(team, name))]
+    return [
+        (s.entity_type.name, s.start, s.end)
+        for s in agreement_selectors.annotator_span_list(assignment=_copy(team, name))
+    ]
 
 
 def _gold(document: Document) -> list[tuple[str, str]]:
@@ -85,7 +89,7 @@ def test_assignments_create_gives_each_annotator_a_copy_and_is_idempotent(team):
 def test_assignment_to_a_non_member_or_a_viewer_is_refused(team, db):
     outsider = UserFactory(username="outsider")
     with pytest.raises(ValidationError, match="outsider"):
-        agreement.assignments_create(
+        agreement_services.assignments_create(
             project=team["project"],
             document_ids=[team["doc"].pk],
             annotators=[team["ann"], outsider],
@@ -109,11 +113,13 @@ def test_adjudicated_documents_are_refused_unless_reopened(team):
     _assign(team)
     _tag(team, "ann", "Person", 0, 11)
     for name in ("ann", "ben"):
-        agreement.assignment_submit(assignment=_copy(team, name), user=team[name])
-    agreement.adjudicate(document=team["doc"], decisions={f"0-11-{team['Person'].pk}": True}, user=team["owner"])
+        agreement_services.assignment_submit(assignment=_copy(team, name), user=team[name])
+    agreement_services.adjudicate(
+        document=team["doc"], decisions={f"0-11-{team['Person'].pk}": True}, user=team["owner"]
+    )
     with pytest.raises(ValidationError, match=r"Already adjudicated: memo\.txt"):
         _assign(team)
-    fresh = agreement.assignments_create(
+    fresh = agreement_services.assignments_create(
         project=team["project"],
         document_ids=[team["doc"].pk],
         annotators=[team["ann"], team["ben"]],
@@ -130,11 +136,11 @@ def test_random_pick_takes_only_untagged_unassigned_documents(team):
     free = [DocumentFactory(project=project) for _ in range(3)]
     DocumentFactory(project=project, status=Document.Status.TAGGED)
     _assign(team)  # team["doc"] is taken
-    picked = agreement.documents_pick_random(project=project, count=10, seed=1)
+    picked = agreement_selectors.documents_pick_random(project=project, count=10, seed=1)
     assert picked == sorted(d.pk for d in free)
-    assert len(agreement.documents_pick_random(project=project, count=2, seed=1)) == 2
+    assert len(agreement_selectors.documents_pick_random(project=project, count=2, seed=1)) == 2
     with pytest.raises(ValidationError):
-        agreement.documents_pick_random(project=project, count=0)
+        agreement_selectors.documents_pick_random(project=project, count=0)
 
 
 # --- an annotator's own copy ---------------------------------------------------------------------------------------
@@ -176,7 +182,7 @@ def test_layer_refuses_bad_regions_and_foreign_types(team):
         _tag(team, "ann", "Person", 30, 400)
     foreign_type = EntityTypeFactory(project=ProjectFactory(name="other"), name="Alien")
     with pytest.raises(ValidationError, match="does not belong"):
-        agreement.annotator_span_create(
+        agreement_services.annotator_span_create(
             assignment=_copy(team, "ann"), entity_type=foreign_type, start=0, end=5, user=team["ann"]
         )
 
@@ -186,23 +192,23 @@ def test_only_the_annotator_changes_their_copy(team):
     span = _tag(team, "ann", "Person", 0, 11)
     for intruder in (team["ben"], team["owner"]):
         with pytest.raises(PermissionDenied, match="ann's own copy"):
-            agreement.annotator_span_create(
+            agreement_services.annotator_span_create(
                 assignment=_copy(team, "ann"), entity_type=team["Org"], start=15, end=22, user=intruder
             )
         with pytest.raises(PermissionDenied):
-            agreement.annotator_span_delete(span=span, user=intruder)
+            agreement_services.annotator_span_delete(span=span, user=intruder)
         with pytest.raises(PermissionDenied):
-            agreement.assignment_submit(assignment=_copy(team, "ann"), user=intruder)
+            agreement_services.assignment_submit(assignment=_copy(team, "ann"), user=intruder)
 
 
 def test_layer_retype_and_delete(team):
     _assign(team)
     alice = _tag(team, "ann", "Person", 0, 11)
     _tag(team, "ann", "Org", 15, 22)
-    agreement.annotator_span_update_type(span=alice, entity_type=team["Place"], user=team["ann"])
+    agreement_services.annotator_span_update_type(span=alice, entity_type=team["Place"], user=team["ann"])
     assert _layer(team, "ann") == [("Place", 0, 11), ("Org", 15, 22)]
     contoso = AnnotatorSpan.objects.get(start=15)
-    agreement.annotator_span_delete(span=contoso, user=team["ann"])
+    agreement_services.annotator_span_delete(span=contoso, user=team["ann"])
     assert _layer(team, "ann") == [("Place", 0, 11)]
 
 
@@ -219,10 +225,10 @@ def test_private_tags_leave_gold_status_stats_and_audit_alone(team):
 
 def test_submit_marks_the_copy_finished_and_is_idempotent(team):
     _assign(team)
-    copy = agreement.assignment_submit(assignment=_copy(team, "ann"), user=team["ann"])
+    copy = agreement_services.assignment_submit(assignment=_copy(team, "ann"), user=team["ann"])
     assert copy.status == "submitted" and copy.submitted_at is not None
     when = copy.submitted_at
-    again = agreement.assignment_submit(assignment=_copy(team, "ann"), user=team["ann"])
+    again = agreement_services.assignment_submit(assignment=_copy(team, "ann"), user=team["ann"])
     assert again.submitted_at == when
     _tag(team, "ann", "Person", 0, 11)  # a slip can still be fixed until adjudication
     assert _copy(team, "ben").status == "open"
@@ -230,12 +236,12 @@ def test_submit_marks_the_copy_finished_and_is_idempotent(team):
 
 def test_tagging_page_switches_to_the_copy_until_adjudicated(team):
     _assign(team)
-    assert agreement.annotation_layer_for(document=team["doc"], user=team["ann"]) == _copy(team, "ann")
-    assert agreement.annotation_layer_for(document=team["doc"], user=team["owner"]) is None
+    assert agreement_selectors.annotation_layer_for(document=team["doc"], user=team["ann"]) == _copy(team, "ann")
+    assert agreement_selectors.annotation_layer_for(document=team["doc"], user=team["owner"]) is None
     for name in ("ann", "ben"):
-        agreement.assignment_submit(assignment=_copy(team, name), user=team[name])
-    agreement.adjudicate(document=team["doc"], decisions={}, user=team["owner"])
-    assert agreement.annotation_layer_for(document=team["doc"], user=team["ann"]) is None
+        agreement_services.assignment_submit(assignment=_copy(team, name), user=team[name])
+    agreement_services.adjudicate(document=team["doc"], decisions={}, user=team["owner"])
+    assert agreement_selectors.annotation_layer_for(document=team["doc"], user=team["ann"]) is None
 
 
 # --- adjudication --------------------------------------------------------------------------------------------------
@@ -250,7 +256,7 @@ def _disagreeing_round(team) -> None:
     _tag(team, "ben", "Place", 15, 22)
     _tag(team, "ben", "Place", 34, 39)
     for name in ("ann", "ben"):
-        agreement.assignment_submit(assignment=_copy(team, name), user=team[name])
+        agreement_services.assignment_submit(assignment=_copy(team, name), user=team[name])
 
 
 def _key(team, type_name: str, start: int, end: int) -> str:
@@ -259,7 +265,7 @@ def _key(team, type_name: str, start: int, end: int) -> str:
 
 def test_adjudication_candidates_mark_agreement_and_conflicts(team):
     _disagreeing_round(team)
-    adjudication = agreement.adjudication_get(document=team["doc"])
+    adjudication = agreement_selectors.adjudication_get(document=team["doc"])
     rows = [[(c.entity_type.name, c.text, c.annotators, c.agreed) for c in group] for group in adjudication.groups]
     assert rows == [
         [("Person", "Alice Smith", ("ann", "ben"), True)],
@@ -278,7 +284,7 @@ def test_adjudicate_writes_the_chosen_spans_as_gold_with_an_audit_trail(team):
         _key(team, "Place", 34, 39): True,
         _key(team, "Org", 27, 30): False,
     }
-    result = agreement.adjudicate(document=team["doc"], decisions=decisions, user=team["owner"])
+    result = agreement_services.adjudicate(document=team["doc"], decisions=decisions, user=team["owner"])
     assert (result.created, result.deleted, result.kept) == (3, 1, 0)
     document = Document.objects.get(pk=team["doc"].pk)
     assert _gold(document) == [("Person", "Alice Smith"), ("Org", "Contoso"), ("Place", "Paris")]
@@ -299,9 +305,11 @@ def test_adjudicate_writes_the_chosen_spans_as_gold_with_an_audit_trail(team):
 
 def test_adjudicate_refuses_overlapping_choices_under_the_none_policy(team):
     _disagreeing_round(team)
-    decisions = {key: True for key in (c.key for c in agreement.adjudication_get(document=team["doc"]).candidates)}
+    decisions = {
+        key: True for key in (c.key for c in agreement_selectors.adjudication_get(document=team["doc"]).candidates)
+    }
     with pytest.raises(ValidationError, match="Place at 15-22 overlaps Org at 15-22"):
-        agreement.adjudicate(document=team["doc"], decisions=decisions, user=team["owner"])
+        agreement_services.adjudicate(document=team["doc"], decisions=decisions, user=team["owner"])
     assert not Span.objects.exists()
     assert set(AnnotationAssignment.objects.values_list("status", flat=True)) == {"submitted"}
 
@@ -310,34 +318,36 @@ def test_adjudicate_accepts_both_alternatives_when_overlaps_are_allowed(team):
     team["project"].overlap_policy = "allow"
     team["project"].save()
     _disagreeing_round(team)
-    decisions = {c.key: True for c in agreement.adjudication_get(document=team["doc"]).candidates}
-    agreement.adjudicate(document=team["doc"], decisions=decisions, user=team["owner"])
+    decisions = {c.key: True for c in agreement_selectors.adjudication_get(document=team["doc"]).candidates}
+    agreement_services.adjudicate(document=team["doc"], decisions=decisions, user=team["owner"])
     assert len(_gold(team["doc"])) == 4
 
 
 def test_adjudicate_refuses_decisions_made_on_stale_tags(team):
     _disagreeing_round(team)
-    decisions = {c.key: True for c in agreement.adjudication_get(document=team["doc"]).candidates}
+    decisions = {c.key: True for c in agreement_selectors.adjudication_get(document=team["doc"]).candidates}
     _tag(team, "ann", "Person", 27, 30)  # ann adds Bob after the adjudicator opened the page
     with pytest.raises(ValidationError, match="changed since this page was opened"):
-        agreement.adjudicate(document=team["doc"], decisions=decisions, user=team["owner"])
+        agreement_services.adjudicate(document=team["doc"], decisions=decisions, user=team["owner"])
 
 
 def test_adjudicate_needs_a_submitted_copy(team):
     _assign(team)
     with pytest.raises(ValidationError, match="No annotator has submitted"):
-        agreement.adjudicate(document=team["doc"], decisions={}, user=team["owner"])
+        agreement_services.adjudicate(document=team["doc"], decisions={}, user=team["owner"])
 
 
 def test_open_copies_are_left_out_and_closed_by_the_merge(team):
     _assign(team)
     _tag(team, "ann", "Person", 0, 11)
     _tag(team, "ben", "Org", 15, 22)  # never submitted
-    agreement.assignment_submit(assignment=_copy(team, "ann"), user=team["ann"])
-    adjudication = agreement.adjudication_get(document=team["doc"])
+    agreement_services.assignment_submit(assignment=_copy(team, "ann"), user=team["ann"])
+    adjudication = agreement_selectors.adjudication_get(document=team["doc"])
     assert [str(a.annotator) for a in adjudication.unfinished] == ["ben"]
     assert [c.text for c in adjudication.candidates] == ["Alice Smith"]
-    agreement.adjudicate(document=team["doc"], decisions={_key(team, "Person", 0, 11): True}, user=team["owner"])
+    agreement_services.adjudicate(
+        document=team["doc"], decisions={_key(team, "Person", 0, 11): True}, user=team["owner"]
+    )
     assert _copy(team, "ben").status == "adjudicated"
 
 
@@ -350,11 +360,13 @@ def test_project_agreement_compares_submitted_copies_only(team):
     _assign(team, documents=[calm])
     for name in ("ann", "ben"):
         copy = AnnotationAssignment.objects.get(document=calm, annotator=team[name])
-        agreement.annotator_span_create(assignment=copy, entity_type=team["Place"], start=12, end=17, user=team[name])
-        agreement.assignment_submit(assignment=copy, user=team[name])
+        agreement_services.annotator_span_create(
+            assignment=copy, entity_type=team["Place"], start=12, end=17, user=team[name]
+        )
+        agreement_services.assignment_submit(assignment=copy, user=team[name])
     open_doc = DocumentFactory(project=team["project"], name="open.txt")
     _assign(team, documents=[open_doc])  # nobody submitted: not compared
-    result = agreement.project_agreement(project=team["project"])
+    result = agreement_selectors.project_agreement(project=team["project"])
     report = result.report
     assert [document.name for document, _ in result.worst_documents()] == ["memo.txt", "calm.txt"]
     pair = report.pair("ben", "ann")
@@ -376,12 +388,12 @@ def test_snapshot_and_export_ignore_annotators_private_tags(team):
     before = snapshot_create(project=project)
     exported_before = project_export_file(project=project, format="jsonl").data
     tagged = documents[1]
-    agreement.assignments_create(
+    agreement_services.assignments_create(
         project=project, document_ids=[tagged.pk], annotators=[team["ann"], team["ben"]], user=team["owner"]
     )
     copy = AnnotationAssignment.objects.get(document=tagged, annotator=team["ann"])
-    agreement.annotator_span_create(assignment=copy, entity_type=team["Org"], start=0, end=3, user=team["ann"])
-    agreement.assignment_submit(assignment=copy, user=team["ann"])
+    agreement_services.annotator_span_create(assignment=copy, entity_type=team["Org"], start=0, end=3, user=team["ann"])
+    agreement_services.assignment_submit(assignment=copy, user=team["ann"])
     after = snapshot_create(project=project)
     assert after.pk == before.pk and after.content_hash == before.content_hash
     assert project_export_file(project=project, format="jsonl").data == exported_before
@@ -480,7 +492,7 @@ def test_api_foreign_ids_are_404(team):
     MembershipFactory(project=foreign, user=team["ann"], role=Role.OWNER)
     MembershipFactory(project=foreign, user=team["ben"], role=Role.ANNOTATOR)
     foreign_doc = DocumentFactory(project=foreign)
-    foreign_copy = agreement.assignments_create(
+    foreign_copy = agreement_services.assignments_create(
         project=foreign, document_ids=[foreign_doc.pk], annotators=[team["ann"], team["ben"]], user=team["ann"]
     ).created[0]
     url = reverse("api-annotator-span-list", args=[project.name, document.pk, foreign_copy.pk])

@@ -6,7 +6,8 @@ import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
-from labeling import consistency
+from labeling.consistency import selectors as consistency_selectors
+from labeling.consistency import services as consistency_services
 from labeling.models import Document, Span, SpanEvent
 from projects.roles import Role
 from tests.factories import DocumentFactory, EntityTypeFactory, ProjectFactory, SpanFactory
@@ -54,7 +55,7 @@ def jordan(project, types):
 
 
 def test_report_finds_each_kind_and_leaves_out_documents_nobody_started(project, jordan):
-    report = consistency.consistency_report(project=project)
+    report = consistency_selectors.consistency_report(project=project)
     found = {(finding.kind, finding.surface): finding for finding in report.findings}
     assert found[("type", "Jordan")].label_counts == (("Person", 2), ("Location", 1))
     # d.txt is in progress and counts; e.txt was never started and does not.
@@ -64,18 +65,20 @@ def test_report_finds_each_kind_and_leaves_out_documents_nobody_started(project,
 
 
 def test_report_filters_by_kind_and_type(project, jordan, types):
-    assert [f.kind for f in consistency.consistency_report(project=project, kind="untagged").findings] == ["untagged"]
-    assert consistency.consistency_report(project=project, entity_type="Organization").findings == []
+    assert [f.kind for f in consistency_selectors.consistency_report(project=project, kind="untagged").findings] == [
+        "untagged"
+    ]
+    assert consistency_selectors.consistency_report(project=project, entity_type="Organization").findings == []
 
 
 def test_report_is_recomputed_after_a_change(project, jordan, types, user):
-    before = consistency.consistency_report(project=project)
+    before = consistency_selectors.consistency_report(project=project)
     assert len(before.findings) == 2
     span = Span.objects.get(document__name="c.txt")
     from labeling.services import span_update_type
 
     span_update_type(span=span, entity_type=types["Person"], user=user)
-    after = consistency.consistency_report(project=project)
+    after = consistency_selectors.consistency_report(project=project)
     assert [f.kind for f in after.findings] == ["untagged"]
 
 
@@ -83,8 +86,8 @@ def test_rows_quote_a_few_words_around_each_occurrence(project, types):
     text = "Before the meeting, " + "padding words here " * 10 + "Acme Corp announced profits at noon."
     make_doc(project, text, name="long.txt")
     make_doc(project, "Acme Corp grew.", ("Acme Corp", types["Organization"]))
-    report = consistency.consistency_report(project=project)
-    (row,) = consistency.consistency_rows(project=project, report=report, findings=report.findings)
+    report = consistency_selectors.consistency_report(project=project)
+    (row,) = consistency_selectors.consistency_rows(project=project, report=report, findings=report.findings)
     example = next(example for example in row.examples if example.label is None)
     assert example.document_name == "long.txt"
     assert example.surface == "Acme Corp"
@@ -96,7 +99,7 @@ def test_rows_quote_a_few_words_around_each_occurrence(project, types):
 
 
 def test_apply_majority_retypes_the_minority_and_writes_audit_events(project, jordan, types, user):
-    result = consistency.consistency_apply_type(
+    result = consistency_services.consistency_apply_type(
         project=project, user=user, kind="type", surface="Jordan", entity_type=types["Person"]
     )
     assert result.changed == ["c.txt at 13-19: Location → Person"]
@@ -112,7 +115,7 @@ def test_apply_majority_retypes_the_minority_and_writes_audit_events(project, jo
 
 
 def test_apply_to_untagged_creates_tags_with_consistency_source(project, jordan, types, user):
-    result = consistency.consistency_apply_type(
+    result = consistency_services.consistency_apply_type(
         project=project, user=user, kind="untagged", surface="Jordan", entity_type=types["Person"]
     )
     assert result.changed == ["d.txt at 6-12: tagged as Person"]
@@ -130,7 +133,7 @@ def test_a_collision_refused_by_the_overlap_policy_is_skipped_and_reported(proje
     project.save()
     make_doc(project, "Acme sued Acme.", ("Acme", types["Organization"]), ("Acme", types["Person"]), name="x.txt")
     make_doc(project, "Acme won.", ("Acme", types["Organization"]), name="y.txt")
-    result = consistency.consistency_apply_type(
+    result = consistency_services.consistency_apply_type(
         project=project, user=user, kind="type", surface="Acme", entity_type=types["Organization"]
     )
     assert result.changed == []
@@ -145,7 +148,7 @@ def test_untagged_fix_skips_a_place_the_overlap_policy_refuses(project, types, u
     make_doc(project, "Acme sells.", ("Acme", types["Organization"]), name="a.txt")
     make_doc(project, "Visit Acme.com today.", (".com", types["Location"]), name="b.txt")
     make_doc(project, "Ask Acme first.", status=Document.Status.IN_PROGRESS, name="c.txt")
-    result = consistency.consistency_apply_type(
+    result = consistency_services.consistency_apply_type(
         project=project, user=user, kind="untagged", surface="Acme", entity_type=types["Organization"]
     )
     assert result.changed == ["c.txt at 4-8: tagged as Organization"]
@@ -159,7 +162,7 @@ def test_untagged_fix_skips_a_place_the_overlap_policy_refuses(project, types, u
 def test_boundary_fix_replaces_the_part_by_the_whole(project, types, user):
     make_doc(project, "Bank of America reported.", ("Bank of America", types["Organization"]), name="a.txt")
     make_doc(project, "Bank of America again.", ("America", types["Location"]), name="b.txt")
-    result = consistency.consistency_apply_type(
+    result = consistency_services.consistency_apply_type(
         project=project, user=user, kind="boundary", surface="Bank of America", entity_type=types["Organization"]
     )
     assert result.changed == ["b.txt at 0-15: tagged as Organization instead of Location “America”"]
@@ -172,10 +175,12 @@ def test_boundary_fix_replaces_the_part_by_the_whole(project, types, user):
 
 
 def test_remove_deletes_the_tags_of_a_string_or_of_one_type(project, jordan, types, user):
-    result = consistency.consistency_remove(project=project, user=user, surface="Jordan", entity_type=types["Location"])
+    result = consistency_services.consistency_remove(
+        project=project, user=user, surface="Jordan", entity_type=types["Location"]
+    )
     assert result.changed == ["c.txt at 13-19: removed Location"]
     assert [row[2] for row in tags(project, "Jordan")] == ["Person", "Person"]
-    result = consistency.consistency_remove(project=project, user=user, surface="Jordan")
+    result = consistency_services.consistency_remove(project=project, user=user, surface="Jordan")
     assert len(result.changed) == 2 and tags(project, "Jordan") == []
     assert set(SpanEvent.objects.values_list("action", "source")) == {("deleted", "consistency")}
 
@@ -183,13 +188,15 @@ def test_remove_deletes_the_tags_of_a_string_or_of_one_type(project, jordan, typ
 def test_fix_rejects_bad_input_with_a_clear_message(project, jordan, types, user):
     other = EntityTypeFactory(project=ProjectFactory(name="elsewhere"), name="Person")
     with pytest.raises(Exception, match="does not belong"):
-        consistency.consistency_apply_type(project=project, user=user, kind="type", surface="Jordan", entity_type=other)
+        consistency_services.consistency_apply_type(
+            project=project, user=user, kind="type", surface="Jordan", entity_type=other
+        )
     with pytest.raises(Exception, match="Unknown kind"):
-        consistency.consistency_apply_type(
+        consistency_services.consistency_apply_type(
             project=project, user=user, kind="odd", surface="Jordan", entity_type=types["Person"]
         )
     with pytest.raises(Exception, match="string is empty"):
-        consistency.consistency_remove(project=project, user=user, surface="  ")
+        consistency_services.consistency_remove(project=project, user=user, surface="  ")
 
 
 # --- the page ---------------------------------------------------------------------------------------------------
@@ -244,7 +251,7 @@ def test_annotator_fixes_with_htmx_and_the_finding_is_redrawn(client, project, j
     )
     assert response.status_code == 200
     html = response.content.decode()
-    assert consistency.finding_element_id("type", "Jordan") in html
+    assert consistency_selectors.finding_element_id("type", "Jordan") in html
     assert "Changed 1 tag." in html and "Nothing left to fix here" in html
     assert SpanEvent.objects.get().user == annotator
 

@@ -13,10 +13,11 @@ from django.db.models import QuerySet
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from labeling import suggestions as service
 from labeling.imports import project_export_file
 from labeling.models import Document, Span, SpanEvent, Suggestion
 from labeling.services import span_create
+from labeling.suggestions import selectors as suggestion_selectors
+from labeling.suggestions import services as suggestion_services
 from ner.formats.jsonl import read_jsonl
 from ner.predict import ScoredSpan
 from portability.archive import project_archive_bytes
@@ -65,11 +66,11 @@ def test_suggestion_accept_makes_a_tag_and_the_suggestion_no_longer_pending(setu
     doc = setup["doc"]
     suggestion = suggest(doc, setup["Person"], "Alice Smith")
 
-    span = service.suggestion_accept(suggestion=suggestion, user=setup["user"])
+    span = suggestion_services.suggestion_accept(suggestion=suggestion, user=setup["user"])
 
     assert stored_tags(doc) == [("Person", "Alice Smith")]
     assert not pending().filter(pk=suggestion.pk).exists()
-    assert list(service.suggestion_list(document=doc)) == []
+    assert list(suggestion_selectors.suggestion_list(document=doc)) == []
     doc.refresh_from_db()
     assert doc.status == Document.Status.IN_PROGRESS  # a tag was made: the document is being worked on
     event = SpanEvent.objects.get(span_id=span.pk)
@@ -78,7 +79,7 @@ def test_suggestion_accept_makes_a_tag_and_the_suggestion_no_longer_pending(setu
 
 def test_suggestion_accept_as_another_type(setup):
     suggestion = suggest(setup["doc"], setup["Person"], "Contoso Ltd.")
-    service.suggestion_accept(suggestion=suggestion, user=setup["user"], entity_type=setup["Organization"])
+    suggestion_services.suggestion_accept(suggestion=suggestion, user=setup["user"], entity_type=setup["Organization"])
     assert stored_tags(setup["doc"]) == [("Organization", "Contoso Ltd.")]
 
 
@@ -89,7 +90,7 @@ def test_suggestion_accept_snaps_to_tokens_like_a_hand_made_tag(setup):
     suggestion = Suggestion.objects.create(
         document=doc, entity_type=setup["Location"], start=start, end=start + 3, confidence=0.7, model_name="m"
     )
-    service.suggestion_accept(suggestion=suggestion, user=setup["user"])
+    suggestion_services.suggestion_accept(suggestion=suggestion, user=setup["user"])
     assert stored_tags(doc) == [("Location", "Paris")]
 
 
@@ -99,7 +100,7 @@ def test_suggestion_accept_refused_by_the_overlap_policy_keeps_the_suggestion(se
     suggestion = suggest(doc, setup["Person"], "Alice Smith")
 
     with pytest.raises(ValidationError) as refused:
-        service.suggestion_accept(suggestion=suggestion, user=setup["user"])
+        suggestion_services.suggestion_accept(suggestion=suggestion, user=setup["user"])
 
     assert "overlap" in " ".join(refused.value.messages).lower()
     assert pending().filter(pk=suggestion.pk).exists()
@@ -112,14 +113,14 @@ def test_suggestion_list_hides_suggestions_under_a_tag(setup):
     paris = suggest(doc, setup["Location"], "Paris")
     span_create(document=doc, entity_type=setup["Person"], start=0, end=5, user=setup["user"])
 
-    assert list(service.suggestion_list(document=doc)) == [paris]
+    assert list(suggestion_selectors.suggestion_list(document=doc)) == [paris]
 
 
 def test_suggestion_reject_hides_it_and_makes_no_tag(setup):
     suggestion = suggest(setup["doc"], setup["Person"], "Alice Smith")
-    service.suggestion_reject(suggestion=suggestion)
-    assert list(service.suggestion_list(document=setup["doc"])) == []
-    assert service.suggestions_pending_count(documents=[setup["doc"].pk]) == {}
+    suggestion_services.suggestion_reject(suggestion=suggestion)
+    assert list(suggestion_selectors.suggestion_list(document=setup["doc"])) == []
+    assert suggestion_selectors.suggestions_pending_count(documents=[setup["doc"].pk]) == {}
     assert stored_tags(setup["doc"]) == []
 
 
@@ -129,7 +130,7 @@ def test_suggestions_accept_all_of_one_type(setup):
     suggest(doc, setup["Location"], "Paris")
     org = suggest(doc, setup["Organization"], "Contoso Ltd.")
 
-    result = service.suggestions_accept_all(document=doc, user=setup["user"], entity_type=setup["Location"])
+    result = suggestion_services.suggestions_accept_all(document=doc, user=setup["user"], entity_type=setup["Location"])
 
     assert [TEXT[span.start : span.end] for span in result.accepted] == ["Paris"]
     assert result.skipped == 0
@@ -144,7 +145,7 @@ def test_suggestions_accept_all_skips_collisions_with_a_tag_and_says_how_many(se
     suggest(doc, setup["Person"], "Alice Smith", confidence=0.95)  # under the annotator's tag
     suggest(doc, setup["Location"], "Paris", confidence=0.6)
 
-    result = service.suggestions_accept_all(document=doc, user=setup["user"])
+    result = suggestion_services.suggestions_accept_all(document=doc, user=setup["user"])
 
     assert result.skipped == 1
     assert stored_tags(doc) == [("Organization", "Alice"), ("Location", "Paris")]
@@ -160,7 +161,7 @@ def test_suggestions_accept_all_prefers_the_more_confident_of_two_overlapping(se
     suggest(doc, setup["Person"], "Contoso Ltd.", confidence=0.4)
     suggest(doc, setup["Organization"], "Contoso Ltd.", confidence=0.8)
 
-    result = service.suggestions_accept_all(document=doc, user=setup["user"])
+    result = suggestion_services.suggestions_accept_all(document=doc, user=setup["user"])
 
     assert (len(result.accepted), result.skipped) == (1, 1)
     assert stored_tags(doc) == [("Organization", "Contoso Ltd.")]
@@ -170,9 +171,9 @@ def test_suggestions_reject_all_of_one_type(setup):
     doc = setup["doc"]
     suggest(doc, setup["Person"], "Alice Smith")
     suggest(doc, setup["Location"], "Paris")
-    assert len(service.suggestions_reject_all(document=doc, entity_type=setup["Person"])) == 1
+    assert len(suggestion_services.suggestions_reject_all(document=doc, entity_type=setup["Person"])) == 1
     assert list(pending().values_list("entity_type__name", flat=True)) == ["Location"]
-    assert len(service.suggestions_reject_all(document=doc)) == 1
+    assert len(suggestion_services.suggestions_reject_all(document=doc)) == 1
     assert not pending().exists()
 
 
@@ -188,7 +189,7 @@ def test_suggestions_replace_drops_tagged_regions_unknown_labels_and_repeats(set
         ScoredSpan(40, 400, "Location", 0.9),  # outside the text
     ]
 
-    created = service.suggestions_replace(document=doc, model_name="new-model", spans=found)
+    created = suggestion_services.suggestions_replace(document=doc, model_name="new-model", spans=found)
 
     assert created == 1
     rows = list(Suggestion.objects.values_list("entity_type__name", "start", "end", "confidence", "model_name"))
@@ -358,12 +359,12 @@ def test_annotate_page_config_carries_only_pending_suggestions(setup, owner_clie
 def test_suggestions_restore_brings_back_a_rejected_one_with_its_confidence(setup):
     doc = setup["doc"]
     suggestion = suggest(doc, setup["Person"], "Alice Smith", confidence=0.73, model="model-7")
-    service.suggestion_reject(suggestion=suggestion)
+    suggestion_services.suggestion_reject(suggestion=suggestion)
 
-    restored = service.suggestions_restore(document=doc, suggestion_ids=[suggestion.pk])
+    restored = suggestion_services.suggestions_restore(document=doc, suggestion_ids=[suggestion.pk])
 
     assert [(s.pk, s.confidence, s.model_name) for s in restored] == [(suggestion.pk, 0.73, "model-7")]
-    assert list(service.suggestion_list(document=doc)) == [suggestion]
+    assert list(suggestion_selectors.suggestion_list(document=doc)) == [suggestion]
 
 
 def test_suggestions_restore_refuses_another_documents_suggestion_and_changes_nothing(setup):
@@ -371,11 +372,11 @@ def test_suggestions_restore_refuses_another_documents_suggestion_and_changes_no
     other = DocumentFactory(project=setup["project"], text=TEXT + " Again.")
     mine = suggest(doc, setup["Person"], "Alice Smith")
     theirs = suggest(other, setup["Person"], "Alice Smith")
-    service.suggestions_reject_all(document=doc)
-    service.suggestions_reject_all(document=other)
+    suggestion_services.suggestions_reject_all(document=doc)
+    suggestion_services.suggestions_reject_all(document=other)
 
     with pytest.raises(ValidationError, match=str(theirs.pk)):
-        service.suggestions_restore(document=doc, suggestion_ids=[mine.pk, theirs.pk])
+        suggestion_services.suggestions_restore(document=doc, suggestion_ids=[mine.pk, theirs.pk])
 
     assert not pending().exists()
 
@@ -401,7 +402,7 @@ def test_api_undo_of_accept_all_deletes_the_tags_and_restores_every_suggestion(s
 def test_api_viewer_may_not_restore(setup, api):
     doc = setup["doc"]
     suggestion = suggest(doc, setup["Person"], "Alice Smith")
-    service.suggestion_reject(suggestion=suggestion)
+    suggestion_services.suggestion_reject(suggestion=suggestion)
     response = api("viewer").post(_url("api-suggestion-restore", doc), {"suggestions": [suggestion.pk]}, format="json")
     assert response.status_code == 403
     assert not pending().exists()
@@ -410,7 +411,7 @@ def test_api_viewer_may_not_restore(setup, api):
 def test_rejected_suggestions_are_not_in_the_project_archive(setup):
     doc = setup["doc"]
     suggest(doc, setup["Person"], "Alice Smith")
-    service.suggestion_reject(suggestion=suggest(doc, setup["Location"], "Paris"))
+    suggestion_services.suggestion_reject(suggestion=suggest(doc, setup["Location"], "Paris"))
 
     archive = zipfile.ZipFile(io.BytesIO(project_archive_bytes(project=setup["project"], include_models=False)))
     entry = next(name for name in archive.namelist() if name.endswith("suggestions.jsonl"))

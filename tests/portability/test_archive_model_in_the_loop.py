@@ -15,15 +15,15 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from evaluation.learning_curve import curve_projection
+from evaluation.learning_curve.selectors import curve_projection
 from evaluation.models import LearningCurve
 from evaluation.selectors import snapshot_documents
 from evaluation.services import snapshot_create
-from labeling.agreement import annotator_span_create, assignment_submit, assignments_create
-from labeling.audit import document_tag_history
+from labeling.agreement.services import annotator_span_create, assignment_submit, assignments_create
+from labeling.audit.selectors import document_tag_history
 from labeling.models import AnnotationAssignment, Document, Span, SpanEvent, Suggestion
 from labeling.services import documents_create, span_create, span_delete, span_update_type
-from labeling.suggestions import suggestions_replace
+from labeling.suggestions.services import suggestions_replace
 from ner.predict import ScoredSpan
 from ner.types import LabeledDoc
 from portability.archive import (

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from evaluation import learning_curve_views as views
+from evaluation.learning_curve import views
 
 app_name = "curves"
 

@@ -16,11 +16,13 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from labeling import agreement, selectors
+from labeling import selectors as labeling_selectors
+from labeling.agreement import selectors, services
 from labeling.models import Document
+from projects.access import project_for
 from projects.models import Project
 from projects.roles import Permission
-from projects.selectors import project_get_for_user, user_can
+from projects.selectors import user_can
 
 CANDIDATES_SHOWN = 200  # untagged documents listed with checkboxes; "random N" reaches the rest
 WORST_SHOWN = 50
@@ -29,7 +31,7 @@ WORST_SHOWN = 50
 class AssignmentForm(forms.Form):
     documents = forms.ModelMultipleChoiceField(queryset=Document.objects.none(), required=False)
     random_count = forms.IntegerField(
-        required=False, min_value=1, max_value=agreement.RANDOM_PICK_MAX, label="Or this many random documents"
+        required=False, min_value=1, max_value=selectors.RANDOM_PICK_MAX, label="Or this many random documents"
     )
     annotators = forms.ModelMultipleChoiceField(queryset=get_user_model().objects.none())
     reopen = forms.BooleanField(required=False, label="Reopen documents already adjudicated (a new round)")
@@ -39,7 +41,7 @@ class AssignmentForm(forms.Form):
         self.project = project
         # Any of the project's documents may be posted (the list shows the natural candidates); others' are refused.
         self.fields["documents"].queryset = Document.objects.filter(project=project).defer("text")  # type: ignore[attr-defined]
-        members = [user.pk for user in agreement.assignable_members(project=project)]
+        members = [user.pk for user in selectors.assignable_members(project=project)]
         self.fields["annotators"].queryset = get_user_model().objects.filter(pk__in=members)  # type: ignore[attr-defined]
         self.fields["annotators"].error_messages["invalid_choice"] = (
             "%(value)s is not a member of this project who may tag."
@@ -54,7 +56,7 @@ class AssignmentForm(forms.Form):
     def document_ids(self) -> list[int]:
         ids = {document.pk for document in self.cleaned_data["documents"]}
         if count := self.cleaned_data.get("random_count"):
-            ids.update(agreement.documents_pick_random(project=self.project, count=count))
+            ids.update(selectors.documents_pick_random(project=self.project, count=count))
         return sorted(ids)
 
 
@@ -62,11 +64,11 @@ class AssignmentForm(forms.Form):
 @require_http_methods(["GET", "POST"])
 def assignment_list(request: HttpRequest, project_name: str) -> HttpResponse:
     """Choose documents and two or more annotators; below, every document in an agreement round."""
-    project = project_get_for_user(user=request.user, name=project_name, permission=Permission.MANAGE_MEMBERS)
+    project = project_for(request, project_name, Permission.MANAGE_MEMBERS)
     form = AssignmentForm(request.POST or None, project=project)
     if request.method == "POST" and form.is_valid():
         try:
-            result = agreement.assignments_create(
+            result = services.assignments_create(
                 project=project,
                 document_ids=form.document_ids(),
                 annotators=list(form.cleaned_data["annotators"]),
@@ -84,16 +86,16 @@ def assignment_list(request: HttpRequest, project_name: str) -> HttpResponse:
                 + (f", {result.already} already there." if result.already else "."),
             )
             return redirect("agreement:assignment_list", project.name)
-    candidates = agreement.untagged_unassigned_documents(project=project)
+    candidates = selectors.untagged_unassigned_documents(project=project)
     context = {
         "project": project,
         "form": form,
         "candidates": candidates[:CANDIDATES_SHOWN],
         "candidate_count": candidates.count(),
-        "members": agreement.assignable_members(project=project),
+        "members": selectors.assignable_members(project=project),
         "chosen_documents": {str(pk) for pk in form["documents"].value() or []},
         "chosen_annotators": {str(pk) for pk in form["annotators"].value() or []},
-        "rounds": agreement.assignment_overview(project=project),
+        "rounds": selectors.assignment_overview(project=project),
         "can_adjudicate": user_can(user=request.user, project=project, permission=Permission.MANAGE_DOCUMENTS),
     }
     return render(request, "labeling/agreement_assignments.html", context, status=400 if form.errors else 200)
@@ -103,8 +105,8 @@ def assignment_list(request: HttpRequest, project_name: str) -> HttpResponse:
 @require_GET
 def agreement_report(request: HttpRequest, project_name: str) -> HttpResponse:
     """Span-level F1 between each pair of annotators, per entity type, and the documents they disagree on most."""
-    project = project_get_for_user(user=request.user, name=project_name, permission=Permission.VIEW)
-    result = agreement.project_agreement(project=project)
+    project = project_for(request, project_name, Permission.VIEW)
+    result = selectors.project_agreement(project=project)
     report = result.report
     type_rows = [
         (label, report.type_f1(label), [pair.type_f1(label) for pair in report.pairs]) for label in report.per_type
@@ -122,15 +124,18 @@ def agreement_report(request: HttpRequest, project_name: str) -> HttpResponse:
     return render(request, "labeling/agreement_report.html", context)
 
 
-def _layer_columns(adjudication: agreement.Adjudication, document: Document) -> list[tuple[str, Any]]:
+def _layer_columns(adjudication: selectors.Adjudication, document: Document) -> list[tuple[str, Any]]:
     """Each submitted copy's text with its tags, then the current gold tags, for side-by-side reading."""
     columns = [
-        (str(assignment.annotator), selectors.document_segments(text=document.text, spans=list(assignment.spans.all())))
+        (
+            str(assignment.annotator),
+            labeling_selectors.document_segments(text=document.text, spans=list(assignment.spans.all())),
+        )
         for assignment in adjudication.submitted
     ]
-    gold = list(selectors.document_span_list(document=document))
+    gold = list(labeling_selectors.document_span_list(document=document))
     if gold:
-        columns.append(("Current tags", selectors.document_segments(text=document.text, spans=gold)))
+        columns.append(("Current tags", labeling_selectors.document_segments(text=document.text, spans=gold)))
     return columns
 
 
@@ -138,15 +143,15 @@ def _layer_columns(adjudication: agreement.Adjudication, document: Document) -> 
 @require_http_methods(["GET", "POST"])
 def adjudicate(request: HttpRequest, project_name: str, document_id: int) -> HttpResponse:
     """Every annotator's tags side by side; agreed spans pre-ticked; "merge into gold" applies the choices."""
-    project = project_get_for_user(user=request.user, name=project_name, permission=Permission.MANAGE_DOCUMENTS)
-    document = selectors.document_get(project=project, document_id=document_id)
+    project = project_for(request, project_name, Permission.MANAGE_DOCUMENTS)
+    document = labeling_selectors.document_get(project=project, document_id=document_id)
     errors: list[str] = []
     ticked: set[str] | None = None
     if request.method == "POST":
         ticked = set(request.POST.getlist("accept"))
         decisions = {key: key in ticked for key in request.POST.getlist("shown")}
         try:
-            result = agreement.adjudicate(document=document, decisions=decisions, user=request.user)
+            result = services.adjudicate(document=document, decisions=decisions, user=request.user)
         except ValidationError as error:
             errors = error.messages
         else:
@@ -156,7 +161,7 @@ def adjudicate(request: HttpRequest, project_name: str, document_id: int) -> Htt
                 f"{result.kept} kept. The document is tagged.",
             )
             return redirect("labeling:document_annotate", project.name, document.pk)
-    adjudication = agreement.adjudication_get(document=document)
+    adjudication = selectors.adjudication_get(document=document)
     context = {
         "project": project,
         "document": document,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from evaluation import preannotation_views as views
+from evaluation.preannotation import views
 
 app_name = "preannotation"
 

@@ -1,4 +1,4 @@
-"""The consistency page: findings grouped by kind, with their one-click fixes (labeling/consistency.py)."""
+"""The consistency page: findings grouped by kind (``selectors``), with their one-click fixes (``services``)."""
 
 from __future__ import annotations
 
@@ -17,15 +17,16 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from labeling import consistency
+from labeling.consistency import selectors, services
 from ner.consistency import FINDING_KINDS, Finding, normalize_surface
 from ner.limits import ENTITY_CHARS_MAX
+from projects.access import project_for
 from projects.models import EntityType, Project
 from projects.roles import Permission
-from projects.selectors import entity_type_get, entity_type_list, project_get_for_user, user_can
+from projects.selectors import entity_type_get, entity_type_list, user_can
 
 FINDINGS_PER_PAGE = 20
-KIND_CHOICES = [(kind, consistency.KIND_TITLES[kind]) for kind in FINDING_KINDS]
+KIND_CHOICES = [(kind, selectors.KIND_TITLES[kind]) for kind in FINDING_KINDS]
 
 
 class ConsistencyFilterForm(forms.Form):
@@ -68,7 +69,7 @@ class FixButton:
 
 @dataclass(frozen=True, slots=True)
 class Card:
-    row: consistency.FindingRow
+    row: selectors.FindingRow
     buttons: list[FixButton]
 
     @property
@@ -77,7 +78,7 @@ class Card:
 
     @property
     def title(self) -> str:
-        return consistency.KIND_TITLES[self.row.finding.kind]
+        return selectors.KIND_TITLES[self.row.finding.kind]
 
 
 def _buttons(finding: Finding, types: dict[str, EntityType]) -> list[FixButton]:
@@ -113,7 +114,7 @@ def _buttons(finding: Finding, types: dict[str, EntityType]) -> list[FixButton]:
     return buttons
 
 
-def _card(row: consistency.FindingRow, types: dict[str, EntityType]) -> Card:
+def _card(row: selectors.FindingRow, types: dict[str, EntityType]) -> Card:
     return Card(row=row, buttons=_buttons(row.finding, types))
 
 
@@ -126,13 +127,13 @@ def _next_url(request: HttpRequest, project: Project, candidate: str) -> str:
 @login_required
 @require_GET
 def consistency_check(request: HttpRequest, project_name: str) -> HttpResponse:
-    project = project_get_for_user(user=request.user, name=project_name, permission=Permission.VIEW)
+    project = project_for(request, project_name, Permission.VIEW)
     entity_types = list(entity_type_list(project=project))
     filters = ConsistencyFilterForm(request.GET, entity_types=entity_types)
     criteria = filters.criteria()
-    report = consistency.consistency_report(project=project, **criteria)
+    report = selectors.consistency_report(project=project, **criteria)
     page = Paginator(report.findings, FINDINGS_PER_PAGE).get_page(request.GET.get("page"))
-    rows = consistency.consistency_rows(project=project, report=report, findings=list(page.object_list))
+    rows = selectors.consistency_rows(project=project, report=report, findings=list(page.object_list))
     types = {entity_type.name: entity_type for entity_type in entity_types}
     context = {
         "project": project,
@@ -142,7 +143,7 @@ def consistency_check(request: HttpRequest, project_name: str) -> HttpResponse:
         "page": page,
         "cards": [_card(row, types) for row in rows],
         "next": request.get_full_path(),
-        "kinds": [(kind, consistency.KIND_TITLES[kind], report.counts[kind]) for kind in FINDING_KINDS],
+        "kinds": [(kind, selectors.KIND_TITLES[kind], report.counts[kind]) for kind in FINDING_KINDS],
         "can_fix": user_can(user=request.user, project=project, permission=Permission.ANNOTATE),
     }
     template = "labeling/consistency_check.html"
@@ -155,7 +156,7 @@ def consistency_check(request: HttpRequest, project_name: str) -> HttpResponse:
 @require_POST
 def consistency_fix(request: HttpRequest, project_name: str) -> HttpResponse:
     """Apply one fix; htmx gets the finding's card redrawn from the current tags, others a redirect and a message."""
-    project = project_get_for_user(user=request.user, name=project_name, permission=Permission.ANNOTATE)
+    project = project_for(request, project_name, Permission.ANNOTATE)
     form = ConsistencyFixForm(request.POST)
     partial = bool(request.htmx and not request.htmx.boosted)
     if not form.is_valid():
@@ -170,11 +171,11 @@ def consistency_fix(request: HttpRequest, project_name: str) -> HttpResponse:
     try:
         if data["action"] == "apply":
             assert entity_type is not None  # the form requires it
-            result = consistency.consistency_apply_type(
+            result = services.consistency_apply_type(
                 project=project, user=request.user, kind=data["kind"], surface=data["surface"], entity_type=entity_type
             )
         else:
-            result = consistency.consistency_remove(
+            result = services.consistency_remove(
                 project=project, user=request.user, surface=data["surface"], entity_type=entity_type
             )
     except ValidationError as error:
@@ -184,7 +185,7 @@ def consistency_fix(request: HttpRequest, project_name: str) -> HttpResponse:
             messages.error(request, problem)
         return redirect(_next_url(request, project, data["next"]))
     if partial:
-        row = consistency.consistency_finding(project=project, kind=data["kind"], surface=data["surface"])
+        row = selectors.consistency_finding(project=project, kind=data["kind"], surface=data["surface"])
         types = {entity_type.name: entity_type for entity_type in entity_type_list(project=project)}
         context = {
             "project": project,
@@ -192,7 +193,7 @@ def consistency_fix(request: HttpRequest, project_name: str) -> HttpResponse:
             "result": result,
             "kind": data["kind"],
             "surface": normalize_surface(data["surface"]),
-            "element_id": consistency.finding_element_id(data["kind"], normalize_surface(data["surface"])),
+            "element_id": selectors.finding_element_id(data["kind"], normalize_surface(data["surface"])),
             "can_fix": True,
             "next": data["next"],
         }

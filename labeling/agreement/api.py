@@ -17,7 +17,8 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from labeling import agreement, selectors
+from labeling import selectors as labeling_selectors
+from labeling.agreement import selectors, services
 from labeling.api import entity_type_from_body
 from labeling.models import AnnotationAssignment, AnnotatorSpan, Document
 from labeling.serializers import ErrorSerializer, SnappedMixin, SpanCreateInputSerializer, SpanUpdateInputSerializer
@@ -75,8 +76,8 @@ class _LayerApi(ProjectScopedAPIView):
 
     def layer(self, document_id: int, assignment_id: int) -> tuple[Document, AnnotationAssignment]:
         project = self.get_project(Permission.ANNOTATE)
-        document = selectors.document_get(project=project, document_id=document_id)
-        return document, agreement.assignment_get(document=document, assignment_id=assignment_id)
+        document = labeling_selectors.document_get(project=project, document_id=document_id)
+        return document, selectors.assignment_get(document=document, assignment_id=assignment_id)
 
     def entity_type(self, assignment: AnnotationAssignment, entity_type_id: int) -> EntityType:
         return entity_type_from_body(assignment.document.project, entity_type_id)  # type: ignore[no-any-return]
@@ -101,7 +102,7 @@ class AnnotatorSpanListApi(_LayerApi):
         data.is_valid(raise_exception=True)
         entity_type = self.entity_type(assignment, data.validated_data["entity_type"])
         try:
-            span = agreement.annotator_span_create(
+            span = services.annotator_span_create(
                 assignment=assignment,
                 entity_type=entity_type,
                 start=data.validated_data["start"],
@@ -118,7 +119,7 @@ class AnnotatorSpanListApi(_LayerApi):
 class AnnotatorSpanDetailApi(_LayerApi):
     def span(self, document_id: int, assignment_id: int, annotator_span_id: int) -> Any:
         document, assignment = self.layer(document_id, assignment_id)
-        return document, agreement.annotator_span_get(assignment=assignment, annotator_span_id=annotator_span_id)
+        return document, selectors.annotator_span_get(assignment=assignment, annotator_span_id=annotator_span_id)
 
     @extend_schema(
         operation_id="annotator_span_update",
@@ -135,7 +136,7 @@ class AnnotatorSpanDetailApi(_LayerApi):
         data.is_valid(raise_exception=True)
         entity_type = self.entity_type(span.assignment, data.validated_data["entity_type"])
         try:
-            span = agreement.annotator_span_update_type(span=span, entity_type=entity_type, user=request.user)
+            span = services.annotator_span_update_type(span=span, entity_type=entity_type, user=request.user)
         except DjangoValidationError as error:
             raise _invalid(error) from None
         return self.span_response(span, document)
@@ -151,7 +152,7 @@ class AnnotatorSpanDetailApi(_LayerApi):
     ) -> Response:
         _, span = self.span(document_id, assignment_id, annotator_span_id)
         try:
-            agreement.annotator_span_delete(span=span, user=request.user)
+            services.annotator_span_delete(span=span, user=request.user)
         except DjangoValidationError as error:
             raise _invalid(error) from None
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -168,7 +169,7 @@ class AssignmentSubmitApi(_LayerApi):
     def post(self, request: Request, project_name: str, document_id: int, assignment_id: int) -> Response:
         _, assignment = self.layer(document_id, assignment_id)
         try:
-            assignment = agreement.assignment_submit(assignment=assignment, user=request.user)
+            assignment = services.assignment_submit(assignment=assignment, user=request.user)
         except DjangoValidationError as error:
             raise _invalid(error) from None
         return Response(AssignmentOutputSerializer(assignment).data)

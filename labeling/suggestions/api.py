@@ -16,10 +16,11 @@ from rest_framework.parsers import FormParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from labeling import selectors, suggestions
+from labeling import selectors as labeling_selectors
 from labeling.api import entity_type_from_body
 from labeling.models import Document, Suggestion
 from labeling.serializers import ErrorSerializer, SpanOutputSerializer
+from labeling.suggestions import selectors, services
 from projects.api import ProjectScopedAPIView
 from projects.models import ROW_ID_MAX, EntityType, Project
 from projects.parsers import BoundedJSONParser
@@ -100,7 +101,7 @@ class _SuggestionApi(ProjectScopedAPIView):
 
     def get_document(self, permission: Permission) -> tuple[Project, Document]:
         project = self.get_project(permission)
-        return project, selectors.document_get(project=project, document_id=self.kwargs["document_id"])
+        return project, labeling_selectors.document_get(project=project, document_id=self.kwargs["document_id"])
 
 
 class SuggestionListApi(_SuggestionApi):
@@ -112,7 +113,7 @@ class SuggestionListApi(_SuggestionApi):
     )
     def get(self, request: Request, project_name: str, document_id: int) -> Response:
         _, document = self.get_document(Permission.VIEW)
-        pending = list(suggestions.suggestion_list(document=document))
+        pending = list(selectors.suggestion_list(document=document))
         data = {
             "models": sorted({suggestion.model_name for suggestion in pending}),
             "suggestions": SuggestionOutputSerializer(pending, many=True, context={"text": document.text}).data,
@@ -130,11 +131,11 @@ class SuggestionAcceptApi(_SuggestionApi):
     )
     def post(self, request: Request, project_name: str, document_id: int, suggestion_id: int) -> Response:
         project, document = self.get_document(Permission.ANNOTATE)
-        suggestion = suggestions.suggestion_get(document=document, suggestion_id=suggestion_id)
+        suggestion = selectors.suggestion_get(document=document, suggestion_id=suggestion_id)
         data = SuggestionAcceptInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         entity_type = _entity_type(project, data.validated_data.get("entity_type"))
-        span = suggestions.suggestion_accept(suggestion=suggestion, user=request.user, entity_type=entity_type)
+        span = services.suggestion_accept(suggestion=suggestion, user=request.user, entity_type=entity_type)
         return Response(
             SpanOutputSerializer(span, context={"text": document.text}).data, status=status.HTTP_201_CREATED
         )
@@ -150,8 +151,8 @@ class SuggestionRejectApi(_SuggestionApi):
     )
     def post(self, request: Request, project_name: str, document_id: int, suggestion_id: int) -> Response:
         _, document = self.get_document(Permission.ANNOTATE)
-        suggestion = suggestions.suggestion_get(document=document, suggestion_id=suggestion_id)
-        suggestions.suggestion_reject(suggestion=suggestion)
+        suggestion = selectors.suggestion_get(document=document, suggestion_id=suggestion_id)
+        services.suggestion_reject(suggestion=suggestion)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -170,7 +171,7 @@ class SuggestionAcceptAllApi(_SuggestionApi):
         data = SuggestionBulkInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         entity_type = _entity_type(project, data.validated_data.get("entity_type"))
-        result = suggestions.suggestions_accept_all(document=document, user=request.user, entity_type=entity_type)
+        result = services.suggestions_accept_all(document=document, user=request.user, entity_type=entity_type)
         output: dict[str, Any] = {
             "accepted": SpanOutputSerializer(result.accepted, many=True, context={"text": document.text}).data,
             "skipped": result.skipped,
@@ -193,7 +194,7 @@ class SuggestionRejectAllApi(_SuggestionApi):
         data = SuggestionBulkInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         entity_type = _entity_type(project, data.validated_data.get("entity_type"))
-        rejected = suggestions.suggestions_reject_all(document=document, entity_type=entity_type)
+        rejected = services.suggestions_reject_all(document=document, entity_type=entity_type)
         return Response({"rejected": len(rejected), "suggestions": rejected})
 
 
@@ -210,6 +211,6 @@ class SuggestionRestoreApi(_SuggestionApi):
         _, document = self.get_document(Permission.ANNOTATE)
         data = SuggestionRestoreInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        restored = suggestions.suggestions_restore(document=document, suggestion_ids=data.validated_data["suggestions"])
+        restored = services.suggestions_restore(document=document, suggestion_ids=data.validated_data["suggestions"])
         output = SuggestionOutputSerializer(restored, many=True, context={"text": document.text}).data
         return Response({"suggestions": output})

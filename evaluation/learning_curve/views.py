@@ -10,11 +10,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from evaluation import learning_curve as curves
+from evaluation.learning_curve import selectors, services
 from ner.learning_curve import DEFAULT_PERCENTS, PERCENTS_MAX
+from projects.access import project_for
 from projects.models import Project
 from projects.roles import Permission
-from projects.selectors import project_get_for_user, user_can
+from projects.selectors import user_can
 
 LIST_TEMPLATE = "evaluation/learning_curve_list.html"
 DETAIL_TEMPLATE = "evaluation/learning_curve_detail.html"
@@ -30,8 +31,8 @@ class LearningCurveForm(forms.Form):
     )
     max_steps = forms.IntegerField(
         min_value=1,
-        max_value=curves.MAX_STEPS_LIMIT,
-        initial=curves.DEFAULT_MAX_STEPS,
+        max_value=services.MAX_STEPS_LIMIT,
+        initial=services.DEFAULT_MAX_STEPS,
         label="Max steps per model",
         help_text="Each share trains a model with at most this many updates; fewer is faster but less accurate.",
     )
@@ -48,37 +49,33 @@ class LearningCurveForm(forms.Form):
         return values
 
 
-def _project(request: HttpRequest, project_name: str, permission: Permission) -> Project:
-    return project_get_for_user(user=request.user, name=project_name, permission=permission)
-
-
 def _list_context(request: HttpRequest, project: Project, form: LearningCurveForm | None = None) -> dict:
     can_train = user_can(user=request.user, project=project, permission=Permission.TRAIN)
-    latest = curves.learning_curve_latest(project=project)
+    latest = selectors.learning_curve_latest(project=project)
     return {
         "project": project,
         "form": form or (LearningCurveForm() if can_train else None),
         "can_train": can_train,
-        "curves": curves.learning_curve_list(project=project)[:50],
-        "view": curves.learning_curve_view(curve=latest) if latest is not None else None,
+        "curves": selectors.learning_curve_list(project=project)[:50],
+        "view": selectors.learning_curve_view(curve=latest) if latest is not None else None,
     }
 
 
 @login_required
 @require_GET
 def learning_curve_list(request: HttpRequest, project_name: str) -> HttpResponse:
-    project = _project(request, project_name, Permission.VIEW)
+    project = project_for(request, project_name, Permission.VIEW)
     return render(request, LIST_TEMPLATE, _list_context(request, project))
 
 
 @login_required
 @require_POST
 def learning_curve_start(request: HttpRequest, project_name: str) -> HttpResponse:
-    project = _project(request, project_name, Permission.TRAIN)
+    project = project_for(request, project_name, Permission.TRAIN)
     form = LearningCurveForm(request.POST)
     if form.is_valid():
         try:
-            curve = curves.learning_curve_start(project=project, user=request.user, **form.cleaned_data)
+            curve = services.learning_curve_start(project=project, user=request.user, **form.cleaned_data)
         except ValidationError as error:
             if hasattr(error, "error_dict"):
                 for name, errors in error.message_dict.items():
@@ -95,12 +92,12 @@ def learning_curve_start(request: HttpRequest, project_name: str) -> HttpRespons
 @require_GET
 def learning_curve_detail(request: HttpRequest, project_name: str, curve_id: int) -> HttpResponse:
     """One curve; htmx polls get only its region (which stops polling once the curve has finished)."""
-    project = _project(request, project_name, Permission.VIEW)
-    curve = curves.learning_curve_get(project=project, curve_id=curve_id)
+    project = project_for(request, project_name, Permission.VIEW)
+    curve = selectors.learning_curve_get(project=project, curve_id=curve_id)
     template = f"{DETAIL_TEMPLATE}#curve" if request.htmx and not request.htmx.boosted else DETAIL_TEMPLATE
     context = {
         "project": project,
-        "view": curves.learning_curve_view(curve=curve),
+        "view": selectors.learning_curve_view(curve=curve),
         "can_train": user_can(user=request.user, project=project, permission=Permission.TRAIN),
     }
     return render(request, template, context)

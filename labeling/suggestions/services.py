@@ -1,4 +1,4 @@
-"""Pre-annotation suggestions on the tagging page: listed here, accepted into gold tags through
+"""Pre-annotation suggestions on the tagging page: listed by ``selectors``, accepted into gold tags through
 ``labeling.services.span_create`` (so every span rule applies), or rejected. Both keep the row with its new state,
 so that undo can restore a suggestion as it was (``suggestions_restore``); only pending ones are ever shown.
 
@@ -16,16 +16,16 @@ from typing import TYPE_CHECKING, Protocol
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, Exists, OuterRef
-from django.http import Http404
 
 from labeling.models import Document, Span, SpanEvent, Suggestion
 from labeling.services import span_create
+from labeling.suggestions.selectors import suggestion_list
 from projects.models import EntityType
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
     from django.db.models import QuerySet
+
 
 _BULK_BATCH = 500
 
@@ -53,42 +53,6 @@ class AcceptAllResult:
     skipped: int = 0
     reasons: list[str] = field(default_factory=list)
     suggestions: list[int] = field(default_factory=list)
-
-
-# --- reads ---------------------------------------------------------------------------------------------------------
-
-
-def _pending(queryset: QuerySet[Suggestion]) -> QuerySet[Suggestion]:
-    # The annotator's tag wins: a suggestion touching any gold tag of its document is not pending any more.
-    covering = Span.objects.filter(document=OuterRef("document"), start__lt=OuterRef("end"), end__gt=OuterRef("start"))
-    return queryset.filter(~Exists(covering), state=Suggestion.State.PENDING)
-
-
-def suggestion_list(*, document: Document) -> QuerySet[Suggestion]:
-    """The document's pending suggestions (none that overlaps a tag), in text order."""
-    return (
-        _pending(document.suggestions.all()).select_related("entity_type").order_by("start", "end", "entity_type__name")
-    )
-
-
-def suggestion_get(*, document: Document, suggestion_id: int) -> Suggestion:
-    """One pending suggestion of the document; another document's (or project's) id is a 404, like a missing one."""
-    suggestion = (
-        Suggestion.objects.select_related("entity_type", "document__project")
-        .filter(document=document, pk=suggestion_id, state=Suggestion.State.PENDING)
-        .first()
-    )
-    if suggestion is None:
-        raise Http404("No such suggestion in this document (it may have been accepted or rejected already).")
-    return suggestion
-
-
-def suggestion_model_names(*, document: Document) -> list[str]:
-    """The models whose suggestions are pending on the document, by name."""
-    return sorted(set(suggestion_list(document=document).values_list("model_name", flat=True)))
-
-
-# --- writes --------------------------------------------------------------------------------------------------------
 
 
 def _check_type(document: Document, entity_type: EntityType | None) -> None:
@@ -259,18 +223,3 @@ def suggestions_replace(*, document: Document, model_name: str, spans: Iterable[
     Suggestion.objects.filter(document=document).delete()
     created = Suggestion.objects.bulk_create(best.values(), batch_size=_BULK_BATCH)
     return len(created)
-
-
-def suggestions_pending_count(*, documents: Sequence[int]) -> dict[int, int]:
-    """Per document id, how many suggestions are pending (documents without any are absent)."""
-    counts: dict[int, int] = {}
-    for first in range(0, len(documents), 900):
-        chunk = list(documents[first : first + 900])
-        rows = (
-            _pending(Suggestion.objects.filter(document_id__in=chunk))
-            .order_by()
-            .values("document_id")
-            .annotate(pending=Count("pk"))
-        )
-        counts.update({row["document_id"]: row["pending"] for row in rows})
-    return counts

@@ -13,12 +13,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from evaluation import preannotation, selectors
+from evaluation import selectors as evaluation_selectors
 from evaluation.models import TrainedModel
+from evaluation.preannotation import selectors, services
 from ner import limits
+from projects.access import project_for
 from projects.models import Project
 from projects.roles import Permission
-from projects.selectors import project_get_for_user, user_can
+from projects.selectors import user_can
 
 _ID_RANGE = re.compile(r"^(\d+)(?:-(\d+))?$")
 
@@ -26,8 +28,8 @@ _ID_RANGE = re.compile(r"^(\d+)(?:-(\d+))?$")
 class PreannotationForm(forms.Form):
     model = forms.TypedChoiceField(coerce=int, label="Model", help_text="A trained model of this project.")
     scope = forms.ChoiceField(
-        choices=preannotation.Scope.CHOICES,
-        initial=preannotation.Scope.UNTAGGED,
+        choices=selectors.Scope.CHOICES,
+        initial=selectors.Scope.UNTAGGED,
         widget=forms.RadioSelect,
         label="Documents",
     )
@@ -55,7 +57,7 @@ class PreannotationForm(forms.Form):
         ]
         self.fields["scope"].choices = [  # type: ignore[attr-defined]
             (value, f"{label} ({counts[value]:,})" if value in counts else label)
-            for value, label in preannotation.Scope.CHOICES
+            for value, label in selectors.Scope.CHOICES
         ]
 
     def clean_ids(self) -> list[int]:
@@ -78,9 +80,9 @@ class PreannotationForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         scope = data.get("scope")
-        if scope == preannotation.Scope.SEARCH and not data.get("search", "").strip():
+        if scope == selectors.Scope.SEARCH and not data.get("search", "").strip():
             self.add_error("search", "Type what the documents' name or text should contain.")
-        if scope == preannotation.Scope.IDS and not data.get("ids") and "ids" not in self.errors:
+        if scope == selectors.Scope.IDS and not data.get("ids") and "ids" not in self.errors:
             self.add_error("ids", "List the ids of the documents to pre-annotate.")
         return data
 
@@ -91,7 +93,7 @@ def _list_context(request: HttpRequest, project: Project, models: list[TrainedMo
         "form": form,
         "models": models,
         "can_train": user_can(user=request.user, project=project, permission=Permission.TRAIN),
-        "jobs": preannotation.preannotation_job_list(project=project)[:50],
+        "jobs": selectors.preannotation_job_list(project=project)[:50],
     }
 
 
@@ -100,19 +102,19 @@ def _list_context(request: HttpRequest, project: Project, models: list[TrainedMo
 def preannotation_job_list(request: HttpRequest, project_name: str) -> HttpResponse:
     """Past jobs for everyone who may see the project; the start form for those who may train."""
     permission = Permission.TRAIN if request.method == "POST" else Permission.VIEW
-    project = project_get_for_user(user=request.user, name=project_name, permission=permission)
-    models = list(selectors.trained_model_list(project=project))
-    counts = preannotation.preannotation_scope_counts(project=project)
+    project = project_for(request, project_name, permission)
+    models = list(evaluation_selectors.trained_model_list(project=project))
+    counts = selectors.preannotation_scope_counts(project=project)
     form = PreannotationForm(request.POST or None, models=models, counts=counts)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            document_ids = preannotation.preannotation_candidates(
+            document_ids = selectors.preannotation_candidates(
                 project=project, scope=data["scope"], search=data["search"], ids=data["ids"]
             )
-            job = preannotation.preannotation_job_start(
+            job = services.preannotation_job_start(
                 project=project,
-                model=selectors.trained_model_get(project=project, model_id=data["model"]),
+                model=evaluation_selectors.trained_model_get(project=project, model_id=data["model"]),
                 document_ids=document_ids,
                 min_confidence=data["min_confidence"],
                 user=request.user,
@@ -135,13 +137,13 @@ def preannotation_job_list(request: HttpRequest, project_name: str) -> HttpRespo
 @require_GET
 def preannotation_job_detail(request: HttpRequest, project_name: str, preannotation_job_id: int) -> HttpResponse:
     """One job: htmx polls its row while it runs; once finished, what it left to review and where to start."""
-    project = project_get_for_user(user=request.user, name=project_name, permission=Permission.VIEW)
-    job = preannotation.preannotation_job_get(project=project, job_id=preannotation_job_id)
+    project = project_for(request, project_name, Permission.VIEW)
+    job = selectors.preannotation_job_get(project=project, job_id=preannotation_job_id)
     finished = job.status not in job.ACTIVE
     context = {
         "project": project,
         "job": job,
-        "outcome": preannotation.preannotation_job_outcome(job=job) if finished else None,
+        "outcome": selectors.preannotation_job_outcome(job=job) if finished else None,
     }
     template = "evaluation/preannotation_detail.html"
     if request.htmx and not request.htmx.boosted:

@@ -8,27 +8,27 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from evaluation import lineage
+from evaluation.lineage import selectors
 from labeling.selectors import document_get
+from projects.access import project_for
 from projects.roles import Permission
-from projects.selectors import project_get_for_user
 
 
 @login_required
 @require_GET
 def snapshot_detail(request: HttpRequest, project_name: str, snapshot_id: int) -> HttpResponse:
-    project = project_get_for_user(user=request.user, name=project_name, permission=Permission.VIEW)
-    snapshot = lineage.snapshot_get(project=project, snapshot_id=snapshot_id)
-    context = {"project": project, "snapshot": snapshot, "detail": lineage.snapshot_detail(snapshot=snapshot)}
+    project = project_for(request, project_name, Permission.VIEW)
+    snapshot = selectors.snapshot_get(project=project, snapshot_id=snapshot_id)
+    context = {"project": project, "snapshot": snapshot, "detail": selectors.snapshot_detail(snapshot=snapshot)}
     return render(request, "evaluation/lineage_snapshot_detail.html", context)
 
 
 @login_required
 @require_GET
 def document_models(request: HttpRequest, project_name: str, document_id: int) -> HttpResponse:
-    project = project_get_for_user(user=request.user, name=project_name, permission=Permission.VIEW)
+    project = project_for(request, project_name, Permission.VIEW)
     document = document_get(project=project, document_id=document_id)
-    context = {"project": project, "document": document, "uses": lineage.document_models(document=document)}
+    context = {"project": project, "document": document, "uses": selectors.document_models(document=document)}
     template = "evaluation/lineage_document_models.html"
     if request.htmx and not request.htmx.boosted:
         template += "#models"

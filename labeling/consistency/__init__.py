@@ -1,0 +1,1 @@
+"""Consistency: the same text tagged differently across the project, with one-click fixes."""
