@@ -40,13 +40,14 @@ from ner.metrics import EvaluationReport, azure_summary
 from ner.offsets import OffsetMapper
 from portability import selectors, services
 from portability.models import AuthoringJob
+from projects.access import project_for
 from projects.api import request_api_key
 from projects.authentication import ApiKeyAuthentication
 from projects.exceptions import Conflict
 from projects.models import Project
 from projects.parsers import BoundedJSONParser, BoundedMergePatchParser
 from projects.roles import Permission
-from projects.selectors import project_get_for_user, project_list_for_user
+from projects.selectors import project_list_for_user
 from serving.azure import AzureError, AzureView, api_version_check, invalid_request  # one Azure error shape
 from serving.models import Deployment
 
@@ -126,12 +127,7 @@ class _AuthoringView(AzureView):
             raise exceptions.NotAuthenticated()
         try:
             # With a project key: another project's name is 404, its own project 403 (keys only predict).
-            return project_get_for_user(
-                user=request.user,
-                name=name,
-                permission=permission or self.permission,
-                api_key=request_api_key(request),
-            )
+            return project_for(request, name, permission or self.permission)
         except Http404:
             raise _not_found(f"The project {name!r} was not found for this key.", "ProjectNotFound") from None
 

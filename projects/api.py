@@ -1,6 +1,6 @@
 """REST API for projects, members, invitations, entity types, stats and API keys (under /api/v1/).
 
-Every project-scoped view starts from ``projects.selectors.project_get_for_user``: a non-member gets 404, a member
+Every project-scoped view starts from ``projects.access.project_for``: a non-member gets 404, a member
 whose role lacks the permission gets 403, and a project API key reaches only its own project's prediction API.
 
 Other apps build on the shared pieces here: ``NerlabAPIView`` (turns Django's ValidationError, PermissionDenied
@@ -427,9 +427,7 @@ class ApiKeyListApi(NerlabAPIView):
         if serializer.validated_data["project"]:
             # A project key serves that project's deployments, so handing one out is a deployer's decision.
             try:
-                project = selectors.project_get_for_user(
-                    user=request.user, name=serializer.validated_data["project"], permission=Permission.DEPLOY
-                )
+                project = project_for(request, serializer.validated_data["project"], Permission.DEPLOY)
             except Http404:
                 raise exceptions.ValidationError(
                     {"project": "You are not a member of a project by this name."}

@@ -31,11 +31,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from projects.access import project_for
 from projects.api import request_api_key
 from projects.authentication import ApiKeyAuthentication
 from projects.parsers import BoundedJSONParser
 from projects.roles import Permission
-from projects.selectors import project_get_for_user
 from serving import selectors, services
 from serving.models import AnalyzeJob
 
@@ -197,12 +197,10 @@ def _tasks(body: dict[str, Any]) -> list[services.AnalyzeTask]:
     return tasks
 
 
-def _check_access(request: Request, user: Any, task: services.AnalyzeTask) -> None:
+def _check_access(request: Request, task: services.AnalyzeTask) -> None:
     """The same rule as the native API: 404 for a project this key cannot see, then the deployment must exist."""
     try:
-        project = project_get_for_user(
-            user=user, name=task.project_name, permission=Permission.PREDICT, api_key=request_api_key(request)
-        )
+        project = project_for(request, task.project_name, Permission.PREDICT)
     except Http404:
         raise AzureError(
             404, "NotFound", f"The project {task.project_name!r} was not found for this key.", "ProjectNotFound"
@@ -265,7 +263,7 @@ class AnalyzeTextJobSubmitApi(AzureView):
         except services.PredictionError as error:
             raise invalid_request(" ".join(error.messages), error.azure_code) from None
         for task in tasks:
-            _check_access(request, user, task)
+            _check_access(request, task)
         display_name = body.get("displayName")
         job = services.analyze_job_create(
             user=user,
