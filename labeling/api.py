@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -47,13 +46,6 @@ TAGS = ["documents"]
 NOT_FOUND = OpenApiResponse(ErrorSerializer, description="No such project or document, or you are not a member.")
 FORBIDDEN = OpenApiResponse(ErrorSerializer, description="Your role does not allow this.")
 INVALID = OpenApiResponse(OpenApiTypes.OBJECT, description="The input breaks a rule; each message says which.")
-
-
-def _invalid(error: DjangoValidationError) -> exceptions.ValidationError:
-    """A service's ValidationError as DRF's 400, field errors kept by field."""
-    if hasattr(error, "error_dict"):
-        return exceptions.ValidationError(error.message_dict)
-    return exceptions.ValidationError({"detail": error.messages})
 
 
 def _assignee(project: Project, user_id: int | None) -> Any:
@@ -185,13 +177,10 @@ class DocumentDetailApi(APIView):
         for permission in needed:
             if not user_can(user=request.user, project=project, permission=permission):
                 raise exceptions.PermissionDenied(f"Your role in {project.name} does not allow this ({permission}).")
-        try:
-            if edits:
-                services.document_update(document=document, **edits)
-            if "status" in data:
-                services.document_set_status(document=document, status=data["status"], user=request.user)
-        except DjangoValidationError as error:
-            raise _invalid(error) from None
+        if edits:
+            services.document_update(document=document, **edits)
+        if "status" in data:
+            services.document_set_status(document=document, status=data["status"], user=request.user)
         return Response(_document_detail(document))
 
     @extend_schema(
@@ -237,16 +226,13 @@ class SpanListApi(APIView):
         data = SpanCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         entity_type = entity_type_from_body(project, data.validated_data["entity_type"])
-        try:
-            span = services.span_create(
-                document=document,
-                entity_type=entity_type,
-                start=data.validated_data["start"],
-                end=data.validated_data["end"],
-                user=request.user,
-            )
-        except DjangoValidationError as error:
-            raise _invalid(error) from None
+        span = services.span_create(
+            document=document,
+            entity_type=entity_type,
+            start=data.validated_data["start"],
+            end=data.validated_data["end"],
+            user=request.user,
+        )
         requested = (data.validated_data["start"], data.validated_data["end"])
         output = SpanCreateOutputSerializer(span, context={"text": document.text, "requested": requested})
         return Response(output.data, status=status.HTTP_201_CREATED)
@@ -280,10 +266,7 @@ class SpanDetailApi(APIView):
         data = SpanUpdateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         entity_type = entity_type_from_body(project, data.validated_data["entity_type"])
-        try:
-            span = services.span_update_type(span=span, entity_type=entity_type, user=request.user)
-        except DjangoValidationError as error:
-            raise _invalid(error) from None
+        span = services.span_update_type(span=span, entity_type=entity_type, user=request.user)
         return Response(SpanOutputSerializer(span, context={"text": document.text}).data)
 
 
