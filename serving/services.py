@@ -19,6 +19,7 @@ from django.db import transaction
 from django.http import Http404
 from django.utils import timezone
 
+from evaluation.model_files import model_files_stamp
 from evaluation.models import TrainedModel
 from ner import limits
 from ner.offsets import OffsetMapper, TextElementMapper, text_element_length
@@ -256,9 +257,7 @@ def deployment_models_preload(*, limit: int | None = None) -> int:
 
 
 def _model_ref(model: TrainedModel) -> ModelRef:
-    return ModelRef(
-        model_id=model.pk, storage_path=model.storage_path, stamp=f"{model.storage_path}@{model.created_at.isoformat()}"
-    )
+    return ModelRef(model_id=model.pk, storage_path=model.storage_path, stamp=model_files_stamp(model))
 
 
 def _entities(text: str, spans: Sequence[ScoredSpan], string_index_type: str) -> tuple[Entity, ...]:
