@@ -9,7 +9,7 @@ so they are refused here). A signed-in browser session works too.
 Long operations answer 202 with ``Operation-Location``; the job URL reads the domain row that does the work (the
 ``TrainingRun`` of a training, the ``ImportJob`` of an import), so it is never out of date. Errors come in
 Azure's shape ``{"error": {"code", "message", "details"?, "innererror"?}}`` with ``x-ms-error-code``, through the
-runtime API's own helpers (``serving.azure``): one error shape for both halves of the Azure surface.
+one Azure wire module (``serving.azure_wire``): one error shape for both halves of the Azure surface.
 
 Order of checks: key, then project and role (404 for a project the key's user is not a member of, 403 for a role
 that does not allow the operation), then ``api-version``, then the body.
@@ -48,7 +48,8 @@ from projects.models import Project
 from projects.parsers import BoundedJSONParser, BoundedMergePatchParser
 from projects.roles import Permission
 from projects.selectors import project_list_for_user
-from serving.azure import AzureError, AzureView, api_version_check, invalid_request  # one Azure error shape
+from serving.azure import AzureView
+from serving.azure_wire import AzureError, api_version_check, azure_time, invalid_request
 from serving.models import Deployment
 
 API_VERSIONS: Final = ("2022-05-01", "2023-04-01", "2023-04-15", "2024-11-15-preview", "2025-05-15-preview")
@@ -60,7 +61,7 @@ POLL_AFTER_S: Final = 1
 
 
 def _time(moment: Any) -> str | None:
-    return moment.astimezone(timezone.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
+    return azure_time(moment) if moment else None
 
 
 def _date(moment: Any) -> str:

@@ -8,8 +8,8 @@ from rest_framework import serializers
 
 from ner import limits
 from projects.serializer_fields import TextField
+from serving.azure_wire import STRING_INDEX_TYPES, UNICODE_CODE_POINT
 from serving.models import Deployment
-from serving.services import STRING_INDEX_TYPES, UNICODE_CODE_POINT
 
 
 class DeploymentOutputSerializer(serializers.ModelSerializer):
