@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import Http404
 from django.utils import timezone
@@ -443,7 +443,7 @@ def _run_task(job: AnalyzeJob, task: dict[str, str], documents: list[DocumentInp
         deployment = deployment_resolve(project=project, name=task["deploymentName"])
     except Http404 as error:
         return failed("NotFound", str(error), "ProjectNotFound")
-    except Exception as error:  # PermissionDenied and friends
+    except PermissionDenied as error:
         return failed("Unauthorized", str(error) or "Not allowed.", "Unauthorized")
 
     errors: list[dict[str, Any]] = []
