@@ -8,25 +8,13 @@ import pytest
 from projects.models import Membership
 from projects.services import api_key_create
 from serving import services
-from serving.azure_wire import AnalyzeTask, DocumentInput
 from serving.models import AnalyzeJob
-
-
-def _job(user, project, api_key=None) -> AnalyzeJob:
-    return services.analyze_job_create(
-        user=user,
-        api_key=api_key,
-        api_version="2023-04-01",
-        display_name="",
-        documents=[DocumentInput(id="1", text="Alice went to Paris.", language="en")],
-        tasks=[AnalyzeTask(task_name="t", project_name=project.name, deployment_name="production")],
-        character_count=20,
-    )
+from tests.serving.helpers import analyze_job
 
 
 def test_a_job_whose_key_lost_its_right_to_predict_fails_as_unauthorized(user, project):
     api_key, _ = api_key_create(user=user, name="predict", project=project)
-    job = _job(user, project, api_key)
+    job = analyze_job(user, project.name, api_key)
     Membership.objects.filter(project=project, user=user).delete()  # the key's user left while the job waited
 
     job = services.analyze_job_execute(job_id=str(job.pk))
@@ -37,7 +25,7 @@ def test_a_job_whose_key_lost_its_right_to_predict_fails_as_unauthorized(user, p
 
 
 def test_an_unexpected_error_while_checking_access_is_not_reported_as_unauthorized(user, project, monkeypatch):
-    job = _job(user, project)
+    job = analyze_job(user, project.name)
 
     def broken(**kwargs):
         raise RuntimeError("the database went away")
