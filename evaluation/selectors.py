@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -13,6 +12,7 @@ from django.core.files.storage import default_storage
 from django.db.models import QuerySet
 from django.http import Http404
 
+from evaluation.model_files import model_files_local_dir, model_files_stamp
 from evaluation.models import DatasetSnapshot, Evaluation, Prediction, TrainedModel, TrainingRun
 from ner import limits
 from ner.calibration import CalibrationError, CalibrationReport
@@ -86,29 +86,8 @@ def trained_model_get(*, project: Project, model_id: int) -> TrainedModel:
 
 
 def trained_model_local_path(*, model: TrainedModel) -> Path:
-    """A local folder holding the model's files: the storage folder itself when storage is a local disk,
-    otherwise a copy downloaded once into the temporary folder."""
-    try:
-        return Path(default_storage.path(model.storage_path))
-    except NotImplementedError:
-        pass
-    import tempfile
-
-    target = Path(tempfile.gettempdir()) / "nerlab-models" / hashlib.sha256(model.storage_path.encode()).hexdigest()
-    if (target / "meta.json").is_file():
-        return target
-
-    def copy(prefix: str, into: Path) -> None:
-        directories, files = default_storage.listdir(prefix)
-        into.mkdir(parents=True, exist_ok=True)
-        for name in files:
-            with default_storage.open(f"{prefix}/{name}", "rb") as source:
-                (into / name).write_bytes(source.read())
-        for name in directories:
-            copy(f"{prefix}/{name}", into / name)
-
-    copy(model.storage_path, target)
-    return target
+    """A local folder holding the model's files (``evaluation.model_files``)."""
+    return model_files_local_dir(storage_path=model.storage_path, stamp=model_files_stamp(model))
 
 
 def _evaluation_data(model: TrainedModel) -> dict[str, Any]:

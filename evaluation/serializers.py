@@ -8,10 +8,11 @@ from rest_framework import serializers
 from evaluation.encoders import representation_choices
 from evaluation.models import TrainedModel, TrainingRun
 from ner import limits
+from projects.serializer_fields import TextField
 
 
 class TrainingRunStartInputSerializer(serializers.Serializer):
-    model_name = serializers.CharField(
+    model_name = TextField(
         max_length=limits.MODEL_NAME_MAX, required=False, allow_blank=True, help_text="Default: the next free model-N."
     )
     seed = serializers.IntegerField(min_value=0, max_value=2**31 - 1, default=0)
@@ -41,7 +42,7 @@ class TrainingRunStartInputSerializer(serializers.Serializer):
         help_text="Train for at most this many minutes: the worker measures its speed and chooses the step limit "
         "(at most max_steps); the choice is in the run's budget.",
     )
-    representation = serializers.CharField(
+    representation = TextField(
         max_length=60,
         default="cnn",
         help_text="What the model learns on: 'cnn' (from scratch), or the name of a pretrained encoder this server "
@@ -78,13 +79,13 @@ class TrainingRunStartInputSerializer(serializers.Serializer):
 
 class SnapshotOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    content_hash = serializers.CharField()
+    content_hash = TextField()
     document_count = serializers.IntegerField()
     train_documents = serializers.IntegerField(source="train_count")
     test_documents = serializers.IntegerField(source="test_count")
     span_counts = serializers.DictField(child=serializers.DictField(child=serializers.IntegerField()))
-    language = serializers.CharField()
-    split_mode = serializers.CharField()
+    language = TextField()
+    split_mode = TextField()
     test_percent = serializers.IntegerField()
     split_seed = serializers.IntegerField()
     created_at = serializers.DateTimeField()
@@ -96,7 +97,7 @@ class SnapshotOutputSerializer(serializers.Serializer):
         "description": "One of: " + ", ".join(TrainingRun.Status.values),
     }
 )
-class RunStatusField(serializers.CharField):
+class RunStatusField(TextField):
     """The run's status; described as plain text, because an enum named ``Status`` would collide with
     Document's in the schema (and the enum-name overrides live in settings)."""
 
@@ -106,7 +107,7 @@ class TrainingRunOutputSerializer(serializers.ModelSerializer):
     snapshot = SnapshotOutputSerializer()
     elapsed_s = serializers.FloatField(allow_null=True)
     model_id = serializers.SerializerMethodField()
-    requested_by = serializers.CharField(source="requested_by.username", allow_null=True, default=None)
+    requested_by = TextField(source="requested_by.username", allow_null=True, default=None)
 
     class Meta:
         model = TrainingRun
@@ -172,6 +173,6 @@ class EvaluationOutputSerializer(serializers.Serializer):
     """``ner.metrics.EvaluationReport.to_dict()`` (native) or Azure's ``customEntityRecognitionEvaluation``."""
 
     model_id = serializers.IntegerField()
-    model_name = serializers.CharField()
+    model_name = TextField()
     format = serializers.ChoiceField(choices=["native", "azure"])
     evaluation = serializers.DictField(help_text="The report; its shape depends on format.")

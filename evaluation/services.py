@@ -37,6 +37,7 @@ from django.db.models.functions import Length
 from django.utils import timezone
 
 from evaluation.encoders import encoder_for
+from evaluation.model_files import model_files_store
 from evaluation.models import DatasetSnapshot, Evaluation, Prediction, TrainedModel, TrainingRun
 from evaluation.selectors import snapshot_documents
 from labeling.models import Document, Span
@@ -566,16 +567,6 @@ def _folder_size(folder: Path) -> int:
     return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
 
 
-def _store_model_files(folder: Path, prefix: str) -> None:
-    # Files an earlier attempt left there (its rows rolled back after a crash; SQLite may then give the next model the
-    # same id) would make storage save ours under other names and keep serving theirs: clear the folder first.
-    storage_tree_delete(prefix)
-    for path in sorted(folder.rglob("*")):
-        if path.is_file():
-            with path.open("rb") as handle:
-                default_storage.save(f"{prefix}/{path.relative_to(folder).as_posix()}", ContentFile(handle.read()))
-
-
 def _predict(model_dir: Path, texts: list[str], reporter: _RunReporter) -> list[list[ScoredSpan]]:
     predictor = load_model(model_dir)
     found: list[list[ScoredSpan]] = []
@@ -694,7 +685,7 @@ def _save_results(
             model.full_clean(exclude=["storage_path", "run"])
             model.save()
             prefix = f"{project_storage_prefix(project.pk)}/models/{model.pk}"
-            _store_model_files(result.model_path, prefix)
+            model_files_store(folder=result.model_path, prefix=prefix)
             TrainedModel.objects.filter(pk=model.pk).update(storage_path=prefix)
             evaluation = Evaluation.objects.create(
                 model=model, report={**report.to_dict(), "calibration": calibration.to_dict()}

@@ -17,14 +17,11 @@ from evaluation.encoders import encoder_list
 from evaluation.forms import ModelCompareForm, TrainingRunForm
 from evaluation.models import TrainedModel
 from ner.metrics import OUTCOMES
+from projects.access import project_for
 from projects.exceptions import Conflict
 from projects.models import Project
 from projects.roles import Permission
-from projects.selectors import entity_type_list, project_get_for_user, user_can
-
-
-def _project(request: HttpRequest, project_name: str, permission: Permission) -> Project:
-    return project_get_for_user(user=request.user, name=project_name, permission=permission)
+from projects.selectors import entity_type_list, user_can
 
 
 def _partial(request: HttpRequest, template: str, partial: str) -> str:
@@ -58,14 +55,14 @@ def _training_context(request: HttpRequest, project: Project, form: TrainingRunF
 @login_required
 @require_GET
 def training_run_list(request: HttpRequest, project_name: str) -> HttpResponse:
-    project = _project(request, project_name, Permission.VIEW)
+    project = project_for(request, project_name, Permission.VIEW)
     return render(request, "evaluation/training_run_list.html", _training_context(request, project))
 
 
 @login_required
 @require_POST
 def training_run_start(request: HttpRequest, project_name: str) -> HttpResponse:
-    project = _project(request, project_name, Permission.TRAIN)
+    project = project_for(request, project_name, Permission.TRAIN)
     form = TrainingRunForm(request.POST)
     if form.is_valid():
         try:
@@ -89,7 +86,7 @@ def training_run_detail(request: HttpRequest, project_name: str, run_id: int) ->
 
     ``?compare=<model id>`` (a retrain's page) opens the comparison of that model with the new one once the run has
     succeeded: the poll that sees it finish redirects the browser, and so does a reload without JavaScript."""
-    project = _project(request, project_name, Permission.VIEW)
+    project = project_for(request, project_name, Permission.VIEW)
     run = selectors.training_run_get(project=project, run_id=run_id)
     compare_with = _compare_with(request, project)
     new_model = getattr(run, "trained_model", None)  # none until the run has succeeded
@@ -119,7 +116,7 @@ def _compare_with(request: HttpRequest, project: Project) -> TrainedModel | None
 @login_required
 @require_POST
 def training_run_cancel(request: HttpRequest, project_name: str, run_id: int) -> HttpResponse:
-    project = _project(request, project_name, Permission.TRAIN)
+    project = project_for(request, project_name, Permission.TRAIN)
     run = selectors.training_run_get(project=project, run_id=run_id)
     try:
         run = services.training_run_cancel(run=run)
@@ -139,7 +136,7 @@ def training_run_cancel(request: HttpRequest, project_name: str, run_id: int) ->
 @login_required
 @require_GET
 def trained_model_list(request: HttpRequest, project_name: str) -> HttpResponse:
-    project = _project(request, project_name, Permission.VIEW)
+    project = project_for(request, project_name, Permission.VIEW)
     models = list(selectors.trained_model_list(project=project))
     context = {
         "project": project,
@@ -156,7 +153,7 @@ def trained_model_list(request: HttpRequest, project_name: str) -> HttpResponse:
 @require_GET
 def trained_model_detail(request: HttpRequest, project_name: str, model_id: int) -> HttpResponse:
     """The evaluation page: scores per type, confusion matrix (htmx toggles), guidance."""
-    project = _project(request, project_name, Permission.VIEW)
+    project = project_for(request, project_name, Permission.VIEW)
     model = selectors.trained_model_get(project=project, model_id=model_id)
     view = selectors.evaluation_view(model=model)
     matrix = selectors.confusion_matrix_view(
@@ -197,7 +194,7 @@ def _annotate_url(project: Project, document_id: int | None) -> str | None:
 @require_GET
 def trained_model_review(request: HttpRequest, project_name: str, model_id: int) -> HttpResponse:
     """Every test document, gold beside predicted, worst first; filters for mismatches and entity type."""
-    project = _project(request, project_name, Permission.VIEW)
+    project = project_for(request, project_name, Permission.VIEW)
     model = selectors.trained_model_get(project=project, model_id=model_id)
     mismatches = request.GET.get("mismatches") == "1"
     label = request.GET.get("type", "")
@@ -223,7 +220,7 @@ def trained_model_review(request: HttpRequest, project_name: str, model_id: int)
 @login_required
 @require_http_methods(["GET", "POST"])
 def trained_model_delete(request: HttpRequest, project_name: str, model_id: int) -> HttpResponse:
-    project = _project(request, project_name, Permission.TRAIN)
+    project = project_for(request, project_name, Permission.TRAIN)
     model = selectors.trained_model_get(project=project, model_id=model_id)
     context = {"project": project, "model": model}
     if request.method == "POST":
@@ -240,7 +237,7 @@ def trained_model_delete(request: HttpRequest, project_name: str, model_id: int)
 @login_required
 @require_GET
 def trained_model_compare(request: HttpRequest, project_name: str) -> HttpResponse:
-    project = _project(request, project_name, Permission.EVALUATE)
+    project = project_for(request, project_name, Permission.EVALUATE)
     models: list[TrainedModel] = list(selectors.trained_model_list(project=project))
     form = ModelCompareForm(request.GET or None, models=[(m.pk, m.name) for m in models])
     comparison = None
@@ -255,7 +252,7 @@ def trained_model_compare(request: HttpRequest, project_name: str) -> HttpRespon
 @require_http_methods(["GET", "POST"])
 def trained_model_retrain(request: HttpRequest, project_name: str, model_id: int) -> HttpResponse:
     """Train again with this model's settings on today's tags; at the model limit, ask which model to replace."""
-    project = _project(request, project_name, Permission.TRAIN)
+    project = project_for(request, project_name, Permission.TRAIN)
     model = selectors.trained_model_get(project=project, model_id=model_id)
     at_limit = selectors.trained_models_at_limit(project=project)
     replaceable = selectors.replaceable_model_list(project=project)
@@ -289,7 +286,7 @@ def trained_model_review_fix(
 ) -> HttpResponse:
     """ "Fix" on a review row: the model's predictions become the document's suggestions, then the tagging page opens
     at the first error, with a link back to the same place in the review."""
-    project = _project(request, project_name, Permission.ANNOTATE)
+    project = project_for(request, project_name, Permission.ANNOTATE)
     model = selectors.trained_model_get(project=project, model_id=model_id)
     prediction = selectors.review_prediction_get(model=model, prediction_id=prediction_id)
     back = request.POST.get("back", "")

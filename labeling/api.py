@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -35,29 +34,18 @@ from labeling.serializers import (
     SpanUpdateInputSerializer,
     UploadErrorSerializer,
 )
+from projects.access import project_for
 from projects.api import ProjectScopedAPIView
-from projects.models import ApiKey, Project
+from projects.models import Project
 from projects.pagination import LIMIT_PARAMETER, OFFSET_PARAMETER, PagePagination
 from projects.parsers import BoundedJSONParser
 from projects.roles import Permission
-from projects.selectors import entity_type_get, project_get_for_user, user_can
+from projects.selectors import entity_type_get, user_can
 
 TAGS = ["documents"]
 NOT_FOUND = OpenApiResponse(ErrorSerializer, description="No such project or document, or you are not a member.")
 FORBIDDEN = OpenApiResponse(ErrorSerializer, description="Your role does not allow this.")
 INVALID = OpenApiResponse(OpenApiTypes.OBJECT, description="The input breaks a rule; each message says which.")
-
-
-def _project(request: Request, name: str, permission: Permission) -> Project:
-    api_key = request.auth if isinstance(request.auth, ApiKey) else None
-    return project_get_for_user(user=request.user, name=name, permission=permission, api_key=api_key)
-
-
-def _invalid(error: DjangoValidationError) -> exceptions.ValidationError:
-    """A service's ValidationError as DRF's 400, field errors kept by field."""
-    if hasattr(error, "error_dict"):
-        return exceptions.ValidationError(error.message_dict)
-    return exceptions.ValidationError({"detail": error.messages})
 
 
 def _assignee(project: Project, user_id: int | None) -> Any:
@@ -112,7 +100,7 @@ class DocumentListApi(APIView):
         responses={200: DocumentPageSerializer, 403: FORBIDDEN, 404: NOT_FOUND},
     )
     def get(self, request: Request, project_name: str) -> Response:
-        project = _project(request, project_name, Permission.VIEW)
+        project = project_for(request, project_name, Permission.VIEW)
         filters = DocumentFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         documents = selectors.document_list(project=project, **filters.criteria())
@@ -133,7 +121,7 @@ class DocumentListApi(APIView):
         },
     )
     def post(self, request: Request, project_name: str) -> Response:
-        project = _project(request, project_name, Permission.MANAGE_DOCUMENTS)
+        project = project_for(request, project_name, Permission.MANAGE_DOCUMENTS)
         upload = DocumentUploadInputSerializer(data=request.data)
         if not upload.is_valid():
             # The same shape as a refused file's 400, so that a client reads every refused upload one way.
@@ -162,7 +150,7 @@ class DocumentDetailApi(APIView):
         responses={200: DocumentDetailOutputSerializer, 403: FORBIDDEN, 404: NOT_FOUND},
     )
     def get(self, request: Request, project_name: str, document_id: int) -> Response:
-        project = _project(request, project_name, Permission.VIEW)
+        project = project_for(request, project_name, Permission.VIEW)
         document = selectors.document_get(project=project, document_id=document_id)
         return Response(_document_detail(document))
 
@@ -175,7 +163,7 @@ class DocumentDetailApi(APIView):
         responses={200: DocumentDetailOutputSerializer, 400: INVALID, 403: FORBIDDEN, 404: NOT_FOUND},
     )
     def patch(self, request: Request, project_name: str, document_id: int) -> Response:
-        project = _project(request, project_name, Permission.VIEW)
+        project = project_for(request, project_name, Permission.VIEW)
         document = selectors.document_get(project=project, document_id=document_id)
         changes = DocumentUpdateInputSerializer(data=request.data)
         changes.is_valid(raise_exception=True)
@@ -189,13 +177,10 @@ class DocumentDetailApi(APIView):
         for permission in needed:
             if not user_can(user=request.user, project=project, permission=permission):
                 raise exceptions.PermissionDenied(f"Your role in {project.name} does not allow this ({permission}).")
-        try:
-            if edits:
-                services.document_update(document=document, **edits)
-            if "status" in data:
-                services.document_set_status(document=document, status=data["status"], user=request.user)
-        except DjangoValidationError as error:
-            raise _invalid(error) from None
+        if edits:
+            services.document_update(document=document, **edits)
+        if "status" in data:
+            services.document_set_status(document=document, status=data["status"], user=request.user)
         return Response(_document_detail(document))
 
     @extend_schema(
@@ -205,7 +190,7 @@ class DocumentDetailApi(APIView):
         responses={204: None, 403: FORBIDDEN, 404: NOT_FOUND},
     )
     def delete(self, request: Request, project_name: str, document_id: int) -> Response:
-        project = _project(request, project_name, Permission.MANAGE_DOCUMENTS)
+        project = project_for(request, project_name, Permission.MANAGE_DOCUMENTS)
         document = selectors.document_get(project=project, document_id=document_id)
         services.document_delete(document=document)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -221,7 +206,7 @@ class SpanListApi(APIView):
         responses={200: SpanOutputSerializer(many=True), 403: FORBIDDEN, 404: NOT_FOUND},
     )
     def get(self, request: Request, project_name: str, document_id: int) -> Response:
-        project = _project(request, project_name, Permission.VIEW)
+        project = project_for(request, project_name, Permission.VIEW)
         document = selectors.document_get(project=project, document_id=document_id)
         spans = selectors.document_span_list(document=document)
         return Response(SpanOutputSerializer(spans, many=True, context={"text": document.text}).data)
@@ -236,21 +221,18 @@ class SpanListApi(APIView):
         responses={201: SpanCreateOutputSerializer, 400: INVALID, 403: FORBIDDEN, 404: NOT_FOUND},
     )
     def post(self, request: Request, project_name: str, document_id: int) -> Response:
-        project = _project(request, project_name, Permission.ANNOTATE)
+        project = project_for(request, project_name, Permission.ANNOTATE)
         document = selectors.document_get(project=project, document_id=document_id)
         data = SpanCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         entity_type = entity_type_from_body(project, data.validated_data["entity_type"])
-        try:
-            span = services.span_create(
-                document=document,
-                entity_type=entity_type,
-                start=data.validated_data["start"],
-                end=data.validated_data["end"],
-                user=request.user,
-            )
-        except DjangoValidationError as error:
-            raise _invalid(error) from None
+        span = services.span_create(
+            document=document,
+            entity_type=entity_type,
+            start=data.validated_data["start"],
+            end=data.validated_data["end"],
+            user=request.user,
+        )
         requested = (data.validated_data["start"], data.validated_data["end"])
         output = SpanCreateOutputSerializer(span, context={"text": document.text, "requested": requested})
         return Response(output.data, status=status.HTTP_201_CREATED)
@@ -264,7 +246,7 @@ class SpanDetailApi(APIView):
         responses={204: None, 403: FORBIDDEN, 404: NOT_FOUND},
     )
     def delete(self, request: Request, project_name: str, document_id: int, span_id: int) -> Response:
-        project = _project(request, project_name, Permission.ANNOTATE)
+        project = project_for(request, project_name, Permission.ANNOTATE)
         document = selectors.document_get(project=project, document_id=document_id)
         span = selectors.document_get_span(document=document, span_id=span_id)
         services.span_delete(span=span, user=request.user)
@@ -278,16 +260,13 @@ class SpanDetailApi(APIView):
         responses={200: SpanOutputSerializer, 400: INVALID, 403: FORBIDDEN, 404: NOT_FOUND},
     )
     def patch(self, request: Request, project_name: str, document_id: int, span_id: int) -> Response:
-        project = _project(request, project_name, Permission.ANNOTATE)
+        project = project_for(request, project_name, Permission.ANNOTATE)
         document = selectors.document_get(project=project, document_id=document_id)
         span = selectors.document_get_span(document=document, span_id=span_id)
         data = SpanUpdateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         entity_type = entity_type_from_body(project, data.validated_data["entity_type"])
-        try:
-            span = services.span_update_type(span=span, entity_type=entity_type, user=request.user)
-        except DjangoValidationError as error:
-            raise _invalid(error) from None
+        span = services.span_update_type(span=span, entity_type=entity_type, user=request.user)
         return Response(SpanOutputSerializer(span, context={"text": document.text}).data)
 
 

@@ -13,6 +13,7 @@ from labeling.selectors import SPLIT_AUTO
 from ner.formats import FORMATS
 from ner.formats.conll import SCHEMES
 from projects.models import ROW_ID_MAX
+from projects.serializer_fields import TextField, URLField
 
 SPLIT_CHOICES = [("train", "Train"), ("test", "Test"), (SPLIT_AUTO, "Automatic (the project's split rule)")]
 
@@ -28,7 +29,7 @@ class SplitChoiceField(serializers.ChoiceField):
 
 
 class DocumentFilterSerializer(serializers.Serializer):
-    search = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    search = TextField(required=False, allow_blank=True, max_length=200)
     status = serializers.ChoiceField(required=False, allow_blank=True, choices=Document.Status.choices)
     entity_type = serializers.IntegerField(
         required=False, min_value=1, max_value=ROW_ID_MAX, help_text="Documents with a span of this type."
@@ -49,7 +50,7 @@ class DocumentOutputSerializer(serializers.ModelSerializer):
     span_count = serializers.IntegerField(read_only=True)
     # Blank is stored and returned: no manual split, the project's rule decides (the schema's enum must say so).
     split = serializers.ChoiceField(choices=Document._meta.get_field("split").choices, allow_blank=True, read_only=True)
-    effective_language = serializers.CharField(read_only=True, help_text="The document's language or the project's.")
+    effective_language = TextField(read_only=True, help_text="The document's language or the project's.")
 
     class Meta:
         model = Document
@@ -75,13 +76,13 @@ class DocumentPageSerializer(serializers.Serializer):
     """LimitOffsetPagination's envelope."""
 
     count = serializers.IntegerField()
-    next = serializers.URLField(allow_null=True)
-    previous = serializers.URLField(allow_null=True)
+    next = URLField(allow_null=True)
+    previous = URLField(allow_null=True)
     results = DocumentOutputSerializer(many=True)
 
 
 class SpanOutputSerializer(serializers.ModelSerializer):
-    entity_type_name = serializers.CharField(source="entity_type.name", read_only=True)
+    entity_type_name = TextField(source="entity_type.name", read_only=True)
     text = serializers.SerializerMethodField(help_text="The covered text.")
 
     class Meta:
@@ -118,11 +119,11 @@ class SpanCreateOutputSerializer(SnappedMixin, SpanOutputSerializer):
 class DocumentDetailOutputSerializer(DocumentOutputSerializer):
     """A document with its text and spans; the view passes the spans in ``context["spans"]``."""
 
-    text = serializers.CharField(read_only=True)
+    text = TextField(read_only=True)
     spans = serializers.SerializerMethodField()
 
     meta = serializers.DictField(
-        child=serializers.CharField(),
+        child=TextField(),
         read_only=True,
         help_text="What the imported file said about the document besides text and spans (metadata).",
     )
@@ -151,21 +152,21 @@ class DocumentUploadInputSerializer(serializers.Serializer):
 
 class CreatedDocumentSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    name = serializers.CharField()
+    name = TextField()
 
 
 class DocumentUploadOutputSerializer(serializers.Serializer):
     created = CreatedDocumentSerializer(many=True)
-    duplicates = serializers.ListField(child=serializers.CharField(), help_text="Skipped: the text is already there.")
+    duplicates = serializers.ListField(child=TextField(), help_text="Skipped: the text is already there.")
 
 
 class UploadErrorSerializer(serializers.Serializer):
-    errors = serializers.ListField(child=serializers.CharField(), help_text="Every problem; nothing was written.")
-    duplicates = serializers.ListField(child=serializers.CharField())
+    errors = serializers.ListField(child=TextField(), help_text="Every problem; nothing was written.")
+    duplicates = serializers.ListField(child=TextField())
 
 
 class DocumentUpdateInputSerializer(serializers.Serializer):
-    language = serializers.CharField(required=False, allow_blank=True, max_length=35)
+    language = TextField(required=False, allow_blank=True, max_length=35)
     split = SplitChoiceField(help_text="'auto' (or blank) leaves the split to the project's rule.")
     status = serializers.ChoiceField(required=False, choices=Document.Status.choices)
     assigned_to = serializers.IntegerField(
@@ -180,7 +181,7 @@ class SpanCreateInputSerializer(serializers.Serializer):
 
 
 class ErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField()
+    detail = TextField()
 
 
 class SpanUpdateInputSerializer(serializers.Serializer):
@@ -226,10 +227,10 @@ class ImportInputSerializer(serializers.Serializer):
     )
     header = serializers.BooleanField(required=False, default=False, help_text="CoNLL: skip a header row.")
     comments = serializers.BooleanField(required=False, default=False, help_text="CoNLL: skip lines starting #.")
-    text_key = serializers.CharField(
+    text_key = TextField(
         required=False, default="", allow_blank=True, max_length=200, help_text="doccano/Label Studio: text field."
     )
-    label_key = serializers.CharField(
+    label_key = TextField(
         required=False, default="", allow_blank=True, max_length=200, help_text="doccano: the spans' field."
     )
     skip_missing_text = serializers.BooleanField(
@@ -254,10 +255,10 @@ class ImportInputSerializer(serializers.Serializer):
 
 
 class ImportProblemSerializer(serializers.Serializer):
-    file = serializers.CharField()
-    where = serializers.CharField(help_text="The line or document, e.g. \"document 3 ('a.txt')\" or 'line 12'.")
-    field = serializers.CharField(help_text="The field or span at fault.")
-    message = serializers.CharField()
+    file = TextField()
+    where = TextField(help_text="The line or document, e.g. \"document 3 ('a.txt')\" or 'line 12'.")
+    field = TextField(help_text="The field or span at fault.")
+    message = TextField()
 
 
 class ImportReportSerializer(serializers.Serializer):
@@ -268,18 +269,18 @@ class ImportReportSerializer(serializers.Serializer):
     written = serializers.BooleanField(help_text="Whether the documents were stored; false when any problem.")
     problem_count = serializers.IntegerField()
     problems = ImportProblemSerializer(many=True, help_text="The first 1,000 problems.")
-    missing_types = serializers.ListField(child=serializers.CharField())
-    created_types = serializers.ListField(child=serializers.CharField())
+    missing_types = serializers.ListField(child=TextField())
+    created_types = serializers.ListField(child=TextField())
     already_present = ImportProblemSerializer(many=True, help_text="Duplicates whose spans differ from the stored.")
-    format = serializers.CharField(help_text="The format the file was read in (the detected one for auto).")
-    notes = serializers.ListField(child=serializers.CharField(), help_text="What was skipped, and how it was read.")
+    format = TextField(help_text="The format the file was read in (the detected one for auto).")
+    notes = serializers.ListField(child=TextField(), help_text="What was skipped, and how it was read.")
 
 
 class ImportJobOutputSerializer(serializers.ModelSerializer):
     report = serializers.SerializerMethodField()
     created_by = serializers.StringRelatedField()
     # A plain string, not an enum: drf-spectacular would name it StatusEnum, colliding with the documents' status.
-    status = serializers.CharField(help_text="queued, running, succeeded (imported) or failed (nothing written).")
+    status = TextField(help_text="queued, running, succeeded (imported) or failed (nothing written).")
 
     class Meta:
         model = ImportJob

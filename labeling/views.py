@@ -38,9 +38,10 @@ from labeling.forms import (
 from labeling.models import AnnotationAssignment, AnnotatorSpan, Document, Span
 from labeling.suggestions.selectors import suggestion_list
 from ner.formats import FORMATS
+from projects.access import project_for
 from projects.models import Project
 from projects.roles import Permission
-from projects.selectors import entity_type_list, project_get_for_user, user_can
+from projects.selectors import entity_type_list, user_can
 
 DOCUMENTS_PER_PAGE = 50
 
@@ -48,7 +49,7 @@ DOCUMENTS_PER_PAGE = 50
 @login_required
 @require_GET
 def document_list(request: HttpRequest, project_name: str) -> HttpResponse:
-    project = project_get_for_user(user=request.user, name=project_name, permission=Permission.VIEW)
+    project = project_for(request, project_name, Permission.VIEW)
     filters = DocumentFilterForm(request.GET, entity_types=entity_type_list(project=project))
     documents = selectors.document_list(project=project, **filters.criteria())
     page = Paginator(documents, DOCUMENTS_PER_PAGE).get_page(request.GET.get("page"))
@@ -80,7 +81,7 @@ def document_list(request: HttpRequest, project_name: str) -> HttpResponse:
 @require_POST
 def document_bulk_assign(request: HttpRequest, project_name: str) -> HttpResponse:
     """Assign the documents ticked in the list to one member (or to nobody)."""
-    project = project_get_for_user(user=request.user, name=project_name, permission=Permission.MANAGE_DOCUMENTS)
+    project = project_for(request, project_name, Permission.MANAGE_DOCUMENTS)
     form = DocumentBulkAssignForm(request.POST, members=selectors.project_member_users(project=project))
     if not form.is_valid():
         _report(request, messages.ERROR, [error for errors in form.errors.values() for error in errors])
@@ -100,7 +101,7 @@ def document_bulk_assign(request: HttpRequest, project_name: str) -> HttpRespons
 @require_GET
 def label_stats(request: HttpRequest, project_name: str) -> HttpResponse:
     """Per entity type, spans and documents in train and test; htmx (the project page) gets just the table."""
-    project = project_get_for_user(user=request.user, name=project_name, permission=Permission.VIEW)
+    project = project_for(request, project_name, Permission.VIEW)
     context = {"project": project, "stats": selectors.label_stats(project=project)}
     template = "labeling/label_stats.html"
     if request.htmx and not request.htmx.boosted:
@@ -124,7 +125,7 @@ def _to_document_list(request: HttpRequest, project: Project) -> HttpResponse:
 @login_required
 @require_POST
 def document_upload(request: HttpRequest, project_name: str) -> HttpResponse:
-    project = project_get_for_user(user=request.user, name=project_name, permission=Permission.MANAGE_DOCUMENTS)
+    project = project_for(request, project_name, Permission.MANAGE_DOCUMENTS)
     form = DocumentUploadForm(request.POST, request.FILES)
     if not form.is_valid():
         _report(request, messages.ERROR, [error for errors in form.errors.values() for error in errors])
@@ -154,7 +155,7 @@ def document_upload(request: HttpRequest, project_name: str) -> HttpResponse:
 @require_POST
 def document_bulk_delete(request: HttpRequest, project_name: str) -> HttpResponse:
     """First POST (the list's checkboxes) shows what will go; the second, with ``confirm``, deletes it."""
-    project = project_get_for_user(user=request.user, name=project_name, permission=Permission.MANAGE_DOCUMENTS)
+    project = project_for(request, project_name, Permission.MANAGE_DOCUMENTS)
     form = DocumentBulkDeleteForm(request.POST)
     if not form.is_valid():
         _report(request, messages.ERROR, [error for errors in form.errors.values() for error in errors])
@@ -182,7 +183,7 @@ def _text_html(text: str) -> SafeString:
 @login_required
 @require_GET
 def document_detail(request: HttpRequest, project_name: str, document_id: int) -> HttpResponse:
-    project = project_get_for_user(user=request.user, name=project_name, permission=Permission.VIEW)
+    project = project_for(request, project_name, Permission.VIEW)
     document = selectors.document_get(project=project, document_id=document_id)
     spans = list(selectors.document_span_list(document=document))
     context = {
@@ -205,7 +206,7 @@ def document_detail(request: HttpRequest, project_name: str, document_id: int) -
 @login_required
 @require_POST
 def document_update(request: HttpRequest, project_name: str, document_id: int) -> HttpResponse:
-    project = project_get_for_user(user=request.user, name=project_name, permission=Permission.MANAGE_DOCUMENTS)
+    project = project_for(request, project_name, Permission.MANAGE_DOCUMENTS)
     document = selectors.document_get(project=project, document_id=document_id)
     form = DocumentUpdateForm(request.POST)
     if form.is_valid():
@@ -223,7 +224,7 @@ def document_update(request: HttpRequest, project_name: str, document_id: int) -
 @login_required
 @require_http_methods(["GET", "POST"])
 def document_delete(request: HttpRequest, project_name: str, document_id: int) -> HttpResponse:
-    project = project_get_for_user(user=request.user, name=project_name, permission=Permission.MANAGE_DOCUMENTS)
+    project = project_for(request, project_name, Permission.MANAGE_DOCUMENTS)
     document = selectors.document_get(project=project, document_id=document_id)
     if request.method == "POST":
         name = document.name
@@ -319,7 +320,7 @@ def document_annotate(request: HttpRequest, project_name: str, document_id: int)
 
     An annotator with an agreement assignment on the document tags their own copy (see labeling.agreement).
     """
-    project = project_get_for_user(user=request.user, name=project_name, permission=Permission.VIEW)
+    project = project_for(request, project_name, Permission.VIEW)
     document = selectors.document_get(project=project, document_id=document_id)
     layer = annotation_layer_for(document=document, user=request.user)
     spans: list[Span | AnnotatorSpan] = list(
@@ -365,7 +366,7 @@ def document_next(request: HttpRequest, project_name: str) -> HttpResponse:
 
     ``?order=sequence|uncertainty`` picks the order (in order, or most uncertain first) and remembers it in the
     session for the next documents; without it, the remembered order applies."""
-    project = project_get_for_user(user=request.user, name=project_name, permission=Permission.VIEW)
+    project = project_for(request, project_name, Permission.VIEW)
     after = request.GET.get("after", "")
     after_id = int(after) if after.isdigit() else None
     # The session key is also read by templates/labeling/document_list.html (the order control).
@@ -392,7 +393,7 @@ def document_next(request: HttpRequest, project_name: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def document_import(request: HttpRequest, project_name: str) -> HttpResponse:
     """Choose a format and a file; small files are imported at once, large ones run in the background."""
-    project = project_get_for_user(user=request.user, name=project_name, permission=Permission.MANAGE_DOCUMENTS)
+    project = project_for(request, project_name, Permission.MANAGE_DOCUMENTS)
     form = DocumentImportForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         upload, texts = form.cleaned_data["file"], form.cleaned_data["texts"]
@@ -420,7 +421,7 @@ def document_import(request: HttpRequest, project_name: str) -> HttpResponse:
 @require_GET
 def import_job_detail(request: HttpRequest, project_name: str, import_job_id: int) -> HttpResponse:
     """An import's progress (htmx polls the ``job`` partial until it is finished), then its report."""
-    project = project_get_for_user(user=request.user, name=project_name, permission=Permission.MANAGE_DOCUMENTS)
+    project = project_for(request, project_name, Permission.MANAGE_DOCUMENTS)
     job = selectors.import_job_get(project=project, job_id=import_job_id)
     context = {"project": project, "job": job, "report": imports.import_job_report(job=job)}
     template = "labeling/import_job_detail.html"
@@ -433,7 +434,7 @@ def import_job_detail(request: HttpRequest, project_name: str, import_job_id: in
 @require_POST
 def import_job_retry(request: HttpRequest, project_name: str, import_job_id: int) -> HttpResponse:
     """Run a failed import again from its stored file, creating the missing entity types when ticked."""
-    project = project_get_for_user(user=request.user, name=project_name, permission=Permission.MANAGE_DOCUMENTS)
+    project = project_for(request, project_name, Permission.MANAGE_DOCUMENTS)
     job = selectors.import_job_get(project=project, job_id=import_job_id)
     try:
         imports.import_job_retry(job=job, create_missing_types=bool(request.POST.get("create_missing_types")))
@@ -446,7 +447,7 @@ def import_job_retry(request: HttpRequest, project_name: str, import_job_id: int
 @require_GET
 def document_export(request: HttpRequest, project_name: str) -> HttpResponse:
     """Pick a format and, optionally, the document list's filters; ``?format=`` downloads the file."""
-    project = project_get_for_user(user=request.user, name=project_name, permission=Permission.MANAGE_DOCUMENTS)
+    project = project_for(request, project_name, Permission.MANAGE_DOCUMENTS)
     filters = DocumentFilterForm(request.GET, entity_types=entity_type_list(project=project))
     criteria = filters.criteria()
     form = DocumentExportForm(request.GET if "format" in request.GET else None)

@@ -11,6 +11,7 @@ from rest_framework import status
 from rest_framework.parsers import FileUploadParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from portability import selectors, services
 from portability.archive import archive_file_name
@@ -21,7 +22,7 @@ from portability.serializers import (
     DataInventorySerializer,
     ProjectCloneInputSerializer,
 )
-from projects.api import PROJECT_NAME_PARAMETER, NerlabAPIView, ProjectScopedAPIView, UserCredentials
+from projects.api import PROJECT_NAME_PARAMETER, ProjectScopedAPIView, UserCredentials
 from projects.roles import Permission
 from projects.selectors import membership_role
 from projects.serializers import ProjectOutputSerializer
@@ -85,7 +86,7 @@ class ProjectDataApi(ProjectScopedAPIView):
         return Response(DataInventorySerializer(inventory).data)
 
 
-class ArchiveImportApi(NerlabAPIView):
+class ArchiveImportApi(APIView):
     permission_classes = [UserCredentials]
     parser_classes = [MultiPartParser]
 
@@ -110,7 +111,7 @@ class ArchiveImportApi(NerlabAPIView):
         )
 
 
-class ContainerFileApi(NerlabAPIView):
+class ContainerFileApi(APIView):
     """A container is a folder of .txt files that the Azure-compatible ``:import`` reads document texts from. It
     belongs to the user who created it (the first PUT into a free name); only they (and superusers) may use it."""
 

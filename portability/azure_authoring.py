@@ -9,7 +9,7 @@ so they are refused here). A signed-in browser session works too.
 Long operations answer 202 with ``Operation-Location``; the job URL reads the domain row that does the work (the
 ``TrainingRun`` of a training, the ``ImportJob`` of an import), so it is never out of date. Errors come in
 Azure's shape ``{"error": {"code", "message", "details"?, "innererror"?}}`` with ``x-ms-error-code``, through the
-runtime API's own helpers (``serving.azure``): one error shape for both halves of the Azure surface.
+one Azure wire module (``serving.azure_wire``): one error shape for both halves of the Azure surface.
 
 Order of checks: key, then project and role (404 for a project the key's user is not a member of, 403 for a role
 that does not allow the operation), then ``api-version``, then the body.
@@ -40,14 +40,16 @@ from ner.metrics import EvaluationReport, azure_summary
 from ner.offsets import OffsetMapper
 from portability import selectors, services
 from portability.models import AuthoringJob
+from projects.access import project_for
 from projects.api import request_api_key
 from projects.authentication import ApiKeyAuthentication
 from projects.exceptions import Conflict
 from projects.models import Project
 from projects.parsers import BoundedJSONParser, BoundedMergePatchParser
 from projects.roles import Permission
-from projects.selectors import project_get_for_user, project_list_for_user
-from serving.azure import AzureError, AzureView, api_version_check, invalid_request  # one Azure error shape
+from projects.selectors import project_list_for_user
+from serving.azure import AzureView
+from serving.azure_wire import AzureError, api_version_check, azure_time, invalid_request
 from serving.models import Deployment
 
 API_VERSIONS: Final = ("2022-05-01", "2023-04-01", "2023-04-15", "2024-11-15-preview", "2025-05-15-preview")
@@ -59,7 +61,7 @@ POLL_AFTER_S: Final = 1
 
 
 def _time(moment: Any) -> str | None:
-    return moment.astimezone(timezone.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
+    return azure_time(moment) if moment else None
 
 
 def _date(moment: Any) -> str:
@@ -126,12 +128,7 @@ class _AuthoringView(AzureView):
             raise exceptions.NotAuthenticated()
         try:
             # With a project key: another project's name is 404, its own project 403 (keys only predict).
-            return project_get_for_user(
-                user=request.user,
-                name=name,
-                permission=permission or self.permission,
-                api_key=request_api_key(request),
-            )
+            return project_for(request, name, permission or self.permission)
         except Http404:
             raise _not_found(f"The project {name!r} was not found for this key.", "ProjectNotFound") from None
 

@@ -3,10 +3,11 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from ner import limits
+from projects.serializer_fields import TextField
 
 
 class ProjectCloneInputSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=limits.PROJECT_NAME_MAX)
+    name = TextField(max_length=limits.PROJECT_NAME_MAX)
     include_models = serializers.BooleanField(default=False)
 
 
@@ -17,7 +18,7 @@ class ArchiveQuerySerializer(serializers.Serializer):
 
 class ArchiveImportInputSerializer(serializers.Serializer):
     archive = serializers.FileField()
-    name = serializers.CharField(max_length=limits.PROJECT_NAME_MAX, required=False, allow_blank=True, default="")
+    name = TextField(max_length=limits.PROJECT_NAME_MAX, required=False, allow_blank=True, default="")
     include_models = serializers.BooleanField(default=True)
     restore_members = serializers.BooleanField(
         default=False,
@@ -27,34 +28,34 @@ class ArchiveImportInputSerializer(serializers.Serializer):
 
 
 class ContainerFileOutputSerializer(serializers.Serializer):
-    container = serializers.CharField()
-    name = serializers.CharField()
+    container = TextField()
+    name = TextField()
     size_bytes = serializers.IntegerField()
     created = serializers.BooleanField()
 
 
 class TableCountSerializer(serializers.Serializer):
-    table = serializers.CharField()
-    label = serializers.CharField()
+    table = TextField()
+    label = TextField()
     rows = serializers.IntegerField()
 
 
 class StorageUsageSerializer(serializers.Serializer):
-    prefix = serializers.CharField()
+    prefix = TextField()
     files = serializers.IntegerField()
     bytes = serializers.IntegerField()
-    backend = serializers.CharField()
-    location = serializers.CharField()
+    backend = TextField()
+    location = TextField()
 
 
 class DatabaseInfoSerializer(serializers.Serializer):
-    engine = serializers.CharField()
-    name = serializers.CharField()
-    host = serializers.CharField()
+    engine = TextField()
+    name = TextField()
+    host = TextField()
 
 
 class DataInventorySerializer(serializers.Serializer):
     tables = TableCountSerializer(many=True)
     storage = StorageUsageSerializer()
     database = DatabaseInfoSerializer()
-    containers_root = serializers.CharField()
+    containers_root = TextField()

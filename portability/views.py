@@ -16,8 +16,9 @@ from ner.formats import FORMATS
 from portability import selectors, services
 from portability.archive import archive_file_name
 from portability.forms import ArchiveImportForm, ProjectCloneForm
+from projects.access import project_for
 from projects.roles import Permission
-from projects.selectors import project_get_for_user, user_can
+from projects.selectors import user_can
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 @require_http_methods(["GET", "POST"])
 def project_clone(request: HttpRequest, project_name: str) -> HttpResponse:
     # A clone is a copy of everything that its maker owns, so it needs what exporting needs.
-    source = project_get_for_user(user=request.user, name=project_name, permission=Permission.MANAGE_DOCUMENTS)
+    source = project_for(request, project_name, Permission.MANAGE_DOCUMENTS)
     form = ProjectCloneForm(request.POST or None, initial={"name": f"{source.name}-copy"[:50]})
     if request.method == "POST" and form.is_valid():
         try:
@@ -49,7 +50,7 @@ def project_clone(request: HttpRequest, project_name: str) -> HttpResponse:
 @require_GET
 def project_archive_download(request: HttpRequest, project_name: str) -> FileResponse:
     """The whole project as one zip (``?models=0`` leaves the models out, ``?members=1`` lists the members)."""
-    project = project_get_for_user(user=request.user, name=project_name, permission=Permission.MANAGE_DOCUMENTS)
+    project = project_for(request, project_name, Permission.MANAGE_DOCUMENTS)
     # A temporary file, not memory: models make archives large. It is deleted when the response is closed.
     output = tempfile.TemporaryFile()  # noqa: SIM115  (FileResponse closes it, which deletes it)
     services.project_archive_write(
@@ -95,7 +96,7 @@ def project_archive_import(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def project_data(request: HttpRequest, project_name: str) -> HttpResponse:
-    project = project_get_for_user(user=request.user, name=project_name, permission=Permission.VIEW)
+    project = project_for(request, project_name, Permission.VIEW)
     context = {
         "project": project,
         "inventory": selectors.project_data_inventory(project=project, user=request.user),

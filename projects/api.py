@@ -1,11 +1,11 @@
 """REST API for projects, members, invitations, entity types, stats and API keys (under /api/v1/).
 
-Every project-scoped view starts from ``projects.selectors.project_get_for_user``: a non-member gets 404, a member
+Every project-scoped view starts from ``projects.access.project_for``: a non-member gets 404, a member
 whose role lacks the permission gets 403, and a project API key reaches only its own project's prediction API.
 
-Other apps build on the shared pieces here: ``NerlabAPIView`` (turns Django's ValidationError, PermissionDenied
-and Http404 from services and selectors into DRF responses that keep their messages), ``ProjectScopedAPIView``
-(``self.get_project(Permission.X)``), ``api_validation_error`` and ``paginated_response``.
+Other apps build on the shared pieces here: ``ProjectScopedAPIView`` (``self.get_project(Permission.X)``),
+``UserCredentials`` and ``paginated_response``. Errors are answered in one place for every view:
+``projects.api_errors``.
 """
 
 from __future__ import annotations
@@ -13,9 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import NON_FIELD_ERRORS
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
 from django.urls import NoReverseMatch, Resolver404, resolve, reverse
@@ -26,12 +23,10 @@ from rest_framework import exceptions, permissions, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
-from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from projects import selectors, services
 from projects.access import project_for
-from projects.exceptions import Conflict
 from projects.models import ApiKey, Membership, Project
 from projects.pagination import PagePagination
 from projects.roles import Permission
@@ -63,30 +58,9 @@ PROJECT_NAME_PARAMETER = OpenApiParameter(
 )
 
 
-def api_validation_error(error: DjangoValidationError) -> exceptions.ValidationError:
-    """A Django ValidationError as DRF's 400, field messages kept under their fields.
-
-    Errors without a field (``ValidationError("...")`` or ``__all__``) go under DRF's ``non_field_errors`` key,
-    where clients already look for them.
-    """
-    if hasattr(error, "error_dict"):
-        detail: dict[str, list[str]] = {}
-        for field, messages in error.message_dict.items():
-            key = api_settings.NON_FIELD_ERRORS_KEY if field == NON_FIELD_ERRORS else field
-            detail.setdefault(key, []).extend(messages)
-        return exceptions.ValidationError(detail)
-    return exceptions.ValidationError({api_settings.NON_FIELD_ERRORS_KEY: error.messages})
-
-
 def request_api_key(request: Request) -> ApiKey | None:
     """The API key that authenticated this request, if one did (session requests have none)."""
     return request.auth if isinstance(request.auth, ApiKey) else None
-
-
-class ApiConflict(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "This conflicts with the current state of the project."
-    default_code = "conflict"
 
 
 @csrf_exempt  # a 404 whatever the method: CSRF's HTML 403 would hide it, and nothing is changed
@@ -103,23 +77,7 @@ def api_not_found(request: HttpRequest, unmatched: str = "") -> HttpResponse:
     return JsonResponse({"detail": "Not found."}, status=404)
 
 
-class NerlabAPIView(APIView):
-    """An APIView whose services and selectors may raise Django's own exceptions, messages preserved."""
-
-    def handle_exception(self, exc: Exception) -> Response:
-        if isinstance(exc, Conflict):
-            exc = ApiConflict(" ".join(exc.messages))
-        elif isinstance(exc, DjangoValidationError):
-            exc = api_validation_error(exc)
-        elif isinstance(exc, DjangoPermissionDenied):
-            # DRF's default handler would replace the selector's message with a generic one.
-            exc = exceptions.PermissionDenied(str(exc) or None)
-        elif isinstance(exc, Http404):
-            exc = exceptions.NotFound(str(exc) or None)
-        return super().handle_exception(exc)
-
-
-class ProjectScopedAPIView(NerlabAPIView):
+class ProjectScopedAPIView(APIView):
     """A view under ``projects/<project_name>/``; handlers call ``self.get_project(Permission.X)`` first."""
 
     def get_project(self, permission: Permission) -> Project:
@@ -157,7 +115,7 @@ def paginated_response(
         responses={201: ProjectOutputSerializer},
     ),
 )
-class ProjectListApi(NerlabAPIView):
+class ProjectListApi(APIView):
     permission_classes = [UserCredentials]
     pagination_class = PagePagination  # read by drf-spectacular to document the page shape
 
@@ -413,7 +371,7 @@ class EntityTypeMergeApi(ProjectScopedAPIView):
         responses={201: ApiKeyCreatedOutputSerializer},
     ),
 )
-class ApiKeyListApi(NerlabAPIView):
+class ApiKeyListApi(APIView):
     permission_classes = [UserCredentials]
 
     def get(self, request: Request) -> Response:
@@ -427,9 +385,7 @@ class ApiKeyListApi(NerlabAPIView):
         if serializer.validated_data["project"]:
             # A project key serves that project's deployments, so handing one out is a deployer's decision.
             try:
-                project = selectors.project_get_for_user(
-                    user=request.user, name=serializer.validated_data["project"], permission=Permission.DEPLOY
-                )
+                project = project_for(request, serializer.validated_data["project"], Permission.DEPLOY)
             except Http404:
                 raise exceptions.ValidationError(
                     {"project": "You are not a member of a project by this name."}
@@ -444,7 +400,7 @@ class ApiKeyListApi(NerlabAPIView):
 @extend_schema(
     parameters=[OpenApiParameter("api_key_id", OpenApiTypes.INT, OpenApiParameter.PATH, description="The key's id.")]
 )
-class ApiKeyDetailApi(NerlabAPIView):
+class ApiKeyDetailApi(APIView):
     permission_classes = [UserCredentials]
 
     @extend_schema(summary="Revoke one of your API keys", responses={204: None})

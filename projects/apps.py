@@ -11,9 +11,6 @@ class ProjectsConfig(AppConfig):
     verbose_name = "Projects"
 
     def ready(self) -> None:
-        from projects.parsers import refuse_numbers_as_text  # DRF's settings can be read only once apps are loaded
-
-        refuse_numbers_as_text()
         configure_json_limits(
             JsonLimits(max_depth=settings.NERLAB_JSON_MAX_DEPTH, max_bytes=settings.NERLAB_JSON_MAX_BYTES)
         )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from typing import IO, Any
 
-from rest_framework import serializers
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
@@ -36,19 +35,3 @@ class BoundedMergePatchParser(BoundedJSONParser):
     """JSON Merge Patch (RFC 7386) bodies, as Azure's PATCH requests send them."""
 
     media_type = "application/merge-patch+json"
-
-
-_lenient_text = serializers.CharField.to_internal_value
-
-
-def _text_only(field: serializers.CharField, data: Any) -> str:
-    """A text field takes a string. DRF's CharField also turns a JSON number into text ({"name": 5} -> "5"), which
-    the schema, saying "string", does not allow; forms and query strings only ever send strings anyway."""
-    if not isinstance(data, str):
-        field.fail("invalid")
-    return _lenient_text(field, data)  # type: ignore[no-any-return]
-
-
-def refuse_numbers_as_text() -> None:
-    """Make every text field of every serializer take strings only (called once, when the app starts)."""
-    serializers.CharField.to_internal_value = _text_only  # type: ignore[method-assign]

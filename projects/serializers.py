@@ -15,6 +15,7 @@ from ner import limits
 from ner.spans import OVERLAP_POLICIES
 from projects.models import ApiKey, EntityType, Membership, Project
 from projects.roles import ROLE_CHOICES
+from projects.serializer_fields import EmailField, TextField
 from projects.services import PROJECT_EDITABLE_FIELDS
 
 # --- projects ---------------------------------------------------------------------------------------------------
@@ -43,8 +44,8 @@ class ProjectOutputSerializer(serializers.ModelSerializer):
 class _ProjectSettingsSerializer(serializers.Serializer):
     """The editable fields; model validation (full_clean in the services) gives the real messages."""
 
-    description = serializers.CharField(required=False, allow_blank=True, max_length=2000)
-    language = serializers.CharField(required=False, max_length=35)
+    description = TextField(required=False, allow_blank=True, max_length=2000)
+    language = TextField(required=False, max_length=35)
     multilingual = serializers.BooleanField(required=False)
     label_mode = serializers.ChoiceField(required=False, choices=Project.LabelMode.choices)
     overlap_policy = serializers.ChoiceField(required=False, choices=[(p, p) for p in OVERLAP_POLICIES])
@@ -55,8 +56,8 @@ class _ProjectSettingsSerializer(serializers.Serializer):
 
 
 class ProjectCreateInputSerializer(_ProjectSettingsSerializer):
-    name = serializers.CharField(max_length=limits.PROJECT_NAME_MAX, help_text="Letters, digits and _ . - only.")
-    language = serializers.CharField(max_length=35, help_text="BCP-47 code, e.g. en, en-US, de, pt-BR.")
+    name = TextField(max_length=limits.PROJECT_NAME_MAX, help_text="Letters, digits and _ . - only.")
+    language = TextField(max_length=35, help_text="BCP-47 code, e.g. en, en-US, de, pt-BR.")
 
 
 class ProjectUpdateInputSerializer(_ProjectSettingsSerializer):
@@ -71,7 +72,7 @@ class ProjectUpdateInputSerializer(_ProjectSettingsSerializer):
 
 
 class MemberOutputSerializer(serializers.ModelSerializer):
-    username = serializers.CharField(source="user.username", read_only=True)
+    username = TextField(source="user.username", read_only=True)
 
     class Meta:
         model = Membership
@@ -95,16 +96,16 @@ class MemberUpdateInputSerializer(serializers.Serializer):
 
 class InvitationCreateInputSerializer(serializers.Serializer):
     role = serializers.ChoiceField(choices=ROLE_CHOICES)
-    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    email = EmailField(required=False, allow_blank=True, default="")
 
 
 class InvitationOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    role = serializers.CharField()
-    email = serializers.EmailField(allow_blank=True)
+    role = TextField()
+    email = EmailField(allow_blank=True)
     expires_at = serializers.DateTimeField()
-    token = serializers.CharField(help_text="Shown only in this response; only its hash is stored.")
-    link = serializers.CharField(allow_null=True, help_text="The page that accepts the invitation.")
+    token = TextField(help_text="Shown only in this response; only its hash is stored.")
+    link = TextField(allow_null=True, help_text="The page that accepts the invitation.")
 
 
 # --- entity types -----------------------------------------------------------------------------------------------
@@ -118,19 +119,19 @@ class EntityTypeOutputSerializer(serializers.ModelSerializer):
 
 
 class EntityTypeCreateInputSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=limits.ENTITY_TYPE_NAME_MAX)
-    description = serializers.CharField(required=False, allow_blank=True, max_length=1000, default="")
-    color = serializers.CharField(
+    name = TextField(max_length=limits.ENTITY_TYPE_NAME_MAX)
+    description = TextField(required=False, allow_blank=True, max_length=1000, default="")
+    color = TextField(
         required=False, allow_blank=True, max_length=7, default="", help_text="#rrggbb; blank picks a free colour."
     )
-    hotkey = serializers.CharField(required=False, allow_blank=True, max_length=1, default="", trim_whitespace=False)
+    hotkey = TextField(required=False, allow_blank=True, max_length=1, default="", trim_whitespace=False)
 
 
 class EntityTypeUpdateInputSerializer(serializers.Serializer):
-    name = serializers.CharField(required=False, max_length=limits.ENTITY_TYPE_NAME_MAX)
-    description = serializers.CharField(required=False, allow_blank=True, max_length=1000)
-    color = serializers.CharField(required=False, max_length=7)
-    hotkey = serializers.CharField(required=False, allow_blank=True, max_length=1, trim_whitespace=False)
+    name = TextField(required=False, max_length=limits.ENTITY_TYPE_NAME_MAX)
+    description = TextField(required=False, allow_blank=True, max_length=1000)
+    color = TextField(required=False, max_length=7)
+    hotkey = TextField(required=False, allow_blank=True, max_length=1, trim_whitespace=False)
 
 
 class EntityTypeDeleteOutputSerializer(serializers.Serializer):
@@ -154,8 +155,8 @@ class EntityTypeMergeOutputSerializer(serializers.Serializer):
 
 class _EntityTypeRefSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    name = serializers.CharField()
-    color = serializers.CharField()
+    name = TextField()
+    color = TextField()
 
 
 class EntityTypeStatsOutputSerializer(serializers.Serializer):
@@ -185,7 +186,7 @@ class ApiKeyOutputSerializer(serializers.ModelSerializer):
 
 
 class ApiKeyCreatedOutputSerializer(ApiKeyOutputSerializer):
-    key = serializers.CharField(read_only=True, help_text="The secret; shown only in this response.")
+    key = TextField(read_only=True, help_text="The secret; shown only in this response.")
 
     class Meta(ApiKeyOutputSerializer.Meta):
         fields = [*ApiKeyOutputSerializer.Meta.fields, "key"]
@@ -193,8 +194,8 @@ class ApiKeyCreatedOutputSerializer(ApiKeyOutputSerializer):
 
 
 class ApiKeyCreateInputSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
-    project = serializers.CharField(
+    name = TextField(max_length=100, required=False, allow_blank=True, default="")
+    project = TextField(
         required=False,
         allow_null=True,
         default=None,

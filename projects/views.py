@@ -1,6 +1,6 @@
 """HTML pages for accounts, projects, members, invitations, entity types and API keys.
 
-Every project page fetches its project through ``project_get_for_user`` (404 for non-members, 403 for a role
+Every project page fetches its project through ``projects.access.project_for`` (404 for non-members, 403 for a role
 without the permission) and every write goes through one service in ``projects.services``.
 """
 
@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from ner import limits
 from projects import selectors, services
+from projects.access import project_for
 from projects.forms import (
     COMMON_LANGUAGES,
     ApiKeyForm,
@@ -39,10 +40,6 @@ from projects.roles import ROLE_PERMISSIONS, Permission, Role
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
-
-
-def _project(request: HttpRequest, project_name: str, permission: Permission) -> Project:
-    return selectors.project_get_for_user(user=request.user, name=project_name, permission=permission)
 
 
 def _can(request: HttpRequest, project: Project, permission: Permission) -> bool:
@@ -90,7 +87,7 @@ def project_create(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def project_detail(request: HttpRequest, project_name: str) -> HttpResponse:
-    project = _project(request, project_name, Permission.VIEW)
+    project = project_for(request, project_name, Permission.VIEW)
     stats = selectors.project_stats(project=project)
     recommended = limits.RECOMMENDED_INSTANCES_PER_TYPE
     per_type = [
@@ -119,7 +116,7 @@ def project_detail(request: HttpRequest, project_name: str) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def project_edit(request: HttpRequest, project_name: str) -> HttpResponse:
-    project = _project(request, project_name, Permission.EDIT_PROJECT)
+    project = project_for(request, project_name, Permission.EDIT_PROJECT)
     form = ProjectEditForm(request.POST or None, instance=project)
     if request.method == "POST" and form.is_valid():
         try:
@@ -141,7 +138,7 @@ def project_edit(request: HttpRequest, project_name: str) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def project_delete(request: HttpRequest, project_name: str) -> HttpResponse:
-    project = _project(request, project_name, Permission.DELETE_PROJECT)
+    project = project_for(request, project_name, Permission.DELETE_PROJECT)
     if request.method == "POST":
         # Typing the name is the confirmation: a stray click cannot delete a project.
         if request.POST.get("confirm_name", "") == project.name:
@@ -184,14 +181,14 @@ def _membership(project: Project, membership_id: int) -> Membership:
 @login_required
 @require_GET
 def member_list(request: HttpRequest, project_name: str) -> HttpResponse:
-    project = _project(request, project_name, Permission.VIEW)
+    project = project_for(request, project_name, Permission.VIEW)
     return render(request, "projects/member_list.html", _member_list_context(request, project))
 
 
 @login_required
 @require_POST
 def member_update(request: HttpRequest, project_name: str, membership_id: int) -> HttpResponse:
-    project = _project(request, project_name, Permission.MANAGE_MEMBERS)
+    project = project_for(request, project_name, Permission.MANAGE_MEMBERS)
     membership = _membership(project, membership_id)
     form = MemberRoleForm(request.POST)
     if not form.is_valid():
@@ -209,7 +206,7 @@ def member_update(request: HttpRequest, project_name: str, membership_id: int) -
 @login_required
 @require_POST
 def member_remove(request: HttpRequest, project_name: str, membership_id: int) -> HttpResponse:
-    project = _project(request, project_name, Permission.MANAGE_MEMBERS)
+    project = project_for(request, project_name, Permission.MANAGE_MEMBERS)
     membership = _membership(project, membership_id)
     try:
         services.membership_remove(membership=membership)
@@ -225,7 +222,7 @@ def member_remove(request: HttpRequest, project_name: str, membership_id: int) -
 @login_required
 @require_POST
 def invitation_create(request: HttpRequest, project_name: str) -> HttpResponse:
-    project = _project(request, project_name, Permission.MANAGE_MEMBERS)
+    project = project_for(request, project_name, Permission.MANAGE_MEMBERS)
     form = InvitationForm(request.POST)
     if form.is_valid():
         invitation, token = services.invitation_create(
@@ -244,7 +241,7 @@ def invitation_create(request: HttpRequest, project_name: str) -> HttpResponse:
 @login_required
 @require_POST
 def invitation_revoke(request: HttpRequest, project_name: str, invitation_id: int) -> HttpResponse:
-    project = _project(request, project_name, Permission.MANAGE_MEMBERS)
+    project = project_for(request, project_name, Permission.MANAGE_MEMBERS)
     invitation = project.invitations.filter(pk=invitation_id).first()
     if invitation is None:
         raise Http404("No such invitation in this project.")
@@ -325,9 +322,9 @@ def _entity_type_row(project: Project, entity_type_id: int) -> EntityType:
 def entity_type_list(request: HttpRequest, project_name: str) -> HttpResponse:
     """The list; a POST adds a type (MANAGE_SCHEMA)."""
     if request.method == "GET":
-        project = _project(request, project_name, Permission.VIEW)
+        project = project_for(request, project_name, Permission.VIEW)
         return render(request, "projects/entity_type_list.html", _entity_type_list_context(request, project))
-    project = _project(request, project_name, Permission.MANAGE_SCHEMA)
+    project = project_for(request, project_name, Permission.MANAGE_SCHEMA)
     form = EntityTypeForm(request.POST)
     if form.is_valid():
         try:
@@ -344,7 +341,7 @@ def entity_type_list(request: HttpRequest, project_name: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def entity_type_update(request: HttpRequest, project_name: str, entity_type_id: int) -> HttpResponse:
     """GET: the edit form (htmx: the table row in edit mode). POST: save; htmx gets the row back."""
-    project = _project(request, project_name, Permission.MANAGE_SCHEMA)
+    project = project_for(request, project_name, Permission.MANAGE_SCHEMA)
     entity_type = _entity_type_row(project, entity_type_id)
     initial = {field: getattr(entity_type, field) for field in ("name", "color", "hotkey", "description")}
     form = EntityTypeForm(request.POST or None, initial=initial)
@@ -371,7 +368,7 @@ def entity_type_update(request: HttpRequest, project_name: str, entity_type_id: 
 @require_GET
 def entity_type_row(request: HttpRequest, project_name: str, entity_type_id: int) -> HttpResponse:
     """The read-only row, for the Cancel button of the inline editor."""
-    project = _project(request, project_name, Permission.VIEW)
+    project = project_for(request, project_name, Permission.VIEW)
     context = {
         "project": project,
         "entity_type": _entity_type_row(project, entity_type_id),
@@ -385,7 +382,7 @@ def entity_type_row(request: HttpRequest, project_name: str, entity_type_id: int
 @login_required
 @require_http_methods(["GET", "POST"])
 def entity_type_delete(request: HttpRequest, project_name: str, entity_type_id: int) -> HttpResponse:
-    project = _project(request, project_name, Permission.MANAGE_SCHEMA)
+    project = project_for(request, project_name, Permission.MANAGE_SCHEMA)
     entity_type = _entity_type_row(project, entity_type_id)
     if request.method == "POST":
         removed = services.entity_type_delete(entity_type=entity_type, user=request.user)
@@ -398,7 +395,7 @@ def entity_type_delete(request: HttpRequest, project_name: str, entity_type_id: 
 @require_http_methods(["GET", "POST"])
 def entity_type_merge(request: HttpRequest, project_name: str) -> HttpResponse:
     """GET ?source=&target= shows what the merge does; POST (with confirm) does it."""
-    project = _project(request, project_name, Permission.MANAGE_SCHEMA)
+    project = project_for(request, project_name, Permission.MANAGE_SCHEMA)
     entity_types = selectors.entity_type_list_with_counts(project=project)
     form = EntityTypeMergeForm(request.POST or request.GET or None, entity_types=entity_types)
     if not form.is_valid():

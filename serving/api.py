@@ -1,6 +1,6 @@
 """REST API for deployments and the native prediction API (under /api/v1/).
 
-Every view starts from ``project_get_for_user`` (through ``ProjectScopedAPIView.get_project``): a non-member, or
+Every view starts from ``projects.access.project_for`` (through ``ProjectScopedAPIView.get_project``): a non-member, or
 a project API key of another project, gets 404; a role without the permission gets 403; a project API key may
 call only ``predict``. Managing deployments needs ``deploy`` (owners); reading them ``view``; predicting
 ``predict`` (every role, and project keys).

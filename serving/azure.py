@@ -16,7 +16,6 @@ kept 24 hours and are visible only to the user whose key submitted the job.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -31,58 +30,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from projects.access import project_for
 from projects.api import request_api_key
 from projects.authentication import ApiKeyAuthentication
 from projects.parsers import BoundedJSONParser
 from projects.roles import Permission
-from projects.selectors import project_get_for_user
-from serving import selectors, services
+from serving import azure_wire, selectors, services
+from serving.azure_wire import AzureError, api_version_check, invalid_request
 from serving.models import AnalyzeJob
 
 API_VERSIONS = ("2022-05-01", "2023-04-01", "2023-04-15", "2024-11-01", "2025-05-15-preview")
-CUSTOM_NER_KIND = "customentityrecognition"
-# Azure's default for the REST API; the Python SDK sends UnicodeCodePoint explicitly.
-DEFAULT_STRING_INDEX_TYPE = services.TEXT_ELEMENTS
 POLL_AFTER_S = 1
-
-
-class AzureError(Exception):
-    """An error answered in Azure's shape."""
-
-    def __init__(self, status: int, code: str, message: str, inner_code: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.inner_code = inner_code
-
-    def response(self) -> Response:
-        error: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.inner_code:
-            error["innererror"] = {"code": self.inner_code, "message": self.message}
-        return Response({"error": error}, status=self.status, headers={"x-ms-error-code": self.inner_code or self.code})
-
-
-def invalid_request(message: str, inner_code: str = "InvalidParameterValue") -> AzureError:
-    return AzureError(400, "InvalidRequest", message, inner_code)
-
-
-def api_version_check(request: Request, supported: Sequence[str] = API_VERSIONS, api: str = "this API") -> str:
-    """The request's api-version, or Azure's error for a missing or unsupported one (shared by both Azure APIs)."""
-    version = request.query_params.get("api-version", "")
-    if not version:
-        raise invalid_request(
-            f"The api-version query parameter is required; supported versions: {', '.join(supported)}.",
-            "MissingApiVersion",
-        )
-    if version not in supported:
-        raise AzureError(
-            400,
-            "InvalidRequest",
-            f"The api-version {version!r} is not supported by {api}; supported versions: {', '.join(supported)}.",
-            "UnsupportedApiVersion",
-        )
-    return version
 
 
 class AzureView(APIView):
@@ -122,87 +80,10 @@ class AzureView(APIView):
         return request.user
 
 
-def _text(value: Any, where: str) -> str:
-    if not isinstance(value, str):
-        raise invalid_request(f"{where} must be a string.")
-    return value
-
-
-def _documents(body: dict[str, Any]) -> list[services.DocumentInput]:
-    analysis_input = body.get("analysisInput")
-    if not isinstance(analysis_input, dict) or not isinstance(analysis_input.get("documents"), list):
-        raise invalid_request(
-            "analysisInput.documents is required: a list of {id, text, language}.", "InvalidDocumentBatch"
-        )
-    documents = []
-    for index, raw in enumerate(analysis_input["documents"]):
-        if not isinstance(raw, dict):
-            raise invalid_request(
-                f"analysisInput.documents[{index}] must be an object with id and text.", "InvalidDocument"
-            )
-        document_id = raw.get("id")
-        if not isinstance(document_id, str | int) or str(document_id) == "":
-            raise invalid_request(f"analysisInput.documents[{index}].id is required.", "InvalidDocument")
-        language = raw.get("language")
-        documents.append(
-            services.DocumentInput(
-                id=str(document_id),
-                text=_text(raw.get("text", ""), f"analysisInput.documents[{index}].text"),
-                language=language if isinstance(language, str) and language else None,
-            )
-        )
-    return documents
-
-
-def _tasks(body: dict[str, Any]) -> list[services.AnalyzeTask]:
-    raw_tasks = body.get("tasks")
-    if not isinstance(raw_tasks, list) or not raw_tasks:
-        raise invalid_request(
-            "tasks is required: a list with at least one CustomEntityRecognition task.", "MissingTasks"
-        )
-    tasks = []
-    for index, raw in enumerate(raw_tasks):
-        if not isinstance(raw, dict):
-            raise invalid_request(f"tasks[{index}] must be an object.")
-        kind = str(raw.get("kind", ""))
-        if kind.replace("_", "").lower() != CUSTOM_NER_KIND:
-            raise invalid_request(
-                f"tasks[{index}].kind {kind!r} is not supported: nerlab serves CustomEntityRecognition tasks only.",
-                "UnsupportedTaskKind",
-            )
-        parameters = raw.get("parameters")
-        if not isinstance(parameters, dict):
-            raise invalid_request(f"tasks[{index}].parameters with projectName and deploymentName is required.")
-        project_name = parameters.get("projectName")
-        deployment_name = parameters.get("deploymentName")
-        if not isinstance(project_name, str) or not project_name:
-            raise invalid_request(f"tasks[{index}].parameters.projectName is required.")
-        if not isinstance(deployment_name, str) or not deployment_name:
-            raise invalid_request(f"tasks[{index}].parameters.deploymentName is required.")
-        index_type = parameters.get("stringIndexType") or DEFAULT_STRING_INDEX_TYPE
-        if index_type not in services.STRING_INDEX_TYPES:
-            raise invalid_request(
-                f"tasks[{index}].parameters.stringIndexType {index_type!r} is not supported; use one of "
-                f"{', '.join(services.STRING_INDEX_TYPES)}."
-            )
-        task_name = raw.get("taskName")
-        tasks.append(
-            services.AnalyzeTask(
-                task_name=str(task_name) if task_name not in (None, "") else f"CustomEntityRecognition_{index}",
-                project_name=project_name,
-                deployment_name=deployment_name,
-                string_index_type=index_type,
-            )
-        )
-    return tasks
-
-
-def _check_access(request: Request, user: Any, task: services.AnalyzeTask) -> None:
+def _check_access(request: Request, task: azure_wire.AnalyzeTask) -> None:
     """The same rule as the native API: 404 for a project this key cannot see, then the deployment must exist."""
     try:
-        project = project_get_for_user(
-            user=user, name=task.project_name, permission=Permission.PREDICT, api_key=request_api_key(request)
-        )
+        project = project_for(request, task.project_name, Permission.PREDICT)
     except Http404:
         raise AzureError(
             404, "NotFound", f"The project {task.project_name!r} was not found for this key.", "ProjectNotFound"
@@ -220,52 +101,22 @@ def _check_access(request: Request, user: Any, task: services.AnalyzeTask) -> No
         ) from None
 
 
-def _azure_time(moment: Any) -> str:
-    return services._azure_time(moment)
-
-
-def job_state(job: AnalyzeJob) -> dict[str, Any]:
-    """The job in the shape of Azure's ``AnalyzeTextJobState``."""
-    tasks = job.request.get("tasks", [])
-    items = list(job.task_results)
-    completed = sum(1 for item in items if item.get("status") == "succeeded")
-    failed = sum(1 for item in items if item.get("status") == "failed")
-    state: dict[str, Any] = {
-        "jobId": str(job.pk),
-        "createdDateTime": _azure_time(job.created_at),
-        "expirationDateTime": _azure_time(job.expires_at),
-        "lastUpdatedDateTime": _azure_time(job.updated_at),
-        "status": job.status,
-        "errors": [item["error"] for item in items if item.get("status") == "failed" and "error" in item],
-        "tasks": {
-            "completed": completed,
-            "failed": failed,
-            "inProgress": len(tasks) - completed - failed,
-            "total": len(tasks),
-            "items": items,
-        },
-    }
-    if job.display_name:
-        state["displayName"] = job.display_name
-    return state
-
-
 class AnalyzeTextJobSubmitApi(AzureView):
     @extend_schema(exclude=True)
     def post(self, request: Request) -> Response:
-        api_version = api_version_check(request)
+        api_version = api_version_check(request, API_VERSIONS)
         user = self._user(request)
         body = request.data
         if not isinstance(body, dict):
             raise invalid_request("The request body must be a JSON object.", "InvalidRequestBodyFormat")
-        documents = _documents(body)
-        tasks = _tasks(body)
+        documents = azure_wire.parse_documents(body)
+        tasks = azure_wire.parse_tasks(body)
         try:
             characters = services.prediction_batch_check(documents=documents)
         except services.PredictionError as error:
             raise invalid_request(" ".join(error.messages), error.azure_code) from None
         for task in tasks:
-            _check_access(request, user, task)
+            _check_access(request, task)
         display_name = body.get("displayName")
         job = services.analyze_job_create(
             user=user,
@@ -289,7 +140,7 @@ class AnalyzeTextJobApi(AzureView):
     @extend_schema(exclude=True)
     def get(self, request: Request, job_id: str) -> Response:
         # $top, $skip and showStats are accepted and ignored: a job holds at most 25 documents, one page.
-        api_version_check(request)
+        api_version_check(request, API_VERSIONS)
         user = self._user(request)
         try:
             job = selectors.analyze_job_get(user=user, job_id=job_id)
@@ -302,4 +153,4 @@ class AnalyzeTextJobApi(AzureView):
             if job.status in (AnalyzeJob.Status.SUCCEEDED, AnalyzeJob.Status.FAILED)
             else {"Retry-After": str(POLL_AFTER_S)}
         )
-        return Response(job_state(job), headers=headers)
+        return Response(azure_wire.job_state(job), headers=headers)

@@ -17,19 +17,15 @@ single-threaded, so the lock costs nothing there.
 
 from __future__ import annotations
 
-import hashlib
-import shutil
-import tempfile
 import threading
-import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
-from django.core.files.storage import default_storage
 
+from evaluation.model_files import model_files_local_dir
 from ner import predict as ner_predict
 from ner.predict import Predictor, ScoredSpan
 
@@ -65,39 +61,8 @@ class LoadedModel:
 
 
 def model_local_dir(ref: ModelRef) -> Path:
-    """A local folder with the model's files: the storage folder itself on a local disk, otherwise a copy
-    downloaded once per stamp into the temporary folder (written beside and renamed into place, so a half-copied
-    folder is never loaded)."""
-    try:
-        return Path(default_storage.path(ref.storage_path))
-    except NotImplementedError:
-        pass
-    digest = hashlib.sha256(f"{ref.model_id}:{ref.storage_path}:{ref.stamp}".encode()).hexdigest()[:24]
-    root = Path(tempfile.gettempdir()) / "nerlab-serving-models"
-    target = root / f"{ref.model_id}-{digest}"
-    if (target / "meta.json").is_file():
-        return target
-    partial = root / f".{target.name}.{uuid.uuid4().hex}"
-
-    def copy(prefix: str, into: Path) -> None:
-        directories, files = default_storage.listdir(prefix)
-        into.mkdir(parents=True, exist_ok=True)
-        for name in files:
-            with default_storage.open(f"{prefix}/{name}", "rb") as source:
-                (into / name).write_bytes(source.read())
-        for name in directories:
-            copy(f"{prefix}/{name}", into / name)
-
-    try:
-        copy(ref.storage_path, partial)
-        try:
-            partial.rename(target)
-        except OSError:  # another process finished first: use its copy
-            shutil.rmtree(partial, ignore_errors=True)
-    finally:
-        if partial.exists():
-            shutil.rmtree(partial, ignore_errors=True)
-    return target
+    """A local folder with the model's files (``evaluation.model_files``: downloaded once per stamp if need be)."""
+    return model_files_local_dir(storage_path=ref.storage_path, stamp=ref.stamp)
 
 
 def load_predictor(ref: ModelRef) -> Predictor:

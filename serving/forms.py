@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from django import forms
 
 from ner import limits
-from serving.services import STRING_INDEX_TYPES, UNICODE_CODE_POINT
+from serving.azure_wire import STRING_INDEX_TYPES, UNICODE_CODE_POINT
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet

@@ -7,12 +7,13 @@ from typing import Any
 from rest_framework import serializers
 
 from ner import limits
+from projects.serializer_fields import TextField
+from serving.azure_wire import STRING_INDEX_TYPES, UNICODE_CODE_POINT
 from serving.models import Deployment
-from serving.services import STRING_INDEX_TYPES, UNICODE_CODE_POINT
 
 
 class DeploymentOutputSerializer(serializers.ModelSerializer):
-    model = serializers.CharField(source="model.name", read_only=True, help_text="The deployed model's name.")
+    model = TextField(source="model.name", read_only=True, help_text="The deployed model's name.")
     model_id = serializers.IntegerField(read_only=True)
     model_trained_at = serializers.DateTimeField(source="model.created_at", read_only=True)
     deployed_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
@@ -24,13 +25,13 @@ class DeploymentOutputSerializer(serializers.ModelSerializer):
 
 
 class DeploymentCreateInputSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=limits.DEPLOYMENT_NAME_MAX, help_text="Letters, digits and _ . - only.")
-    model = serializers.CharField(help_text="The trained model to deploy: its name or its id.")
+    name = TextField(max_length=limits.DEPLOYMENT_NAME_MAX, help_text="Letters, digits and _ . - only.")
+    model = TextField(help_text="The trained model to deploy: its name or its id.")
 
 
 class DeploymentReplaceInputSerializer(serializers.Serializer):
-    model = serializers.CharField(required=False, help_text="The trained model to deploy: its name or its id.")
-    trainedModelLabel = serializers.CharField(required=False, help_text="Azure's name for `model`.")
+    model = TextField(required=False, help_text="The trained model to deploy: its name or its id.")
+    trainedModelLabel = TextField(required=False, help_text="Azure's name for `model`.")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         model = attrs.get("model") or attrs.get("trainedModelLabel")
@@ -40,8 +41,8 @@ class DeploymentReplaceInputSerializer(serializers.Serializer):
 
 
 class DeploymentSwapInputSerializer(serializers.Serializer):
-    first = serializers.CharField(max_length=limits.DEPLOYMENT_NAME_MAX, help_text="A deployment name.")
-    second = serializers.CharField(max_length=limits.DEPLOYMENT_NAME_MAX, help_text="Another deployment name.")
+    first = TextField(max_length=limits.DEPLOYMENT_NAME_MAX, help_text="A deployment name.")
+    second = TextField(max_length=limits.DEPLOYMENT_NAME_MAX, help_text="Another deployment name.")
 
 
 class DeploymentSwapOutputSerializer(serializers.Serializer):
@@ -49,9 +50,9 @@ class DeploymentSwapOutputSerializer(serializers.Serializer):
 
 
 class PredictDocumentSerializer(serializers.Serializer):
-    id = serializers.CharField(required=False, max_length=64, help_text="Defaults to the position, from 1.")
-    text = serializers.CharField(allow_blank=True, trim_whitespace=False)
-    language = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=35)
+    id = TextField(required=False, max_length=64, help_text="Defaults to the position, from 1.")
+    text = TextField(allow_blank=True, trim_whitespace=False)
+    language = TextField(required=False, allow_null=True, allow_blank=True, max_length=35)
 
 
 class PredictInputSerializer(serializers.Serializer):
@@ -60,7 +61,7 @@ class PredictInputSerializer(serializers.Serializer):
         required=False,
         help_text=f"Up to {limits.PREDICT_DOCUMENTS_MAX} documents, {limits.PREDICT_CHARS_MAX:,} characters in all.",
     )
-    text = serializers.CharField(
+    text = TextField(
         required=False, allow_blank=True, trim_whitespace=False, help_text="Shortcut for one document with id 1."
     )
     stringIndexType = serializers.ChoiceField(
@@ -79,27 +80,27 @@ class PredictInputSerializer(serializers.Serializer):
 
 
 class EntityOutputSerializer(serializers.Serializer):
-    text = serializers.CharField()
-    category = serializers.CharField()
+    text = TextField()
+    category = TextField()
     offset = serializers.IntegerField()
     length = serializers.IntegerField()
     confidenceScore = serializers.FloatField()
 
 
 class WarningOutputSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    message = serializers.CharField()
+    code = TextField()
+    message = TextField()
 
 
 class PredictDocumentOutputSerializer(serializers.Serializer):
-    id = serializers.CharField()
+    id = TextField()
     entities = EntityOutputSerializer(many=True)
     warnings = WarningOutputSerializer(many=True)
 
 
 class PredictOutputSerializer(serializers.Serializer):
-    deploymentName = serializers.CharField()
+    deploymentName = TextField()
     modelId = serializers.IntegerField()
-    modelVersion = serializers.CharField(help_text="The trained model's name.")
-    stringIndexType = serializers.CharField()
+    modelVersion = TextField(help_text="The trained model's name.")
+    stringIndexType = TextField()
     documents = PredictDocumentOutputSerializer(many=True)

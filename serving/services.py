@@ -14,27 +14,34 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import Http404
 from django.utils import timezone
 
+from evaluation.model_files import model_files_stamp
 from evaluation.models import TrainedModel
 from ner import limits
 from ner.offsets import OffsetMapper, TextElementMapper, text_element_length
 from ner.predict import ModelLoadError, ScoredSpan
 from projects.jobs import job_heartbeat, job_is_stale, job_lost_reason, job_recovery_verdict
 from projects.models import ApiKey, Project
+from serving.azure_wire import (
+    STRING_INDEX_TYPES,
+    TEXT_ELEMENTS,
+    UNICODE_CODE_POINT,
+    UTF16_CODE_UNIT,
+    AnalyzeTask,
+    DocumentInput,
+    azure_error,
+    task_item,
+)
 from serving.cache import ModelRef, model_cache
 from serving.models import AnalyzeJob, Deployment
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
-UNICODE_CODE_POINT = "UnicodeCodePoint"
-UTF16_CODE_UNIT = "Utf16CodeUnit"
-TEXT_ELEMENTS = "TextElements_v8"
-STRING_INDEX_TYPES = (UNICODE_CODE_POINT, UTF16_CODE_UNIT, TEXT_ELEMENTS)
 JOB_RETENTION = timedelta(hours=24)
 # URL words under deployments/ that cannot be deployment names.
 RESERVED_NAMES = frozenset({"swap"})
@@ -108,13 +115,6 @@ def deployment_delete(*, deployment: Deployment) -> None:
 
 
 # --- prediction ----------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class DocumentInput:
-    id: str
-    text: str
-    language: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,9 +256,7 @@ def deployment_models_preload(*, limit: int | None = None) -> int:
 
 
 def _model_ref(model: TrainedModel) -> ModelRef:
-    return ModelRef(
-        model_id=model.pk, storage_path=model.storage_path, stamp=f"{model.storage_path}@{model.created_at.isoformat()}"
-    )
+    return ModelRef(model_id=model.pk, storage_path=model.storage_path, stamp=model_files_stamp(model))
 
 
 def _entities(text: str, spans: Sequence[ScoredSpan], string_index_type: str) -> tuple[Entity, ...]:
@@ -330,22 +328,6 @@ def _predict_with(
 # --- Azure-compatible analyze jobs ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class AnalyzeTask:
-    task_name: str
-    project_name: str
-    deployment_name: str
-    string_index_type: str = TEXT_ELEMENTS
-
-    def to_dict(self) -> dict[str, str]:
-        return {
-            "taskName": self.task_name,
-            "projectName": self.project_name,
-            "deploymentName": self.deployment_name,
-            "stringIndexType": self.string_index_type,
-        }
-
-
 def analyze_job_create(
     *,
     user: AbstractBaseUser,
@@ -403,7 +385,7 @@ def analyze_jobs_recover(stale_before: datetime) -> int:
                 reason = job_lost_reason(what="job", attempts=job.attempts)
                 job.status = AnalyzeJob.Status.FAILED
                 job.task_results = [
-                    {**_task_item(task, "failed", None), "error": _azure_error("InternalServerError", reason)}
+                    {**task_item(task, "failed", None), "error": azure_error("InternalServerError", reason)}
                     for task in job.request["tasks"]
                 ]
             else:
@@ -412,22 +394,6 @@ def analyze_jobs_recover(stale_before: datetime) -> int:
             job.save(update_fields=["status", "task_results", "updated_at"])
         touched += 1
     return touched
-
-
-def _task_item(task: dict[str, str], status: str, results: dict[str, Any] | None) -> dict[str, Any]:
-    item: dict[str, Any] = {
-        "kind": "CustomEntityRecognitionLROResults",
-        "taskName": task["taskName"],
-        "lastUpdateDateTime": _azure_time(timezone.now()),
-        "status": status,
-    }
-    if results is not None:
-        item["results"] = results
-    return item
-
-
-def _azure_time(moment: Any) -> str:
-    return moment.astimezone(timezone.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def analyze_job_execute(*, job_id: str) -> AnalyzeJob | None:
@@ -459,22 +425,13 @@ def analyze_job_execute(*, job_id: str) -> AnalyzeJob | None:
     return job
 
 
-def _azure_error(code: str, message: str, inner_code: str | None = None, target: str | None = None) -> dict[str, Any]:
-    error: dict[str, Any] = {"code": code, "message": message}
-    if target:
-        error["target"] = target
-    if inner_code:
-        error["innererror"] = {"code": inner_code, "message": message}
-    return error
-
-
 def _run_task(job: AnalyzeJob, task: dict[str, str], documents: list[DocumentInput]) -> dict[str, Any]:
     from projects.roles import Permission
     from projects.selectors import project_get_for_user  # the same access rule as at submission
 
     def failed(code: str, message: str, inner: str) -> dict[str, Any]:
-        item = _task_item(task, "failed", None)
-        item["error"] = _azure_error(code, message, inner)
+        item = task_item(task, "failed", None)
+        item["error"] = azure_error(code, message, inner)
         return item
 
     try:
@@ -486,7 +443,7 @@ def _run_task(job: AnalyzeJob, task: dict[str, str], documents: list[DocumentInp
         deployment = deployment_resolve(project=project, name=task["deploymentName"])
     except Http404 as error:
         return failed("NotFound", str(error), "ProjectNotFound")
-    except Exception as error:  # PermissionDenied and friends
+    except PermissionDenied as error:
         return failed("Unauthorized", str(error) or "Not allowed.", "Unauthorized")
 
     errors: list[dict[str, Any]] = []
@@ -496,12 +453,12 @@ def _run_task(job: AnalyzeJob, task: dict[str, str], documents: list[DocumentInp
         if problem is None:
             good.append(document)
         else:
-            errors.append({"id": document.id, "error": _azure_error("InvalidArgument", problem, "InvalidDocument")})
+            errors.append({"id": document.id, "error": azure_error("InvalidArgument", problem, "InvalidDocument")})
     try:
         results = _predict_with(deployment, good, task["stringIndexType"])[0] if good else []
     except PredictionUnavailable as error:
         return failed("InternalServerError", str(error), "ModelUnavailable")
-    return _task_item(
+    return task_item(
         task,
         "succeeded",
         {

@@ -1,6 +1,6 @@
 """HTML pages: the deployments list, a deployment's page, deploy/redeploy, swap, delete, and "Try it".
 
-Each page fetches its project through ``project_get_for_user`` (404 for non-members, 403 for a role without the
+Each page fetches its project through ``projects.access.project_for`` (404 for non-members, 403 for a role without the
 permission); writes go through one service each.
 """
 
@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from ner import limits
 from projects import selectors as project_selectors
+from projects.access import project_for
 from projects.forms import add_service_error
 from projects.models import Project
 from projects.roles import Permission
@@ -29,10 +30,6 @@ if TYPE_CHECKING:
     from django.http import HttpRequest
 
 
-def _project(request: HttpRequest, project_name: str, permission: Permission) -> Project:
-    return project_selectors.project_get_for_user(user=request.user, name=project_name, permission=permission)
-
-
 def _can(request: HttpRequest, project: Project, permission: Permission) -> bool:
     return project_selectors.user_can(user=request.user, project=project, permission=permission)
 
@@ -40,7 +37,7 @@ def _can(request: HttpRequest, project: Project, permission: Permission) -> bool
 @login_required
 @require_GET
 def deployment_list(request: HttpRequest, project_name: str) -> HttpResponse:
-    project = _project(request, project_name, Permission.VIEW)
+    project = project_for(request, project_name, Permission.VIEW)
     deployments = selectors.deployment_list(project=project)
     context = {
         "project": project,
@@ -56,7 +53,7 @@ def deployment_list(request: HttpRequest, project_name: str) -> HttpResponse:
 @login_required
 @require_GET
 def deployment_detail(request: HttpRequest, project_name: str, deployment_name: str) -> HttpResponse:
-    project = _project(request, project_name, Permission.VIEW)
+    project = project_for(request, project_name, Permission.VIEW)
     deployment = selectors.deployment_get(project=project, name=deployment_name)
     context = {
         "project": project,
@@ -72,7 +69,7 @@ def deployment_detail(request: HttpRequest, project_name: str, deployment_name: 
 @require_http_methods(["GET", "POST"])
 def deployment_deploy(request: HttpRequest, project_name: str) -> HttpResponse:
     """Deploy a model under a new name, or redeploy an existing name (``?name=`` preselects it)."""
-    project = _project(request, project_name, Permission.DEPLOY)
+    project = project_for(request, project_name, Permission.DEPLOY)
     models = selectors.deployable_model_list(project=project)
     initial = {"name": request.GET.get("name", "production")}
     form = DeployForm(request.POST or None, models=models, initial=initial)
@@ -99,7 +96,7 @@ def deployment_deploy(request: HttpRequest, project_name: str) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def deployment_swap(request: HttpRequest, project_name: str) -> HttpResponse:
-    project = _project(request, project_name, Permission.DEPLOY)
+    project = project_for(request, project_name, Permission.DEPLOY)
     deployments = selectors.deployment_list(project=project)
     form = SwapForm(request.POST or request.GET or None, deployments=deployments)
     if request.method == "POST" and form.is_valid():
@@ -124,7 +121,7 @@ def deployment_swap(request: HttpRequest, project_name: str) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def deployment_delete(request: HttpRequest, project_name: str, deployment_name: str) -> HttpResponse:
-    project = _project(request, project_name, Permission.DEPLOY)
+    project = project_for(request, project_name, Permission.DEPLOY)
     deployment = selectors.deployment_get(project=project, name=deployment_name)
     if request.method == "POST":
         services.deployment_delete(deployment=deployment)
@@ -162,7 +159,7 @@ def _segments(text: str, result: services.DocumentResult, colors: dict[str, str]
 @require_http_methods(["GET", "POST"])
 def try_it(request: HttpRequest, project_name: str) -> HttpResponse:
     """Paste a text, pick a deployment, see its entities; htmx posts get the results partial only."""
-    project = _project(request, project_name, Permission.PREDICT)
+    project = project_for(request, project_name, Permission.PREDICT)
     deployments = selectors.deployment_list(project=project)
     form = TryItForm(
         request.POST or None,
@@ -198,7 +195,7 @@ def try_it(request: HttpRequest, project_name: str) -> HttpResponse:
 @require_GET
 def project_next_steps_card(request: HttpRequest, project_name: str) -> HttpResponse:
     """The dashboard's "what to do next" card (loaded into the dashboard by htmx; a page of its own without)."""
-    project = _project(request, project_name, Permission.VIEW)
+    project = project_for(request, project_name, Permission.VIEW)
     context = {"project": project, "next": project_next_steps(project=project, user=request.user)}
     template = "serving/next_steps.html#card" if request.htmx else "serving/next_steps.html"
     return render(request, template, context)

@@ -253,7 +253,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "projects.pagination.PagePagination",
     "PAGE_SIZE": 100,
-    "EXCEPTION_HANDLER": "rest_framework.views.exception_handler",
+    "EXCEPTION_HANDLER": "projects.api_errors.exception_handler",
     "NUM_PROXIES": NERLAB_TRUSTED_PROXY_COUNT,
 }
 SPECTACULAR_SETTINGS = {

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+from importlib import import_module
+from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
+from rest_framework import serializers
 
+from projects.serializer_fields import TextOnly
 from tests.factories import DocumentFactory
 
 HUGE = str(10**30)
@@ -80,3 +84,39 @@ def test_a_huge_id_in_a_body_list_is_a_400_not_an_overflow(owner_api, project):
     url = f"/api/v1/projects/{project.name}/documents/{document.pk}/suggestions/restore/"
     response = owner_api.post(url, {"suggestions": [10**30]}, format="json")
     assert response.status_code == 400 and "suggestions" in response.json()
+
+
+APPS = {"projects", "labeling", "evaluation", "serving", "portability"}
+
+
+def _serializer_classes() -> list[type[serializers.Serializer]]:
+    found, pending = [], [serializers.Serializer]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        # Output serializers are never given data (the house naming: *OutputSerializer).
+        if "Output" not in cls.__name__ and cls.__module__.split(".")[0] in APPS:
+            found.append(cls)
+    return found
+
+
+def _writable_text_fields(field: Any, where: str) -> list[tuple[str, Any]]:
+    if isinstance(field, serializers.ListField | serializers.DictField):
+        return _writable_text_fields(field.child, f"{where}[]")
+    if isinstance(field, serializers.BaseSerializer):
+        fields = getattr(field, "child", field).fields if not field.read_only else {}
+        return [hit for name, inner in fields.items() for hit in _writable_text_fields(inner, f"{where}.{name}")]
+    return [(where, field)] if isinstance(field, serializers.CharField) and not field.read_only else []
+
+
+def test_every_text_field_of_every_serializer_takes_strings_only():
+    """{"name": 5} is refused by every text input, not only by the ones the test above posts to."""
+    import_module("config.urls")  # every API module, so every serializer class, is loaded
+    lenient = [
+        f"{cls.__module__}.{cls.__qualname__}{where}"
+        for cls in _serializer_classes()
+        for name, field in cls().fields.items()
+        for where, text in _writable_text_fields(field, f".{name}")
+        if not isinstance(text, TextOnly)
+    ]
+    assert lenient == [], "\n".join(lenient)

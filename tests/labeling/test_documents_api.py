@@ -150,9 +150,9 @@ def test_span_create_errors_are_400_with_the_rule(api, project):
     document = DocumentFactory(project=project, text=TEXT)
     SpanFactory(document=document, entity_type=person, start=0, end=11)
     overlap = api.post(_spans(project, document), {"entity_type": person.pk, "start": 6, "end": 17}, format="json")
-    assert overlap.status_code == 400 and "overlaps Person at 0-11" in overlap.json()["detail"][0]
+    assert overlap.status_code == 400 and "overlaps Person at 0-11" in overlap.json()["non_field_errors"][0]
     outside = api.post(_spans(project, document), {"entity_type": person.pk, "start": 30, "end": 60}, format="json")
-    assert outside.status_code == 400 and "outside the document" in outside.json()["detail"][0]
+    assert outside.status_code == 400 and "outside the document" in outside.json()["non_field_errors"][0]
     wrong_type = api.post(_spans(project, document), {"entity_type": foreign.pk, "start": 12, "end": 17}, format="json")
     assert wrong_type.status_code == 400 and "no entity type with id" in wrong_type.json()["entity_type"][0]
     assert Span.objects.count() == 1

@@ -15,8 +15,9 @@ from portability.selectors import _project_path, project_data_inventory
 from projects.models import Project
 from projects.services import api_key_create, project_delete
 from serving.models import AnalyzeJob
-from serving.services import AnalyzeTask, DocumentInput, analyze_job_create, deployment_create_or_replace
+from serving.services import deployment_create_or_replace
 from tests.factories import UserFactory
+from tests.serving.helpers import analyze_job
 
 LOCAL_APPS = {"projects", "labeling", "evaluation", "serving", "portability"}
 
@@ -49,15 +50,7 @@ def test_project_deletion_removes_every_row_and_file(project, user, trained, dja
     upload = import_job_create(project=project, user=user, format="jsonl", data=b'{"text": "x"}\n', file_name="a.jsonl")
     assert default_storage.exists(upload.file_path)
     api_key, _ = api_key_create(user=user, name="predict", project=project)
-    analyze_job_create(
-        user=user,
-        api_key=api_key,
-        api_version="2023-04-01",
-        display_name="",
-        documents=[DocumentInput(id="1", text="Alice went to Paris.", language="en")],
-        tasks=[AnalyzeTask(task_name="t", project_name=project.name, deployment_name="production")],
-        character_count=20,
-    )
+    analyze_job(user, project.name, api_key, text="Alice went to Paris.")
     services.azure_export_run(user=user, project=project, api_version="2023-04-01")
     pk = project.pk
     before = _rows_referencing(pk)
@@ -76,15 +69,7 @@ def test_project_deletion_removes_every_row_and_file(project, user, trained, dja
 
 def test_analyze_jobs_of_other_projects_survive(project, user, django_capture_on_commit_callbacks):
     other = Project.objects.create(name="other", language="en")
-    analyze_job_create(
-        user=user,
-        api_key=None,
-        api_version="2023-04-01",
-        display_name="",
-        documents=[DocumentInput(id="1", text="Hello", language="en")],
-        tasks=[AnalyzeTask(task_name="t", project_name="other", deployment_name="production")],
-        character_count=5,
-    )
+    analyze_job(user, "other")
     with django_capture_on_commit_callbacks(execute=True):
         project_delete(project=project)
     assert AnalyzeJob.objects.count() == 1 and other.pk

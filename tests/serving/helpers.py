@@ -1,9 +1,11 @@
-"""Trained-model rows for the serving tests, built without the training service (which another app owns)."""
+"""Trained-model rows for the serving tests, built without the training service (which another app owns), and
+queued Azure analyze jobs."""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 from django.core.files.storage import default_storage
 from django.utils import timezone
@@ -11,7 +13,10 @@ from django.utils import timezone
 from evaluation.models import DatasetSnapshot, Evaluation, TrainedModel, TrainingRun
 from ner.metrics import evaluate
 from ner.types import LabeledDoc, Span
-from projects.models import Project
+from projects.models import ApiKey, Project
+from serving.azure_wire import AnalyzeTask, DocumentInput
+from serving.models import AnalyzeJob
+from serving.services import analyze_job_create
 
 
 def model_row(project: Project, name: str, model_dir: Path | None = None, labels: tuple[str, ...] = ()) -> TrainedModel:
@@ -58,3 +63,16 @@ def model_row(project: Project, name: str, model_dir: Path | None = None, labels
         shutil.copytree(model_dir, default_storage.path(model.storage_path), dirs_exist_ok=True)
     Evaluation.objects.create(model=model, report=report.to_dict())
     return model
+
+
+def analyze_job(user: Any, project_name: str, api_key: ApiKey | None = None, text: str = "Hello") -> AnalyzeJob:
+    """A queued Azure analyze job: one document, one task on ``project_name``'s deployment "production"."""
+    return analyze_job_create(
+        user=user,
+        api_key=api_key,
+        api_version="2023-04-01",
+        display_name="",
+        documents=[DocumentInput(id="1", text=text, language="en")],
+        tasks=[AnalyzeTask(task_name="t", project_name=project_name, deployment_name="production")],
+        character_count=len(text),
+    )
