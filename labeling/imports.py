@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from functools import partial
@@ -44,7 +44,6 @@ from ner.formats.label_studio import read_label_studio, read_label_studio_csv
 from ner.formats.prodigy import read_prodigy
 from ner.names import InvalidName, check_entity_type_name
 from ner.spans import SpanError, check_bounds, conflict_message, find_conflict
-from ner.splits import split_documents
 from ner.text import UploadError, check_meta, check_text, content_hash, read_uploads
 from ner.tokens import token_bounds
 from ner.types import LabeledDoc
@@ -503,67 +502,12 @@ def _write(
 # --- exporting -------------------------------------------------------------------------------------------------------
 
 
-def _document_rows(
-    project: Project, documents: QuerySet[Document] | Iterable[int] | None
-) -> Iterator[list[tuple[Any, ...]]]:
-    """The selected documents' (pk, name, text, content_hash, language, split, meta), in id order, in chunks."""
-    fields = ("pk", "name", "text", "content_hash", "language", "split", "meta")
-    rows = Document.objects.filter(project=project).order_by("pk")
-    if isinstance(documents, QuerySet):
-        rows = rows.filter(pk__in=documents.order_by().values("pk"))
-    elif documents is not None:
-        ids = sorted({int(pk) for pk in documents})
-        for start in range(0, len(ids), _IN_CHUNK):
-            yield list(rows.filter(pk__in=ids[start : start + _IN_CHUNK]).values_list(*fields))
-        return
-    chunk: list[tuple[Any, ...]] = []
-    for row in rows.values_list(*fields).iterator(chunk_size=2_000):
-        chunk.append(row)
-        if len(chunk) >= _IN_CHUNK:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
 def labeled_docs_export(
     *, project: Project, documents: QuerySet[Document] | Iterable[int] | None = None
 ) -> list[LabeledDoc]:
-    """The project's documents (all, or those in ``documents``: a queryset or ids) as LabeledDocs, by id.
-
-    Each carries its spans, its name, its metadata, its language (the project's when it has none of its own) and its
-    effective split: the manual one, else the project's rule (``ner.splits``), so an export says which side each
-    document trains on. Reads go in chunks (one document query plus one span query per 900 documents).
-    """
-    type_names = dict(project.entity_types.values_list("pk", "name"))
-    exported: list[LabeledDoc] = []
-    for chunk in _document_rows(project, documents):
-        ids = [row[0] for row in chunk]
-        spans: dict[int, list[NerSpan]] = {pk: [] for pk in ids}
-        for document_id, start, end, type_id in (
-            Span.objects.filter(document_id__in=ids)
-            .order_by()
-            .values_list("document_id", "start", "end", "entity_type_id")
-        ):
-            spans[document_id].append(NerSpan(start, end, type_names[type_id]))
-        sides = split_documents(
-            [(row[3], row[5]) for row in chunk],
-            mode=project.split_mode,  # type: ignore[arg-type]
-            seed=project.split_seed,
-            test_percent=project.test_percent,
-        )
-        for (pk, name, text, _digest, language, _split, meta), side in zip(chunk, sides, strict=True):
-            exported.append(
-                LabeledDoc(
-                    text=text,
-                    spans=tuple(sorted(spans[pk])),
-                    name=name,
-                    language=language or project.language,
-                    split=side,
-                    meta=dict(meta or {}),
-                )
-            )
-    return exported
+    """The project's documents (all, or those in ``documents``: a queryset or ids) as LabeledDocs, by id, with
+    their spans, metadata, language and effective split (``selectors.documents_labeled``)."""
+    return list(selectors.documents_labeled(project=project, documents=documents).values())
 
 
 @dataclass(frozen=True, slots=True)
