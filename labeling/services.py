@@ -11,9 +11,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from labeling.audit import span_event_record
+from labeling.importing import NAME_MAX, default_language, document_language, project_lock
 from labeling.models import Document, Span, SpanEvent
 from ner import limits
-from ner.names import InvalidName, check_entity_type_name, normalize_language, primary_language
+from ner.names import InvalidName, check_entity_type_name, normalize_language
 from ner.spans import SpanError, check_new_span, snap_to_tokens, span_problems
 from ner.text import TextFile, UploadError, check_text, content_hash, read_uploads
 from ner.tokens import token_bounds
@@ -25,7 +26,6 @@ from projects.services import entity_type_create
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
-NAME_MAX: Final = Document._meta.get_field("name").max_length or 500
 # SQLite allows 32,766 variables per statement and PostgreSQL 65,535; stay far below both.
 _IN_CHUNK = 900
 _BULK_BATCH = 500
@@ -72,12 +72,6 @@ def _stored_hashes(project: Project, hashes: Iterable[str]) -> set[str]:
     return stored
 
 
-def _lock_project(project: Project) -> None:
-    # Serialises every write that adds documents to one project, so the document-limit count and the
-    # duplicate check cannot be raced by a second upload (the unique constraint would then fail mid-write).
-    Project.objects.select_for_update().only("pk").get(pk=project.pk)
-
-
 def _split_new(project: Project, named_hashes: Sequence[tuple[str, str]]) -> tuple[set[int], list[str]]:
     """Which positions in ``named_hashes`` are new, and the names of the duplicates (stored or repeated)."""
     stored = _stored_hashes(project, (digest for _, digest in named_hashes))
@@ -109,11 +103,6 @@ def _name_error(name: str) -> str | None:
     return None
 
 
-def _default_language(project: Project) -> str:
-    # Blank means "the project's language"; a multilingual project needs every document's language spelled out.
-    return project.language if project.multilingual else ""
-
-
 def _clean_for_bulk(document: Document) -> None:
     # Field validation without queries: uniqueness was checked above under the project lock, the foreign keys are
     # rows we hold, and full_clean would otherwise spend four queries per document on uploads of thousands of files.
@@ -135,13 +124,13 @@ def document_upload(*, project: Project, user: AbstractBaseUser, uploads: list[t
     errors.extend(error for file in reading.files if (error := _name_error(file.name)))
     hashed: list[tuple[TextFile, str]] = [(file, file.content_hash) for file in reading.files]
     with transaction.atomic():
-        _lock_project(project)
+        project_lock(project)
         keep, duplicates = _split_new(project, [(file.name, digest) for file, digest in hashed])
         if (limit_error := _limit_error(project, len(keep))) is not None:
             errors.append(limit_error)
         if errors:
             return UploadResult(duplicates=duplicates, errors=errors)
-        language = _default_language(project)
+        language = default_language(project)
         documents = [
             Document(
                 project=project,
@@ -159,29 +148,6 @@ def document_upload(*, project: Project, user: AbstractBaseUser, uploads: list[t
             _clean_for_bulk(document)
         created = Document.objects.bulk_create(documents, batch_size=_BULK_BATCH)
     return UploadResult(created=created, duplicates=duplicates)
-
-
-def _doc_language(project: Project, doc: LabeledDoc, name: str) -> tuple[str, str | None]:
-    """The language to store for an imported document, or an error."""
-    if not doc.language:
-        return _default_language(project), None
-    try:
-        language = normalize_language(doc.language)
-    except InvalidName as error:
-        return "", f"{name}: {error}"
-    if not project.multilingual:
-        # One language per project: a document in the project's language stores blank (= the project's); a
-        # regional variant of it (en-US in an "en" project, as Azure files write it) keeps its code, which has the
-        # same tokenizer, so an export gives back what was imported.
-        if language == project.language:
-            return "", None
-        if primary_language(language) == primary_language(project.language):
-            return language, None
-        return "", (
-            f"{name}: language {language} differs from the project's ({project.language}); "
-            "make the project multilingual to import documents in several languages"
-        )
-    return language, None
 
 
 def documents_create(*, project: Project, user: AbstractBaseUser, docs: Sequence[LabeledDoc]) -> UploadResult:
@@ -206,12 +172,12 @@ def documents_create(*, project: Project, user: AbstractBaseUser, docs: Sequence
         errors.extend(f"{name}: {problem}" for problem in span_problems(doc.text, doc.spans, policy))
         if doc.split not in (None, "", *Document.Split.values):
             errors.append(f"{name}: split {doc.split!r} is not one of train, test")
-        language, error = _doc_language(project, doc, name)
+        language, error = document_language(project, doc)
         languages.append(language)
         if error is not None:
-            errors.append(error)
+            errors.append(f"{name}: {error}")
     with transaction.atomic():
-        _lock_project(project)
+        project_lock(project)
         keep, duplicates = _split_new(
             project, [(name, content_hash(doc.text)) for doc, name in zip(docs, names, strict=True)]
         )
