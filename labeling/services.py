@@ -1,4 +1,7 @@
-"""Writes for documents and spans. Every span in nerlab is created by ``span_create`` or ``documents_create``."""
+"""Writes for documents and spans.
+
+Every span in nerlab is created by ``span_create`` or, with its document, by ``labeling.importing.documents_add``.
+"""
 
 from __future__ import annotations
 
@@ -11,17 +14,16 @@ from django.db import transaction
 from django.utils import timezone
 
 from labeling.audit import span_event_record
-from labeling.importing import NAME_MAX, default_language, document_language, project_lock
+from labeling.importing import NAME_MAX, default_language, documents_add, documents_check, project_lock
 from labeling.models import Document, Span, SpanEvent
 from ner import limits
-from ner.names import InvalidName, check_entity_type_name, normalize_language
-from ner.spans import SpanError, check_new_span, snap_to_tokens, span_problems
-from ner.text import TextFile, UploadError, check_text, content_hash, read_uploads
+from ner.names import InvalidName, normalize_language
+from ner.spans import SpanError, check_new_span, snap_to_tokens
+from ner.text import TextFile, read_uploads
 from ner.tokens import token_bounds
 from ner.types import LabeledDoc
 from ner.types import Span as NerSpan
 from projects.models import EntityType, Membership, Project
-from projects.services import entity_type_create
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -151,91 +153,23 @@ def document_upload(*, project: Project, user: AbstractBaseUser, uploads: list[t
 
 
 def documents_create(*, project: Project, user: AbstractBaseUser, docs: Sequence[LabeledDoc]) -> UploadResult:
-    """Store labelled documents with their spans (imports, the demo project): all or nothing.
+    """Store labelled documents with their spans (the demo project, tests' fixtures): all or nothing.
 
-    Labels are matched to the project's entity types by name; missing types are created. Documents whose text
-    is already in the project (or repeated in ``docs``) are skipped as duplicates, spans and all.
+    The import's one path (``labeling.importing``) with missing entity types created: the same checks, duplicate
+    handling and limits as any import. Each error names its document; those about the documents come first, then
+    those about the entity types they would create, then the project's limits.
     """
-    policy = project.overlap_policy
-    errors: list[str] = []
-    names = [doc.name or f"document {index + 1}" for index, doc in enumerate(docs)]
-    languages: list[str] = []
-    for doc, name in zip(docs, names, strict=True):
-        if (error := _name_error(name)) is not None:
-            errors.append(error)
-        try:
-            check_text(doc.text, name)
-        except UploadError as error:
-            errors.append(str(error))
-            languages.append("")
-            continue
-        errors.extend(f"{name}: {problem}" for problem in span_problems(doc.text, doc.spans, policy))
-        if doc.split not in (None, "", *Document.Split.values):
-            errors.append(f"{name}: split {doc.split!r} is not one of train, test")
-        language, error = document_language(project, doc)
-        languages.append(language)
-        if error is not None:
-            errors.append(f"{name}: {error}")
-    with transaction.atomic():
-        project_lock(project)
-        keep, duplicates = _split_new(
-            project, [(name, content_hash(doc.text)) for doc, name in zip(docs, names, strict=True)]
-        )
-        types = {entity_type.name: entity_type for entity_type in project.entity_types.all()}
-        # Only the documents that will be stored bring new entity types; a skipped duplicate adds nothing.
-        first_use: dict[str, str] = {}
-        for index in sorted(keep):
-            for span in docs[index].spans:
-                first_use.setdefault(span.label, names[index])
-        missing = sorted(set(first_use) - set(types))
-        for label in missing:
-            try:
-                check_entity_type_name(label)
-            except InvalidName as error:
-                errors.append(f"{first_use[label]}: {error}")
-        if len(types) + len(missing) > limits.ENTITY_TYPES_MAX:
-            errors.append(
-                f"The documents use {len(missing)} new entity types besides the {len(types)} in {project.name}; "
-                f"a project may have at most {limits.ENTITY_TYPES_MAX}"
-            )
-        if (limit_error := _limit_error(project, len(keep))) is not None:
-            errors.append(limit_error)
-        if errors:
-            return UploadResult(duplicates=duplicates, errors=errors)
-        for label in missing:
-            types[label] = entity_type_create(project=project, name=label)
-        now = timezone.now()
-        documents: list[Document] = []
-        kept_docs: list[LabeledDoc] = []
-        for index, doc in enumerate(docs):
-            if index not in keep:
-                continue
-            tagged = bool(doc.spans)
-            document = Document(
-                project=project,
-                name=names[index],
-                text=doc.text,
-                content_hash=content_hash(doc.text),
-                char_count=len(doc.text),
-                language=languages[index],
-                split=doc.split or "",
-                status=Document.Status.TAGGED if tagged else Document.Status.UNTAGGED,
-                tagged_by=user if tagged else None,
-                tagged_at=now if tagged else None,
-                uploaded_by=user,
-            )
-            _clean_for_bulk(document)
-            documents.append(document)
-            kept_docs.append(doc)
-        created = Document.objects.bulk_create(documents, batch_size=_BULK_BATCH)
-        # bulk_create sets primary keys on PostgreSQL and on SQLite >= 3.35 (RETURNING), which Django 6 requires.
-        spans = [
-            Span(document=document, entity_type=types[span.label], start=span.start, end=span.end, created_by=user)
-            for document, doc in zip(created, kept_docs, strict=True)
-            for span in doc.sorted_spans()
+    checked = documents_check(project=project, docs=docs)
+    addition = documents_add(project=project, user=user, checked=checked, create_missing_types=True)
+    duplicates = [item.name for item in addition.duplicates]
+    if not addition.written:
+        problems = [
+            (field, f"{item.name}: {message}") for item in addition.candidates for field, message in item.problems
         ]
-        Span.objects.bulk_create(spans, batch_size=_BULK_BATCH)
-    return UploadResult(created=created, duplicates=duplicates)
+        errors = [message for field, message in problems if field != "label"]
+        errors += [message for field, message in problems if field == "label"]
+        return UploadResult(duplicates=duplicates, errors=[*errors, *addition.problems])
+    return UploadResult(created=addition.created, duplicates=duplicates)
 
 
 @transaction.atomic
