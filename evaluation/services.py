@@ -23,7 +23,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -40,7 +40,8 @@ from evaluation.encoders import encoder_for
 from evaluation.model_files import model_files_store
 from evaluation.models import DatasetSnapshot, Evaluation, Prediction, TrainedModel, TrainingRun
 from evaluation.selectors import snapshot_documents
-from labeling.models import Document, Span
+from labeling.models import Document
+from labeling.selectors import documents_labeled
 from labeling.suggestions.services import suggestions_replace
 from ner import limits
 from ner.calibration import CalibrationReport, calibration_report
@@ -55,7 +56,6 @@ from ner.text import content_hash as text_content_hash
 from ner.tokens import MULTILINGUAL
 from ner.train import CNN_REPRESENTATION, Progress, TrainCancelled, TrainError, TrainResult, TrainSettings, train
 from ner.types import LabeledDoc
-from ner.types import Span as NerSpan
 from projects.exceptions import Conflict
 from projects.jobs import (
     job_heartbeat,
@@ -116,41 +116,14 @@ def _training_documents_queryset(project: Project) -> QuerySet[Document]:
     return documents.filter(Q(spans__isnull=False)).distinct()
 
 
-def _training_documents(project: Project) -> list[Document]:
-    return list(
-        _training_documents_queryset(project)
-        .order_by("id")
-        .only("id", "name", "text", "content_hash", "language", "split")
-    )
-
-
-def _labeled_docs(project: Project, documents: list[Document]) -> list[LabeledDoc]:
-    spans: dict[int, list[NerSpan]] = {document.pk: [] for document in documents}
-    rows = Span.objects.filter(document__in=[d.pk for d in documents]).values_list(
-        "document_id", "start", "end", "entity_type__name"
-    )
-    for document_id, start, end, label in rows.iterator(chunk_size=2000):
-        spans[document_id].append(NerSpan(start, end, label))
+def _training_docs(project: Project) -> list[LabeledDoc]:
+    """The training documents as LabeledDocs in id order, each with its effective split and, as its only
+    metadata, its document id (the snapshot file keeps that, not what the document's own metadata says)."""
     try:
-        sides = split_documents(
-            [(document.content_hash, document.split or None) for document in documents],
-            mode=project.split_mode,  # type: ignore[arg-type]
-            seed=project.split_seed,
-            test_percent=project.test_percent,
-        )
+        labeled = documents_labeled(project=project, documents=_training_documents_queryset(project))
     except SplitError as error:
         raise ValidationError(str(error)) from None
-    return [
-        LabeledDoc(
-            text=document.text,
-            spans=tuple(sorted(spans[document.pk])),
-            name=document.name,
-            language=document.language or project.language,
-            split=side,
-            meta={"document_id": str(document.pk)},
-        )
-        for document, side in zip(documents, sides, strict=True)
-    ]
+    return [replace(doc, meta={"document_id": str(pk)}) for pk, doc in labeled.items()]
 
 
 def _scope_words(project: Project) -> str:
@@ -187,7 +160,7 @@ def snapshot_create(*, project: Project, user: AbstractBaseUser | None = None) -
     Raises ValidationError when they cannot train a model that can be evaluated: fewer than
     ``TRAINING_DOCUMENTS_MIN`` documents, an empty test set, an empty training set or no tags.
     """
-    docs = _labeled_docs(project, _training_documents(project))
+    docs = _training_docs(project)
     _check_trainable(project, docs)
     digest = snapshot_hash(docs)
     train_ids = [int(doc.meta["document_id"]) for doc in docs if doc.split == "train"]

@@ -4,9 +4,11 @@ Kept apart from ``services.py``, which holds the writes the tagging pages make o
 import/export is a family of its own — reports, file-level wrappers, the ImportJob lifecycle, storage — that the
 clone, the whole-project archive, the Azure authoring API and the command line build on:
 
-- ``labeled_docs_import(project=, user=, docs=, create_missing_types=)`` -> ``ImportReport``: validate every
-  document completely, then write all of them in one transaction, or nothing.
-- ``labeled_docs_export(project=, documents=)`` -> ``list[LabeledDoc]``: texts, spans, effective split, language.
+- ``labeled_docs_import(project=, user=, docs=, create_missing_types=)`` -> ``ImportReport``: the one path that
+  adds documents (``labeling.importing``: validate every document completely, then write all of them in one
+  transaction, or nothing), told as a report.
+- ``labeled_docs_export(project=, documents=)`` -> ``list[LabeledDoc]``: texts, spans, effective split, language
+  (``selectors.documents_labeled``, which training snapshots read too).
 - ``project_import_file`` / ``project_export_file``: the same, from and to the bytes of a file in any format.
 - ``import_job_start`` / ``import_job_execute`` / ``import_job_retry``: uploads kept in storage, run now when
   small, queued to Celery (after commit) when large; the page polls the ImportJob row.
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from functools import partial
@@ -31,9 +33,8 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from labeling import selectors
-from labeling.models import Document, ImportJob, Span
-from labeling.services import NAME_MAX, _doc_language, _lock_project
-from ner import limits
+from labeling.importing import Addition, Progress, documents_add, documents_check
+from labeling.models import Document, ImportJob
 from ner.formats import FORMATS, FormatError, Problem
 from ner.formats.azure import read_azure_labels, read_azure_zip, write_azure
 from ner.formats.conll import SCHEMES, read_conll, write_conll
@@ -42,16 +43,11 @@ from ner.formats.doccano import read_doccano
 from ner.formats.jsonl import read_jsonl
 from ner.formats.label_studio import read_label_studio, read_label_studio_csv
 from ner.formats.prodigy import read_prodigy
-from ner.names import InvalidName, check_entity_type_name
-from ner.spans import SpanError, check_bounds, conflict_message, find_conflict
-from ner.splits import split_documents
-from ner.text import UploadError, check_meta, check_text, content_hash, read_uploads
+from ner.text import read_uploads
 from ner.tokens import token_bounds
 from ner.types import LabeledDoc
-from ner.types import Span as NerSpan
 from projects.jobs import job_heartbeat, job_is_stale, job_lost_reason, job_recovery_verdict, jobs_recover_on_commit
 from projects.models import Project
-from projects.services import entity_type_create
 from projects.storage import project_storage_prefix
 
 if TYPE_CHECKING:
@@ -63,9 +59,6 @@ logger = logging.getLogger(__name__)
 # A job whose row has not moved for NERLAB_IMPORT_STALE_S lost its worker (import_jobs_recover).
 # The report kept on the job row lists at most this many problems (the counts stay exact).
 REPORT_PROBLEMS_MAX: Final = 1_000
-_IN_CHUNK: Final = 900
-_BULK_BATCH: Final = 1_000
-_PROGRESS_STEPS: Final = 20
 
 TOKENIZERS: Final = ("spacy", "whitespace")
 CONTENT_TYPES: Final = {
@@ -76,8 +69,6 @@ CONTENT_TYPES: Final = {
     ".csv": "text/csv; charset=utf-8",
     ".spacy": "application/octet-stream",
 }
-
-Progress = Callable[[int], None]
 
 
 def import_async_documents() -> int:
@@ -219,115 +210,7 @@ class ImportOptions:
         )
 
 
-# --- validating and writing LabeledDocs -----------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class _Checked:
-    index: int
-    doc: LabeledDoc
-    where: str
-    name: str
-    digest: str = ""
-    language: str = ""
-    problems: list[tuple[str, str]] = field(default_factory=list)  # (field, message)
-    readable: bool = True  # the text itself is acceptable (an unreadable one cannot even be a duplicate)
-
-
-def _where(index: int, doc: LabeledDoc) -> str:
-    return f"document {index + 1}" + (f" ({doc.name!r})" if doc.name else "")
-
-
-def _token_edges(text: str, language: str) -> tuple[set[int], set[int]]:
-    bounds = token_bounds(text, language)
-    return {start for start, _ in bounds}, {end for _, end in bounds}
-
-
-def _check_spans(checked: _Checked, project: Project, effective_language: str) -> None:
-    """Bounds, length, whitespace, overlap (the project's policy) and, in token mode, token boundaries."""
-    doc = checked.doc
-    policy = project.overlap_policy
-    edges: tuple[set[int], set[int]] | None = None
-    accepted: list[NerSpan] = []
-    for number, span in enumerate(doc.sorted_spans(), start=1):
-        where_field = f"span {number} ({span.label} {span.start}-{span.end})"
-        try:
-            check_bounds(span, doc.text)
-        except SpanError as error:
-            checked.problems.append((where_field, str(error)))
-            continue
-        conflict = find_conflict(reversed(accepted), span, policy)  # type: ignore[arg-type]
-        if conflict is not None:
-            checked.problems.append((where_field, conflict_message(conflict, span)))
-            continue
-        if project.label_mode == Project.LabelMode.TOKEN:
-            if edges is None:
-                edges = _token_edges(doc.text, effective_language)
-            starts, ends = edges
-            for side, offset, known in (("start", span.start, starts), ("end", span.end, ends)):
-                if offset not in known:
-                    checked.problems.append(
-                        (
-                            where_field,
-                            f"{span.label} {span.text_in(doc.text)!r} does not {side} on a token boundary; this "
-                            "project labels whole tokens (fix the offsets, or switch the project to "
-                            "character-precise selections)",
-                        )
-                    )
-                    break
-        accepted.append(span)
-
-
-def _check_doc(index: int, doc: LabeledDoc, project: Project) -> _Checked:
-    checked = _Checked(index=index, doc=doc, where=_where(index, doc), name=doc.name or f"document {index + 1}")
-    try:
-        check_text(doc.text, "")
-    except UploadError as error:
-        checked.problems.append(("text", str(error).removeprefix(": ")))
-        checked.readable = False
-        return checked
-    checked.digest = content_hash(doc.text)
-    if len(checked.name) > NAME_MAX:
-        checked.problems.append(("name", f"the name is {len(checked.name):,} characters long; the limit is {NAME_MAX}"))
-    language, error = _doc_language(project, doc, "")
-    checked.language = language
-    if error is not None:
-        checked.problems.append(("language", error.removeprefix(": ")))
-    if doc.split not in (None, "", *Document.Split.values):
-        checked.problems.append(("split", f"split {doc.split!r} is not one of train, test"))
-    if (meta_error := check_meta(doc.meta)) is not None:
-        checked.problems.append(("meta", meta_error))
-    _check_spans(checked, project, language or project.language)
-    return checked
-
-
-def _stored_documents(project: Project, digests: Iterable[str]) -> dict[str, tuple[int, str]]:
-    """content hash -> (document id, name) for the texts among ``digests`` already in the project."""
-    unique = sorted(set(digests))
-    stored: dict[str, tuple[int, str]] = {}
-    for start in range(0, len(unique), _IN_CHUNK):
-        rows = Document.objects.filter(project=project, content_hash__in=unique[start : start + _IN_CHUNK])
-        stored.update((digest, (pk, name)) for digest, pk, name in rows.values_list("content_hash", "pk", "name"))
-    return stored
-
-
-def _stored_spans(document_ids: Sequence[int]) -> dict[int, set[NerSpan]]:
-    spans: dict[int, set[NerSpan]] = {pk: set() for pk in document_ids}
-    for start in range(0, len(document_ids), _IN_CHUNK):
-        rows = Span.objects.filter(document_id__in=document_ids[start : start + _IN_CHUNK]).values_list(
-            "document_id", "start", "end", "entity_type__name"
-        )
-        for document_id, span_start, span_end, label in rows:
-            spans[document_id].add(NerSpan(span_start, span_end, label))
-    return spans
-
-
-def _describe_difference(incoming: set[NerSpan], stored: set[NerSpan]) -> str:
-    added, missing = len(incoming - stored), len(stored - incoming)
-    return (
-        f"{added} span{'s' if added != 1 else ''} not stored, "
-        f"{missing} stored span{'s' if missing != 1 else ''} not in the file"
-    )
+# --- importing LabeledDocs --------------------------------------------------------------------------------------------
 
 
 def labeled_docs_import(
@@ -353,6 +236,24 @@ def labeled_docs_import(
     ``already_present`` when their spans differ from the stored ones. Labels the project lacks are problems unless
     ``create_missing_types``. Then, under the project's lock, the documents and spans are bulk-created.
     """
+    report = _report_start(docs, unreadable)
+    checked = documents_check(project=project, docs=docs, progress=progress)
+    addition = documents_add(
+        project=project,
+        user=user,
+        checked=checked,
+        create_missing_types=create_missing_types,
+        blocked=bool(report.problem_count),
+        progress=progress,
+    )
+    _report_outcome(report, addition, file_name)
+    if addition.written and progress is not None:
+        progress(100)
+    return report
+
+
+def _report_start(docs: Sequence[LabeledDoc], unreadable: FormatError | None) -> ImportReport:
+    """The report's count of the file's documents, with the records the reader could not read as rejected."""
     report = ImportReport(total=len(docs))
     if unreadable is not None:
         bad_records = max(1, unreadable.records - len(docs))
@@ -360,210 +261,38 @@ def labeled_docs_import(
         report.rejected += bad_records
         for problem in unreadable.problems:
             report.add(problem.message, file=problem.file, where=problem.where, field=problem.field)
-    step = max(1, len(docs) // _PROGRESS_STEPS)
-    checked: list[_Checked] = []
-    for index, doc in enumerate(docs):
-        checked.append(_check_doc(index, doc, project))
-        if progress is not None and index % step == 0:
-            progress(5 + 75 * index // max(1, len(docs)))  # validation is most of the work: 5-80 %
-
-    with transaction.atomic():
-        _lock_project(project)
-        stored = _stored_documents(project, (item.digest for item in checked if item.readable))
-        stored_spans = _stored_spans(sorted({stored[item.digest][0] for item in checked if item.digest in stored}))
-        seen: dict[str, _Checked] = {}
-        candidates: list[_Checked] = []
-        for item in checked:
-            if item.readable and (item.digest in stored or item.digest in seen):
-                report.duplicates += 1
-                incoming = set(item.doc.spans)
-                if item.digest in stored:
-                    pk, name = stored[item.digest]
-                    if incoming != stored_spans[pk]:
-                        report.already_present.append(
-                            Problem(
-                                f"already in the project as {name!r} with different spans "
-                                f"({_describe_difference(incoming, stored_spans[pk])}); the stored document was "
-                                "left unchanged",
-                                file=file_name,
-                                where=item.where,
-                            )
-                        )
-                else:
-                    first = seen[item.digest]
-                    if incoming != set(first.doc.spans):
-                        report.already_present.append(
-                            Problem(
-                                f"repeats the text of {first.where} with different spans; only the first was kept",
-                                file=file_name,
-                                where=item.where,
-                            )
-                        )
-                continue
-            if item.readable:
-                seen[item.digest] = item
-            candidates.append(item)
-
-        types = {entity_type.name: entity_type for entity_type in project.entity_types.all()}
-        first_use: dict[str, _Checked] = {}
-        for item in candidates:
-            for span in item.doc.spans:
-                first_use.setdefault(span.label, item)
-        missing = sorted(set(first_use) - set(types))
-        report.missing_types = missing
-        for label in missing:
-            try:
-                check_entity_type_name(label)
-            except InvalidName as error:
-                first_use[label].problems.append(("label", f"{label!r} cannot be an entity type: {error}"))
-        if not create_missing_types and missing:
-            missing_set = set(missing)
-            for item in candidates:
-                unknown = sorted({span.label for span in item.doc.spans} & missing_set)
-                if unknown:
-                    item.problems.append(
-                        (
-                            "label",
-                            f"unknown entity type{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}: "
-                            "tick “create missing entity types” (API: create_missing_types=true) to create "
-                            f"{'them' if len(unknown) > 1 else 'it'}",
-                        )
-                    )
-        for item in candidates:
-            if item.problems:
-                report.rejected += 1
-                for problem_field, message in item.problems:
-                    report.add(message, file=file_name, where=item.where, field=problem_field)
-            else:
-                report.accepted += 1
-        if create_missing_types and len(types) + len(missing) > limits.ENTITY_TYPES_MAX:
-            report.add(
-                f"the file uses {len(missing)} entity types the project lacks besides its {len(types)}; "
-                f"a project may have at most {limits.ENTITY_TYPES_MAX}",
-                file=file_name,
-            )
-        existing = Document.objects.filter(project=project).count()
-        if existing + report.accepted > limits.DOCUMENTS_MAX:
-            report.add(
-                f"the file adds {report.accepted:,} documents to the {existing:,} already in {project.name}; "
-                f"a project may hold at most {limits.DOCUMENTS_MAX:,}",
-                file=file_name,
-            )
-        if report.problem_count:
-            return report  # nothing was written: the transaction holds no changes
-        if progress is not None:
-            progress(85)
-        if create_missing_types:
-            for label in missing:
-                types[label] = entity_type_create(project=project, name=label)
-            report.created_types = missing
-        report.created_ids = _write(project=project, user=user, items=candidates, types=types)
-        report.written = True
-    if progress is not None:
-        progress(100)
     return report
 
 
-def _write(
-    *, project: Project, user: AbstractBaseUser | None, items: Sequence[_Checked], types: dict[str, Any]
-) -> list[int]:
-    # No full_clean per row: every rule a Document or Span field has was checked above for the whole batch
-    # (text, name length, language, split, span bounds); per-row validation would double a 10,000-document import.
-    now = timezone.now()
-    documents: list[Document] = []
-    for item in items:
-        tagged = bool(item.doc.spans)
-        documents.append(
-            Document(
-                project=project,
-                name=item.name,
-                text=item.doc.text,
-                content_hash=item.digest,
-                char_count=len(item.doc.text),
-                language=item.language,
-                split=item.doc.split or "",
-                status=Document.Status.TAGGED if tagged else Document.Status.UNTAGGED,
-                tagged_by=user if tagged else None,
-                tagged_at=now if tagged else None,
-                uploaded_by=user,
-                meta=dict(item.doc.meta),
-            )
-        )
-    created = Document.objects.bulk_create(documents, batch_size=_BULK_BATCH)
-    # bulk_create sets primary keys on PostgreSQL and on SQLite >= 3.35 (RETURNING), which Django 6 requires.
-    spans = [
-        Span(document=document, entity_type=types[span.label], start=span.start, end=span.end, created_by=user)
-        for document, item in zip(created, items, strict=True)
-        for span in item.doc.sorted_spans()
+def _report_outcome(report: ImportReport, addition: Addition, file_name: str) -> None:
+    report.duplicates += len(addition.duplicates)
+    report.already_present = [
+        Problem(message, file=file_name, where=item.where) for item, message in addition.differing
     ]
-    Span.objects.bulk_create(spans, batch_size=_BULK_BATCH * 2)
-    return [document.pk for document in created]
+    report.missing_types = addition.missing_types
+    for item in addition.candidates:
+        if item.problems:
+            report.rejected += 1
+            for problem_field, message in item.problems:
+                report.add(message, file=file_name, where=item.where, field=problem_field)
+        else:
+            report.accepted += 1
+    for message in addition.problems:
+        report.add(message, file=file_name)
+    report.created_types = addition.created_types
+    report.created_ids = [document.pk for document in addition.created]
+    report.written = addition.written
 
 
 # --- exporting -------------------------------------------------------------------------------------------------------
 
 
-def _document_rows(
-    project: Project, documents: QuerySet[Document] | Iterable[int] | None
-) -> Iterator[list[tuple[Any, ...]]]:
-    """The selected documents' (pk, name, text, content_hash, language, split, meta), in id order, in chunks."""
-    fields = ("pk", "name", "text", "content_hash", "language", "split", "meta")
-    rows = Document.objects.filter(project=project).order_by("pk")
-    if isinstance(documents, QuerySet):
-        rows = rows.filter(pk__in=documents.order_by().values("pk"))
-    elif documents is not None:
-        ids = sorted({int(pk) for pk in documents})
-        for start in range(0, len(ids), _IN_CHUNK):
-            yield list(rows.filter(pk__in=ids[start : start + _IN_CHUNK]).values_list(*fields))
-        return
-    chunk: list[tuple[Any, ...]] = []
-    for row in rows.values_list(*fields).iterator(chunk_size=2_000):
-        chunk.append(row)
-        if len(chunk) >= _IN_CHUNK:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
 def labeled_docs_export(
     *, project: Project, documents: QuerySet[Document] | Iterable[int] | None = None
 ) -> list[LabeledDoc]:
-    """The project's documents (all, or those in ``documents``: a queryset or ids) as LabeledDocs, by id.
-
-    Each carries its spans, its name, its metadata, its language (the project's when it has none of its own) and its
-    effective split: the manual one, else the project's rule (``ner.splits``), so an export says which side each
-    document trains on. Reads go in chunks (one document query plus one span query per 900 documents).
-    """
-    type_names = dict(project.entity_types.values_list("pk", "name"))
-    exported: list[LabeledDoc] = []
-    for chunk in _document_rows(project, documents):
-        ids = [row[0] for row in chunk]
-        spans: dict[int, list[NerSpan]] = {pk: [] for pk in ids}
-        for document_id, start, end, type_id in (
-            Span.objects.filter(document_id__in=ids)
-            .order_by()
-            .values_list("document_id", "start", "end", "entity_type_id")
-        ):
-            spans[document_id].append(NerSpan(start, end, type_names[type_id]))
-        sides = split_documents(
-            [(row[3], row[5]) for row in chunk],
-            mode=project.split_mode,  # type: ignore[arg-type]
-            seed=project.split_seed,
-            test_percent=project.test_percent,
-        )
-        for (pk, name, text, _digest, language, _split, meta), side in zip(chunk, sides, strict=True):
-            exported.append(
-                LabeledDoc(
-                    text=text,
-                    spans=tuple(sorted(spans[pk])),
-                    name=name,
-                    language=language or project.language,
-                    split=side,
-                    meta=dict(meta or {}),
-                )
-            )
-    return exported
+    """The project's documents (all, or those in ``documents``: a queryset or ids) as LabeledDocs, by id, with
+    their spans, metadata, language and effective split (``selectors.documents_labeled``)."""
+    return list(selectors.documents_labeled(project=project, documents=documents).values())
 
 
 @dataclass(frozen=True, slots=True)

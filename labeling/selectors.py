@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from django.core.cache import cache
 from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
@@ -17,6 +17,8 @@ from labeling.models import Document, ImportJob, Span
 from ner import limits
 from ner.splits import split_documents
 from ner.tokens import token_bounds
+from ner.types import LabeledDoc, Split
+from ner.types import Span as NerSpan
 from projects.models import EntityType, Membership, Project
 
 if TYPE_CHECKING:
@@ -166,15 +168,80 @@ def document_token_bounds(*, document: Document) -> list[tuple[int, int]]:
     return bounds
 
 
-def documents_effective_split(*, project: Project, documents: Sequence[Document]) -> dict[int, str]:
-    """Each document's side ("train"/"test"): its manual split, else the project's rule (``ner.splits``)."""
-    sides = split_documents(
-        [(document.content_hash, document.split) for document in documents],
+def _effective_sides(project: Project, documents: Iterable[tuple[str, str | None]]) -> list[Split]:
+    return split_documents(
+        documents,
         mode=project.split_mode,  # type: ignore[arg-type]
         seed=project.split_seed,
         test_percent=project.test_percent,
     )
+
+
+def documents_effective_split(*, project: Project, documents: Sequence[Document]) -> dict[int, str]:
+    """Each document's side ("train"/"test"): its manual split, else the project's rule (``ner.splits``)."""
+    sides = _effective_sides(project, [(document.content_hash, document.split) for document in documents])
     return {document.pk: side for document, side in zip(documents, sides, strict=True)}
+
+
+_LABELED_FIELDS: Final = ("pk", "name", "text", "content_hash", "language", "split", "meta")
+_LABELED_CHUNK: Final = 900  # ids per IN (...): SQLite allows 32,766 variables per statement, PostgreSQL 65,535
+
+
+def _document_rows(
+    project: Project, documents: QuerySet[Document] | Iterable[int] | None
+) -> Iterator[list[tuple[Any, ...]]]:
+    """The selected documents' (pk, name, text, content_hash, language, split, meta), in id order, in chunks."""
+    rows = Document.objects.filter(project=project).order_by("pk")
+    if isinstance(documents, QuerySet):
+        rows = rows.filter(pk__in=documents.order_by().values("pk"))
+    elif documents is not None:
+        ids = sorted({int(pk) for pk in documents})
+        for start in range(0, len(ids), _LABELED_CHUNK):
+            yield list(rows.filter(pk__in=ids[start : start + _LABELED_CHUNK]).values_list(*_LABELED_FIELDS))
+        return
+    chunk: list[tuple[Any, ...]] = []
+    for row in rows.values_list(*_LABELED_FIELDS).iterator(chunk_size=2_000):
+        chunk.append(row)
+        if len(chunk) >= _LABELED_CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def documents_labeled(
+    *, project: Project, documents: QuerySet[Document] | Iterable[int] | None = None
+) -> dict[int, LabeledDoc]:
+    """The project's documents (all, or those in ``documents``: a queryset or ids) as LabeledDocs by id, in id order.
+
+    Each carries its spans, its name, its metadata, its language (the project's when it has none of its own) and its
+    effective split: the manual one, else the project's rule (``ner.splits``). Exports and training snapshots both
+    read documents through here, so a file says which side each document trains on exactly as training does.
+    Reads go in chunks (one document query plus one span query per 900 documents). Raises ``SplitError`` when the
+    project's split settings or a stored manual split are invalid.
+    """
+    type_names = dict(project.entity_types.values_list("pk", "name"))
+    labeled: dict[int, LabeledDoc] = {}
+    for chunk in _document_rows(project, documents):
+        ids = [row[0] for row in chunk]
+        spans: dict[int, list[NerSpan]] = {pk: [] for pk in ids}
+        for document_id, start, end, type_id in (
+            Span.objects.filter(document_id__in=ids)
+            .order_by()
+            .values_list("document_id", "start", "end", "entity_type_id")
+        ):
+            spans[document_id].append(NerSpan(start, end, type_names[type_id]))
+        sides = _effective_sides(project, [(row[3], row[5]) for row in chunk])
+        for (pk, name, text, _digest, language, _split, meta), side in zip(chunk, sides, strict=True):
+            labeled[pk] = LabeledDoc(
+                text=text,
+                spans=tuple(sorted(spans[pk])),
+                name=name,
+                language=language or project.language,
+                split=side,
+                meta=dict(meta or {}),
+            )
+    return labeled
 
 
 def document_neighbours(*, project: Project, document: Document) -> tuple[int | None, int | None]:

@@ -1,4 +1,7 @@
-"""Writes for documents and spans. Every span in nerlab is created by ``span_create`` or ``documents_create``."""
+"""Writes for documents and spans.
+
+Every span in nerlab is created by ``span_create`` or, with its document, by ``labeling.importing.documents_add``.
+"""
 
 from __future__ import annotations
 
@@ -11,21 +14,20 @@ from django.db import transaction
 from django.utils import timezone
 
 from labeling.audit.services import span_event_record
+from labeling.importing import NAME_MAX, default_language, documents_add, documents_check, project_lock
 from labeling.models import Document, Span, SpanEvent
 from ner import limits
-from ner.names import InvalidName, check_entity_type_name, normalize_language, primary_language
-from ner.spans import SpanError, check_new_span, snap_to_tokens, span_problems
-from ner.text import TextFile, UploadError, check_text, content_hash, read_uploads
+from ner.names import InvalidName, normalize_language
+from ner.spans import SpanError, check_new_span, snap_to_tokens
+from ner.text import TextFile, read_uploads
 from ner.tokens import token_bounds
 from ner.types import LabeledDoc
 from ner.types import Span as NerSpan
 from projects.models import EntityType, Membership, Project
-from projects.services import entity_type_create
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
-NAME_MAX: Final = Document._meta.get_field("name").max_length or 500
 # SQLite allows 32,766 variables per statement and PostgreSQL 65,535; stay far below both.
 _IN_CHUNK = 900
 _BULK_BATCH = 500
@@ -72,12 +74,6 @@ def _stored_hashes(project: Project, hashes: Iterable[str]) -> set[str]:
     return stored
 
 
-def _lock_project(project: Project) -> None:
-    # Serialises every write that adds documents to one project, so the document-limit count and the
-    # duplicate check cannot be raced by a second upload (the unique constraint would then fail mid-write).
-    Project.objects.select_for_update().only("pk").get(pk=project.pk)
-
-
 def _split_new(project: Project, named_hashes: Sequence[tuple[str, str]]) -> tuple[set[int], list[str]]:
     """Which positions in ``named_hashes`` are new, and the names of the duplicates (stored or repeated)."""
     stored = _stored_hashes(project, (digest for _, digest in named_hashes))
@@ -109,11 +105,6 @@ def _name_error(name: str) -> str | None:
     return None
 
 
-def _default_language(project: Project) -> str:
-    # Blank means "the project's language"; a multilingual project needs every document's language spelled out.
-    return project.language if project.multilingual else ""
-
-
 def _clean_for_bulk(document: Document) -> None:
     # Field validation without queries: uniqueness was checked above under the project lock, the foreign keys are
     # rows we hold, and full_clean would otherwise spend four queries per document on uploads of thousands of files.
@@ -135,13 +126,13 @@ def document_upload(*, project: Project, user: AbstractBaseUser, uploads: list[t
     errors.extend(error for file in reading.files if (error := _name_error(file.name)))
     hashed: list[tuple[TextFile, str]] = [(file, file.content_hash) for file in reading.files]
     with transaction.atomic():
-        _lock_project(project)
+        project_lock(project)
         keep, duplicates = _split_new(project, [(file.name, digest) for file, digest in hashed])
         if (limit_error := _limit_error(project, len(keep))) is not None:
             errors.append(limit_error)
         if errors:
             return UploadResult(duplicates=duplicates, errors=errors)
-        language = _default_language(project)
+        language = default_language(project)
         documents = [
             Document(
                 project=project,
@@ -161,115 +152,24 @@ def document_upload(*, project: Project, user: AbstractBaseUser, uploads: list[t
     return UploadResult(created=created, duplicates=duplicates)
 
 
-def _doc_language(project: Project, doc: LabeledDoc, name: str) -> tuple[str, str | None]:
-    """The language to store for an imported document, or an error."""
-    if not doc.language:
-        return _default_language(project), None
-    try:
-        language = normalize_language(doc.language)
-    except InvalidName as error:
-        return "", f"{name}: {error}"
-    if not project.multilingual:
-        # One language per project: a document in the project's language stores blank (= the project's); a
-        # regional variant of it (en-US in an "en" project, as Azure files write it) keeps its code, which has the
-        # same tokenizer, so an export gives back what was imported.
-        if language == project.language:
-            return "", None
-        if primary_language(language) == primary_language(project.language):
-            return language, None
-        return "", (
-            f"{name}: language {language} differs from the project's ({project.language}); "
-            "make the project multilingual to import documents in several languages"
-        )
-    return language, None
-
-
 def documents_create(*, project: Project, user: AbstractBaseUser, docs: Sequence[LabeledDoc]) -> UploadResult:
-    """Store labelled documents with their spans (imports, the demo project): all or nothing.
+    """Store labelled documents with their spans (the demo project, tests' fixtures): all or nothing.
 
-    Labels are matched to the project's entity types by name; missing types are created. Documents whose text
-    is already in the project (or repeated in ``docs``) are skipped as duplicates, spans and all.
+    The import's one path (``labeling.importing``) with missing entity types created: the same checks, duplicate
+    handling and limits as any import. Each error names its document; those about the documents come first, then
+    those about the entity types they would create, then the project's limits.
     """
-    policy = project.overlap_policy
-    errors: list[str] = []
-    names = [doc.name or f"document {index + 1}" for index, doc in enumerate(docs)]
-    languages: list[str] = []
-    for doc, name in zip(docs, names, strict=True):
-        if (error := _name_error(name)) is not None:
-            errors.append(error)
-        try:
-            check_text(doc.text, name)
-        except UploadError as error:
-            errors.append(str(error))
-            languages.append("")
-            continue
-        errors.extend(f"{name}: {problem}" for problem in span_problems(doc.text, doc.spans, policy))
-        if doc.split not in (None, "", *Document.Split.values):
-            errors.append(f"{name}: split {doc.split!r} is not one of train, test")
-        language, error = _doc_language(project, doc, name)
-        languages.append(language)
-        if error is not None:
-            errors.append(error)
-    with transaction.atomic():
-        _lock_project(project)
-        keep, duplicates = _split_new(
-            project, [(name, content_hash(doc.text)) for doc, name in zip(docs, names, strict=True)]
-        )
-        types = {entity_type.name: entity_type for entity_type in project.entity_types.all()}
-        # Only the documents that will be stored bring new entity types; a skipped duplicate adds nothing.
-        first_use: dict[str, str] = {}
-        for index in sorted(keep):
-            for span in docs[index].spans:
-                first_use.setdefault(span.label, names[index])
-        missing = sorted(set(first_use) - set(types))
-        for label in missing:
-            try:
-                check_entity_type_name(label)
-            except InvalidName as error:
-                errors.append(f"{first_use[label]}: {error}")
-        if len(types) + len(missing) > limits.ENTITY_TYPES_MAX:
-            errors.append(
-                f"The documents use {len(missing)} new entity types besides the {len(types)} in {project.name}; "
-                f"a project may have at most {limits.ENTITY_TYPES_MAX}"
-            )
-        if (limit_error := _limit_error(project, len(keep))) is not None:
-            errors.append(limit_error)
-        if errors:
-            return UploadResult(duplicates=duplicates, errors=errors)
-        for label in missing:
-            types[label] = entity_type_create(project=project, name=label)
-        now = timezone.now()
-        documents: list[Document] = []
-        kept_docs: list[LabeledDoc] = []
-        for index, doc in enumerate(docs):
-            if index not in keep:
-                continue
-            tagged = bool(doc.spans)
-            document = Document(
-                project=project,
-                name=names[index],
-                text=doc.text,
-                content_hash=content_hash(doc.text),
-                char_count=len(doc.text),
-                language=languages[index],
-                split=doc.split or "",
-                status=Document.Status.TAGGED if tagged else Document.Status.UNTAGGED,
-                tagged_by=user if tagged else None,
-                tagged_at=now if tagged else None,
-                uploaded_by=user,
-            )
-            _clean_for_bulk(document)
-            documents.append(document)
-            kept_docs.append(doc)
-        created = Document.objects.bulk_create(documents, batch_size=_BULK_BATCH)
-        # bulk_create sets primary keys on PostgreSQL and on SQLite >= 3.35 (RETURNING), which Django 6 requires.
-        spans = [
-            Span(document=document, entity_type=types[span.label], start=span.start, end=span.end, created_by=user)
-            for document, doc in zip(created, kept_docs, strict=True)
-            for span in doc.sorted_spans()
+    checked = documents_check(project=project, docs=docs)
+    addition = documents_add(project=project, user=user, checked=checked, create_missing_types=True)
+    duplicates = [item.name for item in addition.duplicates]
+    if not addition.written:
+        problems = [
+            (field, f"{item.name}: {message}") for item in addition.candidates for field, message in item.problems
         ]
-        Span.objects.bulk_create(spans, batch_size=_BULK_BATCH)
-    return UploadResult(created=created, duplicates=duplicates)
+        errors = [message for field, message in problems if field != "label"]
+        errors += [message for field, message in problems if field == "label"]
+        return UploadResult(duplicates=duplicates, errors=[*errors, *addition.problems])
+    return UploadResult(created=addition.created, duplicates=duplicates)
 
 
 @transaction.atomic

@@ -61,23 +61,29 @@ def check_new_span(text: str, existing: Iterable[Span], new: Span, policy: Overl
         raise SpanError(conflict_message(conflict, new))
 
 
-def span_problems(text: str, spans: Sequence[Span], policy: OverlapPolicy) -> list[str]:
-    """Every rule a set of spans breaks, one message each (for validating an import before writing)."""
-    problems: list[str] = []
+def span_verdicts(text: str, spans: Sequence[Span], policy: OverlapPolicy) -> list[tuple[Span, str | None]]:
+    """Each span, sorted, with the rule it breaks (None when it is acceptable beside the ones before it)."""
+    verdicts: list[tuple[Span, str | None]] = []
     accepted: list[Span] = []
     for span in sorted(spans):
         try:
             check_bounds(span, text)
         except SpanError as error:
-            problems.append(str(error))
+            verdicts.append((span, str(error)))
             continue
         # Sorted by start, so only spans starting before this one ends can overlap it.
         conflict = find_conflict(reversed(accepted), span, policy)
         if conflict is not None:
-            problems.append(conflict_message(conflict, span))
+            verdicts.append((span, conflict_message(conflict, span)))
             continue
         accepted.append(span)
-    return problems
+        verdicts.append((span, None))
+    return verdicts
+
+
+def span_problems(text: str, spans: Sequence[Span], policy: OverlapPolicy) -> list[str]:
+    """Every rule a set of spans breaks, one message each (for validating an import before writing)."""
+    return [problem for _, problem in span_verdicts(text, spans, policy) if problem is not None]
 
 
 def snap_to_tokens(start: int, end: int, token_bounds: Sequence[tuple[int, int]]) -> tuple[int, int]:

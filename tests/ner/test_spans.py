@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from ner.spans import SpanError, check_new_span, find_conflict, snap_to_tokens, span_problems
+from ner.spans import SpanError, check_new_span, find_conflict, snap_to_tokens, span_problems, span_verdicts
 from ner.types import Span
 
 TEXT = "Alice Smith works at Contoso Ltd in Paris."
@@ -58,6 +58,15 @@ def test_span_problems_lists_every_problem_once():
     assert len(problems) == 2
     assert any("overlaps Person" in p for p in problems)
     assert any("outside the document" in p for p in problems)
+
+
+def test_span_verdicts_say_which_span_breaks_which_rule_in_sorted_order():
+    spans = [Span(40, 99, "Loc"), Span(6, 17, "Org"), Span(0, 11, "Person")]
+    verdicts = span_verdicts(TEXT, spans, "none")
+    assert [span for span, _ in verdicts] == sorted(spans)
+    assert verdicts[0][1] is None
+    assert "overlaps Person" in (verdicts[1][1] or "")
+    assert "outside the document" in (verdicts[2][1] or "")
 
 
 TOKENS = [(0, 5), (6, 11), (12, 17), (18, 20), (21, 28), (29, 32), (33, 35), (36, 41), (41, 42)]
