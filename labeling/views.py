@@ -1,7 +1,7 @@
 """Document pages: list (search, filters, upload, bulk delete and assign), detail, annotate, update, delete.
 
 Plain function views. The annotate page saves every action through the REST span and document endpoints
-(labeling/api.py) from static/js/annotate.js; this module only renders it.
+(labeling/api.py) from static/js/annotate/ (ES modules), which also draws its marks; this module sends it data.
 """
 
 from __future__ import annotations
@@ -237,31 +237,6 @@ def document_delete(request: HttpRequest, project_name: str, document_id: int) -
     )
 
 
-def _annotated_html(text: str, spans: Sequence[Span | AnnotatorSpan]) -> SafeString:
-    """The document's text as HTML, every run covered by spans in one ``<mark>``: one pass, no per-span query.
-
-    A mark carries the ids of its spans (the page finds a clicked span by them) and, where spans end, their
-    labels in ``data-end``, which CSS shows as ``::after`` content: generated content is not part of the DOM's
-    text, so offsets counted over the page's text nodes stay equal to the stored text's.
-    """
-    parts: list[str] = []
-    position = 0
-    for segment in selectors.document_segments(text=text, spans=spans):
-        html = _text_html(segment.text)
-        position += len(segment.text)
-        if not segment.spans:
-            parts.append(html)
-            continue
-        ids = " ".join(str(span.pk) for span in segment.spans)
-        ending = " ".join(span.entity_type.name for span in segment.spans if span.end == position)
-        end_attribute = f' data-end="{escape(ending)}"' if ending else ""
-        parts.append(
-            f'<mark class="span" data-ids="{ids}" data-span-color="{escape(segment.color)}"'
-            f' title="{escape(segment.labels)}"{end_attribute}>{html}</mark>'
-        )
-    return mark_safe("".join(parts))  # every piece was escaped above
-
-
 def _annotate_config(
     *,
     project: Project,
@@ -271,12 +246,13 @@ def _annotate_config(
     user: Any,
     layer: AnnotationAssignment | None,
 ) -> dict[str, Any]:
-    """Everything annotate.js needs, as one JSON object (offsets in code points, as stored).
+    """Everything static/js/annotate/ needs, as one JSON object (offsets in code points, as stored).
 
     With an agreement ``layer`` the page edits that annotator's own tags: the spans and their URL are the
     layer's, "mark as tagged" submits the assignment, and no model suggestions are shown (they would bias it).
     """
-    # Sent in both label modes: the keyboard cursor moves token by token; only "token" mode snaps selections.
+    # Sent in both label modes: the keyboard cursor moves token by token, and a selection is trimmed to them (or, in
+    # "token" mode, widened to them) by the server's rule, ner.spans.selection_bounds, which the page applies.
     # Gap/length pairs rather than absolute offsets: small numbers, less than half the bytes on long texts.
     tokens: list[int] = []
     previous = 0
@@ -343,7 +319,7 @@ def document_annotate(request: HttpRequest, project_name: str, document_id: int)
         "document": document,
         "layer": layer,
         "span_count": len(spans),
-        "text_html": _annotated_html(document.text, spans),
+        "text_html": _text_html(document.text),  # plain: static/js/annotate/render.js draws the marks
         "entity_types": entity_types,
         "config": config,
         "can_annotate": config["canAnnotate"],

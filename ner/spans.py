@@ -86,17 +86,47 @@ def span_problems(text: str, spans: Sequence[Span], policy: OverlapPolicy) -> li
     return [problem for _, problem in span_verdicts(text, spans, policy) if problem is not None]
 
 
+def tokens_touched(start: int, end: int, token_bounds: Sequence[tuple[int, int]]) -> tuple[int, int] | None:
+    """The indices (first, last) of the tokens that [start, end) touches, or None when it touches none.
+
+    ``token_bounds`` are sorted (start, end) pairs with the whitespace between them left out (``ner.tokens``).
+    """
+    ends = [token_end for _, token_end in token_bounds]
+    first = bisect_left(ends, start + 1)  # the first token ending after start
+    if first == len(token_bounds) or token_bounds[first][0] >= end:
+        return None
+    starts = [token_start for token_start, _ in token_bounds]
+    last = bisect_left(starts, end) - 1  # the last token starting before end
+    return first, last
+
+
 def snap_to_tokens(start: int, end: int, token_bounds: Sequence[tuple[int, int]]) -> tuple[int, int]:
     """Widen [start, end) to the tokens it touches; ``token_bounds`` are sorted (start, end) pairs.
 
     A selection that touches no token (only whitespace) is returned unchanged for check_bounds to reject.
     """
-    if not token_bounds:
+    touched = tokens_touched(start, end, token_bounds)
+    if touched is None:
         return start, end
-    ends = [token_end for _, token_end in token_bounds]
-    first = bisect_left(ends, start + 1)  # the first token ending after start
-    if first == len(token_bounds) or token_bounds[first][0] >= end:
-        return start, end
-    starts = [token_start for token_start, _ in token_bounds]
-    last = bisect_left(starts, end) - 1  # the last token starting before end
+    first, last = touched
     return token_bounds[first][0], token_bounds[last][1]
+
+
+def selection_bounds(
+    start: int, end: int, token_bounds: Sequence[tuple[int, int]], *, whole_tokens: bool
+) -> tuple[int, int] | None:
+    """What a selection on the tagging page is tagged as, or None when it holds only whitespace.
+
+    Whitespace at either end is dropped and, with ``whole_tokens`` (a project labelling tokens), the rest is
+    widened to the tokens it touches, as ``snap_to_tokens`` does on save. Tokens leave out exactly the
+    whitespace (``ner.tokens``: they cover every other character), so trimming is keeping the selection within
+    the tokens it touches: the page needs the token bounds the server sends and no whitespace rule of its own.
+    static/js/annotate/tokens.js applies this over those bounds.
+    """
+    touched = tokens_touched(start, end, token_bounds)
+    if touched is None:
+        return None
+    first_start, last_end = token_bounds[touched[0]][0], token_bounds[touched[1]][1]
+    if whole_tokens:
+        return first_start, last_end
+    return max(start, first_start), min(end, last_end)

@@ -1,6 +1,6 @@
 """Tokens as spaCy sees them, and the chunks long documents are cut into for training and prediction.
 
-The tagging page snaps a selection to these token bounds (``ner.spans.snap_to_tokens``), and training uses the
+The tagging page snaps a selection to these token bounds (``ner.spans.selection_bounds``), and training uses the
 very same tokenizer, so a span a user tags always lines up with the tokens the model learns from.
 
 Language codes are BCP-47 tags (``en-US``); spaCy knows languages by their primary subtag (``en``). A language

@@ -151,7 +151,7 @@ STORAGES = {
         if _storage_backend == "s3"
         else {"BACKEND": "django.core.files.storage.FileSystemStorage"}
     ),
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    "staticfiles": {"BACKEND": "config.staticfiles.StaticFilesStorage"},
 }
 
 # Uploaded files are read whole to validate them before anything is written.

@@ -3,7 +3,7 @@
 // - A colour, a bar's width or a heat-map shade is data: the server writes it as a data attribute
 //   (data-span-color="#ffb703", aria-valuenow="42" on a role="progressbar", data-shade="0.4") and this file sets
 //   the CSS variable the stylesheets read (--span-color, --percent, --shade) through the CSSOM, which the policy
-//   allows. A MutationObserver does it for whatever appears later too: htmx swaps, annotate.js's marks.
+//   allows. A MutationObserver does it for whatever appears later too: htmx swaps, the annotate page's marks.
 // - data-confirm="Question?" on a submit button or a form asks before the form is sent.
 // - A region that scrolls (a wide table on a phone) takes keyboard focus, so it can be scrolled without a mouse.
 //

@@ -10,6 +10,8 @@ from django.urls import reverse
 
 from labeling.models import Document, Span
 from ner.offsets import codepoint_to_utf16
+from ner.spans import selection_bounds
+from ner.tokens import token_bounds
 from projects.roles import Role
 from tests.factories import DocumentFactory, EntityTypeFactory, MembershipFactory, ProjectFactory, UserFactory
 
@@ -298,6 +300,27 @@ def test_offset_conversion_on_emoji_cjk_combining_and_rtl_text(sign_in, team):
             [text, expected],
         )
         assert back == list(range(len(text) + 1)), text
+
+
+@pytest.mark.parametrize("label_mode", ["token", "character"])
+def test_selection_bounds_are_the_servers_rule_applied_to_its_token_bounds(sign_in, team, label_mode):
+    """What a selection becomes before it is saved is ner.spans.selection_bounds, for every selection of a text
+    with emoji and the whitespace Python and JavaScript disagree about (NEL, BOM, ideographic space)."""
+    project = team["project"]
+    project.label_mode = label_mode
+    project.save()
+    text = "Hi 👋 Zoë\u0085O'Neil\u3000(Contoso,\ufeffInc.)\u00a0 東京\r\n— ok."
+    document = DocumentFactory(project=project, name="rule.txt", text=text)
+    page = sign_in(team["annotator"])
+    _open(page, document)
+    bounds = token_bounds(text, project.language)
+    pairs = [(start, end) for start in range(len(text)) for end in range(start + 1, len(text) + 1)]
+    expected = [selection_bounds(start, end, bounds, whole_tokens=label_mode == "token") for start, end in pairs]
+    got = page.evaluate(
+        """([pairs, whole]) => pairs.map(([s, e]) => window.nerlabAnnotate.selectionBounds(s, e, whole))""",
+        [pairs, label_mode == "token"],
+    )
+    assert [tuple(b) if b else None for b in got] == expected
 
 
 def test_emoji_text_tags_at_code_point_offsets(sign_in, team):

@@ -2,7 +2,16 @@ from __future__ import annotations
 
 import pytest
 
-from ner.spans import SpanError, check_new_span, find_conflict, snap_to_tokens, span_problems, span_verdicts
+from ner.spans import (
+    SpanError,
+    check_new_span,
+    find_conflict,
+    selection_bounds,
+    snap_to_tokens,
+    span_problems,
+    span_verdicts,
+)
+from ner.tokens import token_bounds
 from ner.types import Span
 
 TEXT = "Alice Smith works at Contoso Ltd in Paris."
@@ -85,3 +94,33 @@ TOKENS = [(0, 5), (6, 11), (12, 17), (18, 20), (21, 28), (29, 32), (33, 35), (36
 )
 def test_selection_snaps_to_whole_tokens(selection, snapped):
     assert snap_to_tokens(*selection, TOKENS) == snapped
+
+
+@pytest.mark.parametrize(
+    ("selection", "whole", "character"),
+    [
+        ((2, 8), (0, 11), (2, 8)),  # inside two tokens: token mode widens, character mode keeps the selection
+        ((5, 12), (6, 11), (6, 11)),  # whitespace at both ends dropped in either mode
+        ((37, 42), (36, 42), (37, 42)),
+        ((11, 12), None, None),  # only whitespace: nothing to tag
+        ((42, 42), None, None),
+    ],
+)
+def test_selection_bounds_trim_whitespace_and_snap_in_token_mode(selection, whole, character):
+    assert selection_bounds(*selection, TOKENS, whole_tokens=True) == whole
+    assert selection_bounds(*selection, TOKENS, whole_tokens=False) == character
+
+
+def test_selection_bounds_trim_exactly_what_python_calls_whitespace():
+    # The page learns what whitespace is from the token bounds: the same characters as str.strip(), which
+    # check_bounds uses to refuse a whitespace-only span (NBSP, ideographic space, NEL, ...).
+    text = "\u00a0Alice\u3000 Smith\u0085\t é\u2003 \ufeffx \u200b"
+    bounds = token_bounds(text, "en")
+    for start in range(len(text)):
+        for end in range(start + 1, len(text) + 1):
+            piece = text[start:end]
+            stripped = piece.strip()
+            expected = (
+                None if not stripped else (start + piece.index(stripped), start + piece.index(stripped) + len(stripped))
+            )
+            assert selection_bounds(start, end, bounds, whole_tokens=False) == expected, (start, end)
