@@ -26,6 +26,7 @@ urlpatterns = [
     path("", include("labeling.consistency_urls")),
     path("", include("labeling.agreement_urls")),
     path("", include("labeling.audit_urls")),
+    path("", include("labeling.entity_type_urls")),
     path("", include("evaluation.urls")),
     path("", include("evaluation.preannotation_urls")),
     path("", include("evaluation.learning_curve_urls")),
