@@ -8,7 +8,6 @@ class LabelingConfig(AppConfig):
     verbose_name = "Labeling"
 
     def ready(self) -> None:
-        from labeling import signals  # noqa: F401 - connects the receivers
         from labeling.imports import import_jobs_recover
         from projects.jobs import JobKind, job_kind_register
 

@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any, Final
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from labeling.audit.services import span_event_record
+from labeling.audit.services import span_event_record, span_events_record_bulk
 from labeling.importing import NAME_MAX, default_language, documents_add, documents_check, project_lock
 from labeling.models import Document, Span, SpanEvent
 from ner import limits
@@ -24,6 +25,7 @@ from ner.tokens import token_bounds
 from ner.types import LabeledDoc
 from ner.types import Span as NerSpan
 from projects.models import EntityType, Membership, Project
+from projects.services import entity_type_merge_check
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -381,3 +383,49 @@ def documents_assign(*, project: Project, ids: Iterable[int], assigned_to: Abstr
             assigned_to=assigned_to, updated_at=timezone.now()
         )
     return changed
+
+
+# --- Entity type delete and merge: they delete or move spans, so they live with the spans and write the audit trail.
+
+
+@transaction.atomic
+def entity_type_delete(*, entity_type: EntityType, user: AbstractBaseUser | None = None) -> int:
+    """Delete a type and every span of it (each one's deletion in the audit trail); returns how many spans went."""
+    spans = Span.objects.filter(entity_type=entity_type).select_related("document", "entity_type")
+    span_count = span_events_record_bulk(
+        spans=spans, action=SpanEvent.Action.DELETED, source=SpanEvent.Source.TYPE_DELETE, user=user
+    )
+    entity_type.delete()
+    return span_count
+
+
+@transaction.atomic
+def entity_type_merge(
+    *, source: EntityType, target: EntityType, user: AbstractBaseUser | None = None
+) -> tuple[int, int]:
+    """Move every span of ``source`` to ``target`` and delete ``source``, each span's change in the audit trail.
+
+    Returns (spans moved, duplicates removed): a source span on exactly the region of a target span in the same
+    document would be a duplicate after the merge, so it is removed instead of moved.
+    """
+    entity_type_merge_check(source=source, target=target)
+    spans = Span.objects.filter(entity_type=source).select_related("document", "entity_type")
+    duplicate_of_target = Span.objects.filter(
+        entity_type=target, document=OuterRef("document"), start=OuterRef("start"), end=OuterRef("end")
+    )
+    duplicates = spans.filter(Exists(duplicate_of_target))
+    moving = spans.exclude(Exists(duplicate_of_target))
+    span_events_record_bulk(
+        spans=duplicates, action=SpanEvent.Action.DELETED, source=SpanEvent.Source.TYPE_MERGE, user=user
+    )
+    span_events_record_bulk(
+        spans=moving,
+        action=SpanEvent.Action.RETYPED,
+        source=SpanEvent.Source.TYPE_MERGE,
+        user=user,
+        new_type=target.name,
+    )
+    removed, _ = duplicates.delete()
+    moved = Span.objects.filter(entity_type=source).update(entity_type=target)
+    source.delete()
+    return moved, removed

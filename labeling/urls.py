@@ -48,4 +48,5 @@ urlpatterns = [
     path("", include("labeling.consistency.urls")),
     path("", include("labeling.agreement.urls")),
     path("", include("labeling.audit.urls")),
+    path("", include("labeling.entity_type_urls")),
 ]

@@ -12,6 +12,3 @@ class PortabilityConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "portability"
     verbose_name = "Data portability"
-
-    def ready(self) -> None:
-        from portability import signals  # noqa: F401  (connects the project-deletion receiver)

@@ -54,7 +54,6 @@ from projects.models import Project
 from projects.services import entity_type_create, project_create, project_delete, project_update
 from projects.storage import project_storage_prefix
 from serving import services as serving_services
-from serving.models import AnalyzeJob
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -515,35 +514,15 @@ def azure_project_delete(*, user: AbstractBaseUser, project: Project, api_versio
     """Delete the project now; the deletion job (which outlives it) says so to the user who asked."""
     name = project.name
     with transaction.atomic():
-        # Rows by cascade, files under projects/<pk>/ after commit; runtime jobs by portability.signals.
+        # Rows by cascade, files under projects/<pk>/ after commit; runtime jobs with it (serving.signals).
         project_delete(project=project)
         return authoring_job_create(
             kind=AuthoringJob.Kind.DELETE_PROJECT, user=user, api_version=api_version, project=None, project_name=name
         )
 
 
-# --------------------------------------------------------------------------------------------- deletion
-
-
-def analyze_jobs_purge(*, project_name: str) -> int:
-    """Delete the Azure runtime jobs that predicted on a project: their requests hold its users' texts and their
-    results its model's findings. (They name the project only inside JSON, so no foreign key cascades them.)"""
-    doomed = [
-        job.pk
-        for job in AnalyzeJob.objects.only("pk", "request").iterator(chunk_size=500)
-        if any(
-            isinstance(task, dict) and task.get("projectName") == project_name
-            for task in (job.request or {}).get("tasks", [])
-        )
-    ]
-    if doomed:
-        AnalyzeJob.objects.filter(pk__in=doomed).delete()
-    return len(doomed)
-
-
 __all__ = [
     "ArchiveError",
-    "analyze_jobs_purge",
     "azure_deploy",
     "azure_deployment_delete",
     "azure_export_run",

@@ -35,11 +35,7 @@ from projects.serializers import (
     ApiKeyCreateInputSerializer,
     ApiKeyOutputSerializer,
     EntityTypeCreateInputSerializer,
-    EntityTypeDeleteOutputSerializer,
-    EntityTypeMergeInputSerializer,
-    EntityTypeMergeOutputSerializer,
     EntityTypeOutputSerializer,
-    EntityTypeUpdateInputSerializer,
     InvitationCreateInputSerializer,
     InvitationOutputSerializer,
     MemberCreateInputSerializer,
@@ -303,61 +299,6 @@ class EntityTypeListApi(ProjectScopedAPIView):
         serializer.is_valid(raise_exception=True)
         entity_type = services.entity_type_create(project=project, **serializer.validated_data)
         return Response(EntityTypeOutputSerializer(entity_type).data, status=status.HTTP_201_CREATED)
-
-
-@extend_schema_view(
-    get=extend_schema(summary="One entity type", responses=EntityTypeOutputSerializer),
-    patch=extend_schema(
-        summary="Rename or restyle an entity type",
-        request=EntityTypeUpdateInputSerializer,
-        responses=EntityTypeOutputSerializer,
-    ),
-    delete=extend_schema(
-        summary="Delete an entity type and every span of it", responses={200: EntityTypeDeleteOutputSerializer}
-    ),
-)
-@extend_schema(parameters=[PROJECT_NAME_PARAMETER, ENTITY_TYPE_ID_PARAMETER])
-class EntityTypeDetailApi(ProjectScopedAPIView):
-    def get(self, request: Request, project_name: str, entity_type_id: int) -> Response:
-        project = self.get_project(Permission.VIEW)
-        entity_type = selectors.entity_type_get(project=project, entity_type_id=entity_type_id)
-        return Response(EntityTypeOutputSerializer(entity_type).data)
-
-    def patch(self, request: Request, project_name: str, entity_type_id: int) -> Response:
-        project = self.get_project(Permission.MANAGE_SCHEMA)
-        entity_type = selectors.entity_type_get(project=project, entity_type_id=entity_type_id)
-        serializer = EntityTypeUpdateInputSerializer(data=request.data, partial=True)
-        serializer.is_valid(raise_exception=True)
-        entity_type = services.entity_type_update(entity_type=entity_type, **serializer.validated_data)
-        return Response(EntityTypeOutputSerializer(entity_type).data)
-
-    def delete(self, request: Request, project_name: str, entity_type_id: int) -> Response:
-        project = self.get_project(Permission.MANAGE_SCHEMA)
-        entity_type = selectors.entity_type_get(project=project, entity_type_id=entity_type_id)
-        deleted_spans = services.entity_type_delete(entity_type=entity_type, user=request.user)
-        return Response(EntityTypeDeleteOutputSerializer({"deleted_spans": deleted_spans}).data)
-
-
-@extend_schema(parameters=[PROJECT_NAME_PARAMETER, ENTITY_TYPE_ID_PARAMETER])
-class EntityTypeMergeApi(ProjectScopedAPIView):
-    @extend_schema(
-        summary="Move every span of this type to another type, then delete this type",
-        request=EntityTypeMergeInputSerializer,
-        responses=EntityTypeMergeOutputSerializer,
-    )
-    def post(self, request: Request, project_name: str, entity_type_id: int) -> Response:
-        project = self.get_project(Permission.MANAGE_SCHEMA)
-        source = selectors.entity_type_get(project=project, entity_type_id=entity_type_id)
-        serializer = EntityTypeMergeInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        try:
-            target = selectors.entity_type_get(project=project, entity_type_id=serializer.validated_data["into"])
-        except Http404:
-            # The URL's type exists; a bad target is a mistake in the body, not a missing resource.
-            raise exceptions.ValidationError({"into": "No such entity type in this project."}) from None
-        moved, duplicates_removed = services.entity_type_merge(source=source, target=target, user=request.user)
-        data = {"moved": moved, "duplicates_removed": duplicates_removed, "into": target}
-        return Response(EntityTypeMergeOutputSerializer(data).data)
 
 
 # --- API keys ---------------------------------------------------------------------------------------------------

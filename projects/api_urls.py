@@ -15,16 +15,6 @@ urlpatterns = [
     path("projects/<str:project_name>/members/<str:username>/", api.MemberDetailApi.as_view(), name="member_detail"),
     path("projects/<str:project_name>/invitations/", api.InvitationCreateApi.as_view(), name="invitation_create"),
     path("projects/<str:project_name>/entity-types/", api.EntityTypeListApi.as_view(), name="entity_type_list"),
-    path(
-        "projects/<str:project_name>/entity-types/<int:entity_type_id>/",
-        api.EntityTypeDetailApi.as_view(),
-        name="entity_type_detail",
-    ),
-    path(
-        "projects/<str:project_name>/entity-types/<int:entity_type_id>/merge/",
-        api.EntityTypeMergeApi.as_view(),
-        name="entity_type_merge",
-    ),
     path("api-keys/", api.ApiKeyListApi.as_view(), name="api_key_list"),
     path("api-keys/<int:api_key_id>/", api.ApiKeyDetailApi.as_view(), name="api_key_detail"),
 ]

@@ -10,14 +10,12 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from ner import limits
 from projects.models import ApiKey, EntityType, Invitation, Membership, Project
 from projects.roles import Role
 from projects.selectors import entity_type_next_color
-from projects.signals import entity_type_spans_changing
 from projects.storage import project_storage_prefix, storage_tree_delete
 
 if TYPE_CHECKING:
@@ -198,37 +196,12 @@ def entity_type_update(*, entity_type: EntityType, **fields: Any) -> EntityType:
     return entity_type
 
 
-@transaction.atomic
-def entity_type_delete(*, entity_type: EntityType, user: AbstractBaseUser | None = None) -> int:
-    """Delete a type and every span of it; returns how many spans went with it."""
-    entity_type_spans_changing.send(sender=EntityType, entity_type=entity_type, target=None, user=user)
-    span_count = entity_type.spans.count()
-    entity_type.delete()
-    return span_count
-
-
-@transaction.atomic
-def entity_type_merge(
-    *, source: EntityType, target: EntityType, user: AbstractBaseUser | None = None
-) -> tuple[int, int]:
-    """Move every span of ``source`` to ``target`` and delete ``source``.
-
-    Returns (spans moved, duplicates removed): a source span on exactly the region of a target span in the same
-    document would be a duplicate after the merge, so it is removed instead of moved.
-    """
+def entity_type_merge_check(*, source: EntityType, target: EntityType) -> None:
+    """Whether ``source`` may be merged into ``target`` (labeling.services.entity_type_merge moves the spans)."""
     if source.project_id != target.project_id:
         raise ValidationError("Entity types can only be merged within one project.")
     if source.pk == target.pk:
         raise ValidationError("Choose two different entity types to merge.")
-    entity_type_spans_changing.send(sender=EntityType, entity_type=source, target=target, user=user)
-    spans = source.spans.model.objects  # type: ignore[attr-defined]
-    duplicate_of_target = spans.filter(
-        entity_type=target, document=OuterRef("document"), start=OuterRef("start"), end=OuterRef("end")
-    )
-    removed, _ = spans.filter(entity_type=source).filter(Exists(duplicate_of_target)).delete()
-    moved = spans.filter(entity_type=source).update(entity_type=target)
-    source.delete()
-    return moved, removed
 
 
 def api_key_create(*, user: AbstractBaseUser, name: str, project: Project | None = None) -> tuple[ApiKey, str]:

@@ -22,10 +22,8 @@ urlpatterns = [
     path("accounts/signup/", views.signup, name="signup"),
     path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
     path(f"{project}/entity-types/", views.entity_type_list, name="entity_type_list"),
-    path(f"{project}/entity-types/merge/", views.entity_type_merge, name="entity_type_merge"),
     path(f"{project}/entity-types/<int:entity_type_id>/", views.entity_type_update, name="entity_type_update"),
     path(f"{project}/entity-types/<int:entity_type_id>/row/", views.entity_type_row, name="entity_type_row"),
-    path(f"{project}/entity-types/<int:entity_type_id>/delete/", views.entity_type_delete, name="entity_type_delete"),
     path("account/api-keys/", views.api_key_list, name="api_key_list"),
     path("account/api-keys/<int:api_key_id>/revoke/", views.api_key_revoke, name="api_key_revoke"),
 ]

@@ -14,7 +14,7 @@ from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, F
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -295,7 +295,8 @@ def _invitation_context(invitation: Invitation, form: SignUpForm | None, existin
 # --- Entity types ---
 
 
-def _entity_type_list_context(request: HttpRequest, project: Project, **extra: Any) -> dict[str, Any]:
+def entity_type_list_context(request: HttpRequest, project: Project, **extra: Any) -> dict[str, Any]:
+    """The list page's context (labeling's merge page shows the list again when its form is wrong)."""
     entity_types = selectors.entity_type_list_with_counts(project=project)
     context: dict[str, Any] = {
         "project": project,
@@ -310,7 +311,8 @@ def _entity_type_list_context(request: HttpRequest, project: Project, **extra: A
     return context
 
 
-def _entity_type_row(project: Project, entity_type_id: int) -> EntityType:
+def entity_type_with_count(project: Project, entity_type_id: int) -> EntityType:
+    """The project's type with its ``span_count``, or 404 (the row, and labeling's delete page)."""
     entity_type = selectors.entity_type_list_with_counts(project=project).filter(pk=entity_type_id).first()
     if entity_type is None:
         raise Http404("No such entity type in this project.")
@@ -323,7 +325,7 @@ def entity_type_list(request: HttpRequest, project_name: str) -> HttpResponse:
     """The list; a POST adds a type (MANAGE_SCHEMA)."""
     if request.method == "GET":
         project = project_for(request, project_name, Permission.VIEW)
-        return render(request, "projects/entity_type_list.html", _entity_type_list_context(request, project))
+        return render(request, "projects/entity_type_list.html", entity_type_list_context(request, project))
     project = project_for(request, project_name, Permission.MANAGE_SCHEMA)
     form = EntityTypeForm(request.POST)
     if form.is_valid():
@@ -334,7 +336,7 @@ def entity_type_list(request: HttpRequest, project_name: str) -> HttpResponse:
         else:
             messages.success(request, f"Entity type {entity_type.name} added.")
             return redirect("projects:entity_type_list", project_name=project.name)
-    return render(request, "projects/entity_type_list.html", _entity_type_list_context(request, project, form=form))
+    return render(request, "projects/entity_type_list.html", entity_type_list_context(request, project, form=form))
 
 
 @login_required
@@ -342,7 +344,7 @@ def entity_type_list(request: HttpRequest, project_name: str) -> HttpResponse:
 def entity_type_update(request: HttpRequest, project_name: str, entity_type_id: int) -> HttpResponse:
     """GET: the edit form (htmx: the table row in edit mode). POST: save; htmx gets the row back."""
     project = project_for(request, project_name, Permission.MANAGE_SCHEMA)
-    entity_type = _entity_type_row(project, entity_type_id)
+    entity_type = entity_type_with_count(project, entity_type_id)
     initial = {field: getattr(entity_type, field) for field in ("name", "color", "hotkey", "description")}
     form = EntityTypeForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -352,12 +354,12 @@ def entity_type_update(request: HttpRequest, project_name: str, entity_type_id: 
             add_service_error(form, error)
         else:
             if request.htmx:
-                context = {"project": project, "entity_type": _entity_type_row(project, entity_type_id)}
+                context = {"project": project, "entity_type": entity_type_with_count(project, entity_type_id)}
                 return render(request, "projects/entity_type_list.html#row", {**context, "can_manage": True})
             messages.success(request, f"Entity type {entity_type.name} saved.")
             return redirect("projects:entity_type_list", project_name=project.name)
     if request.POST:
-        entity_type = _entity_type_row(project, entity_type_id)  # the service may have half-applied the input
+        entity_type = entity_type_with_count(project, entity_type_id)  # the service may have half-applied the input
     context = {"project": project, "entity_type": entity_type, "edit_form": form}
     if request.htmx:
         return render(request, "projects/entity_type_list.html#edit_row", context)
@@ -371,68 +373,12 @@ def entity_type_row(request: HttpRequest, project_name: str, entity_type_id: int
     project = project_for(request, project_name, Permission.VIEW)
     context = {
         "project": project,
-        "entity_type": _entity_type_row(project, entity_type_id),
+        "entity_type": entity_type_with_count(project, entity_type_id),
         "can_manage": _can(request, project, Permission.MANAGE_SCHEMA),
     }
     if request.htmx:
         return render(request, "projects/entity_type_list.html#row", context)
     return redirect("projects:entity_type_list", project_name=project.name)
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def entity_type_delete(request: HttpRequest, project_name: str, entity_type_id: int) -> HttpResponse:
-    project = project_for(request, project_name, Permission.MANAGE_SCHEMA)
-    entity_type = _entity_type_row(project, entity_type_id)
-    if request.method == "POST":
-        removed = services.entity_type_delete(entity_type=entity_type, user=request.user)
-        messages.success(request, f"Entity type {entity_type.name} deleted with its {removed} span(s).")
-        return redirect("projects:entity_type_list", project_name=project.name)
-    return render(request, "projects/entity_type_delete.html", {"project": project, "entity_type": entity_type})
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def entity_type_merge(request: HttpRequest, project_name: str) -> HttpResponse:
-    """GET ?source=&target= shows what the merge does; POST (with confirm) does it."""
-    project = project_for(request, project_name, Permission.MANAGE_SCHEMA)
-    entity_types = selectors.entity_type_list_with_counts(project=project)
-    form = EntityTypeMergeForm(request.POST or request.GET or None, entity_types=entity_types)
-    if not form.is_valid():
-        if form.is_bound:
-            for error in form.non_field_errors():
-                messages.error(request, error)
-        context = _entity_type_list_context(request, project, merge_form=form)
-        return render(request, "projects/entity_type_list.html", context)
-    source, target = form.cleaned_data["source"], form.cleaned_data["target"]
-    if request.method == "POST" and request.POST.get("confirm"):
-        try:
-            moved, removed = services.entity_type_merge(source=source, target=target, user=request.user)
-        except ValidationError as error:
-            messages.error(request, " ".join(error.messages))
-        else:
-            messages.success(
-                request,
-                f"Merged {source.name} into {target.name}: {moved} span(s) moved, {removed} duplicate(s) removed.",
-            )
-        return redirect("projects:entity_type_list", project_name=project.name)
-    duplicates = (
-        source.spans.filter(  # type: ignore[attr-defined]
-            Q(document__spans__entity_type=target)
-            & Q(document__spans__start=F("start"))
-            & Q(document__spans__end=F("end"))
-        )
-        .distinct()
-        .count()
-    )
-    context = {
-        "project": project,
-        "source": source,
-        "target": target,
-        "duplicates": duplicates,
-        "moving": source.span_count - duplicates,
-    }
-    return render(request, "projects/entity_type_merge.html", context)
 
 
 # --- API keys ---

@@ -9,13 +9,14 @@ class ServingConfig(AppConfig):
 
     def ready(self) -> None:
         from django.contrib.auth import get_user_model
-        from django.db.models.signals import post_delete, post_save
+        from django.db.models.signals import post_delete, post_save, pre_delete
 
         from ner.compute import cap_blas_threads
         from projects.jobs import JobKind, job_kind_register
         from projects.models import ApiKey, Membership, Project
         from serving.authentication import access_caches_clear
         from serving.services import analyze_jobs_recover
+        from serving.signals import analyze_jobs_delete_with_project
 
         job_kind_register(JobKind("analyze jobs", analyze_jobs_recover))
 
@@ -28,3 +29,6 @@ class ServingConfig(AppConfig):
             post_delete.connect(
                 access_caches_clear, sender=model, dispatch_uid=f"serving-access-{model.__name__}-delete"
             )
+        pre_delete.connect(
+            analyze_jobs_delete_with_project, sender=Project, dispatch_uid="serving-project-analyze-jobs"
+        )

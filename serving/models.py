@@ -5,7 +5,9 @@ Requests resolve the name to a model on every call, so a redeploy or a swap take
 model cannot be deleted (RESTRICT): delete or redeploy the deployment first.
 
 An ``AnalyzeJob`` is one ``POST /language/analyze-text/jobs`` request: what was asked, its status, and the
-results in Azure's shape, kept 24 hours (``expires_at``) and visible only to the user whose key submitted it.
+results in Azure's shape, kept 24 hours (``expires_at``) and visible only to the user whose key submitted it. A job
+is linked to every project its tasks name, so deleting a project deletes the jobs that predicted on it (their
+requests hold its users' texts and their results its model's findings).
 """
 
 from __future__ import annotations
@@ -69,6 +71,8 @@ class AnalyzeJob(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.NOT_STARTED)
     # {"documents": [{id, text, language}], "tasks": [{taskName, projectName, deploymentName, stringIndexType}]}
     request = models.JSONField()
+    # The projects the tasks name (the request names them only inside its JSON): deletion follows this link.
+    projects = models.ManyToManyField(Project, blank=True, related_name="analyze_jobs")
     # Azure's task items (``CustomEntityRecognitionLROResults``), one per task, in request order.
     task_results = models.JSONField(default=list, blank=True)
     errors = models.JSONField(default=list, blank=True)

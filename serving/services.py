@@ -355,6 +355,7 @@ def analyze_job_create(
     with transaction.atomic():
         job.full_clean()
         job.save()
+        job.projects.set(Project.objects.filter(name__in={task.project_name for task in tasks}))
         # No recovery sweep here (unlike the other kinds): analyze jobs come by the API, many a second.
         transaction.on_commit(partial(_send, str(job.pk)))
     return job

@@ -81,10 +81,10 @@ PERMISSIONS: dict[str, dict[str, Needs | list[Needs]]] = {
     "projects:invitation_create": {"POST": needs(P.MANAGE_MEMBERS, {"role": "viewer"})},
     "projects:invitation_revoke": {"POST": needs(P.MANAGE_MEMBERS)},
     "projects:entity_type_list": {"GET": needs(P.VIEW), "POST": needs(P.MANAGE_SCHEMA, {"name": "Added"})},
-    "projects:entity_type_merge": {"GET": needs(P.MANAGE_SCHEMA), "POST": needs(P.MANAGE_SCHEMA)},
+    "entity_types:merge": {"GET": needs(P.MANAGE_SCHEMA), "POST": needs(P.MANAGE_SCHEMA)},
     "projects:entity_type_update": {"GET": needs(P.MANAGE_SCHEMA), "POST": needs(P.MANAGE_SCHEMA)},
     "projects:entity_type_row": {"GET": needs(P.VIEW)},
-    "projects:entity_type_delete": {"GET": needs(P.MANAGE_SCHEMA), "POST": needs(P.MANAGE_SCHEMA)},
+    "entity_types:delete": {"GET": needs(P.MANAGE_SCHEMA), "POST": needs(P.MANAGE_SCHEMA)},
     # labeling pages
     "labeling:document_list": {"GET": needs(P.VIEW)},
     "labeling:document_upload": {"POST": needs(P.MANAGE_DOCUMENTS)},
@@ -156,12 +156,12 @@ PERMISSIONS: dict[str, dict[str, Needs | list[Needs]]] = {
     },
     "projects_api:invitation_create": {"POST": needs(P.MANAGE_MEMBERS, {"role": "viewer"})},
     "projects_api:entity_type_list": {"GET": needs(P.VIEW), "POST": needs(P.MANAGE_SCHEMA, {"name": "Added"})},
-    "projects_api:entity_type_detail": {
+    "entity_types:api-detail": {
         "GET": needs(P.VIEW),
         "PATCH": needs(P.MANAGE_SCHEMA, {"description": "changed"}),
         "DELETE": needs(P.MANAGE_SCHEMA),
     },
-    "projects_api:entity_type_merge": {"POST": needs(P.MANAGE_SCHEMA, {"into": "{other_entity_type_id}"})},
+    "entity_types:api-merge": {"POST": needs(P.MANAGE_SCHEMA, {"into": "{other_entity_type_id}"})},
     # labeling API
     "api-document-list": {"GET": needs(P.VIEW), "POST": needs(P.MANAGE_DOCUMENTS, multipart=True)},
     "api-document-detail": {
@@ -519,7 +519,7 @@ def _routes_with_undeclared_methods() -> list[Any]:
 
 def test_the_walk_finds_the_project_urls():
     names = {route.name for route in ROUTES}
-    assert {"projects_api:project_detail", "projects_api:entity_type_detail"} <= names
+    assert {"projects_api:project_detail", "entity_types:api-detail"} <= names
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=[route.name for route in ROUTES])

@@ -49,7 +49,7 @@ def test_confusion_links_to_merge_page(owner_client, project):
     report = _report([(gold, [Span(0, 5, "City"), Span(10, 13, "City")])])
     Evaluation.objects.filter(model=model).update(report=report.to_dict())
     html = owner_client.get(reverse("evaluation:trained_model_detail", args=[project.name, model.pk])).content.decode()
-    merge = reverse("projects:entity_type_merge", args=[project.name])
+    merge = reverse("entity_types:merge", args=[project.name])
     assert f"{merge}?source={person.pk}&amp;target={city.pk}" in html
     assert "The model confuses Person with City" in html
 

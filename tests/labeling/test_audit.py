@@ -162,10 +162,10 @@ def test_entity_type_merge_and_delete_are_in_the_trail_with_the_user(client, pro
     tag(api, project, letter, types["Org"], 21, 28)  # the merge makes the Person tag here a duplicate
 
     client.force_login(editor)
-    merge = reverse("projects:entity_type_merge", args=[project.name])
+    merge = reverse("entity_types:merge", args=[project.name])
     response = client.post(merge, {"source": types["Person"].pk, "target": types["Org"].pk, "confirm": "1"})
     assert response.status_code == 302
-    response = client.post(reverse("projects:entity_type_delete", args=[project.name, types["Org"].pk]))
+    response = client.post(reverse("entity_types:delete", args=[project.name, types["Org"].pk]))
     assert response.status_code == 302
 
     merged = rows(audit_page(client, project, source="type_merge").content, "events")

@@ -14,8 +14,9 @@ from portability.models import AuthoringJob
 from portability.selectors import _project_path, project_data_inventory
 from projects.models import Project
 from projects.services import api_key_create, project_delete
+from serving.azure_wire import AnalyzeTask, DocumentInput
 from serving.models import AnalyzeJob
-from serving.services import deployment_create_or_replace
+from serving.services import analyze_job_create, deployment_create_or_replace
 from tests.factories import UserFactory
 from tests.serving.helpers import analyze_job
 
@@ -114,3 +115,23 @@ def test_server_paths_on_the_data_page_and_api_are_for_superusers_only(client, p
     page = client.get(page_url).content.decode()
     assert str(settings.NERLAB_CONTAINERS_ROOT) in page and str(settings.MEDIA_ROOT) in page
     assert client.get(api_url).json()["containers_root"] == str(settings.NERLAB_CONTAINERS_ROOT)
+
+
+def test_an_analyze_job_is_linked_to_each_project_its_tasks_name(project, user):
+    other = Project.objects.create(name="other", language="en")
+    job = analyze_job_create(
+        user=user,
+        api_key=None,
+        api_version="2023-04-01",
+        display_name="",
+        documents=[DocumentInput(id="1", text="Hello", language="en")],
+        tasks=[
+            AnalyzeTask(task_name="a", project_name=project.name, deployment_name="production"),
+            AnalyzeTask(task_name="b", project_name="other", deployment_name="production"),
+            AnalyzeTask(task_name="c", project_name="nowhere", deployment_name="production"),
+        ],
+        character_count=5,
+    )
+    assert set(job.projects.all()) == {project, other}
+    project_delete(project=other)
+    assert not AnalyzeJob.objects.exists()  # a job goes with any of its projects

@@ -14,6 +14,11 @@ def _url(name: str, project: Project, *args: object) -> str:
     return reverse(f"projects:{name}", args=[project.name, *args])
 
 
+def _types_url(name: str, project: Project, *args: object) -> str:
+    """Merge and delete, which change spans, are labeling's pages (at the same paths)."""
+    return reverse(f"entity_types:{name}", args=[project.name, *args])
+
+
 def _add(client, project: Project, **data: str):
     return client.post(_url("entity_type_list", project), {"color": "", "hotkey": "", "description": "", **data})
 
@@ -131,11 +136,11 @@ def test_delete_confirmation_shows_span_count_then_removes_spans(owner_client, p
     document = DocumentFactory(project=project)
     SpanFactory(document=document, entity_type=person, start=0, end=3)
     SpanFactory(document=document, entity_type=person, start=4, end=8)
-    body = owner_client.get(_url("entity_type_delete", project, person.pk)).content.decode()
+    body = owner_client.get(_types_url("delete", project, person.pk)).content.decode()
     assert "<strong>2 spans</strong>" in body
     assert EntityType.objects.filter(pk=person.pk).exists()  # GET deletes nothing
 
-    response = owner_client.post(_url("entity_type_delete", project, person.pk), follow=True)
+    response = owner_client.post(_types_url("delete", project, person.pk), follow=True)
     assert "deleted with its 2 span(s)" in response.content.decode()
     assert not EntityType.objects.filter(pk=person.pk).exists()
     assert not Span.objects.filter(document=document).exists()
@@ -144,7 +149,7 @@ def test_delete_confirmation_shows_span_count_then_removes_spans(owner_client, p
 def test_entity_type_of_another_project_is_404(owner_client, project):
     other = Project.objects.create(name="other", language="en")
     foreign = EntityTypeFactory(project=other, name="Person")
-    assert owner_client.post(_url("entity_type_delete", project, foreign.pk)).status_code == 404
+    assert owner_client.post(_types_url("delete", project, foreign.pk)).status_code == 404
     assert EntityType.objects.filter(pk=foreign.pk).exists()
 
 
@@ -157,7 +162,7 @@ def test_merge_confirmation_then_merge_moves_spans_and_removes_duplicates(owner_
     SpanFactory(document=document, entity_type=person, start=9, end=12)
     SpanFactory(document=document, entity_type=human, start=0, end=3)
 
-    url = _url("entity_type_merge", project)
+    url = _types_url("merge", project)
     response = owner_client.get(url, {"source": person.pk, "target": human.pk})
     assert (response.context["moving"], response.context["duplicates"]) == (2, 1)
     body = response.content.decode()
@@ -173,7 +178,7 @@ def test_merge_confirmation_then_merge_moves_spans_and_removes_duplicates(owner_
 
 def test_merge_refuses_the_same_type(owner_client, project):
     person = EntityTypeFactory(project=project, name="Person")
-    response = owner_client.get(_url("entity_type_merge", project), {"source": person.pk, "target": person.pk})
+    response = owner_client.get(_types_url("merge", project), {"source": person.pk, "target": person.pk})
     assert "Choose two different entity types" in response.content.decode()
     assert EntityType.objects.filter(pk=person.pk).exists()
 
@@ -183,6 +188,6 @@ def test_annotator_cannot_merge_or_delete(client, project, member_of):
     human = EntityTypeFactory(project=project, name="Human")
     client.force_login(member_of(project, "annotator"))
     data = {"source": person.pk, "target": human.pk, "confirm": "1"}
-    assert client.post(_url("entity_type_merge", project), data).status_code == 403
-    assert client.post(_url("entity_type_delete", project, person.pk)).status_code == 403
+    assert client.post(_types_url("merge", project), data).status_code == 403
+    assert client.post(_types_url("delete", project, person.pk)).status_code == 403
     assert EntityType.objects.filter(project=project).count() == 2
