@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -375,10 +374,6 @@ def model_compare(*, a: TrainedModel, b: TrainedModel) -> Comparison:
         better=sorted((d for d in deltas if d.delta < 0), key=lambda d: d.delta),
         worse=sorted((d for d in deltas if d.delta > 0), key=lambda d: -d.delta),
     )
-
-
-def label_counter(docs: list[LabeledDoc]) -> Counter[str]:
-    return Counter(span.label for doc in docs for span in doc.spans)
 
 
 def trained_models_at_limit(*, project: Project) -> bool:

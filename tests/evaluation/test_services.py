@@ -35,14 +35,6 @@ def test_snapshot_freezes_documents_and_hash_is_stable(trainable, user):
     assert first.span_counts["train"] == {"CITY": 12, "PERSON": 12}
 
 
-def test_snapshot_hash_ignores_names_and_order(trainable):
-    docs = selectors.snapshot_documents(snapshot=services.snapshot_create(project=trainable))
-    renamed = [
-        type(doc)(text=doc.text, spans=doc.spans, name="x", split=doc.split, language=doc.language) for doc in docs
-    ]
-    assert services.snapshot_hash(list(reversed(renamed))) == services.snapshot_hash(docs)
-
-
 def test_snapshot_scope_tagged_only(trainable, user):
     document = Document.objects.filter(project=trainable, split="train").first()
     document_set_status(document=document, status="in_progress", user=user)
