@@ -8,7 +8,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 
-from tests.factories import DocumentFactory
+from tests.labeling.factories import DocumentFactory
 
 HUGE = str(10**30)
 

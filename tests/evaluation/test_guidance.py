@@ -5,8 +5,9 @@ from django.urls import reverse
 from evaluation.models import Evaluation
 from ner.metrics import evaluate
 from ner.types import LabeledDoc, Span
-from tests.evaluation.objects import finished_model
-from tests.factories import DocumentFactory, EntityTypeFactory
+from tests.evaluation.factories import finished_model
+from tests.labeling.factories import DocumentFactory
+from tests.projects.factories import EntityTypeFactory
 
 
 def _report(pairs):

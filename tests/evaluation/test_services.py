@@ -10,6 +10,7 @@ from labeling.models import Document, Span
 from labeling.services import document_set_status
 from ner import limits
 from tests.evaluation.conftest import TINY, make_trainable
+from tests.evaluation.factories import TrainedModelFactory
 
 
 def start(project, user, **settings):
@@ -215,15 +216,7 @@ def test_model_limit(trainable, user, monkeypatch):
     for index in range(limits.TRAINED_MODELS_MAX):
         run = start(trainable, user, model_name=f"m{index}")
         TrainingRun.objects.filter(pk=run.pk).update(status="cancelled")
-        TrainedModel.objects.create(
-            project=trainable,
-            run=run,
-            name=f"m{index}",
-            storage_path="",
-            duration_s=1,
-            snapshot_documents=16,
-            micro_f1=0,
-        )
+        TrainedModelFactory(project=trainable, run=run, name=f"m{index}", storage_path="", snapshot_documents=16)
     with pytest.raises(ValidationError, match="at most 10 trained models"):
         start(trainable, user, model_name="eleventh")
     with pytest.raises(ValidationError, match="already has a model named m3"):

@@ -16,7 +16,7 @@ from projects.models import Project
 from projects.services import api_key_create, project_delete
 from serving.models import AnalyzeJob
 from serving.services import AnalyzeTask, DocumentInput, analyze_job_create, deployment_create_or_replace
-from tests.factories import UserFactory
+from tests.projects.factories import UserFactory
 
 LOCAL_APPS = {"projects", "labeling", "evaluation", "serving", "portability"}
 
