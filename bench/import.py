@@ -155,7 +155,7 @@ def main() -> int:
     from labeling import imports
     from labeling.models import Document
     from ner import limits
-    from tests.factories import MembershipFactory, ProjectFactory, UserFactory
+    from tests.projects.factories import MembershipFactory, ProjectFactory, UserFactory
 
     limits.DOCUMENTS_MAX = max(limits.DOCUMENTS_MAX, args.existing + args.import_docs)  # see the docstring
     user = UserFactory(username="bench")

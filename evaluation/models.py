@@ -29,7 +29,7 @@ def validate_model_name(value: str) -> None:
 
 class DatasetSnapshot(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="snapshots")
-    # sha256 over every document's content hash, spans and side (see evaluation.services.snapshot_hash).
+    # sha256 over every document's content hash, spans and side (see ner.snapshot.snapshot_hash).
     content_hash = models.CharField(max_length=64)
     file = models.CharField(max_length=300, help_text="Path of the frozen JSONL in Django's storage.")
     document_count = models.PositiveIntegerField()

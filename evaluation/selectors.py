@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -15,6 +14,7 @@ from django.http import Http404
 from evaluation.model_files import model_files_local_dir, model_files_stamp
 from evaluation.models import DatasetSnapshot, Evaluation, Prediction, TrainedModel, TrainingRun
 from ner import limits
+from ner.advice import Advice, evaluation_advice
 from ner.calibration import CalibrationError, CalibrationReport
 from ner.formats.jsonl import read_jsonl
 from ner.metrics import MATRIX_FILTERS, NONE, DocumentComparison, EvaluationReport, compare_documents
@@ -132,13 +132,6 @@ class TypeRow:
 
 
 @dataclass(frozen=True)
-class Advice:
-    kind: str  # few_examples | missing_in_test | imbalance | distribution | confusion
-    message: str
-    labels: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
 class MatrixView:
     labels: tuple[str, ...]
     rows: list[tuple[str, list[tuple[str, float, float, bool]]]]  # gold -> [(predicted, value, shade 0..1, shown)]
@@ -158,100 +151,6 @@ class EvaluationView:
     interval: dict[str, Any] | None = field(default=None)
     # ECE and the reliability table of the confidence scores on the test set (None: not measured).
     calibration: CalibrationReport | None = field(default=None)
-
-
-def _advice(
-    report: EvaluationReport, train_counts: dict[str, int], test_counts: dict[str, int], project: Project
-) -> list[Advice]:
-    advice: list[Advice] = []
-    labels = sorted(set(train_counts) | set(test_counts))
-    few = [label for label in labels if train_counts.get(label, 0) < limits.FEW_INSTANCES_WARNING]
-    if few:
-        advice.append(
-            Advice(
-                "few_examples",
-                f"Fewer than {limits.FEW_INSTANCES_WARNING} training examples for "
-                + ", ".join(f"{label} ({train_counts.get(label, 0)})" for label in few)
-                + f". Tag more: {limits.RECOMMENDED_INSTANCES_PER_TYPE} or more per type is a good target.",
-                tuple(few),
-            )
-        )
-    missing = [label for label in sorted(train_counts) if not test_counts.get(label)]
-    if missing:
-        advice.append(
-            Advice(
-                "missing_in_test",
-                "Not in the test set, so not evaluated: "
-                + ", ".join(missing)
-                + ". Put documents with these types in the test set to measure them.",
-                tuple(missing),
-            )
-        )
-    present = {label: count for label, count in train_counts.items() if count}
-    if len(present) >= 2:
-        most, least = max(present, key=present.__getitem__), min(present, key=present.__getitem__)
-        if present[most] >= 10 * present[least]:
-            advice.append(
-                Advice(
-                    "imbalance",
-                    f"Unbalanced types: {most} has {present[most]} training examples, {least} only {present[least]}. "
-                    "The model will favour the frequent types; tag more of the rare ones.",
-                    (most, least),
-                )
-            )
-    train_total, test_total = sum(train_counts.values()), sum(test_counts.values())
-    if train_total and test_total:
-        drift = []
-        for label in labels:
-            train_share = train_counts.get(label, 0) / train_total
-            test_share = test_counts.get(label, 0) / test_total
-            # A type whose share of the entities differs by more than 15 points (and by half) between the sides.
-            if abs(train_share - test_share) > 0.15 and abs(train_share - test_share) > 0.5 * max(
-                train_share, test_share
-            ):
-                drift.append(f"{label} ({train_share:.0%} of training vs {test_share:.0%} of test entities)")
-        if drift:
-            advice.append(
-                Advice(
-                    "distribution",
-                    "The training and test sets differ in their mix of types: "
-                    + "; ".join(drift)
-                    + ". The test score may not reflect real use; make both sides alike.",
-                )
-            )
-    matrix = report.count_matrix
-    pairs: list[tuple[float, str, str]] = []
-    for cell in matrix.cells("errors"):
-        if NONE in (cell.gold, cell.predicted):
-            continue
-        # A gold type predicted as another for at least 20% of its entities (and at least twice).
-        if cell.raw >= 2 and cell.normalized >= 20:
-            pairs.append((cell.normalized, cell.gold, cell.predicted))
-    for share, gold, predicted in sorted(pairs, reverse=True):
-        advice.append(
-            Advice(
-                "confusion",
-                f"The model confuses {gold} with {predicted} ({share:.0f}% of {gold} entities were predicted as "
-                f"{predicted}). If they mean the same thing, merge them; otherwise describe the difference and tag "
-                "more examples of both.",
-                (gold, predicted),
-            )
-        )
-    for cell in matrix.cells("errors"):
-        # Azure's "unclear distinction" check also covers a type confused with untagged text ($none): the model
-        # leaves at least half of its entities unfound.
-        if cell.predicted == NONE and cell.gold != NONE and cell.raw >= 2 and cell.normalized >= 50:
-            advice.append(
-                Advice(
-                    "missed",
-                    f"The model finds too few {cell.gold} entities ({cell.normalized:.0f}% of them were not "
-                    f"predicted at all). Tag more examples of {cell.gold}, and check that it is tagged consistently "
-                    "and completely: an untagged occurrence teaches the model that it is not an entity.",
-                    (cell.gold,),
-                )
-            )
-    del project
-    return advice
 
 
 def evaluation_view(*, model: TrainedModel) -> EvaluationView:
@@ -281,7 +180,7 @@ def evaluation_view(*, model: TrainedModel) -> EvaluationView:
         model=model,
         report=report,
         rows=rows,
-        advice=_advice(report, train_counts, test_counts, model.project),
+        advice=evaluation_advice(report=report, train_counts=train_counts, test_counts=test_counts),
         train_counts=train_counts,
         test_counts=test_counts,
         interval=None if report.micro_f1_interval is None else report.micro_f1_interval.to_dict(),
@@ -454,10 +353,6 @@ def model_compare(*, a: TrainedModel, b: TrainedModel) -> Comparison:
         better=sorted((d for d in deltas if d.delta < 0), key=lambda d: d.delta),
         worse=sorted((d for d in deltas if d.delta > 0), key=lambda d: -d.delta),
     )
-
-
-def label_counter(docs: list[LabeledDoc]) -> Counter[str]:
-    return Counter(span.label for doc in docs for span in doc.spans)
 
 
 def trained_models_at_limit(*, project: Project) -> bool:

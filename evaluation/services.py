@@ -15,8 +15,6 @@ its attempt, so a worker that was given up on stops instead of mixing its result
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import shutil
 import tempfile
@@ -51,6 +49,7 @@ from ner.names import InvalidName, check_model_name
 from ner.predict import ScoredSpan
 from ner.predict import load as load_model
 from ner.sizing import CorpusSettings, settings_for_corpus
+from ner.snapshot import snapshot_hash
 from ner.splits import SplitError, split_documents
 from ner.text import content_hash as text_content_hash
 from ner.tokens import MULTILINGUAL
@@ -90,23 +89,6 @@ SAME_SETTINGS_RULE = "same-as-model"
 
 
 # --------------------------------------------------------------------------------------------- snapshots
-
-
-def snapshot_hash(docs: list[LabeledDoc]) -> str:
-    """sha256 over each document's content hash, sorted spans and side, in content-hash order.
-
-    Names, ids and upload order do not count: two snapshots with the same texts, tags and split hash alike.
-    """
-    rows = sorted(
-        (
-            text_content_hash(doc.text),
-            doc.split or "",
-            doc.language or "",
-            [[span.start, span.end, span.label] for span in doc.sorted_spans()],
-        )
-        for doc in docs
-    )
-    return hashlib.sha256(json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode()).hexdigest()
 
 
 def _training_documents_queryset(project: Project) -> QuerySet[Document]:

@@ -530,20 +530,7 @@ def _train(
     clock: Callable[[], float],
 ) -> TrainResult:
     started = clock()
-    if not docs_train:
-        raise TrainError("There are no training documents")
-    train_docs, dev_docs = list(docs_train), list(docs_dev)
-    if not dev_docs:
-        # The same rule the app uses to carve a dev set (one rule, one home): a seeded hash of each text.
-        try:
-            carved = carve_dev(train_docs, settings.dev_fraction, settings.seed)
-        except SplitError as error:
-            raise TrainError(str(error)) from error
-        train_docs, dev_docs = list(carved.train), list(carved.dev)
-    labels = sorted({span.label for doc in train_docs for span in doc.spans})
-    if not labels:
-        raise TrainError("The training documents hold no tagged entities; tag some entities before training")
-
+    train_docs, dev_docs, labels = _training_sets(docs_train, docs_dev, settings)
     plan: BudgetPlan | None = None
     deadline = math.inf
     if settings.time_budget_s > 0:
@@ -561,7 +548,100 @@ def _train(
         settings = replace(settings, max_steps=plan.max_steps)
         deadline = started + settings.time_budget_s - plan.final_s
     nlp = _build_nlp(language, settings)
-    # Recorded in the model's meta.json, so a model folder says how it was made.
+    _describe_model(nlp, language, settings, representation, plan, train_docs, dev_docs)
+    report = _SpanReport()
+    train_examples = _examples(nlp, train_docs, report)
+    dev_examples = _examples(nlp, dev_docs, _SpanReport())
+    optimizer, loop = _training_loop(nlp, train_examples, dev_examples, settings)
+    progress = (
+        None
+        if on_progress is None
+        else _ProgressReporter(
+            on_progress,
+            settings=settings,
+            plan=plan,
+            started=started,
+            words_per_epoch=sum(len(example) for example in train_examples),
+            has_dev=bool(dev_examples),
+        )
+    )
+
+    output_dir = Path(output_dir)
+    output_dir.parent.mkdir(parents=True, exist_ok=True)
+    partial = output_dir.with_name(f".{output_dir.name}.partial-{uuid.uuid4().hex[:8]}")
+    run = _LoopRecord(nlp=nlp, optimizer=optimizer, partial=partial, has_dev=bool(dev_examples))
+    loop_started = clock()
+    try:
+        for _batch, info, is_best in loop:
+            run.record(info, is_best)
+            if should_stop is not None and should_stop():
+                raise TrainCancelled("Training was cancelled")
+            now = clock()
+            if now >= deadline and info["step"] < settings.max_steps:
+                # Slower than measured (a busier machine): keep the best checkpoint so far, in time.
+                run.stopped_at_time_limit = True
+                break
+            if progress is not None:
+                progress.step(info, is_best, now, run)
+        # Words/s counts the training loop alone (as spaCy's own logger does), not saving and calibrating after it.
+        training_time = clock() - loop_started
+        if not dev_examples or not run.best:
+            # Nothing to pick the best checkpoint by: keep the model as training left it.
+            _write_model(nlp, optimizer, partial)
+        calibration = _fit_calibration(partial, dev_docs) if dev_docs else None
+        duration = clock() - started
+        _move_into_place(partial, output_dir)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+
+    if progress is not None:
+        progress.finished(run, duration)
+    return _result(
+        run,
+        output_dir=output_dir,
+        labels=labels,
+        settings=settings,
+        plan=plan,
+        report=report,
+        train_docs=train_docs,
+        dev_docs=dev_docs,
+        train_examples=train_examples,
+        calibration=calibration,
+        duration=duration,
+        training_time=training_time,
+    )
+
+
+def _training_sets(
+    docs_train: Sequence[LabeledDoc], docs_dev: Sequence[LabeledDoc], settings: TrainSettings
+) -> tuple[list[LabeledDoc], list[LabeledDoc], list[str]]:
+    """The training and dev documents (dev carved from training when none is given) and the labels to learn."""
+    if not docs_train:
+        raise TrainError("There are no training documents")
+    train_docs, dev_docs = list(docs_train), list(docs_dev)
+    if not dev_docs:
+        # The same rule the app uses to carve a dev set (one rule, one home): a seeded hash of each text.
+        try:
+            carved = carve_dev(train_docs, settings.dev_fraction, settings.seed)
+        except SplitError as error:
+            raise TrainError(str(error)) from error
+        train_docs, dev_docs = list(carved.train), list(carved.dev)
+    labels = sorted({span.label for doc in train_docs for span in doc.spans})
+    if not labels:
+        raise TrainError("The training documents hold no tagged entities; tag some entities before training")
+    return train_docs, dev_docs, labels
+
+
+def _describe_model(
+    nlp: Language,
+    language: str,
+    settings: TrainSettings,
+    representation: dict[str, Any],
+    plan: BudgetPlan | None,
+    train_docs: Sequence[LabeledDoc],
+    dev_docs: Sequence[LabeledDoc],
+) -> None:
+    """Record in the model's meta.json how it was made, so a model folder says so itself."""
     nlp.meta["name"] = "nerlab_model"
     nlp.meta["nerlab"] = {
         "language": language,
@@ -575,11 +655,12 @@ def _train(
     }
     if plan is not None:
         nlp.meta["nerlab"]["budget"] = plan.to_dict()
-    report = _SpanReport()
-    train_examples = _examples(nlp, train_docs, report)
-    dev_examples = _examples(nlp, dev_docs, _SpanReport())
-    words_per_epoch = sum(len(example) for example in train_examples)
 
+
+def _training_loop(
+    nlp: Language, train_examples: list[Example], dev_examples: list[Example], settings: TrainSettings
+) -> tuple[Any, Any]:
+    """The initialized pipeline's optimizer and spaCy's loop over it: (batch, info, is_best) per step."""
     config = nlp.config.interpolate()
     training = registry.resolve(config["training"], schema=ConfigSchemaTraining)
     optimizer = training["optimizer"]
@@ -612,100 +693,135 @@ def _train(
         annotating_components=training["annotating_components"],
         before_update=training["before_update"],
     )
+    return optimizer, loop
 
-    output_dir = Path(output_dir)
-    output_dir.parent.mkdir(parents=True, exist_ok=True)
-    partial = output_dir.with_name(f".{output_dir.name}.partial-{uuid.uuid4().hex[:8]}")
-    best: dict[str, Any] = {}
-    evaluations: list[tuple[float, int]] = []  # (score, 0-based step) of every dev evaluation, for patience
+
+@dataclass
+class _LoopRecord:
+    """What the loop has done so far: the last step's info, the best checkpoint (written to ``partial`` as it is
+    found) and every dev evaluation, for patience."""
+
+    nlp: Language
+    optimizer: Any
+    partial: Path
+    has_dev: bool
+    info: dict[str, Any] = field(default_factory=lambda: {"step": -1, "epoch": 0, "words": 0})
+    best: dict[str, Any] = field(default_factory=dict)
+    evaluations: list[tuple[float, int]] = field(default_factory=list)  # (score, 0-based step)
     latest_f1: float | None = None
-    percent_done = 0.0
-    last_report = -math.inf
-    info: dict[str, Any] = {"step": -1, "epoch": 0, "words": 0}
-    stopped_at_time_limit = False
-    loop_started = clock()
-    try:
-        for _batch, info, is_best in loop:
-            if is_best and dev_examples:
-                best = {"step": info["step"], "scores": dict(info["other_scores"] or {})}
-                nlp.meta["performance"] = {
-                    key: value for key, value in best["scores"].items() if isinstance(value, int | float)
-                }
-                _write_model(nlp, optimizer, partial)
-            if is_best is not None and dev_examples:
-                latest_f1 = _score(info["score"])
-                evaluations.append((float(info["score"] or 0.0), info["step"]))
-            if should_stop is not None and should_stop():
-                raise TrainCancelled("Training was cancelled")
-            now = clock()
-            if now >= deadline and info["step"] < settings.max_steps:
-                # Slower than measured (a busier machine): keep the best checkpoint so far, in time.
-                stopped_at_time_limit = True
-                break
-            if on_progress is None:
-                continue
-            fractions = []
-            if settings.max_steps > 0:
-                fractions.append((info["step"] + 1) / (settings.max_steps + 1))
-            if settings.max_epochs > 0 and words_per_epoch:
-                fractions.append(info["words"] / (settings.max_epochs * words_per_epoch))
-            percent_done = max(percent_done, min(99.9, 100 * max(fractions)))
-            if is_best is None and now - last_report < settings.progress_interval_s:
-                continue
-            last_report = now
-            elapsed = now - started
-            eta = elapsed * (100 - percent_done) / percent_done if percent_done > 0 else None
-            if plan is not None:
-                left = max(0.0, started + settings.time_budget_s - now)
-                eta = left if eta is None else min(eta, left)
-            on_progress(
-                Progress(
-                    percent=percent_done,
-                    epoch=info["epoch"] + 1,
-                    step=info["step"] + 1,
-                    loss=float(info["losses"].get("ner", 0.0)),
-                    dev_f1=latest_f1,
-                    elapsed_s=elapsed,
-                    eta_s=eta,
-                    stop_step=_patience_stop_step(settings, evaluations) if dev_examples else None,
-                )
-            )
-        # Words/s counts the training loop alone (as spaCy's own logger does), not saving and calibrating after it.
-        training_time = clock() - loop_started
-        if not dev_examples or not best:
-            # Nothing to pick the best checkpoint by: keep the model as training left it.
-            _write_model(nlp, optimizer, partial)
-        calibration = _fit_calibration(partial, dev_docs) if dev_docs else None
-        nlp_meta_best = best.get("scores", {})
-        duration = clock() - started
-        _move_into_place(partial, output_dir)
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
+    stopped_at_time_limit: bool = False
 
-    steps_done = info["step"] + 1
-    if on_progress is not None:
-        on_progress(
+    def record(self, info: dict[str, Any], is_best: bool | None) -> None:
+        self.info = info
+        if not self.has_dev:
+            return
+        if is_best:
+            self.best = {"step": info["step"], "scores": dict(info["other_scores"] or {})}
+            self.nlp.meta["performance"] = {
+                key: value for key, value in self.best["scores"].items() if isinstance(value, int | float)
+            }
+            _write_model(self.nlp, self.optimizer, self.partial)
+        if is_best is not None:
+            self.latest_f1 = _score(info["score"])
+            self.evaluations.append((float(info["score"] or 0.0), info["step"]))
+
+    @property
+    def best_scores(self) -> dict[str, Any]:
+        scores: dict[str, Any] = self.best.get("scores", {})
+        return scores
+
+
+@dataclass
+class _ProgressReporter:
+    """Turns loop steps into ``Progress`` reports: at every evaluation, otherwise at most every
+    ``settings.progress_interval_s``."""
+
+    on_progress: Callable[[Progress], None]
+    settings: TrainSettings
+    plan: BudgetPlan | None
+    started: float
+    words_per_epoch: int
+    has_dev: bool
+    percent_done: float = 0.0
+    last_report: float = -math.inf
+
+    def step(self, info: dict[str, Any], is_best: bool | None, now: float, run: _LoopRecord) -> None:
+        self.percent_done = max(self.percent_done, min(99.9, 100 * max(self._fractions(info))))
+        if is_best is None and now - self.last_report < self.settings.progress_interval_s:
+            return
+        self.last_report = now
+        elapsed = now - self.started
+        self.on_progress(
+            Progress(
+                percent=self.percent_done,
+                epoch=info["epoch"] + 1,
+                step=info["step"] + 1,
+                loss=float(info["losses"].get("ner", 0.0)),
+                dev_f1=run.latest_f1,
+                elapsed_s=elapsed,
+                eta_s=self._eta(elapsed, now),
+                stop_step=_patience_stop_step(self.settings, run.evaluations) if self.has_dev else None,
+            )
+        )
+
+    def finished(self, run: _LoopRecord, duration: float) -> None:
+        self.on_progress(
             Progress(
                 percent=100.0,
-                epoch=info["epoch"] + 1,
-                step=steps_done,
-                loss=float(info.get("losses", {}).get("ner", 0.0)),
-                dev_f1=_score(nlp_meta_best.get("ents_f")) if dev_examples else None,
+                epoch=run.info["epoch"] + 1,
+                step=run.info["step"] + 1,
+                loss=float(run.info.get("losses", {}).get("ner", 0.0)),
+                dev_f1=_score(run.best_scores.get("ents_f")) if self.has_dev else None,
                 elapsed_s=duration,
                 eta_s=0.0,
             )
         )
+
+    def _fractions(self, info: dict[str, Any]) -> list[float]:
+        """How far the run is towards each of its limits (steps, epochs)."""
+        fractions = []
+        if self.settings.max_steps > 0:
+            fractions.append((info["step"] + 1) / (self.settings.max_steps + 1))
+        if self.settings.max_epochs > 0 and self.words_per_epoch:
+            fractions.append(info["words"] / (self.settings.max_epochs * self.words_per_epoch))
+        return fractions
+
+    def _eta(self, elapsed: float, now: float) -> float | None:
+        eta = elapsed * (100 - self.percent_done) / self.percent_done if self.percent_done > 0 else None
+        if self.plan is not None:
+            left = max(0.0, self.started + self.settings.time_budget_s - now)
+            eta = left if eta is None else min(eta, left)
+        return eta
+
+
+def _result(
+    run: _LoopRecord,
+    *,
+    output_dir: Path,
+    labels: list[str],
+    settings: TrainSettings,
+    plan: BudgetPlan | None,
+    report: _SpanReport,
+    train_docs: Sequence[LabeledDoc],
+    dev_docs: Sequence[LabeledDoc],
+    train_examples: Sequence[Example],
+    calibration: CalibrationMap | None,
+    duration: float,
+    training_time: float,
+) -> TrainResult:
+    info, best, has_dev = run.info, run.best_scores, run.has_dev
+    steps_done = info["step"] + 1
     return TrainResult(
         model_path=output_dir,
         labels=tuple(labels),
         steps=steps_done,
         epochs=info["epoch"] + 1 if steps_done else 0,
-        best_step=best.get("step", info["step"]) + 1,
-        best_dev_f1=_score(nlp_meta_best.get("ents_f")) if dev_examples else None,
-        best_dev_precision=_score(nlp_meta_best.get("ents_p")) if dev_examples else None,
-        best_dev_recall=_score(nlp_meta_best.get("ents_r")) if dev_examples else None,
+        best_step=run.best.get("step", info["step"]) + 1,
+        best_dev_f1=_score(best.get("ents_f")) if has_dev else None,
+        best_dev_precision=_score(best.get("ents_p")) if has_dev else None,
+        best_dev_recall=_score(best.get("ents_r")) if has_dev else None,
         dev_f1_per_label={
-            label: float(scores.get("f", 0.0)) for label, scores in (nlp_meta_best.get("ents_per_type") or {}).items()
+            label: float(scores.get("f", 0.0)) for label, scores in (best.get("ents_per_type") or {}).items()
         },
         duration_s=duration,
         words_per_second=info["words"] / training_time if training_time > 0 else 0.0,
@@ -714,12 +830,12 @@ def _train(
         train_examples=len(train_examples),
         misaligned_spans=report.misaligned,
         dropped_spans=report.dropped,
-        warnings=tuple(_warnings(report, dev_examples, labels, train_docs, calibration, stopped_at_time_limit)),
+        warnings=tuple(_warnings(report, has_dev, labels, train_docs, calibration, run.stopped_at_time_limit)),
         calibration=calibration,
-        stopped_early=bool(dev_examples) and _stopped_early(settings, info["step"], evaluations),
+        stopped_early=has_dev and _stopped_early(settings, info["step"], run.evaluations),
         settings=settings,
         budget=plan,
-        stopped_at_time_limit=stopped_at_time_limit,
+        stopped_at_time_limit=run.stopped_at_time_limit,
     )
 
 
@@ -762,7 +878,7 @@ def _score(value: Any) -> float | None:
 
 def _warnings(
     report: _SpanReport,
-    dev_examples: Sequence[Example],
+    has_dev: bool,
     labels: Sequence[str],
     docs: Sequence[LabeledDoc],
     calibration: CalibrationMap | None,
@@ -783,7 +899,7 @@ def _warnings(
         messages.append(
             f"{report.dropped} span(s) were left out because they overlap another span once widened to whole words"
         )
-    if not dev_examples:
+    if not has_dev:
         messages.append(
             "No documents were left to evaluate on, so the model was not checked during training; "
             "add more documents to get a dev score"

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from projects.roles import Role
-from tests.factories import MembershipFactory, ProjectFactory, UserFactory
+from tests.projects.factories import MembershipFactory, ProjectFactory, UserFactory
 
 
 @pytest.fixture

@@ -26,14 +26,8 @@ from schemathesis.specs.openapi.checks import (
 
 from projects.roles import Role
 from projects.services import api_key_create
-from tests.factories import (
-    DocumentFactory,
-    EntityTypeFactory,
-    MembershipFactory,
-    ProjectFactory,
-    SpanFactory,
-    UserFactory,
-)
+from tests.labeling.factories import DocumentFactory, SpanFactory
+from tests.projects.factories import EntityTypeFactory, MembershipFactory, ProjectFactory, UserFactory
 
 pytestmark = pytest.mark.slow
 

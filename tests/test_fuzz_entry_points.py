@@ -28,10 +28,11 @@ from portability.archive import project_archive_bytes
 from projects.models import Project
 from projects.services import api_key_create
 from serving import services as serving_services
-from tests.factories import DocumentFactory, EntityTypeFactory, ProjectFactory, SpanFactory
+from tests.labeling.factories import DocumentFactory, SpanFactory
 from tests.ner.fuzz_inputs import EXAMPLES, SAMPLE_DOCS, files_like, json_bodies, json_shaped
 from tests.ner.synthetic_docs import train_quick
-from tests.serving.helpers import model_row
+from tests.projects.factories import EntityTypeFactory, ProjectFactory
+from tests.serving.factories import model_row
 
 pytestmark = pytest.mark.slow
 

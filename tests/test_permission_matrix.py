@@ -37,16 +37,10 @@ from projects import services
 from projects.models import ApiKey, Invitation, Membership, Project
 from projects.roles import ROLE_PERMISSIONS, Permission, Role
 from serving.services import deployment_create_or_replace
-from tests.evaluation.objects import finished_model
-from tests.factories import (
-    DocumentFactory,
-    EntityTypeFactory,
-    MembershipFactory,
-    ProjectFactory,
-    SpanFactory,
-    UserFactory,
-)
-from tests.serving.helpers import model_row as serving_model_row
+from tests.evaluation.factories import finished_model
+from tests.labeling.factories import DocumentFactory, SpanFactory
+from tests.projects.factories import EntityTypeFactory, MembershipFactory, ProjectFactory, UserFactory
+from tests.serving.factories import model_row as serving_model_row
 
 P = Permission
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")

@@ -134,16 +134,49 @@ def _read_range(
 def read_azure_labels(data: bytes, texts: Mapping[str, str], *, file_name: str = "") -> AzureProject:
     """Read a labels JSON; ``texts`` maps each document's location (file name) to its text, decoded as is."""
     problems = Problems(file_name)
+    root, metadata, assets = _read_envelope(data, problems)
+    index_type = _read_project_kind_and_index_type(root, metadata, assets, problems)
+    project_language = read_language(
+        metadata.get("language", root.get("language")), problems, where="project", field="'metadata'.'language'"
+    )
+    multilingual = _read_multilingual(metadata, problems)
+    declared = _read_declared_entity_types(assets, problems)
+    documents = _read_documents(assets, texts, index_type, project_language, problems)
+    problems.raise_if_any()
+    labels_seen = {span.label for doc in documents for span in doc.spans}
+    settings = metadata.get("settings")
+    version = root.get("projectFileVersion", root.get("project-file-version", ""))
+    return AzureProject(
+        documents=documents,
+        project_name=str(metadata.get("projectName") or root.get("projectName") or ""),
+        language=project_language,
+        multilingual=multilingual,
+        description=str(metadata.get("description") or ""),
+        storage_container=str(metadata.get("storageInputContainerName") or ""),
+        entity_types=tuple(declared + sorted(labels_seen - set(declared))),
+        settings=settings if isinstance(settings, dict) else {},
+        file_version=str(version),
+    )
+
+
+def _read_envelope(data: bytes, problems: Problems) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The file's root object, its metadata and its assets (the previews had no "assets": the root holds them)."""
     root = parse_json(decode_input(data, problems), problems)
     if not isinstance(root, dict):
         raise problems.fail(f"a labels file is a JSON object, not {type_name(root)}")
     metadata = root.get("metadata") or {}
     if not isinstance(metadata, dict):
         raise problems.fail(f"'metadata' must be an object, not {type_name(metadata)}", field="'metadata'")
-    # The previews had no "assets": entity list and documents sat at the top level.
     assets = root.get("assets", root)
     if not isinstance(assets, dict):
         raise problems.fail(f"'assets' must be an object, not {type_name(assets)}", field="'assets'")
+    return root, metadata, assets
+
+
+def _read_project_kind_and_index_type(
+    root: dict[str, Any], metadata: dict[str, Any], assets: dict[str, Any], problems: Problems
+) -> str:
+    """The string index type (lower case), after checking the project is custom NER; raises on either problem."""
     for owner, name in ((metadata, "metadata"), (assets, "assets")):
         kind = owner.get("projectKind")
         if kind is not None and (not isinstance(kind, str) or kind.lower() not in _NER_KINDS):
@@ -159,93 +192,103 @@ def read_azure_labels(data: bytes, texts: Mapping[str, str], *, file_name: str =
         )
     problems.raise_if_any()
     assert isinstance(index_type, str)
-    index_type = index_type.lower()
+    return index_type.lower()
 
-    project_language = read_language(
-        metadata.get("language", root.get("language")), problems, where="project", field="'metadata'.'language'"
-    )
+
+def _read_multilingual(metadata: dict[str, Any], problems: Problems) -> bool:
     multilingual = metadata.get("multilingual", False)
     if isinstance(multilingual, str) and multilingual.strip().lower() in {"true", "false"}:
         multilingual = multilingual.strip().lower() == "true"
     if not isinstance(multilingual, bool):
         problems.add(f"'multilingual' must be true or false, not {multilingual!r}", field="'metadata'.'multilingual'")
-        multilingual = False
+        return False
+    return multilingual
 
+
+def _read_declared_entity_types(assets: dict[str, Any], problems: Problems) -> list[str]:
+    """The entity types the project lists, in its order, each once."""
     entity_key = next((key for key in ("entities", "extractors", "entityNames") if key in assets), None)
+    if entity_key is None:
+        return []
+    raw_entities = assets[entity_key]
+    if not isinstance(raw_entities, list):
+        problems.add(f"must be a list, not {type_name(raw_entities)}", field=f"'{entity_key}'")
+        return []
     declared: list[str] = []
-    if entity_key is not None:
-        raw_entities = assets[entity_key]
-        if not isinstance(raw_entities, list):
-            problems.add(f"must be a list, not {type_name(raw_entities)}", field=f"'{entity_key}'")
-            raw_entities = []
-        for index, item in enumerate(raw_entities):
-            category = _category_of(item)
-            if not isinstance(category, str) or not category.strip():
-                problems.add(
-                    f"an entity type needs a name ('category'), found {item!r}", field=f"'{entity_key}'[{index}]"
-                )
-            elif category not in declared:
-                declared.append(category)
+    for index, item in enumerate(raw_entities):
+        category = _category_of(item)
+        if not isinstance(category, str) or not category.strip():
+            problems.add(f"an entity type needs a name ('category'), found {item!r}", field=f"'{entity_key}'[{index}]")
+        elif category not in declared:
+            declared.append(category)
+    return declared
 
+
+def _read_documents(
+    assets: dict[str, Any],
+    texts: Mapping[str, str],
+    index_type: str,
+    project_language: str | None,
+    problems: Problems,
+) -> list[LabeledDoc]:
+    """Each listed document with its uploaded text and labels; a document with a problem is reported and skipped."""
     raw_documents = assets.get("documents")
     if not isinstance(raw_documents, list):
         raise problems.fail(f"'documents' must be a list, not {type_name(raw_documents)}", field="'assets'.'documents'")
-    basenames: dict[str, list[str]] = {}
-    for key in texts:
-        basenames.setdefault(posixpath.basename(key.replace("\\", "/")), []).append(key)
+    reader = _DocumentReader(texts, index_type, project_language, problems)
+    found = (reader.read(raw, doc_index) for doc_index, raw in enumerate(raw_documents))
+    return [document for document in found if document is not None]
 
-    documents: list[LabeledDoc] = []
-    used: set[str] = set()
-    labels_seen: list[str] = []
-    for doc_index, raw in enumerate(raw_documents):
+
+class _DocumentReader:
+    """Reads the documents of one labels file, matching each location to an uploaded text once."""
+
+    def __init__(
+        self, texts: Mapping[str, str], index_type: str, project_language: str | None, problems: Problems
+    ) -> None:
+        self.texts = texts
+        self.index_type = index_type
+        self.project_language = project_language
+        self.problems = problems
+        self.basenames: dict[str, list[str]] = {}
+        for key in texts:
+            self.basenames.setdefault(posixpath.basename(key.replace("\\", "/")), []).append(key)
+        self.used: set[str] = set()
+
+    def read(self, raw: Any, doc_index: int) -> LabeledDoc | None:
+        """One document of the list; None after reporting a problem."""
+        problems = self.problems
         where = f"document {doc_index + 1}"
         if not isinstance(raw, dict):
             problems.add(f"a document must be an object, not {type_name(raw)}", where=where)
-            continue
+            return None
         location = raw.get("location")
         if not isinstance(location, str) or not location.strip():
             problems.add(
                 f"'location' must be the document's file name, not {location!r}", where=where, field="'location'"
             )
-            continue
+            return None
         where = f"document {doc_index + 1} ({location!r})"
-        if location in used:
+        if location in self.used:
             problems.add("the same location is listed twice", where=where, field="'location'")
-            continue
-        used.add(location)
-        text = _text_for(location, texts, basenames)
+            return None
+        self.used.add(location)
+        text = _text_for(location, self.texts, self.basenames)
         if text is None:
             problems.add(
                 f"no file named {location!r} was uploaded with the labels file", where=where, field="'location'"
             )
-            continue
+            return None
         language = read_language(raw.get("language"), problems, where=where, field="'language'")
         split = read_split(raw.get("dataset"), problems, where=where, field="'dataset'")
-        spans = _read_document_labels(raw, _Units(text, index_type), problems, where)
-        labels_seen.extend(span.label for span in spans)
-        documents.append(
-            LabeledDoc(
-                text=text,
-                spans=tuple(sorted(spans)),
-                name=location,
-                language=language or project_language,
-                split=split,
-            )
+        spans = _read_document_labels(raw, _Units(text, self.index_type), problems, where)
+        return LabeledDoc(
+            text=text,
+            spans=tuple(sorted(spans)),
+            name=location,
+            language=language or self.project_language,
+            split=split,
         )
-    problems.raise_if_any()
-    settings = metadata.get("settings")
-    version = root.get("projectFileVersion", root.get("project-file-version", ""))
-    return AzureProject(
-        documents=documents,
-        project_name=str(metadata.get("projectName") or root.get("projectName") or ""),
-        language=project_language,
-        multilingual=multilingual,
-        description=str(metadata.get("description") or ""),
-        storage_container=str(metadata.get("storageInputContainerName") or ""),
-        entity_types=tuple(declared + sorted(set(labels_seen) - set(declared))),
-        settings=settings if isinstance(settings, dict) else {},
-        file_version=str(version),
-    )
 
 
 def _read_document_labels(raw: dict[str, Any], units: _Units, problems: Problems, where: str) -> list[Span]:

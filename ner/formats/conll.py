@@ -21,7 +21,7 @@ import json
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Literal
 
@@ -182,7 +182,38 @@ def read_conll(
     refused. spaCy's sentence-per-line ``.iob`` (``word|POS|TAG`` tokens, one sentence a line) is recognised.
     """
     problems = Problems(file_name)
-    content = decode_input(data, problems)
+    lines = _content_lines(decode_input(data, problems), header=header, comments=comments)
+    if token_column < 1 or tag_column < 0:
+        raise problems.fail("columns count from 1 (the tag column 0 means the last one)")
+    header_line = None if header else _header_line(lines, tag_column)
+    if header_line is not None:
+        raise problems.fail(
+            "this line names the columns (a header row); tick “the first line names the columns” to skip it",
+            where=f"line {header_line}",
+        )
+    reader = _LineReader(
+        problems=problems,
+        scheme=scheme,
+        token_column=token_column,
+        tag_column=tag_column,
+        strip_language_prefix=strip_language_prefix,
+        bare=_bare_labels(lines, tag_column),
+    )
+    grouped = _group_tokens(lines, reader, by_docstart=_by_docstart(lines, documents, notes))
+    problems.raise_if_any()
+    if not grouped:
+        raise problems.fail("the file holds no tokens")
+    language = _single_language(reader.languages)
+    base = PurePath(file_name).name or "document"
+    width = len(str(len(grouped)))
+    return [
+        _document(sentences, name=f"{base}-{index:0{width}d}", language=language)
+        for index, sentences in enumerate(grouped, start=1)
+    ]
+
+
+def _content_lines(content: str, *, header: bool, comments: bool) -> list[str]:
+    """The file's lines as token-per-line lines, a skipped header and skipped comments blanked."""
     # Split on "\n" only: str.splitlines would also break inside tokens at \x1c, \x85, \u2028 and friends.
     lines = _token_lines(content.split("\n"))
     if header:
@@ -191,29 +222,93 @@ def read_conll(
             lines[first] = ""
     if comments:
         lines = ["" if line.lstrip().startswith("#") else line for line in lines]
-    if token_column < 1 or tag_column < 0:
-        raise problems.fail("columns count from 1 (the tag column 0 means the last one)")
-    bare = _bare_labels(lines, tag_column)
-    header_line = None if header else _header_line(lines, tag_column)
-    if header_line is not None:
-        raise problems.fail(
-            "this line names the columns (a header row); tick “the first line names the columns” to skip it",
-            where=f"line {header_line}",
-        )
+    return lines
+
+
+def _by_docstart(lines: Sequence[str], documents: DocumentMode, notes: list[str] | None) -> bool:
+    """Whether ``-DOCSTART-`` lines separate the documents (otherwise each sentence is one)."""
     docstarts = [line.strip() for line in lines if line.lstrip().startswith(DOCSTART)]
     # Label Studio's converter writes one "-DOCSTART- -X- O" line and then every task as a blank-line separated
     # block: read as one document, all its tasks would become one. In "auto", those blocks are the documents.
     label_studio = docstarts == [LABEL_STUDIO_DOCSTART]
-    by_docstart = documents == "docstart" or (documents == "auto" and bool(docstarts) and not label_studio)
     if label_studio and documents == "auto" and notes is not None:
         notes.append(
             "one '-DOCSTART- -X- O' line, as Label Studio's CoNLL export writes: each blank-line separated block "
             "(a task) read as one document"
         )
+    return documents == "docstart" or (documents == "auto" and bool(docstarts) and not label_studio)
 
-    grouped: list[list[list[_Token]]] = [[]]  # documents -> sentences -> tokens
+
+@dataclass
+class _LineReader:
+    """Reads one token line by the file's column layout and tag scheme; remembers WikiANN language prefixes."""
+
+    problems: Problems
+    scheme: Scheme | None
+    token_column: int
+    tag_column: int
+    strip_language_prefix: bool
+    bare: bool  # the file tags with bare labels (LOC): each is read as I-LOC
+    languages: set[str] = field(default_factory=set)
+
+    def read(self, columns: list[str], line: str, number: int) -> _Token | None:
+        """The line's token; None after reporting a problem."""
+        token_column, tag_column = self.token_column, self.tag_column
+        if len(columns) < max(2, token_column, tag_column):
+            where_columns = (
+                f" (token in column {token_column}, tag in {f'column {tag_column}' if tag_column else 'the last'})"
+                if token_column != 1 or tag_column
+                else ""
+            )
+            self.problems.add(
+                f"expected a token and a tag separated by whitespace{where_columns}, found {line.strip()!r}",
+                where=f"line {number}",
+            )
+            return None
+        tag_index = tag_column - 1 if tag_column else len(columns) - 1
+        token, tag = self._token(columns[token_column - 1]), columns[tag_index]
+        extra = tuple(column for place, column in enumerate(columns) if place not in (token_column - 1, tag_index))
+        if tag == "O":
+            return _Token(token, "", "", number, extra)
+        if self.bare:
+            return _Token(token, "I", tag, number, extra)
+        prefix_and_type = self._prefix_and_type(tag, number)
+        return None if prefix_and_type is None else _Token(token, *prefix_and_type, number, extra)
+
+    def _token(self, token: str) -> str:
+        if self.strip_language_prefix:
+            match = _LANGUAGE_PREFIX.match(token)
+            if match:
+                self.languages.add(match["language"])
+                return token[match.end() :]
+        return token
+
+    def _prefix_and_type(self, tag: str, number: int) -> tuple[str, str] | None:
+        tag_match = _TAG.fullmatch(tag)
+        if tag_match is None:
+            self.problems.add(
+                f"tag {tag!r} is not O or a B-/I-/E-/S- tag such as B-PER (a file may use bare labels such as "
+                "LOC only throughout; is the tag in another column?)",
+                where=f"line {number}",
+                field="tag",
+            )
+            return None
+        prefix = tag_match["prefix"]
+        if self.scheme is not None and prefix not in ALLOWED_PREFIXES[self.scheme]:
+            allowed = "/".join(sorted(ALLOWED_PREFIXES[self.scheme]))
+            self.problems.add(
+                f"tag {tag!r} is not allowed in {self.scheme.upper()} (only O and {allowed}- tags)",
+                where=f"line {number}",
+                field="tag",
+            )
+            return None
+        return prefix, tag_match["type"]
+
+
+def _group_tokens(lines: Sequence[str], reader: _LineReader, *, by_docstart: bool) -> list[list[list[_Token]]]:
+    """The file's tokens as documents -> sentences -> tokens (documents without a sentence left out)."""
+    grouped: list[list[list[_Token]]] = [[]]
     sentence: list[_Token] = []
-    languages: set[str] = set()
 
     def end_sentence() -> None:
         nonlocal sentence
@@ -227,100 +322,55 @@ def read_conll(
         columns = _split_columns(line)
         if not columns:
             end_sentence()
-            continue
-        if columns[0] == DOCSTART:
+        elif columns[0] == DOCSTART:
             end_sentence()
             if grouped[-1]:
                 grouped.append([])
-            continue
-        if len(columns) < max(2, token_column, tag_column):
-            where_columns = (
-                f" (token in column {token_column}, tag in {f'column {tag_column}' if tag_column else 'the last'})"
-                if token_column != 1 or tag_column
-                else ""
-            )
-            problems.add(
-                f"expected a token and a tag separated by whitespace{where_columns}, found {line.strip()!r}",
-                where=f"line {number}",
-            )
-            continue
-        tag_index = tag_column - 1 if tag_column else len(columns) - 1
-        token, tag = columns[token_column - 1], columns[tag_index]
-        extra = tuple(column for place, column in enumerate(columns) if place not in (token_column - 1, tag_index))
-        if strip_language_prefix:
-            match = _LANGUAGE_PREFIX.match(token)
-            if match:
-                languages.add(match["language"])
-                token = token[match.end() :]
-        if tag == "O":
-            sentence.append(_Token(token, "", "", number, extra))
-            continue
-        tag_match = _TAG.fullmatch(tag)
-        if bare:
-            sentence.append(_Token(token, "I", tag, number, extra))
-            continue
-        if tag_match is None:
-            problems.add(
-                f"tag {tag!r} is not O or a B-/I-/E-/S- tag such as B-PER (a file may use bare labels such as "
-                "LOC only throughout; is the tag in another column?)",
-                where=f"line {number}",
-                field="tag",
-            )
-            continue
-        prefix = tag_match["prefix"]
-        if scheme is not None and prefix not in ALLOWED_PREFIXES[scheme]:
-            allowed = "/".join(sorted(ALLOWED_PREFIXES[scheme]))
-            problems.add(
-                f"tag {tag!r} is not allowed in {scheme.upper()} (only O and {allowed}- tags)",
-                where=f"line {number}",
-                field="tag",
-            )
-            continue
-        sentence.append(_Token(token, prefix, tag_match["type"], number, extra))
+        else:
+            token = reader.read(columns, line, number)
+            if token is not None:
+                sentence.append(token)
     end_sentence()
-    problems.raise_if_any()
+    return [document for document in grouped if document]
 
-    grouped = [document for document in grouped if document]
-    if not grouped:
-        raise problems.fail("the file holds no tokens")
-    language: str | None = None
-    if len(languages) == 1:
-        try:
-            language = normalize_language(languages.pop())
-        except InvalidName:
-            language = None
-    base = PurePath(file_name).name or "document"
-    width = len(str(len(grouped)))
-    docs: list[LabeledDoc] = []
-    for index, document in enumerate(grouped, start=1):
-        parts: list[str] = []
-        spans: list[Span] = []
-        position = 0
-        for sentence_tokens in document:
-            if parts:
-                parts.append("\n")
+
+def _single_language(languages: set[str]) -> str | None:
+    """The language every prefixed token names, when they all name the same valid one."""
+    if len(languages) != 1:
+        return None
+    try:
+        return normalize_language(next(iter(languages)))
+    except InvalidName:
+        return None
+
+
+def _document(sentences: Sequence[Sequence[_Token]], *, name: str, language: str | None) -> LabeledDoc:
+    """The document's text (tokens joined by a space, sentences by a line break), its spans and other columns."""
+    parts: list[str] = []
+    spans: list[Span] = []
+    position = 0
+    for sentence_tokens in sentences:
+        if parts:
+            parts.append("\n")
+            position += 1
+        offsets: list[tuple[int, int]] = []
+        for token_index, item in enumerate(sentence_tokens):
+            if token_index:
+                parts.append(" ")
                 position += 1
-            offsets: list[tuple[int, int]] = []
-            for token_index, item in enumerate(sentence_tokens):
-                if token_index:
-                    parts.append(" ")
-                    position += 1
-                offsets.append((position, position + len(item.text)))
-                parts.append(item.text)
-                position += len(item.text)
-            spans.extend(_decode(sentence_tokens, offsets))
-        extras = [list(item.extra) for sentence_tokens in document for item in sentence_tokens]
-        keep = any(column not in _PLACEHOLDERS for columns in extras for column in columns)
-        docs.append(
-            LabeledDoc(
-                text="".join(parts),
-                spans=tuple(sorted(spans)),
-                name=f"{base}-{index:0{width}d}",
-                language=language,
-                meta={CONLL_COLUMNS: json.dumps(extras, ensure_ascii=False)} if keep else {},
-            )
-        )
-    return docs
+            offsets.append((position, position + len(item.text)))
+            parts.append(item.text)
+            position += len(item.text)
+        spans.extend(_decode(sentence_tokens, offsets))
+    extras = [list(item.extra) for sentence_tokens in sentences for item in sentence_tokens]
+    keep = any(column not in _PLACEHOLDERS for columns in extras for column in columns)
+    return LabeledDoc(
+        text="".join(parts),
+        spans=tuple(sorted(spans)),
+        name=name,
+        language=language,
+        meta={CONLL_COLUMNS: json.dumps(extras, ensure_ascii=False)} if keep else {},
+    )
 
 
 def _extra_columns(doc: LabeledDoc, tokens: int) -> list[list[str]] | None:
@@ -451,69 +501,78 @@ def write_conll(
         if not bounds:
             problems.add("the document has no tokens", where=where)
             continue
-        sentence_of = _sentence_numbers(doc.text, bounds)
-        starts = {start for start, _ in bounds}
-        ends = {end for _, end in bounds}
-        token_index = {start: index for index, (start, _) in enumerate(bounds)}
-        end_index = {end: index for index, (_, end) in enumerate(bounds)}
-        spans = sorted(doc.spans)
+        tokens = _WrittenTokens(doc.text, bounds)
         good: list[Span] = []
-        for span in spans:
-            shown = f"{span.label} at {span.start}-{span.end} ({span.text_in(doc.text)!r})"
-            if any(character.isspace() for character in span.label) and (
-                layout == "conll2003" or any(character.isspace() and character != " " for character in span.label)
-            ):
-                problems.add(
-                    f"{shown}: the label {span.label!r} holds whitespace, which would split the tag column"
-                    + (" (the two-column layout allows spaces)" if layout == "conll2003" else ""),
-                    where=where,
-                )
-                continue
-            if span.start not in starts or span.end not in ends or span.end <= span.start:
-                side = "start" if span.start not in starts else "end"
-                problems.add(
-                    f"{shown} does not {side} on a token boundary; CoNLL can hold only whole tokens", where=where
-                )
-                continue
-            if sentence_of[token_index[span.start]] != sentence_of[end_index[span.end]]:
-                problems.add(f"{shown} crosses a line break; a CoNLL entity must stay within one sentence", where=where)
-                continue
-            if good and good[-1].end > span.start:
-                problems.add(
-                    f"{shown} overlaps {good[-1].label} at {good[-1].start}-{good[-1].end}; "
-                    "CoNLL tags one entity per token",
-                    where=where,
-                )
-                continue
-            if (
-                scheme == "io"
-                and good
-                and good[-1].label == span.label
-                and end_index[good[-1].end] == token_index[span.start] - 1
-                and sentence_of[token_index[span.start]] == sentence_of[end_index[good[-1].end]]
-            ):
-                problems.add(
-                    f"{shown} directly follows another {span.label}; IO tags cannot keep them apart", where=where
-                )
-                continue
-            good.append(span)
-        tags = _tags_for(good, bounds, scheme)
-        extras = _extra_columns(doc, len(bounds)) if layout == "conll2003" else None
-        out.append(f"{DOCSTART} -X- -X- O\n" if layout == "conll2003" else f"{DOCSTART}\tO\n")
-        previous_sentence = -1
-        for index, (start, end) in enumerate(bounds):
-            if sentence_of[index] != previous_sentence:
-                out.append("\n")
-                previous_sentence = sentence_of[index]
-            token = doc.text[start:end]
-            if layout == "two-column":
-                out.append(f"{token}\t{tags[index]}\n")
+        for span in sorted(doc.spans):
+            problem = tokens.span_problem(span, good[-1] if good else None, scheme=scheme, layout=layout)
+            if problem:
+                problems.add(problem, where=where)
             else:
-                out.append(" ".join([token, *(extras[index] if extras else ("_", "_")), tags[index]]) + "\n")
-        out.append("\n")
+                good.append(span)
+        out.append(_document_block(doc, tokens, _tags_for(good, bounds, scheme), layout))
     if problems:
         raise FormatError(problems.items)
     return "".join(out).encode("utf-8")
+
+
+class _WrittenTokens:
+    """A document's tokens as they will be written: where each starts and ends, and the sentence (line) of each."""
+
+    def __init__(self, text: str, bounds: Sequence[tuple[int, int]]) -> None:
+        self.text = text
+        self.bounds = bounds
+        self.sentence_of = _sentence_numbers(text, bounds)
+        self.token_index = {start: index for index, (start, _) in enumerate(bounds)}
+        self.end_index = {end: index for index, (_, end) in enumerate(bounds)}
+
+    def span_problem(self, span: Span, previous: Span | None, *, scheme: Scheme, layout: Layout) -> str | None:
+        """Why ``span`` cannot be written after ``previous`` (the last span kept), or None when it can."""
+        shown = f"{span.label} at {span.start}-{span.end} ({span.text_in(self.text)!r})"
+        if any(character.isspace() for character in span.label) and (
+            layout == "conll2003" or any(character.isspace() and character != " " for character in span.label)
+        ):
+            return f"{shown}: the label {span.label!r} holds whitespace, which would split the tag column" + (
+                " (the two-column layout allows spaces)" if layout == "conll2003" else ""
+            )
+        if span.start not in self.token_index or span.end not in self.end_index or span.end <= span.start:
+            side = "start" if span.start not in self.token_index else "end"
+            return f"{shown} does not {side} on a token boundary; CoNLL can hold only whole tokens"
+        first, last = self.token_index[span.start], self.end_index[span.end]
+        if self.sentence_of[first] != self.sentence_of[last]:
+            return f"{shown} crosses a line break; a CoNLL entity must stay within one sentence"
+        if previous is None:
+            return None
+        if previous.end > span.start:
+            return (
+                f"{shown} overlaps {previous.label} at {previous.start}-{previous.end}; CoNLL tags one entity per token"
+            )
+        previous_last = self.end_index[previous.end]
+        if (
+            scheme == "io"
+            and previous.label == span.label
+            and previous_last == first - 1
+            and self.sentence_of[first] == self.sentence_of[previous_last]
+        ):
+            return f"{shown} directly follows another {span.label}; IO tags cannot keep them apart"
+        return None
+
+
+def _document_block(doc: LabeledDoc, tokens: _WrittenTokens, tags: Sequence[str], layout: Layout) -> str:
+    """The document's ``-DOCSTART-`` line, then each sentence after a blank line, one token a line."""
+    extras = _extra_columns(doc, len(tokens.bounds)) if layout == "conll2003" else None
+    out = [f"{DOCSTART} -X- -X- O\n" if layout == "conll2003" else f"{DOCSTART}\tO\n"]
+    previous_sentence = -1
+    for index, (start, end) in enumerate(tokens.bounds):
+        if tokens.sentence_of[index] != previous_sentence:
+            out.append("\n")
+            previous_sentence = tokens.sentence_of[index]
+        token = doc.text[start:end]
+        if layout == "two-column":
+            out.append(f"{token}\t{tags[index]}\n")
+        else:
+            out.append(" ".join([token, *(extras[index] if extras else ("_", "_")), tags[index]]) + "\n")
+    out.append("\n")
+    return "".join(out)
 
 
 def _check_tokens(text: str, bounds: Sequence[tuple[int, int]], problems: Problems, where: str) -> bool:

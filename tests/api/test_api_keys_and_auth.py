@@ -6,7 +6,7 @@ from rest_framework.test import APIClient
 from projects.models import ApiKey
 from projects.roles import Role
 from projects.services import api_key_create, api_key_revoke
-from tests.factories import ProjectFactory, UserFactory
+from tests.projects.factories import ProjectFactory, UserFactory
 
 KEYS = "/api/v1/api-keys/"
 

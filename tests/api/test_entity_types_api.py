@@ -4,7 +4,8 @@ from labeling.models import Span
 from ner import limits
 from projects.models import EntityType
 from projects.roles import Role
-from tests.factories import DocumentFactory, EntityTypeFactory, MembershipFactory, ProjectFactory, SpanFactory
+from tests.labeling.factories import DocumentFactory, SpanFactory
+from tests.projects.factories import EntityTypeFactory, MembershipFactory, ProjectFactory
 
 
 def types_url(project, entity_type_id: int | None = None, suffix: str = "") -> str:

@@ -9,7 +9,7 @@ from ner.json_input import JsonLimits, configure_json_limits, json_limits
 from projects.models import Project
 from projects.services import api_key_create
 from serving import services as serving_services
-from tests.serving.helpers import model_row
+from tests.serving.factories import model_row
 
 DEEP = "[" * 100_000 + "]" * 100_000
 AZURE_IMPORT = "/language/authoring/analyze-text/projects/trips/:import?api-version=2023-04-01"

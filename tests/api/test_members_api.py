@@ -3,7 +3,7 @@ from __future__ import annotations
 from projects.models import Membership
 from projects.roles import Role
 from projects.services import invitation_accept
-from tests.factories import UserFactory
+from tests.projects.factories import UserFactory
 
 
 def members_url(project, username: str = "") -> str:

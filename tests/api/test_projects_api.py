@@ -3,7 +3,8 @@ from __future__ import annotations
 from labeling.models import Document
 from projects.models import Membership, Project
 from projects.roles import Role
-from tests.factories import DocumentFactory, EntityTypeFactory, MembershipFactory, ProjectFactory, SpanFactory
+from tests.labeling.factories import DocumentFactory, SpanFactory
+from tests.projects.factories import EntityTypeFactory, MembershipFactory, ProjectFactory
 
 PROJECTS = "/api/v1/projects/"
 

@@ -12,7 +12,7 @@ from django.core.management import call_command
 from rest_framework import serializers
 
 from projects.serializer_fields import TextOnly
-from tests.factories import DocumentFactory
+from tests.labeling.factories import DocumentFactory
 
 HUGE = str(10**30)
 

@@ -139,9 +139,9 @@ def _project_with_data() -> tuple[dict[str, Any], dict[str, Any]]:
     from projects.models import Membership
     from serving.services import deployment_create_or_replace
     from tests.evaluation.conftest import make_trainable
-    from tests.evaluation.objects import finished_model
-    from tests.factories import EntityTypeFactory, MembershipFactory, ProjectFactory, UserFactory
-    from tests.serving.helpers import model_row
+    from tests.evaluation.factories import finished_model
+    from tests.projects.factories import EntityTypeFactory, MembershipFactory, ProjectFactory, UserFactory
+    from tests.serving.factories import model_row
 
     users = {role: UserFactory(username=f"axe-{role.value}") for role in Role}
     owner, editor = users[Role.OWNER], users[Role.EDITOR]

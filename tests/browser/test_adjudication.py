@@ -13,7 +13,8 @@ from django.urls import reverse
 from labeling.models import AnnotationAssignment, AnnotatorSpan, Document, Span, SpanEvent
 from projects.roles import Role
 from tests.browser.test_annotate import _drag, _message, _open
-from tests.factories import DocumentFactory, EntityTypeFactory, MembershipFactory, ProjectFactory, UserFactory
+from tests.labeling.factories import DocumentFactory
+from tests.projects.factories import EntityTypeFactory, MembershipFactory, ProjectFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -8,14 +8,8 @@ from django.urls import reverse
 from labeling.consistency.selectors import finding_element_id
 from labeling.models import Span, SpanEvent
 from projects.roles import Role
-from tests.factories import (
-    DocumentFactory,
-    EntityTypeFactory,
-    MembershipFactory,
-    ProjectFactory,
-    SpanFactory,
-    UserFactory,
-)
+from tests.labeling.factories import DocumentFactory, SpanFactory
+from tests.projects.factories import EntityTypeFactory, MembershipFactory, ProjectFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

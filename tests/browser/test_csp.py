@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 from projects import services
 from projects.models import Project
 from projects.roles import Role
-from tests.factories import MembershipFactory, ProjectFactory, UserFactory
+from tests.projects.factories import MembershipFactory, ProjectFactory, UserFactory
 from tests.test_permission_matrix import PERMISSIONS, ROUTES, _give_own_copies, _populate, _url
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -10,7 +10,8 @@ import pytest
 from django.urls import reverse
 
 from labeling.models import Document
-from tests.factories import DocumentFactory, MembershipFactory, ProjectFactory, UserFactory
+from tests.labeling.factories import DocumentFactory
+from tests.projects.factories import MembershipFactory, ProjectFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

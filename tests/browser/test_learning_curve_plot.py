@@ -13,7 +13,7 @@ from evaluation.learning_curve.selectors import curve_projection
 from evaluation.models import LearningCurve
 from evaluation.services import snapshot_create
 from tests.evaluation.conftest import make_trainable
-from tests.factories import MembershipFactory, ProjectFactory, UserFactory
+from tests.projects.factories import MembershipFactory, ProjectFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -12,7 +12,7 @@ from django.urls import reverse
 from projects.models import EntityType
 from projects.roles import Role
 from projects.selectors import PALETTE
-from tests.factories import EntityTypeFactory, MembershipFactory, ProjectFactory, UserFactory
+from tests.projects.factories import EntityTypeFactory, MembershipFactory, ProjectFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -155,8 +155,8 @@ def test_screenshots_of_the_main_pages_at_desktop_and_phone_width(sign_in, width
 def test_fix_from_a_review_opens_the_tagging_page_at_the_error_with_predictions_to_accept(sign_in, team):
     from evaluation.models import Prediction
     from labeling.models import Span
-    from tests.evaluation.objects import finished_model
-    from tests.factories import DocumentFactory
+    from tests.evaluation.factories import finished_model
+    from tests.labeling.factories import DocumentFactory
 
     project = team["project"]
     EntityTypeFactory(project=project, name="Person", hotkey="p")

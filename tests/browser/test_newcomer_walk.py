@@ -18,7 +18,7 @@ from evaluation.models import TrainedModel
 from labeling.models import Document, Span
 from serving.models import Deployment
 from tests.evaluation.conftest import tiny_docs
-from tests.factories import UserFactory
+from tests.projects.factories import UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

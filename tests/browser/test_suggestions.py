@@ -11,7 +11,8 @@ from django.urls import reverse
 
 from labeling.models import Document, Span, Suggestion
 from projects.roles import Role
-from tests.factories import DocumentFactory, EntityTypeFactory, MembershipFactory, ProjectFactory, UserFactory
+from tests.labeling.factories import DocumentFactory
+from tests.projects.factories import EntityTypeFactory, MembershipFactory, ProjectFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -8,7 +8,7 @@ import pytest
 
 from labeling.models import Document
 from tests.evaluation.conftest import make_trainable
-from tests.factories import MembershipFactory, ProjectFactory, UserFactory
+from tests.projects.factories import MembershipFactory, ProjectFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -10,9 +10,9 @@ from labeling.models import Document
 from ner.active import score_documents
 from ner.predict import load
 from tests.evaluation.conftest import TINY, make_trainable
-from tests.factories import DocumentFactory
+from tests.labeling.factories import DocumentFactory
 from tests.ner.synthetic_docs import train_quick
-from tests.serving.helpers import model_row
+from tests.serving.factories import model_row
 
 UNSURE = "Gamma Delta visited Omega Town."
 FAMILIAR = "Yesterday Bob Jones drove to Madrid for meeting number 4."

@@ -9,8 +9,8 @@ from evaluation import selectors
 from evaluation.models import Evaluation, Prediction, TrainedModel
 from ner.calibration import calibration_from_pairs
 from tests.evaluation.conftest import TINY
-from tests.evaluation.objects import finished_model
-from tests.factories import DocumentFactory
+from tests.evaluation.factories import finished_model
+from tests.labeling.factories import DocumentFactory
 
 
 def _detail(client, model: TrainedModel) -> str:

@@ -20,7 +20,7 @@ from evaluation.services import snapshot_create
 from ner.learning_curve import Projection
 from ner.train import TrainError
 from tests.evaluation.conftest import make_trainable
-from tests.factories import MembershipFactory, ProjectFactory
+from tests.projects.factories import MembershipFactory, ProjectFactory
 
 SVG = "{http://www.w3.org/2000/svg}"
 

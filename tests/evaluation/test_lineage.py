@@ -25,8 +25,9 @@ from ner.metrics import evaluate
 from projects.models import EntityType
 from projects.roles import Role
 from tests.evaluation.conftest import make_trainable
-from tests.evaluation.objects import finished_model
-from tests.factories import DocumentFactory, MembershipFactory, ProjectFactory, UserFactory
+from tests.evaluation.factories import finished_model
+from tests.labeling.factories import DocumentFactory
+from tests.projects.factories import MembershipFactory, ProjectFactory, UserFactory
 
 
 class _Rows(HTMLParser):

@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from evaluation.models import TrainedModel, TrainingRun
 from projects.roles import Role
 from tests.evaluation.conftest import TINY
+from tests.evaluation.factories import DatasetSnapshotFactory, TrainingRunFactory
 
 
 def _train(client, project, django_capture_on_commit_callbacks, **extra):
@@ -126,25 +129,9 @@ def test_delete_and_compare(owner_client, trained, trainable, django_capture_on_
 
 
 def _run(project, **fields):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from evaluation.models import DatasetSnapshot
-
-    snapshot = DatasetSnapshot.objects.create(
-        project=project,
-        content_hash="0" * 64,
-        file="",
-        document_count=10,
-        language="en",
-        split_mode=project.split_mode,
-        test_percent=project.test_percent,
-        split_seed=project.split_seed,
-        training_scope=project.training_scope,
-    )
+    snapshot = DatasetSnapshotFactory(project=project, document_count=10, language="en")
     started = timezone.now() - timedelta(seconds=100)
-    return TrainingRun.objects.create(
+    return TrainingRunFactory(
         project=project, snapshot=snapshot, max_steps=2000, patience=400, started_at=started, **fields
     )
 
@@ -197,7 +184,7 @@ def test_confusion_cells_and_type_rows_link_to_the_review_of_those_errors(owner_
 
 def test_retrain_uses_the_models_settings_and_at_the_limit_asks_which_to_replace(owner_client, trainable, monkeypatch):
     from evaluation import services as training_services
-    from tests.serving.helpers import model_row
+    from tests.serving.factories import model_row
 
     monkeypatch.setattr(training_services, "training_run_dispatch", lambda **kwargs: None)  # queued, never run here
     model = model_row(trainable, "first")
@@ -225,7 +212,7 @@ def test_retrain_uses_the_models_settings_and_at_the_limit_asks_which_to_replace
 
 
 def test_a_retrains_page_opens_the_comparison_with_the_old_model_when_the_run_succeeds(owner_client, trainable):
-    from tests.serving.helpers import model_row
+    from tests.serving.factories import model_row
 
     old = model_row(trainable, "first")
     new = model_row(trainable, "second")
@@ -253,8 +240,9 @@ def test_a_retrains_page_opens_the_comparison_with_the_old_model_when_the_run_su
 def test_fix_from_the_review_shows_the_models_predictions_as_suggestions_and_leads_back(owner_client, project):
     from evaluation.models import Prediction
     from labeling.models import Suggestion
-    from tests.evaluation.objects import finished_model
-    from tests.factories import DocumentFactory, EntityTypeFactory
+    from tests.evaluation.factories import finished_model
+    from tests.labeling.factories import DocumentFactory
+    from tests.projects.factories import EntityTypeFactory
 
     EntityTypeFactory(project=project, name="Person")
     document = DocumentFactory(project=project, text="Alice went to see Bob Jones in town.")

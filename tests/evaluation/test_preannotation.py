@@ -22,9 +22,10 @@ from ner.types import LabeledDoc
 from projects.models import Project
 from projects.services import entity_type_create
 from tests.evaluation.conftest import make_trainable
-from tests.factories import DocumentFactory, MembershipFactory, ProjectFactory
+from tests.labeling.factories import DocumentFactory
 from tests.ner.synthetic_docs import PEOPLE, sentence, train_quick
-from tests.serving.helpers import model_row
+from tests.projects.factories import MembershipFactory, ProjectFactory
+from tests.serving.factories import model_row
 
 
 @pytest.fixture(scope="module")

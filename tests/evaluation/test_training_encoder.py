@@ -21,6 +21,7 @@ from rest_framework.test import APIClient
 from evaluation import services
 from evaluation.encoders import encoder_list
 from evaluation.models import TrainedModel, TrainingRun
+from tests.evaluation.factories import TrainingRunFactory
 from tests.ner.tiny_encoder import write_tiny_bert
 
 BASE = "/api/v1/projects/contracts"
@@ -139,7 +140,7 @@ def test_a_run_on_an_encoder_trains_records_it_and_retraining_keeps_it(
     # An encoder no longer offered fails the run that names it, saying so.
     settings.NERLAB_ENCODERS = {}
     with django_capture_on_commit_callbacks(execute=True):
-        gone = TrainingRun.objects.create(
+        gone = TrainingRunFactory(
             project=trainable, snapshot=run.snapshot, model_name="gone", representation="tiny", max_steps=30
         )
         services.training_run_dispatch(project_id=trainable.pk)

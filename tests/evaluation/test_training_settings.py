@@ -204,7 +204,7 @@ def test_a_budgeted_run_records_its_steps_and_retraining_reuses_them(
 
 
 def test_retrain_from_the_model_page_reuses_the_steps_its_budget_chose(owner_client, trainable, monkeypatch):
-    from tests.serving.helpers import model_row
+    from tests.serving.factories import model_row
 
     monkeypatch.setattr(services, "training_run_dispatch", lambda **kwargs: None)  # queued, never run here
     model = model_row(trainable, "budgeted")

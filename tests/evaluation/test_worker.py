@@ -31,7 +31,7 @@ from config.celery import app
 from evaluation import services
 from evaluation.models import Evaluation, TrainedModel, TrainingRun
 from tests.evaluation.conftest import TINY, make_trainable
-from tests.factories import MembershipFactory, ProjectFactory, UserFactory
+from tests.projects.factories import MembershipFactory, ProjectFactory, UserFactory
 
 ROOT = Path(__file__).resolve().parents[2]
 

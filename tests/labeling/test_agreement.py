@@ -16,7 +16,8 @@ from labeling.agreement import services as agreement_services
 from labeling.models import AnnotationAssignment, AnnotatorSpan, Document, Span, SpanEvent
 from projects.roles import Role
 from projects.selectors import project_stats
-from tests.factories import DocumentFactory, EntityTypeFactory, MembershipFactory, ProjectFactory, UserFactory
+from tests.labeling.factories import DocumentFactory
+from tests.projects.factories import EntityTypeFactory, MembershipFactory, ProjectFactory, UserFactory
 
 TEXT = "Alice Smith of Contoso met Bob in Paris."
 #       0    5 7  11 14     22  26  30 33   39

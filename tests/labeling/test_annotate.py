@@ -18,7 +18,8 @@ from labeling.models import Document, Span
 from ner import limits
 from ner.splits import assign_split
 from ner.tokens import token_bounds
-from tests.factories import DocumentFactory, EntityTypeFactory, ProjectFactory, SpanFactory, UserFactory
+from tests.labeling.factories import DocumentFactory, SpanFactory
+from tests.projects.factories import EntityTypeFactory, ProjectFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 

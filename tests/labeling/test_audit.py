@@ -15,7 +15,8 @@ from labeling.services import documents_create
 from ner.types import LabeledDoc
 from ner.types import Span as NerSpan
 from projects.roles import Role
-from tests.factories import DocumentFactory, EntityTypeFactory, MembershipFactory, ProjectFactory, UserFactory
+from tests.labeling.factories import DocumentFactory
+from tests.projects.factories import EntityTypeFactory, MembershipFactory, ProjectFactory, UserFactory
 
 TEXT = "Alice Smith works at Contoso in Paris since 2020."
 

@@ -10,7 +10,8 @@ from labeling.consistency import selectors as consistency_selectors
 from labeling.consistency import services as consistency_services
 from labeling.models import Document, Span, SpanEvent
 from projects.roles import Role
-from tests.factories import DocumentFactory, EntityTypeFactory, ProjectFactory, SpanFactory
+from tests.labeling.factories import DocumentFactory, SpanFactory
+from tests.projects.factories import EntityTypeFactory, ProjectFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -295,7 +296,7 @@ def test_foreign_project_and_foreign_entity_type_give_404(owner_client, project,
         owner_client.post(_fix(foreign), {"action": "remove", "kind": "type", "surface": "Jordan"}).status_code == 404
     )
     # The owner also owns another project: its entity type id in this project's form is still a 404.
-    from tests.factories import MembershipFactory
+    from tests.projects.factories import MembershipFactory
 
     MembershipFactory(project=foreign, user=user, role=Role.OWNER)
     foreign_type = EntityTypeFactory(project=foreign, name="Person")

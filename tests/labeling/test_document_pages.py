@@ -9,7 +9,8 @@ from django.contrib.staticfiles import finders
 from django.urls import reverse
 
 from labeling.models import Document, Span
-from tests.factories import DocumentFactory, EntityTypeFactory, ProjectFactory, SpanFactory, UserFactory
+from tests.labeling.factories import DocumentFactory, SpanFactory
+from tests.projects.factories import EntityTypeFactory, ProjectFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 

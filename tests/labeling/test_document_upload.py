@@ -7,8 +7,9 @@ import pytest
 from labeling.models import Document
 from labeling.services import document_upload, span_create
 from ner.limits import DOCUMENT_CHARS_MAX
-from tests.factories import DocumentFactory, EntityTypeFactory, ProjectFactory
 from tests.labeling import uploads as files
+from tests.labeling.factories import DocumentFactory
+from tests.projects.factories import EntityTypeFactory, ProjectFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -145,7 +146,7 @@ def test_upload_needs_manage_documents_permission(upload, project, member_of):
 
 
 def test_upload_to_someone_elses_project_is_404(upload, project):
-    from tests.factories import UserFactory
+    from tests.projects.factories import UserFactory
 
     stranger = UserFactory(username="mallory")
     assert upload([("a.txt", b"Alpha.")], as_user=stranger).status == 404

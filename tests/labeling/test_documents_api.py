@@ -8,7 +8,8 @@ from rest_framework.test import APIClient
 
 from labeling.models import Document, Span
 from projects.services import api_key_create
-from tests.factories import DocumentFactory, EntityTypeFactory, ProjectFactory, SpanFactory, UserFactory
+from tests.labeling.factories import DocumentFactory, SpanFactory
+from tests.projects.factories import EntityTypeFactory, ProjectFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,8 @@ from rest_framework.test import APIClient
 from labeling.imports import ExportError, labeled_docs_export, project_export_file
 from labeling.models import Document
 from projects.models import Project
-from tests.factories import DocumentFactory, EntityTypeFactory, SpanFactory
+from tests.labeling.factories import DocumentFactory, SpanFactory
+from tests.projects.factories import EntityTypeFactory
 
 
 @pytest.fixture

@@ -10,8 +10,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from tests.factories import DocumentFactory, EntityTypeFactory, SpanFactory
+from tests.labeling.factories import DocumentFactory, SpanFactory
 from tests.labeling.imports_helpers import jsonl, snapshot, zip_of
+from tests.projects.factories import EntityTypeFactory
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from labeling.models import Document, ImportJob
-from tests.factories import EntityTypeFactory
 from tests.labeling.imports_helpers import jsonl, snapshot
+from tests.projects.factories import EntityTypeFactory
 
 DATA = jsonl(
     {"text": "Alice Smith lives in Paris.", "spans": [{"start": 0, "end": 11, "label": "Person"}], "split": "test"},

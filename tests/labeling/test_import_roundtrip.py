@@ -16,8 +16,8 @@ from labeling.imports import ImportOptions, labeled_docs_import, project_export_
 from ner.formats import FORMATS
 from ner.formats.conll import read_conll
 from projects.models import Project
-from tests.factories import MembershipFactory, ProjectFactory
 from tests.labeling.imports_helpers import contents, dataset, zip_of
+from tests.projects.factories import MembershipFactory, ProjectFactory
 
 RICH_FORMATS = [name for name in FORMATS if name != "conll"]
 

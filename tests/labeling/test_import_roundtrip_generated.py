@@ -13,8 +13,8 @@ from labeling.models import Document
 from ner.formats import FORMATS
 from ner.types import LabeledDoc, Span
 from projects.models import Project
-from tests.factories import MembershipFactory, ProjectFactory
 from tests.labeling.imports_helpers import contents
+from tests.projects.factories import MembershipFactory, ProjectFactory
 
 WORDS = st.sampled_from(["Ada", "Lovelace", "met", "Bob", "in", "Paris", "😀", "東京", "naïve", "Zoë", "on", "3", "."])
 LABELS = st.sampled_from(["PER", "LOC", "Loan_Amount"])  # a CoNLL tag column holds no spaces

@@ -9,8 +9,9 @@ from labeling.models import Document
 from ner.limits import DOCUMENT_CHARS_MAX
 from ner.types import LabeledDoc, Span
 from projects.models import Project
-from tests.factories import DocumentFactory, EntityTypeFactory, SpanFactory
+from tests.labeling.factories import DocumentFactory, SpanFactory
 from tests.labeling.imports_helpers import jsonl, snapshot
+from tests.projects.factories import EntityTypeFactory
 
 TEXT = "Alice Smith moved from Paris to Contoso Ltd in 2019."
 

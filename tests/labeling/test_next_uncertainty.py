@@ -8,7 +8,8 @@ from django.urls import reverse
 
 from labeling import selectors
 from labeling.models import Document
-from tests.factories import DocumentFactory, MembershipFactory, ProjectFactory
+from tests.labeling.factories import DocumentFactory
+from tests.projects.factories import MembershipFactory, ProjectFactory
 
 
 def scored(project, name, uncertainty, **fields):

@@ -26,8 +26,8 @@ from labeling.models import Document
 from ner.formats import FORMATS
 from ner.types import LabeledDoc
 from projects.models import Project
-from tests.factories import MembershipFactory, ProjectFactory
 from tests.labeling.imports_helpers import contents, snapshot
+from tests.projects.factories import MembershipFactory, ProjectFactory
 
 PEER_FILES = Path(__file__).resolve().parents[1] / "peer_files"
 EXPECTED = sorted(PEER_FILES.rglob("*.expected.json"))

@@ -19,7 +19,8 @@ from labeling.services import (
 from ner.types import LabeledDoc
 from ner.types import Span as NerSpan
 from projects.models import EntityType
-from tests.factories import DocumentFactory, EntityTypeFactory, ProjectFactory, SpanFactory, UserFactory
+from tests.labeling.factories import DocumentFactory, SpanFactory
+from tests.projects.factories import EntityTypeFactory, ProjectFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -17,7 +17,8 @@ from django.db import OperationalError, connection
 
 from labeling.models import Document, Span
 from labeling.services import span_create
-from tests.factories import DocumentFactory, EntityTypeFactory, MembershipFactory, ProjectFactory, UserFactory
+from tests.labeling.factories import DocumentFactory
+from tests.projects.factories import EntityTypeFactory, MembershipFactory, ProjectFactory, UserFactory
 
 ROUNDS = 5
 ATTEMPTS = 200

@@ -22,7 +22,8 @@ from ner.formats.jsonl import read_jsonl
 from ner.predict import ScoredSpan
 from portability.archive import project_archive_bytes
 from projects.roles import Role
-from tests.factories import DocumentFactory, EntityTypeFactory, MembershipFactory, ProjectFactory, UserFactory
+from tests.labeling.factories import DocumentFactory
+from tests.projects.factories import EntityTypeFactory, MembershipFactory, ProjectFactory, UserFactory
 
 TEXT = "Alice Smith of Contoso Ltd. moved to Paris in 2021."
 

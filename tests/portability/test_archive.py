@@ -18,8 +18,8 @@ from ner.predict import load
 from portability.archive import project_archive_bytes, project_archive_import, project_clone
 from projects.models import EntityType, Membership, Project
 from projects.roles import Role
-from tests.factories import UserFactory
-from tests.serving.helpers import model_row
+from tests.projects.factories import UserFactory
+from tests.serving.factories import model_row
 
 
 def _documents(project: Project) -> list[tuple]:

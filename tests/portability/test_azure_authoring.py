@@ -26,7 +26,7 @@ from projects.roles import Role
 from projects.services import api_key_create
 from serving.models import Deployment
 from tests.evaluation.conftest import tiny_docs
-from tests.factories import MembershipFactory, ProjectFactory, UserFactory
+from tests.projects.factories import MembershipFactory, ProjectFactory, UserFactory
 
 V = "2023-04-01"
 BASE = "/language/authoring/analyze-text/projects"

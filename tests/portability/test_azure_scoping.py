@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 from portability.models import AuthoringJob
 from projects.roles import ROLE_PERMISSIONS, Permission, Role
 from projects.services import api_key_create
-from tests.factories import UserFactory
+from tests.projects.factories import UserFactory
 
 P = Permission
 V = "2023-04-01"

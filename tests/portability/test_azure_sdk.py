@@ -45,7 +45,7 @@ from projects.models import Project
 from projects.services import api_key_create
 from serving.models import Deployment
 from tests.evaluation.conftest import tiny_docs
-from tests.factories import UserFactory
+from tests.projects.factories import UserFactory
 
 PROJECT = "trips"
 CONTAINER = "trips-data"

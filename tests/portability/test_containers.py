@@ -18,7 +18,7 @@ from portability.models import AzureProjectSettings, Container
 from projects.models import Project
 from projects.roles import Role
 from projects.services import api_key_create
-from tests.factories import MembershipFactory, ProjectFactory, UserFactory
+from tests.projects.factories import MembershipFactory, ProjectFactory, UserFactory
 
 V = "2023-04-01"
 BASE = "/language/authoring/analyze-text/projects"

@@ -17,8 +17,8 @@ from projects.services import api_key_create, project_delete
 from serving.azure_wire import AnalyzeTask, DocumentInput
 from serving.models import AnalyzeJob
 from serving.services import analyze_job_create, deployment_create_or_replace
-from tests.factories import UserFactory
-from tests.serving.helpers import analyze_job
+from tests.projects.factories import UserFactory
+from tests.serving.factories import analyze_job
 
 LOCAL_APPS = {"projects", "labeling", "evaluation", "serving", "portability"}
 

@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from projects.models import ApiKey, Project
 from projects.services import api_key_authenticate, api_key_create
-from tests.factories import UserFactory
+from tests.projects.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -5,7 +5,8 @@ from django.urls import reverse
 
 from labeling.models import Span
 from projects.models import EntityType, Project
-from tests.factories import DocumentFactory, EntityTypeFactory, SpanFactory
+from tests.labeling.factories import DocumentFactory, SpanFactory
+from tests.projects.factories import EntityTypeFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from projects import services
 from projects.models import Invitation, Membership, Project
-from tests.factories import UserFactory
+from tests.projects.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 

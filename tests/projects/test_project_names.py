@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 from portability.services import project_archive_bytes
 from projects.models import Project
 from projects.services import api_key_create
-from tests.factories import UserFactory
+from tests.projects.factories import UserFactory
 
 CLASH = "compared without regard to case"
 

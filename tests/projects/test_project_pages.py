@@ -6,7 +6,8 @@ from django.urls import reverse
 from ner import limits
 from projects.models import Membership, Project
 from projects.services import api_key_create
-from tests.factories import DocumentFactory, EntityTypeFactory, SpanFactory, UserFactory
+from tests.labeling.factories import DocumentFactory, SpanFactory
+from tests.projects.factories import EntityTypeFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -17,7 +17,7 @@ from projects import services as project_services
 from projects.models import ApiKey
 from serving import authentication, services
 from serving.cache import model_cache
-from tests.serving.helpers import model_row
+from tests.serving.factories import model_row
 
 pytestmark = pytest.mark.slow
 

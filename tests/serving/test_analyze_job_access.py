@@ -9,7 +9,7 @@ from projects.models import Membership
 from projects.services import api_key_create
 from serving import services
 from serving.models import AnalyzeJob
-from tests.serving.helpers import analyze_job
+from tests.serving.factories import analyze_job
 
 
 def test_a_job_whose_key_lost_its_right_to_predict_fails_as_unauthorized(user, project):

@@ -13,8 +13,8 @@ from projects import services as project_services
 from projects.roles import Role
 from serving import services
 from serving.models import AnalyzeJob
-from tests.factories import MembershipFactory, ProjectFactory, UserFactory
-from tests.serving.helpers import model_row
+from tests.projects.factories import MembershipFactory, ProjectFactory, UserFactory
+from tests.serving.factories import model_row
 
 pytestmark = pytest.mark.slow
 

@@ -7,8 +7,8 @@ import pytest
 from nerlab_client import NerlabClient, NerlabError
 from projects import services as project_services
 from projects.roles import Role
-from tests.factories import MembershipFactory, ProjectFactory, UserFactory
 from tests.ner.synthetic_docs import sentence
+from tests.projects.factories import MembershipFactory, ProjectFactory, UserFactory
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

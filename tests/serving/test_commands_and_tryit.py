@@ -13,7 +13,7 @@ from ner.predict import GREEDY_SCORE
 from projects.models import ApiKey
 from projects.roles import Role
 from serving import services
-from tests.serving.helpers import model_row
+from tests.serving.factories import model_row
 
 
 def _create_key(*args: str) -> list[str]:

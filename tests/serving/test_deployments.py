@@ -20,8 +20,8 @@ from projects.roles import Role
 from projects.services import api_key_create
 from serving import cache, services
 from serving.models import Deployment
-from tests.factories import MembershipFactory, ProjectFactory
-from tests.serving.helpers import model_row
+from tests.projects.factories import MembershipFactory, ProjectFactory
+from tests.serving.factories import model_row
 
 
 @pytest.fixture
@@ -266,7 +266,7 @@ def test_pages_deploy_swap_and_delete(owner_client, project, two_models):
 
 def test_pages_non_member_gets_404(client, project, two_models):
     outsider_project = ProjectFactory(name="mine")
-    from tests.factories import UserFactory
+    from tests.projects.factories import UserFactory
 
     outsider = UserFactory(username="outsider")
     MembershipFactory(project=outsider_project, user=outsider, role=Role.OWNER)

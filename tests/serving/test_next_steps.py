@@ -10,8 +10,9 @@ from django.urls import reverse
 from evaluation.templatetags.evaluation_tags import pct
 from labeling.models import Document
 from serving import services
-from tests.factories import DocumentFactory, EntityTypeFactory
-from tests.serving.helpers import model_row
+from tests.labeling.factories import DocumentFactory
+from tests.projects.factories import EntityTypeFactory
+from tests.serving.factories import model_row
 
 
 def _card(client: Client, project) -> str:

@@ -9,8 +9,8 @@ from ner import limits
 from projects import services as project_services
 from projects.roles import Role
 from serving import services
-from tests.factories import MembershipFactory, ProjectFactory, UserFactory
-from tests.serving.helpers import model_row
+from tests.projects.factories import MembershipFactory, ProjectFactory, UserFactory
+from tests.serving.factories import model_row
 
 pytestmark = pytest.mark.slow
 

@@ -1,12 +1,10 @@
-"""factory_boy factories for the models tests need."""
+"""factory_boy factories for the projects app: users, projects, memberships, entity types."""
 
 from __future__ import annotations
 
 import factory
 from django.contrib.auth import get_user_model
 
-from labeling.models import Document, Span
-from ner.text import content_hash
 from projects.models import EntityType, Membership, Project
 from projects.roles import Role
 
@@ -45,24 +43,3 @@ class EntityTypeFactory(factory.django.DjangoModelFactory):
     project = factory.SubFactory(ProjectFactory)
     name = factory.Sequence(lambda n: f"Type{n}")
     color = "#8ecae6"
-
-
-class DocumentFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Document
-
-    project = factory.SubFactory(ProjectFactory)
-    name = factory.Sequence(lambda n: f"doc{n}.txt")
-    text = factory.Sequence(lambda n: f"Document number {n} mentions Alice Smith of Contoso in Paris.")
-    content_hash = factory.LazyAttribute(lambda doc: content_hash(doc.text))
-    char_count = factory.LazyAttribute(lambda doc: len(doc.text))
-
-
-class SpanFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Span
-
-    document = factory.SubFactory(DocumentFactory)
-    entity_type = factory.SubFactory(EntityTypeFactory, project=factory.SelfAttribute("..document.project"))
-    start = 0
-    end = 8
