@@ -307,18 +307,21 @@ def training_run_start(
     """Freeze a snapshot and queue a run; the task is sent after commit (or waits for the project's current run).
 
     ``max_steps`` and ``patience`` left as None follow the training side's size (``ner.sizing``; the rule and its
-    reason are recorded on the run and in the model's meta). With ``time_budget_minutes`` the worker measures the
-    machine and chooses the step limit, at most ``max_steps``. ``same_settings_as`` trains with another model's
-    settings instead of all these: its seed, epochs, patience and the step limit it trained with (the one its
-    time budget chose, not the minutes), so the same data gives the same model.
+    reason are recorded on the run and in the model's meta); dropout and batch sizes always do. With
+    ``time_budget_minutes`` the worker measures the machine and chooses the step limit, at most ``max_steps``.
+    ``same_settings_as`` trains with another model's settings instead of all these: its seed, epochs, patience,
+    dropout, batch sizes and the step limit it trained with (the one its time budget chose, not the minutes), so the
+    same data gives the same model.
 
     ``representation`` is "cnn" or a configured encoder's name (``evaluation.encoders``); the CNN stays the default
     until a benchmark sets the thresholds for choosing one automatically.
     """
     rule, reason = "", ""
+    dropout_and_batches: tuple[float, int, int] | None = None
     if same_settings_as is not None:
         source = same_settings_as.run
         seed, max_epochs, patience = source.seed, source.max_epochs, source.patience
+        dropout_and_batches = (source.dropout, source.batch_size_start, source.batch_size_stop)
         representation = source.representation
         max_steps, time_budget_minutes = source.trained_steps, None
         rule = SAME_SETTINGS_RULE
@@ -358,15 +361,26 @@ def training_run_start(
         )
         run.full_clean(exclude=["snapshot"])
         run.snapshot = snapshot_create(project=project, user=user)
+        sized = settings_for_corpus(characters=_snapshot_train_characters(run.snapshot))
+        if dropout_and_batches is None:
+            run.dropout, run.batch_size_start, run.batch_size_stop = (
+                sized.dropout,
+                sized.batch_size_start,
+                sized.batch_size_stop,
+            )
+            run.settings_rule = sized.rule
+            run.settings_reason = f"Dropout and batch sizes from the size of the training side: {sized.dropout_reason}."
+        else:
+            run.dropout, run.batch_size_start, run.batch_size_stop = dropout_and_batches
         if max_steps is None or patience is None:
-            sized = settings_for_corpus(characters=_snapshot_train_characters(run.snapshot))
             run.max_steps = sized.max_steps if max_steps is None else max_steps
             run.patience = sized.patience if patience is None else patience
             chosen = " and ".join(
                 field for field, value in (("step limit", max_steps), ("patience", patience)) if value is None
             )
-            run.settings_rule = sized.rule
-            run.settings_reason = f"The {chosen} from the size of the training side: {sized.reason}."
+            run.settings_reason = (
+                f"The {chosen} from the size of the training side: {sized.reason}. {run.settings_reason}"
+            )
         run.save()
         project_pk = project.pk
         jobs_recover_on_commit()
@@ -624,6 +638,9 @@ def _train_and_save(run: TrainingRun, workdir: Path) -> None:
         max_steps=run.max_steps,
         max_epochs=run.max_epochs,
         patience=run.patience,
+        dropout=run.dropout,
+        batch_size_start=run.batch_size_start,
+        batch_size_stop=run.batch_size_stop,
         threads=settings.NERLAB_TRAINING_THREADS,
         # From the step limit (ner.sizing.evaluation_frequency), also when a time budget chooses it.
         eval_frequency=None,
