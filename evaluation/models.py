@@ -104,6 +104,8 @@ class TrainingRun(models.Model):
     batch_size_stop = models.PositiveIntegerField(default=1000, validators=[MinValueValidator(1)])
     # What the NER layer trains on: "cnn" (from scratch) or the name of an encoder in settings.NERLAB_ENCODERS.
     representation = models.CharField(max_length=60, default="cnn")
+    # Why, when nerlab chose it (ner.representation; "" when the user did).
+    representation_reason = models.TextField(blank=True)
     # Which rule chose the settings ("" when the user gave them all), and why, in the user's words.
     settings_rule = models.CharField(max_length=40, blank=True)
     settings_reason = models.TextField(blank=True)
