@@ -106,6 +106,7 @@ def test_a_time_budget_needs_a_step_limit_to_stay_under(trainable, user, queued_
 def test_the_training_page_shows_the_sized_settings_and_refuses_a_bad_budget(owner_client, trainable, queued_only):
     page = owner_client.get(reverse("evaluation:training_run_list", args=[trainable.name])).content.decode()
     assert 'id="sized-settings"' in page and "floor of 1,000 steps" in page
+    assert "Dropout and batch sizes follow it too: " in page and "dropout 0.2 (below 100,000 characters" in page
     assert 'placeholder="1000 (from the corpus size)"' in page and 'name="time_budget_minutes"' in page
 
     url = reverse("evaluation:training_run_start", args=[trainable.name])
