@@ -125,6 +125,9 @@ def test_nerlab_train_and_the_service_accept_and_refuse_the_representation(train
     assert not TrainingRun.objects.exists()
     call_command("nerlab_train", trainable.name, "--model", "m", "--representation", "tiny")
     assert TrainingRun.objects.get().representation == "tiny"
+    call_command("nerlab_train", trainable.name, "--model", "n", "--representation", "auto")
+    automatic = TrainingRun.objects.get(model_name="n")
+    assert automatic.representation == "cnn" and "covers language 'en'" in automatic.representation_reason
 
 
 def test_a_malformed_encoders_setting_stops_the_server_with_its_name():
