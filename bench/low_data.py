@@ -37,6 +37,11 @@ deviation over samples or seeds) per task.
     .venv/bin/python bench/low_data.py --quick       # a few minutes: conll50, one sample, 200 steps, 500 test sentences
     .venv/bin/python bench/low_data.py               # everything (the lead's run, on a quiet machine)
     .venv/bin/python bench/low_data.py --tasks demo,conll50 --encoder minilm=/srv/encoders/all-MiniLM-L6-v2
+    .venv/bin/python bench/low_data.py --quick --threads 1    # on a machine other processes crowd
+
+nerlab trains on ``--threads`` OpenBLAS threads (the product's 2 by default). On a crowded machine two threads cost
+far more than one (measured at load average 16 on 2 cores: 100 CNN steps in 212 s on 2 threads, 34 s on 1), so
+timings there say little; F1 does not depend on it beyond rounding.
 
 Figures are printed and written to bench/results/low_data.json (low_data-quick.json with ``--quick``).
 """
@@ -66,6 +71,7 @@ if str(ROOT) not in sys.path:
 import spacy  # noqa: E402
 from spacy.tokens import DocBin  # noqa: E402
 
+from ner.compute import DEFAULT_TRAINING_THREADS  # noqa: E402
 from ner.formats.conll import read_conll  # noqa: E402
 from ner.metrics import evaluate  # noqa: E402
 from ner.predict import load  # noqa: E402
@@ -206,10 +212,11 @@ def score(model_dir: Path, tests: dict[str, list[LabeledDoc]]) -> dict[str, Any]
     return {"test": scores, "predict_words_per_s": round(words_per_s)}
 
 
-def nerlab_settings(run: Run, encoder: EncoderChoice | None, quick: bool) -> TrainSettings:
+def nerlab_settings(run: Run, encoder: EncoderChoice | None, quick: bool, threads: int) -> TrainSettings:
     sized = settings_for_corpus(characters=sum(len(doc.text) for doc in run.train))
     return TrainSettings(
         seed=run.seed,
+        threads=threads,
         max_steps=QUICK_STEPS if quick else sized.max_steps,
         patience=sized.patience,
         eval_frequency=QUICK_EVAL_FREQUENCY if quick else None,
@@ -222,9 +229,13 @@ def nerlab_settings(run: Run, encoder: EncoderChoice | None, quick: bool) -> Tra
 
 
 def run_nerlab(
-    run: Run, parts: tuple[list[LabeledDoc], list[LabeledDoc]], encoder: EncoderChoice | None, quick: bool, out: Path
+    run: Run,
+    parts: tuple[list[LabeledDoc], list[LabeledDoc]],
+    encoder: EncoderChoice | None,
+    options: argparse.Namespace,
+    out: Path,
 ) -> dict[str, Any]:
-    settings = nerlab_settings(run, encoder, quick)
+    settings = nerlab_settings(run, encoder, options.quick, options.threads)
     started = time.perf_counter()
     result = train(parts[0], parts[1], language=run.language, output_dir=out / "model", settings=settings)
     wall = time.perf_counter() - started
@@ -234,7 +245,8 @@ def run_nerlab(
         "settings": {
             key: value
             for key, value in settings.to_meta().items()
-            if key in ("max_steps", "patience", "eval_frequency", "dropout", "batch_size_start", "batch_size_stop")
+            if key
+            in ("max_steps", "patience", "eval_frequency", "dropout", "batch_size_start", "batch_size_stop", "threads")
         },
         **score(result.model_path, run.tests),
     }
@@ -325,7 +337,8 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return summary
 
 
-def bench_task(task: str, encoders: dict[str, str], quick: bool) -> dict[str, Any]:
+def bench_task(task: str, encoders: dict[str, str], options: argparse.Namespace) -> dict[str, Any]:
+    quick = options.quick
     runs = build_runs(task, quick)
     recorded = []
     for run in runs:
@@ -342,7 +355,7 @@ def bench_task(task: str, encoders: dict[str, str], quick: bool) -> dict[str, An
                 if name == CLI:
                     result = run_cli(run, parts, quick, Path(temp))
                 else:
-                    result = run_nerlab(run, parts, encoder, quick, Path(temp))
+                    result = run_nerlab(run, parts, encoder, options, Path(temp))
                 result["load_average_at_start"] = round(load_average, 2)
                 results[name] = result
                 micro = {test: figures["micro_f1"] for test, figures in result["test"].items()}
@@ -392,6 +405,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         action="store_true",
         help=f"one sample or seed, {QUICK_STEPS} steps, {QUICK_TEST_DOCS} test sentences",
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=DEFAULT_TRAINING_THREADS,
+        help=f"nerlab's training threads (default {DEFAULT_TRAINING_THREADS}, the product's); 1 on a crowded machine",
+    )
     parser.add_argument("--output", type=Path, default=None, help="JSON file for the figures")
     args = parser.parse_args(argv)
 
@@ -406,7 +425,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"representations: {CLI}, {CNN_REPRESENTATION}, " + ", ".join(f"{n} ({f})" for n, f in encoders.items()))
 
     started = time.perf_counter()
-    tasks = {name: bench_task(name, encoders, args.quick) for name in names}
+    tasks = {name: bench_task(name, encoders, args) for name in names}
     print_table(tasks)
     report = {
         "quick": args.quick,
@@ -419,6 +438,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         },
         "machine": {
             "cpus": os.cpu_count(),
+            "nerlab_training_threads": args.threads,
             "load_average_at_end": round(os.getloadavg()[0], 2),
             "python": platform.python_version(),
             "spacy": spacy.__version__,
