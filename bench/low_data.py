@@ -38,6 +38,8 @@ deviation over samples or seeds) per task.
     .venv/bin/python bench/low_data.py               # everything (the lead's run, on a quiet machine)
     .venv/bin/python bench/low_data.py --tasks demo,conll50 --encoder minilm=/srv/encoders/all-MiniLM-L6-v2
     .venv/bin/python bench/low_data.py --quick --threads 1    # on a machine other processes crowd
+    .venv/bin/python bench/low_data.py --quick --config-regularization --output bench/results/x.json  # ner.sizing's
+                                                              # small-data dropout and batches against the config's
 
 nerlab trains on ``--threads`` OpenBLAS threads (the product's 2 by default). On a crowded machine two threads cost
 far more than one (measured at load average 16 on 2 cores: 100 CNN steps in 212 s on 2 threads, 34 s on 1), so
@@ -60,7 +62,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +77,7 @@ from ner.compute import DEFAULT_TRAINING_THREADS  # noqa: E402
 from ner.formats.conll import read_conll  # noqa: E402
 from ner.metrics import evaluate  # noqa: E402
 from ner.predict import load  # noqa: E402
-from ner.sizing import settings_for_corpus  # noqa: E402
+from ner.sizing import BATCH_SIZE_STOP_MAX, DROPOUT_DEFAULT, settings_for_corpus  # noqa: E402
 from ner.splits import carve_dev  # noqa: E402
 from ner.tokens import MULTILINGUAL  # noqa: E402
 from ner.train import CNN_REPRESENTATION, EncoderChoice, TrainSettings, train  # noqa: E402
@@ -212,8 +214,13 @@ def score(model_dir: Path, tests: dict[str, list[LabeledDoc]]) -> dict[str, Any]
     return {"test": scores, "predict_words_per_s": round(words_per_s)}
 
 
-def nerlab_settings(run: Run, encoder: EncoderChoice | None, quick: bool, threads: int) -> TrainSettings:
+def nerlab_settings(
+    run: Run, encoder: EncoderChoice | None, quick: bool, threads: int, config_regularization: bool = False
+) -> TrainSettings:
     sized = settings_for_corpus(characters=sum(len(doc.text) for doc in run.train))
+    if config_regularization:
+        # The config's dropout and batch sizes at every size, to measure what ner.sizing's small-data ones give.
+        sized = replace(sized, dropout=DROPOUT_DEFAULT, batch_size_stop=BATCH_SIZE_STOP_MAX)
     return TrainSettings(
         seed=run.seed,
         threads=threads,
@@ -235,7 +242,7 @@ def run_nerlab(
     options: argparse.Namespace,
     out: Path,
 ) -> dict[str, Any]:
-    settings = nerlab_settings(run, encoder, options.quick, options.threads)
+    settings = nerlab_settings(run, encoder, options.quick, options.threads, options.config_regularization)
     started = time.perf_counter()
     result = train(parts[0], parts[1], language=run.language, output_dir=out / "model", settings=settings)
     wall = time.perf_counter() - started
@@ -411,6 +418,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         default=DEFAULT_TRAINING_THREADS,
         help=f"nerlab's training threads (default {DEFAULT_TRAINING_THREADS}, the product's); 1 on a crowded machine",
     )
+    parser.add_argument(
+        "--config-regularization",
+        action="store_true",
+        help="train nerlab's sides with the config's dropout 0.1 and 100-1,000-word batches at every size instead of "
+        "ner.sizing's small-data values (to measure those; write to another --output)",
+    )
     parser.add_argument("--output", type=Path, default=None, help="JSON file for the figures")
     args = parser.parse_args(argv)
 
@@ -439,6 +452,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "machine": {
             "cpus": os.cpu_count(),
             "nerlab_training_threads": args.threads,
+            "config_regularization": args.config_regularization,
             "load_average_at_end": round(os.getloadavg()[0], 2),
             "python": platform.python_version(),
             "spacy": spacy.__version__,

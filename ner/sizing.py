@@ -38,6 +38,11 @@ CoNLL-2003 50-per-type and demo tasks are the small corpora they are for):
   With 1,000-word batches a 3,000-word project would be one third per update, three updates per pass: the
   compounding batch size then stops averaging over different sentences. Twenty batches per pass keeps updates
   varied; from about 107,000 characters up the config's 1,000 words are already a twentieth or less.
+
+A first probe (the CNN on ``bench/low_data.py``'s CoNLL-2003 sample 0, 95 sentences and 8,327 characters: 1,000
+steps, patience 400, one thread, scored on the first 1,000 eng.testb sentences; 2 loaded cores): test F1 45.91 with
+these values (dropout 0.2, batches of 100 words) against 39.17 with the config's, and 48.5 s of training against
+231.8 s. One sample: ``bench/low_data.py --config-regularization`` runs the comparison on every task.
 """
 
 from __future__ import annotations
