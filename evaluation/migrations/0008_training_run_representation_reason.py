@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('evaluation', '0007_training_run_dropout_and_batches'),
+        ("evaluation", "0007_training_run_dropout_and_batches"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='trainingrun',
-            name='representation_reason',
+            model_name="trainingrun",
+            name="representation_reason",
             field=models.TextField(blank=True),
         ),
     ]
