@@ -11,7 +11,11 @@ from pathlib import Path
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from ner.representation import EncoderOffer
 from ner.train import CNN_REPRESENTATION, EncoderChoice
+
+# The representation a user leaves to nerlab: chosen by ner.representation when the run is created.
+AUTO_REPRESENTATION = "auto"
 
 # Model cards (README.md) declare their languages in a front matter: "language: en" or a "- xx" list under it.
 _FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---", re.DOTALL)
@@ -32,18 +36,20 @@ def representation_choices() -> list[str]:
     return [CNN_REPRESENTATION, *settings.NERLAB_ENCODERS]
 
 
+def unknown_representation_message(representation: str) -> str:
+    return (
+        f"Unknown representation {representation!r}: this server offers "
+        f"{', '.join(repr(choice) for choice in [AUTO_REPRESENTATION, *representation_choices()])} (NERLAB_ENCODERS)."
+    )
+
+
 def encoder_for(representation: str) -> EncoderChoice | None:
     """The encoder a run's representation names (None: the CNN); an unknown name is refused, naming the choices."""
     if representation == CNN_REPRESENTATION:
         return None
     folder = settings.NERLAB_ENCODERS.get(representation)
     if folder is None:
-        raise ValidationError(
-            {
-                "representation": f"Unknown representation {representation!r}: this server offers "
-                f"{', '.join(repr(choice) for choice in representation_choices())} (NERLAB_ENCODERS)."
-            }
-        )
+        raise ValidationError({"representation": unknown_representation_message(representation)})
     return EncoderChoice(name=representation, folder=folder)
 
 
@@ -93,3 +99,18 @@ def encoder_list() -> list[OfferedEncoder]:
             )
         )
     return offered
+
+
+def encoder_offers() -> list[EncoderOffer]:
+    """The usable encoders with the languages their model cards declare, for ``ner.representation`` (an encoder
+    whose folder has a problem is left out: a run on it would fail)."""
+    return [
+        EncoderOffer(
+            name=offered.name,
+            languages=()
+            if offered.languages == "unknown"
+            else tuple(code.strip() for code in offered.languages.split(",") if code.strip()),
+        )
+        for offered in encoder_list()
+        if not offered.problem
+    ]

@@ -4,7 +4,7 @@ from typing import Any
 
 from django import forms
 
-from evaluation.encoders import representation_choices
+from evaluation.encoders import AUTO_REPRESENTATION, representation_choices
 from ner import limits
 
 
@@ -47,12 +47,12 @@ class TrainingRunForm(forms.Form):
     )
 
     representation = forms.ChoiceField(
-        initial="cnn",
+        initial=AUTO_REPRESENTATION,
         required=False,
         help_text=(
             "What the model learns on: nerlab's CNN, trained from scratch, or a pretrained encoder this server "
-            "offers (frozen, with a trained layer on top). The CNN is the default for now: the benchmark that would "
-            "choose one automatically by language and corpus size has not been run yet."
+            "offers (frozen, with a trained layer on top). Automatic: nerlab chooses from the project's language and "
+            "the training side's size, and says why."
         ),
     )
 
@@ -60,11 +60,12 @@ class TrainingRunForm(forms.Form):
         super().__init__(*args, **kwargs)
         # Read at each request: the choices are the server's configuration (NERLAB_ENCODERS).
         self.fields["representation"].choices = [  # type: ignore[attr-defined]
-            (choice, "CNN (from scratch)" if choice == "cnn" else choice) for choice in representation_choices()
+            (AUTO_REPRESENTATION, "Automatic"),
+            *((choice, "CNN (from scratch)" if choice == "cnn" else choice) for choice in representation_choices()),
         ]
 
     def clean_representation(self) -> str:
-        return self.cleaned_data.get("representation") or "cnn"
+        return self.cleaned_data.get("representation") or AUTO_REPRESENTATION
 
     def clean(self) -> dict:
         data = super().clean() or {}

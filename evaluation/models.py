@@ -97,8 +97,15 @@ class TrainingRun(models.Model):
     time_budget_minutes = models.PositiveIntegerField(
         null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(limits.TIME_BUDGET_MINUTES_MAX)]
     )
+    # Dropout and the batch sizes' range in words (ner.sizing: from the training side's size; the config's values
+    # before that rule, hence these defaults for older runs).
+    dropout = models.FloatField(default=0.1, validators=[MinValueValidator(0.0), MaxValueValidator(0.9)])
+    batch_size_start = models.PositiveIntegerField(default=100, validators=[MinValueValidator(1)])
+    batch_size_stop = models.PositiveIntegerField(default=1000, validators=[MinValueValidator(1)])
     # What the NER layer trains on: "cnn" (from scratch) or the name of an encoder in settings.NERLAB_ENCODERS.
     representation = models.CharField(max_length=60, default="cnn")
+    # Why, when nerlab chose it (ner.representation; "" when the user did).
+    representation_reason = models.TextField(blank=True)
     # Which rule chose the settings ("" when the user gave them all), and why, in the user's words.
     settings_rule = models.CharField(max_length=40, blank=True)
     settings_reason = models.TextField(blank=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from evaluation.encoders import representation_choices
+from evaluation.encoders import AUTO_REPRESENTATION, representation_choices, unknown_representation_message
 from evaluation.models import TrainedModel, TrainingRun
 from ner import limits
 from projects.serializer_fields import TextField
@@ -44,9 +44,10 @@ class TrainingRunStartInputSerializer(serializers.Serializer):
     )
     representation = TextField(
         max_length=60,
-        default="cnn",
-        help_text="What the model learns on: 'cnn' (from scratch), or the name of a pretrained encoder this server "
-        "offers (NERLAB_ENCODERS; the training page lists them). An unknown name is refused.",
+        default=AUTO_REPRESENTATION,
+        help_text="What the model learns on: 'auto' (nerlab chooses from the project's language and the training "
+        "side's size; the run's representation_reason says why), 'cnn' (from scratch), or the name of a pretrained "
+        "encoder this server offers (NERLAB_ENCODERS; the training page lists them). An unknown name is refused.",
     )
     same_settings_as = serializers.IntegerField(
         required=False,
@@ -57,11 +58,8 @@ class TrainingRunStartInputSerializer(serializers.Serializer):
     )
 
     def validate_representation(self, value: str) -> str:
-        if value not in representation_choices():
-            raise serializers.ValidationError(
-                f"Unknown representation {value!r}: this server offers "
-                f"{', '.join(repr(choice) for choice in representation_choices())} (NERLAB_ENCODERS)."
-            )
+        if value not in [AUTO_REPRESENTATION, *representation_choices()]:
+            raise serializers.ValidationError(unknown_representation_message(value))
         return value
 
     def validate(self, data: dict) -> dict:
@@ -120,8 +118,12 @@ class TrainingRunOutputSerializer(serializers.ModelSerializer):
             "max_steps",
             "max_epochs",
             "patience",
+            "dropout",
+            "batch_size_start",
+            "batch_size_stop",
             "time_budget_minutes",
             "representation",
+            "representation_reason",
             "settings_rule",
             "settings_reason",
             "budget",

@@ -34,7 +34,7 @@ from django.db.models import Model, ProtectedError, Q, QuerySet, RestrictedError
 from django.db.models.functions import Length
 from django.utils import timezone
 
-from evaluation.encoders import encoder_for
+from evaluation.encoders import AUTO_REPRESENTATION, encoder_for, encoder_offers
 from evaluation.model_files import model_files_store
 from evaluation.models import DatasetSnapshot, Evaluation, Prediction, TrainedModel, TrainingRun
 from evaluation.selectors import snapshot_documents
@@ -48,6 +48,7 @@ from ner.metrics import DocumentComparison, EvaluationReport, compare_documents,
 from ner.names import InvalidName, check_model_name
 from ner.predict import ScoredSpan
 from ner.predict import load as load_model
+from ner.representation import RepresentationChoice, choose_representation
 from ner.sizing import CorpusSettings, settings_for_corpus
 from ner.snapshot import snapshot_hash
 from ner.splits import SplitError, split_documents
@@ -197,9 +198,9 @@ def training_model_name_suggestion(*, project: Project) -> str:
     return _next_model_name(project)
 
 
-def training_settings_suggestion(*, project: Project) -> CorpusSettings | None:
-    """What a training started now would get for the settings left empty (``ner.sizing``), or None when the
-    project cannot be split yet. Counts the training side's characters in the database, without loading texts."""
+def _training_side_characters(project: Project) -> int | None:
+    """The characters a training started now would train on, counted in the database without loading texts; None
+    when the project cannot be split yet."""
     rows = list(
         _training_documents_queryset(project)
         .order_by("id")
@@ -215,8 +216,21 @@ def training_settings_suggestion(*, project: Project) -> CorpusSettings | None:
         )
     except SplitError:
         return None
-    characters = sum(row[2] for row, side in zip(rows, sides, strict=True) if side == "train")
-    return settings_for_corpus(characters=characters)
+    return sum(row[2] for row, side in zip(rows, sides, strict=True) if side == "train")
+
+
+def _representation_auto(language: str, characters: int) -> RepresentationChoice:
+    return choose_representation(language=language, characters=characters, encoders=encoder_offers())
+
+
+def training_suggestions(*, project: Project) -> tuple[CorpusSettings, RepresentationChoice] | None:
+    """What a training started now would get for the settings left empty (``ner.sizing``) and for an automatic
+    representation (``ner.representation``), or None when the project cannot be split yet."""
+    characters = _training_side_characters(project)
+    if characters is None:
+        return None
+    language = MULTILINGUAL if project.multilingual else project.language
+    return settings_for_corpus(characters=characters), _representation_auto(language, characters)
 
 
 def _snapshot_train_characters(snapshot: DatasetSnapshot) -> int:
@@ -257,31 +271,38 @@ def training_run_start(
     max_steps: int | None = None,
     patience: int | None = None,
     time_budget_minutes: int | None = None,
-    representation: str = CNN_REPRESENTATION,
+    representation: str = AUTO_REPRESENTATION,
     same_settings_as: TrainedModel | None = None,
 ) -> TrainingRun:
     """Freeze a snapshot and queue a run; the task is sent after commit (or waits for the project's current run).
 
     ``max_steps`` and ``patience`` left as None follow the training side's size (``ner.sizing``; the rule and its
-    reason are recorded on the run and in the model's meta). With ``time_budget_minutes`` the worker measures the
-    machine and chooses the step limit, at most ``max_steps``. ``same_settings_as`` trains with another model's
-    settings instead of all these: its seed, epochs, patience and the step limit it trained with (the one its
-    time budget chose, not the minutes), so the same data gives the same model.
+    reason are recorded on the run and in the model's meta); dropout and batch sizes always do. With
+    ``time_budget_minutes`` the worker measures the machine and chooses the step limit, at most ``max_steps``.
+    ``same_settings_as`` trains with another model's settings instead of all these: its seed, epochs, patience,
+    dropout, batch sizes and the step limit it trained with (the one its time budget chose, not the minutes), so the
+    same data gives the same model.
 
-    ``representation`` is "cnn" or a configured encoder's name (``evaluation.encoders``); the CNN stays the default
-    until a benchmark sets the thresholds for choosing one automatically.
+    ``representation`` is "cnn", a configured encoder's name (``evaluation.encoders``), or "auto": chosen from the
+    snapshot's language and training side's size (``ner.representation``), the reason recorded on the run and in
+    the model's meta. ``same_settings_as`` takes that model's representation.
     """
     rule, reason = "", ""
+    dropout_and_batches: tuple[float, int, int] | None = None
+    representation_reason = ""
     if same_settings_as is not None:
         source = same_settings_as.run
         seed, max_epochs, patience = source.seed, source.max_epochs, source.patience
+        dropout_and_batches = (source.dropout, source.batch_size_start, source.batch_size_stop)
         representation = source.representation
+        representation_reason = f"The representation of model {same_settings_as.name}."
         max_steps, time_budget_minutes = source.trained_steps, None
         rule = SAME_SETTINGS_RULE
         reason = f"the settings of model {same_settings_as.name} ({max_steps:,} steps, patience {patience:,})"
     if max_steps == 0 and max_epochs <= 0:
         raise ValidationError("Set a step limit or an epoch limit: with neither, training would never end.")
-    encoder_for(representation)  # an unknown name is refused here, not in the worker
+    if representation != AUTO_REPRESENTATION:
+        encoder_for(representation)  # an unknown name is refused here, not in the worker
     if time_budget_minutes is not None and not 1 <= time_budget_minutes <= limits.TIME_BUDGET_MINUTES_MAX:
         raise ValidationError(
             {
@@ -307,22 +328,39 @@ def training_run_start(
             max_steps=1 if max_steps is None else max_steps,
             patience=0 if patience is None else patience,
             time_budget_minutes=time_budget_minutes,
-            representation=representation,
+            # A placeholder for "auto" until the snapshot says how large the training side is.
+            representation=CNN_REPRESENTATION if representation == AUTO_REPRESENTATION else representation,
+            representation_reason=representation_reason,
             settings_rule=rule,
             settings_reason=reason,
             requested_by=user,
         )
         run.full_clean(exclude=["snapshot"])
         run.snapshot = snapshot_create(project=project, user=user)
+        characters = _snapshot_train_characters(run.snapshot)
+        sized = settings_for_corpus(characters=characters)
+        if representation == AUTO_REPRESENTATION:
+            automatic = _representation_auto(run.snapshot.language, characters)
+            run.representation, run.representation_reason = automatic.representation, automatic.reason
+        if dropout_and_batches is None:
+            run.dropout, run.batch_size_start, run.batch_size_stop = (
+                sized.dropout,
+                sized.batch_size_start,
+                sized.batch_size_stop,
+            )
+            run.settings_rule = sized.rule
+            run.settings_reason = f"Dropout and batch sizes from the size of the training side: {sized.dropout_reason}."
+        else:
+            run.dropout, run.batch_size_start, run.batch_size_stop = dropout_and_batches
         if max_steps is None or patience is None:
-            sized = settings_for_corpus(characters=_snapshot_train_characters(run.snapshot))
             run.max_steps = sized.max_steps if max_steps is None else max_steps
             run.patience = sized.patience if patience is None else patience
             chosen = " and ".join(
                 field for field, value in (("step limit", max_steps), ("patience", patience)) if value is None
             )
-            run.settings_rule = sized.rule
-            run.settings_reason = f"The {chosen} from the size of the training side: {sized.reason}."
+            run.settings_reason = (
+                f"The {chosen} from the size of the training side: {sized.reason}. {run.settings_reason}"
+            )
         run.save()
         project_pk = project.pk
         jobs_recover_on_commit()
@@ -570,11 +608,15 @@ def _train_and_save(run: TrainingRun, workdir: Path) -> None:
         max_steps=run.max_steps,
         max_epochs=run.max_epochs,
         patience=run.patience,
+        dropout=run.dropout,
+        batch_size_start=run.batch_size_start,
+        batch_size_stop=run.batch_size_stop,
         threads=settings.NERLAB_TRAINING_THREADS,
         # From the step limit (ner.sizing.evaluation_frequency), also when a time budget chooses it.
         eval_frequency=None,
         time_budget_s=60.0 * (run.time_budget_minutes or 0),
         chosen_by=f"{run.settings_rule}: {run.settings_reason}" if run.settings_rule else "the user's settings",
+        representation_chosen_by=run.representation_reason or "the user's choice",
         # Looked up again here: the server's configuration may have changed since the run was queued.
         encoder=encoder_for(run.representation),
     )

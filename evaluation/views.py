@@ -37,7 +37,8 @@ def _training_context(request: HttpRequest, project: Project, form: TrainingRunF
                 "model_name": services.training_model_name_suggestion(project=project),
             }
         )
-    suggested = services.training_settings_suggestion(project=project) if can_train else None
+    suggestions = services.training_suggestions(project=project) if can_train else None
+    suggested, representation = suggestions if suggestions is not None else (None, None)
     if form is not None and suggested is not None:
         # The values an empty field gets, shown in it; typing a value overrides them.
         form.fields["max_steps"].widget.attrs["placeholder"] = f"{suggested.max_steps} (from the corpus size)"
@@ -47,6 +48,7 @@ def _training_context(request: HttpRequest, project: Project, form: TrainingRunF
         "form": form,
         "can_train": can_train,
         "suggested": suggested,
+        "representation": representation,
         "encoders": encoder_list() if can_train else [],
         "runs": selectors.training_run_list(project=project)[:50],
     }

@@ -140,6 +140,9 @@ class TrainSettings:
     # The representation under the NER layer: None, the CNN trained from scratch (ner/configs/ner.cfg); or frozen
     # features of a pretrained encoder with a trainable projection (nerlab.EncoderEmbed.v1).
     encoder: EncoderChoice | None = None
+    # Who chose the representation and why, in words (recorded in the model's meta; ner.representation's reason when
+    # nerlab chose it).
+    representation_chosen_by: str = ""
 
     @property
     def evaluation_every(self) -> int:
@@ -158,6 +161,7 @@ class TrainSettings:
             "dropout": self.dropout,
             "threads": self.threads,
             "chosen_by": self.chosen_by,
+            "representation_chosen_by": self.representation_chosen_by,
         }
 
 

@@ -49,7 +49,9 @@ def test_the_training_page_lists_the_encoders_and_trains_on_the_chosen_one(
     assert 'name="representation"' in page and '<option value="tiny">tiny</option>' in page
     assert str(tiny_encoder) in page and "en, de" in page
     assert "/nonexistent/encoder: encoder folder not found" in page
-    assert "The CNN stays the default" in page
+    # Automatic: the tiny encoder's card covers English and the training side is small.
+    assert 'id="auto-representation"' in page and "Representation left on Automatic: Pretrained encoder tiny: " in page
+    assert '<option value="auto" selected>Automatic</option>' in page
 
     url = reverse("evaluation:training_run_start", args=[trainable.name])
     response = owner_client.post(url, {"seed": 0, "max_epochs": 0, "representation": "bert-huge"})
@@ -57,11 +59,39 @@ def test_the_training_page_lists_the_encoders_and_trains_on_the_chosen_one(
     assert not TrainingRun.objects.exists()
     assert owner_client.post(url, {"seed": 0, "max_epochs": 0, "representation": "tiny"}).status_code == 302
     assert owner_client.post(url, {"seed": 0, "max_epochs": 0, "representation": "cnn"}).status_code == 302
-    assert owner_client.post(url, {"seed": 0, "max_epochs": 0}).status_code == 302  # not given: the CNN
-    assert sorted(TrainingRun.objects.values_list("representation", flat=True)) == ["cnn", "cnn", "tiny"]
-    run = TrainingRun.objects.get(representation="tiny")
+    assert owner_client.post(url, {"seed": 0, "max_epochs": 0, "model_name": "auto"}).status_code == 302
+    assert sorted(TrainingRun.objects.values_list("representation", flat=True)) == ["cnn", "tiny", "tiny"]
+    run = TrainingRun.objects.get(representation="tiny", representation_reason="")
     detail = owner_client.get(reverse("evaluation:training_run_detail", args=[trainable.name, run.pk])).content
     assert b'<dd id="run-representation">pretrained encoder tiny</dd>' in detail
+    assert b"run-representation-reason" not in detail  # the user's choice
+    automatic = TrainingRun.objects.get(model_name="auto")
+    assert automatic.representation_reason.startswith("Pretrained encoder tiny: ")
+    detail = owner_client.get(reverse("evaluation:training_run_detail", args=[trainable.name, automatic.pk])).content
+    assert b'<dd id="run-representation-reason">Pretrained encoder tiny: ' in detail
+
+
+def test_an_automatic_choice_reaches_the_training_with_its_reason_and_an_explicit_one_wins(
+    trainable, user, tiny_encoder, queued_only, monkeypatch
+):
+    (tiny_encoder / "README.md").write_text("---\nlanguage: en\n---\n")
+    automatic = services.training_run_start(project=trainable, user=user, model_name="a")
+    assert automatic.representation == "tiny" and automatic.representation_reason.startswith("Pretrained encoder tiny")
+    explicit = services.training_run_start(project=trainable, user=user, model_name="b", representation="cnn")
+    assert (explicit.representation, explicit.representation_reason) == ("cnn", "")
+    seen = []
+
+    def stop_at_the_settings(*args, settings, **kwargs):
+        seen.append(settings)
+        raise services.TrainCancelled("enough: the settings were seen")
+
+    monkeypatch.setattr(services, "train", stop_at_the_settings)
+    for run in (automatic, explicit):
+        with pytest.raises(services.TrainCancelled):
+            services._train_and_save(run, ROOT / "unused")
+    assert seen[0].encoder is not None and seen[0].encoder.name == "tiny"
+    assert seen[0].representation_chosen_by == automatic.representation_reason
+    assert (seen[1].encoder, seen[1].representation_chosen_by) == (None, "the user's choice")
 
 
 def test_an_encoder_listing_says_unknown_without_a_declared_language(tiny_encoder):
@@ -76,17 +106,19 @@ def test_the_api_accepts_a_configured_encoder_and_refuses_an_unknown_name(user, 
     response = api.post(f"{BASE}/training-runs/", {"representation": "bert-huge"}, format="json")
     assert response.status_code == 400
     assert response.json()["representation"] == [
-        "Unknown representation 'bert-huge': this server offers 'cnn', 'tiny' (NERLAB_ENCODERS)."
+        "Unknown representation 'bert-huge': this server offers 'auto', 'cnn', 'tiny' (NERLAB_ENCODERS)."
     ]
     assert not TrainingRun.objects.exists()
     response = api.post(f"{BASE}/training-runs/", {"representation": "tiny"}, format="json")
     assert response.status_code == 202 and response.json()["representation"] == "tiny"
+    # Not given: automatic, and this encoder's card declares no language, so it is not chosen for the user.
     response = api.post(f"{BASE}/training-runs/", {}, format="json")
     assert response.status_code == 202 and response.json()["representation"] == "cnn"
+    assert "no encoder this server offers covers language 'en'" in response.json()["representation_reason"]
 
 
 def test_nerlab_train_and_the_service_accept_and_refuse_the_representation(trainable, user, tiny_encoder, queued_only):
-    with pytest.raises(CommandError, match=r"Unknown representation 'nope': this server offers 'cnn', 'tiny'"):
+    with pytest.raises(CommandError, match=r"Unknown representation 'nope': this server offers 'auto', 'cnn', 'tiny'"):
         call_command("nerlab_train", trainable.name, "--model", "m", "--representation", "nope")
     with pytest.raises(ValidationError) as error:
         services.training_run_start(project=trainable, user=user, representation="nope")
@@ -94,6 +126,9 @@ def test_nerlab_train_and_the_service_accept_and_refuse_the_representation(train
     assert not TrainingRun.objects.exists()
     call_command("nerlab_train", trainable.name, "--model", "m", "--representation", "tiny")
     assert TrainingRun.objects.get().representation == "tiny"
+    call_command("nerlab_train", trainable.name, "--model", "n", "--representation", "auto")
+    automatic = TrainingRun.objects.get(model_name="n")
+    assert automatic.representation == "cnn" and "covers language 'en'" in automatic.representation_reason
 
 
 def test_a_malformed_encoders_setting_stops_the_server_with_its_name():
@@ -129,6 +164,7 @@ def test_a_run_on_an_encoder_trains_records_it_and_retraining_keeps_it(
         "folder": str(tiny_encoder.resolve()),
         "weights_sha256": hashlib.sha256((tiny_encoder / "model.safetensors").read_bytes()).hexdigest(),
     }
+    assert meta["settings"]["representation_chosen_by"] == "the user's choice"
     assert model.evaluation.report["documents"] == 4
 
     with django_capture_on_commit_callbacks(execute=True):

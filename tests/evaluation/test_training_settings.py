@@ -64,7 +64,28 @@ def test_settings_left_empty_follow_the_corpus_size_and_given_ones_are_kept(trai
     assert half.settings_reason.startswith("The patience from the size")
 
     mine = services.training_run_start(project=trainable, user=user, model_name="mine", max_steps=50, patience=0)
-    assert (mine.max_steps, mine.patience, mine.settings_rule, mine.settings_reason) == (50, 0, "", "")
+    # Dropout and batch sizes follow the size even when the user gives the step limit and patience.
+    assert (mine.max_steps, mine.patience, mine.settings_rule) == (50, 0, RULE)
+    assert mine.settings_reason.startswith("Dropout and batch sizes from the size of the training side: ")
+
+
+def test_a_small_training_side_gets_more_dropout_and_smaller_batches_down_to_the_model(
+    trainable, user, monkeypatch, queued_only
+):
+    expected = settings_for_corpus(characters=_train_characters(trainable))
+    run = services.training_run_start(project=trainable, user=user, model_name="small")
+    assert (run.dropout, run.batch_size_start, run.batch_size_stop) == (0.2, 100, expected.batch_size_stop)
+    assert "dropout 0.2 (below 100,000 characters" in run.settings_reason
+    seen = []
+
+    def stop_at_the_settings(*args, settings, **kwargs):
+        seen.append(settings)
+        raise services.TrainCancelled("enough: the settings were seen")
+
+    monkeypatch.setattr(services, "train", stop_at_the_settings)
+    with pytest.raises(services.TrainCancelled):
+        services._train_and_save(run, ROOT / "unused")
+    assert (seen[0].dropout, seen[0].batch_size_start, seen[0].batch_size_stop) == (0.2, 100, run.batch_size_stop)
 
 
 @pytest.mark.parametrize("minutes", [0, -3, 1_441])
@@ -85,6 +106,7 @@ def test_a_time_budget_needs_a_step_limit_to_stay_under(trainable, user, queued_
 def test_the_training_page_shows_the_sized_settings_and_refuses_a_bad_budget(owner_client, trainable, queued_only):
     page = owner_client.get(reverse("evaluation:training_run_list", args=[trainable.name])).content.decode()
     assert 'id="sized-settings"' in page and "floor of 1,000 steps" in page
+    assert "Dropout and batch sizes follow it too: " in page and "dropout 0.2 (below 100,000 characters" in page
     assert 'placeholder="1000 (from the corpus size)"' in page and 'name="time_budget_minutes"' in page
 
     url = reverse("evaluation:training_run_start", args=[trainable.name])
@@ -191,13 +213,14 @@ def test_a_budgeted_run_records_its_steps_and_retraining_reuses_them(
     with default_storage.open(f"{model.storage_path}/meta.json") as handle:
         meta = json.load(handle)["nerlab"]
     assert meta["settings"]["max_steps"] == 100 and meta["budget"]["speed"]["step_overhead_s"] == 1.0
-    assert meta["settings"]["chosen_by"].startswith("corpus-size-v1: The patience from the size of the training side")
+    assert meta["settings"]["chosen_by"].startswith("corpus-size-v2: The patience from the size of the training side")
 
     with django_capture_on_commit_callbacks(execute=True):
         again = services.training_run_start(project=trainable, user=user, model_name="again", same_settings_as=model)
     again.refresh_from_db()
     assert again.status == "succeeded", again.error
     assert (again.max_steps, again.patience, again.seed, again.time_budget_minutes) == (100, run.patience, 3, None)
+    assert (again.dropout, again.batch_size_stop) == (run.dropout, run.batch_size_stop)
     assert again.settings_rule == "same-as-model" and "the settings of model budget" in again.settings_reason
     assert again.budget == {} and again.snapshot_id == run.snapshot_id
     assert TrainedModel.objects.get(run=again).evaluation.report == model.evaluation.report

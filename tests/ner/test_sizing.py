@@ -51,3 +51,29 @@ def test_evaluations_get_rarer_on_long_runs():
     assert evaluation_frequency(21_000) == 1_000  # the large benchmark's frequency
     assert evaluation_frequency(0) == 200  # limited by epochs alone
     assert evaluation_frequency(3) == 1
+
+
+def test_small_training_sides_get_more_dropout_and_smaller_batches():
+    # A 50-mention project (a few thousand characters): dropout 0.2, batches up to 100 words (the floor).
+    tiny = settings_for_corpus(characters=4_000)
+    assert (tiny.dropout, tiny.batch_size_start, tiny.batch_size_stop) == (0.2, 100, 100)
+    # The demo project's ~50,000 characters are ~9,300 words: batches up to 450, twenty per pass.
+    demo = settings_for_corpus(characters=50_000)
+    assert (demo.dropout, demo.batch_size_stop) == (0.2, 450)
+    assert "dropout 0.2 (below 100,000 characters" in demo.dropout_reason
+    assert "at least 20 per pass over about 9,345 words" in demo.dropout_reason
+    # From 100,000 characters the config's dropout; from ~107,000 its 1,000-word batches.
+    assert settings_for_corpus(characters=100_000).dropout == 0.1
+    assert settings_for_corpus(characters=100_000).batch_size_stop == 900
+    conll = settings_for_corpus(characters=1_090_000)
+    assert (conll.dropout, conll.batch_size_start, conll.batch_size_stop) == (0.1, 100, 1_000)
+    assert conll.dropout_reason.endswith("dropout 0.1; batches of 100-1,000 words")
+
+
+def test_batches_and_dropout_are_monotone_in_the_size():
+    sizes = [0, 1_000, 10_000, 50_000, 99_999, 100_000, 200_000, 10**9]
+    chosen = [settings_for_corpus(characters=size) for size in sizes]
+    stops = [c.batch_size_stop for c in chosen]
+    assert stops == sorted(stops) and stops[0] == 100 and stops[-1] == 1_000
+    assert all(stop % 50 == 0 and c.batch_size_start <= stop for stop, c in zip(stops, chosen, strict=True))
+    assert [c.dropout for c in chosen] == [0.2] * 5 + [0.1] * 3

