@@ -1,18 +1,17 @@
 """REST endpoints of an annotator's own tags on a double-annotated document.
 
-The tagging page (annotate.js) talks to these exactly as to the gold span endpoints (``labeling.api``): the same
-request bodies, the same response shape, the same error shape (``{"detail": [...]}``), so the page needs no
-second code path. Only the copy's annotator may change it (403 for anyone else); an assignment, span or
-entity type of another document or project is a 404, like a missing one.
+The tagging page (static/js/annotate/) talks to these exactly as to the gold span endpoints (``labeling.api``): the
+same request bodies, the same response shape, the same error shape (the API's one exception handler,
+``projects.api_errors``), so the page needs no second code path. Only the copy's annotator may change it (403 for
+anyone else); an assignment, span or entity type of another document or project is a 404, like a missing one.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import exceptions, serializers, status
+from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -66,11 +65,6 @@ class AssignmentOutputSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-def _invalid(error: DjangoValidationError) -> exceptions.ValidationError:
-    # The gold span API's shape, which annotate.js shows as it is.
-    return exceptions.ValidationError({"detail": error.messages})
-
-
 class _LayerApi(ProjectScopedAPIView):
     parser_classes = [BoundedJSONParser, FormParser, MultiPartParser]
 
@@ -101,16 +95,13 @@ class AnnotatorSpanListApi(_LayerApi):
         data = SpanCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         entity_type = self.entity_type(assignment, data.validated_data["entity_type"])
-        try:
-            span = services.annotator_span_create(
-                assignment=assignment,
-                entity_type=entity_type,
-                start=data.validated_data["start"],
-                end=data.validated_data["end"],
-                user=request.user,
-            )
-        except DjangoValidationError as error:
-            raise _invalid(error) from None
+        span = services.annotator_span_create(
+            assignment=assignment,
+            entity_type=entity_type,
+            start=data.validated_data["start"],
+            end=data.validated_data["end"],
+            user=request.user,
+        )
         requested = (data.validated_data["start"], data.validated_data["end"])
         output = AnnotatorSpanCreateOutputSerializer(span, context={"text": document.text, "requested": requested})
         return Response(output.data, status=status.HTTP_201_CREATED)
@@ -135,10 +126,7 @@ class AnnotatorSpanDetailApi(_LayerApi):
         data = SpanUpdateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         entity_type = self.entity_type(span.assignment, data.validated_data["entity_type"])
-        try:
-            span = services.annotator_span_update_type(span=span, entity_type=entity_type, user=request.user)
-        except DjangoValidationError as error:
-            raise _invalid(error) from None
+        span = services.annotator_span_update_type(span=span, entity_type=entity_type, user=request.user)
         return self.span_response(span, document)
 
     @extend_schema(
@@ -151,10 +139,7 @@ class AnnotatorSpanDetailApi(_LayerApi):
         self, request: Request, project_name: str, document_id: int, assignment_id: int, annotator_span_id: int
     ) -> Response:
         _, span = self.span(document_id, assignment_id, annotator_span_id)
-        try:
-            services.annotator_span_delete(span=span, user=request.user)
-        except DjangoValidationError as error:
-            raise _invalid(error) from None
+        services.annotator_span_delete(span=span, user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -168,8 +153,5 @@ class AssignmentSubmitApi(_LayerApi):
     )
     def post(self, request: Request, project_name: str, document_id: int, assignment_id: int) -> Response:
         _, assignment = self.layer(document_id, assignment_id)
-        try:
-            assignment = services.assignment_submit(assignment=assignment, user=request.user)
-        except DjangoValidationError as error:
-            raise _invalid(error) from None
+        assignment = services.assignment_submit(assignment=assignment, user=request.user)
         return Response(AssignmentOutputSerializer(assignment).data)

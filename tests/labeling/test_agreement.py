@@ -444,7 +444,7 @@ def test_api_answers_in_the_gold_span_shape(team):
         "text": "Alice Smith",
         "created_by": team["ann"].pk,
     }
-    span_url = f"{urls['spans']}{created.json()['id']}/"  # what annotate.js builds for PATCH and DELETE
+    span_url = f"{urls['spans']}{created.json()['id']}/"  # what the tagging page builds for PATCH and DELETE
     changed = _send(_api(team["ann"]), "PATCH", span_url, {"entity_type": team["Org"].pk})
     assert changed.status_code == 200 and changed.json()["entity_type_name"] == "Org"
     assert _send(_api(team["ann"]), "DELETE", span_url).status_code == 204
@@ -459,7 +459,7 @@ def test_api_errors_read_like_the_gold_api(team):
     _send(client, "POST", urls["spans"], {"entity_type": team["Person"].pk, "start": 0, "end": 11})
     clash = _send(client, "POST", urls["spans"], {"entity_type": team["Org"].pk, "start": 6, "end": 11})
     assert clash.status_code == 400
-    assert "overlaps Person at 0-11" in clash.json()["detail"][0]
+    assert "overlaps Person at 0-11" in clash.json()["non_field_errors"][0]
     missing_type = _send(client, "POST", urls["spans"], {"entity_type": 99999, "start": 0, "end": 5})
     assert missing_type.status_code == 400 and "no entity type with id 99999" in missing_type.json()["entity_type"][0]
 
