@@ -144,6 +144,10 @@ def model_entries_dump(
                     "patience": run.patience,
                     "time_budget_minutes": run.time_budget_minutes,
                     "representation": run.representation,
+                    "representation_reason": run.representation_reason,
+                    "dropout": run.dropout,
+                    "batch_size_start": run.batch_size_start,
+                    "batch_size_stop": run.batch_size_stop,
                     "settings_rule": run.settings_rule,
                     "settings_reason": run.settings_reason,
                     "budget": run.budget,
@@ -337,6 +341,10 @@ def _snapshot_docs(archive: ArchiveReader, name: str) -> list[LabeledDoc]:
         raise ArchiveError([str(problem) for problem in error.problems[:20]]) from None
 
 
+def _or_default(value: float | None, default: float) -> float:
+    return default if value is None else value
+
+
 def _model_rows(
     lines: Lines, entry: Mapping[str, Any], restore: Restore, snapshots: Mapping[int, DatasetSnapshot]
 ) -> tuple[TrainingRun, TrainedModel]:
@@ -359,9 +367,14 @@ def _model_rows(
         patience=whole(lines, run_fields, "patience"),
         # Archives from before encoders existed trained the CNN.
         representation=optional_text(lines, run_fields, "representation", TrainingRun, "cnn"),
+        representation_reason=any_text(lines, run_fields, "representation_reason"),
         time_budget_minutes=(
             None if run_fields.get("time_budget_minutes") is None else whole(lines, run_fields, "time_budget_minutes")
         ),
+        # Archives from before the small-data settings trained with the config's dropout and batches.
+        dropout=_or_default(optional_number(lines, run_fields, "dropout", 0.9), 0.1),
+        batch_size_start=whole(lines, run_fields, "batch_size_start", 100),
+        batch_size_stop=whole(lines, run_fields, "batch_size_stop", 1000),
         settings_rule=optional_text(lines, run_fields, "settings_rule", TrainingRun, ""),
         settings_reason=any_text(lines, run_fields, "settings_reason"),
         # What a time budget chose: "same settings" retrains of the clone reuse its steps.

