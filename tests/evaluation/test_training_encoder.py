@@ -129,6 +129,10 @@ def test_nerlab_train_and_the_service_accept_and_refuse_the_representation(train
     call_command("nerlab_train", trainable.name, "--model", "n", "--representation", "auto")
     automatic = TrainingRun.objects.get(model_name="n")
     assert automatic.representation == "cnn" and "covers language 'en'" in automatic.representation_reason
+    # Left out, the representation is Automatic, as on the Training page.
+    call_command("nerlab_train", trainable.name, "--model", "o")
+    unsaid = TrainingRun.objects.get(model_name="o")
+    assert (unsaid.representation, unsaid.representation_reason) == ("cnn", automatic.representation_reason)
 
 
 def test_a_malformed_encoders_setting_stops_the_server_with_its_name():

@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from evaluation import services
+from evaluation.encoders import AUTO_REPRESENTATION
 from evaluation.models import TrainedModel, TrainingRun
 from portability.management.commands._common import acting_user, project_named
 
@@ -42,7 +43,8 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--representation",
-            help="'cnn' (the default: trained from scratch) or the name of a pretrained encoder in NERLAB_ENCODERS.",
+            help="'auto' (the default: chosen from the project's language and size, as the Training page does), 'cnn' "
+            "(trained from scratch) or the name of a pretrained encoder in NERLAB_ENCODERS.",
         )
         parser.add_argument(
             "--same-settings-as",
@@ -78,7 +80,7 @@ class Command(BaseCommand):
                 max_epochs=options["max_epochs"],
                 patience=options["patience"],
                 time_budget_minutes=options["budget_minutes"],
-                representation=options["representation"] or "cnn",
+                representation=options["representation"] or AUTO_REPRESENTATION,
                 same_settings_as=source,
             )
         except ValidationError as error:
