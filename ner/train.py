@@ -103,6 +103,10 @@ class EncoderChoice:
 # The hashed word features kept beside the encoder's (spelling, prefixes, suffixes, shapes the encoder's uncased
 # pieces lose), narrower than the CNN's own embedding since the encoder carries most of the information.
 ENCODER_BASE_WIDTH = 32
+# Features are the mean of the encoder's last four layers rather than the last alone: on CoNLL-2003 at 50 mentions
+# per type that lifted test F1 from 61.3 to 69.7 on all-MiniLM-L6-v2 and from 46.4 to 62.8 on multilingual-e5-small
+# (docs/encoders.md, "Which layers").
+ENCODER_LAST_LAYERS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,7 +296,12 @@ def _build_nlp(language: str, settings: TrainSettings) -> Language:
     if settings.encoder is not None:
         tok2vec = config["components"]["tok2vec"]["model"]
         base = dict(tok2vec["embed"], width=ENCODER_BASE_WIDTH)
-        features = {"@architectures": FROZEN_ENCODER, "path": _resolved(settings.encoder.folder), "pooling": "mean"}
+        features = {
+            "@architectures": FROZEN_ENCODER,
+            "path": _resolved(settings.encoder.folder),
+            "pooling": "mean",
+            "last_layers": ENCODER_LAST_LAYERS,
+        }
         tok2vec["embed"] = {
             "@architectures": ENCODER_EMBED,
             "width": "${components.tok2vec.model.encode.width}",
@@ -321,6 +330,7 @@ def representation_meta(encoder: EncoderChoice | None) -> dict[str, Any]:
         "name": encoder.name,
         "folder": _resolved(encoder.folder),
         "weights_sha256": loaded.weights_sha256,
+        "last_layers": loaded.layers_to_average(ENCODER_LAST_LAYERS),
     }
 
 

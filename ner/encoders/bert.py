@@ -222,19 +222,36 @@ class BertEncoder:
         """The most wordpieces one window holds: the position table less [CLS] and [SEP]."""
         return self.config.max_position_embeddings - 2
 
-    def hidden_states(self, sequences: Sequence[Ints]) -> list[Floats]:
-        """The last layer's hidden state of every piece of each sequence, [CLS] and [SEP] added and removed here.
+    def check_last_layers(self, last_layers: int) -> None:
+        if not 1 <= last_layers <= self.config.num_hidden_layers:
+            raise ValueError(
+                f"last_layers must be between 1 and the encoder's {self.config.num_hidden_layers} layers "
+                f"(got {last_layers})"
+            )
+
+    def layers_to_average(self, wanted: int) -> int:
+        """``wanted`` layers, or all of them for an encoder with fewer (a configuration names one number for any
+        encoder)."""
+        if wanted < 1:
+            raise ValueError(f"last_layers must be at least 1 (got {wanted})")
+        return min(wanted, self.config.num_hidden_layers)
+
+    def hidden_states(self, sequences: Sequence[Ints], last_layers: int = 1) -> list[Floats]:
+        """The hidden state of every piece of each sequence, [CLS] and [SEP] added and removed here: the last
+        layer's, or the mean of the last ``last_layers`` layers' (which carries more of what NER needs: measured in
+        docs/encoders.md, "Which layers").
 
         Each sequence runs alone, on one thread, so its states are a function of its pieces and the files only.
         OpenBLAS sums a row of a product in an order that depends on the matrix's height and the thread count, so
         batching sentences together (1.8x less CPU on CoNLL sentences) or another thread count would change the
         last bits of a document's features with whatever it happened to be batched with, and a cached feature
         would differ from a fresh one: training on the same snapshot would no longer give the same model."""
+        self.check_last_layers(last_layers)
         for sequence in sequences:
             if len(sequence) > self.max_pieces:
                 raise ValueError(f"a sequence of {len(sequence)} pieces is longer than the encoder's {self.max_pieces}")
         with blas_threads(1):
-            return [self._forward(sequence)[1:-1] for sequence in sequences]
+            return [self._forward(sequence, last_layers)[1:-1] for sequence in sequences]
 
     def _word_vectors(self, ids: Ints) -> Floats:
         vectors: Floats = self._word[ids]
@@ -245,8 +262,8 @@ class BertEncoder:
         inner = _activation(c.hidden_act, x @ layer.intermediate_weight + layer.intermediate_bias)
         return _layer_norm(inner @ layer.output_weight + layer.output_bias + x, layer.output_norm, c.layer_norm_eps)
 
-    def _forward(self, sequence: Ints) -> Floats:
-        """Hidden states of [CLS] + ``sequence`` + [SEP], one row each."""
+    def _forward(self, sequence: Ints, last_layers: int = 1) -> Floats:
+        """Hidden states of [CLS] + ``sequence`` + [SEP], one row each: the mean of the last ``last_layers``."""
         c = self.config
         ids = np.concatenate([[self.tokenizer.cls_id], sequence, [self.tokenizer.sep_id]]).astype(np.int64)
         length = len(ids)
@@ -254,7 +271,8 @@ class BertEncoder:
         x = self._word_vectors(ids) + self._position[:length] + self._token_type
         x = _layer_norm(x.astype(np.float32), self._embedding_norm, c.layer_norm_eps)
         scale = np.float32(1 / math.sqrt(size))
-        for layer in self._layers:
+        summed: Floats | None = None
+        for number, layer in enumerate(self._layers):
             qkv = (x @ layer.qkv_weight + layer.qkv_bias).reshape(length, 3, heads, size)
             query = qkv[:, 0].transpose(1, 0, 2)
             key = qkv[:, 1].transpose(1, 2, 0)
@@ -269,8 +287,14 @@ class BertEncoder:
             x = np.concatenate(
                 [self._feed_forward(layer, x[start : start + _FFN_ROWS]) for start in range(0, length, _FFN_ROWS)]
             )
-        states: Floats = np.ascontiguousarray(x)
-        return states
+            if number >= len(self._layers) - last_layers:
+                summed = x.copy() if summed is None else summed + x
+        if last_layers == 1:
+            states: Floats = np.ascontiguousarray(x)
+            return states
+        assert summed is not None
+        averaged: Floats = np.ascontiguousarray(summed / np.float32(last_layers), dtype=np.float32)
+        return averaged
 
 
 def _folder_state(path: Path) -> tuple[tuple[str, int, int], ...]:

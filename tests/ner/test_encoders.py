@@ -6,6 +6,7 @@ transformers' on real weights is checked by bench/encoder_reference.py (it needs
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import struct
@@ -443,3 +444,38 @@ def test_a_missing_or_malformed_file_is_named_in_the_error(folder: Path, breakag
 def test_a_missing_folder_is_named(tmp_path: Path):
     with pytest.raises(EncoderFileError, match="encoder folder not found"):
         load_encoder(tmp_path / "nowhere")
+
+
+def test_the_last_layers_states_are_their_mean_and_the_last_alone_is_unchanged(encoder: BertEncoder):
+    ids = encoder.tokenizer("Marie Curie worked in Paris.").ids
+    last = encoder.hidden_states([ids])[0]
+    assert np.array_equal(encoder.hidden_states([ids], 1)[0], last)
+    layers = encoder._layers
+    try:
+        encoder._layers = layers[:1]
+        first = encoder.hidden_states([ids])[0]
+    finally:
+        encoder._layers = layers
+    both = encoder.hidden_states([ids], 2)[0]
+    assert both.dtype == np.float32
+    np.testing.assert_allclose(both, (first + last) / 2, rtol=1e-6, atol=1e-6)
+    assert np.array_equal(encoder.hidden_states([ids], 2)[0], both)
+
+
+def test_more_layers_than_the_encoder_has_average_all_of_them_and_none_is_refused(encoder: BertEncoder):
+    assert encoder.layers_to_average(4) == encoder.config.num_hidden_layers == 2
+    text = "Marie Curie worked in Paris."
+    _, bounds = _spacy_bounds(text)
+    every = TokenFeaturizer(encoder, last_layers=2).token_features([text], [bounds])[0]
+    assert np.array_equal(TokenFeaturizer(encoder, last_layers=4).token_features([text], [bounds])[0], every)
+    with pytest.raises(ValueError, match="last_layers must be at least 1"):
+        TokenFeaturizer(encoder, last_layers=0)
+    with pytest.raises(ValueError, match="between 1 and the encoder's 2 layers"):
+        encoder.hidden_states([encoder.tokenizer(text).ids], 3)
+
+
+def test_the_layers_averaged_are_part_of_the_cache_key_except_the_last_alone(encoder: BertEncoder):
+    fingerprints = [TokenFeaturizer(encoder, last_layers=layers).fingerprint for layers in (1, 2)]
+    assert fingerprints[0] != fingerprints[1]
+    expected = hashlib.sha256(f"{encoder.fingerprint}:{encoder.max_pieces}:{encoder.max_pieces // 2}".encode())
+    assert fingerprints[0] == expected.hexdigest()

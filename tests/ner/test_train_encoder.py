@@ -33,12 +33,14 @@ def test_an_encoder_run_trains_on_its_features_and_records_the_encoder(encoder_r
     _root, folder, _docs, result = encoder_run
     config = (result.model_path / "config.cfg").read_text()
     assert "nerlab.EncoderEmbed.v1" in config and "nerlab.FrozenEncoder.v1" in config
+    assert "\nlast_layers = 4\n" in config
     meta = json.loads((result.model_path / "meta.json").read_text())["nerlab"]
     assert meta["representation"] == {
         "kind": "encoder",
         "name": "tiny",
         "folder": str(folder.resolve()),
         "weights_sha256": hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest(),
+        "last_layers": 2,  # the tiny encoder has two; training asks for up to four
     }
     # The weights are not copied into the model: it names the folder.
     assert not any(path.name == "model.safetensors" for path in result.model_path.rglob("*"))
