@@ -46,7 +46,7 @@ from ner.formats.prodigy import read_prodigy
 from ner.text import read_uploads
 from ner.tokens import token_bounds
 from ner.types import LabeledDoc
-from projects.jobs import job_heartbeat, job_is_stale, job_lost_reason, job_recovery_verdict, jobs_recover_on_commit
+from projects.jobs import job_heartbeat, job_lost_reason, job_recovery_verdict, jobs_recover_on_commit, jobs_sweep
 from projects.models import Project
 from projects.storage import project_storage_prefix
 
@@ -631,26 +631,20 @@ def import_jobs_recover(stale_before: datetime) -> int:
     """The projects.jobs rule for imports: a running import silent since ``stale_before`` is queued again (it
     writes all or nothing, so it starts over), or failed after ``NERLAB_JOB_ATTEMPTS`` starts; a queued one whose
     row has not moved since then is sent again."""
-    touched = 0
-    stale = ImportJob.objects.filter(
-        status__in=(ImportJob.Status.QUEUED, ImportJob.Status.RUNNING), updated_at__lt=stale_before
-    )
-    for job_id in stale.values_list("pk", flat=True):
-        with transaction.atomic():
-            job = ImportJob.objects.select_for_update().get(pk=job_id)
-            if job.finished or not job_is_stale(job.updated_at, stale_before=stale_before):
-                continue
-            if job.status == ImportJob.Status.RUNNING and job_recovery_verdict(attempts=job.attempts) == "fail":
-                job.status = ImportJob.Status.FAILED
-                job.error = job_lost_reason(what="import", attempts=job.attempts) + " Nothing was written."
-                job.finished_at = timezone.now()
-            else:
-                job.status = ImportJob.Status.QUEUED
-                job.progress = 0
-                transaction.on_commit(partial(_send, job.pk))
-            job.save(update_fields=["status", "error", "finished_at", "progress", "updated_at"])
-        touched += 1
-    return touched
+    active = ImportJob.objects.filter(status__in=ImportJob.ACTIVE)
+    return jobs_sweep(active, sign_of_life="updated_at", stale_before=stale_before, recover=_import_job_recover)
+
+
+def _import_job_recover(job: ImportJob) -> None:
+    if job.status == ImportJob.Status.RUNNING and job_recovery_verdict(attempts=job.attempts) == "fail":
+        job.status = ImportJob.Status.FAILED
+        job.error = job_lost_reason(what="import", attempts=job.attempts) + " Nothing was written."
+        job.finished_at = timezone.now()
+    else:
+        job.status = ImportJob.Status.QUEUED
+        job.progress = 0
+        transaction.on_commit(partial(_send, job.pk))
+    job.save(update_fields=["status", "error", "finished_at", "progress", "updated_at"])
 
 
 def import_job_start(

@@ -33,7 +33,7 @@ from typing import Any, Literal
 
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection, transaction
-from django.db.models import QuerySet
+from django.db.models import Model, Q, QuerySet
 from django.utils import timezone
 
 logger = logging.getLogger(__name__)
@@ -81,6 +81,25 @@ def job_lost_reason(*, what: str, attempts: int) -> str:
         f"The worker running this {what} stopped without finishing it ({times}; it was killed, ran out of memory "
         "or its machine went away), so it was not started again. Check the worker's log, then start it again."
     )
+
+
+def jobs_sweep[JobT: Model](
+    active: QuerySet[JobT], *, sign_of_life: str, stale_before: datetime, recover: Callable[[JobT], None]
+) -> int:
+    """Call ``recover`` on each of the ``active`` jobs (queued or running) whose ``sign_of_life`` field is older
+    than ``stale_before`` (or empty), and return how many. Each job is locked with ``select_for_update`` and
+    checked again in its own transaction, which ``recover`` runs in: one that moved on since the query (a worker
+    claimed or finished it) is left alone."""
+    stale = Q(**{f"{sign_of_life}__lt": stale_before}) | Q(**{sign_of_life: None})
+    touched = 0
+    for job_id in active.filter(stale).values_list("pk", flat=True):
+        with transaction.atomic():
+            job = active.select_for_update().filter(pk=job_id).first()
+            if job is None or not job_is_stale(getattr(job, sign_of_life), stale_before=stale_before):
+                continue
+            recover(job)
+        touched += 1
+    return touched
 
 
 @contextmanager
