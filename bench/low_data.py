@@ -72,7 +72,7 @@ if str(ROOT) not in sys.path:
 
 import spacy  # noqa: E402
 
-from bench._docbin import write_docbin  # noqa: E402
+from bench._common import write_docbin, write_report  # noqa: E402
 from ner.compute import DEFAULT_TRAINING_THREADS  # noqa: E402
 from ner.formats.conll import read_conll  # noqa: E402
 from ner.metrics import evaluate  # noqa: E402
@@ -442,9 +442,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         },
         "tasks": tasks,
     }  # fmt: skip
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"\nwritten to {output}")
+    write_report(report, output)
 
 
 if __name__ == "__main__":

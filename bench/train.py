@@ -38,7 +38,7 @@ if str(ROOT) not in sys.path:
 import spacy  # noqa: E402
 from spacy.training.loggers import console_logger  # noqa: E402
 
-from bench._docbin import write_docbin  # noqa: E402
+from bench._common import write_docbin, write_report  # noqa: E402
 from ner.formats.conll import read_conll  # noqa: E402
 from ner.metrics import evaluate  # noqa: E402
 from ner.predict import load  # noqa: E402
@@ -245,9 +245,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "spacy": spacy.__version__},
         "datasets": results,
     }  # fmt: skip
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"\nwritten to {output}")
+    write_report(report, output)
 
 
 if __name__ == "__main__":

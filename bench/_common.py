@@ -1,9 +1,11 @@
-"""What the benchmarks hand ``spacy train`` (the CLI side of a comparison): the entities ner.train builds."""
+"""What the benchmark scripts share: the training data they hand ``spacy train``, and how they save a report."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import spacy
 from spacy.tokens import DocBin
@@ -26,3 +28,10 @@ def write_docbin(docs: Sequence[LabeledDoc], path: Path, *, language: str = "en"
         doc.set_ents(ents, default="outside")
         docbin.add(doc)
     docbin.to_disk(path)
+
+
+def write_report(report: dict[str, Any], output: Path) -> None:
+    """Save a benchmark's figures as indented JSON (creating the folder) and say where."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\nwritten to {output}")
