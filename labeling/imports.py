@@ -46,7 +46,7 @@ from ner.formats.prodigy import read_prodigy
 from ner.text import read_uploads
 from ner.tokens import token_bounds
 from ner.types import LabeledDoc
-from projects.jobs import job_heartbeat, job_lost_reason, job_recovery_verdict, jobs_recover_on_commit, jobs_sweep
+from projects.jobs import job_heartbeat, job_lost_reason, job_recovery_verdict, job_send_on_commit, jobs_sweep
 from projects.models import Project
 from projects.storage import project_storage_prefix
 
@@ -624,8 +624,7 @@ def _send(job_id: int) -> None:
 
 
 def _queue(job: ImportJob) -> None:
-    jobs_recover_on_commit()
-    transaction.on_commit(partial(_send, job.pk))
+    job_send_on_commit(_send, job.pk)
 
 
 def import_jobs_recover(stale_before: datetime) -> int:

@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, Literal
 
 from django.conf import settings
@@ -147,6 +148,20 @@ def jobs_recover(*, now: datetime | None = None) -> dict[str, int]:
 def jobs_recover_on_commit() -> None:
     """Recover once the caller's transaction commits (how queuing a job triggers recovery)."""
     transaction.on_commit(jobs_recover, robust=True)
+
+
+def job_send_on_commit(send: Callable[[Any], None], job_id: Any) -> None:
+    """Once the caller's transaction commits, recover (which resends what a lost worker took along), then send
+    the job's message (``send(job_id)``): a worker never gets a job it cannot read yet."""
+    jobs_recover_on_commit()
+    transaction.on_commit(partial(send, job_id))
+
+
+def job_queue(job: Model, *, send: Callable[[Any], None]) -> None:
+    """Check and save a new job's row, and send its message once the caller's transaction commits."""
+    job.full_clean()
+    job.save()
+    job_send_on_commit(send, job.pk)
 
 
 class RecoveryLoop:

@@ -48,7 +48,7 @@ from ner.metrics import evaluate
 from ner.predict import load as load_model
 from ner.train import TrainCancelled, TrainError, TrainSettings, train
 from ner.types import LabeledDoc
-from projects.jobs import job_heartbeat, job_lost_reason, job_recovery_verdict, jobs_recover_on_commit, jobs_sweep
+from projects.jobs import job_heartbeat, job_lost_reason, job_queue, job_recovery_verdict, jobs_sweep
 from projects.models import Project
 
 if TYPE_CHECKING:
@@ -113,11 +113,7 @@ def learning_curve_start(
             requested_by=user,
             heartbeat_at=timezone.now(),
         )
-        curve.full_clean()
-        curve.save()
-        curve_pk = curve.pk
-        jobs_recover_on_commit()
-        transaction.on_commit(lambda: _dispatch(curve_pk))
+        job_queue(curve, send=_dispatch)
     return curve
 
 

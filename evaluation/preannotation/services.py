@@ -26,7 +26,7 @@ from evaluation.preannotation.selectors import Scope, _chunks, preannotation_can
 from evaluation.selectors import trained_model_local_path
 from labeling.models import Document
 from labeling.suggestions.services import suggestions_replace
-from projects.jobs import job_heartbeat, job_lost_reason, job_recovery_verdict, jobs_recover_on_commit, jobs_sweep
+from projects.jobs import job_heartbeat, job_lost_reason, job_queue, job_recovery_verdict, jobs_sweep
 from projects.models import Project
 
 if TYPE_CHECKING:
@@ -67,11 +67,7 @@ def preannotation_job_start(
             created_by=user,
             heartbeat_at=timezone.now(),
         )
-        job.full_clean()
-        job.save()
-        job_pk = job.pk
-        jobs_recover_on_commit()
-        transaction.on_commit(partial(_send, job_pk))
+        job_queue(job, send=_send)
     return job
 
 
