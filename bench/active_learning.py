@@ -32,7 +32,6 @@ Figures are printed and written to bench/results/active_learning.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import random
@@ -50,6 +49,7 @@ if str(ROOT) not in sys.path:
 
 import spacy  # noqa: E402
 
+from bench._common import write_report  # noqa: E402
 from ner.active import most_uncertain, score_documents  # noqa: E402
 from ner.formats.conll import DocumentMode, read_conll  # noqa: E402
 from ner.metrics import evaluate  # noqa: E402
@@ -285,9 +285,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "spacy": spacy.__version__},
         "datasets": results,
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"\nwritten to {args.output}")
+    write_report(report, args.output)
 
 
 if __name__ == "__main__":

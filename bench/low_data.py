@@ -71,8 +71,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import spacy  # noqa: E402
-from spacy.tokens import DocBin  # noqa: E402
 
+from bench._common import write_docbin, write_report  # noqa: E402
 from ner.compute import DEFAULT_TRAINING_THREADS  # noqa: E402
 from ner.formats.conll import read_conll  # noqa: E402
 from ner.metrics import evaluate  # noqa: E402
@@ -259,30 +259,13 @@ def run_nerlab(
     }
 
 
-def write_docbin(docs: Sequence[LabeledDoc], language: str, path: Path) -> None:
-    """The entities ner.train builds: spans widened to whole tokens, overlapping ones dropped."""
-    nlp = spacy.blank(language)
-    docbin = DocBin(store_user_data=False)
-    for labeled in docs:
-        doc = nlp.make_doc(labeled.text)
-        ents, last = [], 0
-        for span in labeled.sorted_spans():
-            ent = doc.char_span(span.start, span.end, label=span.label, alignment_mode="expand")
-            if ent is not None and ent.start >= last:
-                ents.append(ent)
-                last = ent.end
-        doc.set_ents(ents, default="outside")
-        docbin.add(doc)
-    docbin.to_disk(path)
-
-
 def run_cli(run: Run, parts: tuple[list[LabeledDoc], list[LabeledDoc]], quick: bool, out: Path) -> dict[str, Any]:
     config = out / "efficiency.cfg"
     python = [sys.executable, "-m", "spacy"]
     init = [*python, "init", "config", str(config), "--lang", run.language, "--pipeline", "ner"]
     subprocess.run([*init, "--optimize", "efficiency"], check=True, capture_output=True, cwd=ROOT)
-    write_docbin(parts[0], run.language, out / "train.spacy")
-    write_docbin(parts[1], run.language, out / "dev.spacy")
+    write_docbin(parts[0], out / "train.spacy", language=run.language)
+    write_docbin(parts[1], out / "dev.spacy", language=run.language)
     command = [
         *python, "train", str(config), "--output", str(out / "cli"),
         "--paths.train", str(out / "train.spacy"), "--paths.dev", str(out / "dev.spacy"),
@@ -459,9 +442,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         },
         "tasks": tasks,
     }  # fmt: skip
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"\nwritten to {output}")
+    write_report(report, output)
 
 
 if __name__ == "__main__":

@@ -36,9 +36,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import spacy  # noqa: E402
-from spacy.tokens import DocBin  # noqa: E402
 from spacy.training.loggers import console_logger  # noqa: E402
 
+from bench._common import write_docbin, write_report  # noqa: E402
 from ner.formats.conll import read_conll  # noqa: E402
 from ner.metrics import evaluate  # noqa: E402
 from ner.predict import load  # noqa: E402
@@ -93,23 +93,6 @@ def words_logger(progress_bar: bool = False) -> Callable[..., Any]:
 def read(path: Path, limit: int | None) -> list[LabeledDoc]:
     docs = read_conll(path.read_bytes(), file_name=path.name, documents="sentence")
     return docs[:limit] if limit else docs
-
-
-def write_docbin(docs: Sequence[LabeledDoc], path: Path) -> None:
-    """The same entities ner.train builds: spans widened to whole tokens (they already are, in these files)."""
-    nlp = spacy.blank("en")
-    docbin = DocBin(store_user_data=False)
-    for labeled in docs:
-        doc = nlp.make_doc(labeled.text)
-        ents, last = [], 0
-        for span in labeled.sorted_spans():
-            ent = doc.char_span(span.start, span.end, label=span.label, alignment_mode="expand")
-            if ent is not None and ent.start >= last:
-                ents.append(ent)
-                last = ent.end
-        doc.set_ents(ents, default="outside")
-        docbin.add(doc)
-    docbin.to_disk(path)
 
 
 def test_f1(model_dir: Path, test: Sequence[LabeledDoc]) -> tuple[float, float]:
@@ -262,9 +245,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "spacy": spacy.__version__},
         "datasets": results,
     }  # fmt: skip
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"\nwritten to {output}")
+    write_report(report, output)
 
 
 if __name__ == "__main__":

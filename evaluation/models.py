@@ -10,21 +10,17 @@ as JSON) and one ``Prediction`` per test document.
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
 from ner import limits
-from ner.names import InvalidName, check_model_name
-from projects.models import Project
+from ner.names import check_model_name
+from projects.models import BackgroundJob, Project, name_check_as_validation_error
 
 
 def validate_model_name(value: str) -> None:
-    try:
-        check_model_name(value)
-    except InvalidName as error:
-        raise ValidationError(str(error)) from None
+    name_check_as_validation_error(check_model_name, value)
 
 
 class DatasetSnapshot(models.Model):
@@ -229,39 +225,21 @@ class Prediction(models.Model):
         return f"prediction for {self.name}"
 
 
-class BackgroundJobStatus(models.TextChoices):
-    """The life of a pre-annotation job or a learning curve: the row the page polls."""
-
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Running"
-    SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Failed"
-
-
-class PreannotationJob(models.Model):
+class PreannotationJob(BackgroundJob):
     """A chosen model run over chosen documents in the background; what it finds becomes ``Suggestion`` rows."""
-
-    Status = BackgroundJobStatus
-    ACTIVE = (Status.QUEUED, Status.RUNNING)
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="preannotation_jobs")
     model = models.ForeignKey(TrainedModel, on_delete=models.CASCADE, related_name="preannotation_jobs")
     document_ids = models.JSONField(default=list)
     min_confidence = models.FloatField(default=0.0)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     done = models.PositiveIntegerField(default=0)
     total = models.PositiveIntegerField(default=0)
     suggestion_count = models.PositiveIntegerField(default=0)
-    error = models.TextField(blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    # Last sign of life (sent, claimed, a batch written) and starts so far: see projects.jobs.
+    # Last sign of life (sent, claimed, a batch written): see projects.jobs.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["project", "-created_at", "-id"]
@@ -280,32 +258,23 @@ class PreannotationJob(models.Model):
         return 100.0 * self.done / self.total if self.total else 0.0
 
 
-class LearningCurve(models.Model):
+class LearningCurve(BackgroundJob):
     """Training on growing shares of one snapshot's training side, each scored on the same test side."""
-
-    Status = BackgroundJobStatus
-    ACTIVE = (Status.QUEUED, Status.RUNNING)
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="learning_curves")
     snapshot = models.ForeignKey(DatasetSnapshot, on_delete=models.RESTRICT, related_name="learning_curves")
     percents = models.JSONField(default=list, help_text="Shares of the training side, e.g. [25, 50, 75, 100].")
     seed = models.PositiveIntegerField(default=0)
     max_steps = models.PositiveIntegerField(default=1000)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     # [{"percent", "documents", "instances", "micro_f1", "per_type": {label: {"f1", "instances"}}}], in order.
     points = models.JSONField(default=list, blank=True)
     # What the fitted curve says about more data: see ner.learning_curve.Projection.to_dict().
     projection = models.JSONField(default=dict, blank=True)
-    error = models.TextField(blank=True)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    # Last sign of life (sent, claimed, training) and starts so far: see projects.jobs.
+    # Last sign of life (sent, claimed, training): see projects.jobs.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["project", "-created_at", "-id"]

@@ -20,6 +20,7 @@ from ner.formats.jsonl import read_jsonl
 from ner.metrics import MATRIX_FILTERS, NONE, DocumentComparison, EvaluationReport, compare_documents
 from ner.types import LabeledDoc, Span
 from projects.models import Project
+from projects.selectors import row_get_or_404
 
 # --------------------------------------------------------------------------------------------- snapshots
 
@@ -53,10 +54,9 @@ def training_run_list(*, project: Project) -> QuerySet[TrainingRun]:
 
 
 def training_run_get(*, project: Project, run_id: int) -> TrainingRun:
-    run = training_run_list(project=project).filter(pk=run_id).first()
-    if run is None:
-        raise Http404("No such training run in this project.")
-    return run
+    return row_get_or_404(
+        training_run_list(project=project).filter(pk=run_id), missing="No such training run in this project."
+    )
 
 
 def training_run_position(*, run: TrainingRun) -> int:
@@ -79,10 +79,9 @@ def trained_model_list(*, project: Project) -> QuerySet[TrainedModel]:
 
 
 def trained_model_get(*, project: Project, model_id: int) -> TrainedModel:
-    model = trained_model_list(project=project).filter(pk=model_id).first()
-    if model is None:
-        raise Http404("No such model in this project.")
-    return model
+    return row_get_or_404(
+        trained_model_list(project=project).filter(pk=model_id), missing="No such model in this project."
+    )
 
 
 def trained_model_local_path(*, model: TrainedModel) -> Path:
@@ -368,7 +367,7 @@ def replaceable_model_list(*, project: Project) -> QuerySet[TrainedModel]:
 
 
 def review_prediction_get(*, model: TrainedModel, prediction_id: int) -> Prediction:
-    prediction = Prediction.objects.filter(evaluation__model=model, pk=prediction_id).first()
-    if prediction is None:
-        raise Http404("No such test document in this model's evaluation.")
-    return prediction
+    return row_get_or_404(
+        Prediction.objects.filter(evaluation__model=model, pk=prediction_id),
+        missing="No such test document in this model's evaluation.",
+    )

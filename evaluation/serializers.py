@@ -11,34 +11,32 @@ from ner import limits
 from projects.serializer_fields import TextField
 
 
+def _optional_integer(*, min_value: int, max_value: int, help_text: str) -> serializers.IntegerField:
+    """A setting the client may leave out or send as null, and nerlab then chooses (the run says how)."""
+    return serializers.IntegerField(
+        min_value=min_value, max_value=max_value, required=False, allow_null=True, default=None, help_text=help_text
+    )
+
+
 class TrainingRunStartInputSerializer(serializers.Serializer):
     model_name = TextField(
         max_length=limits.MODEL_NAME_MAX, required=False, allow_blank=True, help_text="Default: the next free model-N."
     )
     seed = serializers.IntegerField(min_value=0, max_value=2**31 - 1, default=0)
-    max_steps = serializers.IntegerField(
+    max_steps = _optional_integer(
         min_value=0,
         max_value=1_000_000,
-        required=False,
-        allow_null=True,
-        default=None,
         help_text="Step limit (0: none). Default: from the training side's size (the run's settings_reason says how).",
     )
     max_epochs = serializers.IntegerField(min_value=0, max_value=10_000, default=0)
-    patience = serializers.IntegerField(
+    patience = _optional_integer(
         min_value=0,
         max_value=1_000_000,
-        required=False,
-        allow_null=True,
-        default=None,
         help_text="Early stopping, in steps (0: off). Default: from the training side's size.",
     )
-    time_budget_minutes = serializers.IntegerField(
+    time_budget_minutes = _optional_integer(
         min_value=1,
         max_value=limits.TIME_BUDGET_MINUTES_MAX,
-        required=False,
-        allow_null=True,
-        default=None,
         help_text="Train for at most this many minutes: the worker measures its speed and chooses the step limit "
         "(at most max_steps); the choice is in the run's budget.",
     )

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from functools import partial
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, NotRequired, TypedDict, Unpack
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -46,7 +46,7 @@ from ner.formats.prodigy import read_prodigy
 from ner.text import read_uploads
 from ner.tokens import token_bounds
 from ner.types import LabeledDoc
-from projects.jobs import job_heartbeat, job_is_stale, job_lost_reason, job_recovery_verdict, jobs_recover_on_commit
+from projects.jobs import job_heartbeat, job_lost_reason, job_recovery_verdict, job_send_on_commit, jobs_sweep
 from projects.models import Project
 from projects.storage import project_storage_prefix
 
@@ -388,6 +388,18 @@ def _fail(message: str, file_name: str) -> FormatError:
 AUTO: Final = "auto"
 
 
+class Upload(TypedDict):
+    """An uploaded file, as the keyword arguments of the functions that read it (``labeled_docs_read``) and of
+    those that pass it on (``project_import_file``, ``import_job_start``). ``format`` may be ``auto``; Azure's labels
+    JSON may come with its texts in a second file (``texts_data``, a zip of .txt files)."""
+
+    format: str
+    data: bytes
+    file_name: str
+    texts_data: NotRequired[bytes | None]
+    texts_file_name: NotRequired[str]
+
+
 @dataclass(slots=True)
 class FileReading:
     """A file as read: its documents, the format used (detected for ``auto``) and notes on what was skipped.
@@ -547,26 +559,15 @@ def project_import_file(
     *,
     project: Project,
     user: AbstractBaseUser | None,
-    format: str,
-    data: bytes,
-    file_name: str,
     options: ImportOptions | None = None,
-    texts_data: bytes | None = None,
-    texts_file_name: str = "",
     progress: Progress | None = None,
+    **upload: Unpack[Upload],
 ) -> ImportReport:
-    """Read a file of ``format`` and import its documents (``labeled_docs_import``); one report either way."""
+    """Read an uploaded file and import its documents (``labeled_docs_import``); one report either way."""
     options = options or ImportOptions()
-    reading = labeled_docs_read(
-        format=format,
-        data=data,
-        file_name=file_name,
-        options=options,
-        texts_data=texts_data,
-        texts_file_name=texts_file_name,
-    )
+    reading = labeled_docs_read(options=options, **upload)
     return _import_reading(
-        project=project, user=user, reading=reading, options=options, file_name=file_name, progress=progress
+        project=project, user=user, reading=reading, options=options, file_name=upload["file_name"], progress=progress
     )
 
 
@@ -623,61 +624,37 @@ def _send(job_id: int) -> None:
 
 
 def _queue(job: ImportJob) -> None:
-    jobs_recover_on_commit()
-    transaction.on_commit(partial(_send, job.pk))
+    job_send_on_commit(_send, job.pk)
 
 
 def import_jobs_recover(stale_before: datetime) -> int:
     """The projects.jobs rule for imports: a running import silent since ``stale_before`` is queued again (it
     writes all or nothing, so it starts over), or failed after ``NERLAB_JOB_ATTEMPTS`` starts; a queued one whose
     row has not moved since then is sent again."""
-    touched = 0
-    stale = ImportJob.objects.filter(
-        status__in=(ImportJob.Status.QUEUED, ImportJob.Status.RUNNING), updated_at__lt=stale_before
-    )
-    for job_id in stale.values_list("pk", flat=True):
-        with transaction.atomic():
-            job = ImportJob.objects.select_for_update().get(pk=job_id)
-            if job.finished or not job_is_stale(job.updated_at, stale_before=stale_before):
-                continue
-            if job.status == ImportJob.Status.RUNNING and job_recovery_verdict(attempts=job.attempts) == "fail":
-                job.status = ImportJob.Status.FAILED
-                job.error = job_lost_reason(what="import", attempts=job.attempts) + " Nothing was written."
-                job.finished_at = timezone.now()
-            else:
-                job.status = ImportJob.Status.QUEUED
-                job.progress = 0
-                transaction.on_commit(partial(_send, job.pk))
-            job.save(update_fields=["status", "error", "finished_at", "progress", "updated_at"])
-        touched += 1
-    return touched
+    active = ImportJob.objects.filter(status__in=ImportJob.ACTIVE)
+    return jobs_sweep(active, sign_of_life="updated_at", stale_before=stale_before, recover=_import_job_recover)
+
+
+def _import_job_recover(job: ImportJob) -> None:
+    if job.status == ImportJob.Status.RUNNING and job_recovery_verdict(attempts=job.attempts) == "fail":
+        job.status = ImportJob.Status.FAILED
+        job.error = job_lost_reason(what="import", attempts=job.attempts) + " Nothing was written."
+        job.finished_at = timezone.now()
+    else:
+        job.status = ImportJob.Status.QUEUED
+        job.progress = 0
+        transaction.on_commit(partial(_send, job.pk))
+    job.save(update_fields=["status", "error", "finished_at", "progress", "updated_at"])
 
 
 def import_job_start(
-    *,
-    project: Project,
-    user: AbstractBaseUser | None,
-    format: str,
-    data: bytes,
-    file_name: str,
-    options: ImportOptions | None = None,
-    texts_data: bytes | None = None,
-    texts_file_name: str = "",
+    *, project: Project, user: AbstractBaseUser | None, options: ImportOptions | None = None, **upload: Unpack[Upload]
 ) -> ImportJob:
     """Store the upload as an ImportJob and run it: now when small, in Celery when large (bytes or documents).
 
     The returned job is finished (succeeded/failed, with its report) or queued; pages poll it either way.
     """
-    job = import_job_create(
-        project=project,
-        user=user,
-        format=format,
-        data=data,
-        file_name=file_name,
-        options=options,
-        texts_data=texts_data,
-        texts_file_name=texts_file_name,
-    )
+    job = import_job_create(project=project, user=user, options=options, **upload)
     _run_or_queue(job)
     job.refresh_from_db()
     return job

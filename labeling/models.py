@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from projects.models import EntityType, Project, validate_language
+from projects.models import BackgroundJob, EntityType, Project, validate_language
 
 
 class Document(models.Model):
@@ -90,18 +90,12 @@ class Span(models.Model):
         return f"{self.entity_type.name} {self.start}-{self.end}"
 
 
-class ImportJob(models.Model):
+class ImportJob(BackgroundJob):
     """One uploaded file being imported into a project: the page polls this row, never a Celery result.
 
     The upload lies in Django's storage under ``projects/<project id>/imports/<job id>/`` until the import has
     succeeded (a failed one keeps it, so it can be retried with "create missing entity types" ticked).
     """
-
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="import_jobs")
     created_by = models.ForeignKey(
@@ -115,20 +109,14 @@ class ImportJob(models.Model):
     texts_file_path = models.CharField(max_length=1000, blank=True)
     size_bytes = models.PositiveBigIntegerField(default=0)
     options = models.JSONField(default=dict, blank=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     progress = models.PositiveSmallIntegerField(default=0)
     total = models.PositiveIntegerField(default=0)
     accepted = models.PositiveIntegerField(default=0)
     rejected = models.PositiveIntegerField(default=0)
     duplicates = models.PositiveIntegerField(default=0)
     report = models.JSONField(default=dict, blank=True)
-    error = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    # The job's last sign of life (queued, claimed, progress), and its starts so far: see projects.jobs.
+    # The job's last sign of life (queued, claimed, progress): see projects.jobs.
     updated_at = models.DateTimeField(auto_now=True)
-    attempts = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 from django.core.cache import cache
 from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
-from django.http import Http404
 
 from labeling.models import Document, ImportJob, Span
 from ner import limits
@@ -20,6 +19,7 @@ from ner.tokens import token_bounds
 from ner.types import LabeledDoc, Split
 from ner.types import Span as NerSpan
 from projects.models import EntityType, Membership, Project
+from projects.selectors import row_get_or_404
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -70,14 +70,10 @@ def document_list(
 
 def document_get(*, project: Project, document_id: int) -> Document:
     """One document of the project; an id of another project's document is a 404, exactly like a missing one."""
-    document = (
-        Document.objects.select_related("project", "assigned_to", "tagged_by")
-        .filter(project=project, pk=document_id)
-        .first()
+    documents = Document.objects.select_related("project", "assigned_to", "tagged_by").filter(
+        project=project, pk=document_id
     )
-    if document is None:
-        raise Http404("No such document in this project.")
-    return document
+    return row_get_or_404(documents, missing="No such document in this project.")
 
 
 def documents_for_ids(*, project: Project, ids: Iterable[int]) -> QuerySet[Document]:
@@ -94,10 +90,10 @@ def document_span_list(*, document: Document) -> QuerySet[Span]:
 
 
 def document_get_span(*, document: Document, span_id: int) -> Span:
-    span = document.spans.select_related("entity_type", "document__project").filter(pk=span_id).first()
-    if span is None:
-        raise Http404("No such span in this document.")
-    return span
+    return row_get_or_404(
+        document.spans.select_related("entity_type", "document__project").filter(pk=span_id),
+        missing="No such span in this document.",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -379,7 +375,7 @@ def import_job_list(*, project: Project, limit: int = 20) -> QuerySet[ImportJob]
 
 def import_job_get(*, project: Project, job_id: int) -> ImportJob:
     """One import of the project; another project's import is a 404, exactly like a missing one."""
-    job = ImportJob.objects.filter(project=project, pk=job_id).select_related("created_by").first()
-    if job is None:
-        raise Http404("No such import in this project.")
-    return job
+    return row_get_or_404(
+        ImportJob.objects.filter(project=project, pk=job_id).select_related("created_by"),
+        missing="No such import in this project.",
+    )

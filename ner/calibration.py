@@ -31,7 +31,9 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
+
+from ner.types import Region, ScoredRegion
 
 DEFAULT_BINS = 10
 # The file, inside a model folder, that holds the model's calibration map.
@@ -45,31 +47,6 @@ _FORMAT_VERSION = 1
 
 class CalibrationError(ValueError):
     """The inputs cannot be scored (mismatched lengths, a missing or out-of-range confidence)."""
-
-
-class _Scored(Protocol):
-    @property
-    def start(self) -> int: ...
-
-    @property
-    def end(self) -> int: ...
-
-    @property
-    def label(self) -> str: ...
-
-    @property
-    def confidence(self) -> float | None: ...
-
-
-class _Gold(Protocol):
-    @property
-    def start(self) -> int: ...
-
-    @property
-    def end(self) -> int: ...
-
-    @property
-    def label(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +170,7 @@ def calibration_from_pairs(pairs: Iterable[tuple[float, bool]], bins: int = DEFA
 
 
 def calibration_report(
-    predicted: Sequence[Sequence[_Scored]], gold: Sequence[Sequence[_Gold]], bins: int = DEFAULT_BINS
+    predicted: Sequence[Sequence[ScoredRegion]], gold: Sequence[Sequence[Region]], bins: int = DEFAULT_BINS
 ) -> CalibrationReport:
     """Calibration of predicted entities (``ner.predict.ScoredSpan`` lists, with confidence) against gold spans,
     document by document (``predicted[i]`` and ``gold[i]`` describe the same text)."""
@@ -201,7 +178,7 @@ def calibration_report(
 
 
 def calibration_pairs(
-    predicted: Sequence[Sequence[_Scored]], gold: Sequence[Sequence[_Gold]]
+    predicted: Sequence[Sequence[ScoredRegion]], gold: Sequence[Sequence[Region]]
 ) -> list[tuple[float, bool]]:
     """(confidence, exactly right) for every predicted entity, document by document."""
     if len(predicted) != len(gold):

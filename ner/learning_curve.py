@@ -165,16 +165,25 @@ class _Fit:
         return None
 
 
+def _line(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, float] | None:
+    """Ordinary least squares for y = intercept + slope * x: (intercept, slope), or None when every x is the same."""
+    count = len(xs)
+    mean_x, mean_y = sum(xs) / count, sum(ys) / count
+    spread = sum((x - mean_x) ** 2 for x in xs)
+    if spread <= 1e-18:
+        return None
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / spread
+    return mean_y - slope * mean_x, slope
+
+
 def _power_for(c: float, xs: Sequence[float], ys: Sequence[float]) -> _Fit | None:
     """Least squares for ``a`` and ``b`` at a fixed exponent, with b > 0 (a rising curve) and a <= 1."""
     zs = [math.pow(x, -c) for x in xs]
-    count = len(zs)
-    mean_z, mean_y = sum(zs) / count, sum(ys) / count
-    spread = sum((z - mean_z) ** 2 for z in zs)
-    if spread <= 1e-18:
+    line = _line(zs, ys)
+    if line is None:
         return None
-    slope = sum((z - mean_z) * (y - mean_y) for z, y in zip(zs, ys, strict=True)) / spread
-    a, b = mean_y - slope * mean_z, -slope
+    a, slope = line
+    b = -slope
     if a > 1.0:
         # F1 cannot pass 1: refit b with the asymptote held at 1.
         a = 1.0
@@ -209,13 +218,10 @@ def _fit_power(xs: Sequence[float], ys: Sequence[float]) -> _Fit | None:
 
 def _fit_log_linear(xs: Sequence[float], ys: Sequence[float]) -> _Fit | None:
     logs = [math.log(x) for x in xs]
-    count = len(logs)
-    mean_l, mean_y = sum(logs) / count, sum(ys) / count
-    spread = sum((value - mean_l) ** 2 for value in logs)
-    if spread <= 1e-18:
+    line = _line(logs, ys)
+    if line is None:
         return None
-    beta = sum((value - mean_l) * (y - mean_y) for value, y in zip(logs, ys, strict=True)) / spread
-    alpha = mean_y - beta * mean_l
+    alpha, beta = line
     if not beta > FLAT_SLOPE or not math.isfinite(alpha):
         return None
     sse = sum((alpha + beta * value - y) ** 2 for value, y in zip(logs, ys, strict=True))

@@ -28,12 +28,17 @@ def codepoint_to_utf16(text: str, offset: int) -> int:
 
 def utf16_to_codepoint(text: str, offset: int) -> int:
     """Map a UTF-16 offset to a code point offset; an offset inside a surrogate pair is an error."""
-    prefix = _utf16_prefix(text)
+    return OffsetMapper(text).from_utf16(offset)
+
+
+def _codepoint_at(prefix: list[int], offset: int, *, unit: str, length: str, inside: str) -> int:
+    """The code point offset at which ``offset`` ``unit``s of text end (``prefix[i]``: the units in text[:i]); an
+    offset past the text (``length``) or ``inside`` one code point is an error."""
     if not 0 <= offset <= prefix[-1]:
-        raise ValueError(f"UTF-16 offset {offset} is outside the text (0..{prefix[-1]})")
+        raise ValueError(f"{unit} offset {offset} is outside the text (0..{length})")
     index = bisect_right(prefix, offset) - 1
     if prefix[index] != offset:
-        raise ValueError(f"UTF-16 offset {offset} falls inside a surrogate pair")
+        raise ValueError(f"{unit} offset {offset} falls inside {inside}")
     return index
 
 
@@ -55,22 +60,15 @@ class OffsetMapper:
         return self._prefix[offset]
 
     def from_utf16(self, offset: int) -> int:
-        if not 0 <= offset <= self._prefix[-1]:
-            raise ValueError(f"UTF-16 offset {offset} is outside the text (0..{self._prefix[-1]})")
-        index = bisect_right(self._prefix, offset) - 1
-        if self._prefix[index] != offset:
-            raise ValueError(f"UTF-16 offset {offset} falls inside a surrogate pair")
-        return index
+        prefix = self._prefix
+        return _codepoint_at(prefix, offset, unit="UTF-16", length=f"{prefix[-1]}", inside="a surrogate pair")
 
     def from_utf8(self, offset: int) -> int:
         """Map a UTF-8 byte offset (Azure's ``Utf8CodeUnit``) to a code point offset."""
         prefix = self._utf8_prefix()
-        if not 0 <= offset <= prefix[-1]:
-            raise ValueError(f"UTF-8 offset {offset} is outside the text (0..{prefix[-1]} bytes)")
-        index = bisect_right(prefix, offset) - 1
-        if prefix[index] != offset:
-            raise ValueError(f"UTF-8 offset {offset} falls inside a multi-byte character")
-        return index
+        return _codepoint_at(
+            prefix, offset, unit="UTF-8", length=f"{prefix[-1]} bytes", inside="a multi-byte character"
+        )
 
     def utf8_length(self) -> int:
         return self._utf8_prefix()[-1]

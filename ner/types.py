@@ -3,10 +3,31 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 Split = Literal["train", "test"]
 SPLITS: tuple[Split, ...] = ("train", "test")
+
+
+class Region(Protocol):
+    """Anything with a labelled region of a text (a ``Span``, a model's ``ScoredSpan``, a database row): offsets in
+    code points, ``end`` exclusive."""
+
+    @property
+    def start(self) -> int: ...
+
+    @property
+    def end(self) -> int: ...
+
+    @property
+    def label(self) -> str: ...
+
+
+class ScoredRegion(Region, Protocol):
+    """A region a model found, with its confidence (``None`` when the model gives none): ``ner.predict.ScoredSpan``."""
+
+    @property
+    def confidence(self) -> float | None: ...
 
 
 @dataclass(frozen=True, slots=True, order=True)

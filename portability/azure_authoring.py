@@ -132,6 +132,13 @@ class _AuthoringView(AzureView):
         except Http404:
             raise _not_found(f"The project {name!r} was not found for this key.", "ProjectNotFound") from None
 
+    def project_if_any(self, request: Request, name: str, permission: Permission) -> Project | None:
+        """For a call that creates the project when there is none (PATCH, import): the project, with the
+        ``permission`` checked, or None when no project has that name."""
+        if not Project.objects.filter(name=name).exists():
+            return None
+        return self.project(request, name, permission)
+
     def body(self, request: Request) -> dict[str, Any]:
         if not isinstance(request.data, dict):
             raise invalid_request("The request body must be a JSON object.", "InvalidRequestBodyFormat")
@@ -210,12 +217,13 @@ def _job_base(job: AuthoringJob, status: str | None = None, updated: Any = None)
     return state
 
 
-_RUN_STATUS = {
-    TrainingRun.Status.QUEUED: "notStarted",
-    TrainingRun.Status.RUNNING: "running",
-    TrainingRun.Status.SUCCEEDED: "succeeded",
-    TrainingRun.Status.FAILED: "failed",
-    TrainingRun.Status.CANCELLED: "cancelled",
+# Azure's word for the status of the row a job reports (a training run's, an import's): theirs but for "queued".
+_AZURE_STATUS = {
+    "queued": "notStarted",
+    "running": "running",
+    "succeeded": "succeeded",
+    "failed": "failed",
+    "cancelled": "cancelled",
 }
 
 
@@ -225,7 +233,7 @@ def training_job_state(job: AuthoringJob) -> dict[str, Any]:
     run = job.training_run
     if run is None:  # the run went with its project; nothing left to report but the job itself
         return _job_base(job)
-    status = _RUN_STATUS[TrainingRun.Status(run.status)]
+    status = _AZURE_STATUS[TrainingRun.Status(run.status)]
     if run.status == TrainingRun.Status.RUNNING and run.cancel_requested:
         status = "cancelling"
     evaluating = run.phase in (TrainingRun.Phase.EVALUATING, TrainingRun.Phase.SAVING)
@@ -263,19 +271,11 @@ def training_job_state(job: AuthoringJob) -> dict[str, Any]:
     return state
 
 
-_IMPORT_STATUS = {
-    ImportJob.Status.QUEUED: "notStarted",
-    ImportJob.Status.RUNNING: "running",
-    ImportJob.Status.SUCCEEDED: "succeeded",
-    ImportJob.Status.FAILED: "failed",
-}
-
-
 def import_job_state(job: AuthoringJob) -> dict[str, Any]:
     imported = job.import_job
     if imported is None:
         return _job_base(job)
-    state = _job_base(job, _IMPORT_STATUS[ImportJob.Status(imported.status)], updated=imported.updated_at)
+    state = _job_base(job, _AZURE_STATUS[ImportJob.Status(imported.status)], updated=imported.updated_at)
     report = ImportReport.from_dict(imported.report)
     if imported.status == ImportJob.Status.FAILED:
         errors = [{"code": "InvalidRequest", "message": str(problem)} for problem in report.problems[:50]]
@@ -352,9 +352,7 @@ class ProjectDetailApi(_AuthoringView):
 
     @extend_schema(exclude=True)
     def patch(self, request: Request, project_name: str) -> Response:
-        existing = None
-        if Project.objects.filter(name=project_name).exists():
-            existing = self.project(request, project_name, Permission.EDIT_PROJECT)
+        existing = self.project_if_any(request, project_name, Permission.EDIT_PROJECT)
         user = self._user(request)
         _api_version(request)
         body = self.body(request)
@@ -410,6 +408,21 @@ def _find_job(project: Project, job_id: str, kinds: tuple[str, ...], target: str
         raise _not_found(f"The job {job_id} was not found in project {project.name!r}.", "JobNotFound") from None
 
 
+class _ProjectListApi(_AuthoringView):
+    """One of a project's lists (training jobs, models, deployments), in Azure's pages under ``url_name``."""
+
+    url_name: str
+
+    def items(self, project: Project) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    @extend_schema(exclude=True)
+    def get(self, request: Request, project_name: str) -> Response:
+        project = self.project(request, project_name)
+        version = _api_version(request)
+        return Response(_page(request, self.items(project), self.url_name, version, project_name=project.name))
+
+
 class _JobApi(_AuthoringView):
     kinds: tuple[str, ...] = ()
 
@@ -433,9 +446,7 @@ class _JobApi(_AuthoringView):
 class ImportApi(_AuthoringView):
     @extend_schema(exclude=True)
     def post(self, request: Request, project_name: str) -> Response:
-        project = None
-        if Project.objects.filter(name=project_name).exists():
-            project = self.project(request, project_name, Permission.MANAGE_DOCUMENTS)
+        project = self.project_if_any(request, project_name, Permission.MANAGE_DOCUMENTS)
         user = self._user(request)
         version = _api_version(request)
         body = self.body(request)
@@ -531,13 +542,11 @@ class TrainApi(_AuthoringView):
         )
 
 
-class TrainJobListApi(_AuthoringView):
-    @extend_schema(exclude=True)
-    def get(self, request: Request, project_name: str) -> Response:
-        project = self.project(request, project_name)
-        version = _api_version(request)
-        items = [training_job_state(job) for job in selectors.training_jobs_list(project=project)]
-        return Response(_page(request, items, "portability:azure_train_jobs", version, project_name=project.name))
+class TrainJobListApi(_ProjectListApi):
+    url_name = "portability:azure_train_jobs"
+
+    def items(self, project: Project) -> list[dict[str, Any]]:
+        return [training_job_state(job) for job in selectors.training_jobs_list(project=project)]
 
 
 class TrainJobApi(_JobApi):
@@ -569,13 +578,11 @@ def _model(project: Project, label: str) -> TrainedModel:
     return model
 
 
-class ModelListApi(_AuthoringView):
-    @extend_schema(exclude=True)
-    def get(self, request: Request, project_name: str) -> Response:
-        project = self.project(request, project_name)
-        version = _api_version(request)
-        items = [model_state(m) for m in TrainedModel.objects.filter(project=project).order_by("created_at")]
-        return Response(_page(request, items, "portability:azure_model_list", version, project_name=project.name))
+class ModelListApi(_ProjectListApi):
+    url_name = "portability:azure_model_list"
+
+    def items(self, project: Project) -> list[dict[str, Any]]:
+        return [model_state(m) for m in TrainedModel.objects.filter(project=project).order_by("created_at")]
 
 
 class ModelDetailApi(_AuthoringView):
@@ -693,13 +700,11 @@ class EvaluationResultApi(_AuthoringView):
 # --------------------------------------------------------------------------------------------- deployments
 
 
-class DeploymentListApi(_AuthoringView):
-    @extend_schema(exclude=True)
-    def get(self, request: Request, project_name: str) -> Response:
-        project = self.project(request, project_name)
-        version = _api_version(request)
-        items = [deployment_state(d) for d in Deployment.objects.filter(project=project).select_related("model")]
-        return Response(_page(request, items, "portability:azure_deployment_list", version, project_name=project.name))
+class DeploymentListApi(_ProjectListApi):
+    url_name = "portability:azure_deployment_list"
+
+    def items(self, project: Project) -> list[dict[str, Any]]:
+        return [deployment_state(d) for d in Deployment.objects.filter(project=project).select_related("model")]
 
 
 class DeploymentDetailApi(_AuthoringView):
@@ -710,6 +715,19 @@ class DeploymentDetailApi(_AuthoringView):
                 f"The deployment {name!r} was not found in project {project.name!r}.", "DeploymentNotFound"
             )
         return deployment
+
+    def _job_accepted(
+        self, request: Request, version: str, project: Project, deployment_name: str, job: AuthoringJob
+    ) -> Response:
+        """202 with the deploy or delete job's URL, where Azure's clients poll it."""
+        return self.accepted(
+            request,
+            "portability:azure_deployment_job",
+            version,
+            project_name=project.name,
+            deployment_name=deployment_name,
+            deployment_job_id=job.pk,
+        )
 
     @extend_schema(exclude=True)
     def get(self, request: Request, project_name: str, deployment_name: str) -> Response:
@@ -728,14 +746,7 @@ class DeploymentDetailApi(_AuthoringView):
         job = services.azure_deploy(
             user=request.user, project=project, api_version=version, deployment_name=deployment_name, model_label=label
         )
-        return self.accepted(
-            request,
-            "portability:azure_deployment_job",
-            version,
-            project_name=project.name,
-            deployment_name=deployment_name,
-            deployment_job_id=job.pk,
-        )
+        return self._job_accepted(request, version, project, deployment_name, job)
 
     @extend_schema(exclude=True)
     def delete(self, request: Request, project_name: str, deployment_name: str) -> Response:
@@ -745,14 +756,7 @@ class DeploymentDetailApi(_AuthoringView):
         job = services.azure_deployment_delete(
             user=request.user, project=project, api_version=version, deployment_name=deployment_name
         )
-        return self.accepted(
-            request,
-            "portability:azure_deployment_job",
-            version,
-            project_name=project.name,
-            deployment_name=deployment_name,
-            deployment_job_id=job.pk,
-        )
+        return self._job_accepted(request, version, project, deployment_name, job)
 
 
 class DeploymentJobApi(_JobApi):

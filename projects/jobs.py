@@ -29,11 +29,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, Literal
 
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection, transaction
-from django.db.models import QuerySet
+from django.db.models import Model, Q, QuerySet
 from django.utils import timezone
 
 logger = logging.getLogger(__name__)
@@ -83,6 +84,25 @@ def job_lost_reason(*, what: str, attempts: int) -> str:
     )
 
 
+def jobs_sweep[JobT: Model](
+    active: QuerySet[JobT], *, sign_of_life: str, stale_before: datetime, recover: Callable[[JobT], None]
+) -> int:
+    """Call ``recover`` on each of the ``active`` jobs (queued or running) whose ``sign_of_life`` field is older
+    than ``stale_before`` (or empty), and return how many. Each job is locked with ``select_for_update`` and
+    checked again in its own transaction, which ``recover`` runs in: one that moved on since the query (a worker
+    claimed or finished it) is left alone."""
+    stale = Q(**{f"{sign_of_life}__lt": stale_before}) | Q(**{sign_of_life: None})
+    touched = 0
+    for job_id in active.filter(stale).values_list("pk", flat=True):
+        with transaction.atomic():
+            job = active.select_for_update().filter(pk=job_id).first()
+            if job is None or not job_is_stale(getattr(job, sign_of_life), stale_before=stale_before):
+                continue
+            recover(job)
+        touched += 1
+    return touched
+
+
 @contextmanager
 def job_heartbeat(rows: Callable[[], QuerySet[Any]], *, field: str = "heartbeat_at") -> Iterator[None]:
     """While the block runs, write now into ``field`` of ``rows()`` (the job's row, filtered to the attempt that
@@ -128,6 +148,20 @@ def jobs_recover(*, now: datetime | None = None) -> dict[str, int]:
 def jobs_recover_on_commit() -> None:
     """Recover once the caller's transaction commits (how queuing a job triggers recovery)."""
     transaction.on_commit(jobs_recover, robust=True)
+
+
+def job_send_on_commit(send: Callable[[Any], None], job_id: Any) -> None:
+    """Once the caller's transaction commits, recover (which resends what a lost worker took along), then send
+    the job's message (``send(job_id)``): a worker never gets a job it cannot read yet."""
+    jobs_recover_on_commit()
+    transaction.on_commit(partial(send, job_id))
+
+
+def job_queue(job: Model, *, send: Callable[[Any], None]) -> None:
+    """Check and save a new job's row, and send its message once the caller's transaction commits."""
+    job.full_clean()
+    job.save()
+    job_send_on_commit(send, job.pk)
 
 
 class RecoveryLoop:

@@ -18,7 +18,8 @@ from projects.roles import ROLE_CHOICES, Role
 ROW_ID_MAX = 2**63 - 1
 
 
-def _as_validation_error(check: Callable[[str], str], value: str) -> None:
+def name_check_as_validation_error(check: Callable[[str], object], value: str) -> None:
+    """Run one of ``ner.names``' checks as a model field validator: its ``InvalidName`` becomes a ValidationError."""
     try:
         check(value)
     except InvalidName as error:
@@ -26,15 +27,15 @@ def _as_validation_error(check: Callable[[str], str], value: str) -> None:
 
 
 def validate_project_name(value: str) -> None:
-    _as_validation_error(check_project_name, value)
+    name_check_as_validation_error(check_project_name, value)
 
 
 def validate_entity_type_name(value: str) -> None:
-    _as_validation_error(check_entity_type_name, value)
+    name_check_as_validation_error(check_entity_type_name, value)
 
 
 def validate_language(value: str) -> None:
-    _as_validation_error(normalize_language, value)
+    name_check_as_validation_error(normalize_language, value)
 
 
 class Project(models.Model):
@@ -194,3 +195,30 @@ class ApiKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+class BackgroundJobStatus(models.TextChoices):
+    """The life of a background job (an import, a pre-annotation job, a learning curve): the row the page polls."""
+
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class BackgroundJob(models.Model):
+    """What every background job's row holds: its status, why it failed, when it was asked for, started and
+    finished, and how often a worker started it (``projects.jobs`` recovers a job whose worker stopped)."""
+
+    Status = BackgroundJobStatus
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        abstract = True

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, F, Model, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
@@ -22,6 +22,18 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
     AnyUser = AbstractBaseUser | AnonymousUser
+
+
+def row_get_or_404[RowT: Model](rows: QuerySet[RowT], *, missing: str) -> RowT:
+    """The first of ``rows`` (already filtered to the one wanted), or a 404 that says ``missing``.
+
+    Every ``<entity>_get`` selector filters by its parent (project, document...) as well as by id, so that another
+    project's row reads exactly like a missing one.
+    """
+    row = rows.first()
+    if row is None:
+        raise Http404(missing)
+    return row
 
 
 def project_list_for_user(*, user: AnyUser) -> QuerySet[Project]:
@@ -74,10 +86,9 @@ def entity_type_list(*, project: Project) -> QuerySet[EntityType]:
 
 
 def entity_type_get(*, project: Project, entity_type_id: int) -> EntityType:
-    entity_type = project.entity_types.filter(pk=entity_type_id).first()
-    if entity_type is None:
-        raise Http404("No such entity type in this project.")
-    return entity_type
+    return row_get_or_404(
+        project.entity_types.filter(pk=entity_type_id), missing="No such entity type in this project."
+    )
 
 
 def member_list(*, project: Project) -> QuerySet[Membership]:
@@ -159,10 +170,8 @@ def api_key_list(*, user: AnyUser) -> QuerySet[ApiKey]:
 
 
 def api_key_get_active(*, user: AnyUser, api_key_id: int) -> ApiKey:
-    api_key = ApiKey.objects.filter(user=user, pk=api_key_id, revoked_at__isnull=True).first()  # type: ignore[misc]
-    if api_key is None:
-        raise Http404("No such active API key.")
-    return api_key
+    keys = ApiKey.objects.filter(user=user, pk=api_key_id, revoked_at__isnull=True)  # type: ignore[misc]
+    return row_get_or_404(keys, missing="No such active API key.")
 
 
 def entity_type_next_color(*, project: Project) -> str:

@@ -20,15 +20,12 @@ from django.db import models
 
 from evaluation.models import TrainedModel
 from ner import limits
-from ner.names import InvalidName, check_deployment_name
-from projects.models import ApiKey, Project
+from ner.names import check_deployment_name
+from projects.models import ApiKey, Project, name_check_as_validation_error
 
 
 def validate_deployment_name(value: str) -> None:
-    try:
-        check_deployment_name(value)
-    except InvalidName as error:
-        raise ValidationError(str(error)) from None
+    name_check_as_validation_error(check_deployment_name, value)
 
 
 class Deployment(models.Model):
@@ -62,6 +59,8 @@ class AnalyzeJob(models.Model):
         RUNNING = "running", "Running"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
+
+    ACTIVE = (Status.NOT_STARTED, Status.RUNNING)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")

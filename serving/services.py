@@ -24,7 +24,7 @@ from evaluation.models import TrainedModel
 from ner import limits
 from ner.offsets import OffsetMapper, TextElementMapper, text_element_length
 from ner.predict import ModelLoadError, ScoredSpan
-from projects.jobs import job_heartbeat, job_is_stale, job_lost_reason, job_recovery_verdict
+from projects.jobs import job_heartbeat, job_lost_reason, job_recovery_verdict, jobs_sweep
 from projects.models import ApiKey, Project
 from serving.azure_wire import (
     STRING_INDEX_TYPES,
@@ -371,30 +371,22 @@ def analyze_jobs_recover(stale_before: datetime) -> int:
     """The projects.jobs rule for analyze jobs: a running job silent since ``stale_before`` is queued again (its
     results are replaced), or failed after ``NERLAB_JOB_ATTEMPTS`` starts; a waiting one sent before then is sent
     again."""
-    touched = 0
-    stale = AnalyzeJob.objects.filter(
-        status__in=(AnalyzeJob.Status.NOT_STARTED, AnalyzeJob.Status.RUNNING), updated_at__lt=stale_before
-    )
-    for job_id in stale.values_list("pk", flat=True):
-        with transaction.atomic():
-            job = AnalyzeJob.objects.select_for_update().get(pk=job_id)
-            if job.status not in (AnalyzeJob.Status.NOT_STARTED, AnalyzeJob.Status.RUNNING) or not job_is_stale(
-                job.updated_at, stale_before=stale_before
-            ):
-                continue
-            if job.status == AnalyzeJob.Status.RUNNING and job_recovery_verdict(attempts=job.attempts) == "fail":
-                reason = job_lost_reason(what="job", attempts=job.attempts)
-                job.status = AnalyzeJob.Status.FAILED
-                job.task_results = [
-                    {**task_item(task, "failed", None), "error": azure_error("InternalServerError", reason)}
-                    for task in job.request["tasks"]
-                ]
-            else:
-                job.status = AnalyzeJob.Status.NOT_STARTED
-                transaction.on_commit(partial(_send, str(job.pk)))
-            job.save(update_fields=["status", "task_results", "updated_at"])
-        touched += 1
-    return touched
+    active = AnalyzeJob.objects.filter(status__in=AnalyzeJob.ACTIVE)
+    return jobs_sweep(active, sign_of_life="updated_at", stale_before=stale_before, recover=_analyze_job_recover)
+
+
+def _analyze_job_recover(job: AnalyzeJob) -> None:
+    if job.status == AnalyzeJob.Status.RUNNING and job_recovery_verdict(attempts=job.attempts) == "fail":
+        reason = job_lost_reason(what="job", attempts=job.attempts)
+        job.status = AnalyzeJob.Status.FAILED
+        job.task_results = [
+            {**task_item(task, "failed", None), "error": azure_error("InternalServerError", reason)}
+            for task in job.request["tasks"]
+        ]
+    else:
+        job.status = AnalyzeJob.Status.NOT_STARTED
+        transaction.on_commit(partial(_send, str(job.pk)))
+    job.save(update_fields=["status", "task_results", "updated_at"])
 
 
 def analyze_job_execute(*, job_id: str) -> AnalyzeJob | None:

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import QuerySet
-from django.http import Http404
 from django.utils.safestring import SafeString
 
 from evaluation.charts import Axis, Series, count, line_chart, percent
@@ -19,6 +18,7 @@ from ner.learning_curve import (
     types_by_gain,
 )
 from projects.models import Project
+from projects.selectors import row_get_or_404
 
 
 def curve_projection(points: Sequence[dict[str, Any]]) -> Projection:
@@ -46,10 +46,9 @@ def learning_curve_list(*, project: Project) -> QuerySet[LearningCurve]:
 
 
 def learning_curve_get(*, project: Project, curve_id: int) -> LearningCurve:
-    curve = learning_curve_list(project=project).filter(pk=curve_id).first()
-    if curve is None:
-        raise Http404("No such learning curve in this project.")
-    return curve
+    return row_get_or_404(
+        learning_curve_list(project=project).filter(pk=curve_id), missing="No such learning curve in this project."
+    )
 
 
 def learning_curve_latest(*, project: Project) -> LearningCurve | None:

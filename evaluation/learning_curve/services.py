@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from evaluation.learning_curve.selectors import curve_projection
@@ -49,7 +48,7 @@ from ner.metrics import evaluate
 from ner.predict import load as load_model
 from ner.train import TrainCancelled, TrainError, TrainSettings, train
 from ner.types import LabeledDoc
-from projects.jobs import job_heartbeat, job_is_stale, job_lost_reason, job_recovery_verdict, jobs_recover_on_commit
+from projects.jobs import job_heartbeat, job_lost_reason, job_queue, job_recovery_verdict, jobs_sweep
 from projects.models import Project
 
 if TYPE_CHECKING:
@@ -114,11 +113,7 @@ def learning_curve_start(
             requested_by=user,
             heartbeat_at=timezone.now(),
         )
-        curve.full_clean()
-        curve.save()
-        curve_pk = curve.pk
-        jobs_recover_on_commit()
-        transaction.on_commit(lambda: _dispatch(curve_pk))
+        job_queue(curve, send=_dispatch)
     return curve
 
 
@@ -234,32 +229,25 @@ def learning_curve_execute(*, curve_id: int) -> str:
 def learning_curves_recover(stale_before: datetime) -> int:
     """The projects.jobs rule for learning curves: a running curve silent since ``stale_before`` is queued again
     (or failed after ``NERLAB_JOB_ATTEMPTS`` starts); a queued one sent before then is sent again."""
-    touched = 0
-    silent = Q(status=LearningCurve.Status.RUNNING) | Q(status=LearningCurve.Status.QUEUED)
-    stale = Q(heartbeat_at__lt=stale_before) | Q(heartbeat_at=None)
-    for curve_id in LearningCurve.objects.filter(silent & stale).values_list("pk", flat=True):
-        with transaction.atomic():
-            curve = LearningCurve.objects.select_for_update().get(pk=curve_id)
-            if curve.status not in LearningCurve.ACTIVE or not job_is_stale(
-                curve.heartbeat_at, stale_before=stale_before
-            ):
-                continue
-            now = timezone.now()
-            if curve.status == LearningCurve.Status.QUEUED:
-                curve.heartbeat_at = now  # sent again, below
-            elif job_recovery_verdict(attempts=curve.attempts) == "fail":
-                curve.status = LearningCurve.Status.FAILED
-                curve.error = job_lost_reason(what="learning curve", attempts=curve.attempts)
-                curve.finished_at = now
-            else:
-                logger.warning("Learning curve %s lost its worker; queuing it again", curve.pk)
-                curve.status = LearningCurve.Status.QUEUED
-                curve.heartbeat_at = now
-            curve.save(update_fields=["status", "error", "finished_at", "heartbeat_at"])
-            if curve.status == LearningCurve.Status.QUEUED:
-                transaction.on_commit(partial(_dispatch, curve.pk))
-        touched += 1
-    return touched
+    active = LearningCurve.objects.filter(status__in=LearningCurve.ACTIVE)
+    return jobs_sweep(active, sign_of_life="heartbeat_at", stale_before=stale_before, recover=_learning_curve_recover)
+
+
+def _learning_curve_recover(curve: LearningCurve) -> None:
+    now = timezone.now()
+    if curve.status == LearningCurve.Status.QUEUED:
+        curve.heartbeat_at = now  # sent again, below
+    elif job_recovery_verdict(attempts=curve.attempts) == "fail":
+        curve.status = LearningCurve.Status.FAILED
+        curve.error = job_lost_reason(what="learning curve", attempts=curve.attempts)
+        curve.finished_at = now
+    else:
+        logger.warning("Learning curve %s lost its worker; queuing it again", curve.pk)
+        curve.status = LearningCurve.Status.QUEUED
+        curve.heartbeat_at = now
+    curve.save(update_fields=["status", "error", "finished_at", "heartbeat_at"])
+    if curve.status == LearningCurve.Status.QUEUED:
+        transaction.on_commit(partial(_dispatch, curve.pk))
 
 
 def _fail(curve: LearningCurve, message: str) -> str:

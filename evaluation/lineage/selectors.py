@@ -13,7 +13,6 @@ from typing import Final
 
 from django.db import connections, router
 from django.db.models import Q
-from django.http import Http404
 
 from evaluation.models import DatasetSnapshot, TrainedModel
 from evaluation.selectors import snapshot_documents
@@ -23,6 +22,7 @@ from ner.splits import SplitError
 from ner.text import content_hash
 from ner.types import LabeledDoc
 from projects.models import Project
+from projects.selectors import row_get_or_404
 
 # Ids per IN (...) query: well under SQLite's bound-parameter limit.
 _IN_CHUNK: Final = 500
@@ -31,12 +31,8 @@ SpanKey = tuple[int, int, str]
 
 
 def snapshot_get(*, project: Project, snapshot_id: int) -> DatasetSnapshot:
-    snapshot = (
-        DatasetSnapshot.objects.filter(project=project, pk=snapshot_id).select_related("project", "created_by").first()
-    )
-    if snapshot is None:
-        raise Http404("No such snapshot in this project.")
-    return snapshot
+    snapshots = DatasetSnapshot.objects.filter(project=project, pk=snapshot_id).select_related("project", "created_by")
+    return row_get_or_404(snapshots, missing="No such snapshot in this project.")
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,12 @@ from typing import Final
 
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
-from django.http import Http404
 
 from evaluation.models import PreannotationJob
 from labeling.models import Document
 from labeling.suggestions.selectors import suggestions_pending_count
 from projects.models import Project
+from projects.selectors import row_get_or_404
 
 _IN_CHUNK: Final = 900
 
@@ -79,10 +79,9 @@ def preannotation_job_list(*, project: Project) -> QuerySet[PreannotationJob]:
 
 
 def preannotation_job_get(*, project: Project, job_id: int) -> PreannotationJob:
-    job = preannotation_job_list(project=project).filter(pk=job_id).first()
-    if job is None:
-        raise Http404("No such pre-annotation job in this project.")
-    return job
+    return row_get_or_404(
+        preannotation_job_list(project=project).filter(pk=job_id), missing="No such pre-annotation job in this project."
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Final
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from evaluation.models import PreannotationJob, TrainedModel
@@ -26,7 +26,7 @@ from evaluation.preannotation.selectors import Scope, _chunks, preannotation_can
 from evaluation.selectors import trained_model_local_path
 from labeling.models import Document
 from labeling.suggestions.services import suggestions_replace
-from projects.jobs import job_heartbeat, job_is_stale, job_lost_reason, job_recovery_verdict, jobs_recover_on_commit
+from projects.jobs import job_heartbeat, job_lost_reason, job_queue, job_recovery_verdict, jobs_sweep
 from projects.models import Project
 
 if TYPE_CHECKING:
@@ -67,11 +67,7 @@ def preannotation_job_start(
             created_by=user,
             heartbeat_at=timezone.now(),
         )
-        job.full_clean()
-        job.save()
-        job_pk = job.pk
-        jobs_recover_on_commit()
-        transaction.on_commit(partial(_send, job_pk))
+        job_queue(job, send=_send)
     return job
 
 
@@ -111,29 +107,21 @@ def preannotation_jobs_recover(stale_before: datetime) -> int:
     """The projects.jobs rule for pre-annotation: a running job silent since ``stale_before`` is queued again (it
     resumes from ``done``), or failed after ``NERLAB_JOB_ATTEMPTS`` starts; a queued one sent before then is sent
     again."""
-    touched = 0
-    stale = Q(heartbeat_at__lt=stale_before) | Q(heartbeat_at=None)
-    for job_id in PreannotationJob.objects.filter(stale, status__in=PreannotationJob.ACTIVE).values_list(
-        "pk", flat=True
-    ):
-        with transaction.atomic():
-            job = PreannotationJob.objects.select_for_update().get(pk=job_id)
-            if job.status not in PreannotationJob.ACTIVE or not job_is_stale(
-                job.heartbeat_at, stale_before=stale_before
-            ):
-                continue
-            now = timezone.now()
-            if job.status == PreannotationJob.Status.RUNNING and job_recovery_verdict(attempts=job.attempts) == "fail":
-                job.status = PreannotationJob.Status.FAILED
-                job.error = job_lost_reason(what="pre-annotation", attempts=job.attempts)
-                job.finished_at = now
-            else:
-                job.status = PreannotationJob.Status.QUEUED
-                job.heartbeat_at = now
-                transaction.on_commit(partial(_send, job.pk))
-            job.save(update_fields=["status", "error", "finished_at", "heartbeat_at"])
-        touched += 1
-    return touched
+    active = PreannotationJob.objects.filter(status__in=PreannotationJob.ACTIVE)
+    return jobs_sweep(active, sign_of_life="heartbeat_at", stale_before=stale_before, recover=_job_recover)
+
+
+def _job_recover(job: PreannotationJob) -> None:
+    now = timezone.now()
+    if job.status == PreannotationJob.Status.RUNNING and job_recovery_verdict(attempts=job.attempts) == "fail":
+        job.status = PreannotationJob.Status.FAILED
+        job.error = job_lost_reason(what="pre-annotation", attempts=job.attempts)
+        job.finished_at = now
+    else:
+        job.status = PreannotationJob.Status.QUEUED
+        job.heartbeat_at = now
+        transaction.on_commit(partial(_send, job.pk))
+    job.save(update_fields=["status", "error", "finished_at", "heartbeat_at"])
 
 
 def _run(job: PreannotationJob) -> None:

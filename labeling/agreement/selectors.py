@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Exists, OuterRef, Q
-from django.http import Http404
 
 from labeling.models import AnnotationAssignment, AnnotatorSpan, Document
 from labeling.selectors import document_span_list, document_token_bounds
@@ -27,6 +26,7 @@ from ner.agreement import (
 from ner.types import Span as NerSpan
 from projects.models import EntityType, Membership, Project
 from projects.roles import Permission, role_allows
+from projects.selectors import row_get_or_404
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -63,21 +63,16 @@ def annotator_span_list(*, assignment: AnnotationAssignment) -> QuerySet[Annotat
 
 def assignment_get(*, document: Document, assignment_id: int) -> AnnotationAssignment:
     """One assignment of the document; another document's (or project's) assignment is a 404 like a missing one."""
-    assignment = (
-        AnnotationAssignment.objects.select_related("document__project", "annotator")
-        .filter(document=document, pk=assignment_id)
-        .first()
+    assignments = AnnotationAssignment.objects.select_related("document__project", "annotator").filter(
+        document=document, pk=assignment_id
     )
-    if assignment is None:
-        raise Http404("No such assignment on this document.")
-    return assignment
+    return row_get_or_404(assignments, missing="No such assignment on this document.")
 
 
 def annotator_span_get(*, assignment: AnnotationAssignment, annotator_span_id: int) -> AnnotatorSpan:
-    span = assignment.spans.select_related("entity_type").filter(pk=annotator_span_id).first()
-    if span is None:
-        raise Http404("No such tag in this copy.")
-    return span
+    return row_get_or_404(
+        assignment.spans.select_related("entity_type").filter(pk=annotator_span_id), missing="No such tag in this copy."
+    )
 
 
 def assignable_members(*, project: Project) -> list[AbstractBaseUser]:

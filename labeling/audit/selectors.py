@@ -30,25 +30,25 @@ def span_event_list(
     """The project's events, newest first. ``document_name`` matches part of the name, so the rows of a deleted
     document (whose ``document`` is gone) stay findable; ``since`` is inclusive, ``before`` exclusive."""
     events = SpanEvent.objects.filter(project=project).select_related("user", "document")
-    if document is not None:
-        events = events.filter(document=document)
-    if document_id is not None:
-        events = events.filter(document_id=document_id)
-    if document_name:
-        events = events.filter(document_name__icontains=document_name)
-    if user_id is not None:
-        events = events.filter(user_id=user_id)
-    if username:
-        events = events.filter(user__username=username)
-    if action:
-        events = events.filter(action=action)
-    if source:
-        events = events.filter(source=source)
-    if since is not None:
-        events = events.filter(created_at__gte=since)
-    if before is not None:
-        events = events.filter(created_at__lt=before)
+    events = events.filter(
+        **_given(
+            document=document,
+            document_id=document_id,
+            document_name__icontains=document_name,
+            user_id=user_id,
+            user__username=username,
+            action=action,
+            source=source,
+            created_at__gte=since,
+            created_at__lt=before,
+        )
+    )
     return events.order_by("-created_at", "-id")
+
+
+def _given(**lookups: object) -> dict[str, object]:
+    """The filters that were given: a ``None`` or ``""`` stands for "any"."""
+    return {lookup: value for lookup, value in lookups.items() if value is not None and value != ""}
 
 
 def span_event_users(*, project: Project) -> list[str]:
@@ -110,12 +110,9 @@ def _bulk_added_counts(
 ) -> dict[str, int]:
     recorded = SpanEvent.objects.filter(project=project, action=SpanEvent.Action.CREATED, span_id__isnull=False)
     spans = Span.objects.filter(document__project=project).exclude(pk__in=recorded.values("span_id"))
-    if since is not None:
-        spans = spans.filter(created_at__gte=since)
-    if before is not None:
-        spans = spans.filter(created_at__lt=before)
-    if document_name:
-        spans = spans.filter(document__name__icontains=document_name)
+    spans = spans.filter(
+        **_given(created_at__gte=since, created_at__lt=before, document__name__icontains=document_name)
+    )
     rows = spans.order_by().values("created_by__username").annotate(count=Count("id"))
     return {row["created_by__username"] or "": row["count"] for row in rows}
 

@@ -8,7 +8,7 @@ what is there now, not on what the page showed; what the overlap policy refuses 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
@@ -64,6 +64,13 @@ def _span_pk(loaded: _Loaded, occurrence: Occurrence, label: str) -> int | None:
     return loaded.span_ids.get((occurrence.doc, occurrence.start, occurrence.end, label))
 
 
+def _tagged_spans(loaded: _Loaded, todo: Sequence[Occurrence]) -> list[tuple[Occurrence, Span | None]]:
+    """Each tagged occurrence with its span row as it is now: None where the tag went since the check read it."""
+    pks = [_span_pk(loaded, occurrence, occurrence.label or "") for occurrence in todo]
+    spans = _spans_by_pk(pk for pk in pks if pk is not None)
+    return [(occurrence, spans.get(pk) if pk is not None else None) for occurrence, pk in zip(todo, pks, strict=True)]
+
+
 def _check_surface(surface: str) -> str:
     surface = normalize_surface(surface)
     if not surface:
@@ -96,10 +103,7 @@ def consistency_apply_type(
         todo = [occurrence for occurrence in tagged if occurrence.label != target]
         result.remaining = max(0, len(todo) - FIX_MAX)
         todo = todo[:FIX_MAX]
-        spans = _spans_by_pk(pk for o in todo if o.label and (pk := _span_pk(loaded, o, o.label)) is not None)
-        for occurrence in todo:
-            pk = _span_pk(loaded, occurrence, occurrence.label or "")
-            span = spans.get(pk) if pk is not None else None
+        for occurrence, span in _tagged_spans(loaded, todo):
             if span is None:
                 result.skipped.append(f"{_where(loaded, occurrence)}: the tag was changed meanwhile")
                 continue
@@ -161,10 +165,7 @@ def consistency_remove(
     todo = [o for o in tagged if entity_type is None or o.label == entity_type.name]
     result = FixResult(remaining=max(0, len(todo) - FIX_MAX))
     todo = todo[:FIX_MAX]
-    spans = _spans_by_pk(pk for o in todo if (pk := _span_pk(loaded, o, o.label or "")) is not None)
-    for occurrence in todo:
-        pk = _span_pk(loaded, occurrence, occurrence.label or "")
-        span = spans.get(pk) if pk is not None else None
+    for occurrence, span in _tagged_spans(loaded, todo):
         if span is None:
             result.skipped.append(f"{_where(loaded, occurrence)}: the tag was deleted meanwhile")
             continue

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from django.db.models import Count, Exists, OuterRef
-from django.http import Http404
 
 from labeling.models import Document, Span, Suggestion
+from projects.selectors import row_get_or_404
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet
@@ -30,14 +30,12 @@ def suggestion_list(*, document: Document) -> QuerySet[Suggestion]:
 
 def suggestion_get(*, document: Document, suggestion_id: int) -> Suggestion:
     """One pending suggestion of the document; another document's (or project's) id is a 404, like a missing one."""
-    suggestion = (
-        Suggestion.objects.select_related("entity_type", "document__project")
-        .filter(document=document, pk=suggestion_id, state=Suggestion.State.PENDING)
-        .first()
+    suggestions = Suggestion.objects.select_related("entity_type", "document__project").filter(
+        document=document, pk=suggestion_id, state=Suggestion.State.PENDING
     )
-    if suggestion is None:
-        raise Http404("No such suggestion in this document (it may have been accepted or rejected already).")
-    return suggestion
+    return row_get_or_404(
+        suggestions, missing="No such suggestion in this document (it may have been accepted or rejected already)."
+    )
 
 
 def suggestion_model_names(*, document: Document) -> list[str]:

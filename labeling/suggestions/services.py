@@ -12,7 +12,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -20,6 +20,7 @@ from django.db import transaction
 from labeling.models import Document, Span, SpanEvent, Suggestion
 from labeling.services import span_create
 from labeling.suggestions.selectors import suggestion_list
+from ner.types import ScoredRegion
 from projects.models import EntityType
 
 if TYPE_CHECKING:
@@ -28,19 +29,6 @@ if TYPE_CHECKING:
 
 
 _BULK_BATCH = 500
-
-
-class ScoredRegion(Protocol):
-    """What a model found: ``ner.predict.ScoredSpan`` has this shape (offsets in code points, end exclusive)."""
-
-    @property
-    def start(self) -> int: ...
-    @property
-    def end(self) -> int: ...
-    @property
-    def label(self) -> str: ...
-    @property
-    def confidence(self) -> float | None: ...
 
 
 @dataclass(slots=True)
