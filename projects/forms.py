@@ -50,6 +50,14 @@ def _friendly_constraint_messages() -> dict[str, tuple[str, str]]:
 _CONSTRAINT_MESSAGES = _friendly_constraint_messages()
 
 
+def add_validation_error(form: forms.BaseForm, error: ValidationError) -> None:
+    """Attach a service's ValidationError to ``form`` as it is: each field's messages to that field when the form
+    has it, the rest to the form (``add_service_error`` below also rewords the database's constraint messages)."""
+    fields = error.message_dict.items() if hasattr(error, "error_dict") else [(None, error.messages)]
+    for field, messages in fields:
+        form.add_error(field if field in form.fields else None, messages)
+
+
 def add_service_error(form: forms.BaseForm, error: ValidationError) -> None:
     """Attach a service's ValidationError to ``form``: field errors to their field, the rest to the form."""
     error_dict: dict[str, list[ValidationError]] = (

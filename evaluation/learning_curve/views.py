@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from evaluation.learning_curve import selectors, services
 from ner.learning_curve import DEFAULT_PERCENTS, PERCENTS_MAX
 from projects.access import can, project_view
+from projects.forms import add_validation_error
 from projects.models import Project
 from projects.roles import Permission
 
@@ -70,11 +71,7 @@ def learning_curve_start(request: HttpRequest, project: Project) -> HttpResponse
         try:
             curve = services.learning_curve_start(project=project, user=request.user, **form.cleaned_data)
         except ValidationError as error:
-            if hasattr(error, "error_dict"):
-                for name, errors in error.message_dict.items():
-                    form.add_error(name if name in form.fields else None, errors)
-            else:
-                form.add_error(None, error.messages)
+            add_validation_error(form, error)
         else:
             messages.success(request, f"The learning curve is queued: {len(curve.percents)} models to train.")
             return redirect("curves:learning_curve_detail", project.name, curve.pk)

@@ -16,6 +16,7 @@ from evaluation.models import TrainedModel
 from evaluation.preannotation import selectors, services
 from ner import limits
 from projects.access import can, project_view
+from projects.forms import add_validation_error
 from projects.models import Project
 from projects.roles import Permission
 
@@ -114,10 +115,7 @@ def preannotation_job_list(request: HttpRequest, project: Project) -> HttpRespon
                 user=request.user,
             )
         except ValidationError as error:
-            for field, errors in (
-                error.message_dict.items() if hasattr(error, "error_dict") else [(None, error.messages)]
-            ):
-                form.add_error(field if field in form.fields else None, errors)
+            add_validation_error(form, error)
         else:
             messages.success(
                 request, f"Pre-annotation of {job.total} document{'s' if job.total != 1 else ''} is queued."
