@@ -33,7 +33,7 @@ from projects.forms import (
     ProjectCreateForm,
     ProjectEditForm,
     SignUpForm,
-    add_service_error,
+    service_errors,
 )
 from projects.models import ApiKey, EntityType, Invitation, Membership, Project
 from projects.roles import ROLE_PERMISSIONS, Permission, Role
@@ -64,7 +64,7 @@ def project_create(request: HttpRequest) -> HttpResponse:
     form = ProjectCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        try:
+        with service_errors(form):
             project = services.project_create(
                 user=request.user,
                 name=data["name"],
@@ -72,9 +72,7 @@ def project_create(request: HttpRequest) -> HttpResponse:
                 description=data["description"],
                 multilingual=data["multilingual"],
             )
-        except ValidationError as error:
-            add_service_error(form, error)
-        else:
+        if not form.errors:
             messages.success(request, f"Project {project.name} created. Add entity types, then upload documents.")
             return redirect("projects:project_detail", project_name=project.name)
     return render(request, "projects/project_form.html", {"form": form, "languages": COMMON_LANGUAGES})
@@ -111,11 +109,9 @@ def project_detail(request: HttpRequest, project: Project) -> HttpResponse:
 def project_edit(request: HttpRequest, project: Project) -> HttpResponse:
     form = ProjectEditForm(request.POST or None, instance=project)
     if request.method == "POST" and form.is_valid():
-        try:
+        with service_errors(form):
             services.project_update(project=project, **form.cleaned_data)
-        except ValidationError as error:
-            add_service_error(form, error)
-        else:
+        if not form.errors:
             messages.success(request, "Project settings saved.")
             return redirect("projects:project_edit", project_name=project.name)
     context = {
@@ -306,11 +302,9 @@ def entity_type_list(request: HttpRequest, project: Project) -> HttpResponse:
         return render(request, "projects/entity_type_list.html", entity_type_list_context(request, project))
     form = EntityTypeForm(request.POST)
     if form.is_valid():
-        try:
+        with service_errors(form):
             entity_type = services.entity_type_create(project=project, **form.cleaned_data)
-        except ValidationError as error:
-            add_service_error(form, error)
-        else:
+        if not form.errors:
             messages.success(request, f"Entity type {entity_type.name} added.")
             return redirect("projects:entity_type_list", project_name=project.name)
     return render(request, "projects/entity_type_list.html", entity_type_list_context(request, project, form=form))
@@ -323,11 +317,9 @@ def entity_type_update(request: HttpRequest, project: Project, entity_type_id: i
     initial = {field: getattr(entity_type, field) for field in ("name", "color", "hotkey", "description")}
     form = EntityTypeForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
-        try:
+        with service_errors(form):
             services.entity_type_update(entity_type=entity_type, **form.cleaned_data)
-        except ValidationError as error:
-            add_service_error(form, error)
-        else:
+        if not form.errors:
             if request.htmx:
                 context = {"project": project, "entity_type": entity_type_with_count(project, entity_type_id)}
                 return render(request, "projects/entity_type_list.html#row", {**context, "can_manage": True})
@@ -365,13 +357,11 @@ def api_key_list(request: HttpRequest) -> HttpResponse:
     form = ApiKeyForm(request.POST or None, projects=projects)
     created: tuple[ApiKey, str] | None = None
     if request.method == "POST" and form.is_valid():
-        try:
+        with service_errors(form):
             created = services.api_key_create(
                 user=request.user, name=form.cleaned_data["name"], project=form.cleaned_data["project"]
             )
-        except ValidationError as error:
-            add_service_error(form, error)
-        else:
+        if not form.errors:
             form = ApiKeyForm(projects=projects)
     context = {
         "form": form,

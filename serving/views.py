@@ -16,7 +16,7 @@ from django.shortcuts import redirect, render
 
 from ner import limits
 from projects.access import can, project_view
-from projects.forms import add_service_error
+from projects.forms import service_errors
 from projects.models import Project
 from projects.roles import Permission
 from serving import selectors, services
@@ -61,13 +61,11 @@ def deployment_deploy(request: HttpRequest, project: Project) -> HttpResponse:
     initial = {"name": request.GET.get("name", "production")}
     form = DeployForm(request.POST or None, models=models, initial=initial)
     if request.method == "POST" and form.is_valid():
-        try:
+        with service_errors(form):
             deployment, created = services.deployment_create_or_replace(
                 project=project, name=form.cleaned_data["name"], model=form.cleaned_data["model"], user=request.user
             )
-        except ValidationError as error:
-            add_service_error(form, error)
-        else:
+        if not form.errors:
             verb = "Deployed" if created else "Redeployed"
             messages.success(request, f"{verb} {deployment.model.name} as {deployment.name}.")
             return redirect("serving:deployment_detail", project_name=project.name, deployment_name=deployment.name)
