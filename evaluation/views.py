@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from evaluation import selectors, services
@@ -17,7 +17,7 @@ from evaluation.encoders import encoder_list
 from evaluation.forms import ModelCompareForm, TrainingRunForm
 from evaluation.models import TrainedModel
 from ner.metrics import OUTCOMES
-from projects.access import project_for
+from projects.access import can, project_for, project_view
 from projects.exceptions import Conflict
 from projects.models import Project
 from projects.roles import Permission
@@ -81,14 +81,12 @@ def training_run_start(request: HttpRequest, project_name: str) -> HttpResponse:
     return render(request, "evaluation/training_run_list.html", _training_context(request, project, form), status=400)
 
 
-@login_required
-@require_GET
-def training_run_detail(request: HttpRequest, project_name: str, run_id: int) -> HttpResponse:
+@project_view(Permission.VIEW)
+def training_run_detail(request: HttpRequest, project: Project, run_id: int) -> HttpResponse:
     """The run's page; htmx polls get only its progress row (which stops polling once the run has finished).
 
     ``?compare=<model id>`` (a retrain's page) opens the comparison of that model with the new one once the run has
     succeeded: the poll that sees it finish redirects the browser, and so does a reload without JavaScript."""
-    project = project_for(request, project_name, Permission.VIEW)
     run = selectors.training_run_get(project=project, run_id=run_id)
     compare_with = _compare_with(request, project)
     new_model = getattr(run, "trained_model", None)  # none until the run has succeeded
@@ -101,7 +99,7 @@ def training_run_detail(request: HttpRequest, project_name: str, run_id: int) ->
         "run": run,
         "compare_with": compare_with,
         "position": selectors.training_run_position(run=run),
-        "can_train": user_can(user=request.user, project=project, permission=Permission.TRAIN),
+        "can_train": can(request, project, Permission.TRAIN),
     }
     return render(request, _partial(request, "evaluation/training_run_detail.html", "run_row"), context)
 
@@ -110,15 +108,13 @@ def _compare_with(request: HttpRequest, project: Project) -> TrainedModel | None
     """The model named by ``?compare=``, when the user may compare models; anything else is ignored, not refused,
     since the run's page is worth showing either way."""
     chosen = request.GET.get("compare", "")
-    if not chosen.isdigit() or not user_can(user=request.user, project=project, permission=Permission.EVALUATE):
+    if not chosen.isdigit() or not can(request, project, Permission.EVALUATE):
         return None
     return selectors.trained_model_list(project=project).filter(pk=int(chosen)).first()
 
 
-@login_required
-@require_POST
-def training_run_cancel(request: HttpRequest, project_name: str, run_id: int) -> HttpResponse:
-    project = project_for(request, project_name, Permission.TRAIN)
+@project_view(Permission.TRAIN, methods=["POST"])
+def training_run_cancel(request: HttpRequest, project: Project, run_id: int) -> HttpResponse:
     run = selectors.training_run_get(project=project, run_id=run_id)
     try:
         run = services.training_run_cancel(run=run)
@@ -135,27 +131,22 @@ def training_run_cancel(request: HttpRequest, project_name: str, run_id: int) ->
     return redirect(back)
 
 
-@login_required
-@require_GET
-def trained_model_list(request: HttpRequest, project_name: str) -> HttpResponse:
-    project = project_for(request, project_name, Permission.VIEW)
+@project_view(Permission.VIEW)
+def trained_model_list(request: HttpRequest, project: Project) -> HttpResponse:
     models = list(selectors.trained_model_list(project=project))
     context = {
         "project": project,
         "models": models,
-        "can_train": user_can(user=request.user, project=project, permission=Permission.TRAIN),
-        "can_compare": len(models) >= 2
-        and user_can(user=request.user, project=project, permission=Permission.EVALUATE),
+        "can_train": can(request, project, Permission.TRAIN),
+        "can_compare": len(models) >= 2 and can(request, project, Permission.EVALUATE),
         "compare_form": ModelCompareForm(models=[(m.pk, m.name) for m in models]),
     }
     return render(request, "evaluation/trained_model_list.html", context)
 
 
-@login_required
-@require_GET
-def trained_model_detail(request: HttpRequest, project_name: str, model_id: int) -> HttpResponse:
+@project_view(Permission.VIEW)
+def trained_model_detail(request: HttpRequest, project: Project, model_id: int) -> HttpResponse:
     """The evaluation page: scores per type, confusion matrix (htmx toggles), guidance."""
-    project = project_for(request, project_name, Permission.VIEW)
     model = selectors.trained_model_get(project=project, model_id=model_id)
     view = selectors.evaluation_view(model=model)
     matrix = selectors.confusion_matrix_view(
@@ -177,8 +168,8 @@ def trained_model_detail(request: HttpRequest, project_name: str, model_id: int)
         "matrix": matrix,
         "merges": merges,
         "other_advice": [advice for advice in view.advice if advice.kind != "confusion"],
-        "can_merge": user_can(user=request.user, project=project, permission=Permission.MANAGE_SCHEMA),
-        "can_train": user_can(user=request.user, project=project, permission=Permission.TRAIN),
+        "can_merge": can(request, project, Permission.MANAGE_SCHEMA),
+        "can_train": can(request, project, Permission.TRAIN),
     }
     return render(request, _partial(request, "evaluation/trained_model_detail.html", "matrix"), context)
 
@@ -192,11 +183,9 @@ def _annotate_url(project: Project, document_id: int | None) -> str | None:
         return reverse("labeling:document_detail", args=[project.name, document_id])
 
 
-@login_required
-@require_GET
-def trained_model_review(request: HttpRequest, project_name: str, model_id: int) -> HttpResponse:
+@project_view(Permission.VIEW)
+def trained_model_review(request: HttpRequest, project: Project, model_id: int) -> HttpResponse:
     """Every test document, gold beside predicted, worst first; filters for mismatches and entity type."""
-    project = project_for(request, project_name, Permission.VIEW)
     model = selectors.trained_model_get(project=project, model_id=model_id)
     mismatches = request.GET.get("mismatches") == "1"
     label = request.GET.get("type", "")
@@ -209,7 +198,7 @@ def trained_model_review(request: HttpRequest, project_name: str, model_id: int)
         "project": project,
         "model": model,
         "documents": [(item, _annotate_url(project, item.prediction.document_id)) for item in documents],
-        "can_annotate": user_can(user=request.user, project=project, permission=Permission.ANNOTATE),
+        "can_annotate": can(request, project, Permission.ANNOTATE),
         "mismatches": mismatches,
         "label": label,
         "cell": cell,
@@ -219,10 +208,8 @@ def trained_model_review(request: HttpRequest, project_name: str, model_id: int)
     return render(request, _partial(request, "evaluation/trained_model_review.html", "documents"), context)
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def trained_model_delete(request: HttpRequest, project_name: str, model_id: int) -> HttpResponse:
-    project = project_for(request, project_name, Permission.TRAIN)
+@project_view(Permission.TRAIN, methods=["GET", "POST"])
+def trained_model_delete(request: HttpRequest, project: Project, model_id: int) -> HttpResponse:
     model = selectors.trained_model_get(project=project, model_id=model_id)
     context = {"project": project, "model": model}
     if request.method == "POST":
@@ -236,10 +223,8 @@ def trained_model_delete(request: HttpRequest, project_name: str, model_id: int)
     return render(request, "evaluation/trained_model_delete.html", context)
 
 
-@login_required
-@require_GET
-def trained_model_compare(request: HttpRequest, project_name: str) -> HttpResponse:
-    project = project_for(request, project_name, Permission.EVALUATE)
+@project_view(Permission.EVALUATE)
+def trained_model_compare(request: HttpRequest, project: Project) -> HttpResponse:
     models: list[TrainedModel] = list(selectors.trained_model_list(project=project))
     form = ModelCompareForm(request.GET or None, models=[(m.pk, m.name) for m in models])
     comparison = None
@@ -250,11 +235,9 @@ def trained_model_compare(request: HttpRequest, project_name: str) -> HttpRespon
     return render(request, "evaluation/trained_model_compare.html", context, status=200 if not form.errors else 400)
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def trained_model_retrain(request: HttpRequest, project_name: str, model_id: int) -> HttpResponse:
+@project_view(Permission.TRAIN, methods=["GET", "POST"])
+def trained_model_retrain(request: HttpRequest, project: Project, model_id: int) -> HttpResponse:
     """Train again with this model's settings on today's tags; at the model limit, ask which model to replace."""
-    project = project_for(request, project_name, Permission.TRAIN)
     model = selectors.trained_model_get(project=project, model_id=model_id)
     at_limit = selectors.trained_models_at_limit(project=project)
     replaceable = selectors.replaceable_model_list(project=project)
@@ -281,14 +264,10 @@ def trained_model_retrain(request: HttpRequest, project_name: str, model_id: int
     return render(request, "evaluation/trained_model_retrain.html", context)
 
 
-@login_required
-@require_POST
-def trained_model_review_fix(
-    request: HttpRequest, project_name: str, model_id: int, prediction_id: int
-) -> HttpResponse:
+@project_view(Permission.ANNOTATE, methods=["POST"])
+def trained_model_review_fix(request: HttpRequest, project: Project, model_id: int, prediction_id: int) -> HttpResponse:
     """ "Fix" on a review row: the model's predictions become the document's suggestions, then the tagging page opens
     at the first error, with a link back to the same place in the review."""
-    project = project_for(request, project_name, Permission.ANNOTATE)
     model = selectors.trained_model_get(project=project, model_id=model_id)
     prediction = selectors.review_prediction_get(model=model, prediction_id=prediction_id)
     back = request.POST.get("back", "")

@@ -28,6 +28,7 @@ from labeling.serializers import (
     ExportQuerySerializer,
     ImportInputSerializer,
     ImportJobOutputSerializer,
+    SnappedMixin,
     SpanCreateInputSerializer,
     SpanCreateOutputSerializer,
     SpanOutputSerializer,
@@ -35,7 +36,7 @@ from labeling.serializers import (
     UploadErrorSerializer,
 )
 from projects.access import project_for
-from projects.api import ProjectScopedAPIView
+from projects.api import ApiOperations, ProjectScopedAPIView
 from projects.models import Project
 from projects.pagination import LIMIT_PARAMETER, OFFSET_PARAMETER, PagePagination
 from projects.parsers import BoundedJSONParser
@@ -46,6 +47,8 @@ TAGS = ["documents"]
 NOT_FOUND = OpenApiResponse(ErrorSerializer, description="No such project or document, or you are not a member.")
 FORBIDDEN = OpenApiResponse(ErrorSerializer, description="Your role does not allow this.")
 INVALID = OpenApiResponse(OpenApiTypes.OBJECT, description="The input breaks a rule; each message says which.")
+
+operation = ApiOperations(tags=TAGS, not_found=NOT_FOUND, forbidden=FORBIDDEN, invalid=INVALID)
 
 
 def _assignee(project: Project, user_id: int | None) -> Any:
@@ -80,6 +83,25 @@ def _flat_errors(errors: Any, where: str = "") -> list[str]:
     return [f"{where}: {errors}" if where else str(errors)]
 
 
+class DocumentScoped:
+    # For an API view under projects/<project_name>/documents/<document_id>/: self.get_document(Permission.X).
+    # (A comment, not a docstring: the API schema would show a docstring as each endpoint's description.)
+    request: Request
+    kwargs: dict[str, Any]
+
+    def get_document(self, permission: Permission) -> tuple[Project, Document]:
+        project = project_for(self.request, self.kwargs["project_name"], permission)
+        return project, selectors.document_get(project=project, document_id=self.kwargs["document_id"])
+
+
+def span_created(serializer_class: type[SnappedMixin], span: Any, document: Document, data: Any) -> Response:
+    """201 with a new span (or annotator's tag) of ``document``, saying whether it was snapped from the requested
+    bounds (``data``: the validated ``SpanCreateInputSerializer``)."""
+    requested = (data.validated_data["start"], data.validated_data["end"])
+    output = serializer_class(span, context={"text": document.text, "requested": requested})
+    return Response(output.data, status=status.HTTP_201_CREATED)
+
+
 def _document_detail(document: Document) -> dict[str, Any]:
     spans = list(selectors.document_span_list(document=document))
     return DocumentDetailOutputSerializer(document, context={"spans": spans}).data
@@ -97,7 +119,7 @@ class DocumentListApi(APIView):
             LIMIT_PARAMETER,
             OFFSET_PARAMETER,
         ],
-        responses={200: DocumentPageSerializer, 403: FORBIDDEN, 404: NOT_FOUND},
+        responses=operation.responses({200: DocumentPageSerializer}),
     )
     def get(self, request: Request, project_name: str) -> Response:
         project = project_for(request, project_name, Permission.VIEW)
@@ -113,12 +135,12 @@ class DocumentListApi(APIView):
         tags=TAGS,
         summary="Upload .txt files or .zip archives of them (all or nothing)",
         request={"multipart/form-data": DocumentUploadInputSerializer},
-        responses={
-            201: DocumentUploadOutputSerializer,
-            400: OpenApiResponse(UploadErrorSerializer, description="Every problem found; nothing was written."),
-            403: FORBIDDEN,
-            404: NOT_FOUND,
-        },
+        responses=operation.responses(
+            {
+                201: DocumentUploadOutputSerializer,
+                400: OpenApiResponse(UploadErrorSerializer, description="Every problem found; nothing was written."),
+            }
+        ),
     )
     def post(self, request: Request, project_name: str) -> Response:
         project = project_for(request, project_name, Permission.MANAGE_DOCUMENTS)
@@ -140,31 +162,23 @@ class DocumentListApi(APIView):
         return Response(DocumentUploadOutputSerializer(output).data, status=status.HTTP_201_CREATED)
 
 
-class DocumentDetailApi(APIView):
+class DocumentDetailApi(DocumentScoped, APIView):
     parser_classes = [BoundedJSONParser, FormParser, MultiPartParser]
 
-    @extend_schema(
-        operation_id="document_retrieve",
-        tags=TAGS,
-        summary="A document with its text and spans",
-        responses={200: DocumentDetailOutputSerializer, 403: FORBIDDEN, 404: NOT_FOUND},
-    )
+    @operation("document_retrieve", "A document with its text and spans", DocumentDetailOutputSerializer)
     def get(self, request: Request, project_name: str, document_id: int) -> Response:
-        project = project_for(request, project_name, Permission.VIEW)
-        document = selectors.document_get(project=project, document_id=document_id)
+        _, document = self.get_document(Permission.VIEW)
         return Response(_document_detail(document))
 
-    @extend_schema(
-        operation_id="document_update",
-        tags=TAGS,
-        summary="Change a document's language, split ('auto' = the project's rule), assignee or status",
-        description="Language, split and assignee need the manage-documents permission; status needs annotate.",
+    @operation(
+        "document_update",
+        "Change a document's language, split ('auto' = the project's rule), assignee or status",
+        DocumentDetailOutputSerializer,
         request=DocumentUpdateInputSerializer,
-        responses={200: DocumentDetailOutputSerializer, 400: INVALID, 403: FORBIDDEN, 404: NOT_FOUND},
+        description="Language, split and assignee need the manage-documents permission; status needs annotate.",
     )
     def patch(self, request: Request, project_name: str, document_id: int) -> Response:
-        project = project_for(request, project_name, Permission.VIEW)
-        document = selectors.document_get(project=project, document_id=document_id)
+        project, document = self.get_document(Permission.VIEW)
         changes = DocumentUpdateInputSerializer(data=request.data)
         changes.is_valid(raise_exception=True)
         data = changes.validated_data
@@ -183,46 +197,33 @@ class DocumentDetailApi(APIView):
             services.document_set_status(document=document, status=data["status"], user=request.user)
         return Response(_document_detail(document))
 
-    @extend_schema(
-        operation_id="document_delete",
-        tags=TAGS,
-        summary="Delete a document and its spans",
-        responses={204: None, 403: FORBIDDEN, 404: NOT_FOUND},
-    )
+    @operation("document_delete", "Delete a document and its spans", None, status=204)
     def delete(self, request: Request, project_name: str, document_id: int) -> Response:
-        project = project_for(request, project_name, Permission.MANAGE_DOCUMENTS)
-        document = selectors.document_get(project=project, document_id=document_id)
+        _, document = self.get_document(Permission.MANAGE_DOCUMENTS)
         services.document_delete(document=document)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class SpanListApi(APIView):
+class SpanListApi(DocumentScoped, APIView):
     parser_classes = [BoundedJSONParser, FormParser, MultiPartParser]
 
-    @extend_schema(
-        operation_id="spans_list",
-        tags=TAGS,
-        summary="The spans of a document",
-        responses={200: SpanOutputSerializer(many=True), 403: FORBIDDEN, 404: NOT_FOUND},
-    )
+    @operation("spans_list", "The spans of a document", SpanOutputSerializer(many=True))
     def get(self, request: Request, project_name: str, document_id: int) -> Response:
-        project = project_for(request, project_name, Permission.VIEW)
-        document = selectors.document_get(project=project, document_id=document_id)
+        _, document = self.get_document(Permission.VIEW)
         spans = selectors.document_span_list(document=document)
         return Response(SpanOutputSerializer(spans, many=True, context={"text": document.text}).data)
 
-    @extend_schema(
-        operation_id="span_create",
-        tags=TAGS,
-        summary="Tag a region of a document (offsets in code points, end exclusive)",
+    @operation(
+        "span_create",
+        "Tag a region of a document (offsets in code points, end exclusive)",
+        SpanCreateOutputSerializer,
+        status=201,
+        request=SpanCreateInputSerializer,
         description="In a project that labels tokens, the region is widened to whole tokens; the response "
         "gives the offsets stored, and `snapped` says whether they differ from the ones sent.",
-        request=SpanCreateInputSerializer,
-        responses={201: SpanCreateOutputSerializer, 400: INVALID, 403: FORBIDDEN, 404: NOT_FOUND},
     )
     def post(self, request: Request, project_name: str, document_id: int) -> Response:
-        project = project_for(request, project_name, Permission.ANNOTATE)
-        document = selectors.document_get(project=project, document_id=document_id)
+        project, document = self.get_document(Permission.ANNOTATE)
         data = SpanCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         entity_type = entity_type_from_body(project, data.validated_data["entity_type"])
@@ -233,35 +234,20 @@ class SpanListApi(APIView):
             end=data.validated_data["end"],
             user=request.user,
         )
-        requested = (data.validated_data["start"], data.validated_data["end"])
-        output = SpanCreateOutputSerializer(span, context={"text": document.text, "requested": requested})
-        return Response(output.data, status=status.HTTP_201_CREATED)
+        return span_created(SpanCreateOutputSerializer, span, document, data)
 
 
-class SpanDetailApi(APIView):
-    @extend_schema(
-        operation_id="span_delete",
-        tags=TAGS,
-        summary="Remove a span",
-        responses={204: None, 403: FORBIDDEN, 404: NOT_FOUND},
-    )
+class SpanDetailApi(DocumentScoped, APIView):
+    @operation("span_delete", "Remove a span", None, status=204)
     def delete(self, request: Request, project_name: str, document_id: int, span_id: int) -> Response:
-        project = project_for(request, project_name, Permission.ANNOTATE)
-        document = selectors.document_get(project=project, document_id=document_id)
+        _, document = self.get_document(Permission.ANNOTATE)
         span = selectors.document_get_span(document=document, span_id=span_id)
         services.span_delete(span=span, user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(
-        operation_id="span_update",
-        tags=TAGS,
-        summary="Change a span's entity type",
-        request=SpanUpdateInputSerializer,
-        responses={200: SpanOutputSerializer, 400: INVALID, 403: FORBIDDEN, 404: NOT_FOUND},
-    )
+    @operation("span_update", "Change a span's entity type", SpanOutputSerializer, request=SpanUpdateInputSerializer)
     def patch(self, request: Request, project_name: str, document_id: int, span_id: int) -> Response:
-        project = project_for(request, project_name, Permission.ANNOTATE)
-        document = selectors.document_get(project=project, document_id=document_id)
+        project, document = self.get_document(Permission.ANNOTATE)
         span = selectors.document_get_span(document=document, span_id=span_id)
         data = SpanUpdateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -273,6 +259,7 @@ class SpanDetailApi(APIView):
 # --- import and export --------------------------------------------------------------------------------------------
 
 IMPORT_TAGS = ["import and export"]
+import_operation = ApiOperations(tags=IMPORT_TAGS, not_found=NOT_FOUND, forbidden=FORBIDDEN, invalid=INVALID)
 
 
 def _job_response(job: ImportJob) -> Response:
@@ -287,11 +274,8 @@ def _job_response(job: ImportJob) -> Response:
 class ImportListApi(ProjectScopedAPIView):
     parser_classes = [MultiPartParser, FormParser]
 
-    @extend_schema(
-        operation_id="imports_list",
-        tags=IMPORT_TAGS,
-        summary="Recent imports of the project, newest first",
-        responses={200: ImportJobOutputSerializer(many=True), 403: FORBIDDEN, 404: NOT_FOUND},
+    @import_operation(
+        "imports_list", "Recent imports of the project, newest first", ImportJobOutputSerializer(many=True)
     )
     def get(self, request: Request, project_name: str) -> Response:
         project = self.get_project(Permission.MANAGE_DOCUMENTS)
@@ -306,17 +290,17 @@ class ImportListApi(ProjectScopedAPIView):
         "the job's URL. Unknown entity types are problems unless `create_missing_types` is true. `format` may be "
         "left out (or `auto`): the format is then told from the content, and the report's `format` says which.",
         request={"multipart/form-data": ImportInputSerializer},
-        responses={
-            201: ImportJobOutputSerializer,
-            202: ImportJobOutputSerializer,
-            400: OpenApiResponse(
-                OpenApiTypes.OBJECT,
-                description="The job with its report (as for 201): every problem, nothing written; or, when the "
-                "form itself is wrong, each field's problems.",
-            ),
-            403: FORBIDDEN,
-            404: NOT_FOUND,
-        },
+        responses=import_operation.responses(
+            {
+                201: ImportJobOutputSerializer,
+                202: ImportJobOutputSerializer,
+                400: OpenApiResponse(
+                    OpenApiTypes.OBJECT,
+                    description="The job with its report (as for 201): every problem, nothing written; or, when the "
+                    "form itself is wrong, each field's problems.",
+                ),
+            }
+        ),
     )
     def post(self, request: Request, project_name: str) -> Response:
         project = self.get_project(Permission.MANAGE_DOCUMENTS)
@@ -340,12 +324,7 @@ class ImportListApi(ProjectScopedAPIView):
 
 
 class ImportDetailApi(ProjectScopedAPIView):
-    @extend_schema(
-        operation_id="import_retrieve",
-        tags=IMPORT_TAGS,
-        summary="An import's status, progress and report",
-        responses={200: ImportJobOutputSerializer, 403: FORBIDDEN, 404: NOT_FOUND},
-    )
+    @import_operation("import_retrieve", "An import's status, progress and report", ImportJobOutputSerializer)
     def get(self, request: Request, project_name: str, import_job_id: int) -> Response:
         project = self.get_project(Permission.MANAGE_DOCUMENTS)
         job = selectors.import_job_get(project=project, job_id=import_job_id)
@@ -375,18 +354,7 @@ class ExportApi(ProjectScopedAPIView):
         tags=IMPORT_TAGS,
         summary="Download the project's documents, or those matching the document list's filters, in any format",
         parameters=[ExportQuerySerializer],
-        responses={
-            # One answer per file type the formats write (a JSON export is a JSON document, the rest are files).
-            **{
-                (200, media_type.split(";")[0]): OpenApiTypes.ANY
-                if media_type == "application/json"
-                else OpenApiTypes.BINARY
-                for media_type in sorted(set(imports.CONTENT_TYPES.values()))
-            },
-            400: INVALID,
-            403: FORBIDDEN,
-            404: NOT_FOUND,
-        },
+        responses=import_operation.responses(_EXPORT_ANSWERS, refusable=True),
     )
     def get(self, request: Request, project_name: str) -> HttpResponse:
         project = self.get_project(Permission.MANAGE_DOCUMENTS)

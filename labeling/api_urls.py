@@ -3,31 +3,20 @@ from __future__ import annotations
 from django.urls import include, path
 
 from labeling import api
+from projects.routes import PROJECT
 
-urlpatterns = [
-    path("projects/<str:project_name>/documents/", api.DocumentListApi.as_view(), name="api-document-list"),
-    path(
-        "projects/<str:project_name>/documents/<int:document_id>/",
-        api.DocumentDetailApi.as_view(),
-        name="api-document-detail",
-    ),
-    path(
-        "projects/<str:project_name>/documents/<int:document_id>/spans/",
-        api.SpanListApi.as_view(),
-        name="api-span-list",
-    ),
-    path(
-        "projects/<str:project_name>/documents/<int:document_id>/spans/<int:span_id>/",
-        api.SpanDetailApi.as_view(),
-        name="api-span-detail",
-    ),
-    path("", include("labeling.suggestions.api_urls")),
-    path("", include("labeling.agreement.api_urls")),
-    path("projects/<str:project_name>/imports/", api.ImportListApi.as_view(), name="api-import-list"),
-    path(
-        "projects/<str:project_name>/imports/<int:import_job_id>/",
-        api.ImportDetailApi.as_view(),
-        name="api-import-detail",
-    ),
-    path("projects/<str:project_name>/exports/", api.ExportApi.as_view(), name="api-export"),
+document = [
+    path("", api.DocumentDetailApi.as_view(), name="api-document-detail"),
+    path("spans/", api.SpanListApi.as_view(), name="api-span-list"),
+    path("spans/<int:span_id>/", api.SpanDetailApi.as_view(), name="api-span-detail"),
+    path("suggestions/", include("labeling.suggestions.api_urls")),
+    path("assignments/<int:assignment_id>/", include("labeling.agreement.api_urls")),
 ]
+project = [
+    path("documents/", api.DocumentListApi.as_view(), name="api-document-list"),
+    path("documents/<int:document_id>/", include(document)),
+    path("imports/", api.ImportListApi.as_view(), name="api-import-list"),
+    path("imports/<int:import_job_id>/", api.ImportDetailApi.as_view(), name="api-import-detail"),
+    path("exports/", api.ExportApi.as_view(), name="api-export"),
+]
+urlpatterns = [path(PROJECT, include(project))]

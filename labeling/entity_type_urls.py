@@ -6,20 +6,20 @@ from __future__ import annotations
 from django.urls import path
 
 from labeling import entity_type_views
+from projects.routes import PROJECT
 
 app_name = "entity_types"
 
-project = "projects/<str:project_name>"
 urlpatterns = [
-    path(f"{project}/entity-types/merge/", entity_type_views.entity_type_merge, name="merge"),
-    path(f"{project}/entity-types/<int:entity_type_id>/delete/", entity_type_views.entity_type_delete, name="delete"),
+    path(f"{PROJECT}entity-types/merge/", entity_type_views.entity_type_merge, name="merge"),
+    path(f"{PROJECT}entity-types/<int:entity_type_id>/delete/", entity_type_views.entity_type_delete, name="delete"),
     path(
-        f"api/v1/{project}/entity-types/<int:entity_type_id>/",
+        f"api/v1/{PROJECT}entity-types/<int:entity_type_id>/",
         entity_type_views.EntityTypeDetailApi.as_view(),
         name="api-detail",
     ),
     path(
-        f"api/v1/{project}/entity-types/<int:entity_type_id>/merge/",
+        f"api/v1/{PROJECT}entity-types/<int:entity_type_id>/merge/",
         entity_type_views.EntityTypeMergeApi.as_view(),
         name="api-merge",
     ),

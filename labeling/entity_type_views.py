@@ -4,12 +4,10 @@ their audit trail (labeling.services), while the rest of the entity type pages s
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db.models import F, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import exceptions
 from rest_framework.request import Request
@@ -18,9 +16,10 @@ from rest_framework.response import Response
 from labeling import services
 from projects import selectors
 from projects import services as project_services
-from projects.access import project_for
+from projects.access import project_view
 from projects.api import ENTITY_TYPE_ID_PARAMETER, PROJECT_NAME_PARAMETER, ProjectScopedAPIView
 from projects.forms import EntityTypeMergeForm
+from projects.models import Project
 from projects.roles import Permission
 from projects.serializers import (
     EntityTypeDeleteOutputSerializer,
@@ -34,10 +33,8 @@ from projects.views import entity_type_list_context, entity_type_with_count
 # --- Pages ---
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def entity_type_delete(request: HttpRequest, project_name: str, entity_type_id: int) -> HttpResponse:
-    project = project_for(request, project_name, Permission.MANAGE_SCHEMA)
+@project_view(Permission.MANAGE_SCHEMA, methods=["GET", "POST"])
+def entity_type_delete(request: HttpRequest, project: Project, entity_type_id: int) -> HttpResponse:
     entity_type = entity_type_with_count(project, entity_type_id)
     if request.method == "POST":
         removed = services.entity_type_delete(entity_type=entity_type, user=request.user)
@@ -46,11 +43,9 @@ def entity_type_delete(request: HttpRequest, project_name: str, entity_type_id: 
     return render(request, "labeling/entity_type_delete.html", {"project": project, "entity_type": entity_type})
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def entity_type_merge(request: HttpRequest, project_name: str) -> HttpResponse:
+@project_view(Permission.MANAGE_SCHEMA, methods=["GET", "POST"])
+def entity_type_merge(request: HttpRequest, project: Project) -> HttpResponse:
     """GET ?source=&target= shows what the merge does; POST (with confirm) does it."""
-    project = project_for(request, project_name, Permission.MANAGE_SCHEMA)
     entity_types = selectors.entity_type_list_with_counts(project=project)
     form = EntityTypeMergeForm(request.POST or request.GET or None, entity_types=entity_types)
     if not form.is_valid():

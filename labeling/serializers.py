@@ -81,20 +81,30 @@ class DocumentPageSerializer(serializers.Serializer):
     results = DocumentOutputSerializer(many=True)
 
 
-class SpanOutputSerializer(serializers.ModelSerializer):
-    entity_type_name = TextField(source="entity_type.name", read_only=True)
+# The fields every span-like row (a gold span, a suggestion, an annotator's tag) answers with, in this order.
+SPAN_FIELDS = ["id", "entity_type", "entity_type_name", "start", "end", "text"]
+
+
+class CoveredTextMixin(serializers.Serializer):
+    # text: what a span-like row (start, end) covers of its document's text. (A comment, not a docstring: the API
+    # schema would show a docstring as the description of every serializer built on this one.)
+
     text = serializers.SerializerMethodField(help_text="The covered text.")
 
-    class Meta:
-        model = Span
-        fields = ["id", "entity_type", "entity_type_name", "start", "end", "text", "created_by", "created_at"]
-        read_only_fields = fields
-
-    def get_text(self, span: Span) -> str:
+    def get_text(self, span: Any) -> str:
         text: str | None = self.context.get("text")  # passed in so that a document's spans read its text once
         if text is None:
             text = span.document.text
         return text[span.start : span.end]
+
+
+class SpanOutputSerializer(CoveredTextMixin, serializers.ModelSerializer):
+    entity_type_name = TextField(source="entity_type.name", read_only=True)
+
+    class Meta:
+        model = Span
+        fields = [*SPAN_FIELDS, "created_by", "created_at"]
+        read_only_fields = fields
 
 
 class SnappedMixin(serializers.Serializer):

@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
@@ -19,7 +18,6 @@ from django.urls import reverse
 from django.utils.html import escape
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import SafeString, mark_safe
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from labeling import imports, selectors, services
@@ -38,7 +36,7 @@ from labeling.forms import (
 from labeling.models import AnnotationAssignment, AnnotatorSpan, Document, Span
 from labeling.suggestions.selectors import suggestion_list
 from ner.formats import FORMATS
-from projects.access import project_for
+from projects.access import can, project_view
 from projects.models import Project
 from projects.roles import Permission
 from projects.selectors import entity_type_list, user_can
@@ -46,16 +44,14 @@ from projects.selectors import entity_type_list, user_can
 DOCUMENTS_PER_PAGE = 50
 
 
-@login_required
-@require_GET
-def document_list(request: HttpRequest, project_name: str) -> HttpResponse:
-    project = project_for(request, project_name, Permission.VIEW)
+@project_view(Permission.VIEW)
+def document_list(request: HttpRequest, project: Project) -> HttpResponse:
     filters = DocumentFilterForm(request.GET, entity_types=entity_type_list(project=project))
     documents = selectors.document_list(project=project, **filters.criteria())
     page = Paginator(documents, DOCUMENTS_PER_PAGE).get_page(request.GET.get("page"))
     rows = list(page.object_list)
     sides = selectors.documents_effective_split(project=project, documents=rows)
-    can_manage = user_can(user=request.user, project=project, permission=Permission.MANAGE_DOCUMENTS)
+    can_manage = can(request, project, Permission.MANAGE_DOCUMENTS)
     partial = bool(request.htmx and not request.htmx.boosted)
     context = {
         "project": project,
@@ -65,7 +61,7 @@ def document_list(request: HttpRequest, project_name: str) -> HttpResponse:
         "uncertainty_model": selectors.project_uncertainty_model(project=project),
         "filtered": any(value for value in filters.criteria().values()),
         "can_manage": can_manage,
-        "can_annotate": user_can(user=request.user, project=project, permission=Permission.ANNOTATE),
+        "can_annotate": can(request, project, Permission.ANNOTATE),
         "upload_form": DocumentUploadForm(),
         "members": selectors.project_member_users(project=project) if can_manage and not partial else [],
         # The statistics do not change with the filters: only the full page computes them.
@@ -77,11 +73,9 @@ def document_list(request: HttpRequest, project_name: str) -> HttpResponse:
     return render(request, template, context)
 
 
-@login_required
-@require_POST
-def document_bulk_assign(request: HttpRequest, project_name: str) -> HttpResponse:
+@project_view(Permission.MANAGE_DOCUMENTS, methods=["POST"])
+def document_bulk_assign(request: HttpRequest, project: Project) -> HttpResponse:
     """Assign the documents ticked in the list to one member (or to nobody)."""
-    project = project_for(request, project_name, Permission.MANAGE_DOCUMENTS)
     form = DocumentBulkAssignForm(request.POST, members=selectors.project_member_users(project=project))
     if not form.is_valid():
         _report(request, messages.ERROR, [error for errors in form.errors.values() for error in errors])
@@ -97,11 +91,9 @@ def document_bulk_assign(request: HttpRequest, project_name: str) -> HttpRespons
     return redirect("labeling:document_list", project.name)
 
 
-@login_required
-@require_GET
-def label_stats(request: HttpRequest, project_name: str) -> HttpResponse:
+@project_view(Permission.VIEW)
+def label_stats(request: HttpRequest, project: Project) -> HttpResponse:
     """Per entity type, spans and documents in train and test; htmx (the project page) gets just the table."""
-    project = project_for(request, project_name, Permission.VIEW)
     context = {"project": project, "stats": selectors.label_stats(project=project)}
     template = "labeling/label_stats.html"
     if request.htmx and not request.htmx.boosted:
@@ -122,10 +114,8 @@ def _to_document_list(request: HttpRequest, project: Project) -> HttpResponse:
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
 
-@login_required
-@require_POST
-def document_upload(request: HttpRequest, project_name: str) -> HttpResponse:
-    project = project_for(request, project_name, Permission.MANAGE_DOCUMENTS)
+@project_view(Permission.MANAGE_DOCUMENTS, methods=["POST"])
+def document_upload(request: HttpRequest, project: Project) -> HttpResponse:
     form = DocumentUploadForm(request.POST, request.FILES)
     if not form.is_valid():
         _report(request, messages.ERROR, [error for errors in form.errors.values() for error in errors])
@@ -151,11 +141,9 @@ def document_upload(request: HttpRequest, project_name: str) -> HttpResponse:
     return _to_document_list(request, project)
 
 
-@login_required
-@require_POST
-def document_bulk_delete(request: HttpRequest, project_name: str) -> HttpResponse:
+@project_view(Permission.MANAGE_DOCUMENTS, methods=["POST"])
+def document_bulk_delete(request: HttpRequest, project: Project) -> HttpResponse:
     """First POST (the list's checkboxes) shows what will go; the second, with ``confirm``, deletes it."""
-    project = project_for(request, project_name, Permission.MANAGE_DOCUMENTS)
     form = DocumentBulkDeleteForm(request.POST)
     if not form.is_valid():
         _report(request, messages.ERROR, [error for errors in form.errors.values() for error in errors])
@@ -180,10 +168,8 @@ def _text_html(text: str) -> SafeString:
     return mark_safe(escape(text).replace("\r", "&#13;"))  # escaped first, on this line
 
 
-@login_required
-@require_GET
-def document_detail(request: HttpRequest, project_name: str, document_id: int) -> HttpResponse:
-    project = project_for(request, project_name, Permission.VIEW)
+@project_view(Permission.VIEW)
+def document_detail(request: HttpRequest, project: Project, document_id: int) -> HttpResponse:
     document = selectors.document_get(project=project, document_id=document_id)
     spans = list(selectors.document_span_list(document=document))
     context = {
@@ -196,17 +182,15 @@ def document_detail(request: HttpRequest, project_name: str, document_id: int) -
             for segment in selectors.document_segments(text=document.text, spans=spans)
         ],
         "entity_types": entity_type_list(project=project),
-        "can_manage": user_can(user=request.user, project=project, permission=Permission.MANAGE_DOCUMENTS),
+        "can_manage": can(request, project, Permission.MANAGE_DOCUMENTS),
         "update_form": DocumentUpdateForm.for_document(document),
         "languages": COMMON_LANGUAGES,
     }
     return render(request, "labeling/document_detail.html", context)
 
 
-@login_required
-@require_POST
-def document_update(request: HttpRequest, project_name: str, document_id: int) -> HttpResponse:
-    project = project_for(request, project_name, Permission.MANAGE_DOCUMENTS)
+@project_view(Permission.MANAGE_DOCUMENTS, methods=["POST"])
+def document_update(request: HttpRequest, project: Project, document_id: int) -> HttpResponse:
     document = selectors.document_get(project=project, document_id=document_id)
     form = DocumentUpdateForm(request.POST)
     if form.is_valid():
@@ -221,10 +205,8 @@ def document_update(request: HttpRequest, project_name: str, document_id: int) -
     return redirect("labeling:document_detail", project.name, document.pk)
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def document_delete(request: HttpRequest, project_name: str, document_id: int) -> HttpResponse:
-    project = project_for(request, project_name, Permission.MANAGE_DOCUMENTS)
+@project_view(Permission.MANAGE_DOCUMENTS, methods=["GET", "POST"])
+def document_delete(request: HttpRequest, project: Project, document_id: int) -> HttpResponse:
     document = selectors.document_get(project=project, document_id=document_id)
     if request.method == "POST":
         name = document.name
@@ -289,14 +271,12 @@ def _annotate_config(
     }
 
 
-@login_required
-@require_GET
-def document_annotate(request: HttpRequest, project_name: str, document_id: int) -> HttpResponse:
+@project_view(Permission.VIEW)
+def document_annotate(request: HttpRequest, project: Project, document_id: int) -> HttpResponse:
     """The tagging page. Members who may annotate tag here; everyone else sees the same page read-only.
 
     An annotator with an agreement assignment on the document tags their own copy (see labeling.agreement).
     """
-    project = project_for(request, project_name, Permission.VIEW)
     document = selectors.document_get(project=project, document_id=document_id)
     layer = annotation_layer_for(document=document, user=request.user)
     spans: list[Span | AnnotatorSpan] = list(
@@ -304,7 +284,7 @@ def document_annotate(request: HttpRequest, project_name: str, document_id: int)
     )
     entity_types = list(entity_type_list(project=project))
     previous_id, next_id = selectors.document_neighbours(project=project, document=document)
-    can_manage = user_can(user=request.user, project=project, permission=Permission.MANAGE_DOCUMENTS)
+    can_manage = can(request, project, Permission.MANAGE_DOCUMENTS)
     config = _annotate_config(
         project=project, document=document, spans=spans, entity_types=entity_types, user=request.user, layer=layer
     )
@@ -335,14 +315,12 @@ def document_annotate(request: HttpRequest, project_name: str, document_id: int)
     return render(request, "labeling/document_annotate.html", context)
 
 
-@login_required
-@require_GET
-def document_next(request: HttpRequest, project_name: str) -> HttpResponse:
+@project_view(Permission.VIEW)
+def document_next(request: HttpRequest, project: Project) -> HttpResponse:
     """Open the next document to tag (``?after=<id>``: the one just finished), or say that none is left.
 
     ``?order=sequence|uncertainty`` picks the order (in order, or most uncertain first) and remembers it in the
     session for the next documents; without it, the remembered order applies."""
-    project = project_for(request, project_name, Permission.VIEW)
     after = request.GET.get("after", "")
     after_id = int(after) if after.isdigit() else None
     # The session key is also read by templates/labeling/document_list.html (the order control).
@@ -365,11 +343,9 @@ def document_next(request: HttpRequest, project_name: str) -> HttpResponse:
 # --- import and export --------------------------------------------------------------------------------------------
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def document_import(request: HttpRequest, project_name: str) -> HttpResponse:
+@project_view(Permission.MANAGE_DOCUMENTS, methods=["GET", "POST"])
+def document_import(request: HttpRequest, project: Project) -> HttpResponse:
     """Choose a format and a file; small files are imported at once, large ones run in the background."""
-    project = project_for(request, project_name, Permission.MANAGE_DOCUMENTS)
     form = DocumentImportForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         upload, texts = form.cleaned_data["file"], form.cleaned_data["texts"]
@@ -393,11 +369,9 @@ def document_import(request: HttpRequest, project_name: str) -> HttpResponse:
     return render(request, "labeling/document_import.html", context, status=400 if form.errors else 200)
 
 
-@login_required
-@require_GET
-def import_job_detail(request: HttpRequest, project_name: str, import_job_id: int) -> HttpResponse:
+@project_view(Permission.MANAGE_DOCUMENTS)
+def import_job_detail(request: HttpRequest, project: Project, import_job_id: int) -> HttpResponse:
     """An import's progress (htmx polls the ``job`` partial until it is finished), then its report."""
-    project = project_for(request, project_name, Permission.MANAGE_DOCUMENTS)
     job = selectors.import_job_get(project=project, job_id=import_job_id)
     context = {"project": project, "job": job, "report": imports.import_job_report(job=job)}
     template = "labeling/import_job_detail.html"
@@ -406,11 +380,9 @@ def import_job_detail(request: HttpRequest, project_name: str, import_job_id: in
     return render(request, template, context)
 
 
-@login_required
-@require_POST
-def import_job_retry(request: HttpRequest, project_name: str, import_job_id: int) -> HttpResponse:
+@project_view(Permission.MANAGE_DOCUMENTS, methods=["POST"])
+def import_job_retry(request: HttpRequest, project: Project, import_job_id: int) -> HttpResponse:
     """Run a failed import again from its stored file, creating the missing entity types when ticked."""
-    project = project_for(request, project_name, Permission.MANAGE_DOCUMENTS)
     job = selectors.import_job_get(project=project, job_id=import_job_id)
     try:
         imports.import_job_retry(job=job, create_missing_types=bool(request.POST.get("create_missing_types")))
@@ -419,11 +391,9 @@ def import_job_retry(request: HttpRequest, project_name: str, import_job_id: int
     return redirect("labeling:import_job_detail", project.name, job.pk)
 
 
-@login_required
-@require_GET
-def document_export(request: HttpRequest, project_name: str) -> HttpResponse:
+@project_view(Permission.MANAGE_DOCUMENTS)
+def document_export(request: HttpRequest, project: Project) -> HttpResponse:
     """Pick a format and, optionally, the document list's filters; ``?format=`` downloads the file."""
-    project = project_for(request, project_name, Permission.MANAGE_DOCUMENTS)
     filters = DocumentFilterForm(request.GET, entity_types=entity_type_list(project=project))
     criteria = filters.criteria()
     form = DocumentExportForm(request.GET if "format" in request.GET else None)

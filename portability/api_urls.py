@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 
 from portability import api
+from projects.routes import PROJECT
 
 app_name = "portability_api"
-project = "projects/<str:project_name>"
+project = [
+    path("clone/", api.ProjectCloneApi.as_view(), name="project_clone"),
+    path("archive/", api.ProjectArchiveApi.as_view(), name="project_archive"),
+    path("data/", api.ProjectDataApi.as_view(), name="project_data"),
+]
 urlpatterns = [
-    path(f"{project}/clone/", api.ProjectCloneApi.as_view(), name="project_clone"),
-    path(f"{project}/archive/", api.ProjectArchiveApi.as_view(), name="project_archive"),
-    path(f"{project}/data/", api.ProjectDataApi.as_view(), name="project_data"),
+    path(PROJECT, include(project)),
     path("project-archives/", api.ArchiveImportApi.as_view(), name="archive_import"),
     path("containers/<str:container>/<str:file_name>", api.ContainerFileApi.as_view(), name="container_file"),
 ]

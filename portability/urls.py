@@ -7,18 +7,18 @@ from django.urls import path
 
 from portability import azure_authoring as azure
 from portability import views
+from projects.routes import PROJECT
 
 app_name = "portability"
 
-project = "projects/<str:project_name>"
 authoring = "language/authoring/analyze-text/projects"
 one = f"{authoring}/<str:projectName>"
 model = f"{one}/models/<str:trainedModelLabel>"
 urlpatterns = [
     path("import-project-archive/", views.project_archive_import, name="project_archive_import"),
-    path(f"{project}/clone/", views.project_clone, name="project_clone"),
-    path(f"{project}/archive/", views.project_archive_download, name="project_archive"),
-    path(f"{project}/data/", views.project_data, name="project_data"),
+    path(f"{PROJECT}clone/", views.project_clone, name="project_clone"),
+    path(f"{PROJECT}archive/", views.project_archive_download, name="project_archive"),
+    path(f"{PROJECT}data/", views.project_data, name="project_data"),
     # Azure AI Language's authoring API (what Azure's authoring clients and REST scripts call). Path parameters
     # carry Azure's own names ({projectName}, {trainedModelLabel}, {deploymentName}, {jobId}); the views get
     # nerlab's names (see azure_authoring._AuthoringView.dispatch). The global routes come first: "global" is

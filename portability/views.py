@@ -10,25 +10,23 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import FileResponse, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods
 
 from ner.formats import FORMATS
 from portability import selectors, services
 from portability.archive import archive_file_name
 from portability.forms import ArchiveImportForm, ProjectCloneForm
-from projects.access import project_for
+from projects.access import can, project_view
+from projects.models import Project
 from projects.roles import Permission
-from projects.selectors import user_can
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def project_clone(request: HttpRequest, project_name: str) -> HttpResponse:
-    # A clone is a copy of everything that its maker owns, so it needs what exporting needs.
-    source = project_for(request, project_name, Permission.MANAGE_DOCUMENTS)
+# A clone is a copy of everything that its maker owns, so it needs what exporting needs.
+@project_view(Permission.MANAGE_DOCUMENTS, methods=["GET", "POST"])
+def project_clone(request: HttpRequest, source: Project) -> HttpResponse:
     form = ProjectCloneForm(request.POST or None, initial={"name": f"{source.name}-copy"[:50]})
     if request.method == "POST" and form.is_valid():
         try:
@@ -46,11 +44,9 @@ def project_clone(request: HttpRequest, project_name: str) -> HttpResponse:
     return render(request, "portability/project_clone.html", {"project": source, "form": form})
 
 
-@login_required
-@require_GET
-def project_archive_download(request: HttpRequest, project_name: str) -> FileResponse:
+@project_view(Permission.MANAGE_DOCUMENTS)
+def project_archive_download(request: HttpRequest, project: Project) -> FileResponse:
     """The whole project as one zip (``?models=0`` leaves the models out, ``?members=1`` lists the members)."""
-    project = project_for(request, project_name, Permission.MANAGE_DOCUMENTS)
     # A temporary file, not memory: models make archives large. It is deleted when the response is closed.
     output = tempfile.TemporaryFile()  # noqa: SIM115  (FileResponse closes it, which deletes it)
     services.project_archive_write(
@@ -93,15 +89,13 @@ def project_archive_import(request: HttpRequest) -> HttpResponse:
     return render(request, "portability/project_archive_import.html", {"form": form})
 
 
-@login_required
-@require_GET
-def project_data(request: HttpRequest, project_name: str) -> HttpResponse:
-    project = project_for(request, project_name, Permission.VIEW)
+@project_view(Permission.VIEW)
+def project_data(request: HttpRequest, project: Project) -> HttpResponse:
     context = {
         "project": project,
         "inventory": selectors.project_data_inventory(project=project, user=request.user),
         "formats": FORMATS,
-        "can_delete": user_can(user=request.user, project=project, permission=Permission.DELETE_PROJECT),
-        "can_export": user_can(user=request.user, project=project, permission=Permission.MANAGE_DOCUMENTS),
+        "can_delete": can(request, project, Permission.DELETE_PROJECT),
+        "can_export": can(request, project, Permission.MANAGE_DOCUMENTS),
     }
     return render(request, "portability/project_data.html", context)

@@ -4,12 +4,14 @@ Every project-scoped view starts from ``projects.access.project_for``: a non-mem
 whose role lacks the permission gets 403, and a project API key reaches only its own project's prediction API.
 
 Other apps build on the shared pieces here: ``ProjectScopedAPIView`` (``self.get_project(Permission.X)``),
-``UserCredentials`` and ``paginated_response``. Errors are answered in one place for every view:
-``projects.api_errors``.
+``ApiOperations`` (an API module's documented operations), ``UserCredentials`` and ``paginated_response``.
+Errors are answered in one place for every view: ``projects.api_errors``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -18,8 +20,9 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanen
 from django.urls import NoReverseMatch, Resolver404, resolve, reverse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, permissions, status
+from rest_framework.fields import empty
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
@@ -52,6 +55,43 @@ from projects.serializers import (
 PROJECT_NAME_PARAMETER = OpenApiParameter(
     "project_name", OpenApiTypes.STR, OpenApiParameter.PATH, description="The project's name."
 )
+
+
+@dataclass(frozen=True)
+class ApiOperations:
+    """How one API module documents its operations: under one tag, each with its success answer and the errors any
+    of them can give (worded by the module for its resources). ``operation(...)`` is the ``extend_schema`` of one."""
+
+    tags: list[str]
+    not_found: OpenApiResponse
+    forbidden: OpenApiResponse
+    invalid: OpenApiResponse
+
+    def __call__(
+        self,
+        operation_id: str,
+        summary: str,
+        ok: Any,
+        *,
+        status: int = 200,
+        request: Any = empty,
+        refusable: bool | None = None,
+        description: str | None = None,
+    ) -> Callable[[Any], Any]:
+        """``ok`` answers with ``status``; a 400 is documented when the operation takes a body (or ``refusable``)."""
+        refusable = refusable if refusable is not None else request not in (empty, None)
+        return extend_schema(
+            operation_id=operation_id,
+            tags=self.tags,
+            summary=summary,
+            description=description,
+            request=request,
+            responses=self.responses({status: ok}, refusable=refusable),
+        )
+
+    def responses(self, answers: dict[Any, Any], *, refusable: bool = False) -> dict[Any, Any]:
+        """``answers`` (status -> what the operation answers), then the errors: 400 if ``refusable``, 403, 404."""
+        return {**answers, **({400: self.invalid} if refusable else {}), 403: self.forbidden, 404: self.not_found}
 
 
 def request_api_key(request: Request) -> ApiKey | None:

@@ -3,6 +3,8 @@ ValidationErrors ``add_service_error`` turns into form errors on the right field
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from django import forms
@@ -48,6 +50,24 @@ def _friendly_constraint_messages() -> dict[str, tuple[str, str]]:
 
 
 _CONSTRAINT_MESSAGES = _friendly_constraint_messages()
+
+
+def add_validation_error(form: forms.BaseForm, error: ValidationError) -> None:
+    """Attach a service's ValidationError to ``form`` as it is: each field's messages to that field when the form
+    has it, the rest to the form (``add_service_error`` below also rewords the database's constraint messages)."""
+    fields = error.message_dict.items() if hasattr(error, "error_dict") else [(None, error.messages)]
+    for field, messages in fields:
+        form.add_error(field if field in form.fields else None, messages)
+
+
+@contextmanager
+def service_errors(form: forms.BaseForm) -> Iterator[None]:
+    """Around a page's service call: a ValidationError it raises goes onto ``form`` (``add_service_error``), so
+    that after the block ``form.errors`` says whether the call was refused."""
+    try:
+        yield
+    except ValidationError as error:
+        add_service_error(form, error)
 
 
 def add_service_error(form: forms.BaseForm, error: ValidationError) -> None:

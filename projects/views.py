@@ -1,6 +1,6 @@
 """HTML pages for accounts, projects, members, invitations, entity types and API keys.
 
-Every project page fetches its project through ``projects.access.project_for`` (404 for non-members, 403 for a role
+Every project page receives its project from ``projects.access.project_view`` (404 for non-members, 403 for a role
 without the permission) and every write goes through one service in ``projects.services``.
 """
 
@@ -18,11 +18,11 @@ from django.db.models import Count, F
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from ner import limits
 from projects import selectors, services
-from projects.access import project_for
+from projects.access import can, project_view
 from projects.forms import (
     COMMON_LANGUAGES,
     ApiKeyForm,
@@ -33,17 +33,13 @@ from projects.forms import (
     ProjectCreateForm,
     ProjectEditForm,
     SignUpForm,
-    add_service_error,
+    service_errors,
 )
 from projects.models import ApiKey, EntityType, Invitation, Membership, Project
 from projects.roles import ROLE_PERMISSIONS, Permission, Role
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
-
-
-def _can(request: HttpRequest, project: Project, permission: Permission) -> bool:
-    return selectors.user_can(user=request.user, project=project, permission=permission)
 
 
 # --- Small reads used only by these pages. They belong in projects/selectors.py (not this module's to edit). ---
@@ -68,7 +64,7 @@ def project_create(request: HttpRequest) -> HttpResponse:
     form = ProjectCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        try:
+        with service_errors(form):
             project = services.project_create(
                 user=request.user,
                 name=data["name"],
@@ -76,18 +72,14 @@ def project_create(request: HttpRequest) -> HttpResponse:
                 description=data["description"],
                 multilingual=data["multilingual"],
             )
-        except ValidationError as error:
-            add_service_error(form, error)
-        else:
+        if not form.errors:
             messages.success(request, f"Project {project.name} created. Add entity types, then upload documents.")
             return redirect("projects:project_detail", project_name=project.name)
     return render(request, "projects/project_form.html", {"form": form, "languages": COMMON_LANGUAGES})
 
 
-@login_required
-@require_GET
-def project_detail(request: HttpRequest, project_name: str) -> HttpResponse:
-    project = project_for(request, project_name, Permission.VIEW)
+@project_view(Permission.VIEW)
+def project_detail(request: HttpRequest, project: Project) -> HttpResponse:
     stats = selectors.project_stats(project=project)
     recommended = limits.RECOMMENDED_INSTANCES_PER_TYPE
     per_type = [
@@ -106,44 +98,38 @@ def project_detail(request: HttpRequest, project_name: str) -> HttpResponse:
         "recommended": recommended,
         "few_warning": limits.FEW_INSTANCES_WARNING,
         "training_documents_min": limits.TRAINING_DOCUMENTS_MIN,
-        "can_edit": _can(request, project, Permission.EDIT_PROJECT),
-        "can_delete": _can(request, project, Permission.DELETE_PROJECT),
-        "can_manage_schema": _can(request, project, Permission.MANAGE_SCHEMA),
+        "can_edit": can(request, project, Permission.EDIT_PROJECT),
+        "can_delete": can(request, project, Permission.DELETE_PROJECT),
+        "can_manage_schema": can(request, project, Permission.MANAGE_SCHEMA),
     }
     return render(request, "projects/project_detail.html", context)
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def project_edit(request: HttpRequest, project_name: str) -> HttpResponse:
-    project = project_for(request, project_name, Permission.EDIT_PROJECT)
+@project_view(Permission.EDIT_PROJECT, methods=["GET", "POST"])
+def project_edit(request: HttpRequest, project: Project) -> HttpResponse:
     form = ProjectEditForm(request.POST or None, instance=project)
     if request.method == "POST" and form.is_valid():
-        try:
+        with service_errors(form):
             services.project_update(project=project, **form.cleaned_data)
-        except ValidationError as error:
-            add_service_error(form, error)
-        else:
+        if not form.errors:
             messages.success(request, "Project settings saved.")
             return redirect("projects:project_edit", project_name=project.name)
     context = {
         "project": project,
         "form": form,
         "languages": COMMON_LANGUAGES,
-        "can_delete": _can(request, project, Permission.DELETE_PROJECT),
+        "can_delete": can(request, project, Permission.DELETE_PROJECT),
     }
     return render(request, "projects/project_form.html", context)
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def project_delete(request: HttpRequest, project_name: str) -> HttpResponse:
-    project = project_for(request, project_name, Permission.DELETE_PROJECT)
+@project_view(Permission.DELETE_PROJECT, methods=["GET", "POST"])
+def project_delete(request: HttpRequest, project: Project) -> HttpResponse:
     if request.method == "POST":
         # Typing the name is the confirmation: a stray click cannot delete a project.
         if request.POST.get("confirm_name", "") == project.name:
             services.project_delete(project=project)
-            messages.success(request, f"Project {project_name} and everything in it were deleted.")
+            messages.success(request, f"Project {project.name} and everything in it were deleted.")
             return redirect("projects:project_list")
         messages.error(request, "Type the project's name exactly to confirm the deletion.")
     context = {"project": project, "summary": selectors.project_delete_summary(project=project)}
@@ -154,7 +140,7 @@ def project_delete(request: HttpRequest, project_name: str) -> HttpResponse:
 
 
 def _member_list_context(request: HttpRequest, project: Project, **extra: Any) -> dict[str, Any]:
-    can_manage = _can(request, project, Permission.MANAGE_MEMBERS)
+    can_manage = can(request, project, Permission.MANAGE_MEMBERS)
     context: dict[str, Any] = {
         "project": project,
         "members": selectors.member_list(project=project),
@@ -178,17 +164,13 @@ def _membership(project: Project, membership_id: int) -> Membership:
     return membership
 
 
-@login_required
-@require_GET
-def member_list(request: HttpRequest, project_name: str) -> HttpResponse:
-    project = project_for(request, project_name, Permission.VIEW)
+@project_view(Permission.VIEW)
+def member_list(request: HttpRequest, project: Project) -> HttpResponse:
     return render(request, "projects/member_list.html", _member_list_context(request, project))
 
 
-@login_required
-@require_POST
-def member_update(request: HttpRequest, project_name: str, membership_id: int) -> HttpResponse:
-    project = project_for(request, project_name, Permission.MANAGE_MEMBERS)
+@project_view(Permission.MANAGE_MEMBERS, methods=["POST"])
+def member_update(request: HttpRequest, project: Project, membership_id: int) -> HttpResponse:
     membership = _membership(project, membership_id)
     form = MemberRoleForm(request.POST)
     if not form.is_valid():
@@ -203,10 +185,8 @@ def member_update(request: HttpRequest, project_name: str, membership_id: int) -
     return redirect("projects:member_list", project_name=project.name)
 
 
-@login_required
-@require_POST
-def member_remove(request: HttpRequest, project_name: str, membership_id: int) -> HttpResponse:
-    project = project_for(request, project_name, Permission.MANAGE_MEMBERS)
+@project_view(Permission.MANAGE_MEMBERS, methods=["POST"])
+def member_remove(request: HttpRequest, project: Project, membership_id: int) -> HttpResponse:
     membership = _membership(project, membership_id)
     try:
         services.membership_remove(membership=membership)
@@ -219,10 +199,8 @@ def member_remove(request: HttpRequest, project_name: str, membership_id: int) -
     return redirect("projects:member_list", project_name=project.name)
 
 
-@login_required
-@require_POST
-def invitation_create(request: HttpRequest, project_name: str) -> HttpResponse:
-    project = project_for(request, project_name, Permission.MANAGE_MEMBERS)
+@project_view(Permission.MANAGE_MEMBERS, methods=["POST"])
+def invitation_create(request: HttpRequest, project: Project) -> HttpResponse:
     form = InvitationForm(request.POST)
     if form.is_valid():
         invitation, token = services.invitation_create(
@@ -238,10 +216,8 @@ def invitation_create(request: HttpRequest, project_name: str) -> HttpResponse:
     return render(request, "projects/member_list.html", context)
 
 
-@login_required
-@require_POST
-def invitation_revoke(request: HttpRequest, project_name: str, invitation_id: int) -> HttpResponse:
-    project = project_for(request, project_name, Permission.MANAGE_MEMBERS)
+@project_view(Permission.MANAGE_MEMBERS, methods=["POST"])
+def invitation_revoke(request: HttpRequest, project: Project, invitation_id: int) -> HttpResponse:
     invitation = project.invitations.filter(pk=invitation_id).first()
     if invitation is None:
         raise Http404("No such invitation in this project.")
@@ -301,7 +277,7 @@ def entity_type_list_context(request: HttpRequest, project: Project, **extra: An
     context: dict[str, Any] = {
         "project": project,
         "entity_types": entity_types,
-        "can_manage": _can(request, project, Permission.MANAGE_SCHEMA),
+        "can_manage": can(request, project, Permission.MANAGE_SCHEMA),
         # A colour input always sends a colour (black when it has none): it starts at the palette's next one.
         "form": EntityTypeForm(initial={"color": selectors.entity_type_next_color(project=project)}),
         "merge_form": EntityTypeMergeForm(entity_types=selectors.entity_type_list(project=project)),
@@ -319,40 +295,31 @@ def entity_type_with_count(project: Project, entity_type_id: int) -> EntityType:
     return entity_type
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def entity_type_list(request: HttpRequest, project_name: str) -> HttpResponse:
+@project_view({"GET": Permission.VIEW, "POST": Permission.MANAGE_SCHEMA})
+def entity_type_list(request: HttpRequest, project: Project) -> HttpResponse:
     """The list; a POST adds a type (MANAGE_SCHEMA)."""
     if request.method == "GET":
-        project = project_for(request, project_name, Permission.VIEW)
         return render(request, "projects/entity_type_list.html", entity_type_list_context(request, project))
-    project = project_for(request, project_name, Permission.MANAGE_SCHEMA)
     form = EntityTypeForm(request.POST)
     if form.is_valid():
-        try:
+        with service_errors(form):
             entity_type = services.entity_type_create(project=project, **form.cleaned_data)
-        except ValidationError as error:
-            add_service_error(form, error)
-        else:
+        if not form.errors:
             messages.success(request, f"Entity type {entity_type.name} added.")
             return redirect("projects:entity_type_list", project_name=project.name)
     return render(request, "projects/entity_type_list.html", entity_type_list_context(request, project, form=form))
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def entity_type_update(request: HttpRequest, project_name: str, entity_type_id: int) -> HttpResponse:
+@project_view(Permission.MANAGE_SCHEMA, methods=["GET", "POST"])
+def entity_type_update(request: HttpRequest, project: Project, entity_type_id: int) -> HttpResponse:
     """GET: the edit form (htmx: the table row in edit mode). POST: save; htmx gets the row back."""
-    project = project_for(request, project_name, Permission.MANAGE_SCHEMA)
     entity_type = entity_type_with_count(project, entity_type_id)
     initial = {field: getattr(entity_type, field) for field in ("name", "color", "hotkey", "description")}
     form = EntityTypeForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
-        try:
+        with service_errors(form):
             services.entity_type_update(entity_type=entity_type, **form.cleaned_data)
-        except ValidationError as error:
-            add_service_error(form, error)
-        else:
+        if not form.errors:
             if request.htmx:
                 context = {"project": project, "entity_type": entity_type_with_count(project, entity_type_id)}
                 return render(request, "projects/entity_type_list.html#row", {**context, "can_manage": True})
@@ -366,15 +333,13 @@ def entity_type_update(request: HttpRequest, project_name: str, entity_type_id: 
     return render(request, "projects/entity_type_update.html", context)
 
 
-@login_required
-@require_GET
-def entity_type_row(request: HttpRequest, project_name: str, entity_type_id: int) -> HttpResponse:
+@project_view(Permission.VIEW)
+def entity_type_row(request: HttpRequest, project: Project, entity_type_id: int) -> HttpResponse:
     """The read-only row, for the Cancel button of the inline editor."""
-    project = project_for(request, project_name, Permission.VIEW)
     context = {
         "project": project,
         "entity_type": entity_type_with_count(project, entity_type_id),
-        "can_manage": _can(request, project, Permission.MANAGE_SCHEMA),
+        "can_manage": can(request, project, Permission.MANAGE_SCHEMA),
     }
     if request.htmx:
         return render(request, "projects/entity_type_list.html#row", context)
@@ -392,13 +357,11 @@ def api_key_list(request: HttpRequest) -> HttpResponse:
     form = ApiKeyForm(request.POST or None, projects=projects)
     created: tuple[ApiKey, str] | None = None
     if request.method == "POST" and form.is_valid():
-        try:
+        with service_errors(form):
             created = services.api_key_create(
                 user=request.user, name=form.cleaned_data["name"], project=form.cleaned_data["project"]
             )
-        except ValidationError as error:
-            add_service_error(form, error)
-        else:
+        if not form.errors:
             form = ApiKeyForm(projects=projects)
     context = {
         "form": form,

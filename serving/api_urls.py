@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from django.urls import path
 
+from projects.routes import PROJECT
 from serving import api
 
 app_name = "serving_api"
-deployments = "projects/<str:project_name>/deployments"
+deployments = f"{PROJECT}deployments"
 urlpatterns = [
     path(f"{deployments}/", api.DeploymentListApi.as_view(), name="deployment_list"),
     # Before the detail route: "swap" is reserved and cannot be a deployment's name.

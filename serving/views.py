@@ -1,6 +1,6 @@
 """HTML pages: the deployments list, a deployment's page, deploy/redeploy, swap, delete, and "Try it".
 
-Each page fetches its project through ``projects.access.project_for`` (404 for non-members, 403 for a role without the
+Each page receives its project from ``projects.access.project_view`` (404 for non-members, 403 for a role without the
 permission); writes go through one service each.
 """
 
@@ -10,16 +10,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
 
 from ner import limits
-from projects import selectors as project_selectors
-from projects.access import project_for
-from projects.forms import add_service_error
+from projects.access import can, project_view
+from projects.forms import service_errors
 from projects.models import Project
 from projects.roles import Permission
 from serving import selectors, services
@@ -30,19 +27,13 @@ if TYPE_CHECKING:
     from django.http import HttpRequest
 
 
-def _can(request: HttpRequest, project: Project, permission: Permission) -> bool:
-    return project_selectors.user_can(user=request.user, project=project, permission=permission)
-
-
-@login_required
-@require_GET
-def deployment_list(request: HttpRequest, project_name: str) -> HttpResponse:
-    project = project_for(request, project_name, Permission.VIEW)
+@project_view(Permission.VIEW)
+def deployment_list(request: HttpRequest, project: Project) -> HttpResponse:
     deployments = selectors.deployment_list(project=project)
     context = {
         "project": project,
         "deployments": deployments,
-        "can_deploy": _can(request, project, Permission.DEPLOY),
+        "can_deploy": can(request, project, Permission.DEPLOY),
         "has_models": selectors.deployable_model_list(project=project).exists(),
         "swap_form": SwapForm(deployments=deployments) if len(deployments) >= 2 else None,
         "deployments_max": limits.DEPLOYMENTS_MAX,
@@ -50,37 +41,31 @@ def deployment_list(request: HttpRequest, project_name: str) -> HttpResponse:
     return render(request, "serving/deployment_list.html", context)
 
 
-@login_required
-@require_GET
-def deployment_detail(request: HttpRequest, project_name: str, deployment_name: str) -> HttpResponse:
-    project = project_for(request, project_name, Permission.VIEW)
+@project_view(Permission.VIEW)
+def deployment_detail(request: HttpRequest, project: Project, deployment_name: str) -> HttpResponse:
     deployment = selectors.deployment_get(project=project, name=deployment_name)
     context = {
         "project": project,
         "deployment": deployment,
         "summary": selectors.evaluation_summary(model=deployment.model),
-        "can_deploy": _can(request, project, Permission.DEPLOY),
-        "can_predict": _can(request, project, Permission.PREDICT),
+        "can_deploy": can(request, project, Permission.DEPLOY),
+        "can_predict": can(request, project, Permission.PREDICT),
     }
     return render(request, "serving/deployment_detail.html", context)
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def deployment_deploy(request: HttpRequest, project_name: str) -> HttpResponse:
+@project_view(Permission.DEPLOY, methods=["GET", "POST"])
+def deployment_deploy(request: HttpRequest, project: Project) -> HttpResponse:
     """Deploy a model under a new name, or redeploy an existing name (``?name=`` preselects it)."""
-    project = project_for(request, project_name, Permission.DEPLOY)
     models = selectors.deployable_model_list(project=project)
     initial = {"name": request.GET.get("name", "production")}
     form = DeployForm(request.POST or None, models=models, initial=initial)
     if request.method == "POST" and form.is_valid():
-        try:
+        with service_errors(form):
             deployment, created = services.deployment_create_or_replace(
                 project=project, name=form.cleaned_data["name"], model=form.cleaned_data["model"], user=request.user
             )
-        except ValidationError as error:
-            add_service_error(form, error)
-        else:
+        if not form.errors:
             verb = "Deployed" if created else "Redeployed"
             messages.success(request, f"{verb} {deployment.model.name} as {deployment.name}.")
             return redirect("serving:deployment_detail", project_name=project.name, deployment_name=deployment.name)
@@ -93,10 +78,8 @@ def deployment_deploy(request: HttpRequest, project_name: str) -> HttpResponse:
     return render(request, "serving/deployment_form.html", context)
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def deployment_swap(request: HttpRequest, project_name: str) -> HttpResponse:
-    project = project_for(request, project_name, Permission.DEPLOY)
+@project_view(Permission.DEPLOY, methods=["GET", "POST"])
+def deployment_swap(request: HttpRequest, project: Project) -> HttpResponse:
     deployments = selectors.deployment_list(project=project)
     form = SwapForm(request.POST or request.GET or None, deployments=deployments)
     if request.method == "POST" and form.is_valid():
@@ -118,10 +101,8 @@ def deployment_swap(request: HttpRequest, project_name: str) -> HttpResponse:
     return render(request, "serving/deployment_swap.html", {"project": project, "form": form})
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def deployment_delete(request: HttpRequest, project_name: str, deployment_name: str) -> HttpResponse:
-    project = project_for(request, project_name, Permission.DEPLOY)
+@project_view(Permission.DEPLOY, methods=["GET", "POST"])
+def deployment_delete(request: HttpRequest, project: Project, deployment_name: str) -> HttpResponse:
     deployment = selectors.deployment_get(project=project, name=deployment_name)
     if request.method == "POST":
         services.deployment_delete(deployment=deployment)
@@ -155,11 +136,9 @@ def _segments(text: str, result: services.DocumentResult, colors: dict[str, str]
     return segments
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def try_it(request: HttpRequest, project_name: str) -> HttpResponse:
+@project_view(Permission.PREDICT, methods=["GET", "POST"])
+def try_it(request: HttpRequest, project: Project) -> HttpResponse:
     """Paste a text, pick a deployment, see its entities; htmx posts get the results partial only."""
-    project = project_for(request, project_name, Permission.PREDICT)
     deployments = selectors.deployment_list(project=project)
     form = TryItForm(
         request.POST or None,
@@ -191,11 +170,9 @@ def try_it(request: HttpRequest, project_name: str) -> HttpResponse:
     return render(request, template, context)
 
 
-@login_required
-@require_GET
-def project_next_steps_card(request: HttpRequest, project_name: str) -> HttpResponse:
+@project_view(Permission.VIEW)
+def project_next_steps_card(request: HttpRequest, project: Project) -> HttpResponse:
     """The dashboard's "what to do next" card (loaded into the dashboard by htmx; a page of its own without)."""
-    project = project_for(request, project_name, Permission.VIEW)
     context = {"project": project, "next": project_next_steps(project=project, user=request.user)}
     template = "serving/next_steps.html#card" if request.htmx else "serving/next_steps.html"
     return render(request, template, context)

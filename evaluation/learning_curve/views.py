@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
 
 from evaluation.learning_curve import selectors, services
 from ner.learning_curve import DEFAULT_PERCENTS, PERCENTS_MAX
-from projects.access import project_for
+from projects.access import can, project_view
+from projects.forms import add_validation_error
 from projects.models import Project
 from projects.roles import Permission
-from projects.selectors import user_can
 
 LIST_TEMPLATE = "evaluation/learning_curve_list.html"
 DETAIL_TEMPLATE = "evaluation/learning_curve_detail.html"
@@ -50,7 +48,7 @@ class LearningCurveForm(forms.Form):
 
 
 def _list_context(request: HttpRequest, project: Project, form: LearningCurveForm | None = None) -> dict:
-    can_train = user_can(user=request.user, project=project, permission=Permission.TRAIN)
+    can_train = can(request, project, Permission.TRAIN)
     latest = selectors.learning_curve_latest(project=project)
     return {
         "project": project,
@@ -61,43 +59,33 @@ def _list_context(request: HttpRequest, project: Project, form: LearningCurveFor
     }
 
 
-@login_required
-@require_GET
-def learning_curve_list(request: HttpRequest, project_name: str) -> HttpResponse:
-    project = project_for(request, project_name, Permission.VIEW)
+@project_view(Permission.VIEW)
+def learning_curve_list(request: HttpRequest, project: Project) -> HttpResponse:
     return render(request, LIST_TEMPLATE, _list_context(request, project))
 
 
-@login_required
-@require_POST
-def learning_curve_start(request: HttpRequest, project_name: str) -> HttpResponse:
-    project = project_for(request, project_name, Permission.TRAIN)
+@project_view(Permission.TRAIN, methods=["POST"])
+def learning_curve_start(request: HttpRequest, project: Project) -> HttpResponse:
     form = LearningCurveForm(request.POST)
     if form.is_valid():
         try:
             curve = services.learning_curve_start(project=project, user=request.user, **form.cleaned_data)
         except ValidationError as error:
-            if hasattr(error, "error_dict"):
-                for name, errors in error.message_dict.items():
-                    form.add_error(name if name in form.fields else None, errors)
-            else:
-                form.add_error(None, error.messages)
+            add_validation_error(form, error)
         else:
             messages.success(request, f"The learning curve is queued: {len(curve.percents)} models to train.")
             return redirect("curves:learning_curve_detail", project.name, curve.pk)
     return render(request, LIST_TEMPLATE, _list_context(request, project, form), status=400)
 
 
-@login_required
-@require_GET
-def learning_curve_detail(request: HttpRequest, project_name: str, curve_id: int) -> HttpResponse:
+@project_view(Permission.VIEW)
+def learning_curve_detail(request: HttpRequest, project: Project, curve_id: int) -> HttpResponse:
     """One curve; htmx polls get only its region (which stops polling once the curve has finished)."""
-    project = project_for(request, project_name, Permission.VIEW)
     curve = selectors.learning_curve_get(project=project, curve_id=curve_id)
     template = f"{DETAIL_TEMPLATE}#curve" if request.htmx and not request.htmx.boosted else DETAIL_TEMPLATE
     context = {
         "project": project,
         "view": selectors.learning_curve_view(curve=curve),
-        "can_train": user_can(user=request.user, project=project, permission=Permission.TRAIN),
+        "can_train": can(request, project, Permission.TRAIN),
     }
     return render(request, template, context)

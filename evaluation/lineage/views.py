@@ -3,30 +3,25 @@ document fed (the document page loads its ``models`` region with htmx, since lab
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
 
 from evaluation.lineage import selectors
 from labeling.selectors import document_get
-from projects.access import project_for
+from projects.access import project_view
+from projects.models import Project
 from projects.roles import Permission
 
 
-@login_required
-@require_GET
-def snapshot_detail(request: HttpRequest, project_name: str, snapshot_id: int) -> HttpResponse:
-    project = project_for(request, project_name, Permission.VIEW)
+@project_view(Permission.VIEW)
+def snapshot_detail(request: HttpRequest, project: Project, snapshot_id: int) -> HttpResponse:
     snapshot = selectors.snapshot_get(project=project, snapshot_id=snapshot_id)
     context = {"project": project, "snapshot": snapshot, "detail": selectors.snapshot_detail(snapshot=snapshot)}
     return render(request, "evaluation/lineage_snapshot_detail.html", context)
 
 
-@login_required
-@require_GET
-def document_models(request: HttpRequest, project_name: str, document_id: int) -> HttpResponse:
-    project = project_for(request, project_name, Permission.VIEW)
+@project_view(Permission.VIEW)
+def document_models(request: HttpRequest, project: Project, document_id: int) -> HttpResponse:
     document = document_get(project=project, document_id=document_id)
     context = {"project": project, "document": document, "uses": selectors.document_models(document=document)}
     template = "evaluation/lineage_document_models.html"

@@ -7,20 +7,18 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
 
 from evaluation import selectors as evaluation_selectors
 from evaluation.models import TrainedModel
 from evaluation.preannotation import selectors, services
 from ner import limits
-from projects.access import project_for
+from projects.access import can, project_view
+from projects.forms import add_validation_error
 from projects.models import Project
 from projects.roles import Permission
-from projects.selectors import user_can
 
 _ID_RANGE = re.compile(r"^(\d+)(?:-(\d+))?$")
 
@@ -92,17 +90,14 @@ def _list_context(request: HttpRequest, project: Project, models: list[TrainedMo
         "project": project,
         "form": form,
         "models": models,
-        "can_train": user_can(user=request.user, project=project, permission=Permission.TRAIN),
+        "can_train": can(request, project, Permission.TRAIN),
         "jobs": selectors.preannotation_job_list(project=project)[:50],
     }
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def preannotation_job_list(request: HttpRequest, project_name: str) -> HttpResponse:
+@project_view({"GET": Permission.VIEW, "POST": Permission.TRAIN})
+def preannotation_job_list(request: HttpRequest, project: Project) -> HttpResponse:
     """Past jobs for everyone who may see the project; the start form for those who may train."""
-    permission = Permission.TRAIN if request.method == "POST" else Permission.VIEW
-    project = project_for(request, project_name, permission)
     models = list(evaluation_selectors.trained_model_list(project=project))
     counts = selectors.preannotation_scope_counts(project=project)
     form = PreannotationForm(request.POST or None, models=models, counts=counts)
@@ -120,10 +115,7 @@ def preannotation_job_list(request: HttpRequest, project_name: str) -> HttpRespo
                 user=request.user,
             )
         except ValidationError as error:
-            for field, errors in (
-                error.message_dict.items() if hasattr(error, "error_dict") else [(None, error.messages)]
-            ):
-                form.add_error(field if field in form.fields else None, errors)
+            add_validation_error(form, error)
         else:
             messages.success(
                 request, f"Pre-annotation of {job.total} document{'s' if job.total != 1 else ''} is queued."
@@ -133,11 +125,9 @@ def preannotation_job_list(request: HttpRequest, project_name: str) -> HttpRespo
     return render(request, "evaluation/preannotation_list.html", context, status=400 if form.errors else 200)
 
 
-@login_required
-@require_GET
-def preannotation_job_detail(request: HttpRequest, project_name: str, preannotation_job_id: int) -> HttpResponse:
+@project_view(Permission.VIEW)
+def preannotation_job_detail(request: HttpRequest, project: Project, preannotation_job_id: int) -> HttpResponse:
     """One job: htmx polls its row while it runs; once finished, what it left to review and where to start."""
-    project = project_for(request, project_name, Permission.VIEW)
     job = selectors.preannotation_job_get(project=project, job_id=preannotation_job_id)
     finished = job.status not in job.ACTIVE
     context = {

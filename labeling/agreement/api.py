@@ -10,18 +10,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from labeling import selectors as labeling_selectors
 from labeling.agreement import selectors, services
-from labeling.api import entity_type_from_body
+from labeling.api import DocumentScoped, entity_type_from_body, span_created
 from labeling.models import AnnotationAssignment, AnnotatorSpan, Document
-from labeling.serializers import ErrorSerializer, SnappedMixin, SpanCreateInputSerializer, SpanUpdateInputSerializer
-from projects.api import ProjectScopedAPIView
+from labeling.serializers import (
+    SPAN_FIELDS,
+    CoveredTextMixin,
+    ErrorSerializer,
+    SnappedMixin,
+    SpanCreateInputSerializer,
+    SpanUpdateInputSerializer,
+)
+from projects.api import ApiOperations, ProjectScopedAPIView
 from projects.models import EntityType
 from projects.parsers import BoundedJSONParser
 from projects.roles import Permission
@@ -31,22 +37,19 @@ NOT_FOUND = OpenApiResponse(ErrorSerializer, description="No such project, docum
 FORBIDDEN = OpenApiResponse(ErrorSerializer, description="Your role does not allow this, or it is not your copy.")
 INVALID = OpenApiResponse(ErrorSerializer, description="The input breaks a rule; each message says which.")
 
+operation = ApiOperations(tags=TAGS, not_found=NOT_FOUND, forbidden=FORBIDDEN, invalid=INVALID)
 
-class AnnotatorSpanOutputSerializer(serializers.ModelSerializer):
+
+class AnnotatorSpanOutputSerializer(CoveredTextMixin, serializers.ModelSerializer):
     """The same fields as a gold span (``SpanOutputSerializer``); ``created_by`` is the copy's annotator."""
 
     entity_type_name = serializers.CharField(source="entity_type.name", read_only=True)
-    text = serializers.SerializerMethodField(help_text="The covered text.")
     created_by = serializers.IntegerField(source="assignment.annotator_id", read_only=True)
 
     class Meta:
         model = AnnotatorSpan
-        fields = ["id", "entity_type", "entity_type_name", "start", "end", "text", "created_by", "created_at"]
+        fields = [*SPAN_FIELDS, "created_by", "created_at"]
         read_only_fields = fields
-
-    def get_text(self, span: AnnotatorSpan) -> str:
-        text: str = self.context["text"]
-        return text[span.start : span.end]
 
 
 class AnnotatorSpanCreateOutputSerializer(SnappedMixin, AnnotatorSpanOutputSerializer):
@@ -65,12 +68,11 @@ class AssignmentOutputSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class _LayerApi(ProjectScopedAPIView):
+class _LayerApi(DocumentScoped, ProjectScopedAPIView):
     parser_classes = [BoundedJSONParser, FormParser, MultiPartParser]
 
     def layer(self, document_id: int, assignment_id: int) -> tuple[Document, AnnotationAssignment]:
-        project = self.get_project(Permission.ANNOTATE)
-        document = labeling_selectors.document_get(project=project, document_id=document_id)
+        _, document = self.get_document(Permission.ANNOTATE)
         return document, selectors.assignment_get(document=document, assignment_id=assignment_id)
 
     def entity_type(self, assignment: AnnotationAssignment, entity_type_id: int) -> EntityType:
@@ -81,14 +83,14 @@ class _LayerApi(ProjectScopedAPIView):
 
 
 class AnnotatorSpanListApi(_LayerApi):
-    @extend_schema(
-        operation_id="annotator_span_create",
-        tags=TAGS,
-        summary="Tag a region in your own copy of a document assigned for agreement",
+    @operation(
+        "annotator_span_create",
+        "Tag a region in your own copy of a document assigned for agreement",
+        AnnotatorSpanCreateOutputSerializer,
+        status=201,
+        request=SpanCreateInputSerializer,
         description="The same body, rules and response as creating a span; the tag stays in your copy until "
         "the document is adjudicated.",
-        request=SpanCreateInputSerializer,
-        responses={201: AnnotatorSpanCreateOutputSerializer, 400: INVALID, 403: FORBIDDEN, 404: NOT_FOUND},
     )
     def post(self, request: Request, project_name: str, document_id: int, assignment_id: int) -> Response:
         document, assignment = self.layer(document_id, assignment_id)
@@ -102,9 +104,7 @@ class AnnotatorSpanListApi(_LayerApi):
             end=data.validated_data["end"],
             user=request.user,
         )
-        requested = (data.validated_data["start"], data.validated_data["end"])
-        output = AnnotatorSpanCreateOutputSerializer(span, context={"text": document.text, "requested": requested})
-        return Response(output.data, status=status.HTTP_201_CREATED)
+        return span_created(AnnotatorSpanCreateOutputSerializer, span, document, data)
 
 
 class AnnotatorSpanDetailApi(_LayerApi):
@@ -112,12 +112,11 @@ class AnnotatorSpanDetailApi(_LayerApi):
         document, assignment = self.layer(document_id, assignment_id)
         return document, selectors.annotator_span_get(assignment=assignment, annotator_span_id=annotator_span_id)
 
-    @extend_schema(
-        operation_id="annotator_span_update",
-        tags=TAGS,
-        summary="Change a tag's entity type in your own copy",
+    @operation(
+        "annotator_span_update",
+        "Change a tag's entity type in your own copy",
+        AnnotatorSpanOutputSerializer,
         request=SpanUpdateInputSerializer,
-        responses={200: AnnotatorSpanOutputSerializer, 400: INVALID, 403: FORBIDDEN, 404: NOT_FOUND},
     )
     def patch(
         self, request: Request, project_name: str, document_id: int, assignment_id: int, annotator_span_id: int
@@ -129,12 +128,7 @@ class AnnotatorSpanDetailApi(_LayerApi):
         span = services.annotator_span_update_type(span=span, entity_type=entity_type, user=request.user)
         return self.span_response(span, document)
 
-    @extend_schema(
-        operation_id="annotator_span_delete",
-        tags=TAGS,
-        summary="Remove a tag from your own copy",
-        responses={204: None, 400: INVALID, 403: FORBIDDEN, 404: NOT_FOUND},
-    )
+    @operation("annotator_span_delete", "Remove a tag from your own copy", None, status=204, refusable=True)
     def delete(
         self, request: Request, project_name: str, document_id: int, assignment_id: int, annotator_span_id: int
     ) -> Response:
@@ -144,12 +138,12 @@ class AnnotatorSpanDetailApi(_LayerApi):
 
 
 class AssignmentSubmitApi(_LayerApi):
-    @extend_schema(
-        operation_id="assignment_submit",
-        tags=TAGS,
-        summary="Say your copy of the document is done (it then counts for agreement)",
+    @operation(
+        "assignment_submit",
+        "Say your copy of the document is done (it then counts for agreement)",
+        AssignmentOutputSerializer,
         request=None,
-        responses={200: AssignmentOutputSerializer, 400: INVALID, 403: FORBIDDEN, 404: NOT_FOUND},
+        refusable=True,
     )
     def post(self, request: Request, project_name: str, document_id: int, assignment_id: int) -> Response:
         _, assignment = self.layer(document_id, assignment_id)

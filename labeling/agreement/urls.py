@@ -1,3 +1,5 @@
+"""Pages of agreement, under a project's URL (``labeling.urls`` mounts them)."""
+
 from __future__ import annotations
 
 from django.urls import path
@@ -7,15 +9,7 @@ from labeling.agreement import views
 app_name = "agreement"
 
 urlpatterns = [
-    path("projects/<str:project_name>/agreement/", views.agreement_report, name="report"),
-    path(
-        "projects/<str:project_name>/agreement/assignments/",
-        views.assignment_list,
-        name="assignment_list",
-    ),
-    path(
-        "projects/<str:project_name>/agreement/documents/<int:document_id>/",
-        views.adjudicate,
-        name="adjudicate",
-    ),
+    path("agreement/", views.agreement_report, name="report"),
+    path("agreement/assignments/", views.assignment_list, name="assignment_list"),
+    path("agreement/documents/<int:document_id>/", views.adjudicate, name="adjudicate"),
 ]

@@ -10,19 +10,16 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
 
 from labeling import selectors as labeling_selectors
 from labeling.agreement import selectors, services
 from labeling.models import Document
-from projects.access import project_for
+from projects.access import can, project_view
 from projects.models import Project
 from projects.roles import Permission
-from projects.selectors import user_can
 
 CANDIDATES_SHOWN = 200  # untagged documents listed with checkboxes; "random N" reaches the rest
 WORST_SHOWN = 50
@@ -60,11 +57,9 @@ class AssignmentForm(forms.Form):
         return sorted(ids)
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def assignment_list(request: HttpRequest, project_name: str) -> HttpResponse:
+@project_view(Permission.MANAGE_MEMBERS, methods=["GET", "POST"])
+def assignment_list(request: HttpRequest, project: Project) -> HttpResponse:
     """Choose documents and two or more annotators; below, every document in an agreement round."""
-    project = project_for(request, project_name, Permission.MANAGE_MEMBERS)
     form = AssignmentForm(request.POST or None, project=project)
     if request.method == "POST" and form.is_valid():
         try:
@@ -96,16 +91,14 @@ def assignment_list(request: HttpRequest, project_name: str) -> HttpResponse:
         "chosen_documents": {str(pk) for pk in form["documents"].value() or []},
         "chosen_annotators": {str(pk) for pk in form["annotators"].value() or []},
         "rounds": selectors.assignment_overview(project=project),
-        "can_adjudicate": user_can(user=request.user, project=project, permission=Permission.MANAGE_DOCUMENTS),
+        "can_adjudicate": can(request, project, Permission.MANAGE_DOCUMENTS),
     }
     return render(request, "labeling/agreement_assignments.html", context, status=400 if form.errors else 200)
 
 
-@login_required
-@require_GET
-def agreement_report(request: HttpRequest, project_name: str) -> HttpResponse:
+@project_view(Permission.VIEW)
+def agreement_report(request: HttpRequest, project: Project) -> HttpResponse:
     """Span-level F1 between each pair of annotators, per entity type, and the documents they disagree on most."""
-    project = project_for(request, project_name, Permission.VIEW)
     result = selectors.project_agreement(project=project)
     report = result.report
     type_rows = [
@@ -118,8 +111,8 @@ def agreement_report(request: HttpRequest, project_name: str) -> HttpResponse:
         "matrix": result.matrix(),
         "type_rows": type_rows,
         "worst": result.worst_documents()[:WORST_SHOWN],
-        "can_adjudicate": user_can(user=request.user, project=project, permission=Permission.MANAGE_DOCUMENTS),
-        "can_assign": user_can(user=request.user, project=project, permission=Permission.MANAGE_MEMBERS),
+        "can_adjudicate": can(request, project, Permission.MANAGE_DOCUMENTS),
+        "can_assign": can(request, project, Permission.MANAGE_MEMBERS),
     }
     return render(request, "labeling/agreement_report.html", context)
 
@@ -139,11 +132,9 @@ def _layer_columns(adjudication: selectors.Adjudication, document: Document) -> 
     return columns
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def adjudicate(request: HttpRequest, project_name: str, document_id: int) -> HttpResponse:
+@project_view(Permission.MANAGE_DOCUMENTS, methods=["GET", "POST"])
+def adjudicate(request: HttpRequest, project: Project, document_id: int) -> HttpResponse:
     """Every annotator's tags side by side; agreed spans pre-ticked; "merge into gold" applies the choices."""
-    project = project_for(request, project_name, Permission.MANAGE_DOCUMENTS)
     document = labeling_selectors.document_get(project=project, document_id=document_id)
     errors: list[str] = []
     ticked: set[str] | None = None

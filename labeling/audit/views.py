@@ -3,16 +3,15 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
 
 from labeling import selectors as labeling_selectors
 from labeling.audit import selectors
 from labeling.audit.forms import AuditFilterForm
-from projects.access import project_for
+from projects.access import project_view
+from projects.models import Project
 from projects.roles import Permission
 
 EVENTS_PER_PAGE = 50
@@ -22,11 +21,9 @@ def _partial(request: HttpRequest, template: str, partial: str) -> str:
     return f"{template}#{partial}" if request.htmx and not request.htmx.boosted else template
 
 
-@login_required
-@require_GET
-def audit_log(request: HttpRequest, project_name: str) -> HttpResponse:
+@project_view(Permission.VIEW)
+def audit_log(request: HttpRequest, project: Project) -> HttpResponse:
     """Who did what to the tags, newest first, with per-user counts over the same period."""
-    project = project_for(request, project_name, Permission.VIEW)
     form = AuditFilterForm(request.GET or None, project=project)
     form.is_valid()
     criteria = form.criteria()
@@ -51,12 +48,10 @@ def audit_log(request: HttpRequest, project_name: str) -> HttpResponse:
     return render(request, _partial(request, "labeling/audit_log.html", "results"), context)
 
 
-@login_required
-@require_GET
-def document_history(request: HttpRequest, project_name: str, document_id: int) -> HttpResponse:
+@project_view(Permission.VIEW)
+def document_history(request: HttpRequest, project: Project, document_id: int) -> HttpResponse:
     """Each tag of a document, live or deleted, with who created, retyped or deleted it; the document page loads
     the ``history`` region of this page with htmx."""
-    project = project_for(request, project_name, Permission.VIEW)
     document = labeling_selectors.document_get(project=project, document_id=document_id)
     context = {"project": project, "document": document, "tags": selectors.document_tag_history(document=document)}
     return render(request, _partial(request, "labeling/audit_document_history.html", "history"), context)

@@ -1,3 +1,5 @@
+"""Pages of the consistency check, under a project's URL (``labeling.urls`` mounts them)."""
+
 from __future__ import annotations
 
 from django.urls import path
@@ -7,6 +9,6 @@ from labeling.consistency import views
 app_name = "consistency"
 
 urlpatterns = [
-    path("projects/<str:project_name>/consistency/", views.consistency_check, name="check"),
-    path("projects/<str:project_name>/consistency/fix/", views.consistency_fix, name="fix"),
+    path("consistency/", views.consistency_check, name="check"),
+    path("consistency/fix/", views.consistency_fix, name="fix"),
 ]

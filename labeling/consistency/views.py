@@ -7,7 +7,6 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
@@ -15,15 +14,14 @@ from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_POST
 
 from labeling.consistency import selectors, services
 from ner.consistency import FINDING_KINDS, Finding, normalize_surface
 from ner.limits import ENTITY_CHARS_MAX
-from projects.access import project_for
+from projects.access import can, project_view
 from projects.models import EntityType, Project
 from projects.roles import Permission
-from projects.selectors import entity_type_get, entity_type_list, user_can
+from projects.selectors import entity_type_get, entity_type_list
 
 FINDINGS_PER_PAGE = 20
 KIND_CHOICES = [(kind, selectors.KIND_TITLES[kind]) for kind in FINDING_KINDS]
@@ -124,10 +122,8 @@ def _next_url(request: HttpRequest, project: Project, candidate: str) -> str:
     return reverse("consistency:check", args=[project.name])
 
 
-@login_required
-@require_GET
-def consistency_check(request: HttpRequest, project_name: str) -> HttpResponse:
-    project = project_for(request, project_name, Permission.VIEW)
+@project_view(Permission.VIEW)
+def consistency_check(request: HttpRequest, project: Project) -> HttpResponse:
     entity_types = list(entity_type_list(project=project))
     filters = ConsistencyFilterForm(request.GET, entity_types=entity_types)
     criteria = filters.criteria()
@@ -144,7 +140,7 @@ def consistency_check(request: HttpRequest, project_name: str) -> HttpResponse:
         "cards": [_card(row, types) for row in rows],
         "next": request.get_full_path(),
         "kinds": [(kind, selectors.KIND_TITLES[kind], report.counts[kind]) for kind in FINDING_KINDS],
-        "can_fix": user_can(user=request.user, project=project, permission=Permission.ANNOTATE),
+        "can_fix": can(request, project, Permission.ANNOTATE),
     }
     template = "labeling/consistency_check.html"
     if request.htmx and not request.htmx.boosted:
@@ -152,11 +148,9 @@ def consistency_check(request: HttpRequest, project_name: str) -> HttpResponse:
     return render(request, template, context)
 
 
-@login_required
-@require_POST
-def consistency_fix(request: HttpRequest, project_name: str) -> HttpResponse:
+@project_view(Permission.ANNOTATE, methods=["POST"])
+def consistency_fix(request: HttpRequest, project: Project) -> HttpResponse:
     """Apply one fix; htmx gets the finding's card redrawn from the current tags, others a redirect and a message."""
-    project = project_for(request, project_name, Permission.ANNOTATE)
     form = ConsistencyFixForm(request.POST)
     partial = bool(request.htmx and not request.htmx.boosted)
     if not form.is_valid():

@@ -10,18 +10,17 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from labeling import selectors as labeling_selectors
-from labeling.api import entity_type_from_body
-from labeling.models import Document, Suggestion
-from labeling.serializers import ErrorSerializer, SpanOutputSerializer
+from labeling.api import DocumentScoped, entity_type_from_body
+from labeling.models import Suggestion
+from labeling.serializers import SPAN_FIELDS, CoveredTextMixin, ErrorSerializer, SpanOutputSerializer
 from labeling.suggestions import selectors, services
-from projects.api import ProjectScopedAPIView
+from projects.api import ApiOperations, ProjectScopedAPIView
 from projects.models import ROW_ID_MAX, EntityType, Project
 from projects.parsers import BoundedJSONParser
 from projects.roles import Permission
@@ -31,18 +30,16 @@ NOT_FOUND = OpenApiResponse(ErrorSerializer, description="No such project, docum
 FORBIDDEN = OpenApiResponse(ErrorSerializer, description="Your role does not allow this.")
 INVALID = OpenApiResponse(OpenApiTypes.OBJECT, description="The span rules refused the tag; the message says why.")
 
+operation = ApiOperations(tags=TAGS, not_found=NOT_FOUND, forbidden=FORBIDDEN, invalid=INVALID)
 
-class SuggestionOutputSerializer(serializers.ModelSerializer):
+
+class SuggestionOutputSerializer(CoveredTextMixin, serializers.ModelSerializer):
     entity_type_name = serializers.CharField(source="entity_type.name", read_only=True)
-    text = serializers.SerializerMethodField(help_text="The covered text.")
 
     class Meta:
         model = Suggestion
-        fields = ["id", "entity_type", "entity_type_name", "start", "end", "text", "confidence", "model_name"]
+        fields = [*SPAN_FIELDS, "confidence", "model_name"]
         read_only_fields = fields
-
-    def get_text(self, suggestion: Suggestion) -> str:
-        return str(self.context["text"][suggestion.start : suggestion.end])
 
 
 class SuggestionListOutputSerializer(serializers.Serializer):
@@ -96,20 +93,15 @@ def _entity_type(project: Project, entity_type_id: int | None) -> EntityType | N
     return None if entity_type_id is None else entity_type_from_body(project, entity_type_id)
 
 
-class _SuggestionApi(ProjectScopedAPIView):
+class _SuggestionApi(DocumentScoped, ProjectScopedAPIView):
     parser_classes = [BoundedJSONParser, FormParser]
-
-    def get_document(self, permission: Permission) -> tuple[Project, Document]:
-        project = self.get_project(permission)
-        return project, labeling_selectors.document_get(project=project, document_id=self.kwargs["document_id"])
 
 
 class SuggestionListApi(_SuggestionApi):
-    @extend_schema(
-        operation_id="suggestions_list",
-        tags=TAGS,
-        summary="A document's pending suggestions (none that overlaps a tag), with the models they come from",
-        responses={200: SuggestionListOutputSerializer, 403: FORBIDDEN, 404: NOT_FOUND},
+    @operation(
+        "suggestions_list",
+        "A document's pending suggestions (none that overlaps a tag), with the models they come from",
+        SuggestionListOutputSerializer,
     )
     def get(self, request: Request, project_name: str, document_id: int) -> Response:
         _, document = self.get_document(Permission.VIEW)
@@ -122,12 +114,12 @@ class SuggestionListApi(_SuggestionApi):
 
 
 class SuggestionAcceptApi(_SuggestionApi):
-    @extend_schema(
-        operation_id="suggestion_accept",
-        tags=TAGS,
-        summary="Make a suggestion a tag (optionally as another entity type); the suggestion is no longer pending",
+    @operation(
+        "suggestion_accept",
+        "Make a suggestion a tag (optionally as another entity type); the suggestion is no longer pending",
+        SpanOutputSerializer,
+        status=201,
         request=SuggestionAcceptInputSerializer,
-        responses={201: SpanOutputSerializer, 400: INVALID, 403: FORBIDDEN, 404: NOT_FOUND},
     )
     def post(self, request: Request, project_name: str, document_id: int, suggestion_id: int) -> Response:
         project, document = self.get_document(Permission.ANNOTATE)
@@ -142,12 +134,12 @@ class SuggestionAcceptApi(_SuggestionApi):
 
 
 class SuggestionRejectApi(_SuggestionApi):
-    @extend_schema(
-        operation_id="suggestion_reject",
-        tags=TAGS,
-        summary="Reject a suggestion: it is no longer shown (a restore brings it back)",
+    @operation(
+        "suggestion_reject",
+        "Reject a suggestion: it is no longer shown (a restore brings it back)",
+        None,
+        status=204,
         request=None,
-        responses={204: None, 403: FORBIDDEN, 404: NOT_FOUND},
     )
     def post(self, request: Request, project_name: str, document_id: int, suggestion_id: int) -> Response:
         _, document = self.get_document(Permission.ANNOTATE)
@@ -157,14 +149,13 @@ class SuggestionRejectApi(_SuggestionApi):
 
 
 class SuggestionAcceptAllApi(_SuggestionApi):
-    @extend_schema(
-        operation_id="suggestions_accept_all",
-        tags=TAGS,
-        summary="Accept every suggestion of the document (or of one entity type), most confident first",
+    @operation(
+        "suggestions_accept_all",
+        "Accept every suggestion of the document (or of one entity type), most confident first",
+        SuggestionAcceptAllOutputSerializer,
+        request=SuggestionBulkInputSerializer,
         description="Suggestions that collide with a tag (including one accepted earlier in the same call) are "
         "skipped and removed: the tag wins.",
-        request=SuggestionBulkInputSerializer,
-        responses={200: SuggestionAcceptAllOutputSerializer, 400: INVALID, 403: FORBIDDEN, 404: NOT_FOUND},
     )
     def post(self, request: Request, project_name: str, document_id: int) -> Response:
         project, document = self.get_document(Permission.ANNOTATE)
@@ -182,12 +173,11 @@ class SuggestionAcceptAllApi(_SuggestionApi):
 
 
 class SuggestionRejectAllApi(_SuggestionApi):
-    @extend_schema(
-        operation_id="suggestions_reject_all",
-        tags=TAGS,
-        summary="Reject every pending suggestion of the document (or of one entity type)",
+    @operation(
+        "suggestions_reject_all",
+        "Reject every pending suggestion of the document (or of one entity type)",
+        SuggestionRejectAllOutputSerializer,
         request=SuggestionBulkInputSerializer,
-        responses={200: SuggestionRejectAllOutputSerializer, 400: INVALID, 403: FORBIDDEN, 404: NOT_FOUND},
     )
     def post(self, request: Request, project_name: str, document_id: int) -> Response:
         project, document = self.get_document(Permission.ANNOTATE)
@@ -199,13 +189,12 @@ class SuggestionRejectAllApi(_SuggestionApi):
 
 
 class SuggestionRestoreApi(_SuggestionApi):
-    @extend_schema(
-        operation_id="suggestions_restore",
-        tags=TAGS,
-        summary="Make accepted or rejected suggestions pending again (undo)",
-        description="Restoring an accepted suggestion leaves the tag it became: delete that tag first.",
+    @operation(
+        "suggestions_restore",
+        "Make accepted or rejected suggestions pending again (undo)",
+        SuggestionRestoreOutputSerializer,
         request=SuggestionRestoreInputSerializer,
-        responses={200: SuggestionRestoreOutputSerializer, 400: INVALID, 403: FORBIDDEN, 404: NOT_FOUND},
+        description="Restoring an accepted suggestion leaves the tag it became: delete that tag first.",
     )
     def post(self, request: Request, project_name: str, document_id: int) -> Response:
         _, document = self.get_document(Permission.ANNOTATE)

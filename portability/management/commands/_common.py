@@ -1,11 +1,11 @@
-"""Shared pieces of the nerlab_* commands (CI/CD): finding the project and the acting user."""
+"""Shared pieces of the nerlab_* commands (CI/CD): the project they work on, its models and the acting user."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from evaluation.models import TrainedModel
 from projects.models import Project
@@ -38,3 +38,20 @@ def acting_user(username: str | None) -> Any:
     if user is None:
         raise CommandError(f"No user named {username!r}.")
     return user
+
+
+class ProjectCommand(BaseCommand):
+    """A command on one project, named by its first argument: ``handle_project`` receives the project."""
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("project")
+        self.add_project_arguments(parser)
+
+    def add_project_arguments(self, parser: CommandParser) -> None:
+        """The command's own arguments, after the project's name."""
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        self.handle_project(project_named(options.pop("project")), **options)
+
+    def handle_project(self, project: Project, **options: Any) -> None:
+        raise NotImplementedError

@@ -3,23 +3,22 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
-from portability.management.commands._common import acting_user, model_named, project_named
+from portability.management.commands._common import ProjectCommand, acting_user, model_named
+from projects.models import Project
 from serving.services import deployment_create_or_replace
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = "Deploy a trained model under a deployment name (created, or pointed at the new model)."
 
-    def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("project")
+    def add_project_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--deployment", required=True)
         parser.add_argument("--model", required=True)
         parser.add_argument("--user", help="Username recorded as deployer.")
 
-    def handle(self, *args: Any, **options: Any) -> None:
-        project = project_named(options["project"])
+    def handle_project(self, project: Project, **options: Any) -> None:
         model = model_named(project, options["model"])
         try:
             deployment, created = deployment_create_or_replace(

@@ -3,27 +3,26 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from evaluation.models import Evaluation
 from ner.metrics import EvaluationReport, azure_summary
-from portability.management.commands._common import model_named, project_named
+from portability.management.commands._common import ProjectCommand, model_named
+from projects.models import Project
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = (
         "Print a model's evaluation (micro/macro P/R/F1 and per type). With --min-f1, exit non-zero when the micro "
         "F1 is below it: a quality gate for CI/CD. --json prints Azure's evaluation summary shape."
     )
 
-    def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("project")
+    def add_project_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--model", required=True)
         parser.add_argument("--json", action="store_true", help="Azure's customEntityRecognitionEvaluation JSON.")
         parser.add_argument("--min-f1", type=float, help="Fail (exit 1) when micro F1 is below this (0-1).")
 
-    def handle(self, *args: Any, **options: Any) -> None:
-        project = project_named(options["project"])
+    def handle_project(self, project: Project, **options: Any) -> None:
         model = model_named(project, options["model"])
         evaluation = Evaluation.objects.filter(model=model).first()
         if evaluation is None:

@@ -3,19 +3,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from labeling.imports import ExportError, project_export_file
 from ner.formats import FORMATS
 from portability.archive import project_archive_write
-from portability.management.commands._common import project_named
+from portability.management.commands._common import ProjectCommand
+from projects.models import Project
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = "Export a project's labelled documents in one format (optionally filtered), or everything (--archive)."
 
-    def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("project")
+    def add_project_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("out", type=Path, help="The file to write.")
         parser.add_argument("--format", choices=sorted(FORMATS))
         parser.add_argument("--archive", action="store_true", help="The whole project as one zip (models included).")
@@ -26,8 +26,7 @@ class Command(BaseCommand):
         parser.add_argument("--scheme", default="iob2", help="CoNLL: iob2, iob1, bioes or io.")
         parser.add_argument("--tokenizer", default="spacy", choices=["spacy", "whitespace"])
 
-    def handle(self, *args: Any, **options: Any) -> None:
-        project = project_named(options["project"])
+    def handle_project(self, project: Project, **options: Any) -> None:
         out: Path = options["out"]
         if not out.parent.is_dir():
             raise CommandError(f"The folder {out.parent} does not exist.")

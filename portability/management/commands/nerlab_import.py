@@ -3,21 +3,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from labeling.imports import AUTO, DOCUMENT_MODES, ImportOptions, project_import_file
 from ner.formats import FORMATS
-from portability.management.commands._common import acting_user, project_named
+from portability.management.commands._common import ProjectCommand, acting_user
+from projects.models import Project
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = (
         "Import labelled documents from a file into a project, validated whole first (nothing is written when any "
         "document has a problem). Exit status 0 only when the import was written."
     )
 
-    def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("project")
+    def add_project_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", type=Path)
         parser.add_argument(
             "--format", default=AUTO, choices=[AUTO, *sorted(FORMATS)], help="Default auto: told from the content."
@@ -35,8 +35,7 @@ class Command(BaseCommand):
         parser.add_argument("--skip-missing-text", action="store_true", help="doccano: skip records without text.")
         parser.add_argument("--user", help="Username recorded as uploader.")
 
-    def handle(self, *args: Any, **options: Any) -> None:
-        project = project_named(options["project"])
+    def handle_project(self, project: Project, **options: Any) -> None:
         path: Path = options["file"]
         if not path.is_file():
             raise CommandError(f"{path} is not a file.")

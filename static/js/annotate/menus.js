@@ -74,6 +74,30 @@ export function openTypeMenu(range) {
   placeMenu(selection.rangeCount ? selection.getRangeAt(0).getBoundingClientRect() : container.getBoundingClientRect());
 }
 
+// One titled group of the menu (a tag's, a suggestion's): named by its title for screen readers.
+function menuGroup(className, data, titleText) {
+  const block = document.createElement("div");
+  block.className = className;
+  Object.assign(block.dataset, data);
+  const title = document.createElement("p");
+  title.className = "menu-title";
+  title.textContent = titleText;
+  block.setAttribute("role", "group");
+  nameMenuPart(block, title);
+  block.append(title);
+  return block;
+}
+
+// A menu item that does something to the group it sits in (data-action says what).
+function menuButton(action, style) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = style;
+  button.dataset.action = action;
+  button.setAttribute("role", "menuitem");
+  return button;
+}
+
 export function openSpanMenu(ids, anchor) {
   const found = ids.map((id) => spans.get(id)).filter(Boolean);
   if (!found.length) return;
@@ -82,26 +106,15 @@ export function openSpanMenu(ids, anchor) {
   menu.replaceChildren();
   menu.dataset.kind = "span";
   for (const span of found) {
-    const block = document.createElement("div");
-    block.className = "menu-span";
-    block.dataset.spanId = String(span.id);
-    const title = document.createElement("p");
-    title.className = "menu-title";
-    title.textContent = `${typeName(span.typeId)}: “${text.slice(span.start, span.end).slice(0, 80)}”`;
-    block.setAttribute("role", "group");
-    nameMenuPart(block, title);
-    block.append(title);
+    const block = menuGroup("menu-span", { spanId: String(span.id) },
+      `${typeName(span.typeId)}: “${text.slice(span.start, span.end).slice(0, 80)}”`);
     if (config.canAnnotate) {
       const list = document.createElement("div");
       list.className = "menu-types";
       for (const type of types.values()) list.append(chip(type, { role: "menuitem", "aria-current": String(type.id === span.typeId) }));
       const actions = document.createElement("div");
       actions.className = "menu-actions";
-      const del = document.createElement("button");
-      del.type = "button";
-      del.className = "danger";
-      del.dataset.action = "delete";
-      del.setAttribute("role", "menuitem");
+      const del = menuButton("delete", "danger");
       del.textContent = "Delete";
       actions.append(del);
       block.append(list, actions);
@@ -120,25 +133,14 @@ export function openSuggestionMenu(ids, anchor) {
   menu.replaceChildren();
   menu.dataset.kind = "suggestion";
   for (const suggestion of found) {
-    const block = document.createElement("div");
-    block.className = "menu-suggestion";
-    block.dataset.suggestionId = String(suggestion.id);
-    const title = document.createElement("p");
-    title.className = "menu-title";
-    title.textContent = `Suggested ${typeName(suggestion.typeId)} (${percent(suggestion.confidence)} confident): ` +
-      `“${text.slice(suggestion.start, suggestion.end).slice(0, 80)}”`;
-    block.setAttribute("role", "group");
-    nameMenuPart(block, title);
-    block.append(title);
+    const block = menuGroup("menu-suggestion", { suggestionId: String(suggestion.id) },
+      `Suggested ${typeName(suggestion.typeId)} (${percent(suggestion.confidence)} confident): ` +
+      `“${text.slice(suggestion.start, suggestion.end).slice(0, 80)}”`);
     if (config.canAnnotate) {
       const actions = document.createElement("div");
       actions.className = "menu-actions";
       for (const [action, label, key, style] of [["accept", "Accept", "Enter", "primary"], ["reject", "Reject", "Del", "danger-outline"]]) {
-        const button = document.createElement("button");
-        button.type = "button";
-        button.className = style;
-        button.dataset.action = action;
-        button.setAttribute("role", "menuitem");
+        const button = menuButton(action, style);
         const kbd = document.createElement("kbd");
         kbd.textContent = key;
         button.append(`${label} `, kbd);
