@@ -2,7 +2,9 @@
 
 The demo project ships inside the repository, so it uses only licence-clean data: Salinas Alvarado, Verspoor &
 Baldwin (2015), loan agreements filed with the SEC, CC BY 3.0 (attribution in demo/ATTRIBUTION.md). Each demo
-document is a run of consecutive sentences of one agreement; tokens are joined by single spaces, so offsets are exact.
+document is a run of ten consecutive sentences of one agreement with at least four tagged tokens, every such run of
+both files: FIN5 (five agreements) is the training side, FIN3 (three other agreements) the test side, as in the
+corpus. Tokens are joined by single spaces, so offsets are exact.
 Run: python scripts/build_demo.py
 """
 
@@ -15,7 +17,10 @@ ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT.parent / "shared" / "datasets" / "sec_filings_fin"
 OUTPUT = ROOT / "demo" / "loan-agreements.jsonl"
 SENTENCES_PER_DOCUMENT = 10
-DOCUMENTS = {"FIN5.txt": ("train", 24), "FIN3.txt": ("test", 6)}
+# Every tagged run, not a sample: with 24 of FIN5's 89 runs the training side held 65 organisations, 39 of them
+# "Bank", and a model learnt no other organisation (0 F1 on the test side's companies).
+DOCUMENTS = {"FIN5.txt": "train", "FIN3.txt": "test"}
+MIN_TAGGED_TOKENS = 4
 LABELS = {"PER": "Person", "ORG": "Organization", "LOC": "Location"}
 
 
@@ -67,16 +72,15 @@ def build_document(sentences: list[list[tuple[str, str]]]) -> tuple[str, list[di
 
 def main() -> None:
     lines: list[str] = []
-    for file_name, (split, count) in DOCUMENTS.items():
+    for file_name, split in DOCUMENTS.items():
         agreements = read_sentences(SOURCE / file_name)
         candidates: list[tuple[str, list[list[tuple[str, str]]]]] = []
         for number, agreement in enumerate(agreements, start=1):
             for start in range(0, len(agreement) - SENTENCES_PER_DOCUMENT + 1, SENTENCES_PER_DOCUMENT):
                 chunk = agreement[start : start + SENTENCES_PER_DOCUMENT]
-                if sum(tag != "O" for sentence in chunk for _, tag in sentence) >= 4:
+                if sum(tag != "O" for sentence in chunk for _, tag in sentence) >= MIN_TAGGED_TOKENS:
                     candidates.append((f"{file_name[:-4].lower()}-agreement{number}-part{start // 10 + 1}", chunk))
-        step = max(1, len(candidates) // count)
-        for name, chunk in candidates[::step][:count]:
+        for name, chunk in candidates:
             text, spans = build_document(chunk)
             lines.append(json.dumps({"name": f"{name}.txt", "text": text, "spans": spans, "split": split}))
     OUTPUT.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -16,9 +16,9 @@ def test_load_demo_creates_a_tagged_project_once_and_prints_a_login():
     project = Project.objects.get(name="LoanAgreements")
     assert "password 's3cret-demo-pass'" in out.getvalue()
     assert Membership.objects.get(project=project).role == "owner"
-    assert Document.objects.filter(project=project).count() == 30
-    assert Document.objects.filter(project=project, split="test").count() == 6
-    assert Span.objects.filter(document__project=project).count() == 335
+    assert Document.objects.filter(project=project).count() == 113
+    assert Document.objects.filter(project=project, split="test").count() == 24
+    assert Span.objects.filter(document__project=project).count() == 1393
     assert set(project.entity_types.values_list("name", flat=True)) == {"Person", "Organization", "Location"}
     first = Document.objects.filter(project=project).order_by("id").first()
     span = first.spans.order_by("start").first()
@@ -27,4 +27,4 @@ def test_load_demo_creates_a_tagged_project_once_and_prints_a_login():
     again = StringIO()
     call_command("load_demo", stdout=again)
     assert "already exists" in again.getvalue()
-    assert Document.objects.filter(project=project).count() == 30
+    assert Document.objects.filter(project=project).count() == 113
