@@ -4,7 +4,8 @@
 training data: UD French Sequoia; WikiNER is CC BY 4.0; md's vectors are CC0). A training that starts from one keeps
 the pipeline's word features (its NER's embedding and CNN layers, and md's 300-dimension static vectors) and trains
 a fresh NER on the project's own entity types on top (``ner.train``): on WikiANN-fr at 50 mentions per type that
-lifted test F1 from about 40 (the CNN from scratch) to 59 with sm and 65 with md (``bench/low_data.py``).
+lifted test F1 from 38.9 (the CNN from scratch) to 58.0 with sm and 65.3 with md (``bench/low_data.py --quick``: one
+sample, 200 steps; ``bench/results/low_data-quick-french.json``).
 
 A pipeline is used only when it is the very package recorded here: the installed distribution's version is 3.8.0
 (packages that borrow spaCy pipelines' names at version 999.9.9 are squatted and refused by name), and its data
