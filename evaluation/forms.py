@@ -4,7 +4,7 @@ from typing import Any
 
 from django import forms
 
-from evaluation.encoders import AUTO_REPRESENTATION, representation_choices
+from evaluation.encoders import AUTO_REPRESENTATION, representation_choices, representation_label
 from ner import limits
 
 
@@ -50,9 +50,10 @@ class TrainingRunForm(forms.Form):
         initial=AUTO_REPRESENTATION,
         required=False,
         help_text=(
-            "What the model learns on: nerlab's CNN, trained from scratch, or a pretrained encoder this server "
-            "offers (frozen, with a trained layer on top). Automatic: nerlab chooses from the project's language and "
-            "the training side's size, and says why."
+            "What the model learns on: nerlab's CNN, trained from scratch, a pretrained encoder this server "
+            "offers (frozen, with a trained layer on top), or for a French project a spaCy pipeline (its word "
+            "features under a new NER). Automatic: nerlab chooses from the project's language and the training "
+            "side's size, and says why."
         ),
     )
 
@@ -61,7 +62,7 @@ class TrainingRunForm(forms.Form):
         # Read at each request: the choices are the server's configuration (NERLAB_ENCODERS).
         self.fields["representation"].choices = [  # type: ignore[attr-defined]
             (AUTO_REPRESENTATION, "Automatic"),
-            *((choice, "CNN (from scratch)" if choice == "cnn" else choice) for choice in representation_choices()),
+            *((choice, representation_label(choice)) for choice in representation_choices()),
         ]
 
     def clean_representation(self) -> str:

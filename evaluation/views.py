@@ -13,10 +13,11 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from evaluation import selectors, services
-from evaluation.encoders import encoder_list
+from evaluation.encoders import encoder_list, pipeline_list
 from evaluation.forms import ModelCompareForm, TrainingRunForm
 from evaluation.models import TrainedModel
 from ner.metrics import OUTCOMES
+from ner.pipelines import KNOWN_PIPELINES
 from projects.access import can, project_for, project_view
 from projects.exceptions import Conflict
 from projects.models import Project
@@ -50,6 +51,7 @@ def _training_context(request: HttpRequest, project: Project, form: TrainingRunF
         "suggested": suggested,
         "representation": representation,
         "encoders": encoder_list() if can_train else [],
+        "pipelines": pipeline_list() if can_train else [],
         "runs": selectors.training_run_list(project=project)[:50],
     }
 
@@ -99,6 +101,7 @@ def training_run_detail(request: HttpRequest, project: Project, run_id: int) -> 
         "run": run,
         "compare_with": compare_with,
         "position": selectors.training_run_position(run=run),
+        "pipeline_names": list(KNOWN_PIPELINES),
         "can_train": can(request, project, Permission.TRAIN),
     }
     return render(request, _partial(request, "evaluation/training_run_detail.html", "run_row"), context)

