@@ -25,6 +25,7 @@ The rules, each with its reason:
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,12 +104,23 @@ class SilverSet:
 
 
 def model_fingerprint(model_dir: Path | str) -> str:
-    """SHA-256 over a model folder's files (relative paths and contents, in path order): which teacher exactly."""
+    """SHA-256 over a model folder's files (relative paths and contents, in path order): which teacher exactly.
+
+    Of ``meta.json`` only what nerlab records counts (``nerlab``: data, settings, representation): spaCy's part
+    holds the speed it measured while training, which differs between two runs that make the same model."""
     root = Path(model_dir)
     digest = hashlib.sha256()
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
+        relative = path.relative_to(root).as_posix()
+        content = path.read_bytes()
+        if relative == "meta.json":
+            try:
+                recorded = json.loads(content).get("nerlab")
+            except (ValueError, AttributeError):
+                recorded = None
+            content = json.dumps(recorded, sort_keys=True).encode() if recorded is not None else content
+        digest.update(relative.encode() + b"\0")
+        digest.update(hashlib.sha256(content).digest())
     return digest.hexdigest()
 
 

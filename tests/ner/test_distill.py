@@ -137,6 +137,22 @@ def test_unsure_tokens_are_missing_in_the_students_example_and_the_rest_outside(
     assert "" not in [token.ent_iob_ for token in gold_example.reference]
 
 
+def test_a_teachers_fingerprint_ignores_spacys_measured_speed_but_not_its_weights(tmp_path):
+    folder = tmp_path / "model"
+    (folder / "ner").mkdir(parents=True)
+    (folder / "ner" / "model").write_bytes(b"weights")
+    meta = {"lang": "en", "performance": {"speed": 1234.5}, "nerlab": {"seed": 0}}
+    (folder / "meta.json").write_text(json.dumps(meta))
+    first = model_fingerprint(folder)
+    (folder / "meta.json").write_text(json.dumps({**meta, "performance": {"speed": 999.0}}))
+    assert model_fingerprint(folder) == first
+    (folder / "meta.json").write_text(json.dumps({**meta, "nerlab": {"seed": 1}}))
+    assert model_fingerprint(folder) != first
+    (folder / "meta.json").write_text(json.dumps(meta))
+    (folder / "ner" / "model").write_bytes(b"other weights")
+    assert model_fingerprint(folder) != first
+
+
 def _untagged(count: int) -> list[LabeledDoc]:
     return [
         LabeledDoc(f"Last week {PEOPLE[i % 6]} travelled to {CITIES[(i * 5 + 2) % 6]} on business, trip {i}.")
