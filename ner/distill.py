@@ -86,12 +86,27 @@ class SilverSet:
     def unknown_count(self) -> int:
         return sum(len(doc.unknown) for doc in self.docs)
 
+    @property
+    def content_hash(self) -> str:
+        """sha256 over each silver document's content hash, spans and unknown spans, in order: the silver data a
+        student learnt from, which no snapshot freezes (the untagged documents are read when the run starts)."""
+        rows = [
+            [
+                content_hash(doc.text),
+                [[s.start, s.end, s.label] for s in doc.spans],
+                [[u.start, u.end] for u in doc.unknown],
+            ]
+            for doc in self.docs
+        ]
+        return hashlib.sha256(json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode()).hexdigest()
+
     def to_meta(self) -> dict[str, Any]:
         """What the student's meta.json records of its silver data."""
         return {
             "rule": RULE,
             "teacher": self.teacher,
             "teacher_fingerprint": self.teacher_fingerprint,
+            "content_hash": self.content_hash,
             "threshold": self.threshold,
             "documents": len(self.docs),
             "spans": self.span_count,

@@ -66,6 +66,8 @@ def test_confident_entities_become_spans_and_unsure_ones_unknown(tmp_path):
         teacher=teacher, teacher_name="enc", untagged=[LabeledDoc(text)], gold=GOLD, threshold=0.0
     )
     assert everything.docs[0].spans == (Span(0, 11, "PERSON"), Span(16, 27, "PERSON"), Span(31, 37, "CITY"))
+    # The meta says which silver data: other labels, other hash.
+    assert silver.to_meta()["content_hash"] != everything.to_meta()["content_hash"]
 
 
 def test_gold_and_test_documents_never_become_silver(tmp_path):
