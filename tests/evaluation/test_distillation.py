@@ -149,6 +149,24 @@ def test_a_teacher_a_queued_student_needs_cannot_be_deleted(trainable, user, tin
     assert TrainedModel.objects.filter(pk=teacher.pk).exists()
 
 
+def test_the_run_row_shows_the_teachers_progress_while_it_labels(
+    owner_client, trainable, user, tiny_encoder, queued_only
+):
+    teacher = _encoder_model(trainable)
+    run = services.training_run_start(project=trainable, user=user, model_name="student", teacher=teacher)
+    TrainingRun.objects.filter(pk=run.pk).update(
+        status=TrainingRun.Status.RUNNING,
+        phase=TrainingRun.Phase.LABELLING,
+        untagged_documents=300,
+        labelled_documents=128,
+    )
+    row = owner_client.get(
+        reverse("evaluation:training_run_detail", args=[trainable.name, run.pk]), headers={"HX-Request": "true"}
+    ).content.decode()
+    assert "Teacher labelling untagged documents" in row and '<span class="teacher-progress">128 of 300</span>' in row
+    assert "student of teacher" in row
+
+
 def test_a_student_whose_teacher_was_deleted_before_it_ran_fails_saying_so(trainable, user, tiny_encoder, queued_only):
     teacher = _encoder_model(trainable)
     run = services.training_run_start(project=trainable, user=user, model_name="orphan", teacher=teacher, **TINY)
