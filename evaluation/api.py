@@ -70,6 +70,12 @@ class TrainingRunListApi(ProjectScopedAPIView):
             if model is None:
                 raise ValidationError({"same_settings_as": f"{project.name} has no trained model with id {source}."})
             data["same_settings_as"] = model
+        teacher = data.pop("teacher")
+        if teacher is not None:
+            model = selectors.trained_model_list(project=project).filter(pk=teacher).first()
+            if model is None:
+                raise ValidationError({"teacher": f"{project.name} has no trained model with id {teacher}."})
+            data["teacher"] = model
         run = services.training_run_start(project=project, user=request.user, **data)
         run = selectors.training_run_get(project=project, run_id=run.pk)
         return Response(TrainingRunOutputSerializer(run).data, status=status.HTTP_202_ACCEPTED)

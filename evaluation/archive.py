@@ -145,6 +145,12 @@ def model_entries_dump(
                     "time_budget_minutes": run.time_budget_minutes,
                     "representation": run.representation,
                     "representation_reason": run.representation_reason,
+                    # A student's teacher travels by name (the model's meta.json has its fingerprint).
+                    "teacher_name": run.teacher_name,
+                    "silver_threshold": run.silver_threshold,
+                    "untagged_documents": run.untagged_documents,
+                    "labelled_documents": run.labelled_documents,
+                    "silver_spans": run.silver_spans,
                     "dropout": run.dropout,
                     "batch_size_start": run.batch_size_start,
                     "batch_size_stop": run.batch_size_stop,
@@ -368,6 +374,12 @@ def _model_rows(
         # Archives from before encoders existed trained the CNN.
         representation=optional_text(lines, run_fields, "representation", TrainingRun, "cnn"),
         representation_reason=any_text(lines, run_fields, "representation_reason"),
+        # A student's teacher by name only: the link to the teacher's row is not restored.
+        teacher_name=optional_text(lines, run_fields, "teacher_name", TrainingRun, ""),
+        silver_threshold=optional_number(lines, run_fields, "silver_threshold", 1.0),
+        untagged_documents=whole(lines, run_fields, "untagged_documents"),
+        labelled_documents=whole(lines, run_fields, "labelled_documents"),
+        silver_spans=whole(lines, run_fields, "silver_spans"),
         time_budget_minutes=(
             None if run_fields.get("time_budget_minutes") is None else whole(lines, run_fields, "time_budget_minutes")
         ),

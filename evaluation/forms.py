@@ -5,6 +5,7 @@ from typing import Any
 from django import forms
 
 from evaluation.encoders import AUTO_REPRESENTATION, representation_choices, representation_label
+from evaluation.models import TrainedModel
 from ner import limits
 
 
@@ -57,8 +58,34 @@ class TrainingRunForm(forms.Form):
         ),
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    teacher = forms.ModelChoiceField(
+        queryset=TrainedModel.objects.none(),
+        required=False,
+        empty_label="None: learn from the tags alone",
+        help_text=(
+            "Teacher → student: a slower model of this project, trained on a pretrained encoder, labels the untagged "
+            "documents first, and the fast CNN learns from your tags and its labels: the CNN's speed with more of the "
+            "teacher's F1 (CoNLL-2003 at 50 mentions per type: CNN 43.8, MiniLM teacher 72.6, student 65.3 F1, "
+            "predicting 17 times faster than its teacher). Test documents and tagged ones are never relabelled."
+        ),
+    )
+    silver_threshold = forms.FloatField(
+        label="Teacher confidence threshold",
+        min_value=0.0,
+        max_value=1.0,
+        required=False,
+        help_text=(
+            "With a teacher: its entities below this confidence are neither learnt as entities nor as plain text. "
+            "Empty: 0.5."
+        ),
+    )
+
+    def __init__(self, *args: Any, teachers: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # The project's models trained on an encoder (evaluation.selectors.teacher_model_list).
+        teacher_field = self.fields["teacher"]
+        teacher_field.queryset = teachers if teachers is not None else TrainedModel.objects.none()  # type: ignore[attr-defined]
+        teacher_field.label_from_instance = lambda model: f"{model.name} ({model.run.representation})"  # type: ignore[attr-defined]
         # Read at each request: the choices are the server's configuration (NERLAB_ENCODERS).
         self.fields["representation"].choices = [  # type: ignore[attr-defined]
             (AUTO_REPRESENTATION, "Automatic"),

@@ -69,6 +69,8 @@ class TrainingRun(models.Model):
 
     class Phase(models.TextChoices):
         WAITING = "waiting", "Waiting"
+        # A distilled run: the teacher model labels the project's untagged documents first (ner.distill).
+        LABELLING = "labelling", "Teacher labelling untagged documents"
         TRAINING = "training", "Training"
         EVALUATING = "evaluating", "Evaluating"
         SAVING = "saving", "Saving"
@@ -102,6 +104,23 @@ class TrainingRun(models.Model):
     representation = models.CharField(max_length=60, default="cnn")
     # Why, when nerlab chose it (ner.representation; "" when the user did).
     representation_reason = models.TextField(blank=True)
+    # Teacher → student (ner.distill): the model whose labels of the project's untagged documents the CNN also
+    # trains on. SET_NULL, not PROTECT: deleting a model is a confirmed user action, and a student outlives its
+    # teacher (teacher_name and the student's meta.json keep saying which it was); a model that a queued or running
+    # run still needs as teacher is refused by evaluation.services.trained_model_delete instead.
+    teacher = models.ForeignKey(
+        "evaluation.TrainedModel", null=True, blank=True, on_delete=models.SET_NULL, related_name="students"
+    )
+    teacher_name = models.CharField(max_length=limits.MODEL_NAME_MAX, blank=True)
+    # Teacher entities below this confidence are not trained on as entities (their tokens are unknown).
+    silver_threshold = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)]
+    )
+    # The untagged documents the teacher labels (test and gold texts left out), how many it has labelled so far,
+    # and the entities it found there that the student trains on.
+    untagged_documents = models.PositiveIntegerField(default=0)
+    labelled_documents = models.PositiveIntegerField(default=0)
+    silver_spans = models.PositiveIntegerField(default=0)
     # Which rule chose the settings ("" when the user gave them all), and why, in the user's words.
     settings_rule = models.CharField(max_length=40, blank=True)
     settings_reason = models.TextField(blank=True)

@@ -84,6 +84,16 @@ def trained_model_get(*, project: Project, model_id: int) -> TrainedModel:
     )
 
 
+def teacher_model_list(*, project: Project) -> QuerySet[TrainedModel]:
+    """The models that can teach a student (``ner.distill``): this project's, trained on a pretrained encoder."""
+    return (
+        TrainedModel.objects.filter(project=project)
+        .exclude(run__representation="cnn")
+        .select_related("run")
+        .order_by("-created_at", "-id")
+    )
+
+
 def trained_model_local_path(*, model: TrainedModel) -> Path:
     """A local folder holding the model's files (``evaluation.model_files``)."""
     return model_files_local_dir(storage_path=model.storage_path, stamp=model_files_stamp(model))

@@ -57,6 +57,23 @@ class TrainingRunStartInputSerializer(serializers.Serializer):
         "instead of the fields above.",
     )
 
+    teacher = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Teacher → student: the id of a model of this project trained on a pretrained encoder. It labels "
+        "the project's untagged documents (never test or tagged ones) and the fast CNN trains on the tags plus its "
+        "labels. The run's teacher_name, untagged_documents, labelled_documents and silver_spans follow it.",
+    )
+    silver_threshold = serializers.FloatField(
+        min_value=0.0,
+        max_value=1.0,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="With a teacher: its entities below this confidence are left unknown to the student. Default 0.5.",
+    )
+
     def validate_representation(self, value: str) -> str:
         if value not in [AUTO_REPRESENTATION, *representation_choices()]:
             raise serializers.ValidationError(unknown_representation_message(value))
@@ -66,7 +83,16 @@ class TrainingRunStartInputSerializer(serializers.Serializer):
         if data.get("same_settings_as") is not None:
             given = sorted(
                 set(self.initial_data)
-                & {"seed", "max_steps", "max_epochs", "patience", "time_budget_minutes", "representation"}
+                & {
+                    "seed",
+                    "max_steps",
+                    "max_epochs",
+                    "patience",
+                    "time_budget_minutes",
+                    "representation",
+                    "teacher",
+                    "silver_threshold",
+                }
             )
             if given:
                 raise serializers.ValidationError(
@@ -124,6 +150,12 @@ class TrainingRunOutputSerializer(serializers.ModelSerializer):
             "time_budget_minutes",
             "representation",
             "representation_reason",
+            "teacher",
+            "teacher_name",
+            "silver_threshold",
+            "untagged_documents",
+            "labelled_documents",
+            "silver_spans",
             "settings_rule",
             "settings_reason",
             "budget",

@@ -37,16 +37,17 @@ from django.utils import timezone
 from evaluation.encoders import AUTO_REPRESENTATION, encoder_for, encoder_offers, pipeline_for, pipeline_offers
 from evaluation.model_files import model_files_store
 from evaluation.models import DatasetSnapshot, Evaluation, Prediction, TrainedModel, TrainingRun
-from evaluation.selectors import snapshot_documents
+from evaluation.selectors import snapshot_documents, trained_model_local_path
 from labeling.models import Document
 from labeling.selectors import documents_labeled
 from labeling.suggestions.services import suggestions_replace
 from ner import limits
 from ner.calibration import CalibrationReport, calibration_report
+from ner.distill import DEFAULT_THRESHOLD, DistillError, SilverSet, silver_set_build
 from ner.formats.jsonl import write_jsonl
 from ner.metrics import DocumentComparison, EvaluationReport, compare_documents, evaluate
 from ner.names import InvalidName, check_model_name
-from ner.predict import ScoredSpan
+from ner.predict import ModelLoadError, ScoredSpan
 from ner.predict import load as load_model
 from ner.representation import RepresentationChoice, choose_representation
 from ner.sizing import CorpusSettings, settings_for_corpus
@@ -275,6 +276,8 @@ def training_run_start(
     time_budget_minutes: int | None = None,
     representation: str = AUTO_REPRESENTATION,
     same_settings_as: TrainedModel | None = None,
+    teacher: TrainedModel | None = None,
+    silver_threshold: float | None = None,
 ) -> TrainingRun:
     """Freeze a snapshot and queue a run; the task is sent after commit (or waits for the project's current run).
 
@@ -289,6 +292,12 @@ def training_run_start(
     for a French project (``ner.pipelines``), or "auto": chosen from the
     snapshot's language and training side's size (``ner.representation``), the reason recorded on the run and in
     the model's meta. ``same_settings_as`` takes that model's representation.
+
+    ``teacher`` (a model of the project trained on an encoder) makes the run a student (``ner.distill``): the
+    worker has the teacher label the project's untagged documents first, and the CNN trains on gold + those labels
+    (entities below ``silver_threshold``, default ``ner.distill.DEFAULT_THRESHOLD``, count as unknown). The step
+    limit and patience then follow the size of gold + untagged text. ``same_settings_as`` takes that model's teacher
+    too, when it still exists.
     """
     rule, reason = "", ""
     dropout_and_batches: tuple[float, int, int] | None = None
@@ -300,10 +309,23 @@ def training_run_start(
         representation = source.representation
         representation_reason = f"The representation of model {same_settings_as.name}."
         max_steps, time_budget_minutes = source.trained_steps, None
+        if source.teacher is not None:
+            teacher, silver_threshold = source.teacher, source.silver_threshold
         rule = SAME_SETTINGS_RULE
         reason = f"the settings of model {same_settings_as.name} ({max_steps:,} steps, patience {patience:,})"
     if max_steps == 0 and max_epochs <= 0:
         raise ValidationError("Set a step limit or an epoch limit: with neither, training would never end.")
+    if teacher is not None:
+        _check_teacher(project, teacher, representation, silver_threshold)
+        silver_threshold = DEFAULT_THRESHOLD if silver_threshold is None else silver_threshold
+        if representation == AUTO_REPRESENTATION:
+            representation = CNN_REPRESENTATION
+            representation_reason = representation_reason or (
+                f"The CNN: a student of model {teacher.name}, which labels the untagged documents so that the CNN "
+                "learns from them and predicts at its own speed."
+            )
+    elif silver_threshold is not None:
+        raise ValidationError({"silver_threshold": "A confidence threshold needs a teacher model to apply to."})
     if representation != AUTO_REPRESENTATION:
         # An unknown name, or a pipeline that cannot start this project's training, is refused here, not in the worker.
         encoder_for(representation)
@@ -336,6 +358,9 @@ def training_run_start(
             # A placeholder for "auto" until the snapshot says how large the training side is.
             representation=CNN_REPRESENTATION if representation == AUTO_REPRESENTATION else representation,
             representation_reason=representation_reason,
+            teacher=teacher,
+            teacher_name=teacher.name if teacher is not None else "",
+            silver_threshold=silver_threshold,
             settings_rule=rule,
             settings_reason=reason,
             requested_by=user,
@@ -343,6 +368,11 @@ def training_run_start(
         run.full_clean(exclude=["snapshot"])
         run.snapshot = snapshot_create(project=project, user=user)
         characters = _snapshot_train_characters(run.snapshot)
+        if teacher is not None:
+            # A student trains on the untagged text too: its settings follow the size of both.
+            characters += sum(
+                length for _, side, length in _silver_candidates(project, run.snapshot) if side == "train"
+            )
         sized = settings_for_corpus(characters=characters)
         if representation == AUTO_REPRESENTATION:
             automatic = _representation_auto(run.snapshot.language, characters)
@@ -371,6 +401,51 @@ def training_run_start(
         jobs_recover_on_commit()
         transaction.on_commit(lambda: training_run_dispatch(project_id=project_pk))
     return run
+
+
+def _check_teacher(
+    project: Project, teacher: TrainedModel, representation: str, silver_threshold: float | None
+) -> None:
+    if teacher.project_id != project.pk:
+        raise ValidationError({"teacher": "The teacher must be a model of this project."})
+    if teacher.run.representation == CNN_REPRESENTATION:
+        raise ValidationError(
+            {
+                "teacher": f"Model {teacher.name} is a CNN, as fast as its student would be: choose a model trained "
+                "on a pretrained encoder as the teacher."
+            }
+        )
+    if representation not in (AUTO_REPRESENTATION, CNN_REPRESENTATION):
+        raise ValidationError(
+            {"representation": "A student is the fast CNN: leave the representation on Automatic or choose the CNN."}
+        )
+    if silver_threshold is not None and not 0.0 <= silver_threshold <= 1.0:
+        raise ValidationError({"silver_threshold": f"The threshold must be from 0 to 1 (got {silver_threshold})."})
+
+
+def _silver_candidates(project: Project, snapshot: DatasetSnapshot) -> list[tuple[int, str, int]]:
+    """(id, effective side, characters) of the project's documents without a single gold span and outside the
+    snapshot, in id order: what a teacher labels for a student (``ner.distill`` leaves out those on the test side
+    and gold texts). A document partly tagged is not offered: its tags are gold, never replaced by a teacher's."""
+    in_snapshot = {*snapshot.train_document_ids, *snapshot.test_document_ids}
+    rows = [
+        row
+        for row in Document.objects.filter(project=project, spans__isnull=True)
+        .order_by("id")
+        .annotate(characters=Length("text"))
+        .values_list("pk", "content_hash", "split", "characters")
+        if row[0] not in in_snapshot
+    ]
+    try:
+        sides = split_documents(
+            [(content_hash, split or None) for _, content_hash, split, _ in rows],
+            mode=snapshot.split_mode,  # type: ignore[arg-type]
+            seed=snapshot.split_seed,
+            test_percent=snapshot.test_percent,
+        )
+    except SplitError:
+        return []
+    return [(pk, side, characters) for (pk, _, _, characters), side in zip(rows, sides, strict=True)]
 
 
 def training_run_dispatch(*, project_id: int) -> TrainingRun | None:
@@ -608,6 +683,7 @@ def _train_and_save(run: TrainingRun, workdir: Path) -> None:
     train_docs = [doc for doc in docs if doc.split == "train"]
     test_docs = [doc for doc in docs if doc.split == "test"]
     reporter = _RunReporter(run)
+    silver = _silver_set(run, docs, reporter) if run.teacher_id is not None or run.teacher_name else None
     train_settings = TrainSettings(
         seed=run.seed,
         max_steps=run.max_steps,
@@ -637,6 +713,7 @@ def _train_and_save(run: TrainingRun, workdir: Path) -> None:
         should_stop=reporter.should_stop,
         # The test set is predicted within the budget too.
         predict_after_characters=sum(len(doc.text) for doc in test_docs),
+        silver=silver,
     )
     reporter.phase(
         TrainingRun.Phase.EVALUATING,
@@ -654,6 +731,45 @@ def _train_and_save(run: TrainingRun, workdir: Path) -> None:
         raise TrainCancelled("Training was cancelled")
     reporter.phase(TrainingRun.Phase.SAVING)
     _save_results(run, result, report, test_docs, predicted, comparisons, calibration)
+
+
+def _silver_set(run: TrainingRun, gold: list[LabeledDoc], reporter: _RunReporter) -> SilverSet:
+    """A student's run: its teacher labels the project's untagged documents as they are now (``ner.distill``; the
+    snapshot's documents, train and test, are the gold it never relabels), with progress on the run."""
+    teacher = TrainedModel.objects.filter(pk=run.teacher_id).select_related("run").first()
+    if teacher is None:
+        raise ValidationError(f"The teacher model {run.teacher_name} was deleted before this run could use it.")
+    candidates = _silver_candidates(run.project, run.snapshot)
+    sides = {pk: side for pk, side, _ in candidates}
+    untagged = [
+        LabeledDoc(text=text, name=name, split=sides[pk])
+        for pk, name, text in Document.objects.filter(pk__in=list(sides))
+        .order_by("id")
+        .values_list("pk", "name", "text")
+    ]
+    reporter.phase(TrainingRun.Phase.LABELLING, untagged_documents=len(untagged), labelled_documents=0)
+    try:
+        predictor = load_model(trained_model_local_path(model=teacher))
+        silver = silver_set_build(
+            teacher=predictor,
+            teacher_name=teacher.name,
+            untagged=untagged,
+            gold=gold,
+            threshold=DEFAULT_THRESHOLD if run.silver_threshold is None else run.silver_threshold,
+            on_progress=lambda done, _total: reporter.phase(TrainingRun.Phase.LABELLING, labelled_documents=done),
+            should_stop=reporter.should_stop,
+        )
+    except (DistillError, ModelLoadError) as error:
+        raise ValidationError(
+            f"The teacher model {teacher.name} cannot label the untagged documents: {error}"
+        ) from None
+    reporter.phase(
+        TrainingRun.Phase.TRAINING,
+        untagged_documents=len(silver.docs),
+        labelled_documents=len(silver.docs),
+        silver_spans=silver.span_count,
+    )
+    return silver
 
 
 def _save_results(
@@ -744,9 +860,17 @@ def _queue_uncertainty_refresh(model_id: int) -> None:
 def trained_model_delete(*, model: TrainedModel) -> None:
     """Delete a model, its evaluation and predictions, and its files (after commit).
 
-    A model still deployed is refused (Conflict, naming the deployments), and nothing is deleted."""
+    A model still deployed is refused (Conflict, naming the deployments), and so is a model that a queued or running
+    training needs as its teacher; nothing is deleted. A finished student keeps its teacher's name."""
     prefix = model.storage_path
     with transaction.atomic():
+        students = TrainingRun.objects.select_for_update().filter(teacher=model, status__in=TrainingRun.ACTIVE)
+        waiting = sorted(students.values_list("model_name", flat=True))
+        if waiting:
+            raise Conflict(
+                f"Model {model.name} is the teacher of the training of {', '.join(waiting)}, which has not finished: "
+                "wait for it or cancel it, then delete the model."
+            )
         try:
             model.delete()
         except (ProtectedError, RestrictedError) as error:

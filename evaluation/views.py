@@ -36,7 +36,8 @@ def _training_context(request: HttpRequest, project: Project, form: TrainingRunF
             initial={
                 **services.training_settings_defaults(),
                 "model_name": services.training_model_name_suggestion(project=project),
-            }
+            },
+            teachers=selectors.teacher_model_list(project=project),
         )
     suggestions = services.training_suggestions(project=project) if can_train else None
     suggested, representation = suggestions if suggestions is not None else (None, None)
@@ -67,7 +68,7 @@ def training_run_list(request: HttpRequest, project_name: str) -> HttpResponse:
 @require_POST
 def training_run_start(request: HttpRequest, project_name: str) -> HttpResponse:
     project = project_for(request, project_name, Permission.TRAIN)
-    form = TrainingRunForm(request.POST)
+    form = TrainingRunForm(request.POST, teachers=selectors.teacher_model_list(project=project))
     if form.is_valid():
         try:
             run = services.training_run_start(project=project, user=request.user, **form.cleaned_data)

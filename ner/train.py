@@ -45,7 +45,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import spacy
 from spacy.language import Language
@@ -73,7 +73,10 @@ from ner.predict import load as load_predictor
 from ner.sizing import evaluation_frequency
 from ner.splits import SplitError, carve_dev
 from ner.tokens import CHUNK_CHARS_MAX, MULTILINGUAL, chunk_bounds, spacy_language
-from ner.types import LabeledDoc
+from ner.types import LabeledDoc, Span
+
+if TYPE_CHECKING:
+    from ner.distill import SilverSet
 
 CONFIG_PATH = Path(__file__).resolve().parent / "configs" / "ner.cfg"
 # The representation's name when no encoder is chosen.
@@ -246,12 +249,21 @@ def _doc_name(doc: LabeledDoc, index: int) -> str:
     return doc.name or f"document {index + 1}"
 
 
-def _examples(nlp: Language, docs: Sequence[LabeledDoc], report: _SpanReport) -> list[Example]:
-    """One example per chunk of each document, with the spans as entities (misaligned ones widened)."""
+def _examples(
+    nlp: Language,
+    docs: Sequence[LabeledDoc],
+    report: _SpanReport,
+    unknown: Sequence[Sequence[Span]] | None = None,
+) -> list[Example]:
+    """One example per chunk of each document, with the spans as entities (misaligned ones widened).
+
+    ``unknown`` (one sequence per document, silver documents only): regions whose tokens are *missing*, neither
+    entity nor outside (``ner.distill``: a teacher entity below the confidence threshold)."""
     examples: list[Example] = []
     for index, labeled in enumerate(docs):
         spans = labeled.sorted_spans()
-        for chunk_start, chunk_end in chunk_bounds(labeled.text, spans):
+        unsure = sorted(unknown[index]) if unknown is not None else []
+        for chunk_start, chunk_end in chunk_bounds(labeled.text, [*spans, *unsure]):
             text = labeled.text[chunk_start:chunk_end]
             reference = nlp.make_doc(text)
             # A copy before any entity is set: the same tokens for a fraction of tokenizing again.
@@ -277,10 +289,28 @@ def _examples(nlp: Language, docs: Sequence[LabeledDoc], report: _SpanReport) ->
                         )
                 entities.append(entity)
                 last_end = entity.end
-            # Untagged tokens are real negatives: "outside", not "missing".
-            reference.set_ents(entities, default="outside")
+            missing = _unknown_regions(reference, unsure, chunk_start, chunk_end, entities)
+            # Untagged tokens are real negatives: "outside", not "missing" (except a silver document's unsure ones).
+            reference.set_ents(entities, missing=missing, default="outside")
             examples.append(Example(predicted, reference))
     return examples
+
+
+def _unknown_regions(
+    reference: Any, unsure: Sequence[Span], chunk_start: int, chunk_end: int, entities: list[Any]
+) -> list[Any]:
+    """The chunk's tokens under ``unsure`` spans (widened to whole tokens), minus any an entity holds."""
+    taken = {token for entity in entities for token in range(entity.start, entity.end)}
+    regions = []
+    for span in unsure:
+        start, end = max(span.start, chunk_start), min(span.end, chunk_end)
+        if start >= end:
+            continue
+        region = reference.char_span(start - chunk_start, end - chunk_start, alignment_mode="expand")
+        if region is not None and not any(token in taken for token in range(region.start, region.end)):
+            regions.append(region)
+            taken.update(range(region.start, region.end))
+    return regions
 
 
 def warmup_steps(settings: TrainSettings) -> int:
@@ -442,6 +472,7 @@ def train(
     predict_after_characters: int = 0,
     speed: Speed | None = None,
     clock: Callable[[], float] = time.perf_counter,
+    silver: SilverSet | None = None,
 ) -> TrainResult:
     """Train a model on ``docs_train``, keep the checkpoint that scores best on ``docs_dev``, save it to ``output_dir``.
 
@@ -452,6 +483,9 @@ def train(
     With a time budget (``settings.time_budget_s``): ``predict_after_characters`` is text the caller will predict
     once the model is saved (a test set), counted in the budget; ``speed`` replaces the measurement of this
     machine (``measure_speed``) and ``clock`` the time source, both for tests.
+
+    ``silver`` (``ner.distill``): a teacher's labels for untagged documents, added to the training side only (after
+    the dev set is carved from ``docs_train``, so dev stays gold); recorded in the meta as ``nerlab.silver``.
     """
     settings = settings or TrainSettings()
     _check_settings(settings)
@@ -474,6 +508,7 @@ def train(
             predict_after_characters=predict_after_characters,
             speed=speed,
             clock=clock,
+            silver=silver,
         )
 
 
@@ -604,14 +639,16 @@ def _train(
     predict_after_characters: int,
     speed: Speed | None,
     clock: Callable[[], float],
+    silver: SilverSet | None = None,
 ) -> TrainResult:
     started = clock()
     train_docs, dev_docs, labels = _training_sets(docs_train, docs_dev, settings)
+    silver_docs = [doc.as_labeled() for doc in silver.docs] if silver is not None else []
     plan: BudgetPlan | None = None
     deadline = math.inf
     if settings.time_budget_s > 0:
         plan = _plan_budget(
-            train_docs,
+            [*train_docs, *silver_docs],
             dev_docs,
             language=language,
             settings=settings,
@@ -625,8 +662,14 @@ def _train(
         deadline = started + settings.time_budget_s - plan.final_s
     nlp = _build_nlp(language, settings)
     _describe_model(nlp, language, settings, representation, plan, train_docs, dev_docs)
+    if silver is not None:
+        nlp.meta["nerlab"]["silver"] = silver.to_meta()
     report = _SpanReport()
     train_examples = _examples(nlp, train_docs, report)
+    if silver is not None:
+        # After the gold ones, in the silver set's order; their span problems are the teacher's, not counted.
+        unknown = [doc.unknown for doc in silver.docs]
+        train_examples += _examples(nlp, silver_docs, _SpanReport(), unknown=unknown)
     dev_examples = _examples(nlp, dev_docs, _SpanReport())
     optimizer, loop = _training_loop(nlp, train_examples, dev_examples, settings, language)
     progress = (

@@ -59,6 +59,11 @@ def test_archive_round_trip_keeps_everything_and_models_predict(project, user, t
         dropout=0.2,
         batch_size_start=100,
         batch_size_stop=240,
+        teacher_name="big-teacher",
+        silver_threshold=0.5,
+        untagged_documents=40,
+        labelled_documents=40,
+        silver_spans=77,
     )
     data = project_archive_bytes(project=project)
 
@@ -82,6 +87,9 @@ def test_archive_round_trip_keeps_everything_and_models_predict(project, user, t
     run = restored.run
     assert (run.dropout, run.batch_size_start, run.batch_size_stop) == (0.2, 100, 240)
     assert run.representation_reason == "a small training side"
+    # A student's teacher travels by name, with what it labelled.
+    assert (run.teacher, run.teacher_name, run.silver_threshold) == (None, "big-teacher", 0.5)
+    assert (run.untagged_documents, run.labelled_documents, run.silver_spans) == (40, 40, 77)
     assert Evaluation.objects.get(model=restored).report == Evaluation.objects.get(model=trained).report
     assert restored.evaluation.predictions.count() == trained.evaluation.predictions.count()
     text = "Alice Smith flew to Paris."

