@@ -32,6 +32,7 @@ What a caller can rely on:
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import shutil
@@ -147,6 +148,9 @@ class TrainSettings:
     # Who chose the representation and why, in words (recorded in the model's meta; ner.representation's reason when
     # nerlab chose it).
     representation_chosen_by: str = ""
+    # A pretrained tok2vec weights file (``ner.pretrain``'s tok2vec.bin) loaded into the CNN before the first update,
+    # as spaCy's ``[initialize] init_tok2vec`` does; None: the CNN starts from random weights. CNN only.
+    pretrained: str | None = None
 
     @property
     def evaluation_every(self) -> int:
@@ -349,6 +353,22 @@ def _check_settings(settings: TrainSettings) -> None:
         raise TrainError("Batch sizes must be positive, and the final size at least the starting one")
     if settings.threads < 1:
         raise TrainError(f"The thread count must be at least 1 (got {settings.threads})")
+    if settings.pretrained is not None and settings.encoder is not None:
+        raise TrainError(
+            "Pretrained weights are for the CNN representation; an encoder is pretrained already. "
+            "Choose the CNN, or train without the pretrained weights"
+        )
+
+
+def _pretrained_weights(settings: TrainSettings) -> bytes | None:
+    """The pretrained tok2vec weights the run starts from, read once (so the digest recorded is of what was used)."""
+    if settings.pretrained is None:
+        return None
+    path = Path(settings.pretrained)
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise TrainError(f"The pretrained weights file {path} cannot be read: {error.strerror or error}") from error
 
 
 def _write_model(nlp: Language, optimizer: Any, folder: Path) -> None:
@@ -400,6 +420,9 @@ def train(
     with model_ops(), blas_threads(settings.threads):
         # Checked (and loaded) before anything else, so a missing or changed file fails the run at once.
         representation = representation_meta(settings.encoder)
+        pretrained = _pretrained_weights(settings)
+        if pretrained is not None:
+            representation = {**representation, "pretrained_sha256": hashlib.sha256(pretrained).hexdigest()}
         return _train(
             docs_train,
             docs_dev,
@@ -407,6 +430,7 @@ def train(
             output_dir=output_dir,
             settings=settings,
             representation=representation,
+            pretrained=pretrained,
             on_progress=on_progress,
             should_stop=should_stop,
             predict_after_characters=predict_after_characters,
@@ -537,6 +561,7 @@ def _train(
     output_dir: Path,
     settings: TrainSettings,
     representation: dict[str, Any],
+    pretrained: bytes | None,
     on_progress: Callable[[Progress], None] | None,
     should_stop: Callable[[], bool] | None,
     predict_after_characters: int,
@@ -566,7 +591,7 @@ def _train(
     report = _SpanReport()
     train_examples = _examples(nlp, train_docs, report)
     dev_examples = _examples(nlp, dev_docs, _SpanReport())
-    optimizer, loop = _training_loop(nlp, train_examples, dev_examples, settings)
+    optimizer, loop = _training_loop(nlp, train_examples, dev_examples, settings, pretrained)
     progress = (
         None
         if on_progress is None
@@ -672,7 +697,11 @@ def _describe_model(
 
 
 def _training_loop(
-    nlp: Language, train_examples: list[Example], dev_examples: list[Example], settings: TrainSettings
+    nlp: Language,
+    train_examples: list[Example],
+    dev_examples: list[Example],
+    settings: TrainSettings,
+    pretrained: bytes | None = None,
 ) -> tuple[Any, Any]:
     """The initialized pipeline's optimizer and spaCy's loop over it: (batch, info, is_best) per step."""
     config = nlp.config.interpolate()
@@ -682,6 +711,8 @@ def _training_loop(
         # W033: no lexeme normalisation tables (spacy-lookups-data); blank pipelines train fine without them.
         warnings.filterwarnings("ignore", message=r".*\[W033\]")
         nlp.initialize(lambda: train_examples, sgd=optimizer)
+    if pretrained is not None:
+        _load_pretrained(nlp, pretrained, settings)
     fix_random_seed(settings.seed)
 
     if dev_examples:
@@ -708,6 +739,18 @@ def _training_loop(
         before_update=training["before_update"],
     )
     return optimizer, loop
+
+
+def _load_pretrained(nlp: Language, weights: bytes, settings: TrainSettings) -> None:
+    """Load pretrained tok2vec weights after initialization, as spaCy's ``init_tok2vec`` does within it."""
+    try:
+        component: Any = nlp.get_pipe("tok2vec")
+        component.model.from_bytes(weights)
+    except (ValueError, KeyError, TypeError) as error:
+        raise TrainError(
+            f"The pretrained weights file {settings.pretrained} does not fit this pipeline's CNN (made by another "
+            "version of nerlab or for another representation); pretrain again"
+        ) from error
 
 
 @dataclass
