@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django import forms
 
 from evaluation.encoders import AUTO_REPRESENTATION, representation_choices
+from evaluation.models import PretrainingRun
 from ner import limits
 
 
@@ -56,8 +58,30 @@ class TrainingRunForm(forms.Form):
         ),
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    pretraining = forms.TypedChoiceField(
+        coerce=int,
+        required=False,
+        empty_value=None,
+        label="Start from pretrained weights",
+        help_text=(
+            "The CNN starts from weights pretrained on this project's text (Pretraining page) instead of random ones. "
+            "CNN only. Measured effect: see the Pretraining page; off unless you choose it."
+        ),
+    )
+
+    def __init__(self, *args: Any, pretrainings: Sequence[PretrainingRun] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # Offered only when the project has a finished pretraining to start from.
+        if pretrainings:
+            self.fields["pretraining"].choices = [  # type: ignore[attr-defined]
+                ("", "No: random weights"),
+                *(
+                    (run.pk, f"Pretraining {run.pk} ({run.step:,} steps, {run.finished_at:%Y-%m-%d %H:%M})")
+                    for run in pretrainings
+                ),
+            ]
+        else:
+            del self.fields["pretraining"]
         # Read at each request: the choices are the server's configuration (NERLAB_ENCODERS).
         self.fields["representation"].choices = [  # type: ignore[attr-defined]
             (AUTO_REPRESENTATION, "Automatic"),

@@ -57,6 +57,14 @@ class TrainingRunStartInputSerializer(serializers.Serializer):
         "instead of the fields above.",
     )
 
+    pretraining = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="A finished pretraining run's id (pretraining-runs): the CNN starts from its weights instead of "
+        "random ones. CNN only: with representation 'auto' the CNN is chosen; with an encoder it is refused.",
+    )
+
     def validate_representation(self, value: str) -> str:
         if value not in [AUTO_REPRESENTATION, *representation_choices()]:
             raise serializers.ValidationError(unknown_representation_message(value))
@@ -66,7 +74,15 @@ class TrainingRunStartInputSerializer(serializers.Serializer):
         if data.get("same_settings_as") is not None:
             given = sorted(
                 set(self.initial_data)
-                & {"seed", "max_steps", "max_epochs", "patience", "time_budget_minutes", "representation"}
+                & {
+                    "seed",
+                    "max_steps",
+                    "max_epochs",
+                    "patience",
+                    "time_budget_minutes",
+                    "representation",
+                    "pretraining",
+                }
             )
             if given:
                 raise serializers.ValidationError(
@@ -124,6 +140,7 @@ class TrainingRunOutputSerializer(serializers.ModelSerializer):
             "time_budget_minutes",
             "representation",
             "representation_reason",
+            "pretraining",
             "settings_rule",
             "settings_reason",
             "budget",

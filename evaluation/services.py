@@ -36,7 +36,7 @@ from django.utils import timezone
 
 from evaluation.encoders import AUTO_REPRESENTATION, encoder_for, encoder_offers
 from evaluation.model_files import model_files_store
-from evaluation.models import DatasetSnapshot, Evaluation, Prediction, TrainedModel, TrainingRun
+from evaluation.models import DatasetSnapshot, Evaluation, Prediction, PretrainingRun, TrainedModel, TrainingRun
 from evaluation.selectors import snapshot_documents
 from labeling.models import Document
 from labeling.selectors import documents_labeled
@@ -273,6 +273,7 @@ def training_run_start(
     time_budget_minutes: int | None = None,
     representation: str = AUTO_REPRESENTATION,
     same_settings_as: TrainedModel | None = None,
+    pretraining: PretrainingRun | None = None,
 ) -> TrainingRun:
     """Freeze a snapshot and queue a run; the task is sent after commit (or waits for the project's current run).
 
@@ -286,6 +287,9 @@ def training_run_start(
     ``representation`` is "cnn", a configured encoder's name (``evaluation.encoders``), or "auto": chosen from the
     snapshot's language and training side's size (``ner.representation``), the reason recorded on the run and in
     the model's meta. ``same_settings_as`` takes that model's representation.
+
+    ``pretraining``: a finished pretraining of the project (``evaluation.pretraining``) whose weights the CNN starts
+    from; the CNN only, so with "auto" the CNN is chosen. ``same_settings_as`` takes that model's pretraining too.
     """
     rule, reason = "", ""
     dropout_and_batches: tuple[float, int, int] | None = None
@@ -296,6 +300,7 @@ def training_run_start(
         dropout_and_batches = (source.dropout, source.batch_size_start, source.batch_size_stop)
         representation = source.representation
         representation_reason = f"The representation of model {same_settings_as.name}."
+        pretraining = source.pretraining
         max_steps, time_budget_minutes = source.trained_steps, None
         rule = SAME_SETTINGS_RULE
         reason = f"the settings of model {same_settings_as.name} ({max_steps:,} steps, patience {patience:,})"
@@ -303,6 +308,10 @@ def training_run_start(
         raise ValidationError("Set a step limit or an epoch limit: with neither, training would never end.")
     if representation != AUTO_REPRESENTATION:
         encoder_for(representation)  # an unknown name is refused here, not in the worker
+    if pretraining is not None:
+        representation, representation_reason = _pretraining_checked(
+            project, pretraining, representation, representation_reason
+        )
     if time_budget_minutes is not None and not 1 <= time_budget_minutes <= limits.TIME_BUDGET_MINUTES_MAX:
         raise ValidationError(
             {
@@ -331,6 +340,7 @@ def training_run_start(
             # A placeholder for "auto" until the snapshot says how large the training side is.
             representation=CNN_REPRESENTATION if representation == AUTO_REPRESENTATION else representation,
             representation_reason=representation_reason,
+            pretraining=pretraining,
             settings_rule=rule,
             settings_reason=reason,
             requested_by=user,
@@ -366,6 +376,26 @@ def training_run_start(
         jobs_recover_on_commit()
         transaction.on_commit(lambda: training_run_dispatch(project_id=project_pk))
     return run
+
+
+def _pretraining_checked(
+    project: Project, pretraining: PretrainingRun, representation: str, reason: str
+) -> tuple[str, str]:
+    """The representation a training from ``pretraining`` uses (the CNN), and why; refused when it cannot."""
+    if pretraining.project_id != project.pk:
+        raise ValidationError({"pretraining": f"Pretraining {pretraining.pk} belongs to another project."})
+    if pretraining.status != PretrainingRun.Status.SUCCEEDED:
+        raise ValidationError({"pretraining": f"Pretraining {pretraining.pk} has not finished: it has no weights yet."})
+    if representation == AUTO_REPRESENTATION:
+        return CNN_REPRESENTATION, f"The CNN, since it starts from the weights of pretraining {pretraining.pk}."
+    if representation != CNN_REPRESENTATION:
+        raise ValidationError(
+            {
+                "pretraining": f"Pretrained weights are for the CNN; {representation} is a pretrained encoder already. "
+                "Choose the CNN or Automatic, or train without pretrained weights."
+            }
+        )
+    return representation, reason
 
 
 def training_run_dispatch(*, project_id: int) -> TrainingRun | None:
@@ -619,6 +649,7 @@ def _train_and_save(run: TrainingRun, workdir: Path) -> None:
         representation_chosen_by=run.representation_reason or "the user's choice",
         # Looked up again here: the server's configuration may have changed since the run was queued.
         encoder=encoder_for(run.representation),
+        pretrained=_pretrained_weights(run, workdir),
     )
     # The dev set for early stopping is carved from the training side by ner.train (ner.splits.carve_dev).
     result = train(
@@ -648,6 +679,19 @@ def _train_and_save(run: TrainingRun, workdir: Path) -> None:
         raise TrainCancelled("Training was cancelled")
     reporter.phase(TrainingRun.Phase.SAVING)
     _save_results(run, result, report, test_docs, predicted, comparisons, calibration)
+
+
+def _pretrained_weights(run: TrainingRun, workdir: Path) -> str | None:
+    """The run's pretrained weights copied to a local file (checked against their SHA-256), or None."""
+    if run.pretraining is None:
+        return None
+    from evaluation.pretraining.services import pretraining_weights_fetch
+    from ner.pretrain import PretrainError
+
+    try:
+        return str(pretraining_weights_fetch(run=run.pretraining, into=workdir / "pretrained"))
+    except PretrainError as error:
+        raise TrainError(str(error)) from error
 
 
 def _save_results(

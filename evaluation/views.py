@@ -15,7 +15,8 @@ from django_htmx.http import HttpResponseClientRedirect
 from evaluation import selectors, services
 from evaluation.encoders import encoder_list
 from evaluation.forms import ModelCompareForm, TrainingRunForm
-from evaluation.models import TrainedModel
+from evaluation.models import PretrainingRun, TrainedModel
+from evaluation.pretraining import selectors as pretraining_selectors
 from ner.metrics import OUTCOMES
 from projects.access import project_for
 from projects.exceptions import Conflict
@@ -28,6 +29,10 @@ def _partial(request: HttpRequest, template: str, partial: str) -> str:
     return f"{template}#{partial}" if request.htmx and not request.htmx.boosted else template
 
 
+def _pretrainings(project: Project) -> list[PretrainingRun]:
+    return list(pretraining_selectors.pretraining_runs_finished(project=project)[:20])
+
+
 def _training_context(request: HttpRequest, project: Project, form: TrainingRunForm | None = None) -> dict:
     can_train = user_can(user=request.user, project=project, permission=Permission.TRAIN)
     if form is None and can_train:
@@ -35,7 +40,8 @@ def _training_context(request: HttpRequest, project: Project, form: TrainingRunF
             initial={
                 **services.training_settings_defaults(),
                 "model_name": services.training_model_name_suggestion(project=project),
-            }
+            },
+            pretrainings=_pretrainings(project),
         )
     suggestions = services.training_suggestions(project=project) if can_train else None
     suggested, representation = suggestions if suggestions is not None else (None, None)
@@ -65,10 +71,14 @@ def training_run_list(request: HttpRequest, project_name: str) -> HttpResponse:
 @require_POST
 def training_run_start(request: HttpRequest, project_name: str) -> HttpResponse:
     project = project_for(request, project_name, Permission.TRAIN)
-    form = TrainingRunForm(request.POST)
+    pretrainings = _pretrainings(project)
+    form = TrainingRunForm(request.POST, pretrainings=pretrainings)
     if form.is_valid():
+        data = dict(form.cleaned_data)
+        chosen = data.pop("pretraining", None)
+        data["pretraining"] = next((run for run in pretrainings if run.pk == chosen), None)
         try:
-            run = services.training_run_start(project=project, user=request.user, **form.cleaned_data)
+            run = services.training_run_start(project=project, user=request.user, **data)
         except ValidationError as error:
             if hasattr(error, "error_dict"):
                 for field, errors in error.message_dict.items():
