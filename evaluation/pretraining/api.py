@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from evaluation.models import PretrainingRun
 from evaluation.pretraining import selectors, services
+from labeling.serializers import ErrorSerializer
 from projects.api import PROJECT_NAME_PARAMETER, ProjectScopedAPIView, paginated_response
 from projects.pagination import PagePagination
 from projects.roles import Permission
@@ -105,7 +106,12 @@ class PretrainingRunDetailApi(ProjectScopedAPIView):
     @extend_schema(
         summary="Delete a finished pretraining and its weights",
         description="Refused (409) while it runs or while a training run started from it.",
-        responses={204: None},
+        responses={
+            204: None,
+            409: OpenApiResponse(
+                ErrorSerializer, description="Still running, or a training started from it; the message says which."
+            ),
+        },
     )
     def delete(self, request: Request, project_name: str, pretraining_run_id: int) -> Response:
         project = self.get_project(Permission.TRAIN)
