@@ -212,6 +212,9 @@ def test_pages_start_and_watch_a_pretraining_and_the_training_page_offers_it(
     with django_capture_on_commit_callbacks(execute=False):
         started = owner_client.post(start, {"seed": 0, "max_epochs": 0, "max_steps": 30, "pretraining": run.pk})
     assert started.status_code == 302 and TrainingRun.objects.get().pretraining == run
+    training_run = TrainingRun.objects.get()
+    shown = owner_client.get(reverse("evaluation:training_run_detail", args=[with_untagged.name, training_run.pk]))
+    assert "CNN, starting from the weights of" in shown.content.decode()
 
 
 def test_a_viewer_sees_pretraining_but_cannot_start_one(client, with_untagged, member_of):
