@@ -190,8 +190,9 @@ def test_pages_start_and_watch_a_pretraining_and_the_training_page_offers_it(
     owner_client, with_untagged, django_capture_on_commit_callbacks
 ):
     training_page = reverse("evaluation:training_run_list", args=[with_untagged.name])
-    assert 'name="pretraining"' not in owner_client.get(training_page).content.decode()
     url = reverse("pretraining:run_list", args=[with_untagged.name])
+    before = owner_client.get(training_page).content.decode()
+    assert 'name="pretraining"' not in before and f'href="{url}"' in before
     page = owner_client.get(url).content.decode()
     assert 'id="pretraining-form"' in page and 'id="pretraining-measured"' in page
     assert owner_client.post(url, {"max_steps": 0, "seed": 0}).status_code == 400
