@@ -18,6 +18,7 @@ from evaluation.forms import ModelCompareForm, TrainingRunForm
 from evaluation.models import PretrainingRun, TrainedModel
 from evaluation.pretraining import selectors as pretraining_selectors
 from ner.metrics import OUTCOMES
+from ner.train import CNN_REPRESENTATION
 from projects.access import project_for
 from projects.exceptions import Conflict
 from projects.models import Project
@@ -35,16 +36,21 @@ def _pretrainings(project: Project) -> list[PretrainingRun]:
 
 def _training_context(request: HttpRequest, project: Project, form: TrainingRunForm | None = None) -> dict:
     can_train = user_can(user=request.user, project=project, permission=Permission.TRAIN)
+    suggestions = services.training_suggestions(project=project) if can_train else None
+    suggested, representation = suggestions if suggestions is not None else (None, None)
     if form is None and can_train:
+        pretrainings = _pretrainings(project)
+        # The newest finished pretraining is the default start when the CNN would be trained: it helped on every
+        # measured sample (docs/pretraining.md); an encoder, when Automatic picks one, is left alone.
+        cnn = representation is None or representation.representation == CNN_REPRESENTATION
         form = TrainingRunForm(
             initial={
                 **services.training_settings_defaults(),
                 "model_name": services.training_model_name_suggestion(project=project),
+                "pretraining": pretrainings[0].pk if pretrainings and cnn else None,
             },
-            pretrainings=_pretrainings(project),
+            pretrainings=pretrainings,
         )
-    suggestions = services.training_suggestions(project=project) if can_train else None
-    suggested, representation = suggestions if suggestions is not None else (None, None)
     if form is not None and suggested is not None:
         # The values an empty field gets, shown in it; typing a value overrides them.
         form.fields["max_steps"].widget.attrs["placeholder"] = f"{suggested.max_steps} (from the corpus size)"

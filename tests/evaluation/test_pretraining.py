@@ -19,6 +19,8 @@ from evaluation.pretraining import services
 from evaluation.selectors import trained_model_local_path
 from labeling.selectors import documents_labeled
 from labeling.services import documents_create
+from ner.representation import RepresentationChoice
+from ner.sizing import settings_for_corpus
 from ner.types import LabeledDoc
 from projects.exceptions import Conflict
 from projects.roles import Role
@@ -208,7 +210,9 @@ def test_pages_start_and_watch_a_pretraining_and_the_training_page_offers_it(
     assert row.lstrip().startswith("<tr") and "<html" not in row
 
     training = owner_client.get(training_page).content.decode()
-    assert "Start from pretrained weights" in training and f'<option value="{run.pk}">Pretraining {run.pk}' in training
+    # The newest finished pretraining is chosen by default when the CNN would be trained (no encoder here).
+    assert "Start from pretrained weights" in training
+    assert f'<option value="{run.pk}" selected>Pretraining {run.pk}' in training
     start = reverse("evaluation:training_run_start", args=[with_untagged.name])
     with django_capture_on_commit_callbacks(execute=False):
         started = owner_client.post(start, {"seed": 0, "max_epochs": 0, "max_steps": 30, "pretraining": run.pk})
@@ -252,3 +256,17 @@ def test_a_foreign_pretraining_is_404(api, with_untagged, owner_client):
     foreign = PretrainingRun.objects.create(project=other, language="en", status=PretrainingRun.Status.SUCCEEDED)
     assert api.get(f"{BASE}/pretraining-runs/{foreign.pk}/").status_code == 404
     assert owner_client.get(reverse("pretraining:run_detail", args=[with_untagged.name, foreign.pk])).status_code == 404
+
+
+def test_the_training_page_leaves_pretrained_weights_unchosen_when_automatic_picks_an_encoder(
+    owner_client, with_untagged, monkeypatch
+):
+    finished = PretrainingRun.objects.create(
+        project=with_untagged, language="en", status=PretrainingRun.Status.SUCCEEDED, finished_at=timezone.now()
+    )
+    sized = settings_for_corpus(characters=5000)
+    encoder = RepresentationChoice(representation="tiny", rule="test", reason="Pretrained encoder tiny: a test.")
+    monkeypatch.setattr("evaluation.views.services.training_suggestions", lambda project: (sized, encoder))
+    page = owner_client.get(reverse("evaluation:training_run_list", args=[with_untagged.name])).content.decode()
+    assert f'<option value="{finished.pk}">Pretraining {finished.pk}' in page
+    assert '<option value="" selected>No: random weights</option>' in page
