@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from evaluation import selectors, services
+from evaluation.pretraining import selectors as pretraining_selectors
 from evaluation.serializers import (
     EvaluationOutputSerializer,
     TrainedModelOutputSerializer,
@@ -76,6 +77,13 @@ class TrainingRunListApi(ProjectScopedAPIView):
             if model is None:
                 raise ValidationError({"teacher": f"{project.name} has no trained model with id {teacher}."})
             data["teacher"] = model
+        pretraining = data.pop("pretraining")
+        if pretraining is not None:
+            data["pretraining"] = (
+                pretraining_selectors.pretraining_run_list(project=project).filter(pk=pretraining).first()
+            )
+            if data["pretraining"] is None:
+                raise ValidationError({"pretraining": f"{project.name} has no pretraining run with id {pretraining}."})
         run = services.training_run_start(project=project, user=request.user, **data)
         run = selectors.training_run_get(project=project, run_id=run.pk)
         return Response(TrainingRunOutputSerializer(run).data, status=status.HTTP_202_ACCEPTED)

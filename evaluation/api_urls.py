@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 
 from evaluation import api
 
@@ -20,4 +20,5 @@ urlpatterns = [
     path(f"{project}/models/", api.TrainedModelListApi.as_view(), name="trained_model_list"),
     path(f"{project}/models/<int:model_id>/", api.TrainedModelDetailApi.as_view(), name="trained_model_detail"),
     path(f"{project}/models/<int:model_id>/evaluation/", api.EvaluationApi.as_view(), name="evaluation_detail"),
+    path("", include("evaluation.pretraining.api_urls")),
 ]

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django import forms
 
 from evaluation.encoders import AUTO_REPRESENTATION, representation_choices, representation_label
-from evaluation.models import TrainedModel
+from evaluation.models import PretrainingRun, TrainedModel
 from ner import limits
 
 
@@ -80,12 +81,36 @@ class TrainingRunForm(forms.Form):
         ),
     )
 
-    def __init__(self, *args: Any, teachers: Any = None, **kwargs: Any) -> None:
+    pretraining = forms.TypedChoiceField(
+        coerce=int,
+        required=False,
+        empty_value=None,
+        label="Start from pretrained weights",
+        help_text=(
+            "The CNN starts from weights pretrained on this project's text (Pretraining page) instead of random ones; "
+            "CNN only. Chosen by default when the CNN is trained: +4.4 F1 on CoNLL-2003 at 50 mentions per type."
+        ),
+    )
+
+    def __init__(
+        self, *args: Any, teachers: Any = None, pretrainings: Sequence[PretrainingRun] = (), **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         # The project's models trained on an encoder (evaluation.selectors.teacher_model_list).
         teacher_field = self.fields["teacher"]
         teacher_field.queryset = teachers if teachers is not None else TrainedModel.objects.none()  # type: ignore[attr-defined]
         teacher_field.label_from_instance = lambda model: f"{model.name} ({model.run.representation})"  # type: ignore[attr-defined]
+        # Offered only when the project has a finished pretraining to start from.
+        if pretrainings:
+            self.fields["pretraining"].choices = [  # type: ignore[attr-defined]
+                ("", "No: random weights"),
+                *(
+                    (run.pk, f"Pretraining {run.pk} ({run.step:,} steps, {run.finished_at:%Y-%m-%d %H:%M})")
+                    for run in pretrainings
+                ),
+            ]
+        else:
+            del self.fields["pretraining"]
         # Read at each request: the choices are the server's configuration (NERLAB_ENCODERS).
         self.fields["representation"].choices = [  # type: ignore[attr-defined]
             (AUTO_REPRESENTATION, "Automatic"),

@@ -121,6 +121,11 @@ class TrainingRun(models.Model):
     untagged_documents = models.PositiveIntegerField(default=0)
     labelled_documents = models.PositiveIntegerField(default=0)
     silver_spans = models.PositiveIntegerField(default=0)
+    # The pretrained CNN weights the run started from (evaluation.pretraining). RESTRICT: a pretraining in use is not
+    # deleted alone, but goes with its project.
+    pretraining = models.ForeignKey(
+        "PretrainingRun", null=True, blank=True, on_delete=models.RESTRICT, related_name="training_runs"
+    )
     # Which rule chose the settings ("" when the user gave them all), and why, in the user's words.
     settings_rule = models.CharField(max_length=40, blank=True)
     settings_reason = models.TextField(blank=True)
@@ -304,3 +309,39 @@ class LearningCurve(BackgroundJob):
     @property
     def percent_done(self) -> float:
         return 100.0 * len(self.points) / len(self.percents) if self.percents else 0.0
+
+
+class PretrainingRun(BackgroundJob):
+    """The CNN's tok2vec pretrained on the project's own text (``ner.pretrain``), in the background; a finished run's
+    weights (``storage_path``/tok2vec.bin) are what a training may start from (``TrainingRun.pretraining``)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="pretraining_runs")
+    language = models.CharField(max_length=35, help_text="The tokenizer's language: a BCP-47 code or xx.")
+    seed = models.PositiveIntegerField(default=0)
+    max_steps = models.PositiveIntegerField(default=1000, validators=[MinValueValidator(1)])
+    percent = models.FloatField(default=0.0)
+    step = models.PositiveIntegerField(default=0)
+    loss = models.FloatField(null=True, blank=True)
+    eta_s = models.FloatField(null=True, blank=True)
+    # What it read: the project's documents outside the test side, tagged or not.
+    document_count = models.PositiveIntegerField(default=0)
+    characters = models.PositiveBigIntegerField(default=0)
+    words = models.PositiveBigIntegerField(default=0)
+    storage_path = models.CharField(max_length=300, blank=True, help_text="Folder of tok2vec.bin in Django's storage.")
+    weights_sha256 = models.CharField(max_length=64, blank=True)
+    duration_s = models.FloatField(null=True, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Last sign of life (sent, claimed, progress): see projects.jobs.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["project", "-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"pretraining {self.pk} of {self.project} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE

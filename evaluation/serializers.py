@@ -73,6 +73,13 @@ class TrainingRunStartInputSerializer(serializers.Serializer):
         default=None,
         help_text="With a teacher: its entities below this confidence are left unknown to the student. Default 0.5.",
     )
+    pretraining = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="A finished pretraining run's id (pretraining-runs): the CNN starts from its weights instead of "
+        "random ones. CNN only: with representation 'auto' the CNN is chosen; with an encoder it is refused.",
+    )
 
     def validate_representation(self, value: str) -> str:
         if value not in [AUTO_REPRESENTATION, *representation_choices()]:
@@ -92,6 +99,7 @@ class TrainingRunStartInputSerializer(serializers.Serializer):
                     "representation",
                     "teacher",
                     "silver_threshold",
+                    "pretraining",
                 }
             )
             if given:
@@ -156,6 +164,7 @@ class TrainingRunOutputSerializer(serializers.ModelSerializer):
             "untagged_documents",
             "labelled_documents",
             "silver_spans",
+            "pretraining",
             "settings_rule",
             "settings_reason",
             "budget",

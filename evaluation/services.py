@@ -36,7 +36,7 @@ from django.utils import timezone
 
 from evaluation.encoders import AUTO_REPRESENTATION, encoder_for, encoder_offers, pipeline_for, pipeline_offers
 from evaluation.model_files import model_files_store
-from evaluation.models import DatasetSnapshot, Evaluation, Prediction, TrainedModel, TrainingRun
+from evaluation.models import DatasetSnapshot, Evaluation, Prediction, PretrainingRun, TrainedModel, TrainingRun
 from evaluation.selectors import snapshot_documents, trained_model_local_path
 from labeling.models import Document
 from labeling.selectors import documents_labeled
@@ -278,6 +278,7 @@ def training_run_start(
     same_settings_as: TrainedModel | None = None,
     teacher: TrainedModel | None = None,
     silver_threshold: float | None = None,
+    pretraining: PretrainingRun | None = None,
 ) -> TrainingRun:
     """Freeze a snapshot and queue a run; the task is sent after commit (or waits for the project's current run).
 
@@ -298,6 +299,8 @@ def training_run_start(
     (entities below ``silver_threshold``, default ``ner.distill.DEFAULT_THRESHOLD``, count as unknown). The step
     limit and patience then follow the size of gold + untagged text. ``same_settings_as`` takes that model's teacher
     too, when it still exists.
+    ``pretraining``: a finished pretraining of the project (``evaluation.pretraining``) whose weights the CNN starts
+    from; the CNN only, so with "auto" the CNN is chosen. ``same_settings_as`` takes that model's pretraining too.
     """
     rule, reason = "", ""
     dropout_and_batches: tuple[float, int, int] | None = None
@@ -308,6 +311,7 @@ def training_run_start(
         dropout_and_batches = (source.dropout, source.batch_size_start, source.batch_size_stop)
         representation = source.representation
         representation_reason = f"The representation of model {same_settings_as.name}."
+        pretraining = source.pretraining
         max_steps, time_budget_minutes = source.trained_steps, None
         if source.teacher is not None:
             teacher, silver_threshold = source.teacher, source.silver_threshold
@@ -330,6 +334,10 @@ def training_run_start(
         # An unknown name, or a pipeline that cannot start this project's training, is refused here, not in the worker.
         encoder_for(representation)
         pipeline_for(representation, language=MULTILINGUAL if project.multilingual else project.language)
+    if pretraining is not None:
+        representation, representation_reason = _pretraining_checked(
+            project, pretraining, representation, representation_reason
+        )
     if time_budget_minutes is not None and not 1 <= time_budget_minutes <= limits.TIME_BUDGET_MINUTES_MAX:
         raise ValidationError(
             {
@@ -361,6 +369,7 @@ def training_run_start(
             teacher=teacher,
             teacher_name=teacher.name if teacher is not None else "",
             silver_threshold=silver_threshold,
+            pretraining=pretraining,
             settings_rule=rule,
             settings_reason=reason,
             requested_by=user,
@@ -446,6 +455,26 @@ def _silver_candidates(project: Project, snapshot: DatasetSnapshot) -> list[tupl
     except SplitError:
         return []
     return [(pk, side, characters) for (pk, _, _, characters), side in zip(rows, sides, strict=True)]
+
+
+def _pretraining_checked(
+    project: Project, pretraining: PretrainingRun, representation: str, reason: str
+) -> tuple[str, str]:
+    """The representation a training from ``pretraining`` uses (the CNN), and why; refused when it cannot."""
+    if pretraining.project_id != project.pk:
+        raise ValidationError({"pretraining": f"Pretraining {pretraining.pk} belongs to another project."})
+    if pretraining.status != PretrainingRun.Status.SUCCEEDED:
+        raise ValidationError({"pretraining": f"Pretraining {pretraining.pk} has not finished: it has no weights yet."})
+    if representation == AUTO_REPRESENTATION:
+        return CNN_REPRESENTATION, f"The CNN, since it starts from the weights of pretraining {pretraining.pk}."
+    if representation != CNN_REPRESENTATION:
+        raise ValidationError(
+            {
+                "pretraining": f"Pretrained weights are for the CNN; {representation} is a pretrained encoder already. "
+                "Choose the CNN or Automatic, or train without pretrained weights."
+            }
+        )
+    return representation, reason
 
 
 def training_run_dispatch(*, project_id: int) -> TrainingRun | None:
@@ -701,6 +730,7 @@ def _train_and_save(run: TrainingRun, workdir: Path) -> None:
         # Looked up again here: the server's configuration may have changed since the run was queued.
         encoder=encoder_for(run.representation),
         pipeline=pipeline_for(run.representation, language=snapshot.language),
+        pretrained=_pretrained_weights(run, workdir),
     )
     # The dev set for early stopping is carved from the training side by ner.train (ner.splits.carve_dev).
     result = train(
@@ -770,6 +800,19 @@ def _silver_set(run: TrainingRun, gold: list[LabeledDoc], reporter: _RunReporter
         silver_spans=silver.span_count,
     )
     return silver
+
+
+def _pretrained_weights(run: TrainingRun, workdir: Path) -> str | None:
+    """The run's pretrained weights copied to a local file (checked against their SHA-256), or None."""
+    if run.pretraining is None:
+        return None
+    from evaluation.pretraining.services import pretraining_weights_fetch
+    from ner.pretrain import PretrainError
+
+    try:
+        return str(pretraining_weights_fetch(run=run.pretraining, into=workdir / "pretrained"))
+    except PretrainError as error:
+        raise TrainError(str(error)) from error
 
 
 def _save_results(

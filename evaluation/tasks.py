@@ -36,3 +36,11 @@ def learning_curve_task(curve_id: int) -> str:
     from evaluation.learning_curve.services import learning_curve_execute
 
     return learning_curve_execute(curve_id=curve_id)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, name="evaluation.pretraining_run")
+def pretraining_run_task(run_id: int) -> str:
+    """Pretrain the CNN on the project's text (evaluation.pretraining); a redelivered finished run does nothing."""
+    from evaluation.pretraining.services import pretraining_run_execute
+
+    return pretraining_run_execute(run_id=run_id)

@@ -30,4 +30,5 @@ urlpatterns = [
     path("", include("evaluation.preannotation.urls")),
     path("", include("evaluation.learning_curve.urls")),
     path("", include("evaluation.lineage.urls")),
+    path("", include("evaluation.pretraining.urls")),
 ]

@@ -15,9 +15,11 @@ from django_htmx.http import HttpResponseClientRedirect
 from evaluation import selectors, services
 from evaluation.encoders import encoder_list, pipeline_list
 from evaluation.forms import ModelCompareForm, TrainingRunForm
-from evaluation.models import TrainedModel
+from evaluation.models import PretrainingRun, TrainedModel
+from evaluation.pretraining import selectors as pretraining_selectors
 from ner.metrics import OUTCOMES
 from ner.pipelines import KNOWN_PIPELINES
+from ner.train import CNN_REPRESENTATION
 from projects.access import can, project_for, project_view
 from projects.exceptions import Conflict
 from projects.models import Project
@@ -29,18 +31,28 @@ def _partial(request: HttpRequest, template: str, partial: str) -> str:
     return f"{template}#{partial}" if request.htmx and not request.htmx.boosted else template
 
 
+def _pretrainings(project: Project) -> list[PretrainingRun]:
+    return list(pretraining_selectors.pretraining_runs_finished(project=project)[:20])
+
+
 def _training_context(request: HttpRequest, project: Project, form: TrainingRunForm | None = None) -> dict:
     can_train = user_can(user=request.user, project=project, permission=Permission.TRAIN)
+    suggestions = services.training_suggestions(project=project) if can_train else None
+    suggested, representation = suggestions if suggestions is not None else (None, None)
     if form is None and can_train:
+        pretrainings = _pretrainings(project)
+        # The newest finished pretraining is the default start when the CNN would be trained: it helped on every
+        # measured sample (docs/pretraining.md); an encoder, when Automatic picks one, is left alone.
+        cnn = representation is None or representation.representation == CNN_REPRESENTATION
         form = TrainingRunForm(
             initial={
                 **services.training_settings_defaults(),
                 "model_name": services.training_model_name_suggestion(project=project),
+                "pretraining": pretrainings[0].pk if pretrainings and cnn else None,
             },
             teachers=selectors.teacher_model_list(project=project),
+            pretrainings=pretrainings,
         )
-    suggestions = services.training_suggestions(project=project) if can_train else None
-    suggested, representation = suggestions if suggestions is not None else (None, None)
     if form is not None and suggested is not None:
         # The values an empty field gets, shown in it; typing a value overrides them.
         form.fields["max_steps"].widget.attrs["placeholder"] = f"{suggested.max_steps} (from the corpus size)"
@@ -68,10 +80,16 @@ def training_run_list(request: HttpRequest, project_name: str) -> HttpResponse:
 @require_POST
 def training_run_start(request: HttpRequest, project_name: str) -> HttpResponse:
     project = project_for(request, project_name, Permission.TRAIN)
-    form = TrainingRunForm(request.POST, teachers=selectors.teacher_model_list(project=project))
+    pretrainings = _pretrainings(project)
+    form = TrainingRunForm(
+        request.POST, teachers=selectors.teacher_model_list(project=project), pretrainings=pretrainings
+    )
     if form.is_valid():
+        data = dict(form.cleaned_data)
+        chosen = data.pop("pretraining", None)
+        data["pretraining"] = next((run for run in pretrainings if run.pk == chosen), None)
         try:
-            run = services.training_run_start(project=project, user=request.user, **form.cleaned_data)
+            run = services.training_run_start(project=project, user=request.user, **data)
         except ValidationError as error:
             if hasattr(error, "error_dict"):
                 for field, errors in error.message_dict.items():

@@ -36,6 +36,7 @@ What a caller can rely on:
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import shutil
@@ -164,6 +165,9 @@ class TrainSettings:
     # The spaCy pipeline a French project's training starts from (a ``ner.pipelines.KNOWN_PIPELINES`` name): its
     # word features and vectors under a fresh NER (``_copy_pipeline_features``). None: no pipeline.
     pipeline: str | None = None
+    # A pretrained tok2vec weights file (``ner.pretrain``'s tok2vec.bin) loaded into the CNN before the first update,
+    # as spaCy's ``[initialize] init_tok2vec`` does; None: the CNN starts from random weights. CNN only.
+    pretrained: str | None = None
 
     @property
     def evaluation_every(self) -> int:
@@ -437,6 +441,22 @@ def _check_settings(settings: TrainSettings) -> None:
         raise TrainError("Batch sizes must be positive, and the final size at least the starting one")
     if settings.threads < 1:
         raise TrainError(f"The thread count must be at least 1 (got {settings.threads})")
+    if settings.pretrained is not None and (settings.encoder is not None or settings.pipeline is not None):
+        raise TrainError(
+            "Pretrained weights are for the CNN representation; an encoder or a spaCy pipeline is pretrained already. "
+            "Choose the CNN, or train without the pretrained weights"
+        )
+
+
+def _pretrained_weights(settings: TrainSettings) -> bytes | None:
+    """The pretrained tok2vec weights the run starts from, read once (so the digest recorded is of what was used)."""
+    if settings.pretrained is None:
+        return None
+    path = Path(settings.pretrained)
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise TrainError(f"The pretrained weights file {path} cannot be read: {error.strerror or error}") from error
 
 
 def _write_model(nlp: Language, optimizer: Any, folder: Path) -> None:
@@ -496,6 +516,9 @@ def train(
             if settings.pipeline is not None
             else representation_meta(settings.encoder)
         )
+        pretrained = _pretrained_weights(settings)
+        if pretrained is not None:
+            representation = {**representation, "pretrained_sha256": hashlib.sha256(pretrained).hexdigest()}
         return _train(
             docs_train,
             docs_dev,
@@ -503,6 +526,7 @@ def train(
             output_dir=output_dir,
             settings=settings,
             representation=representation,
+            pretrained=pretrained,
             on_progress=on_progress,
             should_stop=should_stop,
             predict_after_characters=predict_after_characters,
@@ -634,6 +658,7 @@ def _train(
     output_dir: Path,
     settings: TrainSettings,
     representation: dict[str, Any],
+    pretrained: bytes | None,
     on_progress: Callable[[Progress], None] | None,
     should_stop: Callable[[], bool] | None,
     predict_after_characters: int,
@@ -671,7 +696,7 @@ def _train(
         unknown = [doc.unknown for doc in silver.docs]
         train_examples += _examples(nlp, silver_docs, _SpanReport(), unknown=unknown)
     dev_examples = _examples(nlp, dev_docs, _SpanReport())
-    optimizer, loop = _training_loop(nlp, train_examples, dev_examples, settings, language)
+    optimizer, loop = _training_loop(nlp, train_examples, dev_examples, settings, language, pretrained)
     progress = (
         None
         if on_progress is None
@@ -777,7 +802,12 @@ def _describe_model(
 
 
 def _training_loop(
-    nlp: Language, train_examples: list[Example], dev_examples: list[Example], settings: TrainSettings, language: str
+    nlp: Language,
+    train_examples: list[Example],
+    dev_examples: list[Example],
+    settings: TrainSettings,
+    language: str,
+    pretrained: bytes | None = None,
 ) -> tuple[Any, Any]:
     """The initialized pipeline's optimizer and spaCy's loop over it: (batch, info, is_best) per step."""
     config = nlp.config.interpolate()
@@ -788,6 +818,8 @@ def _training_loop(
         warnings.filterwarnings("ignore", message=r".*\[W033\]")
         nlp.initialize(lambda: train_examples, sgd=optimizer)
     _copy_pipeline_features(nlp, language, settings)
+    if pretrained is not None:
+        _load_pretrained(nlp, pretrained, settings)
     fix_random_seed(settings.seed)
 
     if dev_examples:
@@ -814,6 +846,18 @@ def _training_loop(
         before_update=training["before_update"],
     )
     return optimizer, loop
+
+
+def _load_pretrained(nlp: Language, weights: bytes, settings: TrainSettings) -> None:
+    """Load pretrained tok2vec weights after initialization, as spaCy's ``init_tok2vec`` does within it."""
+    try:
+        component: Any = nlp.get_pipe("tok2vec")
+        component.model.from_bytes(weights)
+    except (ValueError, KeyError, TypeError) as error:
+        raise TrainError(
+            f"The pretrained weights file {settings.pretrained} does not fit this pipeline's CNN (made by another "
+            "version of nerlab or for another representation); pretrain again"
+        ) from error
 
 
 @dataclass

@@ -31,7 +31,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.views import APIView
 
-from evaluation.models import LearningCurve, PreannotationJob, Prediction
+from evaluation.models import LearningCurve, PreannotationJob, Prediction, PretrainingRun
 from labeling.models import AnnotationAssignment, AnnotatorSpan, ImportJob, Suggestion
 from projects import services
 from projects.models import ApiKey, Invitation, Membership, Project
@@ -126,6 +126,12 @@ PERMISSIONS: dict[str, dict[str, Needs | list[Needs]]] = {
     "curves:learning_curve_list": {"GET": needs(P.VIEW)},
     "curves:learning_curve_start": {"POST": needs(P.TRAIN, {"percents": "50", "max_steps": 30})},
     "curves:learning_curve_detail": {"GET": needs(P.VIEW)},
+    # pretraining: who may train may pretrain
+    "pretraining:run_list": {"GET": needs(P.VIEW), "POST": needs(P.TRAIN, {"max_steps": 5, "seed": 0})},
+    "pretraining:run_detail": {"GET": needs(P.VIEW)},
+    "pretraining:run_delete": {"POST": needs(P.TRAIN)},
+    "evaluation_api:pretraining_run_list": {"GET": needs(P.VIEW), "POST": needs(P.TRAIN, {"max_steps": 5})},
+    "evaluation_api:pretraining_run_detail": {"GET": needs(P.VIEW), "DELETE": needs(P.TRAIN)},
     # audit and lineage
     "audit:audit_log": {"GET": needs(P.VIEW)},
     "audit:document_history": {"GET": needs(P.VIEW)},
@@ -327,6 +333,7 @@ KWARG_VALUES: dict[str, str] = {
     "assignment_id": "assignment_id",
     "annotator_span_id": "annotator_span_id",
     "prediction_id": "prediction_id",
+    "pretraining_run_id": "pretraining_run_id",
 }
 
 
@@ -364,6 +371,9 @@ def _populate(project: Project, target: Any, owner: Any) -> ProjectObjects:
             "snapshot_id": trained_model.run.snapshot_id,
             "prediction_id": Prediction.objects.get(evaluation__model=trained_model).pk,
             "curve_id": curve.pk,
+            "pretraining_run_id": PretrainingRun.objects.create(
+                project=project, language="en", status=PretrainingRun.Status.SUCCEEDED
+            ).pk,
             "suggestion_id": Suggestion.objects.create(
                 document=document, entity_type=other_entity_type, start=15, end=20, confidence=0.8, model_name="m"
             ).pk,
