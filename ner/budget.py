@@ -11,8 +11,9 @@ The time model, each term measured by the probe:
 
 - preparing the examples (tokenizing the training and dev text);
 - each step: a fixed cost plus the batch's words at the training speed. Batches grow from ``batch_size_start`` to
-  ``batch_size_stop`` words by ``compound`` per step and start small again every epoch (spaCy's batcher iterates
-  the size schedule afresh each pass), so a step's words depend on where it falls in its epoch;
+  ``batch_size_stop`` words by ``compound`` per step, across epochs (the size schedule is one generator that each
+  epoch's batching carries on from, and ``ner.batching`` takes one size per batch); only an epoch's last batch is
+  cut short by the words left in it;
 - every ``evaluation_frequency(steps)``-th step (and step 0) an evaluation of the dev set at the prediction speed;
 - after the loop, the calibration pass over the dev set and the caller's own predictions (the app's test set);
 - a share of the budget (``SAFETY_SHARE``) left unplanned for saving checkpoints and a busier machine.
@@ -86,7 +87,8 @@ class BudgetPlan:
 def step_words(
     steps: int, *, words_per_epoch: int, batch_size_start: int, batch_size_stop: int, compound: float
 ) -> list[float]:
-    """Words in each of the first ``steps`` batches: the compounding size schedule, restarted every epoch."""
+    """Words in each of the first ``steps`` batches: the compounding size schedule, one size per batch, with each
+    epoch's last batch holding only the words left in the epoch."""
     sizes: list[float] = []
     size = float(batch_size_start)
     in_epoch = 0.0
@@ -96,7 +98,7 @@ def step_words(
         in_epoch += words
         size = min(float(batch_size_stop), size * compound)
         if in_epoch >= words_per_epoch:
-            in_epoch, size = 0.0, float(batch_size_start)
+            in_epoch = 0.0
     return sizes
 
 
