@@ -504,6 +504,7 @@ def measure_speed(
         eval_words_per_second=sum(len(example) for example in dev_examples) / eval_s,
         prepare_characters_per_second=characters / prepare_s,
         words_per_character=sum(len(example) for example in examples) / max(characters, 1),
+        words_per_example=sum(len(example) for example in examples) / max(len(examples), 1),
     )
 
 

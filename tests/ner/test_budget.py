@@ -89,6 +89,16 @@ def test_batches_keep_growing_across_epochs():
     ]
 
 
+def test_long_examples_make_early_batches_larger_and_leave_fewer_steps():
+    # Chunks of whole documents (370 words) are a batch each while the schedule's size is below their length.
+    sizes = step_words(
+        3, words_per_epoch=10**6, batch_size_start=100, batch_size_stop=1_000, compound=2.0, words_per_example=370
+    )
+    assert sizes == [370, 370, 400]
+    documents = Speed(**{**SPEED.to_dict(), "words_per_example": 370.0})
+    assert plan(speed=documents).max_steps < plan().max_steps
+
+
 def test_plan_records_what_it_was_chosen_from():
     recorded = plan().to_dict()
     assert recorded["budget_minutes"] == 10 and recorded["speed"]["words_per_second"] == 10_000
