@@ -10,23 +10,30 @@ from typing import Any
 import spacy
 from spacy.tokens import DocBin
 
+from ner.tokens import chunk_bounds
 from ner.types import LabeledDoc
 
 
 def write_docbin(docs: Sequence[LabeledDoc], path: Path, *, language: str = "en") -> None:
-    """The entities ner.train builds: spans widened to whole tokens, overlapping ones dropped."""
+    """The examples ner.train builds: each document cut into the same chunks (``ner.tokens.chunk_bounds``; only
+    long documents such as whole articles are cut), spans widened to whole tokens, overlapping ones dropped."""
     nlp = spacy.blank(language)
     docbin = DocBin(store_user_data=False)
     for labeled in docs:
-        doc = nlp.make_doc(labeled.text)
-        ents, last = [], 0
-        for span in labeled.sorted_spans():
-            ent = doc.char_span(span.start, span.end, label=span.label, alignment_mode="expand")
-            if ent is not None and ent.start >= last:
-                ents.append(ent)
-                last = ent.end
-        doc.set_ents(ents, default="outside")
-        docbin.add(doc)
+        spans = labeled.sorted_spans()
+        for chunk_start, chunk_end in chunk_bounds(labeled.text, spans):
+            doc = nlp.make_doc(labeled.text[chunk_start:chunk_end])
+            ents, last = [], 0
+            for span in spans:
+                start, end = max(span.start, chunk_start), min(span.end, chunk_end)
+                if start >= end:
+                    continue
+                ent = doc.char_span(start - chunk_start, end - chunk_start, label=span.label, alignment_mode="expand")
+                if ent is not None and ent.start >= last:
+                    ents.append(ent)
+                    last = ent.end
+            doc.set_ents(ents, default="outside")
+            docbin.add(doc)
     docbin.to_disk(path)
 
 

@@ -7,10 +7,20 @@ F1), so the only difference measured is the training driver, which includes nerl
 (``ner.compute``: OpenBLAS on ``NERLAB_TRAINING_THREADS`` = 2 threads, where ``spacy train`` uses thinc's BLIS on one).
 The two sides therefore learn the same thing up to rounding, not bit for bit: F1 agrees to within noise.
 
+The batcher: ``ner.train`` batches with nerlab's ``nerlab.batch_by_words.v1`` (``ner/batching.py``, named by the
+config), whose size schedule advances once per batch; the ``spacy train`` side is always given spaCy's
+``spacy.batch_by_words.v1`` (an override on its command line), so the CLI is what spaCy users run.
+``--batchers nerlab,spacy`` also trains ``ner.train`` with spaCy's batcher, to measure the batcher alone.
+``--documents article`` trains on whole CoNLL articles (``-DOCSTART-``, about 215 words each, cut into chunks
+of at most 2,000 characters by ``ner.tokens`` on both sides) instead of sentences: examples longer than the first
+batch sizes, where spaCy's batcher trains one example per step until its schedule catches up.
+
     .venv/bin/python bench/train.py --quick                 # smoke run: small subsets, 200 steps (~2 min)
     .venv/bin/python bench/train.py                         # full: conll2003 + wnut17, 20,000 steps max (>15 min)
     .venv/bin/python bench/train.py --datasets wnut17 --max-steps 3000
     .venv/bin/python bench/train.py --datasets conll2003 --max-steps 1500 --repeats 3   # words/s medians
+    .venv/bin/python bench/train.py --datasets conll2003 --documents article --batchers nerlab,spacy \
+        --max-steps 1500 --repeats 1 --output bench/results/train-article-quick.json
 
 Figures are printed and written to bench/results/train.json (train-quick.json for --quick). Words/s counts
 training tokens per second of the training loop (evaluations included) for both; the CLI's wall time also
@@ -28,6 +38,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -39,10 +50,12 @@ import spacy  # noqa: E402
 from spacy.training.loggers import console_logger  # noqa: E402
 
 from bench._common import write_docbin, write_report  # noqa: E402
+from ner.batching import SPACY_BATCHER_NAME  # noqa: E402
+from ner.compute import DEFAULT_TRAINING_THREADS  # noqa: E402
 from ner.formats.conll import read_conll  # noqa: E402
 from ner.metrics import evaluate  # noqa: E402
 from ner.predict import load  # noqa: E402
-from ner.train import CONFIG_PATH, TrainSettings, train, warmup_steps  # noqa: E402
+from ner.train import BATCHERS, CONFIG_PATH, TrainSettings, train, warmup_steps  # noqa: E402
 from ner.types import LabeledDoc  # noqa: E402
 
 DATASETS_DIR = ROOT / ".." / "shared" / "datasets"
@@ -64,8 +77,11 @@ DATASETS = {
         "wnut17", "wnut17/wnut17train.conll", "wnut17/emerging.dev.conll", "wnut17/emerging.test.annotated.conll"
     ),
 }
-# --quick: the first N sentences of each file.
+# --quick: the first N sentences of each file (N articles with --documents article, about as many words).
 QUICK_SIZES = {"train": 1500, "dev": 300, "test": 500}
+QUICK_ARTICLES = {"train": 100, "dev": 20, "test": 35}
+# --documents: one document per sentence, or per article (-DOCSTART-).
+DOCUMENT_MODES = {"sentence": "sentence", "article": "docstart"}
 
 
 # The `spacy train` side reports words/s through this logger, loaded with `--code bench/train.py`: it wraps
@@ -90,8 +106,10 @@ def words_logger(progress_bar: bool = False) -> Callable[..., Any]:
     return setup
 
 
-def read(path: Path, limit: int | None) -> list[LabeledDoc]:
-    docs = read_conll(path.read_bytes(), file_name=path.name, documents="sentence")
+def read(path: Path, limit: int | None, documents: str = "sentence") -> list[LabeledDoc]:
+    data = path.read_bytes()
+    mode = DOCUMENT_MODES[documents] if b"-DOCSTART-" in data else "sentence"  # WNUT-17 has no articles
+    docs = read_conll(data, file_name=path.name, documents=mode)  # type: ignore[arg-type]
     return docs[:limit] if limit else docs
 
 
@@ -107,6 +125,7 @@ def test_f1(model_dir: Path, test: Sequence[LabeledDoc]) -> tuple[float, float]:
 
 
 def run_nerlab(data: dict[str, list[LabeledDoc]], settings: TrainSettings, out: Path) -> dict[str, Any]:
+    """``ner.train`` with ``settings`` (``settings.batcher`` says whose batcher)."""
     started = time.perf_counter()
     result = train(data["train"], data["dev"], language="en", output_dir=out / "nerlab", settings=settings)
     wall = time.perf_counter() - started
@@ -118,6 +137,7 @@ def run_nerlab(data: dict[str, list[LabeledDoc]], settings: TrainSettings, out: 
         "dev_f1": round((result.best_dev_f1 or 0.0) * 100, 2),
         "test_f1": round(f1 * 100, 2),
         "predict_words_per_s": round(predict_wps),
+        "batcher": BATCHERS[settings.batcher],
     }
 
 
@@ -139,6 +159,8 @@ def run_cli(data: dict[str, list[LabeledDoc]], settings: TrainSettings, out: Pat
         "--training.patience", str(settings.patience),
         "--training.optimizer.learn_rate.warmup_steps", str(warmup_steps(settings)),
         "--training.logger.@loggers", "nerlab_bench.WordsLogger.v1",
+        # The config names nerlab's batcher (ner/batching.py); `spacy train` as spaCy users run it has spaCy's.
+        "--training.batcher.@batchers", SPACY_BATCHER_NAME,
     ]  # fmt: skip
     started = time.perf_counter()
     completed = subprocess.run(
@@ -157,6 +179,7 @@ def run_cli(data: dict[str, list[LabeledDoc]], settings: TrainSettings, out: Pat
         "dev_f1": round(float(meta.get("performance", {}).get("ents_f", 0.0)) * 100, 2),
         "test_f1": round(f1 * 100, 2),
         "predict_words_per_s": round(predict_wps),
+        "batcher": SPACY_BATCHER_NAME,
     }
 
 
@@ -166,52 +189,80 @@ def median(values: Sequence[float]) -> float:
     return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
-def bench(dataset: Dataset, settings: TrainSettings, quick: bool, repeats: int = 1) -> dict[str, Any]:
+# ner.train's sides by batcher (--batchers), and the result keys they are written under.
+NERLAB_SIDES = {"nerlab": "nerlab", "spacy": "nerlab_spacy_batcher"}
+
+
+def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    return {**runs[-1], "words_per_s_median": round(median([r["words_per_s"] for r in runs]))}
+
+
+def _ratio(
+    side: dict[str, Any], runs: list[dict[str, Any]], other: dict[str, Any], other_runs: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """``side`` against ``other``: words/s medians, wall time medians, and the last runs' test F1 difference."""
+    return {
+        "words_per_s_median": round(side["words_per_s_median"] / other["words_per_s_median"], 3)
+        if other["words_per_s_median"]
+        else None,
+        "wall_time": round(median([r["wall_s"] for r in runs]) / median([r["wall_s"] for r in other_runs]), 3),
+        "test_f1_difference": round(side["test_f1"] - other["test_f1"], 2),
+    }
+
+
+def bench(
+    dataset: Dataset,
+    settings: TrainSettings,
+    quick: bool,
+    repeats: int = 1,
+    batchers: Sequence[str] = ("nerlab",),
+    documents: str = "sentence",
+) -> dict[str, Any]:
+    limits = (QUICK_ARTICLES if documents == "article" else QUICK_SIZES) if quick else None
     data = {
-        split: read(DATASETS_DIR / getattr(dataset, split), QUICK_SIZES[split] if quick else None)
+        split: read(DATASETS_DIR / getattr(dataset, split), limits[split] if limits else None, documents)
         for split in ("train", "dev", "test")
     }
     sizes = {
-        split: {"sentences": len(docs), "entities": sum(len(d.spans) for d in docs)} for split, docs in data.items()
+        split: {"documents": len(docs), "entities": sum(len(d.spans) for d in docs)} for split, docs in data.items()
     }
-    print(f"\n== {dataset.name}: {sizes}", flush=True)
-    nerlab_runs: list[dict[str, Any]] = []
-    cli_runs: list[dict[str, Any]] = []
+    print(f"\n== {dataset.name} ({documents}s): {sizes}", flush=True)
+    sides = [NERLAB_SIDES[batcher] for batcher in batchers] + ["spacy_cli"]
+    runs: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
     for repeat in range(repeats):
-        # Alternate the order, so that a change in machine load during the run weighs on both sides alike.
-        order = ("nerlab", "cli") if repeat % 2 == 0 else ("cli", "nerlab")
-        for side in order:
+        # Alternate the order, so that a change in machine load during the run weighs on all sides alike.
+        for side in sides if repeat % 2 == 0 else sides[::-1]:
             with tempfile.TemporaryDirectory(prefix=f"nerlab-bench-{dataset.name}-") as temp:
                 load = os.getloadavg()[0]
-                if side == "nerlab":
-                    print("   nerlab ner.train ...", flush=True)
-                    result = run_nerlab(data, settings, Path(temp))
-                    nerlab_runs.append(result)
-                else:
+                if side == "spacy_cli":
                     print("   spacy train (CLI) ...", flush=True)
                     result = run_cli(data, settings, Path(temp))
-                    cli_runs.append(result)
+                else:
+                    batcher = next(name for name, key in NERLAB_SIDES.items() if key == side)
+                    print(f"   nerlab ner.train, {batcher}'s batcher ...", flush=True)
+                    result = run_nerlab(data, replace(settings, batcher=batcher), Path(temp))  # type: ignore[arg-type]
                 result["load_average_at_start"] = round(load, 2)
+                runs[side].append(result)
                 print(f"   {result}", flush=True)
-    nerlab = {**nerlab_runs[-1], "words_per_s_median": round(median([r["words_per_s"] for r in nerlab_runs]))}
-    cli = {**cli_runs[-1], "words_per_s_median": round(median([r["words_per_s"] for r in cli_runs]))}
-    ratio = {
-        "words_per_s_median_nerlab_over_cli": round(nerlab["words_per_s_median"] / cli["words_per_s_median"], 3)
-        if cli["words_per_s_median"]
-        else None,
-        "wall_time_nerlab_over_cli": round(
-            median([r["wall_s"] for r in nerlab_runs]) / median([r["wall_s"] for r in cli_runs]), 3
-        ),
-        "test_f1_nerlab_minus_cli": round(nerlab["test_f1"] - cli["test_f1"], 2),
+    summaries = {side: _summary(side_runs) for side, side_runs in runs.items()}
+    cli = summaries["spacy_cli"]
+    ratios = {
+        f"{side}_over_cli": _ratio(summaries[side], runs[side], cli, runs["spacy_cli"])
+        for side in sides
+        if side != "spacy_cli"
     }
-    print(f"   ratio {ratio}", flush=True)
+    if "nerlab" in summaries and "nerlab_spacy_batcher" in summaries:
+        ratios["nerlab_over_nerlab_spacy_batcher"] = _ratio(
+            summaries["nerlab"], runs["nerlab"], summaries["nerlab_spacy_batcher"], runs["nerlab_spacy_batcher"]
+        )
+    print(f"   ratios {ratios}", flush=True)
     return {
+        "documents": documents,
         "sizes": sizes,
         "repeats": repeats,
-        "nerlab": nerlab,
-        "spacy_cli": cli,
-        "runs": {"nerlab": nerlab_runs, "spacy_cli": cli_runs},
-        "ratio": ratio,
+        **summaries,
+        "runs": runs,
+        "ratio": ratios,
     }
 
 
@@ -222,6 +273,24 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="small subsets and few steps, for a smoke run")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=1, help="runs per side, alternating; medians are compared")
+    parser.add_argument(
+        "--batchers",
+        default="nerlab",
+        help="comma-separated batchers for ner.train: nerlab (ner/batching.py), spacy (spacy.batch_by_words.v1); "
+        "the spacy train side always uses spaCy's",
+    )
+    parser.add_argument(
+        "--documents",
+        choices=sorted(DOCUMENT_MODES),
+        default="sentence",
+        help="one document per sentence, or per article (wnut17 has no articles: its documents stay sentences)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=DEFAULT_TRAINING_THREADS,
+        help="ner.train's matrix-maths threads (ner.compute); spacy train uses thinc's BLIS on one whatever this says",
+    )
     parser.add_argument("--output", type=Path, default=None, help="JSON file for the figures")
     args = parser.parse_args(argv)
 
@@ -229,20 +298,33 @@ def main(argv: Sequence[str] | None = None) -> None:
     unknown = [name for name in names if name not in DATASETS]
     if unknown:
         parser.error(f"unknown dataset(s) {unknown}; choose from {sorted(DATASETS)}")
+    batchers = [name.strip() for name in args.batchers.split(",") if name.strip()]
+    if not batchers or any(name not in NERLAB_SIDES for name in batchers):
+        parser.error(f"--batchers: choose from {', '.join(NERLAB_SIDES)}")
     if not DATASETS_DIR.is_dir():
         raise SystemExit(f"datasets not found at {DATASETS_DIR.resolve()}")
     max_steps = args.max_steps if args.max_steps is not None else (200 if args.quick else 20_000)
     settings = TrainSettings(
-        seed=args.seed, max_steps=max_steps, eval_frequency=50 if args.quick else 200, patience=1600
+        seed=args.seed,
+        max_steps=max_steps,
+        eval_frequency=50 if args.quick else 200,
+        patience=1600,
+        threads=args.threads,
     )
-    output = args.output or ROOT / "bench" / "results" / ("train-quick.json" if args.quick else "train.json")
+    default_name = "train" + ("-article" if args.documents == "article" else "") + ("-quick" if args.quick else "")
+    output = args.output or ROOT / "bench" / "results" / f"{default_name}.json"
 
-    results = {name: bench(DATASETS[name], settings, args.quick, args.repeats) for name in names}
+    results = {
+        name: bench(DATASETS[name], settings, args.quick, args.repeats, batchers, args.documents) for name in names
+    }
     report = {
         "quick": args.quick,
+        "documents": args.documents,
+        "batchers": batchers,
         "settings": {"seed": settings.seed, "max_steps": settings.max_steps, "eval_frequency": settings.eval_frequency,
-                     "patience": settings.patience},
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "spacy": spacy.__version__},
+                     "patience": settings.patience, "threads": settings.threads},
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "spacy": spacy.__version__,
+                    "load_average_at_end": round(os.getloadavg()[0], 2)},
         "datasets": results,
     }  # fmt: skip
     write_report(report, output)

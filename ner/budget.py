@@ -11,8 +11,10 @@ The time model, each term measured by the probe:
 
 - preparing the examples (tokenizing the training and dev text);
 - each step: a fixed cost plus the batch's words at the training speed. Batches grow from ``batch_size_start`` to
-  ``batch_size_stop`` words by ``compound`` per step and start small again every epoch (spaCy's batcher iterates
-  the size schedule afresh each pass), so a step's words depend on where it falls in its epoch;
+  ``batch_size_stop`` words by ``compound`` per step, across epochs (the size schedule is one generator that each
+  epoch's batching carries on from, and ``ner.batching`` takes one size per batch); a batch holds at least one
+  example, so while the size is below the examples' mean length (whole documents cut into chunks of up to 2,000
+  characters, about 370 words) a step trains one example; an epoch's last batch holds only the words left in it;
 - every ``evaluation_frequency(steps)``-th step (and step 0) an evaluation of the dev set at the prediction speed;
 - after the loop, the calibration pass over the dev set and the caller's own predictions (the app's test set);
 - a share of the budget (``SAFETY_SHARE``) left unplanned for saving checkpoints and a busier machine.
@@ -43,6 +45,8 @@ class Speed:
     eval_words_per_second: float  # predicting (dev evaluation, calibration, test set)
     prepare_characters_per_second: float  # tokenizing text into examples
     words_per_character: float  # of the project's text, to count words without tokenizing it all
+    # Mean words per training example (a chunk of a document): a batch holds at least one. 0: not measured.
+    words_per_example: float = 0.0
 
     def to_dict(self) -> dict[str, float]:
         return {key: round(value, 6) for key, value in asdict(self).items()}
@@ -84,19 +88,27 @@ class BudgetPlan:
 
 
 def step_words(
-    steps: int, *, words_per_epoch: int, batch_size_start: int, batch_size_stop: int, compound: float
+    steps: int,
+    *,
+    words_per_epoch: int,
+    batch_size_start: int,
+    batch_size_stop: int,
+    compound: float,
+    words_per_example: float = 0.0,
 ) -> list[float]:
-    """Words in each of the first ``steps`` batches: the compounding size schedule, restarted every epoch."""
+    """Words in each of the first ``steps`` batches: the compounding size schedule, one size per batch, with each
+    epoch's last batch holding only the words left in the epoch, and every batch at least one example."""
     sizes: list[float] = []
     size = float(batch_size_start)
     in_epoch = 0.0
     for _ in range(steps):
-        words = min(size, max(1.0, words_per_epoch - in_epoch)) if words_per_epoch > 0 else size
+        batch = max(size, words_per_example)
+        words = min(batch, max(1.0, words_per_epoch - in_epoch)) if words_per_epoch > 0 else batch
         sizes.append(words)
         in_epoch += words
         size = min(float(batch_size_stop), size * compound)
         if in_epoch >= words_per_epoch:
-            in_epoch, size = 0.0, float(batch_size_start)
+            in_epoch = 0.0
     return sizes
 
 
@@ -136,6 +148,7 @@ def plan_steps(
         batch_size_start=batch_size_start,
         batch_size_stop=batch_size_stop,
         compound=compound,
+        words_per_example=speed.words_per_example,
     )
 
     # cumulative[n]: the training time of a run with step limit n (updates 0 to n).

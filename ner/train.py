@@ -46,7 +46,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import spacy
 from spacy.language import Language
@@ -56,6 +56,7 @@ from spacy.training.loop import create_evaluation_callback, create_train_batches
 from spacy.util import load_config, load_model_from_config, registry
 from thinc.api import fix_random_seed
 
+from ner.batching import BATCHER_NAME, SPACY_BATCHER_NAME  # importing the module registers nerlab's batcher
 from ner.budget import BudgetPlan, BudgetTooShort, Speed, plan_steps
 from ner.calibration import (
     MIN_FIT_ENTITIES,
@@ -80,6 +81,9 @@ if TYPE_CHECKING:
     from ner.distill import SilverSet
 
 CONFIG_PATH = Path(__file__).resolve().parent / "configs" / "ner.cfg"
+# Which batcher cuts the training examples into batches: nerlab's (ner.batching, the config's) or spaCy's own.
+Batcher = Literal["nerlab", "spacy"]
+BATCHERS: dict[str, str] = {"nerlab": BATCHER_NAME, "spacy": SPACY_BATCHER_NAME}
 # The representation's name when no encoder is chosen.
 CNN_REPRESENTATION = "cnn"
 # The config's learning rate warms up for 250 steps (at most a tenth of a run), then decays to 0 at max_steps.
@@ -130,7 +134,9 @@ class TrainSettings:
 
     Training stops at ``max_steps`` updates, after ``max_epochs`` passes over the data, or when dev F1 has not
     improved for ``patience`` steps, whichever comes first; 0 switches a rule off (at least one of max_steps and
-    max_epochs must be on). Batch sizes are in words and grow from start to stop as spaCy's default does.
+    max_epochs must be on). Batch sizes are in words and grow from start to stop as spaCy's default does, one step
+    of the schedule per batch (``batcher="nerlab"``, ``ner.batching``); ``batcher="spacy"`` runs spaCy's own
+    batcher, whose schedule does not advance for an example longer than the batch size (``bench/train.py``).
 
     With ``time_budget_s``, the run measures this machine's speed first and trains with the largest step limit,
     at most ``max_steps``, that it predicts to finish in that many seconds (``ner.budget``); the chosen limit is in
@@ -148,6 +154,8 @@ class TrainSettings:
     dropout: float = 0.1
     # Threads the matrix maths may use (ner.compute). Part of what makes a run reproducible, like the seed.
     threads: int = DEFAULT_TRAINING_THREADS
+    # Which batcher makes the batches (BATCHERS); part of what makes a run reproducible, recorded in the meta.
+    batcher: Batcher = "nerlab"
     # The share of training documents held out for evaluation when the caller gives no dev documents.
     dev_fraction: float = 0.1
     # The progress callback runs after every evaluation and otherwise at most this often (0 = every step).
@@ -185,6 +193,7 @@ class TrainSettings:
             "batch_size_stop": self.batch_size_stop,
             "dropout": self.dropout,
             "threads": self.threads,
+            "batcher": self.batcher,
             "chosen_by": self.chosen_by,
             "representation_chosen_by": self.representation_chosen_by,
         }
@@ -344,6 +353,7 @@ def _build_nlp(language: str, settings: TrainSettings) -> Language:
         "training.dropout": settings.dropout,
         "training.batcher.size.start": settings.batch_size_start,
         "training.batcher.size.stop": settings.batch_size_stop,
+        "training.batcher.@batchers": BATCHERS[settings.batcher],
     }
     if settings.max_steps > 0:
         overrides["training.optimizer.learn_rate.warmup_steps"] = warmup_steps(settings)
@@ -439,6 +449,8 @@ def _check_settings(settings: TrainSettings) -> None:
         raise TrainError(f"Dropout must be between 0 and 1 (got {settings.dropout})")
     if settings.batch_size_start <= 0 or settings.batch_size_stop < settings.batch_size_start:
         raise TrainError("Batch sizes must be positive, and the final size at least the starting one")
+    if settings.batcher not in BATCHERS:
+        raise TrainError(f"Unknown batcher {settings.batcher!r}; choose one of {', '.join(BATCHERS)}")
     if settings.threads < 1:
         raise TrainError(f"The thread count must be at least 1 (got {settings.threads})")
     if settings.pretrained is not None and (settings.encoder is not None or settings.pipeline is not None):
@@ -613,6 +625,7 @@ def measure_speed(
         eval_words_per_second=sum(len(example) for example in dev_examples) / eval_s,
         prepare_characters_per_second=characters / prepare_s,
         words_per_character=sum(len(example) for example in examples) / max(characters, 1),
+        words_per_example=sum(len(example) for example in examples) / max(len(examples), 1),
     )
 
 

@@ -75,15 +75,28 @@ def test_a_budget_too_short_for_any_training_says_how_long_it_would_take():
         plan(budget_s=0)
 
 
-def test_batches_grow_and_start_small_again_every_epoch():
-    sizes = step_words(12, words_per_epoch=450, batch_size_start=100, batch_size_stop=1_000, compound=2.0)
+def test_batches_keep_growing_across_epochs():
+    sizes = step_words(6, words_per_epoch=450, batch_size_start=100, batch_size_stop=1_000, compound=2.0)
     assert sizes[:3] == [100, 200, 150]  # the third batch ends the epoch (450 words)
-    assert sizes[3:6] == [100, 200, 150]
+    # The schedule carries on in the next epoch (it is not restarted); each batch holds at most an epoch.
+    assert sizes[3:6] == [450, 450, 450]
+    longer = step_words(4, words_per_epoch=10**6, batch_size_start=100, batch_size_stop=1_000, compound=2.0)
+    assert longer == [100, 200, 400, 800]
     assert step_words(3, words_per_epoch=10**6, batch_size_start=100, batch_size_stop=150, compound=2.0) == [
         100,
         150,
         150,
     ]
+
+
+def test_long_examples_make_early_batches_larger_and_leave_fewer_steps():
+    # Chunks of whole documents (370 words) are a batch each while the schedule's size is below their length.
+    sizes = step_words(
+        3, words_per_epoch=10**6, batch_size_start=100, batch_size_stop=1_000, compound=2.0, words_per_example=370
+    )
+    assert sizes == [370, 370, 400]
+    documents = Speed(**{**SPEED.to_dict(), "words_per_example": 370.0})
+    assert plan(speed=documents).max_steps < plan().max_steps
 
 
 def test_plan_records_what_it_was_chosen_from():

@@ -241,3 +241,25 @@ def test_training_on_two_threads_is_reproducible(tmp_path):
 def test_train_refuses_a_thread_count_below_one(tmp_path):
     with pytest.raises(TrainError, match="thread count"):
         train(labeled_docs(), [], language="en", output_dir=tmp_path / "m", settings=TrainSettings(threads=0))
+
+
+def test_the_model_meta_records_which_batcher_made_the_batches(trained, tmp_path):
+    result, _ = trained
+    meta = json.loads((result.model_path / "meta.json").read_text())
+    assert meta["nerlab"]["settings"]["batcher"] == "nerlab"  # the default: ner/batching.py
+    docs = labeled_docs()
+    settings = TrainSettings(seed=7, max_steps=20, eval_frequency=10, batcher="spacy")
+    with_spacys = train(docs[:27], docs[27:], language="en", output_dir=tmp_path / "spacy", settings=settings)
+    assert json.loads((with_spacys.model_path / "meta.json").read_text())["nerlab"]["settings"]["batcher"] == "spacy"
+    assert with_spacys.settings.batcher == "spacy" and with_spacys.best_dev_f1 is not None
+
+
+def test_train_refuses_an_unknown_batcher(tmp_path):
+    with pytest.raises(TrainError, match="Unknown batcher 'padded'"):
+        train(
+            labeled_docs(),
+            [],
+            language="en",
+            output_dir=tmp_path / "m",
+            settings=TrainSettings(batcher="padded"),  # type: ignore[arg-type]
+        )
