@@ -390,8 +390,9 @@ AUTO: Final = "auto"
 
 class Upload(TypedDict):
     """An uploaded file, as the keyword arguments of the functions that read it (``labeled_docs_read``) and of
-    those that pass it on (``project_import_file``, ``import_job_start``). ``format`` may be ``auto``; Azure's labels
-    JSON may come with its texts in a second file (``texts_data``, a zip of .txt files)."""
+    those that pass it on or keep it (``project_import_file``, ``import_job_start``, ``import_job_create``).
+    ``format`` may be ``auto``; Azure's labels JSON may come with its texts in a second file (``texts_data``, a
+    zip of .txt files)."""
 
     format: str
     data: bytes
@@ -584,17 +585,11 @@ def _safe_file_name(name: str) -> str:
 
 
 def import_job_create(
-    *,
-    project: Project,
-    user: AbstractBaseUser | None,
-    format: str,
-    data: bytes,
-    file_name: str,
-    options: ImportOptions | None = None,
-    texts_data: bytes | None = None,
-    texts_file_name: str = "",
+    *, project: Project, user: AbstractBaseUser | None, options: ImportOptions | None = None, **upload: Unpack[Upload]
 ) -> ImportJob:
     """Keep an upload in storage under ``projects/<id>/imports/<job id>/`` with a queued ImportJob row."""
+    format, data, file_name = upload["format"], upload["data"], upload["file_name"]
+    texts_data, texts_file_name = upload.get("texts_data"), upload.get("texts_file_name", "")
     if format != AUTO and format not in FORMATS:
         raise ValidationError({"format": f"Unknown format {format!r}; choose auto or one of {', '.join(FORMATS)}."})
     options = options or ImportOptions()

@@ -33,6 +33,11 @@ class EncoderPackage:
     weights_sha256: str
     languages: str
 
+    def installed_path(self) -> Path | None:
+        """Where this encoder's folder or model file lies when the package is installed here (it may be missing)."""
+        folder = _package_folder(self.package)
+        return folder / self.path_in_package if folder is not None else None
+
 
 PACKAGES = (
     EncoderPackage(
@@ -81,9 +86,9 @@ def installed() -> dict[str, Path]:
     """Name → encoder folder or model file of every packaged encoder installed here, in ``PACKAGES``' order."""
     found: dict[str, Path] = {}
     for package in PACKAGES:
-        folder = _package_folder(package.package)
-        if folder is not None and (folder / package.path_in_package).exists():
-            found[package.name] = folder / package.path_in_package
+        path = package.installed_path()
+        if path is not None and path.exists():
+            found[package.name] = path
     return found
 
 
@@ -111,8 +116,8 @@ def package_of(path: Path) -> EncoderPackage | None:
     """The packaged encoder whose files ``path`` (a folder or a model file) is, wherever the package is installed."""
     resolved = path.resolve()
     for package in PACKAGES:
-        folder = _package_folder(package.package)
-        if folder is not None and resolved == (folder / package.path_in_package).resolve():
+        installed_path = package.installed_path()
+        if installed_path is not None and resolved == installed_path.resolve():
             return package
     return None
 

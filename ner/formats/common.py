@@ -221,6 +221,21 @@ def iter_records(content: str, problems: Problems, notes: list[str] | None) -> I
             yield f"line {number}", UNREADABLE
 
 
+def iter_objects(
+    content: str, problems: Problems, notes: list[str] | None, *, noun: str = "record"
+) -> Iterator[tuple[str, dict[str, Any] | None]]:
+    """``iter_records``, each record a JSON object, or None for one that is not (not JSON, or another JSON value):
+    its problem is reported, and the reader still counts it as one of the file's ``noun``s."""
+    for where, row in iter_records(content, problems, notes):
+        if row is UNREADABLE:
+            yield where, None
+        elif not isinstance(row, dict):
+            problems.add(f"each {noun} must be a JSON object, not {type_name(row)}", where=where)
+            yield where, None
+        else:
+            yield where, row
+
+
 def _is_json(text: str) -> bool:
     try:
         load_json(text)

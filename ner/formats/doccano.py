@@ -22,13 +22,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from ner.formats.common import (
-    UNREADABLE,
     check_label,
     check_offsets,
     decode_input,
     dump_jsonl,
     is_int,
-    iter_records,
+    iter_objects,
     meta_of,
     read_language,
     read_meta,
@@ -87,13 +86,9 @@ def read_doccano(
     records = 0
     skipped: list[str] = []
     relations = 0
-    for where, row in iter_records(content, problems, notes):
-        if row is UNREADABLE:
+    for where, row in iter_objects(content, problems, notes):
+        if row is None:
             records += 1
-            continue
-        if not isinstance(row, dict):
-            records += 1
-            problems.add(f"each record must be a JSON object, not {type_name(row)}", where=where)
             continue
         text_field = text_key or ("text" if "text" in row or "data" not in row else "data")
         text = row.get(text_field)

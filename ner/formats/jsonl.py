@@ -13,12 +13,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from ner.formats.common import (
-    UNREADABLE,
     check_label,
     check_offsets,
     decode_input,
     dump_jsonl,
-    iter_records,
+    iter_objects,
     meta_of,
     read_language,
     read_meta,
@@ -39,10 +38,10 @@ def read_jsonl(data: bytes, *, file_name: str = "", notes: list[str] | None = No
     content = decode_input(data, problems)
     docs: list[LabeledDoc] = []
     records = 0
-    for where, row in iter_records(content, problems, notes):
+    for where, row in iter_objects(content, problems, notes):
         records += 1
         before = len(problems)
-        doc = _read_row(row, where, problems)
+        doc = _read_row(row, where, problems) if row is not None else None
         if doc is not None and len(problems) == before:
             docs.append(doc)
     if not records and not problems:
@@ -51,12 +50,7 @@ def read_jsonl(data: bytes, *, file_name: str = "", notes: list[str] | None = No
     return docs
 
 
-def _read_row(row: object, where: str, problems: Problems) -> LabeledDoc | None:
-    if row is UNREADABLE:
-        return None
-    if not isinstance(row, dict):
-        problems.add(f"each record must be a JSON object, not {type_name(row)}", where=where)
-        return None
+def _read_row(row: dict[str, Any], where: str, problems: Problems) -> LabeledDoc | None:
     text = row.get("text")
     if not isinstance(text, str):
         problems.add(f"'text' must be a string, not {type_name(text)}", where=where, field="'text'")

@@ -28,13 +28,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ner.formats.common import (
-    UNREADABLE,
     check_label,
     check_offsets,
     decode_input,
     dump_jsonl,
     is_int,
-    iter_records,
+    iter_objects,
     read_language,
     read_meta,
     read_split,
@@ -122,13 +121,9 @@ def read_prodigy(data: bytes, *, file_name: str = "", notes: list[str] | None = 
     counts = _Counts()
     records = 0
     bad_keys: set[object] = set()
-    for where, row in iter_records(content, problems, notes):
+    for where, row in iter_objects(content, problems, notes, noun="task"):
         records += 1
-        if row is UNREADABLE:
-            bad_keys.add(where)
-            continue
-        if not isinstance(row, dict):
-            problems.add(f"each task must be a JSON object, not {type_name(row)}", where=where)
+        if row is None:
             bad_keys.add(where)
             continue
         before = len(problems)
