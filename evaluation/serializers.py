@@ -218,4 +218,11 @@ class EvaluationOutputSerializer(serializers.Serializer):
     model_id = serializers.IntegerField()
     model_name = TextField()
     format = serializers.ChoiceField(choices=["native", "azure"])
-    evaluation = serializers.DictField(help_text="The report; its shape depends on format.")
+    evaluation = serializers.DictField(
+        help_text=(
+            "The report; its shape depends on format. native: documents, types, micro, macro, partial_micro, "
+            "partial_macro, weighted_matrix, count_matrix, micro_f1_interval and languages, the exact-match scores "
+            "per test-document language ({language, documents, support, tp, fp, fn, precision, recall, f1}), "
+            "listed when the test set holds at least two languages and empty otherwise."
+        )
+    )

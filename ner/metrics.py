@@ -20,6 +20,8 @@ Definitions, matching Azure custom NER where Azure defines something (reference 
   of the displayed results". A type in the project schema with no test-set gold and no prediction is left
   out of every average, instead of dragging macro scores down with a 0.0.
 * The weighted confusion matrix reproduces Azure's fractional values; see :func:`weighted_confusion`.
+* Per-language scores (:func:`score_languages`) pool the same per-document counts as the micro scores, grouped by
+  each gold document's language, so the languages' TP/FP/FN add up to the micro ones.
 
 Beyond Azure: boundary errors and wrong-type errors per type, a partial-match (overlap) score, a count-based
 confusion matrix, a per-document comparison for reviewing errors, and a bootstrap confidence interval.
@@ -157,6 +159,39 @@ class TypeScores:
             boundary_errors=int(data["boundary_errors"]),
             wrong_type_errors=int(data["wrong_type_errors"]),
         )
+
+
+UNDETERMINED = "und"  # BCP-47's code for "language not known": a gold document that carries none
+
+
+def language_key(language: str | None) -> str:
+    """The language a document is scored under: its primary subtag in lower case (``en-US`` -> ``en``), as spaCy
+    knows languages and as a multilingual model treats them; ``und`` when the document has no language."""
+    primary = (language or "").strip().replace("_", "-").split("-")[0].lower()
+    return primary or UNDETERMINED
+
+
+@dataclass(frozen=True, slots=True)
+class LanguageScores:
+    """The exact-match scores of the test documents in one language (``language_key``), and how many there are.
+
+    ``exact.gold`` is the support: the gold entities in those documents."""
+
+    language: str
+    documents: int
+    exact: Counts
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "language": self.language,
+            "documents": self.documents,
+            "support": self.exact.gold,
+            **self.exact.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LanguageScores:
+        return cls(language=str(data["language"]), documents=int(data["documents"]), exact=Counts.from_dict(data))
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,6 +349,9 @@ class EvaluationReport:
     weighted_matrix: ConfusionMatrix | None  # None when the gold came without texts
     count_matrix: ConfusionMatrix
     micro_f1_interval: Interval | None  # None when resampling was switched off
+    # Per language, when the test set holds at least two (gold documents' languages); empty otherwise, and in
+    # reports stored before languages were scored.
+    languages: tuple[LanguageScores, ...] = ()
 
     def type_scores(self, label: str) -> TypeScores:
         for scores in self.types:
@@ -332,6 +370,7 @@ class EvaluationReport:
             "weighted_matrix": None if self.weighted_matrix is None else self.weighted_matrix.to_dict(),
             "count_matrix": self.count_matrix.to_dict(),
             "micro_f1_interval": None if self.micro_f1_interval is None else self.micro_f1_interval.to_dict(),
+            "languages": [scores.to_dict() for scores in self.languages],
         }
 
     @classmethod
@@ -348,6 +387,7 @@ class EvaluationReport:
             weighted_matrix=None if weighted is None else ConfusionMatrix.from_dict(weighted),
             count_matrix=ConfusionMatrix.from_dict(data["count_matrix"]),
             micro_f1_interval=None if interval is None else Interval.from_dict(interval),
+            languages=tuple(LanguageScores.from_dict(item) for item in data.get("languages") or ()),
         )
 
 
@@ -368,6 +408,7 @@ class _Doc:
     name: str
     gold: tuple[_S, ...]  # sorted, deduplicated
     predicted: tuple[_S, ...]
+    language: str | None = None  # the gold document's, when the gold is a LabeledDoc
 
 
 def _tuples(spans: Iterable[Span]) -> tuple[_S, ...]:
@@ -385,9 +426,10 @@ def _prepare(pairs: Iterable[Pair]) -> list[_Doc]:
             text: str | None = gold.text
             name = gold.name
             gold_spans: Iterable[Span] = gold.spans
+            language = gold.language
         else:
-            text, name, gold_spans = None, "", gold
-        doc = _Doc(text, name or f"document {index + 1}", _tuples(gold_spans), _tuples(predicted))
+            text, name, gold_spans, language = None, "", gold, None
+        doc = _Doc(text, name or f"document {index + 1}", _tuples(gold_spans), _tuples(predicted), language)
         if text is not None:
             size = len(text)
             for start, end, label in (*doc.gold, *doc.predicted):
@@ -613,6 +655,27 @@ def score_types(pairs: Iterable[Pair]) -> tuple[TypeScores, ...]:
     return _type_scores(_tally(_prepare(pairs)))
 
 
+def _language_scores(docs: Sequence[_Doc], tally: _Tally) -> tuple[LanguageScores, ...]:
+    counts: dict[str, Counts] = {}
+    documents: Counter[str] = Counter()
+    for doc, (tp, fp, fn) in zip(docs, tally.per_doc, strict=True):
+        key = language_key(doc.language)
+        counts[key] = counts.get(key, Counts()) + Counts(tp, fp, fn)
+        documents[key] += 1
+    return tuple(LanguageScores(key, documents[key], counts[key]) for key in sorted(counts))
+
+
+def score_languages(pairs: Iterable[Pair]) -> tuple[LanguageScores, ...]:
+    """Exact-match P/R/F1 and support per test-document language, sorted by language code.
+
+    The counts are the micro scores' own per-document counts (one matching rule), grouped by ``language_key`` of
+    each gold document's language; bare-span gold has no language and scores under ``und``. Every language of the
+    test set is listed, even a single one; :func:`evaluate` keeps them only when there are at least two.
+    """
+    docs = _prepare(pairs)
+    return _language_scores(docs, _tally(docs))
+
+
 # ------------------------------------------------------------------------------------- confusion matrices
 
 
@@ -825,6 +888,7 @@ def evaluate(
     micro = sum((t.exact for t in types), Counts())
     partial_micro = sum((t.partial for t in types), Counts())
     have_texts = all(doc.text is not None for doc in docs)
+    languages = _language_scores(docs, tally)
     return EvaluationReport(
         documents=len(docs),
         types=types,
@@ -835,6 +899,7 @@ def evaluate(
         weighted_matrix=_weighted(docs) if have_texts else None,
         count_matrix=_counted(docs),
         micro_f1_interval=_bootstrap(tally.per_doc, resamples, seed, confidence) if resamples else None,
+        languages=languages if len(languages) >= 2 else (),
     )
 
 

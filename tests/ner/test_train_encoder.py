@@ -110,3 +110,15 @@ def test_train_refuses_a_missing_encoder_file_before_training(tmp_path):
     with pytest.raises(TrainError, match=r"encoder 'tiny' cannot be used: .*config\.json: file not found"):
         train(labeled_docs(12), [], language="en", output_dir=tmp_path / "m", settings=_settings(folder))
     assert not (tmp_path / "m").exists()
+
+
+def test_a_multilingual_encoder_run_keeps_no_hashed_word_features(encoder_run, tmp_path):
+    # The training language's words, affixes and shapes do not carry over to other languages (docs/cross_lingual.md):
+    # a multilingual pipeline reads the encoder's features alone; a one-language pipeline keeps them beside.
+    _root, folder, docs, english = encoder_run
+    assert "[components.tok2vec.model.embed.base]" in (english.model_path / "config.cfg").read_text()
+    result = train(docs[:24], docs[24:], language="xx", output_dir=tmp_path / "xx", settings=_settings(folder))
+    config = (result.model_path / "config.cfg").read_text()
+    assert "nerlab.EncoderEmbed.v1" in config and "[components.tok2vec.model.embed.base]" not in config
+    assert "\nbase = null\n" in config
+    assert len(load(result.model_path).predict([doc.text for doc in docs[24:]])) == 6

@@ -13,8 +13,9 @@ from projects.models import Project
 
 class Command(ProjectCommand):
     help = (
-        "Print a model's evaluation (micro/macro P/R/F1 and per type). With --min-f1, exit non-zero when the micro "
-        "F1 is below it: a quality gate for CI/CD. --json prints Azure's evaluation summary shape."
+        "Print a model's evaluation (micro/macro P/R/F1, per type, and per language when the test set has several). "
+        "With --min-f1, exit non-zero when the micro F1 is below it: a quality gate for CI/CD. --json prints Azure's "
+        "evaluation summary shape."
     )
 
     def add_project_arguments(self, parser: CommandParser) -> None:
@@ -43,6 +44,14 @@ class Command(ProjectCommand):
                 self.stdout.write(
                     f"  {scores.label:<30} P {exact.precision:.3f} R {exact.recall:.3f} F1 {exact.f1:.3f} "
                     f"(tp {exact.tp}, fp {exact.fp}, fn {exact.fn})"
+                )
+            if report.languages:
+                self.stdout.write("per language:")
+            for language in report.languages:
+                exact = language.exact
+                self.stdout.write(
+                    f"  {language.language:<30} P {exact.precision:.3f} R {exact.recall:.3f} F1 {exact.f1:.3f} "
+                    f"(support {exact.gold}, {language.documents} documents)"
                 )
         if threshold is not None and report.micro.f1 < threshold:
             raise CommandError(f"Micro F1 {report.micro.f1:.3f} is below the required {threshold:.3f}.")
