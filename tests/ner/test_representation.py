@@ -55,6 +55,18 @@ def test_a_multilingual_project_needs_a_multilingual_encoder():
     assert choose_representation(language="de-AT", characters=1_000, encoders=[pair]).representation == "pair"
 
 
+def test_a_multilingual_project_gets_the_multilingual_encoder_whatever_its_size():
+    """Cross-lingual transfer is what the CNN lacks at any size (issue 11, item 7)."""
+    chosen = choose_representation(language="xx", characters=10 * ENCODER_BELOW_CHARACTERS, encoders=[MINILM, E5])
+    assert chosen.representation == "e5"
+    assert "a multilingual project (5,000,000 training characters), and e5 is multilingual" in chosen.reason
+    # A one-language project of that size keeps the fast CNN, even with a multilingual encoder offered.
+    assert (
+        choose_representation(language="de", characters=10 * ENCODER_BELOW_CHARACTERS, encoders=[E5]).representation
+        == "cnn"
+    )
+
+
 def test_negative_sizes_are_refused():
     with pytest.raises(ValueError, match="must not be negative"):
         choose_representation(language="en", characters=-1, encoders=[MINILM])
