@@ -10,7 +10,9 @@ from typing import Any
 import spacy
 from spacy.tokens import DocBin
 
+from ner.sizing import CorpusSettings
 from ner.tokens import chunk_bounds
+from ner.train import EncoderChoice, TrainSettings
 from ner.types import LabeledDoc
 
 
@@ -42,3 +44,29 @@ def write_report(report: dict[str, Any], output: Path) -> None:
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(report, indent=2) + "\n")
     print(f"\nwritten to {output}")
+
+
+def sized_settings(
+    sized: CorpusSettings,
+    *,
+    seed: int,
+    threads: int,
+    max_steps: int,
+    eval_frequency: int | None,
+    encoder: EncoderChoice | None = None,
+    pipeline: str | None = None,
+) -> TrainSettings:
+    """What the product trains a corpus of this size with (``ner.sizing``), with a bench's step limit and seed."""
+    return TrainSettings(
+        seed=seed,
+        threads=threads,
+        max_steps=max_steps,
+        patience=sized.patience,
+        eval_frequency=eval_frequency,
+        dropout=sized.dropout,
+        batch_size_start=sized.batch_size_start,
+        batch_size_stop=sized.batch_size_stop,
+        chosen_by=f"{sized.rule}: {sized.reason}; {sized.dropout_reason}",
+        encoder=encoder,
+        pipeline=pipeline,
+    )

@@ -53,6 +53,7 @@ if str(ROOT) not in sys.path:
 
 import spacy  # noqa: E402
 
+from bench._common import sized_settings  # noqa: E402
 from bench.low_data import (  # noqa: E402
     DATASETS_DIR,
     PER_TYPE,
@@ -88,16 +89,12 @@ def settings_for(
     docs: Sequence[LabeledDoc], *, encoder: EncoderChoice | None, quick: bool, threads: int
 ) -> TrainSettings:
     sized = settings_for_corpus(characters=sum(len(doc.text) for doc in docs))
-    return TrainSettings(
+    return sized_settings(
+        sized,
         seed=TRAIN_SEED,
         threads=threads,
         max_steps=min(sized.max_steps, QUICK_MAX_STEPS) if quick else sized.max_steps,
-        patience=sized.patience,
         eval_frequency=QUICK_EVAL_FREQUENCY if quick else None,
-        dropout=sized.dropout,
-        batch_size_start=sized.batch_size_start,
-        batch_size_stop=sized.batch_size_stop,
-        chosen_by=f"{sized.rule}: {sized.reason}; {sized.dropout_reason}",
         encoder=encoder,
     )
 

@@ -75,7 +75,7 @@ if str(ROOT) not in sys.path:
 
 import spacy  # noqa: E402
 
-from bench._common import write_docbin, write_report  # noqa: E402
+from bench._common import sized_settings, write_docbin, write_report  # noqa: E402
 from ner.compute import DEFAULT_TRAINING_THREADS  # noqa: E402
 from ner.formats.conll import read_conll  # noqa: E402
 from ner.metrics import evaluate  # noqa: E402
@@ -231,16 +231,12 @@ def nerlab_settings(
     if config_regularization:
         # The config's dropout and batch sizes at every size, to measure what ner.sizing's small-data ones give.
         sized = replace(sized, dropout=DROPOUT_DEFAULT, batch_size_stop=BATCH_SIZE_STOP_MAX)
-    return TrainSettings(
+    return sized_settings(
+        sized,
         seed=run.seed,
         threads=threads,
         max_steps=QUICK_STEPS if quick else sized.max_steps,
-        patience=sized.patience,
         eval_frequency=QUICK_EVAL_FREQUENCY if quick else None,
-        dropout=sized.dropout,
-        batch_size_start=sized.batch_size_start,
-        batch_size_stop=sized.batch_size_stop,
-        chosen_by=f"{sized.rule}: {sized.reason}; {sized.dropout_reason}",
         encoder=encoder,
         pipeline=pipeline,
     )
