@@ -17,7 +17,13 @@ from ner import limits
 from ner.advice import Advice, evaluation_advice
 from ner.calibration import CalibrationError, CalibrationReport
 from ner.formats.jsonl import read_jsonl
-from ner.metrics import MATRIX_FILTERS, NONE, DocumentComparison, EvaluationReport, compare_documents
+from ner.metrics import (
+    MATRIX_FILTERS,
+    DocumentComparison,
+    EvaluationReport,
+    compare_documents,
+    weighted_confusion,
+)
 from ner.types import LabeledDoc, Span
 from projects.models import Project
 from projects.selectors import row_get_or_404
@@ -257,8 +263,8 @@ def review_documents(
 ) -> list[ReviewDocument]:
     """Each test document with gold and predicted spans marked by outcome, worst first.
 
-    ``cell`` (gold type, predicted type, either ``$none``) keeps the documents where an entity of the first was
-    predicted as the second: what a confusion-matrix cell counts, entity by entity."""
+    ``cell`` (gold type, predicted type, either ``$none``) keeps the documents that add to that confusion-matrix
+    cell: where text tagged as the first was predicted, wholly or in part, as the second."""
     evaluation = Evaluation.objects.filter(model=model).first()
     if evaluation is None:
         raise Http404("This model has no evaluation.")
@@ -276,10 +282,10 @@ def review_documents(
             for row in comparison.rows
         ):
             continue
-        if cell is not None and not any(
-            (row.gold.label if row.gold else NONE, row.predicted.label if row.predicted else NONE) == cell
-            for row in comparison.rows
-        ):
+        # The document's own share of the matrix the link came from: the weighted matrix holds every cell the count
+        # one does, and more (a prediction overlapping part of an entity of another type), which entity-by-entity
+        # comparison rows would miss.
+        if cell is not None and weighted_confusion([(doc, predicted)]).value(*cell) <= 0:
             continue
         found.append(
             ReviewDocument(
