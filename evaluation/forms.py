@@ -104,10 +104,7 @@ class TrainingRunForm(forms.Form):
         if pretrainings:
             self.fields["pretraining"].choices = [  # type: ignore[attr-defined]
                 ("", "No: random weights"),
-                *(
-                    (run.pk, f"Pretraining {run.pk} ({run.step:,} steps, {run.finished_at:%Y-%m-%d %H:%M})")
-                    for run in pretrainings
-                ),
+                *((run.pk, _pretraining_label(run)) for run in pretrainings),
             ]
         else:
             del self.fields["pretraining"]
@@ -129,6 +126,11 @@ class TrainingRunForm(forms.Form):
                 "max_steps", "A time budget chooses the step limit up to this one: leave it empty or set a limit."
             )
         return data
+
+
+def _pretraining_label(run: PretrainingRun) -> str:
+    when = run.finished_at or run.created_at
+    return f"Pretraining {run.pk} ({run.step:,} steps, {when:%Y-%m-%d %H:%M})"
 
 
 class ModelCompareForm(forms.Form):
