@@ -49,6 +49,7 @@ NOT_VISITED: dict[str, str] = {
     "evaluation:training_run_cancel": "POST-only: redirects to the training page",
     "evaluation:trained_model_review_fix": "POST-only: makes the model's predictions suggestions, redirects to tagging",
     "curves:learning_curve_start": "POST-only: redirects to the learning curve page",
+    "pretraining:run_delete": "POST-only: redirects to the pretraining page",
     "portability:project_archive": "a download (a .zip file), not a page",
     "favicon": "a redirect to the icon file, not a page",
 }
@@ -124,6 +125,7 @@ VALUE_NAMES = (
     "snapshot_id",
     "curve_id",
     "preannotation_job_id",
+    "pretraining_run_id",
     "token",
 )
 ANONYMOUS_PAGES = ("login", "projects:signup", "projects:invitation_accept")
@@ -132,8 +134,8 @@ ANONYMOUS_PAGES = ("login", "projects:signup", "projects:invitation_accept")
 def _project_with_data() -> tuple[dict[str, Any], dict[str, Any]]:
     """A member of each role and a project holding tagged documents, types, an invitation, an API key, a trained
     model with its evaluation and a comparison partner, a deployment, a learning curve, a suggestion, agreement copies,
-    a pre-annotation and an import."""
-    from evaluation.models import LearningCurve, PreannotationJob, Prediction
+    a pre-annotation, a pretraining and an import."""
+    from evaluation.models import LearningCurve, PreannotationJob, Prediction, PretrainingRun
     from labeling.models import AnnotationAssignment, AnnotatorSpan, ImportJob, Suggestion
     from projects import services
     from projects.models import Membership
@@ -182,6 +184,9 @@ def _project_with_data() -> tuple[dict[str, Any], dict[str, Any]]:
         "curve_id": curve.pk,
         "preannotation_job_id": PreannotationJob.objects.create(
             project=project, model=trained_model, document_ids=[document.pk], total=1
+        ).pk,
+        "pretraining_run_id": PretrainingRun.objects.create(
+            project=project, language="en", status=PretrainingRun.Status.SUCCEEDED, step=150
         ).pk,
         "token": token,
         "suggested_document_id": documents[1].pk,

@@ -59,15 +59,15 @@ REFUSED = "/projects/csp-home/settings/"
 def _other_routes() -> list[str]:
     """Names of the HTML views outside projects: no project_name, not DRF, not Django's admin."""
 
-    def walk(resolver: URLResolver, namespace: str = "") -> list[str]:
+    def walk(resolver: URLResolver, namespace: str = "", under_project: bool = False) -> list[str]:
         names = []
         for entry in resolver.url_patterns:
             if isinstance(entry, URLResolver):
                 if entry.namespace == "admin":
                     continue
                 inner = ":".join(part for part in (namespace, entry.namespace) if part)
-                names += walk(entry, inner)
-            elif isinstance(entry, URLPattern) and "project_name" not in str(entry.pattern):
+                names += walk(entry, inner, under_project or "project_name" in str(entry.pattern))
+            elif isinstance(entry, URLPattern) and not under_project and "project_name" not in str(entry.pattern):
                 view_class = getattr(entry.callback, "cls", None)
                 if isinstance(view_class, type) and issubclass(view_class, APIView):
                     continue

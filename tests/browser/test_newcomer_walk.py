@@ -128,7 +128,8 @@ def test_the_newcomer_path_from_login_to_try_it(watched, live_server, background
     first = TrainedModel.objects.get(project__name="trips")
 
     # A confusion cell leads to the review of those documents; Fix opens the tagging page at the error.
-    page.locator("table.heatmap td.cell.error a").first.click()  # an error: gold A predicted as B
+    # The error the slip made: untagged text ($none) predicted as CITY.
+    page.locator('table.heatmap td.cell.error a[href*="gold=%24none&predicted=CITY"]').click()
     expect(page).to_have_url(re.compile(r"/review/\?gold="))
     review = page.url
     page.get_by_role("button", name="Fix").first.click()
