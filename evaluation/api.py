@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from types import SimpleNamespace
+from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status
@@ -23,6 +25,7 @@ from evaluation.serializers import (
 from labeling.serializers import ErrorSerializer
 from ner.metrics import azure_summary
 from projects.api import PROJECT_NAME_PARAMETER, ProjectScopedAPIView, paginated_response
+from projects.models import Project
 from projects.pagination import PagePagination
 from projects.roles import Permission
 
@@ -65,25 +68,14 @@ class TrainingRunListApi(ProjectScopedAPIView):
         serializer = TrainingRunStartInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
-        source = data.pop("same_settings_as")
-        if source is not None:
-            model = selectors.trained_model_list(project=project).filter(pk=source).first()
-            if model is None:
-                raise ValidationError({"same_settings_as": f"{project.name} has no trained model with id {source}."})
-            data["same_settings_as"] = model
-        teacher = data.pop("teacher")
-        if teacher is not None:
-            model = selectors.trained_model_list(project=project).filter(pk=teacher).first()
-            if model is None:
-                raise ValidationError({"teacher": f"{project.name} has no trained model with id {teacher}."})
-            data["teacher"] = model
-        pretraining = data.pop("pretraining")
-        if pretraining is not None:
-            data["pretraining"] = (
-                pretraining_selectors.pretraining_run_list(project=project).filter(pk=pretraining).first()
-            )
-            if data["pretraining"] is None:
-                raise ValidationError({"pretraining": f"{project.name} has no pretraining run with id {pretraining}."})
+        models = selectors.trained_model_list(project=project)
+        pretrainings = pretraining_selectors.pretraining_run_list(project=project)
+        for field, rows, what in (
+            ("same_settings_as", models, "trained model"),
+            ("teacher", models, "trained model"),
+            ("pretraining", pretrainings, "pretraining run"),
+        ):
+            data[field] = _named_row(data[field], rows, field=field, project=project, what=what)
         run = services.training_run_start(project=project, user=request.user, **data)
         run = selectors.training_run_get(project=project, run_id=run.pk)
         return Response(TrainingRunOutputSerializer(run).data, status=status.HTTP_202_ACCEPTED)
@@ -178,3 +170,13 @@ class EvaluationApi(ProjectScopedAPIView):
             return Response({"format": ["Use native or azure."]}, status=status.HTTP_400_BAD_REQUEST)
         body = azure_summary(report) if fmt == "azure" else report.to_dict()
         return Response({"model_id": model.pk, "model_name": model.name, "format": fmt, "evaluation": body})
+
+
+def _named_row(row_id: int | None, rows: QuerySet[Any], *, field: str, project: Project, what: str) -> Any:
+    """The project's row that a training request names by id in ``field`` (None when it names none)."""
+    if row_id is None:
+        return None
+    row = rows.filter(pk=row_id).first()
+    if row is None:
+        raise ValidationError({field: f"{project.name} has no {what} with id {row_id}."})
+    return row
