@@ -22,6 +22,7 @@ from ner.pipelines import KNOWN_PIPELINES
 from ner.train import CNN_REPRESENTATION
 from projects.access import can, project_for, project_view
 from projects.exceptions import Conflict
+from projects.forms import add_validation_error
 from projects.models import Project
 from projects.roles import Permission
 from projects.selectors import entity_type_list, user_can
@@ -91,11 +92,7 @@ def training_run_start(request: HttpRequest, project_name: str) -> HttpResponse:
         try:
             run = services.training_run_start(project=project, user=request.user, **data)
         except ValidationError as error:
-            if hasattr(error, "error_dict"):
-                for field, errors in error.message_dict.items():
-                    form.add_error(field if field in form.fields else None, errors)
-            else:
-                form.add_error(None, error.messages)
+            add_validation_error(form, error)
         else:
             messages.success(request, f"Training of {run.model_name} is queued.")
             return redirect("evaluation:training_run_list", project.name)

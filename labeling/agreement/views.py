@@ -18,6 +18,7 @@ from labeling import selectors as labeling_selectors
 from labeling.agreement import selectors, services
 from labeling.models import Document
 from projects.access import can, project_view
+from projects.forms import add_validation_error
 from projects.models import Project
 from projects.roles import Permission
 
@@ -71,8 +72,7 @@ def assignment_list(request: HttpRequest, project: Project) -> HttpResponse:
                 reopen=form.cleaned_data["reopen"],
             )
         except ValidationError as error:
-            for field, errors in error.message_dict.items():
-                form.add_error(None if field not in form.fields else field, errors)
+            add_validation_error(form, error)
         else:
             names = ", ".join(sorted(user.username for user in form.cleaned_data["annotators"]))
             messages.success(

@@ -541,6 +541,22 @@ def test_assign_page_explains_bad_input(team):
     assert not AnnotationAssignment.objects.exists()
 
 
+def test_assign_page_shows_a_service_error_without_a_field(team, monkeypatch):
+    """A ValidationError that names no field (a list of messages) is shown on the form, not a server error."""
+    from labeling.agreement import views
+
+    def refuse(**kwargs: object) -> None:
+        raise ValidationError(["The project is being archived; assign later."])
+
+    monkeypatch.setattr(views.services, "assignments_create", refuse)
+    url = reverse("agreement:assignment_list", args=[team["project"].name])
+    response = _api(team["owner"]).post(
+        url, {"documents": [team["doc"].pk], "annotators": [team["ann"].pk, team["ben"].pk]}
+    )
+    assert response.status_code == 400
+    assert "being archived; assign later" in response.content.decode()
+
+
 def test_only_the_owner_assigns(team):
     url = reverse("agreement:assignment_list", args=[team["project"].name])
     assert _api(team["editor"]).get(url).status_code == 403
