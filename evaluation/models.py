@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from ner import limits
 from ner.names import check_model_name
-from projects.models import BackgroundJob, Project, name_check_as_validation_error
+from projects.models import HeartbeatJob, Project, name_check_as_validation_error
 
 
 def validate_model_name(value: str) -> None:
@@ -249,7 +249,7 @@ class Prediction(models.Model):
         return f"prediction for {self.name}"
 
 
-class PreannotationJob(BackgroundJob):
+class PreannotationJob(HeartbeatJob):
     """A chosen model run over chosen documents in the background; what it finds becomes ``Suggestion`` rows."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="preannotation_jobs")
@@ -262,11 +262,8 @@ class PreannotationJob(BackgroundJob):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    # Last sign of life (sent, claimed, a batch written): see projects.jobs.
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        ordering = ["project", "-created_at", "-id"]
+    class Meta(HeartbeatJob.Meta):
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(min_confidence__gte=0, min_confidence__lte=1),
@@ -282,7 +279,7 @@ class PreannotationJob(BackgroundJob):
         return 100.0 * self.done / self.total if self.total else 0.0
 
 
-class LearningCurve(BackgroundJob):
+class LearningCurve(HeartbeatJob):
     """Training on growing shares of one snapshot's training side, each scored on the same test side."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="learning_curves")
@@ -297,11 +294,6 @@ class LearningCurve(BackgroundJob):
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    # Last sign of life (sent, claimed, training): see projects.jobs.
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["project", "-created_at", "-id"]
 
     def __str__(self) -> str:
         return f"learning curve {self.pk} of {self.project} ({self.status})"
@@ -311,7 +303,7 @@ class LearningCurve(BackgroundJob):
         return 100.0 * len(self.points) / len(self.percents) if self.percents else 0.0
 
 
-class PretrainingRun(BackgroundJob):
+class PretrainingRun(HeartbeatJob):
     """The CNN's tok2vec pretrained on the project's own text (``ner.pretrain``), in the background; a finished run's
     weights (``storage_path``/tok2vec.bin) are what a training may start from (``TrainingRun.pretraining``)."""
 
@@ -333,11 +325,6 @@ class PretrainingRun(BackgroundJob):
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    # Last sign of life (sent, claimed, progress): see projects.jobs.
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["project", "-created_at", "-id"]
 
     def __str__(self) -> str:
         return f"pretraining {self.pk} of {self.project} ({self.status})"

@@ -222,3 +222,15 @@ class BackgroundJob(models.Model):
 
     class Meta:
         abstract = True
+
+
+class HeartbeatJob(BackgroundJob):
+    """A project's background job whose worker writes a heartbeat while it works (``projects.jobs.job_heartbeat``),
+    so that a stopped worker is told from a slow one; the project's page lists its jobs newest first."""
+
+    # Last sign of life (sent, claimed, then while the work goes on): see projects.jobs.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["project", "-created_at", "-id"]

@@ -5,12 +5,12 @@ from __future__ import annotations
 from django.urls import path
 
 from evaluation.pretraining import api
+from projects.routes import PROJECT
 
-project = "projects/<str:project_name>"
 urlpatterns = [
-    path(f"{project}/pretraining-runs/", api.PretrainingRunListApi.as_view(), name="pretraining_run_list"),
+    path(f"{PROJECT}pretraining-runs/", api.PretrainingRunListApi.as_view(), name="pretraining_run_list"),
     path(
-        f"{project}/pretraining-runs/<int:pretraining_run_id>/",
+        f"{PROJECT}pretraining-runs/<int:pretraining_run_id>/",
         api.PretrainingRunDetailApi.as_view(),
         name="pretraining_run_detail",
     ),
