@@ -53,7 +53,7 @@ if str(ROOT) not in sys.path:
 
 import spacy  # noqa: E402
 
-from bench._common import sized_settings  # noqa: E402
+from bench._common import forget_encoder_features, sized_settings  # noqa: E402
 from bench.low_data import (  # noqa: E402
     DATASETS_DIR,
     PER_TYPE,
@@ -67,7 +67,6 @@ from bench.low_data import (  # noqa: E402
 )
 from ner.compute import DEFAULT_TRAINING_THREADS  # noqa: E402
 from ner.distill import DEFAULT_THRESHOLD, silver_set_build  # noqa: E402
-from ner.encoders.layer import _caches as shared_caches  # noqa: E402
 from ner.predict import Predictor, ScoredSpan, load  # noqa: E402
 from ner.sizing import settings_for_corpus  # noqa: E402
 from ner.splits import carve_dev  # noqa: E402
@@ -216,14 +215,6 @@ def bench_sample(
         "test": describe(test),
         "results": results,
     }
-
-
-def forget_encoder_features() -> None:
-    """Empty the process's encoder feature caches: a deployment predicts texts it has not seen, and the teacher saw
-    these test texts while being scored (the caches' contents are private; a benchmark may reach them)."""
-    for cache in shared_caches.values():
-        cache._entries.clear()
-        cache._bytes = 0
 
 
 def prediction_speeds(paths: dict[str, Path], texts: list[str]) -> dict[str, int]:

@@ -33,8 +33,10 @@ pass 50), until every type has 50. Sentences without mentions are not taken. Sam
 training seed is 0. Every run's dev set is ``ner.splits.carve_dev(train, 0.1, seed)``, a tenth of the training
 side, as the product carves it, and the same for every representation (the CLI included).
 
-Recorded per representation and run: test F1 (micro; per type; per test language), training wall time, steps,
-prediction words/s (words split at whitespace, over the first test set, batches of 256), and means (± standard
+Recorded per representation and run: test F1 (micro; per type; per test language), the expected calibration
+error (ECE) of the served, calibrated confidence on each test set, training wall time, steps,
+prediction words/s (words split at whitespace, over the first test set, batches of 256, encoder feature caches emptied
+first), and means (± standard
 deviation over samples or seeds) per task.
 
     .venv/bin/python bench/low_data.py --quick       # a few minutes: conll50, one sample, 200 steps, 500 test sentences
@@ -75,7 +77,8 @@ if str(ROOT) not in sys.path:
 
 import spacy  # noqa: E402
 
-from bench._common import sized_settings, write_docbin, write_report  # noqa: E402
+from bench._common import forget_encoder_features, sized_settings, write_docbin, write_report  # noqa: E402
+from ner.calibration import calibration_report  # noqa: E402
 from ner.compute import DEFAULT_TRAINING_THREADS  # noqa: E402
 from ner.formats.conll import read_conll  # noqa: E402
 from ner.metrics import evaluate  # noqa: E402
@@ -201,20 +204,24 @@ def build_runs(task: str, quick: bool) -> list[Run]:
 
 
 def score(model_dir: Path, tests: dict[str, list[LabeledDoc]]) -> dict[str, Any]:
-    """Micro and per-type F1 on every test set; words/s predicting the first."""
+    """Micro and per-type F1 and the served confidence's calibration error (ECE) on every test set; words/s
+    predicting the first, with the encoder feature caches emptied first (a deployment predicts unseen texts)."""
     predictor = load(model_dir)
+    first = next(iter(tests.values()))
+    forget_encoder_features()
+    started = time.perf_counter()
+    predictor.predict([doc.text for doc in first], batch_size=PREDICT_BATCH)
+    words_per_s = sum(len(doc.text.split()) for doc in first) / (time.perf_counter() - started)
     scores: dict[str, Any] = {}
-    words_per_s = 0.0
-    for position, (name, docs) in enumerate(tests.items()):
-        started = time.perf_counter()
-        predicted = predictor.predict([doc.text for doc in docs], batch_size=PREDICT_BATCH)
-        seconds = time.perf_counter() - started
-        if position == 0:
-            words_per_s = sum(len(doc.text.split()) for doc in docs) / seconds
+    for name, docs in tests.items():
+        # The served path: greedy entities with their calibrated confidence (the same entities as without it).
+        predicted = predictor.predict([doc.text for doc in docs], batch_size=PREDICT_BATCH, with_confidence=True)
         report = evaluate(list(zip(docs, predicted, strict=True)), resamples=0)
+        calibration = calibration_report(predicted, [doc.spans for doc in docs])
         scores[name] = {
             "micro_f1": round(report.micro.f1 * 100, 2),
             "per_type_f1": {scores_.label: round(scores_.exact.f1 * 100, 2) for scores_ in report.types},
+            "ece": round(calibration.ece, 4),
         }
     return {"test": scores, "predict_words_per_s": round(words_per_s)}
 
@@ -324,6 +331,7 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
             labels = sorted({label for r in results for label in r["test"][name]["per_type_f1"]})
             tests[name] = {
                 "micro_f1": mean_sd([r["test"][name]["micro_f1"] for r in results]),
+                "ece": mean_sd([r["test"][name]["ece"] for r in results]),
                 "per_type_f1": {
                     label: mean_sd([r["test"][name]["per_type_f1"].get(label, 0.0) for r in results])
                     for label in labels
@@ -362,8 +370,9 @@ def bench_task(task: str, encoders: dict[str, str], options: argparse.Namespace)
                 result["load_average_at_start"] = round(load_average, 2)
                 results[name] = result
                 micro = {test: figures["micro_f1"] for test, figures in result["test"].items()}
+                ece = {test: figures["ece"] for test, figures in result["test"].items()}
                 print(
-                    f"   {name}: test F1 {micro}, {result['train_s']} s, {result['steps']} steps, "
+                    f"   {name}: test F1 {micro}, ECE {ece}, {result['train_s']} s, {result['steps']} steps, "
                     f"{result['predict_words_per_s']:,} words/s predicting",
                     flush=True,
                 )
