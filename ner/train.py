@@ -540,7 +540,8 @@ def train(
         )
 
 
-def _take(docs: Sequence[LabeledDoc], characters: int) -> list[LabeledDoc]:
+def first_documents(docs: Sequence[LabeledDoc], characters: int) -> list[LabeledDoc]:
+    """The documents in order until they hold at least ``characters`` characters (a sample of a corpus's start)."""
     taken: list[LabeledDoc] = []
     total = 0
     for doc in docs:
@@ -581,13 +582,13 @@ def measure_speed(
     largest batch size (two sizes separate the per-step cost from the per-word cost), and one prediction pass over
     a dev sample. The real run then starts from scratch, so the probe changes nothing in the model.
     """
-    sample = _take(docs_train, PROBE_CHARACTERS)
+    sample = first_documents(docs_train, PROBE_CHARACTERS)
     nlp = _build_nlp(language, settings)
     begun = clock()
     examples = _examples(nlp, sample, _SpanReport())
     prepare_s = max(clock() - begun, 1e-9)
     characters = sum(len(doc.text) for doc in sample)
-    dev_examples = _examples(nlp, _take(docs_dev, PROBE_DEV_CHARACTERS), _SpanReport()) or examples
+    dev_examples = _examples(nlp, first_documents(docs_dev, PROBE_DEV_CHARACTERS), _SpanReport()) or examples
     training = registry.resolve(nlp.config.interpolate()["training"], schema=ConfigSchemaTraining)
     optimizer = training["optimizer"]
     with warnings.catch_warnings():
