@@ -60,7 +60,7 @@ from ner.formats.conll import read_conll  # noqa: E402
 from ner.metrics import evaluate  # noqa: E402
 from ner.predict import load  # noqa: E402
 from ner.sizing import settings_for_corpus  # noqa: E402
-from ner.train import TrainSettings, train  # noqa: E402
+from ner.train import TrainSettings, first_documents, train  # noqa: E402
 from ner.types import LabeledDoc, Span  # noqa: E402
 
 DATASETS_DIR = ROOT / ".." / "shared" / "datasets"
@@ -120,16 +120,6 @@ def documents(sents: Iterable[LabeledDoc], name: str) -> list[LabeledDoc]:
     return result
 
 
-def take(docs: Sequence[LabeledDoc], chars: int) -> list[LabeledDoc]:
-    taken, total = [], 0
-    for doc in docs:
-        if total >= chars:
-            break
-        taken.append(doc)
-        total += len(doc.text)
-    return taken
-
-
 def build_corpus(target_chars: int) -> dict[str, list[LabeledDoc]]:
     per_source_train: list[list[LabeledDoc]] = []
     dev: list[LabeledDoc] = []
@@ -139,11 +129,11 @@ def build_corpus(target_chars: int) -> dict[str, list[LabeledDoc]]:
         # The first documents of each dev and test file are held out; the rest of those files trains too.
         if dev_path:
             dev_docs = documents(sentences(dev_path, wikiann), dev_path)
-            held = take(dev_docs, DEV_CHARS_PER_SOURCE)
+            held = first_documents(dev_docs, DEV_CHARS_PER_SOURCE)
             dev += held
             pool += dev_docs[len(held) :]
         test_docs = documents(sentences(test_path, wikiann), test_path)
-        held = take(test_docs, TEST_CHARS_PER_SOURCE)
+        held = first_documents(test_docs, TEST_CHARS_PER_SOURCE)
         test += held
         pool += test_docs[len(held) :]
         per_source_train.append(pool)
@@ -161,7 +151,8 @@ def build_corpus(target_chars: int) -> dict[str, list[LabeledDoc]]:
             for copy in range(repeats)
             for doc in interleaved
         ]
-    return {"train": take(interleaved, target_chars), "dev": dev, "test": test, "available_chars": [available]}  # type: ignore[dict-item]
+    train_docs = first_documents(interleaved, target_chars)
+    return {"train": train_docs, "dev": dev, "test": test, "available_chars": [available]}  # type: ignore[dict-item]
 
 
 @contextmanager
@@ -184,7 +175,7 @@ def blis_maths() -> Iterator[None]:
 
 def speed(corpus: dict[str, list[LabeledDoc]], steps: int, threads: int, repeats: int = 3) -> dict[str, object]:
     """Median training words/s of BLIS (1 thread) and OpenBLAS (1 and ``threads`` threads), interleaved."""
-    docs = take(corpus["train"], 1_500_000)
+    docs = first_documents(corpus["train"], 1_500_000)
     dev = corpus["dev"][:2]  # the loop evaluates at step 0; a tiny dev set keeps that out of the words/s
     variants = {
         "blis_1_thread": (True, 1),

@@ -35,7 +35,7 @@ class EncoderPackage:
 
     def installed_path(self) -> Path | None:
         """Where this encoder's folder or model file lies when the package is installed here (it may be missing)."""
-        folder = _package_folder(self.package)
+        folder = package_folder(self.package)
         return folder / self.path_in_package if folder is not None else None
 
 
@@ -72,7 +72,8 @@ def languages_by_sha256() -> dict[str, str]:
     return {**{package.weights_sha256: package.languages for package in PACKAGES}, **_OTHER_KNOWN_LANGUAGES}
 
 
-def _package_folder(package: str) -> Path | None:
+def package_folder(package: str) -> Path | None:
+    """Where an installed package's files lie (None: not installed here); ``ner.pipelines`` asks it too."""
     # find_spec runs none of the package's code: only its files are needed.
     try:
         spec = importlib.util.find_spec(package)

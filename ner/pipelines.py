@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
-import importlib.util
 import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+
+from ner.encoder_packages import package_folder
 
 PIPELINE_VERSION = "3.8.0"
 # Versions that only squatters publish under spaCy pipelines' names.
@@ -86,16 +87,6 @@ class InstalledPipeline:
     problem: str
 
 
-def _package_folder(module: str) -> Path | None:
-    # find_spec runs none of the package's code: only its files are needed.
-    try:
-        spec = importlib.util.find_spec(module)
-    except (ImportError, ValueError):
-        return None
-    locations = list(spec.submodule_search_locations or []) if spec is not None else []
-    return Path(locations[0]) if locations else None
-
-
 def _distribution_version(pipeline: KnownPipeline) -> str:
     try:
         return importlib.metadata.version(pipeline.name)
@@ -131,7 +122,7 @@ def data_sha256(folder: Path) -> str:
 
 
 def _inspect(pipeline: KnownPipeline, *, check_files: bool) -> InstalledPipeline | None:
-    package = _package_folder(pipeline.name)
+    package = package_folder(pipeline.name)
     if package is None:
         return None
     version = _distribution_version(pipeline)

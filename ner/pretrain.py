@@ -26,11 +26,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import random
-import shutil
 import time
-import uuid
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -45,6 +42,7 @@ from spacy.training.pretrain import make_update
 from thinc.api import Adam, Model, Optimizer, fix_random_seed, set_dropout_rate
 
 from ner.compute import DEFAULT_TRAINING_THREADS, blas_threads, model_ops
+from ner.folders import folder_written_whole
 from ner.tokens import chunk_bounds
 from ner.train import TrainSettings
 from ner.train import _build_nlp as build_pipeline  # the one builder of nerlab's pipeline
@@ -270,21 +268,10 @@ def pretrain(
 
 
 def _write_atomically(output_dir: Path, weights: bytes, meta: dict[str, Any]) -> None:
-    output_dir.parent.mkdir(parents=True, exist_ok=True)
-    partial = output_dir.with_name(f".{output_dir.name}.partial-{uuid.uuid4().hex[:8]}")
-    try:
+    with folder_written_whole(output_dir) as partial:
         partial.mkdir()
         (partial / WEIGHTS_FILE).write_bytes(weights)
         (partial / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True), encoding="utf-8")
-        if output_dir.exists():
-            retired = output_dir.with_name(f".{output_dir.name}.old-{uuid.uuid4().hex[:8]}")
-            os.replace(output_dir, retired)
-            os.replace(partial, output_dir)
-            shutil.rmtree(retired, ignore_errors=True)
-        else:
-            os.replace(partial, output_dir)
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
 
 
 @dataclass

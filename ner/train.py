@@ -38,10 +38,8 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 import shutil
 import time
-import uuid
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -68,6 +66,7 @@ from ner.calibration import (
 from ner.compute import DEFAULT_TRAINING_THREADS, blas_threads, model_ops
 from ner.encoders import EncoderFileError, load_encoder
 from ner.encoders.layer import ENCODER_EMBED, FROZEN_ENCODER
+from ner.folders import folder_written_whole
 from ner.limits import FEW_INSTANCES_WARNING
 from ner.pipelines import KNOWN_PIPELINES, PipelineError, pipeline_folder
 from ner.predict import GREEDY_SCORE
@@ -485,17 +484,6 @@ def _write_model(nlp: Language, optimizer: Any, folder: Path) -> None:
         nlp.to_disk(folder)
 
 
-def _move_into_place(partial: Path, output_dir: Path) -> None:
-    """Rename the finished model into ``output_dir``; a previous model there is replaced, never half-overwritten."""
-    if output_dir.exists():
-        retired = output_dir.with_name(f".{output_dir.name}.old-{uuid.uuid4().hex[:8]}")
-        os.replace(output_dir, retired)
-        os.replace(partial, output_dir)
-        shutil.rmtree(retired, ignore_errors=True)
-    else:
-        os.replace(partial, output_dir)
-
-
 def train(
     docs_train: Sequence[LabeledDoc],
     docs_dev: Sequence[LabeledDoc],
@@ -552,7 +540,8 @@ def train(
         )
 
 
-def _take(docs: Sequence[LabeledDoc], characters: int) -> list[LabeledDoc]:
+def first_documents(docs: Sequence[LabeledDoc], characters: int) -> list[LabeledDoc]:
+    """The documents in order until they hold at least ``characters`` characters (a sample of a corpus's start)."""
     taken: list[LabeledDoc] = []
     total = 0
     for doc in docs:
@@ -593,13 +582,13 @@ def measure_speed(
     largest batch size (two sizes separate the per-step cost from the per-word cost), and one prediction pass over
     a dev sample. The real run then starts from scratch, so the probe changes nothing in the model.
     """
-    sample = _take(docs_train, PROBE_CHARACTERS)
+    sample = first_documents(docs_train, PROBE_CHARACTERS)
     nlp = _build_nlp(language, settings)
     begun = clock()
     examples = _examples(nlp, sample, _SpanReport())
     prepare_s = max(clock() - begun, 1e-9)
     characters = sum(len(doc.text) for doc in sample)
-    dev_examples = _examples(nlp, _take(docs_dev, PROBE_DEV_CHARACTERS), _SpanReport()) or examples
+    dev_examples = _examples(nlp, first_documents(docs_dev, PROBE_DEV_CHARACTERS), _SpanReport()) or examples
     training = registry.resolve(nlp.config.interpolate()["training"], schema=ConfigSchemaTraining)
     optimizer = training["optimizer"]
     with warnings.catch_warnings():
@@ -728,11 +717,9 @@ def _train(
     )
 
     output_dir = Path(output_dir)
-    output_dir.parent.mkdir(parents=True, exist_ok=True)
-    partial = output_dir.with_name(f".{output_dir.name}.partial-{uuid.uuid4().hex[:8]}")
-    run = _LoopRecord(nlp=nlp, optimizer=optimizer, partial=partial, has_dev=bool(dev_examples))
-    loop_started = clock()
-    try:
+    with folder_written_whole(output_dir) as partial:
+        run = _LoopRecord(nlp=nlp, optimizer=optimizer, partial=partial, has_dev=bool(dev_examples))
+        loop_started = clock()
         for _batch, info, is_best in loop:
             run.record(info, is_best)
             if should_stop is not None and should_stop():
@@ -751,9 +738,6 @@ def _train(
             _write_model(nlp, optimizer, partial)
         calibration = _fit_calibration(partial, dev_docs) if dev_docs else None
         duration = clock() - started
-        _move_into_place(partial, output_dir)
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
 
     if progress is not None:
         progress.finished(run, duration)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ner.formats.errors import Problems
 from ner.json_input import JsonInputError, load_json
 from ner.names import InvalidName, normalize_language
 from ner.text import DecodeError, decode_bytes
-from ner.types import SPLITS, Split
+from ner.types import SPLITS, LabeledDoc, Span, Split
 
 
 def decode_input(data: bytes, problems: Problems) -> str:
@@ -58,20 +58,6 @@ def parse_jsonl(text: str, problems: Problems) -> Iterator[tuple[int, Any]]:
             problems.add(_json_error_message(error, line), where=f"line {number}, column {error.colno}")
 
 
-def parse_text_rows(content: str, problems: Problems) -> Iterator[tuple[str, dict[str, Any], str]]:
-    """(where, row, text) for every JSONL line that is an object with a string ``text``; others are problems."""
-    for number, row in parse_jsonl(content, problems):
-        where = f"line {number}"
-        if not isinstance(row, dict):
-            problems.add(f"each line must be a JSON object, not {type_name(row)}", where=where)
-            continue
-        text = row.get("text")
-        if not isinstance(text, str):
-            problems.add(f"'text' must be a string, not {type_name(text)}", where=where, field="'text'")
-            continue
-        yield where, row, text
-
-
 def is_int(value: object) -> bool:
     """JSON integers only: ``true`` is not an offset, and neither is ``3.5``."""
     return isinstance(value, int) and not isinstance(value, bool)
@@ -114,6 +100,26 @@ def check_label(label: object, problems: Problems, *, where: str, field: str) ->
     return label
 
 
+def read_span(
+    start: object,
+    end: object,
+    label: object,
+    text: str,
+    problems: Problems,
+    *,
+    where: str,
+    field: str,
+    label_field: str = "",
+) -> Span | None:
+    """The span of ``label`` over [start, end) of ``text``, or None when its label or its offsets are at fault (the
+    label's problem first, under ``label_field`` when it has a field of its own)."""
+    checked_label = check_label(label, problems, where=where, field=label_field or field)
+    if check_offsets(start, end, len(text), problems, where=where, field=field) and checked_label is not None:
+        assert isinstance(start, int) and isinstance(end, int)
+        return Span(start, end, checked_label)
+    return None
+
+
 def read_language(value: object, problems: Problems, *, where: str, field: str) -> str | None:
     """A BCP-47 code in canonical case, or None when absent; a bad code is a problem."""
     if value is None or value == "":
@@ -150,6 +156,41 @@ def read_name(value: object, problems: Problems, *, where: str, field: str) -> s
         return str(value)  # doccano and Label Studio ids are numbers
     problems.add(f"the name must be a string, not {type_name(value)}", where=where, field=field)
     return ""
+
+
+def read_document(
+    text: str,
+    spans: Iterable[Span],
+    meta: dict[str, str],
+    problems: Problems,
+    *,
+    where: str,
+    name: object,
+    language: object,
+    split: object,
+    field_prefix: str = "",
+) -> LabeledDoc:
+    """A record's document: its spans in order, and its name, language and split read by the one rule each
+    (a problem names its field under ``field_prefix``, e.g. ``'data'.`` for a Label Studio task's data)."""
+    return LabeledDoc(
+        text=text,
+        spans=tuple(sorted(spans)),
+        name=read_name(name, problems, where=where, field=f"{field_prefix}'name'"),
+        language=read_language(language, problems, where=where, field=f"{field_prefix}'language'"),
+        split=read_split(split, problems, where=where, field=f"{field_prefix}'split'"),
+        meta=meta,
+    )
+
+
+def documents_read(
+    docs: list[LabeledDoc], problems: Problems, *, records: int, noun: str = "documents"
+) -> list[LabeledDoc]:
+    """A reader's documents once every record is read: a file without records is a problem too, and any problem
+    stops the reader (its FormatError counts the records and keeps the documents that were readable)."""
+    if not records and not problems:
+        problems.add(f"the file holds no {noun}")
+    problems.raise_if_any(records=records, readable=docs)
+    return docs
 
 
 def read_meta(value: object, problems: Problems, *, where: str, field: str) -> dict[str, str]:

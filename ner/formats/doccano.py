@@ -22,17 +22,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from ner.formats.common import (
-    check_label,
-    check_offsets,
     decode_input,
+    documents_read,
     dump_jsonl,
     is_int,
     iter_objects,
     meta_of,
-    read_language,
+    read_document,
     read_meta,
-    read_name,
-    read_split,
+    read_span,
     refuse_prodigy_record,
     refuse_unread_spans,
     type_name,
@@ -64,10 +62,9 @@ def _read_spans(raw_spans: list[Any], key: str, text: str, problems: Problems, w
                 field=field,
             )
             continue
-        label = check_label(label_value, problems, where=where, field=field)
-        if check_offsets(start, end, len(text), problems, where=where, field=field) and label is not None:
-            assert isinstance(start, int) and isinstance(end, int)
-            spans.append(Span(start, end, label))
+        span = read_span(start, end, label_value, text, problems, where=where, field=field)
+        if span is not None:
+            spans.append(span)
     return spans
 
 
@@ -134,15 +131,15 @@ def read_doccano(
         name_value = row.get("name", meta.pop("name", None))
         if name_value is None:
             name_value = row.get("id")
-        doc = LabeledDoc(
-            text=text,
-            spans=tuple(sorted(spans)),
-            name=read_name(name_value, problems, where=where, field="'name'"),
-            language=read_language(
-                row.get("language", meta.pop("language", None)), problems, where=where, field="'language'"
-            ),
-            split=read_split(row.get("split", meta.pop("split", None)), problems, where=where, field="'split'"),
-            meta=meta,
+        doc = read_document(
+            text,
+            spans,
+            meta,
+            problems,
+            where=where,
+            name=name_value,
+            language=row.get("language", meta.pop("language", None)),
+            split=row.get("split", meta.pop("split", None)),
         )
         if len(problems) == before:
             docs.append(doc)
@@ -152,10 +149,7 @@ def read_doccano(
             notes.append(f"{len(skipped):,} record{'s' if len(skipped) != 1 else ''} without text skipped: {shown}")
         if relations:
             notes.append(f"{relations:,} relation{'s' if relations != 1 else ''} not imported: nerlab holds entities")
-    if not records and not problems:
-        problems.add("the file holds no documents")
-    problems.raise_if_any(records=records, readable=docs)
-    return docs
+    return documents_read(docs, problems, records=records)
 
 
 def write_doccano(docs: Sequence[LabeledDoc]) -> bytes:

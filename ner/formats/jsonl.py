@@ -13,16 +13,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from ner.formats.common import (
-    check_label,
-    check_offsets,
     decode_input,
+    documents_read,
     dump_jsonl,
     iter_objects,
     meta_of,
-    read_language,
+    read_document,
     read_meta,
-    read_name,
-    read_split,
+    read_span,
     refuse_prodigy_record,
     refuse_unread_spans,
     type_name,
@@ -44,10 +42,7 @@ def read_jsonl(data: bytes, *, file_name: str = "", notes: list[str] | None = No
         doc = _read_row(row, where, problems) if row is not None else None
         if doc is not None and len(problems) == before:
             docs.append(doc)
-    if not records and not problems:
-        problems.add("the file holds no documents")
-    problems.raise_if_any(records=records, readable=docs)
-    return docs
+    return documents_read(docs, problems, records=records)
 
 
 def _read_row(row: dict[str, Any], where: str, problems: Problems) -> LabeledDoc | None:
@@ -70,20 +65,29 @@ def _read_row(row: dict[str, Any], where: str, problems: Problems) -> LabeledDoc
                 f"a span must be an object with start, end and label, not {type_name(raw)}", where=where, field=field
             )
             continue
-        label = check_label(raw.get("label"), problems, where=where, field=f"{field}.'label'")
-        start, end = raw.get("start"), raw.get("end")
-        if check_offsets(start, end, len(text), problems, where=where, field=field) and label is not None:
-            assert isinstance(start, int) and isinstance(end, int)
-            spans.append(Span(start, end, label))
+        span = read_span(
+            raw.get("start"),
+            raw.get("end"),
+            raw.get("label"),
+            text,
+            problems,
+            where=where,
+            field=field,
+            label_field=f"{field}.'label'",
+        )
+        if span is not None:
+            spans.append(span)
     meta = meta_of(row, _KNOWN, problems, where=where)
     meta.update(read_meta(row.get("meta"), problems, where=where, field="'meta'"))
-    return LabeledDoc(
-        text=text,
-        spans=tuple(sorted(spans)),
-        name=read_name(row.get("name"), problems, where=where, field="'name'"),
-        language=read_language(row.get("language"), problems, where=where, field="'language'"),
-        split=read_split(row.get("split"), problems, where=where, field="'split'"),
-        meta=meta,
+    return read_document(
+        text,
+        spans,
+        meta,
+        problems,
+        where=where,
+        name=row.get("name"),
+        language=row.get("language"),
+        split=row.get("split"),
     )
 
 

