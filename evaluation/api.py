@@ -24,7 +24,14 @@ from evaluation.serializers import (
 )
 from labeling.serializers import ErrorSerializer
 from ner.metrics import azure_summary
-from projects.api import PROJECT_NAME_PARAMETER, ProjectScopedAPIView, paginated_response
+from projects.api import (
+    PROJECT_NAME_PARAMETER,
+    JobRows,
+    ProjectScopedAPIView,
+    paginated_response,
+    path_parameter,
+    valid_input,
+)
 from projects.models import Project
 from projects.pagination import PagePagination
 from projects.roles import Permission
@@ -34,10 +41,10 @@ class _ReportFormatNegotiation(DefaultContentNegotiation):
     settings = SimpleNamespace(URL_FORMAT_OVERRIDE=None)
 
 
-RUN_ID_PARAMETER = OpenApiParameter("run_id", OpenApiTypes.INT, OpenApiParameter.PATH, description="The run's id.")
-MODEL_ID_PARAMETER = OpenApiParameter(
-    "model_id", OpenApiTypes.INT, OpenApiParameter.PATH, description="The trained model's id."
-)
+TRAINING_RUNS = JobRows(selectors.training_run_get, TrainingRunOutputSerializer)
+
+RUN_ID_PARAMETER = path_parameter("run_id", OpenApiTypes.INT, "The run's id.")
+MODEL_ID_PARAMETER = path_parameter("model_id", OpenApiTypes.INT, "The trained model's id.")
 
 
 @extend_schema_view(
@@ -65,9 +72,7 @@ class TrainingRunListApi(ProjectScopedAPIView):
 
     def post(self, request: Request, project_name: str) -> Response:
         project = self.get_project(Permission.TRAIN)
-        serializer = TrainingRunStartInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
+        data = dict(valid_input(TrainingRunStartInputSerializer, request.data).validated_data)
         models = selectors.trained_model_list(project=project)
         pretrainings = pretraining_selectors.pretraining_run_list(project=project)
         for field, rows, what in (
@@ -77,16 +82,14 @@ class TrainingRunListApi(ProjectScopedAPIView):
         ):
             data[field] = _named_row(data[field], rows, field=field, project=project, what=what)
         run = services.training_run_start(project=project, user=request.user, **data)
-        run = selectors.training_run_get(project=project, run_id=run.pk)
-        return Response(TrainingRunOutputSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+        return TRAINING_RUNS.accepted(project, run)
 
 
 @extend_schema(parameters=[PROJECT_NAME_PARAMETER, RUN_ID_PARAMETER])
 class TrainingRunDetailApi(ProjectScopedAPIView):
     @extend_schema(summary="One training run and its progress", responses=TrainingRunOutputSerializer)
     def get(self, request: Request, project_name: str, run_id: int) -> Response:
-        project = self.get_project(Permission.VIEW)
-        return Response(TrainingRunOutputSerializer(selectors.training_run_get(project=project, run_id=run_id)).data)
+        return TRAINING_RUNS.response(self.get_project(Permission.VIEW), run_id)
 
 
 @extend_schema(parameters=[PROJECT_NAME_PARAMETER, RUN_ID_PARAMETER])
@@ -100,7 +103,7 @@ class TrainingRunCancelApi(ProjectScopedAPIView):
     def post(self, request: Request, project_name: str, run_id: int) -> Response:
         project = self.get_project(Permission.TRAIN)
         run = services.training_run_cancel(run=selectors.training_run_get(project=project, run_id=run_id))
-        return Response(TrainingRunOutputSerializer(selectors.training_run_get(project=project, run_id=run.pk)).data)
+        return TRAINING_RUNS.response(project, run.pk)
 
 
 @extend_schema(parameters=[PROJECT_NAME_PARAMETER])

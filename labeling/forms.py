@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django import forms
@@ -181,20 +181,25 @@ class DocumentImportForm(forms.Form):
     create_missing_types = forms.BooleanField(required=False, label="Create missing entity types")
 
     def options(self) -> ImportOptions:
-        data = self.cleaned_data
-        return ImportOptions(
-            create_missing_types=data["create_missing_types"],
-            scheme=data["scheme"] or None,
-            wikiann=data["wikiann"],
-            documents=data["documents"] or "auto",
-            token_column=data["token_column"] or 1,
-            tag_column=data["tag_column"] or 0,
-            header=data["header"],
-            comments=data["comments"],
-            text_key=data["text_key"],
-            label_key=data["label_key"],
-            skip_missing_text=data["skip_missing_text"],
-        )
+        return import_options(self.cleaned_data)
+
+
+def import_options(data: Mapping[str, Any]) -> ImportOptions:
+    """The options of an import, from this page's form or the API's ``ImportInputSerializer`` (the same field
+    names): a field left blank on the page means what the API's default means."""
+    return ImportOptions(
+        create_missing_types=data["create_missing_types"],
+        scheme=data.get("scheme") or None,
+        wikiann=data["wikiann"],
+        documents=data["documents"] or "auto",
+        token_column=data["token_column"] or 1,
+        tag_column=data["tag_column"] or 0,
+        header=data["header"],
+        comments=data["comments"],
+        text_key=data["text_key"],
+        label_key=data["label_key"],
+        skip_missing_text=data["skip_missing_text"],
+    )
 
 
 class DocumentExportForm(forms.Form):

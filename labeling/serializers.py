@@ -7,6 +7,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from labeling.forms import import_options
 from labeling.imports import AUTO, DOCUMENT_MODES, ImportOptions
 from labeling.models import Document, ImportJob, Span
 from labeling.selectors import SPLIT_AUTO
@@ -248,20 +249,7 @@ class ImportInputSerializer(serializers.Serializer):
     )
 
     def options(self) -> ImportOptions:
-        data = self.validated_data
-        return ImportOptions(
-            create_missing_types=data["create_missing_types"],
-            scheme=data.get("scheme") or None,
-            wikiann=data["wikiann"],
-            documents=data["documents"],
-            token_column=data["token_column"],
-            tag_column=data["tag_column"],
-            header=data["header"],
-            comments=data["comments"],
-            text_key=data["text_key"],
-            label_key=data["label_key"],
-            skip_missing_text=data["skip_missing_text"],
-        )
+        return import_options(self.validated_data)
 
 
 class ImportProblemSerializer(serializers.Serializer):

@@ -6,7 +6,7 @@ import tempfile
 
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.parsers import FileUploadParser, MultiPartParser
 from rest_framework.request import Request
@@ -22,7 +22,7 @@ from portability.serializers import (
     DataInventorySerializer,
     ProjectCloneInputSerializer,
 )
-from projects.api import PROJECT_NAME_PARAMETER, ProjectScopedAPIView, UserCredentials
+from projects.api import PROJECT_NAME_PARAMETER, ProjectScopedAPIView, UserCredentials, path_parameter, valid_input
 from projects.roles import Permission
 from projects.selectors import membership_role
 from projects.serializers import ProjectOutputSerializer
@@ -42,9 +42,8 @@ class ProjectCloneApi(ProjectScopedAPIView):
     )
     def post(self, request: Request, project_name: str) -> Response:
         source = self.get_project(Permission.MANAGE_DOCUMENTS)  # a copy of everything, like an export
-        serializer = ProjectCloneInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        clone = services.project_clone(source=source, user=request.user, **serializer.validated_data)
+        data = valid_input(ProjectCloneInputSerializer, request.data).validated_data
+        clone = services.project_clone(source=source, user=request.user, **data)
         return Response(ProjectOutputSerializer(_with_role(clone, request.user)).data, status=status.HTTP_201_CREATED)
 
 
@@ -57,8 +56,7 @@ class ProjectArchiveApi(ProjectScopedAPIView):
     )
     def get(self, request: Request, project_name: str) -> FileResponse:
         project = self.get_project(Permission.MANAGE_DOCUMENTS)
-        query = ArchiveQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
+        query = valid_input(ArchiveQuerySerializer, request.query_params)
         output = tempfile.TemporaryFile()  # noqa: SIM115  (FileResponse closes it, which deletes it)
         services.project_archive_write(
             project=project,
@@ -96,9 +94,7 @@ class ArchiveImportApi(APIView):
         responses={201: ProjectOutputSerializer},
     )
     def post(self, request: Request) -> Response:
-        serializer = ArchiveImportInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = valid_input(ArchiveImportInputSerializer, request.data).validated_data
         imported = services.project_archive_import(
             source=data["archive"],
             user=request.user,
@@ -123,8 +119,8 @@ class ContainerFileApi(APIView):
         description="The first PUT into a free container name creates the container, and you own it; a container "
         "that is someone else's (or an unowned folder placed on the server) answers 403.",
         parameters=[
-            OpenApiParameter("container", OpenApiTypes.STR, OpenApiParameter.PATH),
-            OpenApiParameter("file_name", OpenApiTypes.STR, OpenApiParameter.PATH, description="Ends in .txt."),
+            path_parameter("container", OpenApiTypes.STR),
+            path_parameter("file_name", OpenApiTypes.STR, "Ends in .txt."),
         ],
         request={"text/plain": OpenApiTypes.BINARY},
         responses={

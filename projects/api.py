@@ -4,7 +4,9 @@ Every project-scoped view starts from ``projects.access.project_for``: a non-mem
 whose role lacks the permission gets 403, and a project API key reaches only its own project's prediction API.
 
 Other apps build on the shared pieces here: ``ProjectScopedAPIView`` (``self.get_project(Permission.X)``),
-``ApiOperations`` (an API module's documented operations), ``UserCredentials`` and ``paginated_response``.
+``ApiOperations`` (an API module's documented operations), ``path_parameter``, ``valid_input`` (a request's body or
+query through its input serializer), ``JobRows`` (a background job answered with its row), ``UserCredentials`` and
+``paginated_response``.
 Errors are answered in one place for every view: ``projects.api_errors``.
 """
 
@@ -52,9 +54,21 @@ from projects.serializers import (
 
 # --- shared helpers (importable by other apps' APIs) ------------------------------------------------------------
 
-PROJECT_NAME_PARAMETER = OpenApiParameter(
-    "project_name", OpenApiTypes.STR, OpenApiParameter.PATH, description="The project's name."
-)
+
+def path_parameter(name: str, type: OpenApiTypes, description: str = "") -> OpenApiParameter:
+    """How the schema documents a segment of an endpoint's path."""
+    return OpenApiParameter(name, type, OpenApiParameter.PATH, description=description)
+
+
+def valid_input[S: BaseSerializer](serializer_class: type[S], data: Any, **kwargs: Any) -> S:
+    """``serializer_class`` bound to a request's body or query, once it is valid: otherwise a 400 (the API's one
+    exception handler words it) with each field's errors."""
+    serializer = serializer_class(data=data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return serializer
+
+
+PROJECT_NAME_PARAMETER = path_parameter("project_name", OpenApiTypes.STR, "The project's name.")
 
 
 @dataclass(frozen=True)
@@ -140,6 +154,22 @@ def paginated_response(
     return paginator.get_paginated_response(serializer_class(page, many=True, context={"request": request}).data)
 
 
+@dataclass(frozen=True)
+class JobRows:
+    """How the API answers with a background job: its row read again through ``get`` (``get(project=, run_id=)``,
+    the selector that adds what ``output`` shows), never the instance a service returned."""
+
+    get: Callable[..., Any]
+    output: type[BaseSerializer]
+
+    def response(self, project: Project, job_id: int, *, code: int = status.HTTP_200_OK) -> Response:
+        return Response(self.output(self.get(project=project, run_id=job_id)).data, status=code)
+
+    def accepted(self, project: Project, job: Any) -> Response:
+        """202: ``job`` is queued; poll its row for progress."""
+        return self.response(project, job.pk, code=status.HTTP_202_ACCEPTED)
+
+
 # --- projects ---------------------------------------------------------------------------------------------------
 
 
@@ -163,9 +193,8 @@ class ProjectListApi(APIView):
         )
 
     def post(self, request: Request) -> Response:
-        serializer = ProjectCreateInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        project = services.project_create(user=request.user, **serializer.validated_data)
+        data = valid_input(ProjectCreateInputSerializer, request.data).validated_data
+        project = services.project_create(user=request.user, **data)
         project.user_role = selectors.membership_role(user=request.user, project=project)  # type: ignore[attr-defined]
         return Response(ProjectOutputSerializer(project).data, status=status.HTTP_201_CREATED)
 
@@ -187,9 +216,8 @@ class ProjectDetailApi(ProjectScopedAPIView):
 
     def patch(self, request: Request, project_name: str) -> Response:
         project = self.get_project(Permission.EDIT_PROJECT)
-        serializer = ProjectUpdateInputSerializer(data=request.data, partial=True)
-        serializer.is_valid(raise_exception=True)
-        project = services.project_update(project=project, **serializer.validated_data)
+        data = valid_input(ProjectUpdateInputSerializer, request.data, partial=True).validated_data
+        project = services.project_update(project=project, **data)
         return Response(ProjectOutputSerializer(project).data)
 
     def delete(self, request: Request, project_name: str) -> Response:
@@ -233,15 +261,14 @@ class MemberListApi(ProjectScopedAPIView):
 
     def post(self, request: Request, project_name: str) -> Response:
         project = self.get_project(Permission.MANAGE_MEMBERS)
-        serializer = MemberCreateInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        user = serializer.validated_data["username"]
+        data = valid_input(MemberCreateInputSerializer, request.data).validated_data
+        user = data["username"]
         if selectors.membership_role(user=user, project=project) is not None:
             # Adding must not silently change a role (or demote the last owner); PATCH says what it does.
             raise exceptions.ValidationError(
                 {"username": f"{user.username} is already a member; change their role instead."}
             )
-        membership = services.membership_set(project=project, user=user, role=serializer.validated_data["role"])
+        membership = services.membership_set(project=project, user=user, role=data["role"])
         return Response(MemberOutputSerializer(membership).data, status=status.HTTP_201_CREATED)
 
 
@@ -255,7 +282,7 @@ class MemberListApi(ProjectScopedAPIView):
 @extend_schema(
     parameters=[
         PROJECT_NAME_PARAMETER,
-        OpenApiParameter("username", OpenApiTypes.STR, OpenApiParameter.PATH, description="The member's username."),
+        path_parameter("username", OpenApiTypes.STR, "The member's username."),
     ]
 )
 class MemberDetailApi(ProjectScopedAPIView):
@@ -266,11 +293,8 @@ class MemberDetailApi(ProjectScopedAPIView):
     def patch(self, request: Request, project_name: str, username: str) -> Response:
         project = self.get_project(Permission.MANAGE_MEMBERS)
         membership = _membership_get(project=project, username=username)
-        serializer = MemberUpdateInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        membership = services.membership_set(
-            project=project, user=membership.user, role=serializer.validated_data["role"]
-        )
+        data = valid_input(MemberUpdateInputSerializer, request.data).validated_data
+        membership = services.membership_set(project=project, user=membership.user, role=data["role"])
         return Response(MemberOutputSerializer(membership).data)
 
     def delete(self, request: Request, project_name: str, username: str) -> Response:
@@ -296,12 +320,9 @@ class InvitationCreateApi(ProjectScopedAPIView):
     )
     def post(self, request: Request, project_name: str) -> Response:
         project = self.get_project(Permission.MANAGE_MEMBERS)
-        serializer = InvitationCreateInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        invitation, token = services.invitation_create(
-            project=project, created_by=request.user, **serializer.validated_data
-        )
-        data = {
+        data = valid_input(InvitationCreateInputSerializer, request.data).validated_data
+        invitation, token = services.invitation_create(project=project, created_by=request.user, **data)
+        body = {
             "id": invitation.pk,
             "role": invitation.role,
             "email": invitation.email,
@@ -309,14 +330,12 @@ class InvitationCreateApi(ProjectScopedAPIView):
             "token": token,
             "link": _invitation_link(request, token),
         }
-        return Response(InvitationOutputSerializer(data).data, status=status.HTTP_201_CREATED)
+        return Response(InvitationOutputSerializer(body).data, status=status.HTTP_201_CREATED)
 
 
 # --- entity types -----------------------------------------------------------------------------------------------
 
-ENTITY_TYPE_ID_PARAMETER = OpenApiParameter(
-    "entity_type_id", OpenApiTypes.INT, OpenApiParameter.PATH, description="The entity type's id."
-)
+ENTITY_TYPE_ID_PARAMETER = path_parameter("entity_type_id", OpenApiTypes.INT, "The entity type's id.")
 
 
 @extend_schema_view(
@@ -335,9 +354,8 @@ class EntityTypeListApi(ProjectScopedAPIView):
 
     def post(self, request: Request, project_name: str) -> Response:
         project = self.get_project(Permission.MANAGE_SCHEMA)
-        serializer = EntityTypeCreateInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        entity_type = services.entity_type_create(project=project, **serializer.validated_data)
+        data = valid_input(EntityTypeCreateInputSerializer, request.data).validated_data
+        entity_type = services.entity_type_create(project=project, **data)
         return Response(EntityTypeOutputSerializer(entity_type).data, status=status.HTTP_201_CREATED)
 
 
@@ -360,27 +378,22 @@ class ApiKeyListApi(APIView):
         return Response(ApiKeyOutputSerializer(api_keys, many=True).data)
 
     def post(self, request: Request) -> Response:
-        serializer = ApiKeyCreateInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        data = valid_input(ApiKeyCreateInputSerializer, request.data).validated_data
         project = None
-        if serializer.validated_data["project"]:
+        if data["project"]:
             # A project key serves that project's deployments, so handing one out is a deployer's decision.
             try:
-                project = project_for(request, serializer.validated_data["project"], Permission.DEPLOY)
+                project = project_for(request, data["project"], Permission.DEPLOY)
             except Http404:
                 raise exceptions.ValidationError(
                     {"project": "You are not a member of a project by this name."}
                 ) from None
-        api_key, raw = services.api_key_create(
-            user=request.user, name=serializer.validated_data["name"], project=project
-        )
+        api_key, raw = services.api_key_create(user=request.user, name=data["name"], project=project)
         api_key.key = raw  # type: ignore[attr-defined]
         return Response(ApiKeyCreatedOutputSerializer(api_key).data, status=status.HTTP_201_CREATED)
 
 
-@extend_schema(
-    parameters=[OpenApiParameter("api_key_id", OpenApiTypes.INT, OpenApiParameter.PATH, description="The key's id.")]
-)
+@extend_schema(parameters=[path_parameter("api_key_id", OpenApiTypes.INT, "The key's id.")])
 class ApiKeyDetailApi(APIView):
     permission_classes = [UserCredentials]
 

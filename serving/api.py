@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from evaluation.models import TrainedModel
-from projects.api import PROJECT_NAME_PARAMETER, ProjectScopedAPIView, request_api_key
+from projects.api import PROJECT_NAME_PARAMETER, ProjectScopedAPIView, path_parameter, request_api_key, valid_input
 from projects.models import Project
 from projects.roles import Permission
 from serving import selectors, services
@@ -32,9 +32,7 @@ from serving.serializers import (
     PredictOutputSerializer,
 )
 
-DEPLOYMENT_NAME_PARAMETER = OpenApiParameter(
-    "deployment_name", OpenApiTypes.STR, OpenApiParameter.PATH, description="The deployment's name."
-)
+DEPLOYMENT_NAME_PARAMETER = path_parameter("deployment_name", OpenApiTypes.STR, "The deployment's name.")
 
 
 def _model_from(project: Project, value: str) -> TrainedModel:
@@ -63,11 +61,10 @@ class DeploymentListApi(ProjectScopedAPIView):
 
     def post(self, request: Request, project_name: str) -> Response:
         project = self.get_project(Permission.DEPLOY)
-        serializer = DeploymentCreateInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        model = _model_from(project, serializer.validated_data["model"])
+        data = valid_input(DeploymentCreateInputSerializer, request.data).validated_data
+        model = _model_from(project, data["model"])
         deployment, created = services.deployment_create_or_replace(
-            project=project, name=serializer.validated_data["name"], model=model, user=request.user
+            project=project, name=data["name"], model=model, user=request.user
         )
         return Response(
             DeploymentOutputSerializer(deployment).data,
@@ -95,9 +92,8 @@ class DeploymentDetailApi(ProjectScopedAPIView):
     def put(self, request: Request, project_name: str, deployment_name: str) -> Response:
         project = self.get_project(Permission.DEPLOY)
         existing = selectors.deployment_get(project=project, name=deployment_name)  # 404 for an unknown name
-        serializer = DeploymentReplaceInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        model = _model_from(project, serializer.validated_data["model"])
+        data = valid_input(DeploymentReplaceInputSerializer, request.data).validated_data
+        model = _model_from(project, data["model"])
         deployment, _ = services.deployment_create_or_replace(
             project=project, name=existing.name, model=model, user=request.user
         )
@@ -118,13 +114,12 @@ class DeploymentSwapApi(ProjectScopedAPIView):
     )
     def post(self, request: Request, project_name: str) -> Response:
         project = self.get_project(Permission.DEPLOY)
-        serializer = DeploymentSwapInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        data = valid_input(DeploymentSwapInputSerializer, request.data).validated_data
         try:
             first, second = services.deployment_swap(
                 project=project,
-                first_name=serializer.validated_data["first"],
-                second_name=serializer.validated_data["second"],
+                first_name=data["first"],
+                second_name=data["second"],
                 user=request.user,
             )
         except Http404 as error:
@@ -172,9 +167,7 @@ class DeploymentPredictApi(ProjectScopedAPIView):
     def post(self, request: Request, project_name: str, deployment_name: str) -> Response:
         project = self.get_project(Permission.PREDICT)
         deployment = services.deployment_resolve(project=project, name=deployment_name)  # 404 before any 400
-        serializer = PredictInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = valid_input(PredictInputSerializer, request.data).validated_data
         if "text" in data:
             documents = [services.DocumentInput(id="1", text=data["text"])]
         else:

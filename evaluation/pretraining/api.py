@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from evaluation.models import PretrainingRun
 from evaluation.pretraining import selectors, services
+from evaluation.serializers import JobOutputSerializer
 from labeling.serializers import ErrorSerializer
-from projects.api import PROJECT_NAME_PARAMETER, ProjectScopedAPIView, paginated_response
+from projects.api import (
+    PROJECT_NAME_PARAMETER,
+    JobRows,
+    ProjectScopedAPIView,
+    paginated_response,
+    path_parameter,
+    valid_input,
+)
 from projects.pagination import PagePagination
 from projects.roles import Permission
 from projects.serializer_fields import TextField
 
-RUN_ID_PARAMETER = OpenApiParameter(
-    "pretraining_run_id", OpenApiTypes.INT, OpenApiParameter.PATH, description="The pretraining run's id."
-)
+RUN_ID_PARAMETER = path_parameter("pretraining_run_id", OpenApiTypes.INT, "The pretraining run's id.")
 
 
 class PretrainingRunStartInputSerializer(serializers.Serializer):
@@ -31,9 +37,8 @@ class PretrainingRunStartInputSerializer(serializers.Serializer):
     seed = serializers.IntegerField(min_value=0, max_value=2**31 - 1, default=0)
 
 
-class PretrainingRunOutputSerializer(serializers.ModelSerializer):
+class PretrainingRunOutputSerializer(JobOutputSerializer):
     status = TextField(help_text="One of: " + ", ".join(PretrainingRun.Status.values))
-    requested_by = TextField(source="requested_by.username", allow_null=True, default=None)
 
     class Meta:
         model = PretrainingRun
@@ -62,6 +67,9 @@ class PretrainingRunOutputSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+PRETRAINING_RUNS = JobRows(selectors.pretraining_run_get, PretrainingRunOutputSerializer)
+
+
 @extend_schema(parameters=[PROJECT_NAME_PARAMETER])
 class PretrainingRunListApi(ProjectScopedAPIView):
     pagination_class = PagePagination
@@ -85,23 +93,16 @@ class PretrainingRunListApi(ProjectScopedAPIView):
     )
     def post(self, request: Request, project_name: str) -> Response:
         project = self.get_project(Permission.TRAIN)
-        serializer = PretrainingRunStartInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        run = services.pretraining_run_start(project=project, user=request.user, **serializer.validated_data)
-        run = selectors.pretraining_run_get(project=project, run_id=run.pk)
-        return Response(PretrainingRunOutputSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+        data = valid_input(PretrainingRunStartInputSerializer, request.data).validated_data
+        run = services.pretraining_run_start(project=project, user=request.user, **data)
+        return PRETRAINING_RUNS.accepted(project, run)
 
 
 @extend_schema(parameters=[PROJECT_NAME_PARAMETER, RUN_ID_PARAMETER])
 class PretrainingRunDetailApi(ProjectScopedAPIView):
     @extend_schema(summary="One pretraining run and its progress", responses=PretrainingRunOutputSerializer)
     def get(self, request: Request, project_name: str, pretraining_run_id: int) -> Response:
-        project = self.get_project(Permission.VIEW)
-        return Response(
-            PretrainingRunOutputSerializer(
-                selectors.pretraining_run_get(project=project, run_id=pretraining_run_id)
-            ).data
-        )
+        return PRETRAINING_RUNS.response(self.get_project(Permission.VIEW), pretraining_run_id)
 
     @extend_schema(
         summary="Delete a finished pretraining and its weights",

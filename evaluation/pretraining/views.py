@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from evaluation.pretraining import selectors, services
-from projects.access import project_for
+from projects.access import can, project_view
+from projects.forms import add_validation_error
 from projects.models import Project
 from projects.roles import Permission
-from projects.selectors import user_can
 
 LIST_TEMPLATE = "evaluation/pretraining_list.html"
 
@@ -33,7 +31,7 @@ class PretrainingForm(forms.Form):
 
 
 def _context(request: HttpRequest, project: Project, form: PretrainingForm | None = None) -> dict:
-    can_train = user_can(user=request.user, project=project, permission=Permission.TRAIN)
+    can_train = can(request, project, Permission.TRAIN)
     return {
         "project": project,
         "form": form or (PretrainingForm() if can_train else None),
@@ -42,11 +40,9 @@ def _context(request: HttpRequest, project: Project, form: PretrainingForm | Non
     }
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def pretraining_run_list(request: HttpRequest, project_name: str) -> HttpResponse:
+@project_view({"GET": Permission.VIEW, "POST": Permission.TRAIN})
+def pretraining_run_list(request: HttpRequest, project: Project) -> HttpResponse:
     """The project's pretraining runs for everyone who may see it; the start form for those who may train."""
-    project = project_for(request, project_name, Permission.TRAIN if request.method == "POST" else Permission.VIEW)
     if request.method == "GET":
         return render(request, LIST_TEMPLATE, _context(request, project))
     form = PretrainingForm(request.POST)
@@ -54,25 +50,20 @@ def pretraining_run_list(request: HttpRequest, project_name: str) -> HttpRespons
         try:
             run = services.pretraining_run_start(project=project, user=request.user, **form.cleaned_data)
         except ValidationError as error:
-            for field, errors in (
-                error.message_dict.items() if hasattr(error, "error_dict") else [(None, error.messages)]
-            ):
-                form.add_error(field if field in form.fields else None, errors)
+            add_validation_error(form, error)
         else:
             messages.success(request, f"Pretraining {run.pk} is queued.")
             return redirect("pretraining:run_detail", project.name, run.pk)
     return render(request, LIST_TEMPLATE, _context(request, project, form), status=400)
 
 
-@login_required
-@require_GET
-def pretraining_run_detail(request: HttpRequest, project_name: str, pretraining_run_id: int) -> HttpResponse:
+@project_view(Permission.VIEW)
+def pretraining_run_detail(request: HttpRequest, project: Project, pretraining_run_id: int) -> HttpResponse:
     """One run; htmx polls its row while it is queued or running."""
-    project = project_for(request, project_name, Permission.VIEW)
     context = {
         "project": project,
         "run": selectors.pretraining_run_get(project=project, run_id=pretraining_run_id),
-        "can_train": user_can(user=request.user, project=project, permission=Permission.TRAIN),
+        "can_train": can(request, project, Permission.TRAIN),
     }
     template = "evaluation/pretraining_detail.html"
     if request.htmx and not request.htmx.boosted:
@@ -80,10 +71,8 @@ def pretraining_run_detail(request: HttpRequest, project_name: str, pretraining_
     return render(request, template, context)
 
 
-@login_required
-@require_POST
-def pretraining_run_delete(request: HttpRequest, project_name: str, pretraining_run_id: int) -> HttpResponse:
-    project = project_for(request, project_name, Permission.TRAIN)
+@project_view(Permission.TRAIN, methods=["POST"])
+def pretraining_run_delete(request: HttpRequest, project: Project, pretraining_run_id: int) -> HttpResponse:
     run = selectors.pretraining_run_get(project=project, run_id=pretraining_run_id)
     try:
         services.pretraining_run_delete(run=run)

@@ -27,17 +27,17 @@ from labeling.serializers import (
     SpanCreateInputSerializer,
     SpanUpdateInputSerializer,
 )
-from projects.api import ApiOperations, ProjectScopedAPIView
+from projects.api import ApiOperations, ProjectScopedAPIView, valid_input
 from projects.models import EntityType
 from projects.parsers import BoundedJSONParser
 from projects.roles import Permission
 
-TAGS = ["agreement"]
-NOT_FOUND = OpenApiResponse(ErrorSerializer, description="No such project, document, assignment or tag.")
-FORBIDDEN = OpenApiResponse(ErrorSerializer, description="Your role does not allow this, or it is not your copy.")
-INVALID = OpenApiResponse(ErrorSerializer, description="The input breaks a rule; each message says which.")
-
-operation = ApiOperations(tags=TAGS, not_found=NOT_FOUND, forbidden=FORBIDDEN, invalid=INVALID)
+operation = ApiOperations(
+    tags=["agreement"],
+    not_found=OpenApiResponse(ErrorSerializer, description="No such project, document, assignment or tag."),
+    forbidden=OpenApiResponse(ErrorSerializer, description="Your role does not allow this, or it is not your copy."),
+    invalid=OpenApiResponse(ErrorSerializer, description="The input breaks a rule; each message says which."),
+)
 
 
 class AnnotatorSpanOutputSerializer(CoveredTextMixin, serializers.ModelSerializer):
@@ -94,8 +94,7 @@ class AnnotatorSpanListApi(_LayerApi):
     )
     def post(self, request: Request, project_name: str, document_id: int, assignment_id: int) -> Response:
         document, assignment = self.layer(document_id, assignment_id)
-        data = SpanCreateInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = valid_input(SpanCreateInputSerializer, request.data)
         entity_type = self.entity_type(assignment, data.validated_data["entity_type"])
         span = services.annotator_span_create(
             assignment=assignment,
@@ -122,8 +121,7 @@ class AnnotatorSpanDetailApi(_LayerApi):
         self, request: Request, project_name: str, document_id: int, assignment_id: int, annotator_span_id: int
     ) -> Response:
         document, span = self.span(document_id, assignment_id, annotator_span_id)
-        data = SpanUpdateInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = valid_input(SpanUpdateInputSerializer, request.data)
         entity_type = self.entity_type(span.assignment, data.validated_data["entity_type"])
         span = services.annotator_span_update_type(span=span, entity_type=entity_type, user=request.user)
         return self.span_response(span, document)

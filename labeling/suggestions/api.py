@@ -7,6 +7,7 @@ back as a 400 with the span rules' own message, exactly as when tagging by hand.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
@@ -17,20 +18,21 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from labeling.api import DocumentScoped, entity_type_from_body
-from labeling.models import Suggestion
+from labeling.api import operation as document_operation
+from labeling.models import Document, Suggestion
 from labeling.serializers import SPAN_FIELDS, CoveredTextMixin, ErrorSerializer, SpanOutputSerializer
 from labeling.suggestions import selectors, services
-from projects.api import ApiOperations, ProjectScopedAPIView
+from projects.api import ProjectScopedAPIView, valid_input
 from projects.models import ROW_ID_MAX, EntityType, Project
 from projects.parsers import BoundedJSONParser
 from projects.roles import Permission
 
-TAGS = ["suggestions"]
-NOT_FOUND = OpenApiResponse(ErrorSerializer, description="No such project, document or suggestion, or not a member.")
-FORBIDDEN = OpenApiResponse(ErrorSerializer, description="Your role does not allow this.")
-INVALID = OpenApiResponse(OpenApiTypes.OBJECT, description="The span rules refused the tag; the message says why.")
-
-operation = ApiOperations(tags=TAGS, not_found=NOT_FOUND, forbidden=FORBIDDEN, invalid=INVALID)
+operation = replace(
+    document_operation,
+    tags=["suggestions"],
+    not_found=OpenApiResponse(ErrorSerializer, description="No such project, document or suggestion, or not a member."),
+    invalid=OpenApiResponse(OpenApiTypes.OBJECT, description="The span rules refused the tag; the message says why."),
+)
 
 
 class SuggestionOutputSerializer(CoveredTextMixin, serializers.ModelSerializer):
@@ -96,6 +98,12 @@ def _entity_type(project: Project, entity_type_id: int | None) -> EntityType | N
 class _SuggestionApi(DocumentScoped, ProjectScopedAPIView):
     parser_classes = [BoundedJSONParser, FormParser]
 
+    def get_suggestion(self) -> tuple[Project, Document, Suggestion]:
+        """The pending suggestion the URL names, for one who may annotate its document (accept, reject)."""
+        project, document = self.get_document(Permission.ANNOTATE)
+        suggestion = selectors.suggestion_get(document=document, suggestion_id=self.kwargs["suggestion_id"])
+        return project, document, suggestion
+
 
 class SuggestionListApi(_SuggestionApi):
     @operation(
@@ -122,10 +130,8 @@ class SuggestionAcceptApi(_SuggestionApi):
         request=SuggestionAcceptInputSerializer,
     )
     def post(self, request: Request, project_name: str, document_id: int, suggestion_id: int) -> Response:
-        project, document = self.get_document(Permission.ANNOTATE)
-        suggestion = selectors.suggestion_get(document=document, suggestion_id=suggestion_id)
-        data = SuggestionAcceptInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        project, document, suggestion = self.get_suggestion()
+        data = valid_input(SuggestionAcceptInputSerializer, request.data)
         entity_type = _entity_type(project, data.validated_data.get("entity_type"))
         span = services.suggestion_accept(suggestion=suggestion, user=request.user, entity_type=entity_type)
         return Response(
@@ -142,8 +148,7 @@ class SuggestionRejectApi(_SuggestionApi):
         request=None,
     )
     def post(self, request: Request, project_name: str, document_id: int, suggestion_id: int) -> Response:
-        _, document = self.get_document(Permission.ANNOTATE)
-        suggestion = selectors.suggestion_get(document=document, suggestion_id=suggestion_id)
+        _, _, suggestion = self.get_suggestion()
         services.suggestion_reject(suggestion=suggestion)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -159,8 +164,7 @@ class SuggestionAcceptAllApi(_SuggestionApi):
     )
     def post(self, request: Request, project_name: str, document_id: int) -> Response:
         project, document = self.get_document(Permission.ANNOTATE)
-        data = SuggestionBulkInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = valid_input(SuggestionBulkInputSerializer, request.data)
         entity_type = _entity_type(project, data.validated_data.get("entity_type"))
         result = services.suggestions_accept_all(document=document, user=request.user, entity_type=entity_type)
         output: dict[str, Any] = {
@@ -181,8 +185,7 @@ class SuggestionRejectAllApi(_SuggestionApi):
     )
     def post(self, request: Request, project_name: str, document_id: int) -> Response:
         project, document = self.get_document(Permission.ANNOTATE)
-        data = SuggestionBulkInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = valid_input(SuggestionBulkInputSerializer, request.data)
         entity_type = _entity_type(project, data.validated_data.get("entity_type"))
         rejected = services.suggestions_reject_all(document=document, entity_type=entity_type)
         return Response({"rejected": len(rejected), "suggestions": rejected})
@@ -198,8 +201,7 @@ class SuggestionRestoreApi(_SuggestionApi):
     )
     def post(self, request: Request, project_name: str, document_id: int) -> Response:
         _, document = self.get_document(Permission.ANNOTATE)
-        data = SuggestionRestoreInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = valid_input(SuggestionRestoreInputSerializer, request.data)
         restored = services.suggestions_restore(document=document, suggestion_ids=data.validated_data["suggestions"])
         output = SuggestionOutputSerializer(restored, many=True, context={"text": document.text}).data
         return Response({"suggestions": output})
