@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -246,6 +247,29 @@ def _requeue_or_fail(job: BackgroundJob, *, what: str, send: Callable[[Any], Non
         job.heartbeat_at = now
         transaction.on_commit(partial(send, job.pk))
     job.save(update_fields=["status", "error", "finished_at", "heartbeat_at"])
+
+
+class AttemptWatch:
+    """Whether a worker should stop because its attempt no longer holds the job's row (recovery queued the job
+    again, or a user cancelled it). ``should_stop`` is asked all the time (by ner's training loops), so it runs
+    ``still_held`` (a query) at most every ``interval_s``; a write of the worker's that touched no row (``wrote``)
+    tells at once. Once lost, an attempt stays lost."""
+
+    def __init__(self, still_held: Callable[[], bool], *, interval_s: float) -> None:
+        self._still_held = still_held
+        self._interval_s = interval_s
+        self._checked = 0.0
+        self.lost = False
+
+    def wrote(self, rows: int) -> None:
+        self.lost = self.lost or not rows
+
+    def should_stop(self) -> bool:
+        now = time.monotonic()
+        if not self.lost and now - self._checked >= self._interval_s:
+            self._checked = now
+            self.lost = not self._still_held()
+        return self.lost
 
 
 class RecoveryLoop:

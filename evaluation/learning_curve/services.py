@@ -47,7 +47,7 @@ from ner.metrics import evaluate
 from ner.predict import load as load_model
 from ner.train import TrainCancelled, TrainError, TrainSettings, train
 from ner.types import LabeledDoc
-from projects.jobs import job_claim, job_heartbeat, job_queue, job_refuse_while_active, jobs_recover_lost
+from projects.jobs import AttemptWatch, job_claim, job_heartbeat, job_queue, job_refuse_while_active, jobs_recover_lost
 from projects.models import Project
 
 if TYPE_CHECKING:
@@ -146,24 +146,11 @@ def _finish(curve: LearningCurve, status: str, *, error: str = "", projection: d
         locked.save(update_fields=fields)
 
 
-class _Ownership:
+def _ownership(curve: LearningCurve) -> AttemptWatch:
     """``should_stop`` for ner.train: true once another attempt has claimed the curve, or recovery has queued it
     again (checked every few seconds, with the heartbeat written by the same query)."""
-
-    def __init__(self, curve: LearningCurve) -> None:
-        self.curve_id = curve.pk
-        self.token = curve.started_at
-        self._checked = 0.0
-        self._lost = False
-
-    def should_stop(self) -> bool:
-        now = time.monotonic()
-        if not self._lost and now - self._checked >= OWNERSHIP_CHECK_INTERVAL_S:
-            self._checked = now
-            self._lost = not LearningCurve.objects.filter(
-                pk=self.curve_id, started_at=self.token, status=LearningCurve.Status.RUNNING
-            ).update(heartbeat_at=timezone.now())
-        return self._lost
+    own = LearningCurve.objects.filter(pk=curve.pk, started_at=curve.started_at, status=LearningCurve.Status.RUNNING)
+    return AttemptWatch(lambda: bool(own.update(heartbeat_at=timezone.now())), interval_s=OWNERSHIP_CHECK_INTERVAL_S)
 
 
 def learning_curve_execute(*, curve_id: int) -> str:
@@ -230,7 +217,7 @@ def _run(curve: LearningCurve) -> Projection:
     if not test_docs:
         raise LearningCurveError("The snapshot has no test documents, so the shares could not be scored.")
     subsets = nested_subsets(train_docs, curve.percents, curve.seed)
-    ownership = _Ownership(curve)
+    ownership = _ownership(curve)
     measured: dict[int, dict[str, Any]] = {}  # subset size -> point, so equal shares train once
     for subset in subsets:
         size = len(subset.docs)
@@ -241,7 +228,7 @@ def _run(curve: LearningCurve) -> Projection:
 
 
 def _measure(
-    curve: LearningCurve, subset: Subset, test_docs: list[LabeledDoc], ownership: _Ownership
+    curve: LearningCurve, subset: Subset, test_docs: list[LabeledDoc], ownership: AttemptWatch
 ) -> dict[str, Any]:
     started = time.perf_counter()
     workdir = Path(tempfile.mkdtemp(prefix=f"nerlab-curve-{curve.pk}-{subset.percent}-"))

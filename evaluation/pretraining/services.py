@@ -20,7 +20,6 @@ import hashlib
 import logging
 import shutil
 import tempfile
-import time
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -41,6 +40,7 @@ from ner.splits import SplitError
 from ner.tokens import MULTILINGUAL
 from projects.exceptions import Conflict
 from projects.jobs import (
+    AttemptWatch,
     job_attempt_row,
     job_claim,
     job_finish,
@@ -96,8 +96,7 @@ class _Reporter:
 
     def __init__(self, run: PretrainingRun) -> None:
         self.run = run
-        self._lost = False
-        self._checked = 0.0
+        self._watch = AttemptWatch(lambda: job_attempt_row(run).exists(), interval_s=PROGRESS_INTERVAL_S)
 
     def progress(self, progress: PretrainProgress) -> None:
         written = job_attempt_row(self.run).update(
@@ -108,14 +107,10 @@ class _Reporter:
             words=progress.words,
             heartbeat_at=timezone.now(),
         )
-        self._lost = self._lost or not written
+        self._watch.wrote(written)
 
     def should_stop(self) -> bool:
-        now = time.monotonic()
-        if not self._lost and now - self._checked >= PROGRESS_INTERVAL_S:
-            self._checked = now
-            self._lost = not job_attempt_row(self.run).exists()
-        return self._lost
+        return self._watch.should_stop()
 
 
 def _texts(project: Project) -> list[str]:
