@@ -19,6 +19,11 @@ So the rows, not the broker, decide:
 ``jobs_recover`` applies the rule to every registered kind (each app registers its own in ``AppConfig.ready``).
 It runs when a worker starts, every ``NERLAB_RECOVERY_INTERVAL_S`` seconds in every running worker (a thread of
 the worker's main process, so no beat process is needed), and when a job is queued.
+
+The steps the jobs with a ``heartbeat_at`` share live here too, so each kind states only what is its own: one
+active job per project (``job_refuse_while_active``), queuing (``job_queue``), the claim of an attempt
+(``job_claim``), the attempt's hold on its row (``job_attempt_row``, ``AttemptWatch``), its end (``job_finish``)
+and the recovery rule above (``jobs_recover_lost``).
 """
 
 from __future__ import annotations
