@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
-import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -59,6 +58,7 @@ from ner.train import CNN_REPRESENTATION, Progress, TrainCancelled, TrainError, 
 from ner.types import LabeledDoc
 from projects.exceptions import Conflict
 from projects.jobs import (
+    AttemptWatch,
     job_heartbeat,
     job_is_stale,
     job_lost_reason,
@@ -633,8 +633,9 @@ class _RunReporter:
     def __init__(self, run: TrainingRun) -> None:
         self.run_id = run.pk
         self.attempt = run.attempts
-        self._last_cancel_check = 0.0
-        self._cancelled = False
+        self._watch = AttemptWatch(
+            lambda: self._own().filter(cancel_requested=False).exists(), interval_s=CANCEL_CHECK_INTERVAL_S
+        )
 
     def _own(self) -> Any:
         return TrainingRun.objects.filter(pk=self.run_id, attempts=self.attempt, status=TrainingRun.Status.RUNNING)
@@ -651,18 +652,13 @@ class _RunReporter:
             stop_step=progress.stop_step,
             heartbeat_at=timezone.now(),
         )
-        self._cancelled = self._cancelled or not written
+        self._watch.wrote(written)
 
     def should_stop(self) -> bool:
-        now = time.monotonic()
-        if not self._cancelled and now - self._last_cancel_check >= CANCEL_CHECK_INTERVAL_S:
-            self._last_cancel_check = now
-            self._cancelled = not self._own().filter(cancel_requested=False).exists()
-        return self._cancelled
+        return self._watch.should_stop()
 
     def phase(self, phase: str, **fields: Any) -> None:
-        if not self._own().update(phase=phase, heartbeat_at=timezone.now(), **fields):
-            self._cancelled = True
+        self._watch.wrote(self._own().update(phase=phase, heartbeat_at=timezone.now(), **fields))
 
 
 def _folder_size(folder: Path) -> int:

@@ -19,12 +19,18 @@ So the rows, not the broker, decide:
 ``jobs_recover`` applies the rule to every registered kind (each app registers its own in ``AppConfig.ready``).
 It runs when a worker starts, every ``NERLAB_RECOVERY_INTERVAL_S`` seconds in every running worker (a thread of
 the worker's main process, so no beat process is needed), and when a job is queued.
+
+The steps the jobs with a ``heartbeat_at`` share live here too, so each kind states only what is its own: one
+active job per project (``job_refuse_while_active``), queuing (``job_queue``), the claim of an attempt
+(``job_claim``), the attempt's hold on its row (``job_attempt_row``, ``AttemptWatch``), its end (``job_finish``)
+and the recovery rule above (``jobs_recover_lost``).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,13 +39,18 @@ from functools import partial
 from typing import Any, Literal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import DatabaseError, close_old_connections, connection, transaction
 from django.db.models import Model, Q, QuerySet
 from django.utils import timezone
 
+from projects.models import BackgroundJob, Project
+
 logger = logging.getLogger(__name__)
 
 Verdict = Literal["requeue", "fail"]
+# What a worker's claim on a job found: it is the worker's now, or gone, or finished, or another worker's.
+JobClaim = Literal["claimed", "missing", "finished", "busy"]
 
 
 @dataclass(frozen=True)
@@ -157,11 +168,113 @@ def job_send_on_commit(send: Callable[[Any], None], job_id: Any) -> None:
     transaction.on_commit(partial(send, job_id))
 
 
-def job_queue(job: Model, *, send: Callable[[Any], None]) -> None:
-    """Check and save a new job's row, and send its message once the caller's transaction commits."""
+def job_queue(job: BackgroundJob, *, send: Callable[[Any], None]) -> None:
+    """Check and save a new job's row, and send its message once the caller's transaction commits. Its
+    ``heartbeat_at`` is now: a queued job's sign of life is when its message was sent."""
+    job.heartbeat_at = timezone.now()
     job.full_clean()
     job.save()
     job_send_on_commit(send, job.pk)
+
+
+def job_refuse_while_active(model: type[BackgroundJob], *, project: Project, what: str) -> None:
+    """Refuse a second job of a kind in a project while one is queued or running. Call it inside the transaction
+    that queues the job: it locks the project's row, so two clicks cannot both find none active."""
+    Project.objects.select_for_update().only("pk").get(pk=project.pk)
+    if model.objects.filter(project=project, status__in=model.ACTIVE).exists():
+        raise ValidationError(f"A {what} of {project.name} is already queued or running: wait for it to finish.")
+
+
+def job_claim[JobT: BackgroundJob](
+    model: type[JobT], job_id: Any, *, keep_started: bool = False, **reset: Any
+) -> tuple[JobClaim, JobT | None]:
+    """Take a queued job (one with a ``heartbeat_at``) for a new attempt under ``select_for_update``: running, its
+    heartbeat now, one more attempt, and the fields in ``reset`` written (what the last attempt left).
+    ``started_at`` becomes now, unless ``keep_started`` keeps the first start of a job that resumes.
+
+    Anything but a queued job is left alone, so a duplicate message does nothing: "missing" (no such row),
+    "finished", or "busy" (another worker has it; should that worker die, recovery queues the job again)."""
+    with transaction.atomic():
+        job = model.objects.select_for_update().filter(pk=job_id).first()
+        if job is None:
+            return "missing", None
+        if job.status not in model.ACTIVE:
+            return "finished", job
+        if job.status == model.Status.RUNNING:
+            return "busy", job
+        now = timezone.now()
+        job.status = model.Status.RUNNING
+        job.started_at = (job.started_at if keep_started else None) or now
+        job.heartbeat_at = now
+        job.attempts += 1
+        for name, value in reset.items():
+            setattr(job, name, value)
+        job.save(update_fields=["status", "started_at", "heartbeat_at", "attempts", *reset])
+    return "claimed", job
+
+
+def job_attempt_row[JobT: BackgroundJob](job: JobT) -> QuerySet[JobT]:
+    """The job's row while the attempt ``job`` was claimed for still holds it: empty once recovery gave up on the
+    attempt (queued the job again, or failed it), so a superseded worker writes nothing."""
+    return type(job).objects.filter(pk=job.pk, status=job.Status.RUNNING, attempts=job.attempts)
+
+
+def job_finish(job: BackgroundJob, status: str, error: str = "") -> bool:
+    """End the attempt ``job`` was claimed for with ``status``; False when it no longer held the row."""
+    return bool(job_attempt_row(job).update(status=status, error=error, finished_at=timezone.now()))
+
+
+def jobs_recover_lost(
+    model: type[BackgroundJob], *, stale_before: datetime, what: str, send: Callable[[Any], None]
+) -> int:
+    """The rule for the jobs of ``model`` whose ``heartbeat_at`` is older than ``stale_before``: a running one is
+    failed once it has been started ``NERLAB_JOB_ATTEMPTS`` times (``what`` names it in the reason), else queued
+    again; a queued one is sent again (``send(pk)``, after commit). Returns how many it touched."""
+    active = model.objects.filter(status__in=model.ACTIVE)
+    return jobs_sweep(
+        active,
+        sign_of_life="heartbeat_at",
+        stale_before=stale_before,
+        recover=partial(_requeue_or_fail, what=what, send=send),
+    )
+
+
+def _requeue_or_fail(job: BackgroundJob, *, what: str, send: Callable[[Any], None]) -> None:
+    now = timezone.now()
+    if job.status == job.Status.RUNNING and job_recovery_verdict(attempts=job.attempts) == "fail":
+        job.status = job.Status.FAILED
+        job.error = job_lost_reason(what=what, attempts=job.attempts)
+        job.finished_at = now
+    else:
+        if job.status == job.Status.RUNNING:
+            logger.warning("A %s (%s) lost its worker; queuing it again", what, job.pk)
+        job.status = job.Status.QUEUED
+        job.heartbeat_at = now
+        transaction.on_commit(partial(send, job.pk))
+    job.save(update_fields=["status", "error", "finished_at", "heartbeat_at"])
+
+
+class AttemptWatch:
+    """Whether a worker should stop because its attempt no longer holds the job's row (recovery queued the job
+    again, or a user cancelled it). ``should_stop`` is asked all the time (by ner's training loops), so it runs
+    ``still_held`` (a query) at most every ``interval_s``; a write of the worker's that touched no row (``wrote``)
+    tells at once. Once lost, an attempt stays lost."""
+
+    def __init__(self, still_held: Callable[[], bool], *, interval_s: float) -> None:
+        self._still_held = still_held
+        self._interval_s = interval_s
+        self._checked = 0.0
+        self.lost = False
+
+    def wrote(self, rows: int) -> None:
+        self.lost = self.lost or not rows
+
+    def should_stop(self) -> bool:
+        now = time.monotonic()
+        if not self.lost and now - self._checked >= self._interval_s:
+            self._checked = now
+            self.lost = not self._still_held()
+        return self.lost
 
 
 class RecoveryLoop:

@@ -22,7 +22,6 @@ import tempfile
 import time
 from collections.abc import Sequence
 from datetime import datetime
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,7 +47,7 @@ from ner.metrics import evaluate
 from ner.predict import load as load_model
 from ner.train import TrainCancelled, TrainError, TrainSettings, train
 from ner.types import LabeledDoc
-from projects.jobs import job_heartbeat, job_lost_reason, job_queue, job_recovery_verdict, jobs_sweep
+from projects.jobs import AttemptWatch, job_claim, job_heartbeat, job_queue, job_refuse_while_active, jobs_recover_lost
 from projects.models import Project
 
 if TYPE_CHECKING:
@@ -92,12 +91,7 @@ def learning_curve_start(
     if not 1 <= max_steps <= MAX_STEPS_LIMIT:
         raise ValidationError({"max_steps": f"The step limit must be from 1 to {MAX_STEPS_LIMIT:,}."})
     with transaction.atomic():
-        # One writer per project: two clicks cannot both find no running curve.
-        Project.objects.select_for_update().only("pk").get(pk=project.pk)
-        if LearningCurve.objects.filter(project=project, status__in=LearningCurve.ACTIVE).exists():
-            raise ValidationError(
-                f"A learning curve of {project.name} is already queued or running: wait for it to finish."
-            )
+        job_refuse_while_active(LearningCurve, project=project, what="learning curve")
         snapshot = snapshot_create(project=project, user=user)
         if snapshot.train_count < 2:
             raise ValidationError(
@@ -111,7 +105,6 @@ def learning_curve_start(
             seed=seed,
             max_steps=max_steps,
             requested_by=user,
-            heartbeat_at=timezone.now(),
         )
         job_queue(curve, send=_dispatch)
     return curve
@@ -121,32 +114,6 @@ def _dispatch(curve_id: int) -> None:
     from evaluation.tasks import learning_curve_task  # tasks import the services; import here to avoid a cycle
 
     learning_curve_task.delay(curve_id)
-
-
-def _claim(curve_id: int) -> tuple[str, LearningCurve | None]:
-    with transaction.atomic():
-        curve = LearningCurve.objects.select_for_update().filter(pk=curve_id).first()
-        if curve is None:
-            return "missing", None
-        if curve.status not in LearningCurve.ACTIVE:
-            return "finished", curve
-        if curve.status == LearningCurve.Status.RUNNING:
-            return "busy", curve  # a duplicate message: another worker has it (recovery covers its death)
-        curve.status = LearningCurve.Status.RUNNING
-        curve.started_at = curve.heartbeat_at = timezone.now()
-        curve.attempts += 1
-        curve.finished_at = None
-        curve.points = []
-        curve.projection = {}
-        curve.error = ""
-        curve.save(
-            update_fields=[
-                "status", "started_at", "heartbeat_at", "attempts", "finished_at", "points", "projection", "error"
-            ]
-        )  # fmt: skip
-    # The stored value (the database may round it) is the token later writes compare against.
-    curve.started_at = LearningCurve.objects.values_list("started_at", flat=True).get(pk=curve.pk)
-    return "claimed", curve
 
 
 def _locked_own(curve_id: int, token: datetime | None) -> LearningCurve:
@@ -179,24 +146,11 @@ def _finish(curve: LearningCurve, status: str, *, error: str = "", projection: d
         locked.save(update_fields=fields)
 
 
-class _Ownership:
+def _ownership(curve: LearningCurve) -> AttemptWatch:
     """``should_stop`` for ner.train: true once another attempt has claimed the curve, or recovery has queued it
     again (checked every few seconds, with the heartbeat written by the same query)."""
-
-    def __init__(self, curve: LearningCurve) -> None:
-        self.curve_id = curve.pk
-        self.token = curve.started_at
-        self._checked = 0.0
-        self._lost = False
-
-    def should_stop(self) -> bool:
-        now = time.monotonic()
-        if not self._lost and now - self._checked >= OWNERSHIP_CHECK_INTERVAL_S:
-            self._checked = now
-            self._lost = not LearningCurve.objects.filter(
-                pk=self.curve_id, started_at=self.token, status=LearningCurve.Status.RUNNING
-            ).update(heartbeat_at=timezone.now())
-        return self._lost
+    own = LearningCurve.objects.filter(pk=curve.pk, started_at=curve.started_at, status=LearningCurve.Status.RUNNING)
+    return AttemptWatch(lambda: bool(own.update(heartbeat_at=timezone.now())), interval_s=OWNERSHIP_CHECK_INTERVAL_S)
 
 
 def learning_curve_execute(*, curve_id: int) -> str:
@@ -205,10 +159,13 @@ def learning_curve_execute(*, curve_id: int) -> str:
     Returns "missing", "finished" (nothing to do: a redelivered message), "busy" (another worker has it),
     "superseded" (another attempt took the curve over), "succeeded" or "failed".
     """
-    outcome, curve = _claim(curve_id)
+    # Each attempt starts from scratch: the last one's points, projection and end go.
+    outcome, curve = job_claim(LearningCurve, curve_id, finished_at=None, points=[], projection={}, error="")
     if outcome != "claimed":
         return outcome
     assert curve is not None
+    # The stored value (the database may round it) is the token later writes compare against.
+    curve.started_at = LearningCurve.objects.values_list("started_at", flat=True).get(pk=curve.pk)
     own = LearningCurve.objects.filter(pk=curve.pk, started_at=curve.started_at, status=LearningCurve.Status.RUNNING)
     try:
         with job_heartbeat(own.all):
@@ -229,25 +186,7 @@ def learning_curve_execute(*, curve_id: int) -> str:
 def learning_curves_recover(stale_before: datetime) -> int:
     """The projects.jobs rule for learning curves: a running curve silent since ``stale_before`` is queued again
     (or failed after ``NERLAB_JOB_ATTEMPTS`` starts); a queued one sent before then is sent again."""
-    active = LearningCurve.objects.filter(status__in=LearningCurve.ACTIVE)
-    return jobs_sweep(active, sign_of_life="heartbeat_at", stale_before=stale_before, recover=_learning_curve_recover)
-
-
-def _learning_curve_recover(curve: LearningCurve) -> None:
-    now = timezone.now()
-    if curve.status == LearningCurve.Status.QUEUED:
-        curve.heartbeat_at = now  # sent again, below
-    elif job_recovery_verdict(attempts=curve.attempts) == "fail":
-        curve.status = LearningCurve.Status.FAILED
-        curve.error = job_lost_reason(what="learning curve", attempts=curve.attempts)
-        curve.finished_at = now
-    else:
-        logger.warning("Learning curve %s lost its worker; queuing it again", curve.pk)
-        curve.status = LearningCurve.Status.QUEUED
-        curve.heartbeat_at = now
-    curve.save(update_fields=["status", "error", "finished_at", "heartbeat_at"])
-    if curve.status == LearningCurve.Status.QUEUED:
-        transaction.on_commit(partial(_dispatch, curve.pk))
+    return jobs_recover_lost(LearningCurve, stale_before=stale_before, what="learning curve", send=_dispatch)
 
 
 def _fail(curve: LearningCurve, message: str) -> str:
@@ -278,7 +217,7 @@ def _run(curve: LearningCurve) -> Projection:
     if not test_docs:
         raise LearningCurveError("The snapshot has no test documents, so the shares could not be scored.")
     subsets = nested_subsets(train_docs, curve.percents, curve.seed)
-    ownership = _Ownership(curve)
+    ownership = _ownership(curve)
     measured: dict[int, dict[str, Any]] = {}  # subset size -> point, so equal shares train once
     for subset in subsets:
         size = len(subset.docs)
@@ -289,7 +228,7 @@ def _run(curve: LearningCurve) -> Projection:
 
 
 def _measure(
-    curve: LearningCurve, subset: Subset, test_docs: list[LabeledDoc], ownership: _Ownership
+    curve: LearningCurve, subset: Subset, test_docs: list[LabeledDoc], ownership: AttemptWatch
 ) -> dict[str, Any]:
     started = time.perf_counter()
     workdir = Path(tempfile.mkdtemp(prefix=f"nerlab-curve-{curve.pk}-{subset.percent}-"))

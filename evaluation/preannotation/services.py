@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Final
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, QuerySet
+from django.db.models import F
 from django.utils import timezone
 
 from evaluation.models import PreannotationJob, TrainedModel
@@ -26,7 +26,7 @@ from evaluation.preannotation.selectors import Scope, _chunks, preannotation_can
 from evaluation.selectors import trained_model_local_path
 from labeling.models import Document
 from labeling.suggestions.services import suggestions_replace
-from projects.jobs import job_heartbeat, job_lost_reason, job_queue, job_recovery_verdict, jobs_sweep
+from projects.jobs import job_attempt_row, job_claim, job_finish, job_heartbeat, job_queue, jobs_recover_lost
 from projects.models import Project
 
 if TYPE_CHECKING:
@@ -65,7 +65,6 @@ def preannotation_job_start(
             min_confidence=min_confidence,
             total=len(ids),
             created_by=user,
-            heartbeat_at=timezone.now(),
         )
         job_queue(job, send=_send)
     return job
@@ -77,51 +76,15 @@ def _send(job_id: int) -> None:
     preannotation_job_task.delay(job_id)
 
 
-def _claim(job_id: int) -> PreannotationJob | None:
-    """Mark the job running; None when it is gone, finished, or another worker has it (a duplicate message)."""
-    with transaction.atomic():
-        job = PreannotationJob.objects.select_for_update().filter(pk=job_id).first()
-        if job is None or job.status != PreannotationJob.Status.QUEUED:
-            return None
-        job.status = PreannotationJob.Status.RUNNING
-        job.started_at = job.started_at or timezone.now()
-        job.heartbeat_at = timezone.now()
-        job.attempts += 1
-        job.save(update_fields=["status", "started_at", "heartbeat_at", "attempts"])
-    return PreannotationJob.objects.select_related("model").get(pk=job_id)
-
-
 class _Superseded(Exception):
     """Recovery gave up on this worker and queued the job again."""
-
-
-def _own(job: PreannotationJob) -> QuerySet[PreannotationJob]:
-    return PreannotationJob.objects.filter(pk=job.pk, status=PreannotationJob.Status.RUNNING, attempts=job.attempts)
-
-
-def _finish(job: PreannotationJob, status: str, error: str = "") -> None:
-    _own(job).update(status=status, error=error, finished_at=timezone.now())
 
 
 def preannotation_jobs_recover(stale_before: datetime) -> int:
     """The projects.jobs rule for pre-annotation: a running job silent since ``stale_before`` is queued again (it
     resumes from ``done``), or failed after ``NERLAB_JOB_ATTEMPTS`` starts; a queued one sent before then is sent
     again."""
-    active = PreannotationJob.objects.filter(status__in=PreannotationJob.ACTIVE)
-    return jobs_sweep(active, sign_of_life="heartbeat_at", stale_before=stale_before, recover=_job_recover)
-
-
-def _job_recover(job: PreannotationJob) -> None:
-    now = timezone.now()
-    if job.status == PreannotationJob.Status.RUNNING and job_recovery_verdict(attempts=job.attempts) == "fail":
-        job.status = PreannotationJob.Status.FAILED
-        job.error = job_lost_reason(what="pre-annotation", attempts=job.attempts)
-        job.finished_at = now
-    else:
-        job.status = PreannotationJob.Status.QUEUED
-        job.heartbeat_at = now
-        transaction.on_commit(partial(_send, job.pk))
-    job.save(update_fields=["status", "error", "finished_at", "heartbeat_at"])
+    return jobs_recover_lost(PreannotationJob, stale_before=stale_before, what="pre-annotation", send=_send)
 
 
 def _run(job: PreannotationJob) -> None:
@@ -136,7 +99,7 @@ def _run(job: PreannotationJob) -> None:
         )
         found = predictor.predict([document.text for document in documents], with_confidence=True)
         with transaction.atomic():
-            if not _own(job).select_for_update().exists():
+            if not job_attempt_row(job).select_for_update().exists():
                 raise _Superseded
             created = 0
             for document, spans in zip(documents, found, strict=True):
@@ -155,20 +118,22 @@ def preannotation_job_execute(*, job_id: int) -> str:
     gone or had already finished, so running it twice changes nothing."""
     from ner.predict import ModelLoadError
 
-    job = _claim(job_id)
-    if job is None:
+    # A job queued again resumes from ``done``: its first start stays its start.
+    outcome, _ = job_claim(PreannotationJob, job_id, keep_started=True)
+    if outcome != "claimed":
         return "skipped"
+    job = PreannotationJob.objects.select_related("model").get(pk=job_id)
     try:
-        with job_heartbeat(partial(_own, job)):
+        with job_heartbeat(partial(job_attempt_row, job)):
             _run(job)
     except _Superseded:
         return "superseded"
     except ModelLoadError as error:
-        _finish(job, PreannotationJob.Status.FAILED, f"The model could not be loaded: {error}")
+        job_finish(job, PreannotationJob.Status.FAILED, f"The model could not be loaded: {error}")
         return PreannotationJob.Status.FAILED
     except Exception as error:  # the user watches the job row: every failure must land there
         logger.exception("Pre-annotation job %s failed", job.pk)
-        _finish(job, PreannotationJob.Status.FAILED, f"Pre-annotation failed ({type(error).__name__}: {error}).")
+        job_finish(job, PreannotationJob.Status.FAILED, f"Pre-annotation failed ({type(error).__name__}: {error}).")
         return PreannotationJob.Status.FAILED
-    _finish(job, PreannotationJob.Status.SUCCEEDED)
+    job_finish(job, PreannotationJob.Status.SUCCEEDED)
     return PreannotationJob.Status.SUCCEEDED

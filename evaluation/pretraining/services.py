@@ -20,7 +20,6 @@ import hashlib
 import logging
 import shutil
 import tempfile
-import time
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -30,7 +29,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import Q, QuerySet, RestrictedError
+from django.db.models import RestrictedError
 from django.utils import timezone
 
 from evaluation.model_files import model_files_store
@@ -40,7 +39,16 @@ from ner.pretrain import WEIGHTS_FILE, PretrainCancelled, PretrainError, Pretrai
 from ner.splits import SplitError
 from ner.tokens import MULTILINGUAL
 from projects.exceptions import Conflict
-from projects.jobs import job_heartbeat, job_is_stale, job_lost_reason, job_recovery_verdict, jobs_recover_on_commit
+from projects.jobs import (
+    AttemptWatch,
+    job_attempt_row,
+    job_claim,
+    job_finish,
+    job_heartbeat,
+    job_queue,
+    job_refuse_while_active,
+    jobs_recover_lost,
+)
 from projects.models import Project
 from projects.storage import project_storage_prefix, storage_tree_delete
 
@@ -65,25 +73,15 @@ def pretraining_run_start(
     if not 1 <= max_steps <= MAX_STEPS_LIMIT:
         raise ValidationError({"max_steps": f"The step limit must be from 1 to {MAX_STEPS_LIMIT:,}."})
     with transaction.atomic():
-        # One writer per project: two clicks cannot both find no active run.
-        Project.objects.select_for_update().only("pk").get(pk=project.pk)
-        if PretrainingRun.objects.filter(project=project, status__in=PretrainingRun.ACTIVE).exists():
-            raise ValidationError(
-                f"A pretraining of {project.name} is already queued or running: wait for it to finish."
-            )
+        job_refuse_while_active(PretrainingRun, project=project, what="pretraining")
         run = PretrainingRun(
             project=project,
             language=MULTILINGUAL if project.multilingual else project.language,
             seed=seed,
             max_steps=max_steps,
             requested_by=user,
-            heartbeat_at=timezone.now(),
         )
-        run.full_clean()
-        run.save()
-        run_pk = run.pk
-        jobs_recover_on_commit()
-        transaction.on_commit(partial(_dispatch, run_pk))
+        job_queue(run, send=_dispatch)
     return run
 
 
@@ -93,46 +91,15 @@ def _dispatch(run_id: int) -> None:
     pretraining_run_task.delay(run_id)
 
 
-def _claim(run_id: int) -> PretrainingRun | None:
-    """Mark the run running for a new attempt; None when it is gone, finished or another worker has it."""
-    with transaction.atomic():
-        run = PretrainingRun.objects.select_for_update().filter(pk=run_id).first()
-        if run is None or run.status != PretrainingRun.Status.QUEUED:
-            return None
-        run.status = PretrainingRun.Status.RUNNING
-        run.started_at = run.heartbeat_at = timezone.now()
-        run.attempts += 1
-        run.percent, run.step, run.loss, run.eta_s, run.error = 0.0, 0, None, None, ""
-        run.save(
-            update_fields=[
-                "status",
-                "started_at",
-                "heartbeat_at",
-                "attempts",
-                "percent",
-                "step",
-                "loss",
-                "eta_s",
-                "error",
-            ]
-        )
-    return run
-
-
-def _own(run: PretrainingRun) -> QuerySet[PretrainingRun]:
-    return PretrainingRun.objects.filter(pk=run.pk, status=PretrainingRun.Status.RUNNING, attempts=run.attempts)
-
-
 class _Reporter:
     """Progress for one attempt; once the row is no longer this attempt's, ``should_stop`` says so."""
 
     def __init__(self, run: PretrainingRun) -> None:
         self.run = run
-        self._lost = False
-        self._checked = 0.0
+        self._watch = AttemptWatch(lambda: job_attempt_row(run).exists(), interval_s=PROGRESS_INTERVAL_S)
 
     def progress(self, progress: PretrainProgress) -> None:
-        written = _own(self.run).update(
+        written = job_attempt_row(self.run).update(
             percent=min(99.0, progress.percent),
             step=progress.step,
             loss=progress.loss,
@@ -140,14 +107,10 @@ class _Reporter:
             words=progress.words,
             heartbeat_at=timezone.now(),
         )
-        self._lost = self._lost or not written
+        self._watch.wrote(written)
 
     def should_stop(self) -> bool:
-        now = time.monotonic()
-        if not self._lost and now - self._checked >= PROGRESS_INTERVAL_S:
-            self._checked = now
-            self._lost = not _own(self.run).exists()
-        return self._lost
+        return self._watch.should_stop()
 
 
 def _texts(project: Project) -> list[str]:
@@ -179,10 +142,10 @@ def _run(run: PretrainingRun, workdir: Path) -> None:
     )
     prefix = f"{project_storage_prefix(run.project_id)}/pretraining/{run.pk}"
     with transaction.atomic():
-        if not _own(run).select_for_update().exists():
+        if not job_attempt_row(run).select_for_update().exists():
             raise PretrainCancelled("Another attempt took this pretraining over")
         model_files_store(folder=result.output_dir, prefix=prefix)
-        _own(run).update(
+        job_attempt_row(run).update(
             status=PretrainingRun.Status.SUCCEEDED,
             percent=100.0,
             step=result.steps,
@@ -197,20 +160,21 @@ def _run(run: PretrainingRun, workdir: Path) -> None:
 
 
 def _fail(run: PretrainingRun, message: str) -> str:
-    written = _own(run).update(status=PretrainingRun.Status.FAILED, error=message, finished_at=timezone.now())
-    return PretrainingRun.Status.FAILED if written else "superseded"
+    return PretrainingRun.Status.FAILED if job_finish(run, PretrainingRun.Status.FAILED, message) else "superseded"
 
 
 def pretraining_run_execute(*, run_id: int) -> str:
     """Pretrain and store the weights of one run (the Celery task's one service call). Safe to call again: returns
     "skipped" when the run is gone, finished or taken, "superseded" when another attempt took it over, else its final
     status."""
-    run = _claim(run_id)
-    if run is None:
+    # Each attempt starts over: nothing of the last one's progress stays.
+    outcome, run = job_claim(PretrainingRun, run_id, percent=0.0, step=0, loss=None, eta_s=None, error="")
+    if outcome != "claimed":
         return "skipped"
+    assert run is not None
     workdir = Path(tempfile.mkdtemp(prefix=f"nerlab-pretrain-{run.pk}-"))
     try:
-        with job_heartbeat(_own(run).all):
+        with job_heartbeat(job_attempt_row(run).all):
             _run(run, workdir)
     except PretrainCancelled:
         return "superseded"
@@ -227,25 +191,7 @@ def pretraining_run_execute(*, run_id: int) -> str:
 def pretraining_runs_recover(stale_before: datetime) -> int:
     """The projects.jobs rule for pretraining: a running run silent since ``stale_before`` is queued again (it starts
     over), or failed after ``NERLAB_JOB_ATTEMPTS`` starts; a queued one sent before then is sent again."""
-    touched = 0
-    stale = Q(heartbeat_at__lt=stale_before) | Q(heartbeat_at=None)
-    for run_id in PretrainingRun.objects.filter(stale, status__in=PretrainingRun.ACTIVE).values_list("pk", flat=True):
-        with transaction.atomic():
-            run = PretrainingRun.objects.select_for_update().get(pk=run_id)
-            if run.status not in PretrainingRun.ACTIVE or not job_is_stale(run.heartbeat_at, stale_before=stale_before):
-                continue
-            now = timezone.now()
-            if run.status == PretrainingRun.Status.RUNNING and job_recovery_verdict(attempts=run.attempts) == "fail":
-                run.status = PretrainingRun.Status.FAILED
-                run.error = job_lost_reason(what="pretraining", attempts=run.attempts)
-                run.finished_at = now
-            else:
-                run.status = PretrainingRun.Status.QUEUED
-                run.heartbeat_at = now
-                transaction.on_commit(partial(_dispatch, run.pk))
-            run.save(update_fields=["status", "error", "finished_at", "heartbeat_at"])
-        touched += 1
-    return touched
+    return jobs_recover_lost(PretrainingRun, stale_before=stale_before, what="pretraining", send=_dispatch)
 
 
 def pretraining_run_delete(*, run: PretrainingRun) -> None:
