@@ -117,20 +117,38 @@ class _Weights:
         return weight, self.get(f"{name}.bias", (outputs,))
 
 
-def _erf(x: Floats) -> Floats:
-    # numpy has no erf. Abramowitz & Stegun 7.1.26: absolute error below 1.5e-7, under float32's own rounding of
-    # the activations it feeds. |x| is capped at 5 (erf(5) is 1 to 1e-12): beyond it exp(-x*x) falls into
-    # subnormal floats, which made this several times slower than the layer's matrix products.
-    a = np.minimum(np.abs(x), np.float32(5))
-    t = 1.0 / (1.0 + 0.3275911 * a)
-    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
-    result: Floats = np.copysign(1.0 - poly * np.exp(-a * a), x).astype(np.float32, copy=False)
-    return result
+def _gelu(x: Floats) -> Floats:
+    """0.5 * x * (1 + erf(x / sqrt(2))), erf by Abramowitz & Stegun 7.1.26 (numpy has none): absolute error below
+    1.5e-7, under float32's own rounding of the activations it feeds. |x / sqrt(2)| is capped at 5 (erf(5) is 1 to
+    1e-12): beyond it exp(-x*x) falls into subnormal floats, which made this several times slower than the layer's
+    matrix products. Written in place, in the formula's own order of operations (the same float32 results, bit for
+    bit, as the plain expression): the activation of a 1,000-character document's 255 x 1,536 array took half as
+    long as with a fresh array per operation, a seventh of the encoder's time."""
+    scaled = x * np.float32(1 / math.sqrt(2))
+    a = np.abs(scaled)
+    np.minimum(a, np.float32(5), out=a)
+    t = a * np.float32(0.3275911)
+    t += np.float32(1.0)
+    np.divide(np.float32(1.0), t, out=t)
+    erf = t * np.float32(1.061405429)
+    for coefficient in (-1.453152027, 1.421413741, -0.284496736, 0.254829592):
+        erf += np.float32(coefficient)
+        erf *= t
+    np.multiply(a, a, out=a)
+    np.negative(a, out=a)
+    np.exp(a, out=a)
+    erf *= a
+    np.subtract(np.float32(1.0), erf, out=erf)
+    np.copysign(erf, scaled, out=erf)
+    erf += np.float32(1.0)
+    erf *= x
+    erf *= np.float32(0.5)
+    return erf
 
 
 def _activation(name: str, x: Floats) -> Floats:
     if name == "gelu":
-        return (0.5 * x * (1.0 + _erf(x * np.float32(1 / math.sqrt(2))))).astype(np.float32)
+        return _gelu(x)
     if name in ("gelu_new", "gelu_pytorch_tanh"):
         inner = np.float32(math.sqrt(2 / math.pi)) * (x + np.float32(0.044715) * x * x * x)
         return (0.5 * x * (1.0 + np.tanh(inner))).astype(np.float32)
