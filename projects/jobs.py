@@ -20,10 +20,10 @@ So the rows, not the broker, decide:
 It runs when a worker starts, every ``NERLAB_RECOVERY_INTERVAL_S`` seconds in every running worker (a thread of
 the worker's main process, so no beat process is needed), and when a job is queued.
 
-The steps the jobs with a ``heartbeat_at`` share live here too, so each kind states only what is its own: one
-active job per project (``job_refuse_while_active``), queuing (``job_queue``), the claim of an attempt
-(``job_claim``), the attempt's hold on its row (``job_attempt_row``, ``AttemptWatch``), its end (``job_finish``)
-and the recovery rule above (``jobs_recover_lost``).
+The steps the jobs with a ``heartbeat_at`` (``projects.models.HeartbeatJob``) share live here too, so each kind
+states only what is its own: one active job per project (``job_refuse_while_active``), queuing (``job_queue``), the
+claim of an attempt (``job_claim``), the attempt's hold on its row (``job_attempt_row``, ``AttemptWatch``), its end
+(``job_finish``) and the recovery rule above (``jobs_recover_lost``).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from django.db import DatabaseError, close_old_connections, connection, transact
 from django.db.models import Model, Q, QuerySet
 from django.utils import timezone
 
-from projects.models import BackgroundJob, Project
+from projects.models import HeartbeatJob, Project
 
 logger = logging.getLogger(__name__)
 
@@ -168,7 +168,7 @@ def job_send_on_commit(send: Callable[[Any], None], job_id: Any) -> None:
     transaction.on_commit(partial(send, job_id))
 
 
-def job_queue(job: BackgroundJob, *, send: Callable[[Any], None]) -> None:
+def job_queue(job: HeartbeatJob, *, send: Callable[[Any], None]) -> None:
     """Check and save a new job's row, and send its message once the caller's transaction commits. Its
     ``heartbeat_at`` is now: a queued job's sign of life is when its message was sent."""
     job.heartbeat_at = timezone.now()
@@ -177,7 +177,7 @@ def job_queue(job: BackgroundJob, *, send: Callable[[Any], None]) -> None:
     job_send_on_commit(send, job.pk)
 
 
-def job_refuse_while_active(model: type[BackgroundJob], *, project: Project, what: str) -> None:
+def job_refuse_while_active(model: type[HeartbeatJob], *, project: Project, what: str) -> None:
     """Refuse a second job of a kind in a project while one is queued or running. Call it inside the transaction
     that queues the job: it locks the project's row, so two clicks cannot both find none active."""
     Project.objects.select_for_update().only("pk").get(pk=project.pk)
@@ -185,7 +185,7 @@ def job_refuse_while_active(model: type[BackgroundJob], *, project: Project, wha
         raise ValidationError(f"A {what} of {project.name} is already queued or running: wait for it to finish.")
 
 
-def job_claim[JobT: BackgroundJob](
+def job_claim[JobT: HeartbeatJob](
     model: type[JobT], job_id: Any, *, keep_started: bool = False, **reset: Any
 ) -> tuple[JobClaim, JobT | None]:
     """Take a queued job (one with a ``heartbeat_at``) for a new attempt under ``select_for_update``: running, its
@@ -213,19 +213,19 @@ def job_claim[JobT: BackgroundJob](
     return "claimed", job
 
 
-def job_attempt_row[JobT: BackgroundJob](job: JobT) -> QuerySet[JobT]:
+def job_attempt_row[JobT: HeartbeatJob](job: JobT) -> QuerySet[JobT]:
     """The job's row while the attempt ``job`` was claimed for still holds it: empty once recovery gave up on the
     attempt (queued the job again, or failed it), so a superseded worker writes nothing."""
     return type(job).objects.filter(pk=job.pk, status=job.Status.RUNNING, attempts=job.attempts)
 
 
-def job_finish(job: BackgroundJob, status: str, error: str = "") -> bool:
+def job_finish(job: HeartbeatJob, status: str, error: str = "") -> bool:
     """End the attempt ``job`` was claimed for with ``status``; False when it no longer held the row."""
     return bool(job_attempt_row(job).update(status=status, error=error, finished_at=timezone.now()))
 
 
 def jobs_recover_lost(
-    model: type[BackgroundJob], *, stale_before: datetime, what: str, send: Callable[[Any], None]
+    model: type[HeartbeatJob], *, stale_before: datetime, what: str, send: Callable[[Any], None]
 ) -> int:
     """The rule for the jobs of ``model`` whose ``heartbeat_at`` is older than ``stale_before``: a running one is
     failed once it has been started ``NERLAB_JOB_ATTEMPTS`` times (``what`` names it in the reason), else queued
@@ -239,7 +239,7 @@ def jobs_recover_lost(
     )
 
 
-def _requeue_or_fail(job: BackgroundJob, *, what: str, send: Callable[[Any], None]) -> None:
+def _requeue_or_fail(job: HeartbeatJob, *, what: str, send: Callable[[Any], None]) -> None:
     now = timezone.now()
     if job.status == job.Status.RUNNING and job_recovery_verdict(attempts=job.attempts) == "fail":
         job.status = job.Status.FAILED
