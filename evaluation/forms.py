@@ -17,7 +17,7 @@ class TrainingRunForm(forms.Form):
         help_text="Letters, digits and _ . - only. Left empty, the next free model-N is used.",
     )
     seed = forms.IntegerField(
-        min_value=0, max_value=2**31 - 1, initial=0, help_text="The same data and seed train the same model."
+        min_value=0, max_value=limits.SEED_MAX, initial=0, help_text="The same data and seed train the same model."
     )
     time_budget_minutes = forms.IntegerField(
         label="Time budget (minutes)",

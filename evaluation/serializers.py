@@ -23,7 +23,7 @@ class TrainingRunStartInputSerializer(serializers.Serializer):
     model_name = TextField(
         max_length=limits.MODEL_NAME_MAX, required=False, allow_blank=True, help_text="Default: the next free model-N."
     )
-    seed = serializers.IntegerField(min_value=0, max_value=2**31 - 1, default=0)
+    seed = serializers.IntegerField(min_value=0, max_value=limits.SEED_MAX, default=0)
     max_steps = _optional(
         serializers.IntegerField,
         min_value=0,

@@ -18,6 +18,9 @@ PREDICT_CHARS_MAX = 125_000
 RECOMMENDED_INSTANCES_PER_TYPE = 50
 FEW_INSTANCES_WARNING = 15
 
+# Our own limit for a training's or pretraining's seed: runs store it in a 32-bit integer column.
+SEED_MAX = 2**31 - 1
+
 # Our own limit for a training's time budget ("at most N minutes"): a day.
 TIME_BUDGET_MINUTES_MAX = 24 * 60
 

@@ -12,6 +12,7 @@ from evaluation.models import PretrainingRun
 from evaluation.pretraining import selectors, services
 from evaluation.serializers import JobOutputSerializer
 from labeling.serializers import ErrorSerializer
+from ner.limits import SEED_MAX
 from projects.api import (
     PROJECT_NAME_PARAMETER,
     JobRows,
@@ -34,7 +35,7 @@ class PretrainingRunStartInputSerializer(serializers.Serializer):
         default=services.DEFAULT_MAX_STEPS,
         help_text="Updates of about 3,000 words each.",
     )
-    seed = serializers.IntegerField(min_value=0, max_value=2**31 - 1, default=0)
+    seed = serializers.IntegerField(min_value=0, max_value=SEED_MAX, default=0)
 
 
 class PretrainingRunOutputSerializer(JobOutputSerializer):

@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from evaluation.pretraining import selectors, services
+from ner.limits import SEED_MAX
 from projects.access import can, project_view
 from projects.forms import add_validation_error
 from projects.models import Project
@@ -26,7 +27,7 @@ class PretrainingForm(forms.Form):
         help_text="Updates of about 3,000 words each; more passes over the text take longer.",
     )
     seed = forms.IntegerField(
-        min_value=0, max_value=2**31 - 1, initial=0, help_text="The same text and seed give the same weights."
+        min_value=0, max_value=SEED_MAX, initial=0, help_text="The same text and seed give the same weights."
     )
 
 
