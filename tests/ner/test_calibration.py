@@ -5,6 +5,7 @@ import json
 import pytest
 
 from ner.calibration import (
+    MIN_FIT_ENTITIES,
     CalibrationError,
     CalibrationReport,
     calibration_from_pairs,
@@ -100,7 +101,8 @@ def test_calibration_map_is_monotone_and_pools_violations():
 
 
 def test_calibration_map_needs_enough_entities_and_is_deterministic():
-    assert calibration_map_fit(_pairs([(0.9, 49, 40)]), score="s") is None
+    assert calibration_map_fit(_pairs([(0.9, MIN_FIT_ENTITIES - 1, 8)]), score="s") is None
+    assert calibration_map_fit(_pairs([(0.9, MIN_FIT_ENTITIES, 8)]), score="s") is not None
     pairs = _pairs([(0.42, 30, 10), (0.8, 30, 25)])
     assert calibration_map_fit(pairs, score="s") == calibration_map_fit(list(reversed(pairs)), score="s")
     with pytest.raises(CalibrationError, match="outside"):
