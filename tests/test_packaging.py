@@ -143,7 +143,7 @@ def test_an_installed_wheel_migrates_loads_the_demo_and_serves_pages_outside_the
     _run([*django, "migrate", "--noinput"], cwd=workdir, env=local)
     password = secrets.token_urlsafe(12)
     assert "Sign in with username 'demo'" in _run(
-        [*django, "load_demo", "--password", password], cwd=workdir, env=local
+        [*django, "load_demo", f"--password={password}"], cwd=workdir, env=local
     )
 
     production = {

@@ -321,7 +321,8 @@ def _download_model(endpoint: str, model_id: int, into: Path) -> Path:
 
 def test_upload_train_deploy_and_predict_across_two_hosts(machines: Machines, bucket: str, tmp_path: Path) -> None:
     web, env = machines.web, machines.envs["web"]
-    hosts.run(web, [*MANAGE, "create_user", "operator", "--password", secrets.token_urlsafe(16)], env=env, cwd=ROOT)
+    # "--password=..." in one argument: a token may start with "-", which argparse would read as an option.
+    hosts.run(web, [*MANAGE, "create_user", "operator", f"--password={secrets.token_urlsafe(16)}"], env=env, cwd=ROOT)
     key = hosts.run(web, [*MANAGE, "create_api_key", "--user", "operator"], env=env, cwd=ROOT).strip().splitlines()[-1]
     base_url = f"http://{web.address}:8000"
     api = httpx.Client(
