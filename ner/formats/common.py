@@ -209,6 +209,12 @@ def dump_jsonl(rows: list[dict[str, Any]]) -> bytes:
     return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode("utf-8")
 
 
+def document_fields(doc: LabeledDoc) -> dict[str, str]:
+    """The name, language and split a document has (empty ones left out), as the JSON writers store them."""
+    fields = (("name", doc.name), ("language", doc.language), ("split", doc.split))
+    return {key: value for key, value in fields if value}
+
+
 # --- records: JSONL lines, or the elements of one JSON document ---------------------------------------------------
 
 

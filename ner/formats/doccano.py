@@ -23,6 +23,7 @@ from typing import Any
 
 from ner.formats.common import (
     decode_input,
+    document_fields,
     documents_read,
     dump_jsonl,
     is_int,
@@ -159,9 +160,7 @@ def write_doccano(docs: Sequence[LabeledDoc]) -> bytes:
             "text": doc.text,
             "label": [[span.start, span.end, span.label] for span in doc.sorted_spans()],
         }
-        for key, value in (("name", doc.name), ("language", doc.language), ("split", doc.split)):
-            if value:
-                row[key] = value
+        row.update(document_fields(doc))
         if doc.meta:
             row["meta"] = dict(doc.meta)
         rows.append(row)

@@ -14,6 +14,7 @@ from typing import Any
 
 from ner.formats.common import (
     decode_input,
+    document_fields,
     documents_read,
     dump_jsonl,
     iter_objects,
@@ -98,12 +99,7 @@ def write_jsonl(docs: Sequence[LabeledDoc]) -> bytes:
             "text": doc.text,
             "spans": [{"start": span.start, "end": span.end, "label": span.label} for span in doc.sorted_spans()],
         }
-        if doc.name:
-            row["name"] = doc.name
-        if doc.language:
-            row["language"] = doc.language
-        if doc.split:
-            row["split"] = doc.split
+        row.update(document_fields(doc))
         if doc.meta:
             row["meta"] = dict(doc.meta)
         rows.append(row)

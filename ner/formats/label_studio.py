@@ -23,6 +23,7 @@ from ner.formats.common import (
     check_label,
     check_offsets,
     decode_input,
+    document_fields,
     documents_read,
     is_int,
     parse_json,
@@ -270,9 +271,7 @@ def write_label_studio(
     for number, doc in enumerate(docs, start=1):
         mapper = OffsetMapper(doc.text)
         task_data: dict[str, Any] = {data_key: doc.text}
-        for key, value in (("name", doc.name), ("language", doc.language), ("split", doc.split)):
-            if value:
-                task_data[key] = value
+        task_data.update(document_fields(doc))
         for key, value in doc.meta.items():  # a task's other data fields are its metadata
             task_data.setdefault(key, value)
         result = []

@@ -31,6 +31,7 @@ from ner.formats.common import (
     check_label,
     check_offsets,
     decode_input,
+    document_fields,
     dump_jsonl,
     is_int,
     iter_objects,
@@ -290,9 +291,7 @@ def write_prodigy(docs: Sequence[LabeledDoc]) -> bytes:
     rows: list[dict[str, Any]] = []
     for doc in docs:
         meta = {key: value for key, value in doc.meta.items() if not key.startswith("prodigy_")}
-        for key, value in (("name", doc.name), ("language", doc.language), ("split", doc.split)):
-            if value:
-                meta[key] = value
+        meta.update(document_fields(doc))
         row: dict[str, Any] = {
             "text": doc.text,
             "spans": [{"start": span.start, "end": span.end, "label": span.label} for span in doc.sorted_spans()],
