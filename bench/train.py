@@ -51,7 +51,7 @@ from spacy.training.loggers import console_logger  # noqa: E402
 
 from bench._common import write_docbin, write_report  # noqa: E402
 from ner.batching import SPACY_BATCHER_NAME  # noqa: E402
-from ner.compute import DEFAULT_TRAINING_THREADS  # noqa: E402
+from ner.compute import DEFAULT_TRAINING_PROCESSES, DEFAULT_TRAINING_THREADS  # noqa: E402
 from ner.formats.conll import read_conll  # noqa: E402
 from ner.metrics import evaluate  # noqa: E402
 from ner.predict import load  # noqa: E402
@@ -191,6 +191,12 @@ def median(values: Sequence[float]) -> float:
 
 # ner.train's sides by batcher (--batchers), and the result keys they are written under.
 NERLAB_SIDES = {"nerlab": "nerlab", "spacy": "nerlab_spacy_batcher"}
+# --one-process: ner.train with nerlab's batcher in one process on all the run's cores as threads (before ner.parallel).
+ONE_PROCESS_SIDE = "nerlab_one_process"
+
+
+def one_process(settings: TrainSettings) -> TrainSettings:
+    return replace(settings, processes=1, threads=settings.processes * settings.threads, batcher="nerlab")
 
 
 def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -217,6 +223,7 @@ def bench(
     repeats: int = 1,
     batchers: Sequence[str] = ("nerlab",),
     documents: str = "sentence",
+    with_one_process: bool = False,
 ) -> dict[str, Any]:
     limits = (QUICK_ARTICLES if documents == "article" else QUICK_SIZES) if quick else None
     data = {
@@ -227,7 +234,8 @@ def bench(
         split: {"documents": len(docs), "entities": sum(len(d.spans) for d in docs)} for split, docs in data.items()
     }
     print(f"\n== {dataset.name} ({documents}s): {sizes}", flush=True)
-    sides = [NERLAB_SIDES[batcher] for batcher in batchers] + ["spacy_cli"]
+    sides = [NERLAB_SIDES[batcher] for batcher in batchers] + ([ONE_PROCESS_SIDE] if with_one_process else [])
+    sides.append("spacy_cli")
     runs: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
     for repeat in range(repeats):
         # Alternate the order, so that a change in machine load during the run weighs on all sides alike.
@@ -237,6 +245,9 @@ def bench(
                 if side == "spacy_cli":
                     print("   spacy train (CLI) ...", flush=True)
                     result = run_cli(data, settings, Path(temp))
+                elif side == ONE_PROCESS_SIDE:
+                    print("   nerlab ner.train, one process ...", flush=True)
+                    result = run_nerlab(data, one_process(settings), Path(temp))
                 else:
                     batcher = next(name for name, key in NERLAB_SIDES.items() if key == side)
                     print(f"   nerlab ner.train, {batcher}'s batcher ...", flush=True)
@@ -251,6 +262,10 @@ def bench(
         for side in sides
         if side != "spacy_cli"
     }
+    if "nerlab" in summaries and ONE_PROCESS_SIDE in summaries:
+        ratios["nerlab_over_one_process"] = _ratio(
+            summaries["nerlab"], runs["nerlab"], summaries[ONE_PROCESS_SIDE], runs[ONE_PROCESS_SIDE]
+        )
     if "nerlab" in summaries and "nerlab_spacy_batcher" in summaries:
         ratios["nerlab_over_nerlab_spacy_batcher"] = _ratio(
             summaries["nerlab"], runs["nerlab"], summaries["nerlab_spacy_batcher"], runs["nerlab_spacy_batcher"]
@@ -289,7 +304,19 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--threads",
         type=int,
         default=DEFAULT_TRAINING_THREADS,
-        help="ner.train's matrix-maths threads (ner.compute); spacy train uses thinc's BLIS on one whatever this says",
+        help="ner.train's matrix-maths threads per process (ner.compute); spacy train uses thinc's BLIS on one "
+        "whatever this says",
+    )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=DEFAULT_TRAINING_PROCESSES,
+        help="processes sharing each batch in ner.train (ner.parallel)",
+    )
+    parser.add_argument(
+        "--one-process",
+        action="store_true",
+        help="also train ner.train in one process on processes x threads threads (the driver before ner.parallel)",
     )
     parser.add_argument("--output", type=Path, default=None, help="JSON file for the figures")
     args = parser.parse_args(argv)
@@ -309,20 +336,23 @@ def main(argv: Sequence[str] | None = None) -> None:
         max_steps=max_steps,
         eval_frequency=50 if args.quick else 200,
         patience=1600,
+        processes=args.processes,
         threads=args.threads,
     )
     default_name = "train" + ("-article" if args.documents == "article" else "") + ("-quick" if args.quick else "")
     output = args.output or ROOT / "bench" / "results" / f"{default_name}.json"
 
     results = {
-        name: bench(DATASETS[name], settings, args.quick, args.repeats, batchers, args.documents) for name in names
+        name: bench(DATASETS[name], settings, args.quick, args.repeats, batchers, args.documents, args.one_process)
+        for name in names
     }
     report = {
         "quick": args.quick,
         "documents": args.documents,
         "batchers": batchers,
         "settings": {"seed": settings.seed, "max_steps": settings.max_steps, "eval_frequency": settings.eval_frequency,
-                     "patience": settings.patience, "threads": settings.threads},
+                     "patience": settings.patience, "processes": settings.processes,
+                     "threads": settings.threads},
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "spacy": spacy.__version__,
                     "load_average_at_end": round(os.getloadavg()[0], 2)},
         "datasets": results,

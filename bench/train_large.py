@@ -9,7 +9,8 @@ distinct characters than 12.8 million, so the pool is repeated to reach the size
 
 First, training speed against a baseline in the same process: ``--speed-steps`` steps of fixed 1,000-word
 batches on the first 1.5 M characters, three times each, with thinc's default BLIS maths on one thread (what
-``spacy train`` uses) and with nerlab's OpenBLAS maths (``ner.compute``) on 1 and on ``--threads`` threads; medians.
+``spacy train`` uses) and with nerlab's OpenBLAS maths (``ner.compute``) on 1 and 2 threads and on 2 processes
+(``ner.parallel``); medians.
 
 Then two trainings with nerlab's ``ner.train`` (a multilingual ``xx`` pipeline, as a multilingual project gets),
 one after the other so that the fast one has the machine to itself:
@@ -55,7 +56,7 @@ import spacy  # noqa: E402
 from thinc.api import use_ops  # noqa: E402
 
 import ner.train  # noqa: E402
-from ner.compute import DEFAULT_TRAINING_THREADS  # noqa: E402
+from ner.compute import DEFAULT_TRAINING_PROCESSES, DEFAULT_TRAINING_THREADS  # noqa: E402
 from ner.formats.conll import read_conll  # noqa: E402
 from ner.metrics import evaluate  # noqa: E402
 from ner.predict import load  # noqa: E402
@@ -173,22 +174,23 @@ def blis_maths() -> Iterator[None]:
         ner.train.model_ops = original  # type: ignore[assignment]
 
 
-def speed(corpus: dict[str, list[LabeledDoc]], steps: int, threads: int, repeats: int = 3) -> dict[str, object]:
-    """Median training words/s of BLIS (1 thread) and OpenBLAS (1 and ``threads`` threads), interleaved."""
+def speed(corpus: dict[str, list[LabeledDoc]], steps: int, repeats: int = 3) -> dict[str, object]:
+    """Median training words/s of BLIS (1 thread), OpenBLAS on 1 and 2 threads, and on 2 processes, interleaved."""
     docs = first_documents(corpus["train"], 1_500_000)
     dev = corpus["dev"][:2]  # the loop evaluates at step 0; a tiny dev set keeps that out of the words/s
-    variants = {
-        "blis_1_thread": (True, 1),
-        "openblas_1_thread": (False, 1),
-        f"openblas_{threads}_threads": (False, threads),
+    variants = {  # (BLIS?, processes, threads per process)
+        "blis_1_thread": (True, 1, 1),
+        "openblas_1_thread": (False, 1, 1),
+        "openblas_2_threads": (False, 1, 2),
+        "openblas_2_processes": (False, 2, 1),  # ner.parallel, nerlab's default
     }
     measured: dict[str, list[float]] = {name: [] for name in variants}
     with tempfile.TemporaryDirectory(prefix="nerlab-bench-speed-") as temp:
         for repeat in range(repeats):
-            for name, (blis, thread_count) in variants.items():
+            for name, (blis, process_count, thread_count) in variants.items():
                 settings = TrainSettings(
                     seed=0, max_steps=steps, patience=0, eval_frequency=steps + 1, batch_size_start=1000,
-                    batch_size_stop=1000, threads=thread_count,
+                    batch_size_stop=1000, processes=process_count, threads=thread_count,
                 )  # fmt: skip
                 output = Path(temp) / f"{name}-{repeat}"
                 with blis_maths() if blis else nullcontext():
@@ -231,7 +233,7 @@ def run(name: str, corpus: dict[str, list[LabeledDoc]], settings: TrainSettings,
 
 
 def budgeted(
-    corpus: dict[str, list[LabeledDoc]], minutes: float, threads: int, out: Path, repeat: int
+    corpus: dict[str, list[LabeledDoc]], minutes: float, processes: int, threads: int, out: Path, repeat: int
 ) -> dict[str, object]:
     """One training on a time budget, as the app runs it: sized settings, then the budget chooses the steps."""
     sized = settings_for_corpus(characters=sum(len(doc.text) for doc in corpus["train"]))
@@ -240,6 +242,7 @@ def budgeted(
         max_steps=sized.max_steps,
         patience=sized.patience,
         eval_frequency=None,
+        processes=processes,
         threads=threads,
         time_budget_s=60 * minutes,
         chosen_by=f"{sized.rule}: {sized.reason}",
@@ -291,7 +294,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--patience", type=int, default=4000, help="early stopping of the unhurried run, in steps")
     parser.add_argument("--skip-unhurried", action="store_true")
     parser.add_argument(
-        "--threads", type=int, default=DEFAULT_TRAINING_THREADS, help="training threads (nerlab's default)"
+        "--unhurried-only",
+        action="store_true",
+        help="train only the unhurried run (its F1 does not depend on the machine's load: run it beside other work)",
+    )
+    parser.add_argument(
+        "--processes", type=int, default=DEFAULT_TRAINING_PROCESSES, help="training processes (nerlab's default)"
+    )
+    parser.add_argument(
+        "--threads", type=int, default=DEFAULT_TRAINING_THREADS, help="threads per process (nerlab's default)"
     )
     parser.add_argument("--speed-steps", type=int, default=150, help="steps per speed measurement (0: skip it)")
     parser.add_argument(
@@ -326,22 +337,31 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"corpus built in {time.perf_counter() - started:.0f} s: {sizes}", flush=True)
 
     fast = TrainSettings(
-        seed=0, max_steps=args.fast_steps, patience=0, eval_frequency=1000, batch_size_stop=1000, threads=args.threads
+        seed=0,
+        max_steps=args.fast_steps,
+        patience=0,
+        eval_frequency=1000,
+        batch_size_stop=1000,
+        processes=args.processes,
+        threads=args.threads,
     )
     unhurried = TrainSettings(
         seed=0,
         max_steps=int(args.fast_steps * args.unhurried_factor),
         patience=args.patience,
         eval_frequency=1000,
+        processes=args.processes,
         threads=args.threads,
     )
     load_before = os.getloadavg()
-    speed_report = speed(corpus, args.speed_steps, args.threads) if args.speed_steps > 0 else None
+    speed_report = speed(corpus, args.speed_steps) if args.speed_steps > 0 else None
     with tempfile.TemporaryDirectory(prefix="nerlab-bench-large-") as temp:
         results: dict[str, object] = {}
-        if args.budget_minutes:
+        if args.unhurried_only:
+            pass
+        elif args.budget_minutes:
             results["budget"] = [
-                budgeted(corpus, args.budget_minutes, args.threads, Path(temp), repeat)
+                budgeted(corpus, args.budget_minutes, args.processes, args.threads, Path(temp), repeat)
                 for repeat in range(1, args.budget_repeats + 1)
             ]
         else:
@@ -354,6 +374,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             "budget_minutes": args.budget_minutes or None,
             "fast_steps": None if args.budget_minutes else args.fast_steps,
             "unhurried_steps": unhurried.max_steps,
+            "processes": args.processes,
             "threads": args.threads,
         },
         "machine": {
@@ -366,7 +387,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         "speed": speed_report,
         "results": results,
     }
-    if args.budget_minutes:
+    if args.unhurried_only:
+        pass
+    elif args.budget_minutes:
         budget_runs: list[dict[str, object]] = results["budget"]  # type: ignore[assignment]
         if "unhurried" in results:
             slow_f1 = float(results["unhurried"]["test_f1"])  # type: ignore[index]

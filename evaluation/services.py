@@ -717,6 +717,7 @@ def _train_and_save(run: TrainingRun, workdir: Path) -> None:
         dropout=run.dropout,
         batch_size_start=run.batch_size_start,
         batch_size_stop=run.batch_size_stop,
+        processes=settings.NERLAB_TRAINING_PROCESSES,
         threads=settings.NERLAB_TRAINING_THREADS,
         # From the step limit (ner.sizing.evaluation_frequency), also when a time budget chooses it.
         eval_frequency=None,

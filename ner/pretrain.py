@@ -41,7 +41,7 @@ from spacy.tokens import Doc
 from spacy.training.pretrain import make_update
 from thinc.api import Adam, Model, Optimizer, fix_random_seed, set_dropout_rate
 
-from ner.compute import DEFAULT_TRAINING_THREADS, blas_threads, model_ops
+from ner.compute import DEFAULT_PRETRAINING_THREADS, blas_threads, model_ops
 from ner.folders import folder_written_whole
 from ner.tokens import chunk_bounds
 from ner.train import TrainSettings
@@ -79,7 +79,7 @@ class PretrainSettings:
     batch_words: int = 3000
     dropout: float = 0.2
     learn_rate: float = 0.001
-    threads: int = DEFAULT_TRAINING_THREADS
+    threads: int = DEFAULT_PRETRAINING_THREADS
     # The progress callback runs at most this often (0 = every step), and always at the end.
     progress_interval_s: float = 1.0
 

@@ -63,11 +63,12 @@ from ner.calibration import (
     calibration_map_save,
     calibration_pairs,
 )
-from ner.compute import DEFAULT_TRAINING_THREADS, blas_threads, model_ops
+from ner.compute import DEFAULT_TRAINING_PROCESSES, DEFAULT_TRAINING_THREADS, blas_threads, model_ops
 from ner.encoders import EncoderFileError, load_encoder
 from ner.encoders.layer import ENCODER_EMBED, FROZEN_ENCODER
 from ner.folders import folder_written_whole
 from ner.limits import FEW_INSTANCES_WARNING
+from ner.parallel import ParallelError, data_parallel, finish_updates
 from ner.pipelines import KNOWN_PIPELINES, PipelineError, pipeline_folder
 from ner.predict import GREEDY_SCORE
 from ner.predict import load as load_predictor
@@ -151,7 +152,9 @@ class TrainSettings:
     batch_size_start: int = 100
     batch_size_stop: int = 1000
     dropout: float = 0.1
-    # Threads the matrix maths may use (ner.compute). Part of what makes a run reproducible, like the seed.
+    # Processes sharing each batch's updates (ner.parallel; 1 or 2), and threads the matrix maths of each may use
+    # (ner.compute): processes x threads cores. Both are part of what makes a run reproducible, like the seed.
+    processes: int = DEFAULT_TRAINING_PROCESSES
     threads: int = DEFAULT_TRAINING_THREADS
     # Which batcher makes the batches (BATCHERS); part of what makes a run reproducible, recorded in the meta.
     batcher: Batcher = "nerlab"
@@ -191,6 +194,7 @@ class TrainSettings:
             "batch_size_start": self.batch_size_start,
             "batch_size_stop": self.batch_size_stop,
             "dropout": self.dropout,
+            "processes": self.processes,
             "threads": self.threads,
             "batcher": self.batcher,
             "chosen_by": self.chosen_by,
@@ -456,6 +460,8 @@ def _check_settings(settings: TrainSettings) -> None:
         raise TrainError(f"Unknown batcher {settings.batcher!r}; choose one of {', '.join(BATCHERS)}")
     if settings.threads < 1:
         raise TrainError(f"The thread count must be at least 1 (got {settings.threads})")
+    if settings.processes not in (1, 2):
+        raise TrainError(f"A training runs on 1 or 2 processes (got {settings.processes})")
     if settings.pretrained is not None and (settings.encoder is not None or settings.pipeline is not None):
         raise TrainError(
             "Pretrained weights are for the CNN representation; an encoder or a spaCy pipeline is pretrained already. "
@@ -523,21 +529,24 @@ def train(
         pretrained = _pretrained_weights(settings)
         if pretrained is not None:
             representation = {**representation, "pretrained_sha256": hashlib.sha256(pretrained).hexdigest()}
-        return _train(
-            docs_train,
-            docs_dev,
-            language=language,
-            output_dir=output_dir,
-            settings=settings,
-            representation=representation,
-            pretrained=pretrained,
-            on_progress=on_progress,
-            should_stop=should_stop,
-            predict_after_characters=predict_after_characters,
-            speed=speed,
-            clock=clock,
-            silver=silver,
-        )
+        try:
+            return _train(
+                docs_train,
+                docs_dev,
+                language=language,
+                output_dir=output_dir,
+                settings=settings,
+                representation=representation,
+                pretrained=pretrained,
+                on_progress=on_progress,
+                should_stop=should_stop,
+                predict_after_characters=predict_after_characters,
+                speed=speed,
+                clock=clock,
+                silver=silver,
+            )
+        except ParallelError as error:
+            raise TrainError(str(error)) from error
 
 
 def first_documents(docs: Sequence[LabeledDoc], characters: int) -> list[LabeledDoc]:
@@ -568,6 +577,13 @@ def _fixed_batches(examples: Sequence[Example], words: int, count: int) -> list[
     return batches
 
 
+def _update(nlp: Language, optimizer: Any, batch: list[Example], dropout: float) -> None:
+    """One training step as spaCy's loop takes it (so a data-parallel optimizer sees the same calls)."""
+    nlp.update(batch, sgd=False, drop=dropout)  # type: ignore[arg-type]
+    finish_updates(nlp, optimizer)
+    optimizer.step_schedules()
+
+
 def measure_speed(
     docs_train: Sequence[LabeledDoc],
     docs_dev: Sequence[LabeledDoc],
@@ -589,20 +605,19 @@ def measure_speed(
     prepare_s = max(clock() - begun, 1e-9)
     characters = sum(len(doc.text) for doc in sample)
     dev_examples = _examples(nlp, first_documents(docs_dev, PROBE_DEV_CHARACTERS), _SpanReport()) or examples
-    training = registry.resolve(nlp.config.interpolate()["training"], schema=ConfigSchemaTraining)
-    optimizer = training["optimizer"]
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r".*\[W033\]")
-        nlp.initialize(lambda: examples, sgd=optimizer)
+    training = _initialized(nlp, examples, settings, language)
     timed: list[tuple[float, float]] = []
-    for size in (settings.batch_size_start, settings.batch_size_stop):
-        first, *batches = _fixed_batches(examples, size, PROBE_STEPS + 1)
-        nlp.update(first, sgd=optimizer, drop=settings.dropout)  # untimed: the first call allocates
-        begun = clock()
-        for batch in batches:
-            nlp.update(batch, sgd=optimizer, drop=settings.dropout)
-        seconds = max(clock() - begun, 1e-9) / len(batches)
-        timed.append((sum(len(example) for batch in batches for example in batch) / len(batches), seconds))
+    with data_parallel(
+        nlp, training["optimizer"], examples, processes=_processes(settings), seed=settings.seed
+    ) as optimizer:
+        for size in (settings.batch_size_start, settings.batch_size_stop):
+            first, *batches = _fixed_batches(examples, size, PROBE_STEPS + 1)
+            _update(nlp, optimizer, first, settings.dropout)  # untimed: the first call allocates
+            begun = clock()
+            for batch in batches:
+                _update(nlp, optimizer, batch, settings.dropout)
+            seconds = max(clock() - begun, 1e-9) / len(batches)
+            timed.append((sum(len(example) for batch in batches for example in batch) / len(batches), seconds))
     (small_words, small_s), (large_words, large_s) = timed
     if large_words > small_words and large_s > small_s:
         words_per_second = (large_words - small_words) / (large_s - small_s)
@@ -702,7 +717,8 @@ def _train(
         unknown = [doc.unknown for doc in silver.docs]
         train_examples += _examples(nlp, silver_docs, _SpanReport(), unknown=unknown)
     dev_examples = _examples(nlp, dev_docs, _SpanReport())
-    optimizer, loop = _training_loop(nlp, train_examples, dev_examples, settings, language, pretrained)
+    training = _initialized(nlp, train_examples, settings, language, pretrained)
+    optimizer = training["optimizer"]
     progress = (
         None
         if on_progress is None
@@ -717,7 +733,11 @@ def _train(
     )
 
     output_dir = Path(output_dir)
-    with folder_written_whole(output_dir) as partial:
+    with (
+        data_parallel(nlp, optimizer, train_examples, processes=_processes(settings), seed=settings.seed) as sgd,
+        folder_written_whole(output_dir) as partial,
+    ):
+        loop = _training_loop(nlp, sgd, training, train_examples, dev_examples, settings)
         run = _LoopRecord(nlp=nlp, optimizer=optimizer, partial=partial, has_dev=bool(dev_examples))
         loop_started = clock()
         for _batch, info, is_best in loop:
@@ -791,6 +811,7 @@ def _describe_model(
     nlp.meta["nerlab"] = {
         "language": language,
         "seed": settings.seed,
+        "processes": _processes(settings),
         "threads": settings.threads,
         "train_documents": len(train_docs),
         "dev_documents": len(dev_docs),
@@ -802,27 +823,42 @@ def _describe_model(
         nlp.meta["nerlab"]["budget"] = plan.to_dict()
 
 
-def _training_loop(
+def _initialized(
     nlp: Language,
     train_examples: list[Example],
-    dev_examples: list[Example],
     settings: TrainSettings,
     language: str,
     pretrained: bytes | None = None,
-) -> tuple[Any, Any]:
-    """The initialized pipeline's optimizer and spaCy's loop over it: (batch, info, is_best) per step."""
+) -> dict[str, Any]:
+    """Initialize the pipeline on the training examples; the resolved ``[training]`` block (its optimizer included)."""
     config = nlp.config.interpolate()
     training = registry.resolve(config["training"], schema=ConfigSchemaTraining)
-    optimizer = training["optimizer"]
     with warnings.catch_warnings():
         # W033: no lexeme normalisation tables (spacy-lookups-data); blank pipelines train fine without them.
         warnings.filterwarnings("ignore", message=r".*\[W033\]")
-        nlp.initialize(lambda: train_examples, sgd=optimizer)
+        nlp.initialize(lambda: train_examples, sgd=training["optimizer"])
     _copy_pipeline_features(nlp, language, settings)
     if pretrained is not None:
         _load_pretrained(nlp, pretrained, settings)
     fix_random_seed(settings.seed)
+    return training
 
+
+def _processes(settings: TrainSettings) -> int:
+    """How many processes share the run's updates (``ner.parallel``): an encoder's runs keep to one, since its
+    frozen weights would be shared for nothing and its feature cache is per process."""
+    return 1 if settings.encoder is not None else settings.processes
+
+
+def _training_loop(
+    nlp: Language,
+    optimizer: Any,
+    training: dict[str, Any],
+    train_examples: list[Example],
+    dev_examples: list[Example],
+    settings: TrainSettings,
+) -> Any:
+    """spaCy's loop over the initialized pipeline: (batch, info, is_best) per step."""
     if dev_examples:
         evaluate = create_evaluation_callback(nlp, lambda _nlp: dev_examples, training["score_weights"])
     else:
@@ -831,7 +867,7 @@ def _training_loop(
             return 0.0, {}
 
     steps = create_train_batches(nlp, lambda _nlp: train_examples, training["batcher"], settings.max_epochs)
-    loop = train_while_improving(
+    return train_while_improving(
         nlp,
         optimizer,
         steps,
@@ -846,7 +882,6 @@ def _training_loop(
         annotating_components=training["annotating_components"],
         before_update=training["before_update"],
     )
-    return optimizer, loop
 
 
 def _load_pretrained(nlp: Language, weights: bytes, settings: TrainSettings) -> None:

@@ -170,9 +170,11 @@ NERLAB_IMPORT_ASYNC_BYTES = env.int("NERLAB_IMPORT_ASYNC_BYTES", default=5 * 102
 NERLAB_INVITATION_DAYS = env.int("NERLAB_INVITATION_DAYS", default=7)
 # Trained models each web process and worker keeps loaded (serving.cache); about 10-50 MB of memory each.
 NERLAB_MODEL_CACHE_SIZE = env.int("NERLAB_MODEL_CACHE_SIZE", default=4)
-# Cores one training run's matrix maths uses (ner.compute). Part of what makes a retraining reproducible: every
-# worker of a deployment should use the same value.
-NERLAB_TRAINING_THREADS = env.int("NERLAB_TRAINING_THREADS", default=2)
+# A training run's cores: processes sharing each batch (ner.parallel, 1 or 2) x the matrix maths' threads in each
+# (ner.compute). Both are part of what makes a retraining reproducible: every worker of a deployment should use the
+# same values. Pretraining runs in one process on processes x threads threads.
+NERLAB_TRAINING_PROCESSES = env.int("NERLAB_TRAINING_PROCESSES", default=2)
+NERLAB_TRAINING_THREADS = env.int("NERLAB_TRAINING_THREADS", default=1)
 
 
 def parse_encoders(value: str) -> dict[str, str]:

@@ -204,6 +204,7 @@ def _settings(curve: LearningCurve) -> TrainSettings:
         max_steps=curve.max_steps,
         max_epochs=DEFAULT_SETTINGS["max_epochs"],
         patience=DEFAULT_SETTINGS["patience"],
+        processes=settings.NERLAB_TRAINING_PROCESSES,
         threads=settings.NERLAB_TRAINING_THREADS,
         eval_frequency=max(1, min(200, curve.max_steps // 5)),
     )

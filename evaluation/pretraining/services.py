@@ -134,7 +134,7 @@ def _run(run: PretrainingRun, workdir: Path) -> None:
         settings=PretrainSettings(
             seed=run.seed,
             max_steps=run.max_steps,
-            threads=settings.NERLAB_TRAINING_THREADS,
+            threads=settings.NERLAB_TRAINING_PROCESSES * settings.NERLAB_TRAINING_THREADS,
             progress_interval_s=PROGRESS_INTERVAL_S,
         ),
         on_progress=reporter.progress,
