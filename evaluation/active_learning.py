@@ -22,6 +22,7 @@ from evaluation.selectors import trained_model_local_path
 from labeling.models import Document
 from ner.active import score_documents
 from ner.predict import load as load_model
+from projects.chunks import chunks
 from projects.models import Project
 
 logger = logging.getLogger(__name__)
@@ -53,10 +54,8 @@ def uncertainty_refresh(*, model_id: int) -> RefreshOutcome:
     )
     # Loading takes a second or so: not worth it when every document is tagged.
     predictor = load_model(trained_model_local_path(model=model)) if open_ids else None
-    for first in range(0, len(open_ids), REFRESH_BATCH_DOCUMENTS):
-        batch = list(
-            Document.objects.filter(pk__in=open_ids[first : first + REFRESH_BATCH_DOCUMENTS]).only("pk", "text")
-        )
+    for chunk in chunks(open_ids, REFRESH_BATCH_DOCUMENTS):
+        batch = list(Document.objects.filter(pk__in=chunk).only("pk", "text"))
         assert predictor is not None
         scores = score_documents(predictor, [document.text for document in batch])
         with transaction.atomic():

@@ -56,6 +56,7 @@ from ner.text import content_hash as text_content_hash
 from ner.tokens import MULTILINGUAL
 from ner.train import CNN_REPRESENTATION, Progress, TrainCancelled, TrainError, TrainResult, TrainSettings, train
 from ner.types import LabeledDoc
+from projects.chunks import chunks
 from projects.exceptions import Conflict
 from projects.jobs import (
     AttemptWatch,
@@ -668,10 +669,10 @@ def _folder_size(folder: Path) -> int:
 def _predict(model_dir: Path, texts: list[str], reporter: _RunReporter) -> list[list[ScoredSpan]]:
     predictor = load_model(model_dir)
     found: list[list[ScoredSpan]] = []
-    for first in range(0, len(texts), PREDICT_BATCH_DOCUMENTS):
+    for batch in chunks(texts, PREDICT_BATCH_DOCUMENTS):
         if reporter.should_stop():
             raise TrainCancelled("Training was cancelled")
-        found.extend(predictor.predict(texts[first : first + PREDICT_BATCH_DOCUMENTS], with_confidence=True))
+        found.extend(predictor.predict(batch, with_confidence=True))
         reporter.phase(TrainingRun.Phase.EVALUATING)
     return found
 

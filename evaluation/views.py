@@ -23,13 +23,10 @@ from ner.train import CNN_REPRESENTATION
 from projects.access import can, project_for, project_view
 from projects.exceptions import Conflict
 from projects.forms import add_validation_error
+from projects.htmx import page_or_partial
 from projects.models import Project
 from projects.roles import Permission
 from projects.selectors import entity_type_list, user_can
-
-
-def _partial(request: HttpRequest, template: str, partial: str) -> str:
-    return f"{template}#{partial}" if request.htmx and not request.htmx.boosted else template
 
 
 def _pretrainings(project: Project) -> list[PretrainingRun]:
@@ -120,7 +117,7 @@ def training_run_detail(request: HttpRequest, project: Project, run_id: int) -> 
         "pipeline_names": list(KNOWN_PIPELINES),
         "can_train": can(request, project, Permission.TRAIN),
     }
-    return render(request, _partial(request, "evaluation/training_run_detail.html", "run_row"), context)
+    return render(request, page_or_partial(request, "evaluation/training_run_detail.html", "run_row"), context)
 
 
 def _compare_with(request: HttpRequest, project: Project) -> TrainedModel | None:
@@ -190,7 +187,7 @@ def trained_model_detail(request: HttpRequest, project: Project, model_id: int) 
         "can_merge": can(request, project, Permission.MANAGE_SCHEMA),
         "can_train": can(request, project, Permission.TRAIN),
     }
-    return render(request, _partial(request, "evaluation/trained_model_detail.html", "matrix"), context)
+    return render(request, page_or_partial(request, "evaluation/trained_model_detail.html", "matrix"), context)
 
 
 def _annotate_url(project: Project, document_id: int | None) -> str | None:
@@ -224,7 +221,7 @@ def trained_model_review(request: HttpRequest, project: Project, model_id: int) 
         "labels": labels,
         "outcomes": OUTCOMES,
     }
-    return render(request, _partial(request, "evaluation/trained_model_review.html", "documents"), context)
+    return render(request, page_or_partial(request, "evaluation/trained_model_review.html", "documents"), context)
 
 
 @project_view(Permission.TRAIN, methods=["GET", "POST"])

@@ -31,6 +31,7 @@ from ner.text import UploadError, check_meta, check_text, content_hash
 from ner.tokens import token_bounds
 from ner.types import LabeledDoc
 from ner.types import Span as NerSpan
+from projects.chunks import chunks
 from projects.models import EntityType, Project
 from projects.services import entity_type_create
 
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
 
 NAME_MAX: Final = Document._meta.get_field("name").max_length or 500
 # SQLite allows 32,766 variables per statement and PostgreSQL 65,535; stay far below both.
-IN_CHUNK: Final = 900
 _BULK_BATCH: Final = 1_000
 _PROGRESS_STEPS: Final = 20
 
@@ -181,16 +181,16 @@ def _stored_documents(project: Project, digests: Iterable[str]) -> dict[str, tup
     """content hash -> (document id, name) for the texts among ``digests`` already in the project."""
     unique = sorted(set(digests))
     stored: dict[str, tuple[int, str]] = {}
-    for start in range(0, len(unique), IN_CHUNK):
-        rows = Document.objects.filter(project=project, content_hash__in=unique[start : start + IN_CHUNK])
+    for chunk in chunks(unique):
+        rows = Document.objects.filter(project=project, content_hash__in=chunk)
         stored.update((digest, (pk, name)) for digest, pk, name in rows.values_list("content_hash", "pk", "name"))
     return stored
 
 
 def _stored_spans(document_ids: Sequence[int]) -> dict[int, set[NerSpan]]:
     spans: dict[int, set[NerSpan]] = {pk: set() for pk in document_ids}
-    for start in range(0, len(document_ids), IN_CHUNK):
-        rows = Span.objects.filter(document_id__in=document_ids[start : start + IN_CHUNK]).values_list(
+    for chunk in chunks(document_ids):
+        rows = Span.objects.filter(document_id__in=chunk).values_list(
             "document_id", "start", "end", "entity_type__name"
         )
         for document_id, span_start, span_end, label in rows:

@@ -18,6 +18,7 @@ from ner.splits import split_documents
 from ner.tokens import token_bounds
 from ner.types import LabeledDoc, Split
 from ner.types import Span as NerSpan
+from projects.chunks import IN_CHUNK, chunks
 from projects.models import EntityType, Membership, Project
 from projects.selectors import row_get_or_404
 
@@ -180,7 +181,7 @@ def documents_effective_split(*, project: Project, documents: Sequence[Document]
 
 
 _LABELED_FIELDS: Final = ("pk", "name", "text", "content_hash", "language", "split", "meta")
-_LABELED_CHUNK: Final = 900  # ids per IN (...): SQLite allows 32,766 variables per statement, PostgreSQL 65,535
+_LABELED_CHUNK: Final = IN_CHUNK  # documents per chunk: one IN (...) query's worth of ids
 
 
 def _document_rows(
@@ -192,8 +193,8 @@ def _document_rows(
         rows = rows.filter(pk__in=documents.order_by().values("pk"))
     elif documents is not None:
         ids = sorted({int(pk) for pk in documents})
-        for start in range(0, len(ids), _LABELED_CHUNK):
-            yield list(rows.filter(pk__in=ids[start : start + _LABELED_CHUNK]).values_list(*_LABELED_FIELDS))
+        for some in chunks(ids, _LABELED_CHUNK):
+            yield list(rows.filter(pk__in=some).values_list(*_LABELED_FIELDS))
         return
     chunk: list[tuple[Any, ...]] = []
     for row in rows.values_list(*_LABELED_FIELDS).iterator(chunk_size=2_000):

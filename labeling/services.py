@@ -24,14 +24,13 @@ from ner.text import TextFile, read_uploads
 from ner.tokens import token_bounds
 from ner.types import LabeledDoc
 from ner.types import Span as NerSpan
+from projects.chunks import chunks
 from projects.models import EntityType, Membership, Project
 from projects.services import entity_type_merge_check
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
-# SQLite allows 32,766 variables per statement and PostgreSQL 65,535; stay far below both.
-_IN_CHUNK = 900
 _BULK_BATCH = 500
 
 
@@ -61,15 +60,10 @@ class UploadResult:
         return not self.errors
 
 
-def _chunks(items: Sequence[str], size: int = _IN_CHUNK) -> Iterable[Sequence[str]]:
-    for index in range(0, len(items), size):
-        yield items[index : index + size]
-
-
 def _stored_hashes(project: Project, hashes: Iterable[str]) -> set[str]:
     unique = sorted(set(hashes))
     stored: set[str] = set()
-    for chunk in _chunks(unique):
+    for chunk in chunks(unique):
         stored.update(
             Document.objects.filter(project=project, content_hash__in=chunk).values_list("content_hash", flat=True)
         )
@@ -223,8 +217,8 @@ def documents_delete(*, project: Project, ids: Iterable[int]) -> int:
     """Delete the project's documents among ``ids``; ids of other projects' documents are ignored. Returns count."""
     wanted = sorted({int(pk) for pk in ids})
     deleted = 0
-    for start in range(0, len(wanted), _IN_CHUNK):
-        _, per_model = Document.objects.filter(project=project, pk__in=wanted[start : start + _IN_CHUNK]).delete()
+    for chunk in chunks(wanted):
+        _, per_model = Document.objects.filter(project=project, pk__in=chunk).delete()
         deleted += per_model.get(Document._meta.label, 0)
     return deleted
 
@@ -378,8 +372,8 @@ def documents_assign(*, project: Project, ids: Iterable[int], assigned_to: Abstr
         raise ValidationError({"assigned_to": f"{assigned_to} is not a member of {project.name}."})
     wanted = sorted({int(pk) for pk in ids})
     changed = 0
-    for start in range(0, len(wanted), _IN_CHUNK):
-        changed += Document.objects.filter(project=project, pk__in=wanted[start : start + _IN_CHUNK]).update(
+    for chunk in chunks(wanted):
+        changed += Document.objects.filter(project=project, pk__in=chunk).update(
             assigned_to=assigned_to, updated_at=timezone.now()
         )
     return changed

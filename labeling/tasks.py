@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from celery import shared_task
-
 from labeling import imports
+from projects.jobs import job_task
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, name="labeling.import_job")
+@job_task("labeling.import_job")
 def import_job_task(job_id: int) -> str:
     """Import one uploaded file. A message for a job that is finished, or that another worker has, does nothing:
     should that worker die, recovery (projects.jobs) queues the job again."""

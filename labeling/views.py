@@ -37,6 +37,7 @@ from labeling.models import AnnotationAssignment, AnnotatorSpan, Document, Span
 from labeling.suggestions.selectors import suggestion_list
 from ner.formats import FORMATS
 from projects.access import can, project_view
+from projects.htmx import page_or_partial, wants_partial
 from projects.models import Project
 from projects.roles import Permission
 from projects.selectors import entity_type_list, user_can
@@ -52,7 +53,7 @@ def document_list(request: HttpRequest, project: Project) -> HttpResponse:
     rows = list(page.object_list)
     sides = selectors.documents_effective_split(project=project, documents=rows)
     can_manage = can(request, project, Permission.MANAGE_DOCUMENTS)
-    partial = bool(request.htmx and not request.htmx.boosted)
+    partial = wants_partial(request)
     context = {
         "project": project,
         "filters": filters,
@@ -95,10 +96,7 @@ def document_bulk_assign(request: HttpRequest, project: Project) -> HttpResponse
 def label_stats(request: HttpRequest, project: Project) -> HttpResponse:
     """Per entity type, spans and documents in train and test; htmx (the project page) gets just the table."""
     context = {"project": project, "stats": selectors.label_stats(project=project)}
-    template = "labeling/label_stats.html"
-    if request.htmx and not request.htmx.boosted:
-        template += "#stats"
-    return render(request, template, context)
+    return render(request, page_or_partial(request, "labeling/label_stats.html", "stats"), context)
 
 
 def _report(request: HttpRequest, level: int, lines: list[str]) -> None:
@@ -374,10 +372,7 @@ def import_job_detail(request: HttpRequest, project: Project, import_job_id: int
     """An import's progress (htmx polls the ``job`` partial until it is finished), then its report."""
     job = selectors.import_job_get(project=project, job_id=import_job_id)
     context = {"project": project, "job": job, "report": imports.import_job_report(job=job)}
-    template = "labeling/import_job_detail.html"
-    if request.htmx and not request.htmx.boosted:
-        template += "#job"
-    return render(request, template, context)
+    return render(request, page_or_partial(request, "labeling/import_job_detail.html", "job"), context)
 
 
 @project_view(Permission.MANAGE_DOCUMENTS, methods=["POST"])

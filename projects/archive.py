@@ -27,6 +27,7 @@ from ner.formats.errors import Problem, Problems
 from ner.json_input import JsonInputError, load_json
 from ner.names import InvalidName, check_project_name
 from ner.types import LabeledDoc
+from projects.chunks import chunks
 from projects.models import Membership, Project
 from projects.roles import Role
 from projects.services import PROJECT_EDITABLE_FIELDS, entity_type_create, project_create
@@ -239,8 +240,7 @@ def users_by_name(names: set[str]) -> dict[str, AbstractBaseUser]:
     users = get_user_model()
     wanted = sorted(names)
     found: dict[str, AbstractBaseUser] = {}
-    for index in range(0, len(wanted), BULK_BATCH):
-        chunk = wanted[index : index + BULK_BATCH]
+    for chunk in chunks(wanted, BULK_BATCH):
         for user in users.objects.filter(**{f"{users.USERNAME_FIELD}__in": chunk}):
             found[user.get_username()] = user
     return found

@@ -38,6 +38,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, Literal
 
+from celery import shared_task
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, close_old_connections, connection, transaction
@@ -159,6 +160,12 @@ def jobs_recover(*, now: datetime | None = None) -> dict[str, int]:
 def jobs_recover_on_commit() -> None:
     """Recover once the caller's transaction commits (how queuing a job triggers recovery)."""
     transaction.on_commit(jobs_recover, robust=True)
+
+
+def job_task(name: str) -> Callable[[Callable[..., Any]], Any]:
+    """The Celery task of one kind of job (a primary key in, one service call): its message is acknowledged only
+    once the task returns, and given back when its worker dies, so that a job is never lost with its message."""
+    return shared_task(acks_late=True, reject_on_worker_lost=True, name=name)
 
 
 def job_send_on_commit(send: Callable[[Any], None], job_id: Any) -> None:

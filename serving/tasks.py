@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from projects.jobs import job_task
 from serving import services
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, name="serving.analyze_job")
+@job_task("serving.analyze_job")
 def analyze_job_task(job_id: str) -> str:
     """Run one Azure-compatible analyze job. Safe to redeliver: a finished job is left as it is."""
     job = services.analyze_job_execute(job_id=job_id)

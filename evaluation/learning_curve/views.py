@@ -12,6 +12,7 @@ from evaluation.learning_curve import selectors, services
 from ner.learning_curve import DEFAULT_PERCENTS, PERCENTS_MAX
 from projects.access import can, project_view
 from projects.forms import add_validation_error
+from projects.htmx import page_or_partial
 from projects.models import Project
 from projects.roles import Permission
 
@@ -82,7 +83,7 @@ def learning_curve_start(request: HttpRequest, project: Project) -> HttpResponse
 def learning_curve_detail(request: HttpRequest, project: Project, curve_id: int) -> HttpResponse:
     """One curve; htmx polls get only its region (which stops polling once the curve has finished)."""
     curve = selectors.learning_curve_get(project=project, curve_id=curve_id)
-    template = f"{DETAIL_TEMPLATE}#curve" if request.htmx and not request.htmx.boosted else DETAIL_TEMPLATE
+    template = page_or_partial(request, DETAIL_TEMPLATE, "curve")
     context = {
         "project": project,
         "view": selectors.learning_curve_view(curve=curve),

@@ -21,6 +21,7 @@ from labeling.selectors import documents_effective_split
 from ner.splits import SplitError
 from ner.text import content_hash
 from ner.types import LabeledDoc
+from projects.chunks import chunks
 from projects.models import Project
 from projects.selectors import row_get_or_404
 
@@ -81,14 +82,9 @@ class SnapshotDetail:
         return self.train + self.test
 
 
-def _chunks(ids: list[int]) -> Iterable[list[int]]:
-    for start in range(0, len(ids), _IN_CHUNK):
-        yield ids[start : start + _IN_CHUNK]
-
-
 def _live_documents(project: Project, ids: list[int]) -> dict[int, Document]:
     live: dict[int, Document] = {}
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids, _IN_CHUNK):
         rows = Document.objects.filter(project=project, pk__in=chunk).only("id", "name", "content_hash", "split")
         live.update((document.pk, document) for document in rows)
     return live
@@ -96,7 +92,7 @@ def _live_documents(project: Project, ids: list[int]) -> dict[int, Document]:
 
 def _live_spans(ids: Iterable[int]) -> dict[int, set[SpanKey]]:
     spans: dict[int, set[SpanKey]] = defaultdict(set)
-    for chunk in _chunks(list(ids)):
+    for chunk in chunks(list(ids), _IN_CHUNK):
         rows = Span.objects.filter(document_id__in=chunk).values_list(
             "document_id", "start", "end", "entity_type__name"
         )

@@ -9,6 +9,7 @@ from django.shortcuts import render
 from evaluation.lineage import selectors
 from labeling.selectors import document_get
 from projects.access import project_view
+from projects.htmx import page_or_partial
 from projects.models import Project
 from projects.roles import Permission
 
@@ -24,7 +25,4 @@ def snapshot_detail(request: HttpRequest, project: Project, snapshot_id: int) ->
 def document_models(request: HttpRequest, project: Project, document_id: int) -> HttpResponse:
     document = document_get(project=project, document_id=document_id)
     context = {"project": project, "document": document, "uses": selectors.document_models(document=document)}
-    template = "evaluation/lineage_document_models.html"
-    if request.htmx and not request.htmx.boosted:
-        template += "#models"
-    return render(request, template, context)
+    return render(request, page_or_partial(request, "evaluation/lineage_document_models.html", "models"), context)

@@ -3,7 +3,7 @@ running a job live in ``services``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
@@ -13,10 +13,9 @@ from django.db.models import Q, QuerySet
 from evaluation.models import PreannotationJob
 from labeling.models import Document
 from labeling.suggestions.selectors import suggestions_pending_count
+from projects.chunks import chunks
 from projects.models import Project
 from projects.selectors import row_get_or_404
-
-_IN_CHUNK: Final = 900
 
 
 class Scope:
@@ -34,11 +33,6 @@ class Scope:
     )
 
 
-def _chunks(items: Sequence[int], size: int = _IN_CHUNK) -> Iterable[Sequence[int]]:
-    for first in range(0, len(items), size):
-        yield items[first : first + size]
-
-
 def preannotation_candidates(*, project: Project, scope: str, search: str = "", ids: Iterable[int] = ()) -> list[int]:
     """The ids, ascending, of the project's documents a job with this scope would cover (others' ids drop out)."""
     documents = Document.objects.filter(project=project)
@@ -54,7 +48,7 @@ def preannotation_candidates(*, project: Project, scope: str, search: str = "", 
     elif scope == Scope.IDS:
         wanted = sorted({int(pk) for pk in ids})
         found: list[int] = []
-        for chunk in _chunks(wanted):
+        for chunk in chunks(wanted):
             found.extend(documents.filter(pk__in=chunk).values_list("pk", flat=True))
         return sorted(found)
     else:

@@ -22,10 +22,11 @@ from django.db.models import F
 from django.utils import timezone
 
 from evaluation.models import PreannotationJob, TrainedModel
-from evaluation.preannotation.selectors import Scope, _chunks, preannotation_candidates
+from evaluation.preannotation.selectors import Scope, preannotation_candidates
 from evaluation.selectors import trained_model_local_path
 from labeling.models import Document
 from labeling.suggestions.services import suggestions_replace
+from projects.chunks import chunks
 from projects.jobs import job_attempt_row, job_claim, job_finish, job_heartbeat, job_queue, jobs_recover_lost
 from projects.models import Project
 
@@ -93,7 +94,7 @@ def _run(job: PreannotationJob) -> None:
     model = job.model
     predictor = load(trained_model_local_path(model=model))
     remaining = list(job.document_ids)[job.done :]
-    for batch in _chunks(remaining, BATCH_DOCUMENTS):
+    for batch in chunks(remaining, BATCH_DOCUMENTS):
         documents = list(
             Document.objects.filter(project_id=job.project_id, pk__in=batch).only("pk", "text", "project_id")
         )

@@ -17,6 +17,7 @@ from evaluation.preannotation import selectors, services
 from ner import limits
 from projects.access import can, project_view
 from projects.forms import add_validation_error
+from projects.htmx import page_or_partial
 from projects.models import Project
 from projects.roles import Permission
 
@@ -135,7 +136,4 @@ def preannotation_job_detail(request: HttpRequest, project: Project, preannotati
         "job": job,
         "outcome": selectors.preannotation_job_outcome(job=job) if finished else None,
     }
-    template = "evaluation/preannotation_detail.html"
-    if request.htmx and not request.htmx.boosted:
-        template += "#job_status"
-    return render(request, template, context)
+    return render(request, page_or_partial(request, "evaluation/preannotation_detail.html", "job_status"), context)

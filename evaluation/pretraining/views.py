@@ -12,6 +12,7 @@ from evaluation.pretraining import selectors, services
 from ner.limits import SEED_MAX
 from projects.access import can, project_view
 from projects.forms import add_validation_error
+from projects.htmx import page_or_partial
 from projects.models import Project
 from projects.roles import Permission
 
@@ -66,10 +67,7 @@ def pretraining_run_detail(request: HttpRequest, project: Project, pretraining_r
         "run": selectors.pretraining_run_get(project=project, run_id=pretraining_run_id),
         "can_train": can(request, project, Permission.TRAIN),
     }
-    template = "evaluation/pretraining_detail.html"
-    if request.htmx and not request.htmx.boosted:
-        template += "#run_status"
-    return render(request, template, context)
+    return render(request, page_or_partial(request, "evaluation/pretraining_detail.html", "run_status"), context)
 
 
 @project_view(Permission.TRAIN, methods=["POST"])

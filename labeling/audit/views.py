@@ -11,14 +11,11 @@ from labeling import selectors as labeling_selectors
 from labeling.audit import selectors
 from labeling.audit.forms import AuditFilterForm
 from projects.access import project_view
+from projects.htmx import page_or_partial
 from projects.models import Project
 from projects.roles import Permission
 
 EVENTS_PER_PAGE = 50
-
-
-def _partial(request: HttpRequest, template: str, partial: str) -> str:
-    return f"{template}#{partial}" if request.htmx and not request.htmx.boosted else template
 
 
 @project_view(Permission.VIEW)
@@ -45,7 +42,7 @@ def audit_log(request: HttpRequest, project: Project) -> HttpResponse:
         "filtered": any(value for value in criteria.values()),
         "usernames": form.usernames,
     }
-    return render(request, _partial(request, "labeling/audit_log.html", "results"), context)
+    return render(request, page_or_partial(request, "labeling/audit_log.html", "results"), context)
 
 
 @project_view(Permission.VIEW)
@@ -54,4 +51,4 @@ def document_history(request: HttpRequest, project: Project, document_id: int) -
     the ``history`` region of this page with htmx."""
     document = labeling_selectors.document_get(project=project, document_id=document_id)
     context = {"project": project, "document": document, "tags": selectors.document_tag_history(document=document)}
-    return render(request, _partial(request, "labeling/audit_document_history.html", "history"), context)
+    return render(request, page_or_partial(request, "labeling/audit_document_history.html", "history"), context)

@@ -19,6 +19,7 @@ from labeling.consistency import selectors, services
 from ner.consistency import FINDING_KINDS, Finding, normalize_surface
 from ner.limits import ENTITY_CHARS_MAX
 from projects.access import can, project_view
+from projects.htmx import page_or_partial, wants_partial
 from projects.models import EntityType, Project
 from projects.roles import Permission
 from projects.selectors import entity_type_get, entity_type_list
@@ -142,17 +143,14 @@ def consistency_check(request: HttpRequest, project: Project) -> HttpResponse:
         "kinds": [(kind, selectors.KIND_TITLES[kind], report.counts[kind]) for kind in FINDING_KINDS],
         "can_fix": can(request, project, Permission.ANNOTATE),
     }
-    template = "labeling/consistency_check.html"
-    if request.htmx and not request.htmx.boosted:
-        template += "#findings"
-    return render(request, template, context)
+    return render(request, page_or_partial(request, "labeling/consistency_check.html", "findings"), context)
 
 
 @project_view(Permission.ANNOTATE, methods=["POST"])
 def consistency_fix(request: HttpRequest, project: Project) -> HttpResponse:
     """Apply one fix; htmx gets the finding's card redrawn from the current tags, others a redirect and a message."""
     form = ConsistencyFixForm(request.POST)
-    partial = bool(request.htmx and not request.htmx.boosted)
+    partial = wants_partial(request)
     if not form.is_valid():
         problems = [error for errors in form.errors.values() for error in errors]
         if partial:

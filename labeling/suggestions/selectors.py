@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from django.db.models import Count, Exists, OuterRef
 
 from labeling.models import Document, Span, Suggestion
+from projects.chunks import chunks
 from projects.selectors import row_get_or_404
 
 if TYPE_CHECKING:
@@ -46,8 +47,7 @@ def suggestion_model_names(*, document: Document) -> list[str]:
 def suggestions_pending_count(*, documents: Sequence[int]) -> dict[int, int]:
     """Per document id, how many suggestions are pending (documents without any are absent)."""
     counts: dict[int, int] = {}
-    for first in range(0, len(documents), 900):
-        chunk = list(documents[first : first + 900])
+    for chunk in chunks(documents):
         rows = (
             _pending(Suggestion.objects.filter(document_id__in=chunk))
             .order_by()

@@ -21,6 +21,7 @@ from labeling.models import Document, Span, SpanEvent, Suggestion
 from labeling.services import span_create
 from labeling.suggestions.selectors import suggestion_list
 from ner.types import ScoredRegion
+from projects.chunks import chunks
 from projects.models import EntityType
 
 if TYPE_CHECKING:
@@ -73,8 +74,8 @@ def suggestion_accept(*, suggestion: Suggestion, user: AbstractBaseUser, entity_
 
 
 def _set_state(ids: Sequence[int], state: str) -> None:
-    for first in range(0, len(ids), _BULK_BATCH):
-        Suggestion.objects.filter(pk__in=ids[first : first + _BULK_BATCH]).update(state=state)
+    for chunk in chunks(ids, _BULK_BATCH):
+        Suggestion.objects.filter(pk__in=chunk).update(state=state)
 
 
 @transaction.atomic
