@@ -25,7 +25,7 @@ from threadpoolctl import threadpool_limits
 
 # Training's default on the 2-core machines nerlab's goals are measured on: two processes sharing each batch
 # (ner.parallel), one OpenBLAS thread each. A second thread in one process shortens a step by under 10% there; a
-# second process taking half of each batch, by a third or more (bench/train.py).
+# second process taking half of each batch gives 1.23x the words/s on sentences (bench/train.py --one-process).
 DEFAULT_TRAINING_PROCESSES = 2
 DEFAULT_TRAINING_THREADS = 1
 # Pretraining runs in one process: its cores are all threads.

@@ -4,7 +4,9 @@ Why: a training step of spaCy's NER is mostly work that one core does alone. Pro
 is measured on (Intel Xeon, AVX-512), a second OpenBLAS thread shortens a step by under 10%: the matrix products are
 a third of it, and the rest (the parser's transition loop, dropout masks, the optimizer over 1.5 million weights) is
 single-threaded Python and Cython. Two processes that each take half of the batch's words, on one thread each, do
-both halves at once: 1.3-1.6x the words/s of one process on two threads (``bench/train.py``).
+both halves at once: 1.23x the words/s of one process on two threads on CoNLL-2003 sentences (``bench/train.py
+--one-process``), 1.3-1.6x at fixed batches of 300-1,000 words. Less with long documents: a batch of one document
+cannot be split.
 
 How it stays one model:
 - The weights, both processes' gradients and the optimizer's averages live in one shared memory map, so no weight

@@ -175,6 +175,11 @@ NERLAB_MODEL_CACHE_SIZE = env.int("NERLAB_MODEL_CACHE_SIZE", default=4)
 # same values. Pretraining runs in one process on processes x threads threads.
 NERLAB_TRAINING_PROCESSES = env.int("NERLAB_TRAINING_PROCESSES", default=2)
 NERLAB_TRAINING_THREADS = env.int("NERLAB_TRAINING_THREADS", default=1)
+if NERLAB_TRAINING_PROCESSES not in (1, 2) or NERLAB_TRAINING_THREADS < 1:
+    raise ImproperlyConfigured(
+        f"NERLAB_TRAINING_PROCESSES must be 1 or 2 (got {NERLAB_TRAINING_PROCESSES}) and NERLAB_TRAINING_THREADS "
+        f"at least 1 (got {NERLAB_TRAINING_THREADS})"
+    )
 
 
 def parse_encoders(value: str) -> dict[str, str]:

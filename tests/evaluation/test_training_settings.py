@@ -171,18 +171,28 @@ def test_azure_train_takes_the_budget_from_the_setting(db, project, user, settin
     assert run.time_budget_minutes == 7 and run.settings_rule == RULE
 
 
-def test_a_bad_azure_budget_setting_stops_the_server_with_its_name():
+def _check_with(variable: str, value: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "NERLAB_"))}
-    result = subprocess.run(
+    return subprocess.run(
         [sys.executable, "manage.py", "check"],
         cwd=ROOT,
-        env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings.test", "NERLAB_AZURE_TRAIN_BUDGET_MINUTES": "-5"},
+        env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings.test", variable: value},
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+def test_a_bad_azure_budget_setting_stops_the_server_with_its_name():
+    result = _check_with("NERLAB_AZURE_TRAIN_BUDGET_MINUTES", "-5")
     assert result.returncode != 0
     assert "NERLAB_AZURE_TRAIN_BUDGET_MINUTES must be from 0 (no budget) to 1440 minutes (got -5)" in result.stderr
+
+
+def test_a_training_process_count_other_than_one_or_two_stops_the_server_with_its_name():
+    result = _check_with("NERLAB_TRAINING_PROCESSES", "3")
+    assert result.returncode != 0
+    assert "NERLAB_TRAINING_PROCESSES must be 1 or 2 (got 3)" in result.stderr
 
 
 # One second per step whatever its size (injected: no test measures this machine).
