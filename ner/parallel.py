@@ -269,10 +269,9 @@ def _serve(nlp: Language, examples: Sequence[Example], optimizer: SharedOptimize
         peer.send(("updated", losses, [sorted(classes) for classes in optimizer.unseen]))
         _kind, first_unseen = _expect(peer, "optimize")
         _forget_seen(optimizer.unseen, first_unseen)
-        optimizer._optimizing = True
+        # Its optimizer has no peer: it neither signals nor waits, it updates this process's share and steps.
         finish_updates(nlp, optimizer)
-        optimizer.optimizer.step_schedules()
-        optimizer._optimizing = False
+        optimizer.step_schedules()
         peer.send(("optimized",))
 
 
