@@ -46,6 +46,7 @@ import tempfile
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -304,6 +305,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--threads", type=int, default=DEFAULT_TRAINING_THREADS, help="threads per process (nerlab's default)"
     )
+    parser.add_argument(
+        "--fast-batch-words",
+        type=int,
+        default=0,
+        help="train the fast run on batches of this many words from the first step, evaluating as the app's size "
+        "rule says, as a budget that binds does (0: the growing batches of an unbudgeted run)",
+    )
     parser.add_argument("--speed-steps", type=int, default=150, help="steps per speed measurement (0: skip it)")
     parser.add_argument(
         "--budget-minutes", type=float, default=0, help="replace the fast run by one on this time budget (0: off)"
@@ -345,6 +353,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         processes=args.processes,
         threads=args.threads,
     )
+    if args.fast_batch_words:
+        fast = replace(
+            fast, batch_size_start=args.fast_batch_words, batch_size_stop=args.fast_batch_words, eval_frequency=None
+        )
     unhurried = TrainSettings(
         seed=0,
         max_steps=int(args.fast_steps * args.unhurried_factor),
@@ -373,6 +385,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "settings": {
             "budget_minutes": args.budget_minutes or None,
             "fast_steps": None if args.budget_minutes else args.fast_steps,
+            "fast_batch_words": args.fast_batch_words or None,
             "unhurried_steps": unhurried.max_steps,
             "processes": args.processes,
             "threads": args.threads,

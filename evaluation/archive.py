@@ -154,6 +154,7 @@ def model_entries_dump(
                     "dropout": run.dropout,
                     "batch_size_start": run.batch_size_start,
                     "batch_size_stop": run.batch_size_stop,
+                    "eval_frequency": run.eval_frequency,
                     "settings_rule": run.settings_rule,
                     "settings_reason": run.settings_reason,
                     "budget": run.budget,
@@ -387,6 +388,9 @@ def _model_rows(
         dropout=_or_default(optional_number(lines, run_fields, "dropout", 0.9), 0.1),
         batch_size_start=whole(lines, run_fields, "batch_size_start", 100),
         batch_size_stop=whole(lines, run_fields, "batch_size_stop", 1000),
+        eval_frequency=(
+            None if run_fields.get("eval_frequency") is None else whole(lines, run_fields, "eval_frequency", 1)
+        ),
         settings_rule=optional_text(lines, run_fields, "settings_rule", TrainingRun, ""),
         settings_reason=any_text(lines, run_fields, "settings_reason"),
         # What a time budget chose: "same settings" retrains of the clone reuse its steps.

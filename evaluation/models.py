@@ -100,6 +100,9 @@ class TrainingRun(models.Model):
     dropout = models.FloatField(default=0.1, validators=[MinValueValidator(0.0), MaxValueValidator(0.9)])
     batch_size_start = models.PositiveIntegerField(default=100, validators=[MinValueValidator(1)])
     batch_size_stop = models.PositiveIntegerField(default=1000, validators=[MinValueValidator(1)])
+    # Steps between dev evaluations; null: from the step limit (ner.sizing). Set only by a retraining with the
+    # settings of a model whose time budget chose the frequency (ner.budget), so that it evaluates as that one did.
+    eval_frequency = models.PositiveIntegerField(null=True, blank=True, validators=[MinValueValidator(1)])
     # What the NER layer trains on: "cnn" (from scratch) or the name of an encoder in settings.NERLAB_ENCODERS.
     representation = models.CharField(max_length=60, default="cnn")
     # Why, when nerlab chose it (ner.representation; "" when the user did).
@@ -177,6 +180,21 @@ class TrainingRun(models.Model):
     def trained_steps(self) -> int:
         """The step limit the model was trained with: the one its time budget chose, or the run's own."""
         return int(self.budget.get("max_steps") or self.max_steps)
+
+    @property
+    def trained_batch_sizes(self) -> tuple[int, int]:
+        """The batch sizes (first, largest) the model was trained with: full-size from the first step when its time
+        budget chose so (ner.budget)."""
+        return (
+            int(self.budget.get("batch_size_start") or self.batch_size_start),
+            int(self.budget.get("batch_size_stop") or self.batch_size_stop),
+        )
+
+    @property
+    def trained_eval_frequency(self) -> int | None:
+        """Steps between dev evaluations the model was trained with, when its time budget or settings fixed them."""
+        frequency = self.budget.get("evaluation_frequency") or self.eval_frequency
+        return int(frequency) if frequency else None
 
     @property
     def elapsed_s(self) -> float | None:

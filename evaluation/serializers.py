@@ -157,6 +157,7 @@ class TrainingRunOutputSerializer(JobOutputSerializer):
             "dropout",
             "batch_size_start",
             "batch_size_stop",
+            "eval_frequency",
             "time_budget_minutes",
             "representation",
             "representation_reason",

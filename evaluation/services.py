@@ -305,15 +305,17 @@ def training_run_start(
     """
     rule, reason = "", ""
     dropout_and_batches: tuple[float, int, int] | None = None
+    eval_frequency: int | None = None
     representation_reason = ""
     if same_settings_as is not None:
         source = same_settings_as.run
         seed, max_epochs, patience = source.seed, source.max_epochs, source.patience
-        dropout_and_batches = (source.dropout, source.batch_size_start, source.batch_size_stop)
+        dropout_and_batches = (source.dropout, *source.trained_batch_sizes)
         representation = source.representation
         representation_reason = f"The representation of model {same_settings_as.name}."
         pretraining = source.pretraining
         max_steps, time_budget_minutes = source.trained_steps, None
+        eval_frequency = source.trained_eval_frequency
         if source.teacher is not None:
             teacher, silver_threshold = source.teacher, source.silver_threshold
         rule = SAME_SETTINGS_RULE
@@ -364,6 +366,7 @@ def training_run_start(
             max_steps=1 if max_steps is None else max_steps,
             patience=0 if patience is None else patience,
             time_budget_minutes=time_budget_minutes,
+            eval_frequency=eval_frequency,
             # A placeholder for "auto" until the snapshot says how large the training side is.
             representation=CNN_REPRESENTATION if representation == AUTO_REPRESENTATION else representation,
             representation_reason=representation_reason,
@@ -720,8 +723,8 @@ def _train_and_save(run: TrainingRun, workdir: Path) -> None:
         batch_size_stop=run.batch_size_stop,
         processes=settings.NERLAB_TRAINING_PROCESSES,
         threads=settings.NERLAB_TRAINING_THREADS,
-        # From the step limit (ner.sizing.evaluation_frequency), also when a time budget chooses it.
-        eval_frequency=None,
+        # None: from the step limit (ner.sizing.evaluation_frequency), or as a time budget chooses (ner.budget).
+        eval_frequency=run.eval_frequency,
         time_budget_s=60.0 * (run.time_budget_minutes or 0),
         chosen_by=f"{run.settings_rule}: {run.settings_reason}" if run.settings_rule else "the user's settings",
         representation_chosen_by=run.representation_reason or "the user's choice",

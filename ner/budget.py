@@ -11,23 +11,54 @@ The time model, each term measured by the probe:
 
 - preparing the examples (tokenizing the training and dev text);
 - each step: a fixed cost plus the batch's words at the training speed. Batches grow from ``batch_size_start`` to
-  ``batch_size_stop`` words by ``compound`` per step, across epochs (the size schedule is one generator that each
-  epoch's batching carries on from, and ``ner.batching`` takes one size per batch); a batch holds at least one
-  example, so while the size is below the examples' mean length (whole documents cut into chunks of up to 2,000
-  characters, about 370 words) a step trains one example; an epoch's last batch holds only the words left in it;
-- every ``evaluation_frequency(steps)``-th step (and step 0) an evaluation of the dev set at the prediction speed;
+  ``batch_size_stop`` words by ``compound`` per step (or are full-size from the first, see below), across epochs
+  (the size schedule is one generator that each epoch's batching carries on from, and ``ner.batching`` takes one
+  size per batch); a batch holds at least one example, so while the size is below the examples' mean length (whole
+  documents cut into chunks of up to 2,000 characters, about 370 words) a step trains one example; an epoch's last
+  batch holds only the words left in it;
+- every ``evaluation_frequency(steps)``-th step (and step 0) an evaluation of the dev set at the prediction speed,
+  made rarer when the rule's evaluations would take more than ``EVALUATION_SHARE`` of the budget (see below);
 - after the loop, the calibration pass over the dev set and the caller's own predictions (the app's test set);
 - a share of the budget (``SAFETY_SHARE``) left unplanned for saving checkpoints and a busier machine.
+
+Which batches: when the growing batches reach the step limit within the budget, the run is exactly the unbudgeted
+one. When they do not (the budget binds), the run trains on full-size batches from the first step instead: the
+ramp's small batches pay a step's fixed cost for a few hundred words each (the optimizer over every weight, the
+parser's per-document work, and on two processes a batch of one document that only one of them can take), which on
+a large corpus is most of a short budget's time. Full size is ``FULL_BATCH_WORDS`` (or the settings' largest batch
+when larger), at most a twentieth of the training side, as ``ner.sizing`` keeps batches varied on small projects.
+The comment at ``FULL_BATCH_WORDS`` says what that bought.
+
+How often to evaluate: the app holds out a tenth of the training side as the dev set, so on a large project one
+evaluation costs as much as hundreds of steps (12.8 M characters: a 1.3 M-character dev set, about 15 s a pass on
+2 cores, against 0.05 s a step), and the size rule's every 200 steps would spend most of a short budget scoring
+checkpoints. A budgeted run's learning rate falls to 0 at its last step, so its best checkpoint comes at or near
+the end; its evaluations are there to keep the best one and stop early, which a handful does. Unless the caller
+fixed the frequency, the plan evaluates at most as often as ``EVALUATION_SHARE`` of the budget pays for, and at
+least ``EVALUATIONS_MIN`` times; the frequency is recorded, and reused by a retraining with the same settings.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ner.sizing import BATCH_SIZE_ROUNDING, BATCHES_PER_PASS_MIN
+
 # Unplanned share of the budget: checkpoint writes, noise in the probe, other work on the machine.
 SAFETY_SHARE = 0.08
+# Words per batch when the budget binds (see the module's docstring). Measured on the 12.8 M-character corpus of
+# bench/train_large.py, 2 cores, two processes, runs sized to the training time of a 10-minute budget, test F1 (one
+# seed each; bench/results/train_large_full-batches.json): growing batches of 100-1,000 words, 4,200 steps (the
+# previous release's 10-minute budget): 72.17; 1,000-word batches, 7,800 steps: 77.77; 2,000 words, 5,400 steps: 78.24.
+FULL_BATCH_WORDS = 2_000
+
+# Dev evaluations take at most this share of the budget (unless EVALUATIONS_MIN of them take more), and a run
+# evaluates at least EVALUATIONS_MIN times besides step 0.
+EVALUATION_SHARE = 0.1
+EVALUATIONS_MIN = 5
 # Fewer steps than this do not make a model; the budget is then too short and the run says so.
 MIN_STEPS = 100
 
@@ -64,14 +95,26 @@ class BudgetPlan:
     # Predicted time after the training loop (calibration, the caller's predictions): the loop stops in time for it.
     final_s: float
     speed: Speed
+    # The batch sizes the run trains with: the settings' growing ones, or full-size from the first step.
+    batch_size_start: int
+    batch_size_stop: int
+    full_batches: bool = False
+    # Steps between dev evaluations in the run (the size rule's, or rarer: see the module's docstring).
+    evaluation_frequency: int = 0
 
     @property
     def reason(self) -> str:
         capped = " (the step limit; more would fit)" if self.max_steps >= self.cap_steps else ""
+        batches = (
+            f" in batches of {self.batch_size_stop:,} words from the first step (growing ones would not reach the "
+            "step limit in time)"
+            if self.full_batches
+            else ""
+        )
         return (
-            f"{self.max_steps:,} steps{capped} fit in {self.budget_s / 60:g} minutes at "
+            f"{self.max_steps:,} steps{capped}{batches} fit in {self.budget_s / 60:g} minutes at "
             f"{self.speed.words_per_second:,.0f} training words/s measured on this machine "
-            f"(about {self.estimated_s / 60:.1f} minutes with evaluations)"
+            f"(about {self.estimated_s / 60:.1f} minutes with an evaluation every {self.evaluation_frequency:,} steps)"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -82,9 +125,20 @@ class BudgetPlan:
             "estimated_s": round(self.estimated_s, 1),
             "elapsed_before_s": round(self.elapsed_before_s, 1),
             "final_s": round(self.final_s, 1),
+            "batch_size_start": self.batch_size_start,
+            "batch_size_stop": self.batch_size_stop,
+            "full_batches": self.full_batches,
+            "evaluation_frequency": self.evaluation_frequency,
             "speed": self.speed.to_dict(),
             "reason": self.reason,
         }
+
+
+def full_batch_size(*, words_per_epoch: float, batch_size_stop: int) -> int:
+    """Words per batch of a run whose budget binds: ``FULL_BATCH_WORDS``, at most a twentieth of an epoch (rounded
+    down to 50), and never less than the settings' largest batch."""
+    share = int(words_per_epoch / BATCHES_PER_PASS_MIN) // BATCH_SIZE_ROUNDING * BATCH_SIZE_ROUNDING
+    return max(batch_size_stop, min(FULL_BATCH_WORDS, share))
 
 
 def step_words(
@@ -126,12 +180,16 @@ def plan_steps(
     batch_size_stop: int,
     compound: float,
     evaluation_frequency: Callable[[int], int],
+    frequency_fixed: bool = False,
 ) -> BudgetPlan:
-    """The largest step limit (at most ``cap_steps``) whose predicted wall time fits in ``budget_s``.
+    """The largest step limit (at most ``cap_steps``) whose predicted wall time fits in ``budget_s``, and its batches.
 
     ``elapsed_s`` has already gone (the probe). A run of step limit N makes N + 1 updates (steps 0 to N, as spaCy's
-    loop counts) and evaluates at step 0 and every ``evaluation_frequency(N)`` steps. Limits of 1,000 steps and more
-    are rounded down to hundreds, shorter ones to tens, so the recorded figure reads as a setting.
+    loop counts) and evaluates at step 0 and every ``evaluation_frequency(N)`` steps, or more rarely when those
+    evaluations would take more than ``EVALUATION_SHARE`` of the budget (not when ``frequency_fixed``). Limits of
+    1,000 steps and more are rounded down to hundreds, shorter ones to tens, so the recorded figure reads as a
+    setting. Growing batches when they reach ``cap_steps`` in time, else full-size ones from the first step (the
+    module's docstring).
     """
     if budget_s <= 0:
         raise ValueError("The time budget must be positive")
@@ -142,44 +200,73 @@ def plan_steps(
     final_s = eval_s + predict_after_words / speed.eval_words_per_second
     fixed_s = elapsed_s + prepare_characters / speed.prepare_characters_per_second + final_s
     target_s = budget_s * (1 - SAFETY_SHARE)
-    sizes = step_words(
-        cap_steps + 1,
-        words_per_epoch=words_per_epoch,
-        batch_size_start=batch_size_start,
-        batch_size_stop=batch_size_stop,
-        compound=compound,
-        words_per_example=speed.words_per_example,
-    )
+    affordable = max(EVALUATIONS_MIN, int(EVALUATION_SHARE * budget_s / eval_s) if eval_s > 0 else cap_steps)
 
-    # cumulative[n]: the training time of a run with step limit n (updates 0 to n).
-    cumulative: list[float] = []
-    training_s = 0.0
-    for words in sizes:
-        training_s += speed.step_overhead_s + words / speed.words_per_second
-        cumulative.append(training_s)
+    def frequency(steps: int) -> int:
+        rule = evaluation_frequency(steps)
+        return rule if frequency_fixed else max(rule, _rounded_up(math.ceil(steps / affordable)))
 
-    def predicted(steps: int) -> float:
-        return fixed_s + cumulative[steps] + (steps // evaluation_frequency(steps) + 1) * eval_s
+    def predictions(start: int, stop: int) -> Callable[[int], float]:
+        """Predicted wall time of a run of step limit n whose batches grow from ``start`` to ``stop`` words."""
+        sizes = step_words(
+            cap_steps + 1,
+            words_per_epoch=words_per_epoch,
+            batch_size_start=start,
+            batch_size_stop=stop,
+            compound=compound,
+            words_per_example=speed.words_per_example,
+        )
+        cumulative: list[float] = []  # cumulative[n]: the training time of updates 0 to n
+        training_s = 0.0
+        for words in sizes:
+            training_s += speed.step_overhead_s + words / speed.words_per_second
+            cumulative.append(training_s)
+        return lambda steps: fixed_s + cumulative[steps] + (steps // frequency(steps) + 1) * eval_s
 
+    def plan(start: int, stop: int) -> BudgetPlan | None:
+        predicted = predictions(start, stop)
+        # From the cap down (the evaluation frequency changes with the limit, so time is not monotone in steps).
+        for steps in range(cap_steps, min(MIN_STEPS, cap_steps) - 1, -1):
+            if (steps == cap_steps or steps == _readable(steps)) and predicted(steps) <= target_s:
+                return BudgetPlan(
+                    budget_s=budget_s,
+                    max_steps=steps,
+                    cap_steps=cap_steps,
+                    estimated_s=predicted(steps),
+                    elapsed_before_s=elapsed_s,
+                    final_s=final_s,
+                    speed=speed,
+                    batch_size_start=start,
+                    batch_size_stop=stop,
+                    full_batches=start != batch_size_start,
+                    evaluation_frequency=frequency(steps),
+                )
+        return None
+
+    growing = plan(batch_size_start, batch_size_stop)
+    full_size = full_batch_size(words_per_epoch=words_per_epoch, batch_size_stop=batch_size_stop)
+    if growing is not None and (growing.max_steps >= cap_steps or batch_size_start >= full_size):
+        return growing
+    full = plan(full_size, full_size) if batch_size_start < full_size else None
+    if full is not None:
+        return full
+    if growing is not None:
+        return growing
     fewest = min(MIN_STEPS, cap_steps)
-    # From the cap down (the evaluation frequency changes with the limit, so time is not monotone in steps).
-    for steps in range(cap_steps, fewest - 1, -1):
-        if (steps == cap_steps or steps == _readable(steps)) and predicted(steps) <= target_s:
-            return BudgetPlan(
-                budget_s=budget_s,
-                max_steps=steps,
-                cap_steps=cap_steps,
-                estimated_s=predicted(steps),
-                elapsed_before_s=elapsed_s,
-                final_s=final_s,
-                speed=speed,
-            )
+    shortest = predictions(batch_size_start, batch_size_stop)(fewest)
     raise BudgetTooShort(
         f"A time budget of {budget_s / 60:g} minutes is too short for this project: {fewest} steps would take "
-        f"about {predicted(fewest) / (1 - SAFETY_SHARE) / 60:.1f} minutes on this machine"
+        f"about {shortest / (1 - SAFETY_SHARE) / 60:.1f} minutes on this machine"
     )
+
+
+def _unit(steps: int) -> int:
+    return 100 if steps >= 1_000 else 10 if steps >= MIN_STEPS else 1
+
+
+def _rounded_up(steps: int) -> int:
+    return -(-steps // _unit(steps)) * _unit(steps)
 
 
 def _readable(steps: int) -> int:
-    unit = 100 if steps >= 1_000 else 10 if steps >= MIN_STEPS else 1
-    return steps - steps % unit
+    return steps - steps % _unit(steps)

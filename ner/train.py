@@ -55,7 +55,7 @@ from spacy.util import load_config, load_model_from_config, registry
 from thinc.api import fix_random_seed
 
 from ner.batching import BATCHER_NAME, SPACY_BATCHER_NAME  # importing the module registers nerlab's batcher
-from ner.budget import BudgetPlan, BudgetTooShort, Speed, plan_steps
+from ner.budget import BudgetPlan, BudgetTooShort, Speed, full_batch_size, plan_steps
 from ner.calibration import (
     MIN_FIT_ENTITIES,
     CalibrationMap,
@@ -594,9 +594,10 @@ def measure_speed(
 ) -> Speed:
     """This machine's speed for this training, measured on a throwaway pipeline built like the real one.
 
-    Tokenizes ``PROBE_CHARACTERS`` of training text, times ``PROBE_STEPS`` updates at the smallest and at the
-    largest batch size (two sizes separate the per-step cost from the per-word cost), and one prediction pass over
-    a dev sample. The real run then starts from scratch, so the probe changes nothing in the model.
+    Tokenizes ``PROBE_CHARACTERS`` of training text, times ``PROBE_STEPS`` updates at the smallest batch size and at
+    the largest a budgeted run may use (``ner.budget.full_batch_size``; two sizes separate the per-step cost from the
+    per-word cost, and the largest is then measured, not extrapolated), and one prediction pass over a dev sample.
+    The real run then starts from scratch, so the probe changes nothing in the model.
     """
     sample = first_documents(docs_train, PROBE_CHARACTERS)
     nlp = _build_nlp(language, settings)
@@ -605,12 +606,17 @@ def measure_speed(
     prepare_s = max(clock() - begun, 1e-9)
     characters = sum(len(doc.text) for doc in sample)
     dev_examples = _examples(nlp, first_documents(docs_dev, PROBE_DEV_CHARACTERS), _SpanReport()) or examples
+    words_per_character = sum(len(example) for example in examples) / max(characters, 1)
+    largest = full_batch_size(
+        words_per_epoch=words_per_character * sum(len(doc.text) for doc in docs_train),
+        batch_size_stop=settings.batch_size_stop,
+    )
     training = _initialized(nlp, examples, settings, language)
     timed: list[tuple[float, float]] = []
     with data_parallel(
         nlp, training["optimizer"], examples, processes=_processes(settings), seed=settings.seed
     ) as optimizer:
-        for size in (settings.batch_size_start, settings.batch_size_stop):
+        for size in (settings.batch_size_start, largest):
             first, *batches = _fixed_batches(examples, size, PROBE_STEPS + 1)
             _update(nlp, optimizer, first, settings.dropout)  # untimed: the first call allocates
             begun = clock()
@@ -632,7 +638,7 @@ def measure_speed(
         step_overhead_s=overhead_s,
         eval_words_per_second=sum(len(example) for example in dev_examples) / eval_s,
         prepare_characters_per_second=characters / prepare_s,
-        words_per_character=sum(len(example) for example in examples) / max(characters, 1),
+        words_per_character=words_per_character,
         words_per_example=sum(len(example) for example in examples) / max(len(examples), 1),
     )
 
@@ -666,6 +672,7 @@ def _plan_budget(
             batch_size_stop=settings.batch_size_stop,
             compound=float(load_config(CONFIG_PATH, interpolate=False)["training"]["batcher"]["size"]["compound"]),
             evaluation_frequency=lambda steps: fixed_frequency or evaluation_frequency(steps),
+            frequency_fixed=fixed_frequency is not None,
         )
     except BudgetTooShort as error:
         raise TrainError(str(error)) from error
@@ -703,8 +710,14 @@ def _train(
             clock=clock,
             started=started,
         )
-        # From here the run is the fixed run of the chosen step limit (same warm-up, decay and evaluations).
-        settings = replace(settings, max_steps=plan.max_steps)
+        # From here the run is the fixed run of the chosen step limit and batches (same warm-up, decay, evaluations).
+        settings = replace(
+            settings,
+            max_steps=plan.max_steps,
+            batch_size_start=plan.batch_size_start,
+            batch_size_stop=plan.batch_size_stop,
+            eval_frequency=plan.evaluation_frequency,
+        )
         deadline = started + settings.time_budget_s - plan.final_s
     nlp = _build_nlp(language, settings)
     _describe_model(nlp, language, settings, representation, plan, train_docs, dev_docs)

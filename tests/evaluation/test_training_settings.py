@@ -230,6 +230,7 @@ def test_a_budgeted_run_records_its_steps_and_retraining_reuses_them(
     again.refresh_from_db()
     assert again.status == "succeeded", again.error
     assert (again.max_steps, again.patience, again.seed, again.time_budget_minutes) == (100, run.patience, 3, None)
+    assert again.eval_frequency == run.budget["evaluation_frequency"] == meta["settings"]["eval_frequency"]
     assert (again.dropout, again.batch_size_stop) == (run.dropout, run.batch_size_stop)
     assert again.settings_rule == "same-as-model" and "the settings of model budget" in again.settings_reason
     assert again.budget == {} and again.snapshot_id == run.snapshot_id
@@ -242,13 +243,27 @@ def test_retrain_from_the_model_page_reuses_the_steps_its_budget_chose(owner_cli
     monkeypatch.setattr(services, "training_run_dispatch", lambda **kwargs: None)  # queued, never run here
     model = model_row(trainable, "budgeted")
     TrainingRun.objects.filter(pk=model.run_id).update(
-        seed=5, max_steps=21_000, patience=5_400, time_budget_minutes=10, budget={"max_steps": 12_300}
+        seed=5,
+        max_steps=21_000,
+        patience=5_400,
+        time_budget_minutes=10,
+        batch_size_start=100,
+        batch_size_stop=1_000,
+        budget={
+            "max_steps": 12_300,
+            "batch_size_start": 2_000,
+            "batch_size_stop": 2_000,
+            "full_batches": True,
+            "evaluation_frequency": 2_400,
+        },
     )
     url = reverse("evaluation:trained_model_retrain", args=[trainable.name, model.pk])
     page = owner_client.get(url).content.decode()
-    assert "at most 12300 steps (the steps its 10-minute budget chose)" in page
+    assert "at most 12300 steps (the steps and batch sizes its 10-minute budget chose)" in page
 
     assert owner_client.post(url).status_code == 302
     run = TrainingRun.objects.exclude(pk=model.run_id).get()
     assert (run.seed, run.max_steps, run.patience, run.time_budget_minutes) == (5, 12_300, 5_400, None)
+    # The budget trained on full-size batches from the first step, evaluating every 2,400: so does the retraining.
+    assert (run.batch_size_start, run.batch_size_stop, run.eval_frequency) == (2_000, 2_000, 2_400)
     assert run.settings_rule == "same-as-model" and "the settings of model budgeted" in run.settings_reason

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from ner.budget import MIN_STEPS, SAFETY_SHARE, BudgetTooShort, Speed, plan_steps, step_words
+from ner.budget import (
+    EVALUATION_SHARE,
+    EVALUATIONS_MIN,
+    FULL_BATCH_WORDS,
+    MIN_STEPS,
+    SAFETY_SHARE,
+    BudgetTooShort,
+    Speed,
+    full_batch_size,
+    plan_steps,
+    step_words,
+)
 from ner.sizing import evaluation_frequency
 
 SPEED = Speed(
@@ -39,8 +50,15 @@ def test_the_chosen_steps_fit_the_budget_and_one_hundred_more_would_not():
     chosen = plan()
     assert chosen.estimated_s <= 600 * (1 - SAFETY_SHARE)
     assert chosen.max_steps % 100 == 0
-    longer = plan(cap_steps=chosen.max_steps + 100)
+    longer = plan(
+        cap_steps=chosen.max_steps + 100,
+        batch_size_start=chosen.batch_size_start,
+        batch_size_stop=chosen.batch_size_stop,
+    )
     assert longer.max_steps == chosen.max_steps  # the next hundred does not fit
+    # A step limit the growing batches reach in time is the unbudgeted run itself, even where full-size batches
+    # would have fitted a hundred steps more than that limit.
+    assert plan(cap_steps=chosen.max_steps + 100).batch_size_start == 100
     assert "fit in 10 minutes at 10,000 training words/s" in chosen.reason
 
 
@@ -96,10 +114,58 @@ def test_long_examples_make_early_batches_larger_and_leave_fewer_steps():
     )
     assert sizes == [370, 370, 400]
     documents = Speed(**{**SPEED.to_dict(), "words_per_example": 370.0})
-    assert plan(speed=documents).max_steps < plan().max_steps
+    generous = {"budget_s": 24 * 3600, "cap_steps": 3_000}
+    assert plan(speed=documents, **generous).estimated_s > plan(**generous).estimated_s
+
+
+def test_growing_batches_when_they_reach_the_step_limit_in_time_full_ones_when_the_budget_binds():
+    reached = plan(budget_s=24 * 3600, cap_steps=3_000)
+    assert reached.max_steps == 3_000 and not reached.full_batches
+    assert (reached.batch_size_start, reached.batch_size_stop) == (100, 1_000)  # the unbudgeted run's batches
+
+    binding = plan()
+    assert binding.max_steps < 30_000 and binding.full_batches
+    assert (binding.batch_size_start, binding.batch_size_stop) == (FULL_BATCH_WORDS, FULL_BATCH_WORDS)
+    assert "in batches of 2,000 words from the first step" in binding.reason
+    assert binding.to_dict()["batch_size_start"] == 2_000 and binding.to_dict()["full_batches"] is True
+    # Full batches fit fewer steps than growing ones would, each of more words; the estimate still fits.
+    assert binding.estimated_s <= 600 * (1 - SAFETY_SHARE)
+    full_step_s = SPEED.step_overhead_s + 2_000 / SPEED.words_per_second
+    assert binding.max_steps == pytest.approx(
+        (binding.estimated_s - 5 - 2 - (90_000 / 50_000) - 0.6 * (binding.max_steps // 200 + 1)) / full_step_s, abs=2
+    )
+
+
+def test_full_size_is_two_thousand_words_at_most_a_twentieth_of_an_epoch_and_never_below_the_largest_batch():
+    assert full_batch_size(words_per_epoch=2_600_000, batch_size_stop=1_000) == FULL_BATCH_WORDS == 2_000
+    assert full_batch_size(words_per_epoch=30_000, batch_size_stop=1_000) == 1_500  # a twentieth, rounded to 50
+    assert full_batch_size(words_per_epoch=9_000, batch_size_stop=450) == 450  # small projects keep their batches
+    assert full_batch_size(words_per_epoch=10**7, batch_size_stop=3_000) == 3_000  # a user's larger batches stay
+
+
+def test_settings_that_already_start_at_full_size_or_a_budget_too_short_for_full_batches_keep_their_batches():
+    same = plan(batch_size_start=2_000, batch_size_stop=2_000)
+    assert same.batch_size_start == 2_000 and not same.full_batches
+    # 100 full-size steps (about 15 minutes at 10 words/s) do not fit; 100 growing ones do: the growing ones run.
+    slow = Speed(**{**SPEED.to_dict(), "words_per_second": 10.0, "step_overhead_s": 0.0})
+    short = plan(speed=slow, budget_s=600, cap_steps=1_000, compound=1.0, batch_size_start=20)
+    assert not short.full_batches and short.batch_size_start == 20 and short.max_steps >= MIN_STEPS
 
 
 def test_plan_records_what_it_was_chosen_from():
     recorded = plan().to_dict()
     assert recorded["budget_minutes"] == 10 and recorded["speed"]["words_per_second"] == 10_000
     assert recorded["max_steps"] >= MIN_STEPS and recorded["reason"].startswith(f"{recorded['max_steps']:,} steps")
+
+
+def test_a_large_dev_set_is_evaluated_less_often_within_a_tenth_of_the_budget_unless_the_frequency_is_fixed():
+    assert plan().evaluation_frequency == evaluation_frequency(plan().max_steps) == 200  # cheap evaluations: the rule
+    # 15 s an evaluation (750,000 dev words at 50,000 words/s): a tenth of 10 minutes pays for 4 of them; 5 at least.
+    large_dev = plan(dev_words=750_000)
+    assert large_dev.max_steps // large_dev.evaluation_frequency == EVALUATIONS_MIN
+    assert large_dev.evaluation_frequency % 10 == 0 and large_dev.to_dict()["evaluation_frequency"] > 200
+    ruled = plan(dev_words=750_000, frequency_fixed=True)
+    assert ruled.evaluation_frequency == 200 and ruled.max_steps < large_dev.max_steps  # 20+ passes cost steps
+    # A tenth of half an hour pays for 12 (or a few fewer, the frequency rounded up to tens): the frequency follows.
+    half_hour = plan(dev_words=750_000, budget_s=1_800)
+    assert 10 <= half_hour.max_steps // half_hour.evaluation_frequency <= EVALUATION_SHARE * 1_800 / 15

@@ -9,9 +9,10 @@ from dataclasses import replace
 
 import pytest
 
-from ner.budget import Speed
+import ner.train
+from ner.budget import Speed, full_batch_size
 from ner.predict import load
-from ner.train import TrainError, TrainSettings, train
+from ner.train import TrainError, TrainSettings, measure_speed, train
 from tests.ner.synthetic_docs import QUICK, labeled_docs
 
 pytestmark = pytest.mark.slow
@@ -57,7 +58,9 @@ def test_the_budget_chooses_the_steps_and_retraining_with_them_gives_the_same_mo
     assert meta["settings"]["max_steps"] == 100 and meta["settings"]["eval_frequency"] == 20
     assert meta["settings"]["chosen_by"] == "test rule"
     assert meta["budget"]["budget_minutes"] == 1.9 and meta["budget"]["speed"]["step_overhead_s"] == 1.0
-    assert meta["budget"]["max_steps"] == 100 and "100 steps fit in 1.9 minutes" in meta["budget"]["reason"]
+    assert meta["budget"]["max_steps"] == 100 and "fit in 1.9 minutes" in meta["budget"]["reason"]
+    # The budget binds (300 steps would not fit): full-size batches from the first step, recorded as the settings.
+    assert meta["budget"]["full_batches"] and meta["settings"]["batch_size_start"] == QUICK.batch_size_stop
 
     fixed = TrainSettings(**{**meta["settings"], "chosen_by": ""}, progress_interval_s=0)
     again = train(docs[:27], docs[27:], language="en", output_dir=tmp_path / "fixed", settings=fixed)
@@ -112,3 +115,22 @@ def test_a_budget_too_short_fails_before_training_and_a_budget_needs_a_step_limi
         )
     with pytest.raises(TrainError, match="must be positive"):
         train(docs, [], language="en", output_dir=tmp_path / "m", settings=replace(QUICK, time_budget_s=-1))
+
+
+def test_the_probe_times_the_smallest_batches_and_the_full_size_a_budgeted_run_may_train_with(monkeypatch):
+    docs = labeled_docs(400)
+    settings = replace(QUICK, batch_size_start=10, batch_size_stop=50)
+    timed: list[int] = []
+    batches = ner.train._fixed_batches
+
+    def spy(examples, words, count):
+        timed.append(words)
+        return batches(examples, words, count)
+
+    monkeypatch.setattr(ner.train, "_fixed_batches", spy)
+    speed = measure_speed(docs[:380], docs[380:], language="en", settings=settings)
+    words = speed.words_per_character * sum(len(doc.text) for doc in docs[:380])
+    full = full_batch_size(words_per_epoch=words, batch_size_stop=50)
+    assert full > 50 and timed == [10, full]  # a twentieth of the training side's words, measured, not extrapolated
+    assert speed.words_per_second > 0 and speed.eval_words_per_second > 0 and speed.step_overhead_s >= 0
+    assert speed.prepare_characters_per_second > 0 and speed.words_per_example > 0

@@ -59,6 +59,7 @@ def test_archive_round_trip_keeps_everything_and_models_predict(project, user, t
         dropout=0.2,
         batch_size_start=100,
         batch_size_stop=240,
+        eval_frequency=30,
         teacher_name="big-teacher",
         silver_threshold=0.5,
         untagged_documents=40,
@@ -85,7 +86,7 @@ def test_archive_round_trip_keeps_everything_and_models_predict(project, user, t
     assert restored.run.trained_steps == 20 and restored.run.representation == "minilm"
     # And so do the small-data settings and why the representation was chosen.
     run = restored.run
-    assert (run.dropout, run.batch_size_start, run.batch_size_stop) == (0.2, 100, 240)
+    assert (run.dropout, run.batch_size_start, run.batch_size_stop, run.eval_frequency) == (0.2, 100, 240, 30)
     assert run.representation_reason == "a small training side"
     # A student's teacher travels by name, with what it labelled.
     assert (run.teacher, run.teacher_name, run.silver_threshold) == (None, "big-teacher", 0.5)
