@@ -16,10 +16,11 @@ The time model, each term measured by the probe:
   size per batch); a batch holds at least one example, so while the size is below the examples' mean length (whole
   documents cut into chunks of up to 2,000 characters, about 370 words) a step trains one example; an epoch's last
   batch holds only the words left in it;
-- every ``evaluation_frequency(steps)``-th step (and step 0) an evaluation of the dev set at the prediction speed,
-  made rarer when the rule's evaluations would take more than ``EVALUATION_SHARE`` of the budget (see below);
+- every ``evaluation_frequency(steps)``-th step (and step 0) an evaluation of the dev set at the prediction speed
+  and a checkpoint written (a budgeted run's dev score usually improves at each evaluation), made rarer when the
+  rule's evaluations would take more than ``EVALUATION_SHARE`` of the budget (see below);
 - after the loop, the calibration pass over the dev set and the caller's own predictions (the app's test set);
-- a share of the budget (``SAFETY_SHARE``) left unplanned for saving checkpoints and a busier machine.
+- a share of the budget (``SAFETY_SHARE``) left unplanned for noise in the probe and a busier machine.
 
 Which batches: when the growing batches reach the step limit within the budget, the run is exactly the unbudgeted
 one. When they do not (the budget binds), the run trains on full-size batches from the first step instead: the
@@ -47,7 +48,7 @@ from typing import Any
 
 from ner.sizing import BATCH_SIZE_ROUNDING, BATCHES_PER_PASS_MIN
 
-# Unplanned share of the budget: checkpoint writes, noise in the probe, other work on the machine.
+# Unplanned share of the budget: noise in the probe, other work on the machine.
 SAFETY_SHARE = 0.08
 # Words per batch when the budget binds (see the module's docstring). Measured on the 12.8 M-character corpus of
 # bench/train_large.py, 2 cores, two processes, runs sized to the training time of a 10-minute budget, test F1 (one
@@ -78,6 +79,11 @@ class Speed:
     words_per_character: float  # of the project's text, to count words without tokenizing it all
     # Mean words per training example (a chunk of a document): a batch holds at least one. 0: not measured.
     words_per_example: float = 0.0
+    # Words in the batcher's full-size batches over that size: a batch closes once it reaches its size, so with
+    # long examples it holds more (about 1.05 for 2,000-word batches of whole documents). 1: not measured.
+    batch_fill: float = 1.0
+    # Writing a checkpoint, which each evaluation that improves the dev score does. 0: not measured.
+    checkpoint_s: float = 0.0
 
     def to_dict(self) -> dict[str, float]:
         return {key: round(value, 6) for key, value in asdict(self).items()}
@@ -149,14 +155,16 @@ def step_words(
     batch_size_stop: int,
     compound: float,
     words_per_example: float = 0.0,
+    fill: float = 1.0,
 ) -> list[float]:
-    """Words in each of the first ``steps`` batches: the compounding size schedule, one size per batch, with each
-    epoch's last batch holding only the words left in the epoch, and every batch at least one example."""
+    """Words in each of the first ``steps`` batches: the compounding size schedule, one size per batch (times
+    ``fill``, how full the batcher makes them), with each epoch's last batch holding only the words left in the
+    epoch, and every batch at least one example."""
     sizes: list[float] = []
     size = float(batch_size_start)
     in_epoch = 0.0
     for _ in range(steps):
-        batch = max(size, words_per_example)
+        batch = max(size * fill, words_per_example)
         words = min(batch, max(1.0, words_per_epoch - in_epoch)) if words_per_epoch > 0 else batch
         sizes.append(words)
         in_epoch += words
@@ -200,7 +208,12 @@ def plan_steps(
     final_s = eval_s + predict_after_words / speed.eval_words_per_second
     fixed_s = elapsed_s + prepare_characters / speed.prepare_characters_per_second + final_s
     target_s = budget_s * (1 - SAFETY_SHARE)
-    affordable = max(EVALUATIONS_MIN, int(EVALUATION_SHARE * budget_s / eval_s) if eval_s > 0 else cap_steps)
+    # Each evaluation in the loop, and the checkpoint it writes when the dev score improves (counted every time).
+    evaluation_s = eval_s + speed.checkpoint_s
+    affordable = max(
+        EVALUATIONS_MIN, int(EVALUATION_SHARE * budget_s / evaluation_s) if evaluation_s > 0 else cap_steps
+    )
+    full_size = full_batch_size(words_per_epoch=words_per_epoch, batch_size_stop=batch_size_stop)
 
     def frequency(steps: int) -> int:
         rule = evaluation_frequency(steps)
@@ -215,13 +228,15 @@ def plan_steps(
             batch_size_stop=stop,
             compound=compound,
             words_per_example=speed.words_per_example,
+            # The probe measured how full the batcher makes full-size batches; other sizes are counted as named.
+            fill=speed.batch_fill if start == stop == full_size else 1.0,
         )
         cumulative: list[float] = []  # cumulative[n]: the training time of updates 0 to n
         training_s = 0.0
         for words in sizes:
             training_s += speed.step_overhead_s + words / speed.words_per_second
             cumulative.append(training_s)
-        return lambda steps: fixed_s + cumulative[steps] + (steps // frequency(steps) + 1) * eval_s
+        return lambda steps: fixed_s + cumulative[steps] + (steps // frequency(steps) + 1) * evaluation_s
 
     def plan(start: int, stop: int) -> BudgetPlan | None:
         predicted = predictions(start, stop)
@@ -244,7 +259,6 @@ def plan_steps(
         return None
 
     growing = plan(batch_size_start, batch_size_stop)
-    full_size = full_batch_size(words_per_epoch=words_per_epoch, batch_size_stop=batch_size_stop)
     if growing is not None and (growing.max_steps >= cap_steps or batch_size_start >= full_size):
         return growing
     full = plan(full_size, full_size) if batch_size_start < full_size else None

@@ -39,6 +39,7 @@ from __future__ import annotations
 import hashlib
 import math
 import shutil
+import tempfile
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -54,7 +55,11 @@ from spacy.training.loop import create_evaluation_callback, create_train_batches
 from spacy.util import load_config, load_model_from_config, registry
 from thinc.api import fix_random_seed
 
-from ner.batching import BATCHER_NAME, SPACY_BATCHER_NAME  # importing the module registers nerlab's batcher
+from ner.batching import (  # importing the module registers nerlab's batcher
+    BATCHER_NAME,
+    SPACY_BATCHER_NAME,
+    batch_by_words,
+)
 from ner.budget import BudgetPlan, BudgetTooShort, Speed, full_batch_size, plan_steps
 from ner.calibration import (
     MIN_FIT_ENTITIES,
@@ -561,20 +566,23 @@ def first_documents(docs: Sequence[LabeledDoc], characters: int) -> list[Labeled
     return taken
 
 
-def _fixed_batches(examples: Sequence[Example], words: int, count: int) -> list[list[Example]]:
-    """``count`` batches of about ``words`` words, going round the examples (never one twice in a batch)."""
+def _batcher_config() -> dict[str, Any]:
+    batcher: dict[str, Any] = load_config(CONFIG_PATH, interpolate=False)["training"]["batcher"]
+    return batcher
+
+
+def _batcher_tolerance() -> float:
+    return float(_batcher_config()["tolerance"])
+
+
+def _probe_batches(examples: Sequence[Example], words: int, count: int, tolerance: float) -> list[list[Example]]:
+    """``count`` batches as the run's batcher makes them at ``words`` words, going round the examples. A pass's last
+    batch holds what the pass had left, so it is dropped unless it is the pass's only one (a tiny sample)."""
     batches: list[list[Example]] = []
-    position = 0
-    for _ in range(count):
-        batch: list[Example] = []
-        size = 0
-        while size < words and len(batch) < len(examples):
-            example = examples[position % len(examples)]
-            position += 1
-            batch.append(example)
-            size += len(example)
-        batches.append(batch)
-    return batches
+    while len(batches) < count:
+        made = list(batch_by_words(examples, words, tolerance=tolerance))
+        batches.extend(made[:-1] if len(made) > 1 else made)
+    return batches[:count]
 
 
 def _update(nlp: Language, optimizer: Any, batch: list[Example], dropout: float) -> None:
@@ -594,10 +602,11 @@ def measure_speed(
 ) -> Speed:
     """This machine's speed for this training, measured on a throwaway pipeline built like the real one.
 
-    Tokenizes ``PROBE_CHARACTERS`` of training text, times ``PROBE_STEPS`` updates at the smallest batch size and at
-    the largest a budgeted run may use (``ner.budget.full_batch_size``; two sizes separate the per-step cost from the
-    per-word cost, and the largest is then measured, not extrapolated), and one prediction pass over a dev sample.
-    The real run then starts from scratch, so the probe changes nothing in the model.
+    Tokenizes ``PROBE_CHARACTERS`` of training text, times ``PROBE_STEPS`` updates of batches as the batcher makes
+    them at the smallest size and at the largest a budgeted run may use (``ner.budget.full_batch_size``; two sizes
+    separate the per-step cost from the per-word cost, and the largest is then measured, not extrapolated), how full
+    those largest batches are, one checkpoint write and one prediction pass over a dev sample. The real run then
+    starts from scratch, so the probe changes nothing in the model.
     """
     sample = first_documents(docs_train, PROBE_CHARACTERS)
     nlp = _build_nlp(language, settings)
@@ -617,13 +626,17 @@ def measure_speed(
         nlp, training["optimizer"], examples, processes=_processes(settings), seed=settings.seed
     ) as optimizer:
         for size in (settings.batch_size_start, largest):
-            first, *batches = _fixed_batches(examples, size, PROBE_STEPS + 1)
+            first, *batches = _probe_batches(examples, size, PROBE_STEPS + 1, _batcher_tolerance())
             _update(nlp, optimizer, first, settings.dropout)  # untimed: the first call allocates
             begun = clock()
             for batch in batches:
                 _update(nlp, optimizer, batch, settings.dropout)
             seconds = max(clock() - begun, 1e-9) / len(batches)
             timed.append((sum(len(example) for batch in batches for example in batch) / len(batches), seconds))
+    with tempfile.TemporaryDirectory(prefix="nerlab-probe-") as folder:
+        begun = clock()
+        _write_model(nlp, training["optimizer"], Path(folder) / "model")
+        checkpoint_s = max(clock() - begun, 0.0)
     (small_words, small_s), (large_words, large_s) = timed
     if large_words > small_words and large_s > small_s:
         words_per_second = (large_words - small_words) / (large_s - small_s)
@@ -639,6 +652,8 @@ def measure_speed(
         eval_words_per_second=sum(len(example) for example in dev_examples) / eval_s,
         prepare_characters_per_second=characters / prepare_s,
         words_per_character=words_per_character,
+        batch_fill=large_words / largest,
+        checkpoint_s=checkpoint_s,
         words_per_example=sum(len(example) for example in examples) / max(len(examples), 1),
     )
 
@@ -670,7 +685,7 @@ def _plan_budget(
             predict_after_words=round(predict_after_characters * speed.words_per_character),
             batch_size_start=settings.batch_size_start,
             batch_size_stop=settings.batch_size_stop,
-            compound=float(load_config(CONFIG_PATH, interpolate=False)["training"]["batcher"]["size"]["compound"]),
+            compound=float(_batcher_config()["size"]["compound"]),
             evaluation_frequency=lambda steps: fixed_frequency or evaluation_frequency(steps),
             frequency_fixed=fixed_frequency is not None,
         )

@@ -169,3 +169,24 @@ def test_a_large_dev_set_is_evaluated_less_often_within_a_tenth_of_the_budget_un
     # A tenth of half an hour pays for 12 (or a few fewer, the frequency rounded up to tens): the frequency follows.
     half_hour = plan(dev_words=750_000, budget_s=1_800)
     assert 10 <= half_hour.max_steps // half_hour.evaluation_frequency <= EVALUATION_SHARE * 1_800 / 15
+
+
+def test_how_full_the_batcher_makes_full_size_batches_and_checkpoint_writes_count_in_the_plan():
+    base = plan()
+    fuller = plan(speed=Speed(**{**SPEED.to_dict(), "batch_fill": 1.1}))
+    assert base.full_batches and fuller.full_batches and fuller.max_steps < base.max_steps
+    assert step_words(
+        2, words_per_epoch=10**6, batch_size_start=2_000, batch_size_stop=2_000, compound=1.0, fill=1.1
+    ) == [
+        pytest.approx(2_200),
+        pytest.approx(2_200),
+    ]
+    # The growing batches are counted at their named sizes: the fill was measured at full size only.
+    generous = {"budget_s": 24 * 3600, "cap_steps": 3_000}
+    assert (
+        plan(**generous).estimated_s
+        == plan(speed=Speed(**{**SPEED.to_dict(), "batch_fill": 1.1}), **generous).estimated_s
+    )
+    # A checkpoint written at each evaluation: 2 s more per evaluation, fewer steps.
+    writing = plan(speed=Speed(**{**SPEED.to_dict(), "checkpoint_s": 2.0}))
+    assert writing.max_steps < base.max_steps

@@ -121,16 +121,30 @@ def test_the_probe_times_the_smallest_batches_and_the_full_size_a_budgeted_run_m
     docs = labeled_docs(400)
     settings = replace(QUICK, batch_size_start=10, batch_size_stop=50)
     timed: list[int] = []
-    batches = ner.train._fixed_batches
+    batches = ner.train._probe_batches
 
-    def spy(examples, words, count):
+    def spy(examples, words, count, tolerance):
+        made = batches(examples, words, count, tolerance)
+        assert len(made) == count and all(sum(len(example) for example in batch) >= words for batch in made)
         timed.append(words)
-        return batches(examples, words, count)
+        return made
 
-    monkeypatch.setattr(ner.train, "_fixed_batches", spy)
+    monkeypatch.setattr(ner.train, "_probe_batches", spy)
     speed = measure_speed(docs[:380], docs[380:], language="en", settings=settings)
     words = speed.words_per_character * sum(len(doc.text) for doc in docs[:380])
     full = full_batch_size(words_per_epoch=words, batch_size_stop=50)
     assert full > 50 and timed == [10, full]  # a twentieth of the training side's words, measured, not extrapolated
     assert speed.words_per_second > 0 and speed.eval_words_per_second > 0 and speed.step_overhead_s >= 0
     assert speed.prepare_characters_per_second > 0 and speed.words_per_example > 0
+    # Batches close once they reach their size: a little over it, never above the batcher's tolerance.
+    assert 1.0 <= speed.batch_fill <= 1.2 and speed.checkpoint_s > 0
+
+
+def test_probe_batches_are_the_batchers_and_leave_out_a_passs_partial_last_batch():
+    examples = ner.train._examples(__import__("spacy").blank("en"), labeled_docs(40), ner.train._SpanReport())
+    words = sum(len(example) for example in examples)
+    made = ner.train._probe_batches(examples, words // 3, 7, 0.2)
+    assert len(made) == 7 and all(sum(len(example) for example in batch) >= words // 3 for batch in made)
+    # A sample smaller than one batch: its one batch, again and again.
+    whole = ner.train._probe_batches(examples[:3], 10_000, 2, 0.2)
+    assert whole == [examples[:3], examples[:3]]
