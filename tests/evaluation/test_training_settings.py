@@ -216,7 +216,7 @@ def test_a_budgeted_run_records_its_steps_and_retraining_reuses_them(
         )
     run.refresh_from_db()
     assert run.status == "succeeded", run.error
-    # 120 s less the 8% safety share: 110 one-second steps fit (limit 109), rounded down to tens.
+    # 120 s less the 15% safety share: 102 one-second steps fit (limit 101), rounded down to tens.
     assert run.budget["max_steps"] == run.trained_steps == 100 and run.max_steps == 300
     assert "100 steps fit in 2 minutes" in run.budget["reason"]
     model = TrainedModel.objects.get(run=run)
