@@ -30,6 +30,9 @@ steps chosen, wall time (training, and with the test set) and test F1, ``--budge
 unhurried run's test F1 (issue 16: within 1.5 points at 10 minutes, within 1 at 15). Written to
 ``bench/results/train_large_budget.json`` unless ``--output`` says otherwise.
 
+``--fast-batch-words N`` trains the fast run on N-word batches from the first step, as a budget that binds does
+(``ner.budget``), to compare batch sizes at equal training time by F1 alone.
+
 Figures are printed and written to bench/results/train_large.json: corpus size, the speed medians, wall time, steps,
 words/s and test F1 (exact-match micro, ``ner.metrics``) of both runs, and the F1 difference.
 """

@@ -578,6 +578,8 @@ def _batcher_tolerance() -> float:
 def _probe_batches(examples: Sequence[Example], words: int, count: int, tolerance: float) -> list[list[Example]]:
     """``count`` batches as the run's batcher makes them at ``words`` words, going round the examples. A pass's last
     batch holds what the pass had left, so it is dropped unless it is the pass's only one (a tiny sample)."""
+    if not any(len(example) for example in examples):
+        raise TrainError("The training documents hold no words to measure this machine's training speed on")
     batches: list[list[Example]] = []
     while len(batches) < count:
         made = list(batch_by_words(examples, words, tolerance=tolerance))

@@ -148,3 +148,5 @@ def test_probe_batches_are_the_batchers_and_leave_out_a_passs_partial_last_batch
     # A sample smaller than one batch: its one batch, again and again.
     whole = ner.train._probe_batches(examples[:3], 10_000, 2, 0.2)
     assert whole == [examples[:3], examples[:3]]
+    with pytest.raises(TrainError, match="no words to measure"):
+        ner.train._probe_batches([], 100, 2, 0.2)
