@@ -49,9 +49,10 @@ from typing import Any
 from ner.sizing import BATCH_SIZE_ROUNDING, BATCHES_PER_PASS_MIN
 
 # Unplanned share of the budget: noise in the probe, other work on the machine. 8% was too thin: three 10- and
-# 15-minute runs on the 12.8 M-character benchmark took 5.7%, 9.5% and 8.1% longer than predicted (the probe's six
-# steps vary by ~8% from one probe to the next on a shared 2-core machine), and the last of them, at 8%, reached
-# the budget 87 steps before its limit and kept an earlier checkpoint.
+# 15-minute runs on the 12.8 M-character benchmark took 5.7%, 9.5% and 8.1% longer than predicted (a shared 2-core
+# machine's speed moves between the probe and the run: the probes of five runs measured 90-125 ms a full-size step,
+# their steps took 98-110 ms), and the last of them, at 8%, reached the budget 87 steps before its limit and kept
+# an earlier checkpoint.
 SAFETY_SHARE = 0.15
 # Words per batch when the budget binds (see the module's docstring). Measured on the 12.8 M-character corpus of
 # bench/train_large.py, 2 cores, two processes, runs sized to the training time of a 10-minute budget, test F1 (one

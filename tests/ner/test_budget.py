@@ -146,7 +146,7 @@ def test_full_size_is_two_thousand_words_at_most_a_twentieth_of_an_epoch_and_nev
 def test_settings_that_already_start_at_full_size_or_a_budget_too_short_for_full_batches_keep_their_batches():
     same = plan(batch_size_start=2_000, batch_size_stop=2_000)
     assert same.batch_size_start == 2_000 and not same.full_batches
-    # 100 full-size steps (about 15 minutes at 10 words/s) do not fit; 100 growing ones do: the growing ones run.
+    # 100 full-size steps (2,000 words at 10 words/s: over 5 hours) do not fit; 100 of 20 words do: those run.
     slow = Speed(**{**SPEED.to_dict(), "words_per_second": 10.0, "step_overhead_s": 0.0})
     short = plan(speed=slow, budget_s=600, cap_steps=1_000, compound=1.0, batch_size_start=20)
     assert not short.full_batches and short.batch_size_start == 20 and short.max_steps >= MIN_STEPS
