@@ -623,12 +623,13 @@ def measure_speed(
         batch_size_stop=settings.batch_size_stop,
     )
     training = _initialized(nlp, examples, settings, language)
+    tolerance = _batcher_tolerance()
     timed: list[tuple[float, float]] = []
     with data_parallel(
         nlp, training["optimizer"], examples, processes=_processes(settings), seed=settings.seed
     ) as optimizer:
         for size in (settings.batch_size_start, largest):
-            first, *batches = _probe_batches(examples, size, PROBE_STEPS + 1, _batcher_tolerance())
+            first, *batches = _probe_batches(examples, size, PROBE_STEPS + 1, tolerance)
             _update(nlp, optimizer, first, settings.dropout)  # untimed: the first call allocates
             begun = clock()
             for batch in batches:
