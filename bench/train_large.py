@@ -271,6 +271,9 @@ def budgeted(
         "budget_minutes": minutes,
         "measured_words_per_s": round(result.budget.speed.words_per_second),
         "steps_chosen": result.budget.max_steps,
+        # The probe's choice before the run re-planned from its own first steps (0: it did not).
+        "steps_chosen_by_probe": result.budget.probe_max_steps,
+        "measured_step_ms": round(result.budget.measured_step_s * 1000, 1),
         "step_limit_from_corpus_size": sized.max_steps,
         "steps_trained": result.steps,
         "best_step": result.best_step,

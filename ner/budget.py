@@ -22,6 +22,16 @@ The time model, each term measured by the probe:
 - after the loop, the calibration pass over the dev set and the caller's own predictions (the app's test set);
 - a share of the budget (``SAFETY_SHARE``) left unplanned for noise in the probe and a busier machine.
 
+Then the run measures itself (``replan``): a probe of a few seconds sees the machine at one moment, and a shared
+2-core machine's speed moves by a fifth between that moment and the run (the probes of five 10- and 15-minute runs on
+the 12.8 M-character benchmark measured 90-125 ms a full-size step, their own steps took 98-110 ms), so a probe-only
+plan has to leave a wide margin (``SAFETY_SHARE``) and still lands minutes early or at the budget. A run on full-size
+batches whose limit leaves the whole warm-up to the schedule times its own first ``warmup`` steps and chooses its
+limit again from them, with a narrower margin (``REPLAN_SAFETY_SHARE``). The learning rate over the warm-up does not
+depend on the step limit (it rises linearly to its peak at step 250, the decay starts after), so a run re-planned at
+the end of its warm-up has trained exactly as the fixed run of the new limit would, and "retrain with the same
+settings" (the new limit) still makes the same model.
+
 Which batches: when the growing batches reach the step limit within the budget, the run is exactly the unbudgeted
 one. When they do not (the budget binds), the run trains on full-size batches from the first step instead: the
 ramp's small batches pay a step's fixed cost for a few hundred words each (the optimizer over every weight, the
@@ -43,7 +53,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from ner.sizing import BATCH_SIZE_ROUNDING, BATCHES_PER_PASS_MIN
@@ -54,6 +64,9 @@ from ner.sizing import BATCH_SIZE_ROUNDING, BATCHES_PER_PASS_MIN
 # their steps took 98-110 ms), and the last of them, at 8%, reached the budget 87 steps before its limit and kept
 # an earlier checkpoint.
 SAFETY_SHARE = 0.15
+# Unplanned share of the budget once the run has re-planned from its own steps (``replan``): what is left is the
+# machine's drift within the run and the last minutes' evaluations and checkpoints.
+REPLAN_SAFETY_SHARE = 0.05
 # Words per batch when the budget binds (see the module's docstring). Measured on the 12.8 M-character corpus of
 # bench/train_large.py, 2 cores, two processes, runs sized to the training time of a 10-minute budget, test F1 (one
 # seed each; bench/results/train_large_full-batches.json): growing batches of 100-1,000 words, 4,200 steps (the
@@ -111,6 +124,16 @@ class BudgetPlan:
     full_batches: bool = False
     # Steps between dev evaluations in the run (the size rule's, or rarer: see the module's docstring).
     evaluation_frequency: int = 0
+    # Set when the run chose its limit again from its own first steps (``replan``): the probe's limit, the last step
+    # trained before the new plan, and the seconds a training step and an evaluation (with its checkpoint) took.
+    probe_max_steps: int = 0
+    replanned_after_step: int = 0
+    measured_step_s: float = 0.0
+    measured_evaluation_s: float = 0.0
+
+    @property
+    def replanned(self) -> bool:
+        return self.probe_max_steps > 0
 
     @property
     def reason(self) -> str:
@@ -121,10 +144,19 @@ class BudgetPlan:
             if self.full_batches
             else ""
         )
+        estimate = (
+            f"about {self.estimated_s / 60:.1f} minutes with an evaluation every {self.evaluation_frequency:,} steps"
+        )
+        if self.replanned:
+            return (
+                f"{self.max_steps:,} steps{capped}{batches} fit in {self.budget_s / 60:g} minutes at "
+                f"{self.measured_step_s * 1000:,.0f} ms a step, measured on the run's first "
+                f"{self.replanned_after_step + 1:,} steps ({estimate}; the speed probe before the run had chosen "
+                f"{self.probe_max_steps:,} steps)"
+            )
         return (
             f"{self.max_steps:,} steps{capped}{batches} fit in {self.budget_s / 60:g} minutes at "
-            f"{self.speed.words_per_second:,.0f} training words/s measured on this machine "
-            f"(about {self.estimated_s / 60:.1f} minutes with an evaluation every {self.evaluation_frequency:,} steps)"
+            f"{self.speed.words_per_second:,.0f} training words/s measured on this machine ({estimate})"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -139,6 +171,10 @@ class BudgetPlan:
             "batch_size_stop": self.batch_size_stop,
             "full_batches": self.full_batches,
             "evaluation_frequency": self.evaluation_frequency,
+            "probe_max_steps": self.probe_max_steps,
+            "replanned_after_step": self.replanned_after_step,
+            "measured_step_s": round(self.measured_step_s, 6),
+            "measured_evaluation_s": round(self.measured_evaluation_s, 6),
             "speed": self.speed.to_dict(),
             "reason": self.reason,
         }
@@ -275,6 +311,44 @@ def plan_steps(
     raise BudgetTooShort(
         f"A time budget of {budget_s / 60:g} minutes is too short for this project: {fewest} steps would take "
         f"about {shortest / (1 - SAFETY_SHARE) / 60:.1f} minutes on this machine"
+    )
+
+
+def replan(
+    plan: BudgetPlan, *, elapsed_s: float, last_step: int, step_s: float, evaluation_s: float, min_steps: int
+) -> BudgetPlan:
+    """The plan made again from the run's own steps: by ``elapsed_s`` after the start the run has trained and
+    evaluated up to the 0-based ``last_step``; each further step takes ``step_s`` and each evaluation (every
+    ``plan.evaluation_frequency`` steps, kept: the run has evaluated by it) ``evaluation_s``, its checkpoint
+    included.
+
+    The largest step limit between ``min_steps`` and the cap whose predicted end leaves ``REPLAN_SAFETY_SHARE`` of
+    the budget, readable as ``plan_steps`` rounds it; ``min_steps`` when none fits (the budget's deadline then
+    ends the run with the best checkpoint so far)."""
+    frequency = max(1, plan.evaluation_frequency)
+    target_s = plan.budget_s * (1 - REPLAN_SAFETY_SHARE)
+
+    def predicted(steps: int) -> float:
+        evaluations = steps // frequency - last_step // frequency
+        return elapsed_s + (steps - last_step) * step_s + evaluations * evaluation_s + plan.final_s
+
+    floor = min(max(min_steps, last_step), plan.cap_steps)
+    chosen = next(
+        (
+            steps
+            for steps in range(plan.cap_steps, floor - 1, -1)
+            if (steps == plan.cap_steps or steps == _readable(steps)) and predicted(steps) <= target_s
+        ),
+        floor,
+    )
+    return replace(
+        plan,
+        max_steps=chosen,
+        estimated_s=predicted(chosen),
+        probe_max_steps=plan.max_steps,
+        replanned_after_step=last_step,
+        measured_step_s=step_s,
+        measured_evaluation_s=evaluation_s,
     )
 
 

@@ -15,6 +15,7 @@ How it stays one model:
   pipeline was initialized, so it holds the same examples and the same model), both run ``nlp.update`` on their
   half, and each then updates its own share of the weights with the sum of both gradients (``owners``: the weights
   split in two by size). Adam's moments of a weight live only with its owner; every weight is updated once a step.
+- The second process applies the first's learning rate, sent each step, so the run has one schedule.
 - Dropout and the parser's cuts of long documents draw from each process's own seeded generators, so a run is
   reproducible for the same seed, process count and thread count (the count is recorded in the model's meta).
 
@@ -166,8 +167,11 @@ class SharedOptimizer:
         if not self._optimizing:
             self._optimizing = True
             if self.peer is not None:
-                # The first process's classes seen, both halves' included (``_ParallelUpdate``), for the second's.
-                self.peer.send(("optimize", [sorted(classes) for classes in self.unseen]))
+                # The first process's classes seen, both halves' included (``_ParallelUpdate``), for the second's,
+                # and the step's learning rate: the first process's schedule is the run's (a budgeted run may
+                # re-target it, ``ner.budget.replan``).
+                unseen = [sorted(classes) for classes in self.unseen]
+                self.peer.send(("optimize", unseen, self.optimizer.learn_rate))
         if self.owner[position] != self.rank:
             return weights, gradient
         gradient += self.theirs[position]
@@ -267,8 +271,9 @@ def _serve(nlp: Language, examples: Sequence[Example], optimizer: SharedOptimize
         _kind, indices, drop, options = message
         losses = _update_in_process(nlp, [examples[index] for index in indices], drop, None, options)
         peer.send(("updated", losses, [sorted(classes) for classes in optimizer.unseen]))
-        _kind, first_unseen = _expect(peer, "optimize")
+        _kind, first_unseen, learn_rate = _expect(peer, "optimize")
         _forget_seen(optimizer.unseen, first_unseen)
+        optimizer.optimizer.learn_rate = learn_rate
         # Its optimizer has no peer: it neither signals nor waits, it updates this process's share and steps.
         finish_updates(nlp, optimizer)
         optimizer.step_schedules()

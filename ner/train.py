@@ -60,7 +60,7 @@ from ner.batching import (  # importing the module registers nerlab's batcher
     SPACY_BATCHER_NAME,
     batch_by_words,
 )
-from ner.budget import BudgetPlan, BudgetTooShort, Speed, full_batch_size, plan_steps
+from ner.budget import BudgetPlan, BudgetTooShort, Speed, full_batch_size, plan_steps, replan
 from ner.calibration import (
     MIN_FIT_ENTITIES,
     CalibrationMap,
@@ -94,6 +94,10 @@ CNN_REPRESENTATION = "cnn"
 # The config's learning rate warms up for 250 steps (at most a tenth of a run), then decays to 0 at max_steps.
 WARMUP_STEPS_MAX = 250
 CONSTANT_LEARN_RATE = 0.001
+# A budgeted run on full-size batches chooses its step limit again after its warm-up, from its own steps
+# (``ner.budget.replan``), when both limits keep the whole warm-up: until then the learning rate does not depend on
+# the limit, so the run is the fixed run of the new limit.
+REPLAN_MIN_STEPS = 10 * WARMUP_STEPS_MAX
 # How many misaligned spans a warning quotes; the count covers them all.
 _EXAMPLES_QUOTED = 3
 # The speed probe of a budgeted run (measure_speed): this much text, these many timed steps per batch size after
@@ -764,29 +768,48 @@ def _train(
     )
 
     output_dir = Path(output_dir)
+    replan_step = _replan_step(plan, settings)
     with (
         data_parallel(nlp, optimizer, train_examples, processes=_processes(settings), seed=settings.seed) as sgd,
         folder_written_whole(output_dir) as partial,
     ):
-        loop = _training_loop(nlp, sgd, training, train_examples, dev_examples, settings)
+        # A run that may re-plan may train up to the cap: it ends itself at its (new) limit.
+        loop_steps = plan.cap_steps if plan is not None and replan_step is not None else settings.max_steps
+        loop = _training_loop(nlp, sgd, training, train_examples, dev_examples, settings, max_steps=loop_steps)
         run = _LoopRecord(nlp=nlp, optimizer=optimizer, partial=partial, has_dev=bool(dev_examples))
         loop_started = clock()
+        times = _StepTimes(last=loop_started) if replan_step is not None else None
         for _batch, info, is_best in loop:
             run.record(info, is_best)
             if should_stop is not None and should_stop():
                 raise TrainCancelled("Training was cancelled")
             now = clock()
+            if times is not None and plan is not None:
+                times.record(now, evaluated=is_best is not None)
+                if info["step"] == replan_step:
+                    plan = times.replanned(plan, elapsed_s=now - started, last_step=info["step"])
+                    settings = replace(settings, max_steps=plan.max_steps)
+                    _retarget_learn_rate(nlp, optimizer, settings, last_step=info["step"])
+                    nlp.meta["nerlab"].update(settings=settings.to_meta(), budget=plan.to_dict())
+                    if progress is not None:
+                        progress.settings, progress.plan = settings, plan
+                    times = None
             if now >= deadline and info["step"] < settings.max_steps:
                 # Slower than measured (a busier machine): keep the best checkpoint so far, in time.
                 run.stopped_at_time_limit = True
                 break
             if progress is not None:
                 progress.step(info, is_best, now, run)
+            if settings.max_steps and info["step"] >= settings.max_steps:
+                break
         # Words/s counts the training loop alone (as spaCy's own logger does), not saving and calibrating after it.
         training_time = clock() - loop_started
         if not dev_examples or not run.best:
             # Nothing to pick the best checkpoint by: keep the model as training left it.
             _write_model(nlp, optimizer, partial)
+        elif plan is not None and plan.replanned and run.best["step"] <= plan.replanned_after_step:
+            # The kept checkpoint was written before the new limit: its description says the old one.
+            _write_description(nlp, partial)
         calibration = _fit_calibration(partial, dev_docs) if dev_docs else None
         duration = clock() - started
 
@@ -806,6 +829,62 @@ def _train(
         duration=duration,
         training_time=training_time,
     )
+
+
+def _replan_step(plan: BudgetPlan | None, settings: TrainSettings) -> int | None:
+    """The 0-based step after which a budgeted run chooses its limit again (``ner.budget.replan``): the end of its
+    warm-up, when it trains on full-size batches (its steps' time is then one figure) and its limit is long enough
+    to keep the whole warm-up; None when it does not re-plan."""
+    if plan is None or not plan.full_batches or settings.max_steps < REPLAN_MIN_STEPS:
+        return None
+    return warmup_steps(settings)
+
+
+@dataclass
+class _StepTimes:
+    """The wall time of a run's steps until it re-plans: steps that evaluated (and wrote a checkpoint) apart."""
+
+    last: float
+    training: list[float] = field(default_factory=list)
+    evaluating: list[float] = field(default_factory=list)
+
+    def record(self, now: float, *, evaluated: bool) -> None:
+        (self.evaluating if evaluated else self.training).append(now - self.last)
+        self.last = now
+
+    def replanned(self, plan: BudgetPlan, *, elapsed_s: float, last_step: int) -> BudgetPlan:
+        step_s = sum(self.training) / len(self.training) if self.training else 0.0
+        # Step 0 always evaluates, so there is at least one.
+        evaluation_s = max(0.0, sum(self.evaluating) / len(self.evaluating) - step_s) if self.evaluating else 0.0
+        return replan(
+            plan,
+            elapsed_s=elapsed_s,
+            last_step=last_step,
+            step_s=step_s,
+            evaluation_s=evaluation_s,
+            min_steps=REPLAN_MIN_STEPS,
+        )
+
+
+def _retarget_learn_rate(nlp: Language, optimizer: Any, settings: TrainSettings, *, last_step: int) -> None:
+    """Give the run the learning-rate schedule of ``settings.max_steps`` from the step after ``last_step`` on, as
+    if it had been built with that limit (the config records it too, so the saved model says so)."""
+    nlp.config["training"]["max_steps"] = settings.max_steps
+    block = nlp.config.interpolate()["training"]["optimizer"]["learn_rate"]
+    schedule = registry.resolve({"learn_rate": block})["learn_rate"]
+    if isinstance(schedule, int | float):
+        optimizer.learn_rate = schedule
+        return
+    # The optimizer took the rate of step 0 when it was made and one more after each step: the next is last_step + 1.
+    for _ in range(last_step + 1):
+        next(schedule)
+    optimizer.learn_rate = next(schedule)
+    optimizer.schedules["learn_rate"] = schedule
+
+
+def _write_description(nlp: Language, folder: Path) -> None:
+    """Write the pipeline's config and meta over a saved model's (the weights stay), as spaCy writes them."""
+    nlp.to_disk(folder, exclude=["vocab", "tokenizer", *nlp.component_names])
 
 
 def _training_sets(
@@ -888,8 +967,10 @@ def _training_loop(
     train_examples: list[Example],
     dev_examples: list[Example],
     settings: TrainSettings,
+    *,
+    max_steps: int,
 ) -> Any:
-    """spaCy's loop over the initialized pipeline: (batch, info, is_best) per step."""
+    """spaCy's loop over the initialized pipeline: (batch, info, is_best) per step, up to ``max_steps``."""
     if dev_examples:
         evaluate = create_evaluation_callback(nlp, lambda _nlp: dev_examples, training["score_weights"])
     else:
@@ -907,7 +988,7 @@ def _training_loop(
         accumulate_gradient=training["accumulate_gradient"],
         # Without a dev set every evaluation scores 0, so patience would end the run early for no reason.
         patience=settings.patience if dev_examples else 0,
-        max_steps=settings.max_steps,
+        max_steps=max_steps,
         eval_frequency=settings.evaluation_every,
         exclude=training["frozen_components"],
         annotating_components=training["annotating_components"],

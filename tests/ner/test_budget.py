@@ -9,11 +9,13 @@ from ner.budget import (
     EVALUATIONS_MIN,
     FULL_BATCH_WORDS,
     MIN_STEPS,
+    REPLAN_SAFETY_SHARE,
     SAFETY_SHARE,
     BudgetTooShort,
     Speed,
     full_batch_size,
     plan_steps,
+    replan,
     step_words,
 )
 from ner.sizing import evaluation_frequency
@@ -190,3 +192,32 @@ def test_how_full_the_batcher_makes_full_size_batches_and_checkpoint_writes_coun
     # A checkpoint written at each evaluation: 2 s more per evaluation, fewer steps.
     writing = plan(speed=Speed(**{**SPEED.to_dict(), "checkpoint_s": 2.0}))
     assert writing.max_steps < base.max_steps
+
+
+def test_a_run_replans_from_its_own_steps_within_the_narrower_share_and_keeps_its_evaluations():
+    first = plan(budget_s=900.0, cap_steps=20_000)
+    assert first.full_batches and not first.replanned
+    measured = replan(first, elapsed_s=60.0, last_step=250, step_s=0.05, evaluation_s=2.0, min_steps=2_500)
+    assert measured.replanned and measured.probe_max_steps == first.max_steps
+    assert measured.replanned_after_step == 250 and measured.measured_step_s == 0.05
+    assert measured.evaluation_frequency == first.evaluation_frequency and measured.max_steps % 100 == 0
+    frequency = first.evaluation_frequency
+
+    def predicted(steps: int) -> float:
+        evaluations = steps // frequency - 250 // frequency
+        return 60.0 + (steps - 250) * 0.05 + evaluations * 2.0 + first.final_s
+
+    target = 900 * (1 - REPLAN_SAFETY_SHARE)
+    assert measured.estimated_s == pytest.approx(predicted(measured.max_steps))
+    assert predicted(measured.max_steps) <= target < predicted(measured.max_steps + 100)
+    assert "measured on the run's first 251 steps" in measured.reason
+    assert f"had chosen {first.max_steps:,} steps" in measured.reason
+    assert measured.to_dict()["probe_max_steps"] == first.max_steps
+
+
+def test_a_replan_stays_within_the_cap_and_never_below_the_steps_that_keep_the_warm_up():
+    first = plan(budget_s=900.0, cap_steps=20_000)
+    fast = replan(first, elapsed_s=10.0, last_step=250, step_s=0.001, evaluation_s=0.0, min_steps=2_500)
+    assert fast.max_steps == 20_000
+    slow = replan(first, elapsed_s=60.0, last_step=250, step_s=5.0, evaluation_s=2.0, min_steps=2_500)
+    assert slow.max_steps == 2_500 and slow.estimated_s > 900

@@ -72,6 +72,43 @@ def test_the_budget_chooses_the_steps_and_retraining_with_them_gives_the_same_mo
     )
 
 
+def test_a_run_on_full_batches_replans_from_its_own_steps_and_retraining_with_the_new_limit_is_the_same(
+    tmp_path, monkeypatch
+):
+    # A tenth of the real warm-up (250 steps, re-planning from 2,500), so the two runs take seconds, not minutes.
+    monkeypatch.setattr(ner.train, "WARMUP_STEPS_MAX", 25)
+    monkeypatch.setattr(ner.train, "REPLAN_MIN_STEPS", 250)
+    docs = labeled_docs()
+    ticks = itertools.count()  # every look at the clock: 0.8 s more, so a step takes 0.8 s where the probe said 1 s
+    budgeted = replace(QUICK, max_steps=400, eval_frequency=None, patience=0, time_budget_s=320)
+    result = train(
+        docs[:27],
+        docs[27:],
+        language="en",
+        output_dir=tmp_path / "budget",
+        settings=budgeted,
+        speed=ONE_SECOND_PER_STEP,
+        clock=lambda: 0.8 * next(ticks),
+    )
+    plan = result.budget
+    # The probe's 1 s a step fits 270 steps in 85% of the budget; after the warm-up (steps 0-25) the run has
+    # measured 0.8 s a step and fits 370 in 95%: it trains on past the first limit to the new one.
+    assert plan is not None and plan.full_batches and plan.replanned
+    assert plan.probe_max_steps == 270 and plan.replanned_after_step == 25
+    assert plan.measured_step_s == pytest.approx(0.8)
+    assert result.settings.max_steps == plan.max_steps == 370 and result.steps == 371
+    assert not result.stopped_at_time_limit
+    meta = json.loads((result.model_path / "meta.json").read_text())["nerlab"]
+    assert meta["settings"]["max_steps"] == 370 and meta["budget"]["probe_max_steps"] == 270
+    assert "measured on the run's first 26 steps" in meta["budget"]["reason"]
+    assert "max_steps = 370" in (result.model_path / "config.cfg").read_text()
+
+    fixed = TrainSettings(**{**meta["settings"], "chosen_by": ""}, progress_interval_s=0)
+    again = train(docs[:27], docs[27:], language="en", output_dir=tmp_path / "fixed", settings=fixed)
+    assert again.budget is None and again.steps == result.steps and again.best_step == result.best_step
+    assert _files(again.model_path) == _files(result.model_path)
+
+
 def test_a_machine_slower_than_measured_stops_at_the_budget_with_the_best_checkpoint(tmp_path):
     docs = labeled_docs()
     fast = Speed(**{**ONE_SECOND_PER_STEP.to_dict(), "step_overhead_s": 0.001})
