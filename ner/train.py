@@ -854,8 +854,10 @@ class _StepTimes:
 
     def replanned(self, plan: BudgetPlan, *, elapsed_s: float, last_step: int) -> BudgetPlan:
         step_s = sum(self.training) / len(self.training) if self.training else 0.0
-        # Step 0 always evaluates, so there is at least one.
-        evaluation_s = max(0.0, sum(self.evaluating) / len(self.evaluating) - step_s) if self.evaluating else 0.0
+        # Step 0 always evaluates, and pays for the first batches, prediction and checkpoint write besides: it
+        # counts only when no later step evaluated.
+        samples = self.evaluating[1:] or self.evaluating
+        evaluation_s = max(0.0, sum(samples) / len(samples) - step_s) if samples else 0.0
         return replan(
             plan,
             elapsed_s=elapsed_s,
