@@ -16,9 +16,9 @@ The time model, each term measured by the probe:
   size per batch); a batch holds at least one example, so while the size is below the examples' mean length (whole
   documents cut into chunks of up to 2,000 characters, about 370 words) a step trains one example; an epoch's last
   batch holds only the words left in it;
-- every ``evaluation_frequency(steps)``-th step (and step 0) an evaluation of the dev set at the prediction speed
-  and a checkpoint written (a budgeted run's dev score usually improves at each evaluation), made rarer when the
-  rule's evaluations would take more than ``EVALUATION_SHARE`` of the budget (see below);
+- every ``evaluation_frequency(steps)``-th step (and step 0, and the last step) an evaluation of the dev set at
+  the prediction speed and a checkpoint written (a budgeted run's dev score usually improves at each evaluation),
+  made rarer when the rule's evaluations would take more than ``EVALUATION_SHARE`` of the budget (see below);
 - after the loop, the calibration pass over the dev set and the caller's own predictions (the app's test set);
 - a share of the budget (``SAFETY_SHARE``) left unplanned for noise in the probe and a busier machine.
 
@@ -233,10 +233,10 @@ def plan_steps(
     """The largest step limit (at most ``cap_steps``) whose predicted wall time fits in ``budget_s``, and its batches.
 
     ``elapsed_s`` has already gone (the probe). A run of step limit N makes N + 1 updates (steps 0 to N, as spaCy's
-    loop counts) and evaluates at step 0 and every ``evaluation_frequency(N)`` steps, or more rarely when those
-    evaluations would take more than ``EVALUATION_SHARE`` of the budget (not when ``frequency_fixed``). Limits of
-    1,000 steps and more are rounded down to hundreds, shorter ones to tens, so the recorded figure reads as a
-    setting. Growing batches when they reach ``cap_steps`` in time, else full-size ones from the first step (the
+    loop counts) and evaluates at steps 0 and N and every ``evaluation_frequency(N)`` steps, or more rarely when
+    those evaluations would take more than ``EVALUATION_SHARE`` of the budget (not when ``frequency_fixed``).
+    Limits of 1,000 steps and more are rounded down to hundreds, shorter ones to tens, so the recorded figure reads
+    as a setting. Growing batches when they reach ``cap_steps`` in time, else full-size ones from the first step (the
     module's docstring).
     """
     if budget_s <= 0:
@@ -276,7 +276,7 @@ def plan_steps(
         for words in sizes:
             training_s += speed.step_overhead_s + words / speed.words_per_second
             cumulative.append(training_s)
-        return lambda steps: fixed_s + cumulative[steps] + (steps // frequency(steps) + 1) * evaluation_s
+        return lambda steps: fixed_s + cumulative[steps] + evaluations(steps, frequency(steps), 0) * evaluation_s
 
     def plan(start: int, stop: int) -> BudgetPlan | None:
         predicted = predictions(start, stop)
@@ -329,8 +329,8 @@ def replan(
     target_s = plan.budget_s * (1 - REPLAN_SAFETY_SHARE)
 
     def predicted(steps: int) -> float:
-        evaluations = steps // frequency - last_step // frequency
-        return elapsed_s + (steps - last_step) * step_s + evaluations * evaluation_s + plan.final_s
+        to_come = evaluations(steps, frequency, last_step + 1)
+        return elapsed_s + (steps - last_step) * step_s + to_come * evaluation_s + plan.final_s
 
     floor = min(max(min_steps, last_step), plan.cap_steps)
     chosen = next(
@@ -350,6 +350,13 @@ def replan(
         measured_step_s=step_s,
         measured_evaluation_s=evaluation_s,
     )
+
+
+def evaluations(steps: int, frequency: int, first: int) -> int:
+    """Dev evaluations at steps ``first`` to ``steps`` of a run of step limit ``steps``: every ``frequency``-th step
+    (step 0 included), and the last step when the frequency skips it (``ner.train`` scores the final model too)."""
+    counted = steps // frequency - (first - 1) // frequency if first > 0 else steps // frequency + 1
+    return counted + (1 if steps % frequency else 0)
 
 
 def _unit(steps: int) -> int:

@@ -36,6 +36,7 @@ What a caller can rely on:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import shutil
@@ -775,7 +776,10 @@ def _train(
     ):
         # A run that may re-plan may train up to the cap: it ends itself at its (new) limit.
         loop_steps = plan.cap_steps if plan is not None and replan_step is not None else settings.max_steps
-        loop = _training_loop(nlp, sgd, training, train_examples, dev_examples, settings, max_steps=loop_steps)
+        evaluate = _evaluation(nlp, training, dev_examples)
+        loop = _training_loop(
+            nlp, sgd, training, train_examples, evaluate, settings, has_dev=bool(dev_examples), max_steps=loop_steps
+        )
         run = _LoopRecord(nlp=nlp, optimizer=optimizer, partial=partial, has_dev=bool(dev_examples))
         loop_started = clock()
         times = _StepTimes(last=loop_started) if replan_step is not None else None
@@ -802,6 +806,8 @@ def _train(
                 progress.step(info, is_best, now, run)
             if settings.max_steps and info["step"] >= settings.max_steps:
                 break
+        if settings.max_steps and run.info["step"] >= settings.max_steps and run.info.get("score") is None:
+            run.evaluate_last(evaluate)
         # Words/s counts the training loop alone (as spaCy's own logger does), not saving and calibrating after it.
         training_time = clock() - loop_started
         if not dev_examples or not run.best:
@@ -962,24 +968,34 @@ def _processes(settings: TrainSettings) -> int:
     return 1 if settings.encoder is not None else settings.processes
 
 
+def _evaluation(
+    nlp: Language, training: dict[str, Any], dev_examples: list[Example]
+) -> Callable[[], tuple[float, dict[str, Any]]]:
+    """The dev evaluation spaCy's loop calls: the weighted score and every score (0 and none without a dev set)."""
+    if dev_examples:
+        evaluate: Callable[[], tuple[float, dict[str, Any]]] = create_evaluation_callback(
+            nlp, lambda _nlp: dev_examples, training["score_weights"]
+        )
+        return evaluate
+
+    def no_evaluation() -> tuple[float, dict[str, Any]]:
+        return 0.0, {}
+
+    return no_evaluation
+
+
 def _training_loop(
     nlp: Language,
     optimizer: Any,
     training: dict[str, Any],
     train_examples: list[Example],
-    dev_examples: list[Example],
+    evaluate: Callable[[], tuple[float, dict[str, Any]]],
     settings: TrainSettings,
     *,
+    has_dev: bool,
     max_steps: int,
 ) -> Any:
     """spaCy's loop over the initialized pipeline: (batch, info, is_best) per step, up to ``max_steps``."""
-    if dev_examples:
-        evaluate = create_evaluation_callback(nlp, lambda _nlp: dev_examples, training["score_weights"])
-    else:
-
-        def evaluate() -> tuple[float, dict[str, Any]]:
-            return 0.0, {}
-
     steps = create_train_batches(nlp, lambda _nlp: train_examples, training["batcher"], settings.max_epochs)
     return train_while_improving(
         nlp,
@@ -989,7 +1005,7 @@ def _training_loop(
         dropout=training["dropout"],
         accumulate_gradient=training["accumulate_gradient"],
         # Without a dev set every evaluation scores 0, so patience would end the run early for no reason.
-        patience=settings.patience if dev_examples else 0,
+        patience=settings.patience if has_dev else 0,
         max_steps=max_steps,
         eval_frequency=settings.evaluation_every,
         exclude=training["frozen_components"],
@@ -1038,6 +1054,16 @@ class _LoopRecord:
         if is_best is not None:
             self.latest_f1 = _score(info["score"])
             self.evaluations.append((float(info["score"] or 0.0), info["step"]))
+
+    def evaluate_last(self, evaluate: Callable[[], tuple[float, dict[str, Any]]]) -> None:
+        """Score the last step's model, which the evaluation frequency skipped: at the step limit the learning rate
+        has fallen to 0, so that model is often the best. A tie goes to it, as in spaCy's loop."""
+        if not self.has_dev:
+            return
+        with self.nlp.use_params(self.optimizer.averages) if self.optimizer.averages else contextlib.nullcontext():
+            score, other_scores = evaluate()
+        is_best = score >= max(previous for previous, _step in self.evaluations)
+        self.record({**self.info, "score": score, "other_scores": other_scores}, is_best)
 
     @property
     def best_scores(self) -> dict[str, Any]:

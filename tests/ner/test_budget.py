@@ -13,6 +13,7 @@ from ner.budget import (
     SAFETY_SHARE,
     BudgetTooShort,
     Speed,
+    evaluations,
     full_batch_size,
     plan_steps,
     replan,
@@ -134,7 +135,8 @@ def test_growing_batches_when_they_reach_the_step_limit_in_time_full_ones_when_t
     assert binding.estimated_s <= 600 * (1 - SAFETY_SHARE)
     full_step_s = SPEED.step_overhead_s + 2_000 / SPEED.words_per_second
     assert binding.max_steps == pytest.approx(
-        (binding.estimated_s - 5 - 2 - (90_000 / 50_000) - 0.6 * (binding.max_steps // 200 + 1)) / full_step_s, abs=2
+        (binding.estimated_s - 5 - 2 - (90_000 / 50_000) - 0.6 * evaluations(binding.max_steps, 200, 0)) / full_step_s,
+        abs=2,
     )
 
 
@@ -221,3 +223,10 @@ def test_a_replan_stays_within_the_cap_and_never_below_the_steps_that_keep_the_w
     assert fast.max_steps == 20_000
     slow = replan(first, elapsed_s=60.0, last_step=250, step_s=5.0, evaluation_s=2.0, min_steps=2_500)
     assert slow.max_steps == 2_500 and slow.estimated_s > 900
+
+
+def test_the_plan_counts_step_0_every_frequency_th_step_and_a_last_step_the_frequency_skips():
+    assert evaluations(5_400, 200, 0) == 28  # 0, 200, ..., 5,400
+    assert evaluations(5_500, 200, 0) == 29  # and 5,500
+    assert evaluations(5_500, 200, 251) == 27  # 400, ..., 5,400 and 5,500
+    assert evaluations(5_400, 200, 251) == 26

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
+import ner.train
 from ner.predict import load
 from ner.train import Progress, TrainCancelled, TrainError, TrainSettings, train
 from ner.types import LabeledDoc, Span
@@ -263,3 +265,33 @@ def test_train_refuses_an_unknown_batcher(tmp_path):
             output_dir=tmp_path / "m",
             settings=TrainSettings(batcher="padded"),  # type: ignore[arg-type]
         )
+
+
+def test_the_last_step_is_scored_when_the_evaluation_frequency_skips_it(tmp_path, monkeypatch):
+    scores: list[float] = []
+    make_evaluation = ner.train._evaluation
+
+    def counted(*args, **kwargs):
+        evaluate = make_evaluation(*args, **kwargs)
+
+        def evaluate_and_count():
+            score, other_scores = evaluate()
+            scores.append(score)
+            return score, other_scores
+
+        return evaluate_and_count
+
+    monkeypatch.setattr(ner.train, "_evaluation", counted)
+    docs = labeled_docs()
+    settings = TrainSettings(seed=7, max_steps=65, patience=0, eval_frequency=10, progress_interval_s=0)
+    result = train(docs[:27], docs[27:], language="en", output_dir=tmp_path / "m", settings=settings)
+    # Steps 0, 10, ..., 60 and the last, 65; a tie goes to the later model, as at spaCy's own evaluations.
+    assert len(scores) == 8 and result.steps == 66
+    # The dev score reaches 1.0 by step 20 and stays: the last model ties, so it is the one kept.
+    assert scores[-1] == max(scores) and result.best_step == 66 and result.best_dev_f1 == pytest.approx(scores[-1])
+
+    scores.clear()
+    on_the_frequency = train(
+        docs[:27], docs[27:], language="en", output_dir=tmp_path / "n", settings=replace(settings, max_steps=60)
+    )
+    assert len(scores) == 7 and on_the_frequency.steps == 61
