@@ -74,8 +74,12 @@ REPLAN_SAFETY_SHARE = 0.05
 FULL_BATCH_WORDS = 2_000
 
 # Dev evaluations take at most this share of the budget (unless EVALUATIONS_MIN of them take more), and a run
-# evaluates at least EVALUATIONS_MIN times besides step 0.
-EVALUATION_SHARE = 0.1
+# evaluates at least EVALUATIONS_MIN times besides step 0. A tenth was too generous: on the 12.8 M-character
+# benchmark (a 2 s evaluation) it let the size rule's every 200 steps stand, 26 evaluations that took 8-9% of a
+# 10-minute budget (bench/results/train_large_budget-10-amd.json), ~500 steps' worth, for checkpoints that the
+# decaying learning rate makes worse than the last ones: the kept checkpoint was the last or within 800 steps of it
+# in every budgeted run measured there. 3% pays for about one evaluation a minute at that cost.
+EVALUATION_SHARE = 0.03
 EVALUATIONS_MIN = 5
 # Fewer steps than this do not make a model; the budget is then too short and the run says so.
 MIN_STEPS = 100
