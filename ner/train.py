@@ -40,6 +40,7 @@ import contextlib
 import hashlib
 import math
 import shutil
+import statistics
 import tempfile
 import time
 import warnings
@@ -859,7 +860,12 @@ class _StepTimes:
         self.last = now
 
     def replanned(self, plan: BudgetPlan, *, elapsed_s: float, last_step: int) -> BudgetPlan:
-        step_s = sum(self.training) / len(self.training) if self.training else 0.0
+        # The median, not the mean: a run's first steps pay one-time costs (fresh memory, the second process's
+        # first batches) and a shared machine stalls now and then, which the mean of 250 steps carried into the
+        # whole run's plan. Two 10-minute runs on the 12.8 M-character benchmark ended 85 and 118 s before their
+        # budget, having measured 100 and 110 ms a step over the warm-up where their whole runs averaged ~92 ms
+        # (bench/results/train_large_budget-10-cut25.json).
+        step_s = statistics.median(self.training) if self.training else 0.0
         # Step 0 always evaluates, and pays for the first batches, prediction and checkpoint write besides: it
         # counts only when no later step evaluated.
         samples = self.evaluating[1:] or self.evaluating

@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 
 import ner.train
-from ner.budget import Speed, full_batch_size
+from ner.budget import Speed, full_batch_size, plan_steps
 from ner.predict import load
 from ner.train import TrainError, TrainSettings, measure_speed, train
 from tests.ner.synthetic_docs import QUICK, labeled_docs
@@ -187,3 +187,18 @@ def test_probe_batches_are_the_batchers_and_leave_out_a_passs_partial_last_batch
     assert whole == [examples[:3], examples[:3]]
     with pytest.raises(TrainError, match="no words to measure"):
         ner.train._probe_batches([], 100, 2, 0.2)
+
+
+def test_the_replan_times_a_step_by_the_median_so_a_few_slow_steps_do_not_shorten_the_run():
+    times = ner.train._StepTimes(last=0.0)
+    now = 0.0
+    for step_s in [2.0, 0.1, 0.1, 1.5, 0.1, 0.1, 0.1]:  # the first step's one-time costs, a stall
+        now += step_s
+        times.record(now, evaluated=False)
+    plan = plan_steps(
+        budget_s=600.0, elapsed_s=1.0, speed=ONE_SECOND_PER_STEP, cap_steps=30_000, prepare_characters=0,
+        words_per_epoch=10**6, dev_words=0, predict_after_words=0, batch_size_start=1_000, batch_size_stop=1_000,
+        compound=1.0, evaluation_frequency=lambda steps: 200,
+    )  # fmt: skip
+    replanned = times.replanned(plan, elapsed_s=now, last_step=6)
+    assert replanned.measured_step_s == pytest.approx(0.1)  # the mean, 0.57 s, would have planned 5x fewer steps
