@@ -742,6 +742,7 @@ def _train(
             batch_size_stop=plan.batch_size_stop,
             eval_frequency=plan.evaluation_frequency,
         )
+        # What the loop may use: after it, the calibration pass and the caller's predictions (``plan.final_s``).
         deadline = started + settings.time_budget_s - plan.final_s
     nlp = _build_nlp(language, settings)
     _describe_model(nlp, language, settings, representation, plan, train_docs, dev_docs)
@@ -783,31 +784,31 @@ def _train(
         )
         run = _LoopRecord(nlp=nlp, optimizer=optimizer, partial=partial, has_dev=bool(dev_examples))
         loop_started = clock()
-        times = _StepTimes(last=loop_started) if replan_step is not None else None
+        times = _StepTimes(last=loop_started)
         for _batch, info, is_best in loop:
             run.record(info, is_best)
             if should_stop is not None and should_stop():
                 raise TrainCancelled("Training was cancelled")
             now = clock()
-            if times is not None and plan is not None:
-                times.record(now, evaluated=is_best is not None)
-                if info["step"] == replan_step:
-                    plan = times.replanned(plan, elapsed_s=now - started, last_step=info["step"])
-                    settings = replace(settings, max_steps=plan.max_steps)
-                    _retarget_learn_rate(nlp, optimizer, settings, last_step=info["step"])
-                    nlp.meta["nerlab"].update(settings=settings.to_meta(), budget=plan.to_dict())
-                    if progress is not None:
-                        progress.settings, progress.plan = settings, plan
-                    times = None
-            if now >= deadline and info["step"] < settings.max_steps:
-                # Slower than measured (a busier machine): keep the best checkpoint so far, in time.
+            times.record(now, evaluated=is_best is not None)
+            if plan is not None and info["step"] == replan_step:
+                plan = times.replanned(plan, elapsed_s=now - started, last_step=info["step"])
+                settings = replace(settings, max_steps=plan.max_steps)
+                _retarget_learn_rate(nlp, optimizer, settings, last_step=info["step"])
+                nlp.meta["nerlab"].update(settings=settings.to_meta(), budget=plan.to_dict())
+                if progress is not None:
+                    progress.settings, progress.plan = settings, plan
+            if info["step"] < settings.max_steps and now + times.next_step_and_scoring_s() > deadline:
+                # Slower than planned (a busier machine): stop before a step that could not be scored in time (by
+                # its own evaluation or the last model's below), and keep the best checkpoint so far.
                 run.stopped_at_time_limit = True
                 break
             if progress is not None:
                 progress.step(info, is_best, now, run)
             if settings.max_steps and info["step"] >= settings.max_steps:
                 break
-        if settings.max_steps and run.info["step"] >= settings.max_steps and run.info.get("score") is None:
+        at_limit = settings.max_steps > 0 and run.info["step"] >= settings.max_steps
+        if (at_limit or run.stopped_at_time_limit) and run.info.get("score") is None:
             run.evaluate_last(evaluate)
         # Words/s counts the training loop alone (as spaCy's own logger does), not saving and calibrating after it.
         training_time = clock() - loop_started
@@ -849,7 +850,7 @@ def _replan_step(plan: BudgetPlan | None, settings: TrainSettings) -> int | None
 
 @dataclass
 class _StepTimes:
-    """The wall time of a run's steps until it re-plans: steps that evaluated (and wrote a checkpoint) apart."""
+    """The wall time of a run's steps: steps that evaluated (and wrote a checkpoint) apart."""
 
     last: float
     training: list[float] = field(default_factory=list)
@@ -858,6 +859,13 @@ class _StepTimes:
     def record(self, now: float, *, evaluated: bool) -> None:
         (self.evaluating if evaluated else self.training).append(now - self.last)
         self.last = now
+
+    def next_step_and_scoring_s(self) -> float:
+        """How long one more step and an evaluation of its model will take, judged by the last of each (a step
+        takes about what the one before it took; an evaluation, what the last beyond its step's training)."""
+        step_s = self.training[-1] if self.training else 0.0
+        evaluation_s = max(0.0, self.evaluating[-1] - step_s) if self.evaluating else 0.0
+        return step_s + evaluation_s
 
     def replanned(self, plan: BudgetPlan, *, elapsed_s: float, last_step: int) -> BudgetPlan:
         # The median, not the mean: a run's first steps pay one-time costs (fresh memory, the second process's

@@ -202,3 +202,37 @@ def test_the_replan_times_a_step_by_the_median_so_a_few_slow_steps_do_not_shorte
     )  # fmt: skip
     replanned = times.replanned(plan, elapsed_s=now, last_step=6)
     assert replanned.measured_step_s == pytest.approx(0.1)  # the mean, 0.57 s, would have planned 5x fewer steps
+
+
+def test_a_run_stops_before_a_step_it_could_not_score_in_time_and_scores_the_last_model(tmp_path, monkeypatch):
+    seconds = [0.0]  # the fake time: every look at the clock 1 s more (a step), every evaluation 5 s more
+    scored_at: list[float] = []
+    make_evaluation = ner.train._evaluation
+
+    def slow(*args, **kwargs):
+        evaluate = make_evaluation(*args, **kwargs)
+
+        def evaluate_slowly():
+            seconds[0] += 5.0
+            scored_at.append(seconds[0])
+            return evaluate()
+
+        return evaluate_slowly
+
+    def clock() -> float:
+        seconds[0] += 1.0
+        return seconds[0]
+
+    monkeypatch.setattr(ner.train, "_evaluation", slow)
+    docs = labeled_docs()
+    fast = Speed(**{**ONE_SECOND_PER_STEP.to_dict(), "step_overhead_s": 0.001})
+    settings = replace(QUICK, max_steps=200, eval_frequency=10, patience=0, time_budget_s=60)
+    result = train(
+        docs[:27], docs[27:], language="en", output_dir=tmp_path / "model", settings=settings, speed=fast, clock=clock
+    )
+    assert result.budget is not None and result.budget.max_steps == 200 and result.stopped_at_time_limit
+    # The run started at the first look (1 s). Steps 0, 10, 20 and 30 evaluated; after step 31 (55 s) one more step
+    # and its scoring (6 s) would have ended past the budget, so the run stopped and scored step 31's model.
+    assert len(scored_at) == 5 and result.steps == 32
+    assert 60 - 6 < scored_at[-1] - 1.0 <= 60
+    assert (result.model_path / "meta.json").is_file() and result.best_dev_f1 is not None
