@@ -25,6 +25,8 @@ ONE_SECOND_PER_STEP = Speed(
     prepare_characters_per_second=1e9,
     words_per_character=0.2,
 )
+# A probe that planned steps far faster than the (fake) clock will run them: the budget, not the limit, ends the run.
+ONE_MILLISECOND_PER_STEP = Speed(**{**ONE_SECOND_PER_STEP.to_dict(), "step_overhead_s": 0.001})
 
 
 def _frozen_clock() -> float:
@@ -111,7 +113,6 @@ def test_a_run_on_full_batches_replans_from_its_own_steps_and_retraining_with_th
 
 def test_a_machine_slower_than_measured_stops_at_the_budget_with_the_best_checkpoint(tmp_path):
     docs = labeled_docs()
-    fast = Speed(**{**ONE_SECOND_PER_STEP.to_dict(), "step_overhead_s": 0.001})
     ticks = itertools.count()  # every look at the clock: one more second
 
     result = train(
@@ -120,7 +121,7 @@ def test_a_machine_slower_than_measured_stops_at_the_budget_with_the_best_checkp
         language="en",
         output_dir=tmp_path / "model",
         settings=replace(QUICK, max_steps=200, time_budget_s=40),
-        speed=fast,
+        speed=ONE_MILLISECOND_PER_STEP,
         clock=lambda: float(next(ticks)),
     )
     assert result.budget is not None and result.budget.max_steps == 200
@@ -225,10 +226,15 @@ def test_a_run_stops_before_a_step_it_could_not_score_in_time_and_scores_the_las
 
     monkeypatch.setattr(ner.train, "_evaluation", slow)
     docs = labeled_docs()
-    fast = Speed(**{**ONE_SECOND_PER_STEP.to_dict(), "step_overhead_s": 0.001})
     settings = replace(QUICK, max_steps=200, eval_frequency=10, patience=0, time_budget_s=60)
     result = train(
-        docs[:27], docs[27:], language="en", output_dir=tmp_path / "model", settings=settings, speed=fast, clock=clock
+        docs[:27],
+        docs[27:],
+        language="en",
+        output_dir=tmp_path / "model",
+        settings=settings,
+        speed=ONE_MILLISECOND_PER_STEP,
+        clock=clock,
     )
     assert result.budget is not None and result.budget.max_steps == 200 and result.stopped_at_time_limit
     # The run started at the first look (1 s). Steps 0, 10, 20 and 30 evaluated; after step 31 (55 s) one more step
