@@ -128,8 +128,11 @@ class BudgetPlan:
     full_batches: bool = False
     # Steps between dev evaluations in the run (the size rule's, or rarer: see the module's docstring).
     evaluation_frequency: int = 0
+    # The probe's prediction of one evaluation in the loop, its checkpoint included.
+    planned_evaluation_s: float = 0.0
     # Set when the run chose its limit again from its own first steps (``replan``): the probe's limit, the last step
-    # trained before the new plan, and the seconds a training step and an evaluation (with its checkpoint) took.
+    # trained before the new plan, and the seconds a training step and an evaluation (with its checkpoint) took
+    # (an evaluation after step 0's; the probe's prediction when the run had made none yet: see ``replan``).
     probe_max_steps: int = 0
     replanned_after_step: int = 0
     measured_step_s: float = 0.0
@@ -175,6 +178,7 @@ class BudgetPlan:
             "batch_size_stop": self.batch_size_stop,
             "full_batches": self.full_batches,
             "evaluation_frequency": self.evaluation_frequency,
+            "planned_evaluation_s": round(self.planned_evaluation_s, 6),
             "probe_max_steps": self.probe_max_steps,
             "replanned_after_step": self.replanned_after_step,
             "measured_step_s": round(self.measured_step_s, 6),
@@ -299,6 +303,7 @@ def plan_steps(
                     batch_size_stop=stop,
                     full_batches=start != batch_size_start,
                     evaluation_frequency=frequency(steps),
+                    planned_evaluation_s=evaluation_s,
                 )
         return None
 

@@ -907,10 +907,18 @@ class _StepTimes:
         # budget, having measured 100 and 110 ms a step over the warm-up where their whole runs averaged ~92 ms
         # (bench/results/train_large_budget-10-cut25.json).
         step_s = statistics.median(self.training) if self.training else 0.0
-        # Step 0 always evaluates, and pays for the first batches, prediction and checkpoint write besides: it
-        # counts only when no later step evaluated.
-        samples = self.evaluating[1:] or self.evaluating
-        evaluation_s = max(0.0, sum(samples) / len(samples) - step_s) if samples else 0.0
+        # Step 0 always evaluates, and pays for the first batches, the first prediction and the first checkpoint
+        # write besides: on the 12.8 M-character benchmark 2.3-2.9 s beyond a step, where its later evaluations took
+        # about 1 s (sampled with py-spy: 0.6 s predicting the dev set, 0.4 s writing the checkpoint), and a run
+        # that evaluates every 250 steps or more has made no other by the re-plan. Planning its ~16 evaluations at
+        # step 0's cost left ~25 s of a 10-minute budget unused; the probe's prediction (0.97 s there) is closer.
+        samples = self.evaluating[1:]
+        if samples:
+            evaluation_s = max(0.0, sum(samples) / len(samples) - step_s)
+        elif plan.planned_evaluation_s > 0 or not self.evaluating:
+            evaluation_s = plan.planned_evaluation_s
+        else:
+            evaluation_s = max(0.0, self.evaluating[0] - step_s)
         return replan(
             plan,
             elapsed_s=elapsed_s,

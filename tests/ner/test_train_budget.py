@@ -205,6 +205,34 @@ def test_the_replan_times_a_step_by_the_median_so_a_few_slow_steps_do_not_shorte
     assert replanned.measured_step_s == pytest.approx(0.1)  # the mean, 0.57 s, would have planned 5x fewer steps
 
 
+def test_the_replan_counts_evaluations_at_the_probes_prediction_when_only_step_0_has_evaluated():
+    # Step 0 evaluated for 3 s beyond its step (first prediction, first checkpoint); the probe predicted 0.5 s.
+    speed = Speed(**{**ONE_SECOND_PER_STEP.to_dict(), "eval_words_per_second": 2_000.0})
+    plan = plan_steps(
+        budget_s=600.0, elapsed_s=1.0, speed=speed, cap_steps=30_000, prepare_characters=0,
+        words_per_epoch=10**6, dev_words=1_000, predict_after_words=0, batch_size_start=1_000, batch_size_stop=1_000,
+        compound=1.0, evaluation_frequency=lambda steps: 10,
+    )  # fmt: skip
+    assert plan.planned_evaluation_s == pytest.approx(0.5) and plan.to_dict()["planned_evaluation_s"] == 0.5
+
+    def times_of(evaluations: list[bool], step_s: float = 0.1, evaluation_s: float = 0.0, first_s: float = 3.0):
+        times = ner.train._StepTimes(last=0.0)
+        now = 0.0
+        for step, evaluated in enumerate(evaluations):
+            now += step_s + (first_s if step == 0 else evaluation_s if evaluated else 0.0)
+            times.record(now, evaluated=evaluated)
+        return times, now
+
+    only_step_0, now = times_of([True] + [False] * 9)
+    replanned = only_step_0.replanned(plan, elapsed_s=now, last_step=9)
+    assert replanned.measured_evaluation_s == pytest.approx(0.5)  # not step 0's 3 s
+    as_step_0 = only_step_0.replanned(replace(plan, planned_evaluation_s=0.0), elapsed_s=now, last_step=9)
+    assert as_step_0.measured_evaluation_s == pytest.approx(3.0) and as_step_0.max_steps < replanned.max_steps
+    # A later evaluation is measured, and wins over the prediction.
+    later, now = times_of([True] + [False] * 9 + [True] + [False] * 9, evaluation_s=1.5)
+    assert later.replanned(plan, elapsed_s=now, last_step=19).measured_evaluation_s == pytest.approx(1.5)
+
+
 def test_a_run_stops_before_a_step_it_could_not_score_in_time_and_scores_the_last_model(tmp_path, monkeypatch):
     seconds = [0.0]  # the fake time: every look at the clock 1 s more (a step), every evaluation 5 s more
     scored_at: list[float] = []
