@@ -646,7 +646,8 @@ def measure_speed(
     Tokenizes ``PROBE_CHARACTERS`` of training text, times ``PROBE_STEPS`` updates of batches as the batcher makes
     them at the smallest size and at the largest a budgeted run may use (``ner.budget.full_batch_size``; two sizes
     separate the per-step cost from the per-word cost, and the largest is then measured, not extrapolated), how full
-    those largest batches are, one checkpoint write and one prediction pass over a dev sample. The real run then
+    those largest batches are, one checkpoint write, loading it and predicting a dev sample with confidence scores
+    (the calibration after the loop), and one evaluation of that sample. The real run then
     starts from scratch, so the probe changes nothing in the model.
     """
     sample = first_documents(docs_train, PROBE_CHARACTERS)
@@ -675,10 +676,18 @@ def measure_speed(
                 _update(nlp, optimizer, batch, settings.dropout)
             seconds = max(clock() - begun, 1e-9) / len(batches)
             timed.append((sum(len(example) for batch in batches for example in batch) / len(batches), seconds))
+    dev_texts = [example.reference.text for example in dev_examples]
     with tempfile.TemporaryDirectory(prefix="nerlab-probe-") as folder:
         begun = clock()
         _write_model(nlp, training["optimizer"], Path(folder) / "model")
         checkpoint_s = max(clock() - begun, 0.0)
+        # As _fit_calibration after the loop: load the saved model, predict the dev sample with confidence scores.
+        begun = clock()
+        predictor = load_predictor(Path(folder) / "model")
+        model_load_s = max(clock() - begun, 0.0)
+        begun = clock()
+        predictor.predict(dev_texts, with_confidence=True, calibrated=False)
+        calibration_s = max(clock() - begun, 1e-9)
     (small_words, small_s), (large_words, large_s) = timed
     if large_words > small_words and large_s > small_s:
         words_per_second = (large_words - small_words) / (large_s - small_s)
@@ -688,14 +697,17 @@ def measure_speed(
     begun = clock()
     nlp.evaluate(dev_examples, batch_size=evaluation_batch_size(dev_examples))
     eval_s = max(clock() - begun, 1e-9)
+    dev_words = sum(len(example) for example in dev_examples)
     return Speed(
         words_per_second=words_per_second,
         step_overhead_s=overhead_s,
-        eval_words_per_second=sum(len(example) for example in dev_examples) / eval_s,
+        eval_words_per_second=dev_words / eval_s,
         prepare_characters_per_second=characters / prepare_s,
         words_per_character=words_per_character,
         batch_fill=large_words / largest,
         checkpoint_s=checkpoint_s,
+        model_load_s=model_load_s,
+        calibration_words_per_second=dev_words / calibration_s,
         words_per_example=sum(len(example) for example in examples) / max(len(examples), 1),
     )
 

@@ -82,6 +82,16 @@ def test_evaluations_preparation_and_the_time_already_spent_count():
     assert base.final_s == pytest.approx((30_000 + 60_000) / 50_000)
 
 
+def test_after_the_loop_the_calibration_pass_and_each_load_of_the_saved_model_count():
+    # Calibration loads the model and predicts the dev set with confidence (slower than an evaluation); a caller
+    # predicting the test set after training loads the model again.
+    measured = Speed(**{**SPEED.to_dict(), "model_load_s": 5.0, "calibration_words_per_second": 5_000})
+    both = plan(speed=measured)
+    assert both.final_s == pytest.approx(5.0 + 30_000 / 5_000 + 5.0 + 60_000 / 50_000)
+    assert plan(speed=measured, predict_after_words=0).final_s == pytest.approx(5.0 + 30_000 / 5_000)
+    assert both.max_steps < plan().max_steps
+
+
 def test_the_step_limit_caps_a_generous_budget():
     chosen = plan(budget_s=24 * 3600, cap_steps=6_000)
     assert chosen.max_steps == 6_000 and chosen.cap_steps == 6_000

@@ -176,6 +176,7 @@ def test_the_probe_times_the_smallest_batches_and_the_full_size_a_budgeted_run_m
     assert speed.prepare_characters_per_second > 0 and speed.words_per_example > 0
     # Batches close once they reach their size: a little over it, never above the batcher's tolerance.
     assert 1.0 <= speed.batch_fill <= 1.2 and speed.checkpoint_s > 0
+    assert speed.model_load_s > 0 and speed.calibration_words_per_second > 0
 
 
 def test_probe_batches_are_the_batchers_and_leave_out_a_passs_partial_last_batch():
