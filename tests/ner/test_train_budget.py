@@ -234,6 +234,17 @@ def test_the_replan_counts_evaluations_at_the_probes_prediction_when_only_step_0
     assert later.replanned(plan, elapsed_s=now, last_step=19).measured_evaluation_s == pytest.approx(1.5)
 
 
+def test_a_run_stopping_at_its_deadline_keeps_twice_the_predicted_work_after_the_loop():
+    plan = plan_steps(
+        budget_s=600.0, elapsed_s=1.0, speed=Speed(**{**ONE_SECOND_PER_STEP.to_dict(), "model_load_s": 2.0}),
+        cap_steps=30_000, prepare_characters=0, words_per_epoch=10**6, dev_words=0, predict_after_words=1_000,
+        batch_size_start=1_000, batch_size_stop=1_000, compound=1.0, evaluation_frequency=lambda steps: 200,
+    )  # fmt: skip
+    assert plan.final_s == pytest.approx(4.0, abs=1e-3)  # two loads: calibration's and the caller's
+    assert ner.train.FINAL_RESERVE == 2.0
+    assert ner.train.loop_deadline(plan, started=10.0) == pytest.approx(10.0 + 600.0 - 8.0, abs=1e-3)
+
+
 def test_a_run_stops_before_a_step_it_could_not_score_in_time_and_scores_the_last_model(tmp_path, monkeypatch):
     seconds = [0.0]  # the fake time: every look at the clock 1 s more (a step), every evaluation 5 s more
     scored_at: list[float] = []
