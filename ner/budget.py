@@ -125,6 +125,8 @@ class BudgetPlan:
     elapsed_before_s: float
     # Predicted time after the training loop (calibration, the caller's predictions): the loop stops in time for it.
     final_s: float
+    # The probe's prediction of one dev evaluation in the loop, its checkpoint included.
+    planned_evaluation_s: float
     speed: Speed
     # The batch sizes the run trains with: the settings' growing ones, or full-size from the first step.
     batch_size_start: int
@@ -132,8 +134,6 @@ class BudgetPlan:
     full_batches: bool = False
     # Steps between dev evaluations in the run (the size rule's, or rarer: see the module's docstring).
     evaluation_frequency: int = 0
-    # The probe's prediction of one evaluation in the loop, its checkpoint included.
-    planned_evaluation_s: float = 0.0
     # Set when the run chose its limit again from its own first steps (``replan``): the probe's limit, the last step
     # trained before the new plan, and the seconds a training step and an evaluation (with its checkpoint) took
     # (an evaluation after step 0's; the probe's prediction when the run had made none yet: see ``replan``).

@@ -109,11 +109,6 @@ _EXAMPLES_QUOTED = 3
 PROBE_CHARACTERS = 60_000
 PROBE_STEPS = 6
 PROBE_DEV_CHARACTERS = 20_000
-# A run slower than planned stops in time to leave this many times the predicted work after its loop (calibration,
-# the caller's predictions): the probe predicts it from a small model, and a large project's saved model loads more
-# slowly and predicts its long documents in larger batches. On the 12.8 M-character benchmark a run that reached its
-# deadline with 5.0 s predicted needed ~5.7 s, and ended 0.7 s over its 10 minutes.
-FINAL_RESERVE = 2.0
 # Dev evaluations predict batches of about this many words. spaCy's default (the config's 1,000 documents a batch)
 # puts a whole dev set into one batch, whose arrays of tens of MB cost more in fresh memory than in arithmetic:
 # on the 12.8 M-character benchmark's dev set (114,504 characters of ~2,000-character documents) 1.8 s an
@@ -886,6 +881,13 @@ def _train(
         duration=duration,
         training_time=training_time,
     )
+
+
+# A run slower than planned stops in time to leave this many times the predicted work after its loop (calibration,
+# the caller's predictions): the probe predicts it from a small model, and a large project's saved model loads more
+# slowly and predicts its long documents in larger batches. On the 12.8 M-character benchmark a run that reached its
+# deadline with 5.0 s predicted needed ~5.7 s, and ended 0.7 s over its 10 minutes.
+FINAL_RESERVE = 2.0
 
 
 def loop_deadline(plan: BudgetPlan, *, started: float) -> float:
