@@ -257,8 +257,9 @@ def plan_steps(
         raise ValueError("A budgeted run needs a step limit to stay under (cap_steps >= 1)")
     eval_s = dev_words / speed.eval_words_per_second
     # Calibration loads the saved model and predicts the dev set with confidence scores; a caller that predicts
-    # after training loads the model again. Counted as one dev pass, these ran 1.1 s over on the 12.8 M-character
-    # benchmark and a run stopped at its deadline ended 0.7 s over its 10 minutes.
+    # after training loads the model again. Counted as one dev pass, these took about 1 s more than planned on the
+    # 12.8 M-character benchmark (measured beside a training run), and a run stopped at its deadline ended 0.7 s
+    # over its 10 minutes.
     calibration_words_per_second = speed.calibration_words_per_second or speed.eval_words_per_second
     final_s = speed.model_load_s + dev_words / calibration_words_per_second
     if predict_after_words:
