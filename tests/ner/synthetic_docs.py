@@ -38,6 +38,6 @@ def labeled_docs(count: int = 30) -> list[LabeledDoc]:
     return docs
 
 
-def train_quick(output_dir: Path, **kwargs: object) -> TrainResult:
+def train_quick(output_dir: Path, settings: TrainSettings = QUICK, **kwargs: object) -> TrainResult:
     docs = labeled_docs()
-    return train(docs[:27], docs[27:], language="en", output_dir=output_dir, settings=QUICK, **kwargs)  # type: ignore[arg-type]
+    return train(docs[:27], docs[27:], language="en", output_dir=output_dir, settings=settings, **kwargs)  # type: ignore[arg-type]

@@ -13,7 +13,7 @@ import ner.train
 from ner.budget import Speed, full_batch_size, plan_steps
 from ner.predict import load
 from ner.train import TrainError, TrainSettings, measure_speed, train
-from tests.ner.synthetic_docs import QUICK, labeled_docs
+from tests.ner.synthetic_docs import QUICK, labeled_docs, train_quick
 
 pytestmark = pytest.mark.slow
 
@@ -42,13 +42,9 @@ def _files(folder):
 
 
 def test_the_budget_chooses_the_steps_and_retraining_with_them_gives_the_same_model(tmp_path):
-    docs = labeled_docs()
     budgeted = replace(QUICK, max_steps=300, eval_frequency=None, time_budget_s=126, chosen_by="test rule")
-    result = train(
-        docs[:27],
-        docs[27:],
-        language="en",
-        output_dir=tmp_path / "budget",
+    result = train_quick(
+        tmp_path / "budget",
         settings=budgeted,
         speed=ONE_SECOND_PER_STEP,
         clock=_frozen_clock,
@@ -65,7 +61,7 @@ def test_the_budget_chooses_the_steps_and_retraining_with_them_gives_the_same_mo
     assert meta["budget"]["full_batches"] and meta["settings"]["batch_size_start"] == QUICK.batch_size_stop
 
     fixed = TrainSettings(**{**meta["settings"], "chosen_by": ""}, progress_interval_s=0)
-    again = train(docs[:27], docs[27:], language="en", output_dir=tmp_path / "fixed", settings=fixed)
+    again = train_quick(tmp_path / "fixed", settings=fixed)
     assert again.budget is None and again.steps == result.steps and again.best_step == result.best_step
     assert _files(again.model_path) == _files(result.model_path)
     texts = ["Carol White drove to Vienna.", "nobody went anywhere"]
@@ -80,14 +76,10 @@ def test_a_run_on_full_batches_replans_from_its_own_steps_and_retraining_with_th
     # A tenth of the real warm-up (250 steps, re-planning from 2,500), so the two runs take seconds, not minutes.
     monkeypatch.setattr(ner.train, "WARMUP_STEPS_MAX", 25)
     monkeypatch.setattr(ner.train, "REPLAN_MIN_STEPS", 250)
-    docs = labeled_docs()
     ticks = itertools.count()  # every look at the clock: 0.8 s more, so a step takes 0.8 s where the probe said 1 s
     budgeted = replace(QUICK, max_steps=400, eval_frequency=None, patience=0, time_budget_s=320)
-    result = train(
-        docs[:27],
-        docs[27:],
-        language="en",
-        output_dir=tmp_path / "budget",
+    result = train_quick(
+        tmp_path / "budget",
         settings=budgeted,
         speed=ONE_SECOND_PER_STEP,
         clock=lambda: 0.8 * next(ticks),
@@ -106,20 +98,16 @@ def test_a_run_on_full_batches_replans_from_its_own_steps_and_retraining_with_th
     assert "max_steps = 370" in (result.model_path / "config.cfg").read_text()
 
     fixed = TrainSettings(**{**meta["settings"], "chosen_by": ""}, progress_interval_s=0)
-    again = train(docs[:27], docs[27:], language="en", output_dir=tmp_path / "fixed", settings=fixed)
+    again = train_quick(tmp_path / "fixed", settings=fixed)
     assert again.budget is None and again.steps == result.steps and again.best_step == result.best_step
     assert _files(again.model_path) == _files(result.model_path)
 
 
 def test_a_machine_slower_than_measured_stops_at_the_budget_with_the_best_checkpoint(tmp_path):
-    docs = labeled_docs()
     ticks = itertools.count()  # every look at the clock: one more second
 
-    result = train(
-        docs[:27],
-        docs[27:],
-        language="en",
-        output_dir=tmp_path / "model",
+    result = train_quick(
+        tmp_path / "model",
         settings=replace(QUICK, max_steps=200, time_budget_s=40),
         speed=ONE_MILLISECOND_PER_STEP,
         clock=lambda: float(next(ticks)),
@@ -133,11 +121,8 @@ def test_a_machine_slower_than_measured_stops_at_the_budget_with_the_best_checkp
 def test_a_budget_too_short_fails_before_training_and_a_budget_needs_a_step_limit(tmp_path):
     docs = labeled_docs()
     with pytest.raises(TrainError, match=r"too short for this project: 100 steps would take about 2\.0 minutes"):
-        train(
-            docs[:27],
-            docs[27:],
-            language="en",
-            output_dir=tmp_path / "model",
+        train_quick(
+            tmp_path / "model",
             settings=replace(QUICK, max_steps=1_000, time_budget_s=30),
             speed=ONE_SECOND_PER_STEP,
             clock=_frozen_clock,
@@ -265,13 +250,9 @@ def test_a_run_stops_before_a_step_it_could_not_score_in_time_and_scores_the_las
         return seconds[0]
 
     monkeypatch.setattr(ner.train, "_evaluation", slow)
-    docs = labeled_docs()
     settings = replace(QUICK, max_steps=200, eval_frequency=10, patience=0, time_budget_s=60)
-    result = train(
-        docs[:27],
-        docs[27:],
-        language="en",
-        output_dir=tmp_path / "model",
+    result = train_quick(
+        tmp_path / "model",
         settings=settings,
         speed=ONE_MILLISECOND_PER_STEP,
         clock=clock,
