@@ -742,6 +742,7 @@ def _plan_budget(
             compound=float(_batcher_config()["size"]["compound"]),
             evaluation_frequency=lambda steps: fixed_frequency or evaluation_frequency(steps),
             frequency_fixed=fixed_frequency is not None,
+            replan_min_steps=REPLAN_MIN_STEPS,
         )
     except BudgetTooShort as error:
         raise TrainError(str(error)) from error

@@ -227,6 +227,22 @@ def test_a_run_replans_from_its_own_steps_within_the_narrower_share_and_keeps_it
     assert measured.to_dict()["probe_max_steps"] == first.max_steps
 
 
+def test_a_probes_limit_just_short_of_replanning_is_raised_to_it_when_it_fits_the_replans_margin():
+    # 600 s: the probe fits 2,300 full-size steps in 85% of the budget (about 500 s).
+    probed = plan()
+    assert probed.full_batches and probed.max_steps == 2_300
+    # 2,400 steps take ~521 s, 2,760 would take ~600: the first fits in 95% (the re-plan's margin), the second not.
+    raised = plan(replan_min_steps=2_400)
+    assert raised.max_steps == 2_400 and raised.full_batches
+    assert 600 * (1 - SAFETY_SHARE) < raised.estimated_s <= 600 * (1 - REPLAN_SAFETY_SHARE)
+    assert raised.evaluation_frequency == plan(cap_steps=2_400).evaluation_frequency
+    assert plan(replan_min_steps=2_760).max_steps == 2_300
+    # Nothing to raise: a limit that re-plans already, or growing batches (they do not re-plan).
+    assert plan(replan_min_steps=2_000).max_steps == 2_300
+    growing = plan(budget_s=24 * 3600, cap_steps=3_000, replan_min_steps=5_000)
+    assert growing.max_steps == 3_000 and not growing.full_batches
+
+
 def test_a_replan_stays_within_the_cap_and_never_below_the_steps_that_keep_the_warm_up():
     first = plan(budget_s=900.0, cap_steps=20_000)
     fast = replan(first, elapsed_s=10.0, last_step=250, step_s=0.001, evaluation_s=0.0, min_steps=2_500)
