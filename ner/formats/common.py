@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from ner.formats.errors import Problems
@@ -213,6 +213,20 @@ def document_fields(doc: LabeledDoc) -> dict[str, str]:
     """The name, language and split a document has (empty ones left out), as the JSON writers store them."""
     fields = (("name", doc.name), ("language", doc.language), ("split", doc.split))
     return {key: value for key, value in fields if value}
+
+
+def dump_documents_jsonl(docs: Iterable[LabeledDoc], *, spans_field: str, span_value: Callable[[Span], Any]) -> bytes:
+    """JSONL with one document a line, as the JSONL writers store it: its text, its spans in offset order under
+    ``spans_field`` (each as ``span_value`` writes it, in the format's own shape), the name, language and split it
+    has, and its metadata under ``meta`` when it has any."""
+    rows: list[dict[str, Any]] = []
+    for doc in docs:
+        row: dict[str, Any] = {"text": doc.text, spans_field: [span_value(span) for span in doc.sorted_spans()]}
+        row.update(document_fields(doc))
+        if doc.meta:
+            row["meta"] = dict(doc.meta)
+        rows.append(row)
+    return dump_jsonl(rows)
 
 
 # --- records: JSONL lines, or the elements of one JSON document ---------------------------------------------------

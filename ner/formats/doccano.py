@@ -23,9 +23,8 @@ from typing import Any
 
 from ner.formats.common import (
     decode_input,
-    document_fields,
     documents_read,
-    dump_jsonl,
+    dump_documents_jsonl,
     is_int,
     iter_objects,
     meta_of,
@@ -154,14 +153,4 @@ def read_doccano(
 
 
 def write_doccano(docs: Sequence[LabeledDoc]) -> bytes:
-    rows: list[dict[str, Any]] = []
-    for doc in docs:
-        row: dict[str, Any] = {
-            "text": doc.text,
-            "label": [[span.start, span.end, span.label] for span in doc.sorted_spans()],
-        }
-        row.update(document_fields(doc))
-        if doc.meta:
-            row["meta"] = dict(doc.meta)
-        rows.append(row)
-    return dump_jsonl(rows)
+    return dump_documents_jsonl(docs, spans_field="label", span_value=lambda span: [span.start, span.end, span.label])

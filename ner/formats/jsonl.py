@@ -14,9 +14,8 @@ from typing import Any
 
 from ner.formats.common import (
     decode_input,
-    document_fields,
     documents_read,
-    dump_jsonl,
+    dump_documents_jsonl,
     iter_objects,
     meta_of,
     read_document,
@@ -93,14 +92,6 @@ def _read_row(row: dict[str, Any], where: str, problems: Problems) -> LabeledDoc
 
 
 def write_jsonl(docs: Sequence[LabeledDoc]) -> bytes:
-    rows: list[dict[str, Any]] = []
-    for doc in docs:
-        row: dict[str, Any] = {
-            "text": doc.text,
-            "spans": [{"start": span.start, "end": span.end, "label": span.label} for span in doc.sorted_spans()],
-        }
-        row.update(document_fields(doc))
-        if doc.meta:
-            row["meta"] = dict(doc.meta)
-        rows.append(row)
-    return dump_jsonl(rows)
+    return dump_documents_jsonl(
+        docs, spans_field="spans", span_value=lambda span: {"start": span.start, "end": span.end, "label": span.label}
+    )
