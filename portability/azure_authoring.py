@@ -132,6 +132,14 @@ class _AuthoringView(AzureView):
         except Http404:
             raise _not_found(f"The project {name!r} was not found for this key.", "ProjectNotFound") from None
 
+    def project_and_version(
+        self, request: Request, name: str, permission: Permission | None = None
+    ) -> tuple[Project, str]:
+        """The project, then the api-version: key, project and role are checked first, so that a refusal never
+        depends on the api-version."""
+        project = self.project(request, name, permission)
+        return project, _api_version(request)
+
     def project_if_any(self, request: Request, name: str, permission: Permission) -> Project | None:
         """For a call that creates the project when there is none (PATCH, import): the project, with the
         ``permission`` checked, or None when no project has that name."""
@@ -346,8 +354,7 @@ class ProjectListApi(_AuthoringView):
 class ProjectDetailApi(_AuthoringView):
     @extend_schema(exclude=True)
     def get(self, request: Request, project_name: str) -> Response:
-        project = self.project(request, project_name, Permission.VIEW)
-        _api_version(request)
+        project, _ = self.project_and_version(request, project_name, Permission.VIEW)
         return Response(project_metadata(project))
 
     @extend_schema(exclude=True)
@@ -370,8 +377,7 @@ class ProjectDetailApi(_AuthoringView):
 
     @extend_schema(exclude=True)
     def delete(self, request: Request, project_name: str) -> Response:
-        project = self.project(request, project_name, Permission.DELETE_PROJECT)
-        version = _api_version(request)
+        project, version = self.project_and_version(request, project_name, Permission.DELETE_PROJECT)
         job = services.azure_project_delete(user=request.user, project=project, api_version=version)
         return self.accepted(request, "portability:azure_deletion_job", version, job_id=job.pk)
 
@@ -418,8 +424,7 @@ class _ProjectListApi(_AuthoringView):
 
     @extend_schema(exclude=True)
     def get(self, request: Request, project_name: str) -> Response:
-        project = self.project(request, project_name)
-        version = _api_version(request)
+        project, version = self.project_and_version(request, project_name)
         return Response(_page(request, self.items(project), self.url_name, version, project_name=project.name))
 
 
@@ -431,8 +436,7 @@ class _JobApi(_AuthoringView):
 
     @extend_schema(exclude=True)
     def get(self, request: Request, project_name: str, **kwargs: str) -> Response:
-        project = self.project(request, project_name)
-        _api_version(request)
+        project, _ = self.project_and_version(request, project_name)
         job_id = kwargs[self.job_kwarg]
         state = job_state(self.job(project, job_id, kwargs.get("deployment_name")))
         if self.kinds == (AuthoringJob.Kind.EXPORT,) and state["status"] == "succeeded":
@@ -473,8 +477,8 @@ class ImportJobApi(_JobApi):
 class ExportApi(_AuthoringView):
     @extend_schema(exclude=True)
     def post(self, request: Request, project_name: str) -> Response:
-        project = self.project(request, project_name, Permission.MANAGE_DOCUMENTS)  # a copy of everything
-        version = _api_version(request)
+        # MANAGE_DOCUMENTS: the export is a copy of everything.
+        project, version = self.project_and_version(request, project_name, Permission.MANAGE_DOCUMENTS)
         index_type = request.query_params.get("stringIndexType", "Utf16CodeUnit")
         if index_type != "Utf16CodeUnit":
             raise invalid_request("stringIndexType must be Utf16CodeUnit (the only unit of Azure's labels file).")
@@ -502,8 +506,7 @@ class ExportResultApi(_JobApi):
 
     @extend_schema(exclude=True)
     def get(self, request: Request, project_name: str, **kwargs: str) -> Response:
-        project = self.project(request, project_name)
-        _api_version(request)
+        project, _ = self.project_and_version(request, project_name)
         job = self.job(project, kwargs[self.job_kwarg])
         if not job.result_file or not default_storage.exists(job.result_file):
             raise _not_found("The export's result is no longer stored; export again.", "JobNotFound")
@@ -517,8 +520,7 @@ class ExportResultApi(_JobApi):
 class TrainApi(_AuthoringView):
     @extend_schema(exclude=True)
     def post(self, request: Request, project_name: str) -> Response:
-        project = self.project(request, project_name, Permission.TRAIN)
-        version = _api_version(request)
+        project, version = self.project_and_version(request, project_name, Permission.TRAIN)
         body = self.body(request)
         label = body.get("modelLabel")
         if not isinstance(label, str) or not label:
@@ -559,8 +561,7 @@ class TrainJobCancelApi(_AuthoringView):
 
     @extend_schema(exclude=True)
     def post(self, request: Request, project_name: str, train_job_id: str) -> Response:
-        project = self.project(request, project_name, Permission.TRAIN)
-        version = _api_version(request)
+        project, version = self.project_and_version(request, project_name, Permission.TRAIN)
         job = _find_job(project, train_job_id, (AuthoringJob.Kind.TRAIN,))
         services.azure_train_cancel(job=job)
         return self.accepted(
@@ -588,16 +589,14 @@ class ModelListApi(_ProjectListApi):
 class ModelDetailApi(_AuthoringView):
     @extend_schema(exclude=True)
     def get(self, request: Request, project_name: str, model_name: str) -> Response:
-        project = self.project(request, project_name)
-        _api_version(request)
+        project, _ = self.project_and_version(request, project_name)
         return Response(model_state(_model(project, model_name)))
 
     @extend_schema(exclude=True)
     def delete(self, request: Request, project_name: str, model_name: str) -> Response:
         from evaluation.services import trained_model_delete
 
-        project = self.project(request, project_name, Permission.TRAIN)
-        _api_version(request)
+        project, _ = self.project_and_version(request, project_name, Permission.TRAIN)
         trained_model_delete(model=_model(project, model_name))
         return Response(status=204)
 
@@ -629,8 +628,7 @@ def _evaluation_options(model: TrainedModel) -> dict[str, Any]:
 class EvaluationSummaryApi(_AuthoringView):
     @extend_schema(exclude=True)
     def get(self, request: Request, project_name: str, model_name: str) -> Response:
-        project = self.project(request, project_name)
-        _api_version(request)
+        project, _ = self.project_and_version(request, project_name)
         model = _model(project, model_name)
         report = EvaluationReport.from_dict(_evaluation(model).report)
         return Response(
@@ -645,8 +643,7 @@ class EvaluationSummaryApi(_AuthoringView):
 class EvaluationResultApi(_AuthoringView):
     @extend_schema(exclude=True)
     def get(self, request: Request, project_name: str, model_name: str) -> Response:
-        project = self.project(request, project_name)
-        version = _api_version(request)
+        project, version = self.project_and_version(request, project_name)
         index_type = request.query_params.get("stringIndexType", "Utf16CodeUnit")
         if index_type not in ("Utf16CodeUnit", "UnicodeCodePoint"):
             raise invalid_request("stringIndexType must be Utf16CodeUnit or UnicodeCodePoint.")
@@ -731,14 +728,12 @@ class DeploymentDetailApi(_AuthoringView):
 
     @extend_schema(exclude=True)
     def get(self, request: Request, project_name: str, deployment_name: str) -> Response:
-        project = self.project(request, project_name)
-        _api_version(request)
+        project, _ = self.project_and_version(request, project_name)
         return Response(deployment_state(self._deployment(project, deployment_name)))
 
     @extend_schema(exclude=True)
     def put(self, request: Request, project_name: str, deployment_name: str) -> Response:
-        project = self.project(request, project_name, Permission.DEPLOY)
-        version = _api_version(request)
+        project, version = self.project_and_version(request, project_name, Permission.DEPLOY)
         label = self.body(request).get("trainedModelLabel")
         if not isinstance(label, str) or not label:
             raise invalid_request("trainedModelLabel is required: the label of the trained model to deploy.")
@@ -750,8 +745,7 @@ class DeploymentDetailApi(_AuthoringView):
 
     @extend_schema(exclude=True)
     def delete(self, request: Request, project_name: str, deployment_name: str) -> Response:
-        project = self.project(request, project_name, Permission.DEPLOY)
-        version = _api_version(request)
+        project, version = self.project_and_version(request, project_name, Permission.DEPLOY)
         self._deployment(project, deployment_name)
         job = services.azure_deployment_delete(
             user=request.user, project=project, api_version=version, deployment_name=deployment_name
@@ -767,8 +761,7 @@ class DeploymentJobApi(_JobApi):
 class SwapApi(_AuthoringView):
     @extend_schema(exclude=True)
     def post(self, request: Request, project_name: str) -> Response:
-        project = self.project(request, project_name, Permission.DEPLOY)
-        version = _api_version(request)
+        project, version = self.project_and_version(request, project_name, Permission.DEPLOY)
         body = self.body(request)
         first, second = body.get("firstDeploymentName"), body.get("secondDeploymentName")
         if not isinstance(first, str) or not isinstance(second, str) or not first or not second:
