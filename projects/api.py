@@ -239,10 +239,10 @@ class ProjectStatsApi(ProjectScopedAPIView):
 
 
 def _membership_get(*, project: Project, username: str) -> Membership:
-    membership = selectors.member_list(project=project).filter(user__username=username).first()
-    if membership is None:
-        raise Http404(f"{username} is not a member of this project.")
-    return membership
+    return selectors.row_get_or_404(
+        selectors.member_list(project=project).filter(user__username=username),
+        missing=f"{username} is not a member of this project.",
+    )
 
 
 @extend_schema_view(
