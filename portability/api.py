@@ -22,15 +22,16 @@ from portability.serializers import (
     DataInventorySerializer,
     ProjectCloneInputSerializer,
 )
-from projects.api import PROJECT_NAME_PARAMETER, ProjectScopedAPIView, UserCredentials, path_parameter, valid_input
+from projects.api import (
+    PROJECT_NAME_PARAMETER,
+    ProjectScopedAPIView,
+    UserCredentials,
+    path_parameter,
+    project_created,
+    valid_input,
+)
 from projects.roles import Permission
-from projects.selectors import membership_role
 from projects.serializers import ProjectOutputSerializer
-
-
-def _with_role(project, user):  # type: ignore[no-untyped-def]
-    project.user_role = membership_role(user=user, project=project)
-    return project
 
 
 @extend_schema(parameters=[PROJECT_NAME_PARAMETER])
@@ -44,7 +45,7 @@ class ProjectCloneApi(ProjectScopedAPIView):
         source = self.get_project(Permission.MANAGE_DOCUMENTS)  # a copy of everything, like an export
         data = valid_input(ProjectCloneInputSerializer, request.data).validated_data
         clone = services.project_clone(source=source, user=request.user, **data)
-        return Response(ProjectOutputSerializer(_with_role(clone, request.user)).data, status=status.HTTP_201_CREATED)
+        return project_created(clone, request.user)
 
 
 @extend_schema(parameters=[PROJECT_NAME_PARAMETER])
@@ -102,9 +103,7 @@ class ArchiveImportApi(APIView):
             include_models=data["include_models"],
             restore_members=data["restore_members"],
         )
-        return Response(
-            ProjectOutputSerializer(_with_role(imported.project, request.user)).data, status=status.HTTP_201_CREATED
-        )
+        return project_created(imported.project, request.user)
 
 
 class ContainerFileApi(APIView):

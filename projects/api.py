@@ -5,8 +5,8 @@ whose role lacks the permission gets 403, and a project API key reaches only its
 
 Other apps build on the shared pieces here: ``ProjectScopedAPIView`` (``self.get_project(Permission.X)``),
 ``ApiOperations`` (an API module's documented operations), ``path_parameter``, ``valid_input`` (a request's body or
-query through its input serializer), ``JobRows`` (a background job answered with its row), ``UserCredentials`` and
-``paginated_response``.
+query through its input serializer), ``JobRows`` (a background job answered with its row), ``UserCredentials``,
+``paginated_response`` and ``project_created``.
 Errors are answered in one place for every view: ``projects.api_errors``.
 """
 
@@ -154,6 +154,12 @@ def paginated_response(
     return paginator.get_paginated_response(serializer_class(page, many=True, context={"request": request}).data)
 
 
+def project_created(project: Project, user: Any) -> Response:
+    """201 with a project ``user`` has just made (created, cloned or imported), showing their role in it."""
+    project.user_role = selectors.membership_role(user=user, project=project)  # type: ignore[attr-defined]
+    return Response(ProjectOutputSerializer(project).data, status=status.HTTP_201_CREATED)
+
+
 @dataclass(frozen=True)
 class JobRows:
     """How the API answers with a background job: its row read again through ``get`` (``get(project=, run_id=)``,
@@ -194,9 +200,7 @@ class ProjectListApi(APIView):
 
     def post(self, request: Request) -> Response:
         data = valid_input(ProjectCreateInputSerializer, request.data).validated_data
-        project = services.project_create(user=request.user, **data)
-        project.user_role = selectors.membership_role(user=request.user, project=project)  # type: ignore[attr-defined]
-        return Response(ProjectOutputSerializer(project).data, status=status.HTTP_201_CREATED)
+        return project_created(services.project_create(user=request.user, **data), request.user)
 
 
 @extend_schema_view(
