@@ -19,7 +19,7 @@ from projects import services as project_services
 from projects.access import project_view
 from projects.api import ENTITY_TYPE_ID_PARAMETER, PROJECT_NAME_PARAMETER, ProjectScopedAPIView, valid_input
 from projects.forms import EntityTypeMergeForm
-from projects.models import Project
+from projects.models import EntityType, Project
 from projects.roles import Permission
 from projects.serializers import (
     EntityTypeDeleteOutputSerializer,
@@ -88,6 +88,13 @@ def entity_type_merge(request: HttpRequest, project: Project) -> HttpResponse:
 # --- API ---
 
 
+class _EntityTypeApi(ProjectScopedAPIView):
+    def get_entity_type(self, permission: Permission) -> tuple[Project, EntityType]:
+        # The entity type the URL names, once the caller's role in its project allows ``permission``.
+        project = self.get_project(permission)
+        return project, selectors.entity_type_get(project=project, entity_type_id=self.kwargs["entity_type_id"])
+
+
 @extend_schema_view(
     get=extend_schema(summary="One entity type", responses=EntityTypeOutputSerializer),
     patch=extend_schema(
@@ -100,36 +107,32 @@ def entity_type_merge(request: HttpRequest, project: Project) -> HttpResponse:
     ),
 )
 @extend_schema(parameters=[PROJECT_NAME_PARAMETER, ENTITY_TYPE_ID_PARAMETER])
-class EntityTypeDetailApi(ProjectScopedAPIView):
+class EntityTypeDetailApi(_EntityTypeApi):
     def get(self, request: Request, project_name: str, entity_type_id: int) -> Response:
-        project = self.get_project(Permission.VIEW)
-        entity_type = selectors.entity_type_get(project=project, entity_type_id=entity_type_id)
+        _, entity_type = self.get_entity_type(Permission.VIEW)
         return Response(EntityTypeOutputSerializer(entity_type).data)
 
     def patch(self, request: Request, project_name: str, entity_type_id: int) -> Response:
-        project = self.get_project(Permission.MANAGE_SCHEMA)
-        entity_type = selectors.entity_type_get(project=project, entity_type_id=entity_type_id)
+        _, entity_type = self.get_entity_type(Permission.MANAGE_SCHEMA)
         data = valid_input(EntityTypeUpdateInputSerializer, request.data, partial=True).validated_data
         entity_type = project_services.entity_type_update(entity_type=entity_type, **data)
         return Response(EntityTypeOutputSerializer(entity_type).data)
 
     def delete(self, request: Request, project_name: str, entity_type_id: int) -> Response:
-        project = self.get_project(Permission.MANAGE_SCHEMA)
-        entity_type = selectors.entity_type_get(project=project, entity_type_id=entity_type_id)
+        _, entity_type = self.get_entity_type(Permission.MANAGE_SCHEMA)
         deleted_spans = services.entity_type_delete(entity_type=entity_type, user=request.user)
         return Response(EntityTypeDeleteOutputSerializer({"deleted_spans": deleted_spans}).data)
 
 
 @extend_schema(parameters=[PROJECT_NAME_PARAMETER, ENTITY_TYPE_ID_PARAMETER])
-class EntityTypeMergeApi(ProjectScopedAPIView):
+class EntityTypeMergeApi(_EntityTypeApi):
     @extend_schema(
         summary="Move every span of this type to another type, then delete this type",
         request=EntityTypeMergeInputSerializer,
         responses=EntityTypeMergeOutputSerializer,
     )
     def post(self, request: Request, project_name: str, entity_type_id: int) -> Response:
-        project = self.get_project(Permission.MANAGE_SCHEMA)
-        source = selectors.entity_type_get(project=project, entity_type_id=entity_type_id)
+        project, source = self.get_entity_type(Permission.MANAGE_SCHEMA)
         into = valid_input(EntityTypeMergeInputSerializer, request.data).validated_data["into"]
         try:
             target = selectors.entity_type_get(project=project, entity_type_id=into)
