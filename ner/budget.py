@@ -32,9 +32,10 @@ depend on the step limit (it rises linearly to its peak at step 250, the decay s
 the end of its warm-up has trained exactly as the fixed run of the new limit would, and "retrain with the same
 settings" (the new limit) still makes the same model. A probe that chose a limit short of the least that re-plans
 (``replan_min_steps``) gets that limit when the probe predicts it within the re-plan's margin: the run then corrects
-the probe. A 10-minute run on the benchmark whose probe ran beside other work measured 15,480 words/s (24,100 on the
-quiet machine), chose 2,300 steps, could not re-plan, and ended after 7.5 minutes at test F1 75.46, against 79.5 for
-runs that re-planned (bench/results/train_large_budget-10-final1.json).
+the probe. On a machine half as fast as the benchmark's usual one, a 10-minute run whose probe also ran beside other
+work measured 15,480 words/s, chose 2,300 steps, could not re-plan, and ended after 7.5 minutes (test F1 75.46); the
+next run there, its probe at 17,330, chose 2,800, re-planned to 3,100 and used 8.7 minutes (76.67; quiet probes on
+the usual machine: 24,100-32,500 words/s; bench/results/train_large_budget-10-final{1,2}.json).
 
 Which batches: when the growing batches reach the step limit within the budget, the run is exactly the unbudgeted
 one. When they do not (the budget binds), the run trains on full-size batches from the first step instead: the
