@@ -87,6 +87,23 @@ def test_train_twice_with_the_same_seed_gives_identical_models(trained, tmp_path
     assert (first.model_path / "ner" / "model").read_bytes() == (second.model_path / "ner" / "model").read_bytes()
 
 
+def test_a_saved_model_keeps_its_labels_of_the_training_strings_and_predicts_as_with_them_all(
+    trained, tmp_path, monkeypatch
+):
+    first, _ = trained
+    strings = json.loads((first.model_path / "vocab" / "strings.json").read_text())
+    assert strings == ["CITY"]  # PERSON is one of spaCy's own symbols, never stored
+    # The same run saving every string it saw (spaCy's own to_disk): the same weights and the same predictions.
+    monkeypatch.setattr(ner.train, "_strings_kept", lambda nlp: list(nlp.vocab.strings))
+    everything = train_quick(tmp_path / "everything")
+    assert len(json.loads((everything.model_path / "vocab" / "strings.json").read_text())) > 1_000
+    texts = [*UNSEEN, "Carol White drove to Vienna.", "Zyxwv Qplm flew to Ouagadougou.", "nobody went anywhere"]
+    assert load(first.model_path).predict(texts, with_confidence=True) == load(everything.model_path).predict(
+        texts, with_confidence=True
+    )
+    assert (first.model_path / "ner" / "model").read_bytes() == (everything.model_path / "ner" / "model").read_bytes()
+
+
 def test_cancel_stops_within_a_step_and_leaves_no_output(tmp_path):
     calls = 0
 
