@@ -893,9 +893,10 @@ def _train(
 
 
 # A run slower than planned stops in time to leave this many times the predicted work after its loop (calibration,
-# the caller's predictions): the probe predicts it from a small model, and a large project's saved model loads more
-# slowly and predicts its long documents in larger batches. On the 12.8 M-character benchmark a run that reached its
-# deadline with 5.0 s predicted needed ~5.7 s, and ended 0.7 s over its 10 minutes.
+# the caller's predictions): the probe predicts it from a small model, and a large project's model predicts its long
+# documents in larger batches. On the 12.8 M-character benchmark a run that reached its deadline with 5.0 s predicted
+# needed ~5.7 s, and ended 0.7 s over its 10 minutes (its saved model then also held 337,000 training strings, which
+# made loading it ~0.45 s slower than the probe's; see ``_strings_kept``).
 FINAL_RESERVE = 2.0
 
 
