@@ -446,7 +446,9 @@ def main() -> None:
         runs = []
         for number in range(args.runs):
             load_before = _load_average()
+            cpu_before = _cpu_seconds(server.pid)
             run = _load(url, key, _single(texts, f"run {number + 1}, "), args.clients, args.seconds)
+            worker_cpu_s = _cpu_seconds(server.pid) - cpu_before
             latencies = run.pop("latencies")
             figures = {
                 "load_average_before": load_before,
@@ -457,11 +459,14 @@ def main() -> None:
                 "p50_ms": round(1000 * statistics.median(latencies), 1),
                 "p90_ms": round(1000 * _percentile(latencies, 0.90), 1),
                 "p99_ms": round(1000 * _percentile(latencies, 0.99), 1),
+                # What a request costs the gunicorn workers, whatever else the machine is doing.
+                "worker_cpu_ms_per_request": round(1000 * worker_cpu_s / max(1, run["requests"]), 1),
             }
             runs.append(figures)
             print(
                 f"latency run {number + 1}: {figures['requests_per_s']} req/s, p50 {figures['p50_ms']} ms, "
-                f"p90 {figures['p90_ms']} ms, p99 {figures['p99_ms']} ms ({figures['requests']} requests, "
+                f"p90 {figures['p90_ms']} ms, p99 {figures['p99_ms']} ms, {figures['worker_cpu_ms_per_request']} worker CPU "
+                f"ms a request ({figures['requests']} requests, "
                 f"{figures['errors']} errors; load average before {load_before})"
             )
         median_run = sorted(runs, key=lambda figures: figures["requests_per_s"])[len(runs) // 2]
