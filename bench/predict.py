@@ -465,8 +465,8 @@ def main() -> None:
             runs.append(figures)
             print(
                 f"latency run {number + 1}: {figures['requests_per_s']} req/s, p50 {figures['p50_ms']} ms, "
-                f"p90 {figures['p90_ms']} ms, p99 {figures['p99_ms']} ms, {figures['worker_cpu_ms_per_request']} worker CPU "
-                f"ms a request ({figures['requests']} requests, "
+                f"p90 {figures['p90_ms']} ms, p99 {figures['p99_ms']} ms, "
+                f"{figures['worker_cpu_ms_per_request']} worker CPU ms a request ({figures['requests']} requests, "
                 f"{figures['errors']} errors; load average before {load_before})"
             )
         median_run = sorted(runs, key=lambda figures: figures["requests_per_s"])[len(runs) // 2]
