@@ -29,7 +29,14 @@ ROOT = Path(__file__).resolve().parent.parent
 LAYERS = ["ner", "projects", "labeling", "evaluation", "serving", "portability", "config"]
 SITE = "config"
 # Third-party packages ner/ may import -> the declared dependency (pyproject.toml) that brings each one.
-NER_THIRD_PARTY = {"numpy": "numpy", "spacy": "spacy", "thinc": "spacy", "threadpoolctl": "threadpoolctl"}
+NER_THIRD_PARTY = {
+    "numpy": "numpy",
+    "spacy": "spacy",
+    "thinc": "spacy",
+    "threadpoolctl": "threadpoolctl",
+    "onnx": "onnx",
+    "onnxruntime": "onnxruntime",
+}
 CLIENT_THIRD_PARTY = {"httpx"}
 REVERSING_CALLS = {"reverse", "reverse_lazy", "redirect", "resolve_url"}
 TEMPLATE_TAG = re.compile(r"{%\s*(url|include|extends|load)\s+(.*?)\s*%}", re.DOTALL)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ner.compute import blas_threads
+from ner.encoders import onnx_layers
 from ner.encoders.files import (
     CONFIG_FILE,
     WEIGHTS_FILE,
@@ -199,7 +200,7 @@ class BertEncoder:
             "tokenizer": self.tokenizer.settings(),
             "weights_sha256": self.weights_sha256,
         }
-        self.fingerprint = hashlib.sha256(json.dumps(identity, sort_keys=True).encode("utf-8")).hexdigest()
+        self.fingerprint = fingerprint(identity)
 
     def _load_weights(self, path: Path) -> None:
         c = self.config
@@ -284,13 +285,34 @@ class BertEncoder:
         """Hidden states of [CLS] + ``sequence`` + [SEP], one row each: the mean of the last ``last_layers``."""
         c = self.config
         ids = np.concatenate([[self.tokenizer.cls_id], sequence, [self.tokenizer.sep_id]]).astype(np.int64)
-        length = len(ids)
-        heads, size = c.num_attention_heads, c.hidden_size // c.num_attention_heads
-        x = self._word_vectors(ids) + self._position[:length] + self._token_type
+        x = self._word_vectors(ids) + self._position[: len(ids)] + self._token_type
         x = _layer_norm(x.astype(np.float32), self._embedding_norm, c.layer_norm_eps)
-        scale = np.float32(1 / math.sqrt(size))
+        states = self._onnx_layers()(x) if onnx_layers.runtime_name() else self._numpy_layers(x)
         summed: Floats | None = None
-        for number, layer in enumerate(self._layers):
+        for number, x in enumerate(states):
+            if number >= len(self._layers) - last_layers:
+                summed = x.copy() if summed is None else summed + x
+        if last_layers == 1:
+            last: Floats = np.ascontiguousarray(x)
+            return last
+        assert summed is not None
+        averaged: Floats = np.ascontiguousarray(summed / np.float32(last_layers), dtype=np.float32)
+        return averaged
+
+    def _onnx_layers(self) -> onnx_layers.OnnxLayers:
+        # Built at the first forward pass (tens of ms), for the layers this encoder holds then.
+        built = getattr(self, "_onnx", None)
+        if built is None or built[0] is not self._layers:
+            built = self._onnx = (self._layers, onnx_layers.OnnxLayers(self._layers, self.config))
+        return built[1]
+
+    def _numpy_layers(self, x: Floats) -> Iterator[Floats]:
+        """Each layer's hidden states in turn, computed by numpy (where ONNX Runtime is not installed)."""
+        c = self.config
+        length = len(x)
+        heads, size = c.num_attention_heads, c.hidden_size // c.num_attention_heads
+        scale = np.float32(1 / math.sqrt(size))
+        for layer in self._layers:
             qkv = (x @ layer.qkv_weight + layer.qkv_bias).reshape(length, 3, heads, size)
             query = qkv[:, 0].transpose(1, 0, 2)
             key = qkv[:, 1].transpose(1, 2, 0)
@@ -305,14 +327,16 @@ class BertEncoder:
             x = np.concatenate(
                 [self._feed_forward(layer, x[start : start + _FFN_ROWS]) for start in range(0, length, _FFN_ROWS)]
             )
-            if number >= len(self._layers) - last_layers:
-                summed = x.copy() if summed is None else summed + x
-        if last_layers == 1:
-            states: Floats = np.ascontiguousarray(x)
-            return states
-        assert summed is not None
-        averaged: Floats = np.ascontiguousarray(summed / np.float32(last_layers), dtype=np.float32)
-        return averaged
+            yield x
+
+
+def fingerprint(identity: dict[str, Any]) -> str:
+    """What decides an encoder's numbers, hashed: ``identity`` (its files, settings and this module's version) and the
+    runtime of its layers where that is not numpy."""
+    runtime = onnx_layers.runtime_name()
+    if runtime is not None:
+        identity = {**identity, "runtime": runtime}
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode("utf-8")).hexdigest()
 
 
 def _folder_state(path: Path) -> tuple[tuple[str, int, int], ...]:

