@@ -11,12 +11,19 @@ One thread, run in the calling thread, as numpy's products run on one OpenBLAS t
 states of a sequence are then a function of its pieces, the files and the runtime's version, whatever else the
 process does. The fingerprint of an encoder run here names the runtime and its version, so features cached by
 the numpy forward pass (or another version) are never mixed with these.
+
+``onnxruntime`` is imported by the first session, not with this module: importing it starts a thread, and a process
+forked after that (gunicorn's workers from its preloading master, Celery's pool) hung at its exit, waiting for the
+thread it never had.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
+import importlib.util
 import math
 from collections.abc import Sequence
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -25,39 +32,36 @@ if TYPE_CHECKING:
     from ner.encoders.bert import Floats, _Layer
     from ner.encoders.files import BertConfig
 
-try:
-    import onnx
-    import onnxruntime
-    from onnx import TensorProto, helper, numpy_helper
-except ImportError:  # the numpy forward pass serves instead
-    onnx = onnxruntime = None  # type: ignore[assignment]
-
 OPSET = 20  # Gelu's first version
 
 
+@cache
 def runtime_name() -> str | None:
     """The runtime and version that runs the layers here (part of the encoder's fingerprint), or None: numpy."""
-    if onnxruntime is None:
+    if importlib.util.find_spec("onnxruntime") is None or importlib.util.find_spec("onnx") is None:
         return None
-    return f"onnxruntime {onnxruntime.__version__}"
+    return f"onnxruntime {importlib.metadata.version('onnxruntime')}"
 
 
 class _Graph:
     """Nodes and constant tensors, each output named once."""
 
     def __init__(self) -> None:
+        from onnx import helper, numpy_helper
+
+        self._helper, self._numpy_helper = helper, numpy_helper
         self.nodes: list[Any] = []
         self.constants: list[Any] = []
         self._count = 0
 
     def constant(self, name: str, value: Any) -> str:
-        self.constants.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
+        self.constants.append(self._numpy_helper.from_array(np.ascontiguousarray(value), name))
         return name
 
     def node(self, op: str, inputs: Sequence[str], outputs: int = 1, **attributes: Any) -> list[str]:
         names = [f"{op.lower()}{self._count}_{index}" for index in range(outputs)]
         self._count += 1
-        self.nodes.append(helper.make_node(op, list(inputs), names, **attributes))
+        self.nodes.append(self._helper.make_node(op, list(inputs), names, **attributes))
         return names
 
     def one(self, op: str, inputs: Sequence[str], **attributes: Any) -> str:
@@ -83,6 +87,9 @@ class _Graph:
 def _model_bytes(layers: Sequence[_Layer], config: BertConfig) -> bytes:
     """BertModel's layers as ``ner.encoders.bert`` computes them: input ``x`` (pieces x hidden, after the embeddings'
     layer norm), one output per layer, ``state0`` ... (its hidden states)."""
+    import onnx
+    from onnx import TensorProto, helper
+
     g = _Graph()
     heads = config.num_attention_heads
     size = config.hidden_size // heads
@@ -131,8 +138,8 @@ class OnnxLayers:
     """Every layer's hidden states for a sequence's embeddings, computed by ONNX Runtime on one thread."""
 
     def __init__(self, layers: Sequence[_Layer], config: BertConfig) -> None:
-        if onnxruntime is None:
-            raise RuntimeError("onnxruntime is not installed")
+        import onnxruntime
+
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1

