@@ -1,9 +1,10 @@
-"""A frozen BERT encoder (BertModel's forward pass) in numpy, read from a local folder.
+"""A frozen BERT encoder (BertModel's forward pass), read from a local folder.
 
 PyTorch is no dependency of nerlab (PyPI's Linux wheel is the multi-GB CUDA build), and a frozen encoder needs no
-gradients: its forward pass is a dozen matrix products per layer, which numpy's OpenBLAS does in float32.
-``bench/encoder_reference.py`` compares these hidden states with ``transformers``' (docs/encoders.md has the
-figures).
+gradients: its forward pass is a dozen matrix products per layer. numpy computes the embeddings; the layers run on
+ONNX Runtime (``ner.encoders.onnx_layers``, 1.35-1.4x faster) or, where it is not installed, in numpy here, in
+float32 on one OpenBLAS thread. ``bench/encoder_reference.py`` compares numpy's hidden states with
+``transformers``', ``bench/encoder_runtime.py`` the two runtimes' (docs/encoders.md has the figures).
 
 The folder holds ``config.json`` (``model_type`` "bert": BERT, MiniLM, multilingual BERT, e5/BGE-small and other
 BertModel checkpoints), ``model.safetensors`` (with or without the ``bert.`` prefix of task checkpoints; F32, F16 or

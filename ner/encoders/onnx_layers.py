@@ -1,11 +1,11 @@
 """The encoder's transformer layers run by ONNX Runtime, when it is installed.
 
-Why: on the 2-core AMD EPYC machines nerlab is measured on, ONNX Runtime's CPU kernels (MLAS) ran all-MiniLM-L6-v2's
-six layers for a 1,000-character document in 59 ms against numpy's 83 ms (OpenBLAS at its peak for the products,
-and a dozen numpy passes for each softmax and GELU; same process, alternating, medians of 90), for the same states
-to within 4e-6 (docs/encoders.md, "Runtime"). No PyTorch is involved: the graph is written here, node by node, from
-the weights ``ner.encoders.bert`` already read, and handed to ONNX Runtime as bytes; nothing is written to disk or
-fetched.
+Why: on the 2-core AMD EPYC machines nerlab is measured on, ONNX Runtime's CPU kernels (MLAS) ran all-MiniLM-L6-v2
+for a 1,000-character document in 58 ms against numpy's 79 (OpenBLAS at its peak for the products, but a dozen numpy
+passes for each softmax and GELU), multilingual-e5-small in 148 against 207, for the same states to within 4.3e-6
+(``bench/encoder_runtime.py``; docs/encoders.md, "Runtime"). No PyTorch is involved: the graph is written here, node
+by node, from the weights ``ner.encoders.bert`` already read, and handed to ONNX Runtime as bytes; nothing is
+written to disk or fetched.
 
 One thread, run in the calling thread, as numpy's products run on one OpenBLAS thread (``ner.compute``): the
 states of a sequence are then a function of its pieces, the files and the runtime's version, whatever else the
@@ -86,7 +86,7 @@ class _Graph:
 
 def _model_bytes(layers: Sequence[_Layer], config: BertConfig) -> bytes:
     """BertModel's layers as ``ner.encoders.bert`` computes them: input ``x`` (pieces x hidden, after the embeddings'
-    layer norm), one output per layer, ``state0`` ... (its hidden states)."""
+    layer norm); outputs every layer's hidden states, first layer first."""
     import onnx
     from onnx import TensorProto, helper
 
