@@ -270,8 +270,7 @@ class BertEncoder:
         for sequence in sequences:
             if len(sequence) > self.max_pieces:
                 raise ValueError(f"a sequence of {len(sequence)} pieces is longer than the encoder's {self.max_pieces}")
-        with blas_threads(1):
-            return [self._forward(sequence, last_layers)[1:-1] for sequence in sequences]
+        return [self._forward(sequence, last_layers)[1:-1] for sequence in sequences]
 
     def _word_vectors(self, ids: Ints) -> Floats:
         vectors: Floats = self._word[ids]
@@ -313,22 +312,24 @@ class BertEncoder:
         length = len(x)
         heads, size = c.num_attention_heads, c.hidden_size // c.num_attention_heads
         scale = np.float32(1 / math.sqrt(size))
-        for layer in self._layers:
-            qkv = (x @ layer.qkv_weight + layer.qkv_bias).reshape(length, 3, heads, size)
-            query = qkv[:, 0].transpose(1, 0, 2)
-            key = qkv[:, 1].transpose(1, 2, 0)
-            value = qkv[:, 2].transpose(1, 0, 2)
-            scores = (query @ key) * scale
-            scores -= scores.max(axis=-1, keepdims=True)
-            np.exp(scores, out=scores)
-            scores /= scores.sum(axis=-1, keepdims=True)
-            context = (scores @ value).transpose(1, 0, 2).reshape(length, -1)
-            attended = context @ layer.attention_out_weight + layer.attention_out_bias
-            x = _layer_norm(attended + x, layer.attention_norm, c.layer_norm_eps)
-            x = np.concatenate(
-                [self._feed_forward(layer, x[start : start + _FFN_ROWS]) for start in range(0, length, _FFN_ROWS)]
-            )
-            yield x
+        # One OpenBLAS thread, so that a sequence's states never depend on the thread count (hidden_states).
+        with blas_threads(1):
+            for layer in self._layers:
+                qkv = (x @ layer.qkv_weight + layer.qkv_bias).reshape(length, 3, heads, size)
+                query = qkv[:, 0].transpose(1, 0, 2)
+                key = qkv[:, 1].transpose(1, 2, 0)
+                value = qkv[:, 2].transpose(1, 0, 2)
+                scores = (query @ key) * scale
+                scores -= scores.max(axis=-1, keepdims=True)
+                np.exp(scores, out=scores)
+                scores /= scores.sum(axis=-1, keepdims=True)
+                context = (scores @ value).transpose(1, 0, 2).reshape(length, -1)
+                attended = context @ layer.attention_out_weight + layer.attention_out_bias
+                x = _layer_norm(attended + x, layer.attention_norm, c.layer_norm_eps)
+                x = np.concatenate(
+                    [self._feed_forward(layer, x[start : start + _FFN_ROWS]) for start in range(0, length, _FFN_ROWS)]
+                )
+                yield x
 
 
 def fingerprint(identity: dict[str, Any]) -> str:

