@@ -10,7 +10,6 @@ from typing import Any
 import spacy
 from spacy.tokens import DocBin
 
-from ner.encoders.layer import _caches as shared_feature_caches
 from ner.sizing import CorpusSettings
 from ner.tokens import chunk_bounds
 from ner.train import EncoderChoice, TrainSettings
@@ -71,12 +70,3 @@ def sized_settings(
         encoder=encoder,
         pipeline=pipeline,
     )
-
-
-def forget_encoder_features() -> None:
-    """Empty the process's encoder feature caches: a deployment predicts texts it has not seen, and a benchmark's
-    earlier steps (scoring a teacher, an earlier sample) may have cached these test texts (the caches' contents are
-    private; a benchmark may reach them)."""
-    for cache in shared_feature_caches.values():
-        cache._entries.clear()
-        cache._bytes = 0

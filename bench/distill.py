@@ -53,7 +53,7 @@ if str(ROOT) not in sys.path:
 
 import spacy  # noqa: E402
 
-from bench._common import forget_encoder_features, sized_settings  # noqa: E402
+from bench._common import sized_settings  # noqa: E402
 from bench.low_data import (  # noqa: E402
     DATASETS_DIR,
     PER_TYPE,
@@ -67,6 +67,7 @@ from bench.low_data import (  # noqa: E402
 )
 from ner.compute import DEFAULT_TRAINING_THREADS  # noqa: E402
 from ner.distill import DEFAULT_THRESHOLD, silver_set_build  # noqa: E402
+from ner.encoders.layer import shared_caches_clear  # noqa: E402
 from ner.predict import Predictor, ScoredSpan, load  # noqa: E402
 from ner.sizing import settings_for_corpus  # noqa: E402
 from ner.splits import carve_dev  # noqa: E402
@@ -225,7 +226,7 @@ def prediction_speeds(paths: dict[str, Path], texts: list[str]) -> dict[str, int
     best = dict.fromkeys(paths, 0.0)
     for _ in range(SPEED_ROUNDS):
         for name, predictor in predictors.items():
-            forget_encoder_features()
+            shared_caches_clear()
             started = time.perf_counter()
             predictor.predict(texts, batch_size=PREDICT_BATCH)
             best[name] = max(best[name], words / (time.perf_counter() - started))

@@ -77,9 +77,10 @@ if str(ROOT) not in sys.path:
 
 import spacy  # noqa: E402
 
-from bench._common import forget_encoder_features, sized_settings, write_docbin, write_report  # noqa: E402
+from bench._common import sized_settings, write_docbin, write_report  # noqa: E402
 from ner.calibration import calibration_report  # noqa: E402
 from ner.compute import DEFAULT_TRAINING_THREADS  # noqa: E402
+from ner.encoders.layer import shared_caches_clear  # noqa: E402
 from ner.formats.conll import read_conll  # noqa: E402
 from ner.metrics import evaluate  # noqa: E402
 from ner.pipelines import KNOWN_PIPELINES  # noqa: E402
@@ -208,7 +209,7 @@ def score(model_dir: Path, tests: dict[str, list[LabeledDoc]]) -> dict[str, Any]
     predicting the first, with the encoder feature caches emptied first (a deployment predicts unseen texts)."""
     predictor = load(model_dir)
     first = next(iter(tests.values()))
-    forget_encoder_features()
+    shared_caches_clear()
     started = time.perf_counter()
     predictor.predict([doc.text for doc in first], batch_size=PREDICT_BATCH)
     words_per_s = sum(len(doc.text.split()) for doc in first) / (time.perf_counter() - started)

@@ -57,8 +57,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._common import forget_encoder_features  # noqa: E402
 from ner.calibration import calibration_report  # noqa: E402
+from ner.encoders.layer import shared_caches_clear  # noqa: E402
 from ner.formats.conll import read_conll  # noqa: E402
 from ner.predict import load  # noqa: E402
 from ner.train import EncoderChoice, TrainSettings, train  # noqa: E402
@@ -329,12 +329,12 @@ def _batch_round(
     api_words_per_cpu_s = words_sent / max(1e-9, _cpu_seconds(server_pid) - cpu_before)
 
     all_words = sum(batch_words)
-    forget_encoder_features()
+    shared_caches_clear()
     started, cpu_started = time.perf_counter(), time.process_time()
     list(predictor.nlp.pipe(all_texts, batch_size=32))
     pipe_words = all_words / (time.perf_counter() - started)
     pipe_words_per_cpu_s = all_words / max(1e-9, time.process_time() - cpu_started)
-    forget_encoder_features()
+    shared_caches_clear()
     started = time.perf_counter()
     predictor.predict(all_texts, with_confidence=True)
     direct_words = all_words / (time.perf_counter() - started)

@@ -12,9 +12,11 @@ class EvaluationConfig(AppConfig):
         from evaluation.preannotation.services import preannotation_jobs_recover
         from evaluation.pretraining.services import pretraining_runs_recover
         from evaluation.services import training_runs_recover
+        from evaluation.speeds.services import speed_measurements_recover
         from projects.jobs import JobKind, job_kind_register
 
         job_kind_register(JobKind("training runs", training_runs_recover))
         job_kind_register(JobKind("learning curves", learning_curves_recover))
         job_kind_register(JobKind("pre-annotation jobs", preannotation_jobs_recover))
         job_kind_register(JobKind("pretraining runs", pretraining_runs_recover))
+        job_kind_register(JobKind("speed measurements", speed_measurements_recover))

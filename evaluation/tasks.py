@@ -37,6 +37,14 @@ def learning_curve_task(curve_id: int) -> str:
     return learning_curve_execute(curve_id=curve_id)
 
 
+@job_task("evaluation.speed_measurement")
+def speed_measurement_task(measurement_id: int) -> str:
+    """Measure one representation's speed on this server (evaluation.speeds)."""
+    from evaluation.speeds.services import speed_measurement_execute
+
+    return speed_measurement_execute(measurement_id=measurement_id)
+
+
 @job_task("evaluation.pretraining_run")
 def pretraining_run_task(run_id: int) -> str:
     """Pretrain the CNN on the project's text (evaluation.pretraining); a redelivered finished run does nothing."""

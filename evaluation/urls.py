@@ -33,4 +33,5 @@ urlpatterns = [
     path("", include("evaluation.learning_curve.urls")),
     path("", include("evaluation.lineage.urls")),
     path("", include("evaluation.pretraining.urls")),
+    path("", include("evaluation.speeds.urls")),
 ]

@@ -17,6 +17,7 @@ from evaluation.encoders import encoder_list, pipeline_list
 from evaluation.forms import ModelCompareForm, TrainingRunForm
 from evaluation.models import PretrainingRun, TrainedModel
 from evaluation.pretraining import selectors as pretraining_selectors
+from evaluation.speeds.views import speed_context
 from ner.metrics import OUTCOMES
 from ner.pipelines import KNOWN_PIPELINES
 from ner.train import CNN_REPRESENTATION
@@ -64,6 +65,7 @@ def _training_context(request: HttpRequest, project: Project, form: TrainingRunF
         "encoders": encoder_list() if can_train else [],
         "pipelines": pipeline_list() if can_train else [],
         "runs": selectors.training_run_list(project=project)[:50],
+        **speed_context(request, project),
     }
 
 

@@ -73,9 +73,15 @@ from ner.calibration import (
     calibration_map_save,
     calibration_pairs,
 )
-from ner.compute import DEFAULT_TRAINING_PROCESSES, DEFAULT_TRAINING_THREADS, blas_threads, model_ops
+from ner.compute import (
+    DEFAULT_TRAINING_PROCESSES,
+    DEFAULT_TRAINING_THREADS,
+    PREDICTION_THREADS,
+    blas_threads,
+    model_ops,
+)
 from ner.encoders import EncoderFileError, load_encoder
-from ner.encoders.layer import ENCODER_EMBED, FROZEN_ENCODER
+from ner.encoders.layer import ENCODER_EMBED, FROZEN_ENCODER, shared_caches_clear
 from ner.folders import folder_written_whole
 from ner.limits import FEW_INSTANCES_WARNING
 from ner.parallel import ParallelError, data_parallel, finish_updates
@@ -716,6 +722,65 @@ def measure_speed(
         model_load_s=model_load_s,
         calibration_words_per_second=dev_words / calibration_s,
         words_per_example=sum(len(example) for example in examples) / max(len(examples), 1),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RepresentationSpeed:
+    """A representation's speed on this machine, as the training page lists it."""
+
+    # Training updates, per word of a batch: the figure a time budget plans with (``Speed.words_per_second``).
+    train_words_per_second: float
+    # Predicting with confidence scores, as the API does, one thread: a saved model loaded afresh, each pass over
+    # texts it has not seen (an encoder's feature cache emptied first). The median of the passes.
+    predict_words_per_second: float
+    # How many words each prediction pass read.
+    predict_words: int
+
+    def to_dict(self) -> dict[str, float]:
+        return {
+            "train_words_per_second": round(self.train_words_per_second, 1),
+            "predict_words_per_second": round(self.predict_words_per_second, 1),
+            "predict_words": self.predict_words,
+        }
+
+
+def measure_representation_speed(
+    docs_train: Sequence[LabeledDoc],
+    docs_dev: Sequence[LabeledDoc],
+    *,
+    language: str,
+    settings: TrainSettings,
+    passes: int = 3,
+    clock: Callable[[], float] = time.perf_counter,
+) -> RepresentationSpeed:
+    """How fast a training on ``settings``' representation learns and predicts here, measured on sample documents
+    (``measure_speed``'s probe for training; a model initialised on ``docs_train`` for prediction, whose speed does
+    not depend on what it learned). ``docs_dev`` are the texts predicted: ``PROBE_DEV_CHARACTERS`` of them."""
+    if passes < 1:
+        raise ValueError(f"passes must be at least 1 (got {passes})")
+    _check_settings(settings)
+    with model_ops():
+        with blas_threads(settings.threads):
+            speed = measure_speed(docs_train, docs_dev, language=language, settings=settings, clock=clock)
+            nlp = _build_nlp(language, settings)
+            examples = _examples(nlp, first_documents(docs_train, PROBE_CHARACTERS), _SpanReport())
+            training = _initialized(nlp, examples, settings, language)
+        texts = [doc.text for doc in first_documents(docs_dev, PROBE_DEV_CHARACTERS)]
+        words = sum(len(nlp.make_doc(text)) for text in texts)
+        seconds: list[float] = []
+        with tempfile.TemporaryDirectory(prefix="nerlab-speed-") as folder, blas_threads(PREDICTION_THREADS):
+            _write_model(nlp, training["optimizer"], Path(folder) / "model")
+            predictor = load_predictor(Path(folder) / "model")
+            for _ in range(passes):
+                shared_caches_clear()
+                begun = clock()
+                predictor.predict(texts, with_confidence=True)
+                seconds.append(max(clock() - begun, 1e-9))
+    return RepresentationSpeed(
+        train_words_per_second=speed.words_per_second,
+        predict_words_per_second=words / statistics.median(seconds),
+        predict_words=words,
     )
 
 

@@ -130,6 +130,8 @@ PERMISSIONS: dict[str, dict[str, Needs | list[Needs]]] = {
     "pretraining:run_list": {"GET": needs(P.VIEW), "POST": needs(P.TRAIN, {"max_steps": 5, "seed": 0})},
     "pretraining:run_detail": {"GET": needs(P.VIEW)},
     "pretraining:run_delete": {"POST": needs(P.TRAIN)},
+    "speeds:table": {"GET": needs(P.VIEW)},
+    "speeds:measure": {"POST": needs(P.TRAIN, {"representation": "cnn"})},
     "evaluation_api:pretraining_run_list": {"GET": needs(P.VIEW), "POST": needs(P.TRAIN, {"max_steps": 5})},
     "evaluation_api:pretraining_run_detail": {"GET": needs(P.VIEW), "DELETE": needs(P.TRAIN)},
     # audit and lineage

@@ -173,6 +173,8 @@ NERLAB_MODEL_CACHE_SIZE = env.int("NERLAB_MODEL_CACHE_SIZE", default=4)
 # A training run's cores: processes sharing each batch (ner.parallel, 1 or 2) x the matrix maths' threads in each
 # (ner.compute). Both are part of what makes a retraining reproducible: every worker of a deployment should use the
 # same values. Pretraining runs in one process on processes x threads threads.
+# Every worker queues, when it starts, a measurement of each representation's speed it has none for (evaluation.speeds).
+NERLAB_MEASURE_SPEEDS = env.bool("NERLAB_MEASURE_SPEEDS", default=True)
 NERLAB_TRAINING_PROCESSES = env.int("NERLAB_TRAINING_PROCESSES", default=2)
 NERLAB_TRAINING_THREADS = env.int("NERLAB_TRAINING_THREADS", default=1)
 if NERLAB_TRAINING_PROCESSES not in (1, 2) or NERLAB_TRAINING_THREADS < 1:

@@ -33,3 +33,5 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     DATABASES["default"]["TEST"] = {  # noqa: F405
         "NAME": str(Path(tempfile.mkdtemp(prefix="nerlab-test-db-")) / "test.sqlite3")
     }
+# Workers started by the suite measure no representation unless a test asks (tests/evaluation/test_speeds.py).
+NERLAB_MEASURE_SPEEDS = env.bool("NERLAB_MEASURE_SPEEDS", default=False)

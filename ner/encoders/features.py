@@ -119,6 +119,11 @@ class FeatureCache:
             _, dropped = self._entries.popitem(last=False)
             self._bytes -= dropped.nbytes
 
+    def clear(self) -> None:
+        """Forget the entries held in memory (files in ``directory`` stay)."""
+        self._entries.clear()
+        self._bytes = 0
+
     def __len__(self) -> int:
         return len(self._entries)
 

@@ -76,6 +76,8 @@ class Worker:
             "NERLAB_DATA_DIR": str(tmp_path / "data"),
             "NERLAB_TRAINING_THREADS": "1",
             "DJANGO_LOG_LEVEL": "WARNING",
+            # Measuring every representation when it starts would only delay these jobs (test_speeds.py has its own).
+            "NERLAB_MEASURE_SPEEDS": "false",
             # The worker's own modules are this checkout's, whichever copy of nerlab the interpreter has installed.
             "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
         }

@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import spacy
 
 from ner.predict import ModelLoadError, load
 from ner.train import EncoderChoice, TrainError, TrainSettings, train
@@ -122,3 +123,35 @@ def test_a_multilingual_encoder_run_keeps_no_hashed_word_features(encoder_run, t
     assert "nerlab.EncoderEmbed.v1" in config and "[components.tok2vec.model.embed.base]" not in config
     assert "\nbase = null\n" in config
     assert len(load(result.model_path).predict([doc.text for doc in docs[24:]])) == 6
+
+
+def test_a_representation_speed_predicts_text_it_has_not_seen_on_every_pass(tmp_path, monkeypatch):
+    """The training page's prediction figure: each pass computes the encoder's features afresh (a model in service
+    sees new documents), not the cache the previous pass filled."""
+    from ner.encoders.bert import BertEncoder
+    from ner.train import measure_representation_speed
+
+    folder = write_tiny_bert(tmp_path / "encoder")
+    docs = labeled_docs(30)
+    dev_texts = {doc.text for doc in docs[24:]}
+    encoded: list[int] = []
+    real = BertEncoder.hidden_states
+
+    def counting(self, sequences, last_layers=1):
+        encoded.append(len(sequences))
+        return real(self, sequences, last_layers)
+
+    monkeypatch.setattr(BertEncoder, "hidden_states", counting)
+    times = iter(float(second) for second in range(1000))
+    speed = measure_representation_speed(
+        docs[:24], docs[24:], language="en", settings=_settings(folder), passes=3, clock=lambda: next(times)
+    )
+    # The last three encoder calls are the three passes, each over all six dev texts (one window each).
+    assert encoded[-3:] == [len(dev_texts)] * 3
+    # The fake clock ticks once a call: each pass takes 1 s, so the figure is the words of the dev texts per second.
+    tokenizer = spacy.blank("en").tokenizer
+    assert speed.predict_words == sum(len(tokenizer(doc.text)) for doc in docs[24:])
+    assert speed.predict_words_per_second == speed.predict_words
+    assert speed.train_words_per_second > 0
+    with pytest.raises(ValueError, match="passes must be at least 1"):
+        measure_representation_speed(docs[:24], docs[24:], language="en", settings=_settings(folder), passes=0)
