@@ -50,6 +50,8 @@ NOT_VISITED: dict[str, str] = {
     "evaluation:trained_model_review_fix": "POST-only: makes the model's predictions suggestions, redirects to tagging",
     "curves:learning_curve_start": "POST-only: redirects to the learning curve page",
     "pretraining:run_delete": "POST-only: redirects to the pretraining page",
+    "speeds:measure": "POST-only: redirects to the training page's table of representations",
+    "speeds:table": "an htmx fragment of the training page (a plain GET redirects there), checked there",
     "portability:project_archive": "a download (a .zip file), not a page",
     "favicon": "a redirect to the icon file, not a page",
 }
