@@ -10,6 +10,7 @@ from typing import Any
 import spacy
 from spacy.tokens import DocBin
 
+from ner.calibration import CALIBRATION_FOLDS
 from ner.sizing import CorpusSettings
 from ner.tokens import chunk_bounds
 from ner.train import EncoderChoice, TrainSettings
@@ -69,4 +70,5 @@ def sized_settings(
         chosen_by=f"{sized.rule}: {sized.reason}; {sized.dropout_reason}",
         encoder=encoder,
         pipeline=pipeline,
+        calibration_folds=CALIBRATION_FOLDS,
     )

@@ -723,6 +723,7 @@ def _train_and_save(run: TrainingRun, workdir: Path) -> None:
         batch_size_stop=run.batch_size_stop,
         processes=settings.NERLAB_TRAINING_PROCESSES,
         threads=settings.NERLAB_TRAINING_THREADS,
+        calibration_folds=settings.NERLAB_CALIBRATION_FOLDS,
         # None: from the step limit (ner.sizing.evaluation_frequency), or as a time budget chooses (ner.budget).
         eval_frequency=run.eval_frequency,
         time_budget_s=60.0 * (run.time_budget_minutes or 0),

@@ -27,7 +27,10 @@ What a caller can rely on:
   (``ner.calibration.calibration_map_fit``; deterministic, so reproducibility holds). ``ner.predict`` applies it.
   With fewer than ``ner.calibration.MIN_FIT_ENTITIES`` predicted dev entities no map is saved and the run says so.
   The dev set also picked the checkpoint, so the map is fitted on data the model was selected on, a small
-  optimism the test-set ECE on the evaluation page makes visible.
+  optimism the test-set ECE on the evaluation page makes visible. A small dev set (under
+  ``CROSS_FIT_BELOW_DEV_ENTITIES`` tagged entities) cannot tell a map from noise, so a run without a time budget
+  then also trains ``TrainSettings.calibration_folds`` fold models, each on the training side less one fold, and
+  fits the map on their predictions of the folds they did not see as well as on the dev set (cross-fitting).
 - Starting from a spaCy pipeline (``TrainSettings.pipeline``, French projects: ``ner.pipelines``): the run's tok2vec
   is the pipeline's NER's word features (its weights, and md's static vectors), checked by SHA-256 first; the NER
   on top is fresh and learns only the project's entity types. The model's meta names the pipeline, its version and
@@ -40,6 +43,7 @@ import contextlib
 import gc
 import hashlib
 import math
+import random
 import shutil
 import statistics
 import tempfile
@@ -67,6 +71,7 @@ from ner.batching import (  # importing the module registers nerlab's batcher
 )
 from ner.budget import BudgetPlan, BudgetTooShort, Speed, full_batch_size, plan_steps, replan
 from ner.calibration import (
+    CROSS_FIT_BELOW_DEV_ENTITIES,
     MIN_FIT_ENTITIES,
     CalibrationMap,
     calibration_map_fit,
@@ -204,6 +209,10 @@ class TrainSettings:
     # A pretrained tok2vec weights file (``ner.pretrain``'s tok2vec.bin) loaded into the CNN before the first update,
     # as spaCy's ``[initialize] init_tok2vec`` does; None: the CNN starts from random weights. CNN only.
     pretrained: str | None = None
+    # Fold models trained for the calibration map when the dev set is small (CROSS_FIT_BELOW_DEV_ENTITIES) and there
+    # is no time budget; 0 or 1: the dev set alone. The app trains with CALIBRATION_FOLDS (NERLAB_CALIBRATION_FOLDS);
+    # off by default here, since a small run then trains folds + 1 models.
+    calibration_folds: int = 0
 
     @property
     def evaluation_every(self) -> int:
@@ -513,6 +522,8 @@ def _check_settings(settings: TrainSettings) -> None:
         raise TrainError(f"The thread count must be at least 1 (got {settings.threads})")
     if settings.processes not in (1, 2):
         raise TrainError(f"A training runs on 1 or 2 processes (got {settings.processes})")
+    if settings.calibration_folds < 0:
+        raise TrainError(f"The calibration folds must be 0 or more (got {settings.calibration_folds})")
     if settings.pretrained is not None and (settings.encoder is not None or settings.pipeline is not None):
         raise TrainError(
             "Pretrained weights are for the CNN representation; an encoder or a spaCy pipeline is pretrained already. "
@@ -861,6 +872,7 @@ def _train(
             eval_frequency=plan.evaluation_frequency,
         )
         deadline = loop_deadline(plan, started=started)
+    folds = _calibration_folds(settings, plan, train_docs, dev_docs)
     nlp = _build_nlp(language, settings)
     _describe_model(nlp, language, settings, representation, plan, train_docs, dev_docs)
     if silver is not None:
@@ -884,58 +896,75 @@ def _train(
             started=started,
             words_per_epoch=sum(len(example) for example in train_examples),
             has_dev=bool(dev_examples),
+            # The fold models after the loop take about as long as the run each.
+            share=1 / (folds + 1),
         )
     )
 
     output_dir = Path(output_dir)
     replan_step = _replan_step(plan, settings)
-    with (
-        data_parallel(nlp, optimizer, train_examples, processes=_processes(settings), seed=settings.seed) as sgd,
-        folder_written_whole(output_dir) as partial,
-    ):
-        # A run that may re-plan may train up to the cap: it ends itself at its (new) limit.
-        loop_steps = plan.cap_steps if plan is not None and replan_step is not None else settings.max_steps
-        evaluate = _evaluation(nlp, training, dev_examples)
-        loop = _training_loop(
-            nlp, sgd, training, train_examples, evaluate, settings, has_dev=bool(dev_examples), max_steps=loop_steps
-        )
-        run = _LoopRecord(nlp=nlp, optimizer=optimizer, partial=partial, has_dev=bool(dev_examples))
-        loop_started = clock()
-        times = _StepTimes(last=loop_started)
-        for _batch, info, is_best in loop:
-            run.record(info, is_best)
-            if should_stop is not None and should_stop():
-                raise TrainCancelled("Training was cancelled")
-            now = clock()
-            times.record(now, evaluated=is_best is not None)
-            if plan is not None and info["step"] == replan_step:
-                plan = times.replanned(plan, elapsed_s=now - started, last_step=info["step"])
-                settings = replace(settings, max_steps=plan.max_steps)
-                _retarget_learn_rate(nlp, optimizer, settings, last_step=info["step"])
-                nlp.meta["nerlab"].update(settings=settings.to_meta(), budget=plan.to_dict())
+    with folder_written_whole(output_dir) as partial:
+        with data_parallel(nlp, optimizer, train_examples, processes=_processes(settings), seed=settings.seed) as sgd:
+            # A run that may re-plan may train up to the cap: it ends itself at its (new) limit.
+            loop_steps = plan.cap_steps if plan is not None and replan_step is not None else settings.max_steps
+            evaluate = _evaluation(nlp, training, dev_examples)
+            loop = _training_loop(
+                nlp, sgd, training, train_examples, evaluate, settings, has_dev=bool(dev_examples), max_steps=loop_steps
+            )
+            run = _LoopRecord(nlp=nlp, optimizer=optimizer, partial=partial, has_dev=bool(dev_examples))
+            loop_started = clock()
+            times = _StepTimes(last=loop_started)
+            for _batch, info, is_best in loop:
+                run.record(info, is_best)
+                if should_stop is not None and should_stop():
+                    raise TrainCancelled("Training was cancelled")
+                now = clock()
+                times.record(now, evaluated=is_best is not None)
+                if plan is not None and info["step"] == replan_step:
+                    plan = times.replanned(plan, elapsed_s=now - started, last_step=info["step"])
+                    settings = replace(settings, max_steps=plan.max_steps)
+                    _retarget_learn_rate(nlp, optimizer, settings, last_step=info["step"])
+                    nlp.meta["nerlab"].update(settings=settings.to_meta(), budget=plan.to_dict())
+                    if progress is not None:
+                        progress.settings, progress.plan = settings, plan
+                if info["step"] < settings.max_steps and now + times.next_step_and_scoring_s() > deadline:
+                    # Slower than planned (a busier machine): stop before a step that could not be scored in time (by
+                    # its own evaluation or the last model's below), and keep the best checkpoint so far.
+                    run.stopped_at_time_limit = True
+                    break
                 if progress is not None:
-                    progress.settings, progress.plan = settings, plan
-            if info["step"] < settings.max_steps and now + times.next_step_and_scoring_s() > deadline:
-                # Slower than planned (a busier machine): stop before a step that could not be scored in time (by
-                # its own evaluation or the last model's below), and keep the best checkpoint so far.
-                run.stopped_at_time_limit = True
-                break
-            if progress is not None:
-                progress.step(info, is_best, now, run)
-            if settings.max_steps and info["step"] >= settings.max_steps:
-                break
-        at_limit = settings.max_steps > 0 and run.info["step"] >= settings.max_steps
-        if (at_limit or run.stopped_at_time_limit) and run.info.get("score") is None:
-            run.evaluate_last(evaluate)
-        # Words/s counts the training loop alone (as spaCy's own logger does), not saving and calibrating after it.
-        training_time = clock() - loop_started
-        if not dev_examples or not run.best:
-            # Nothing to pick the best checkpoint by: keep the model as training left it.
-            _write_model(nlp, optimizer, partial)
-        elif plan is not None and plan.replanned and run.best["step"] <= plan.replanned_after_step:
-            # The kept checkpoint was written before the new limit: its description says the old one.
-            _write_description(nlp, partial)
-        calibration = _fit_calibration(partial, dev_docs) if dev_docs else None
+                    progress.step(info, is_best, now, run)
+                if settings.max_steps and info["step"] >= settings.max_steps:
+                    break
+            at_limit = settings.max_steps > 0 and run.info["step"] >= settings.max_steps
+            if (at_limit or run.stopped_at_time_limit) and run.info.get("score") is None:
+                run.evaluate_last(evaluate)
+            # Words/s counts the training loop alone (as spaCy's own logger does), not saving and calibrating after it.
+            training_time = clock() - loop_started
+            if not dev_examples or not run.best:
+                # Nothing to pick the best checkpoint by: keep the model as training left it.
+                _write_model(nlp, optimizer, partial)
+            elif plan is not None and plan.replanned and run.best["step"] <= plan.replanned_after_step:
+                # The kept checkpoint was written before the new limit: its description says the old one.
+                _write_description(nlp, partial)
+        out_of_fold: list[tuple[float, bool]] = []
+        if folds:
+            out_of_fold = _out_of_fold_pairs(
+                train_docs,
+                dev_docs,
+                folds=folds,
+                language=language,
+                settings=settings,
+                representation=representation,
+                pretrained=pretrained,
+                silver=silver,
+                should_stop=should_stop,
+                on_fold_progress=None
+                if progress is None
+                else lambda fold, fraction: progress.fold_step(fold, fraction, clock(), run),
+                clock=clock,
+            )
+        calibration = _fit_calibration(partial, dev_docs, out_of_fold, folds=folds) if dev_docs else None
         duration = clock() - started
 
     if progress is not None:
@@ -1252,13 +1281,28 @@ class _ProgressReporter:
     started: float
     words_per_epoch: int
     has_dev: bool
+    # The loop's share of the run's work: the rest is the calibration's fold models (``_out_of_fold_pairs``).
+    share: float = 1.0
     percent_done: float = 0.0
     last_report: float = -math.inf
 
     def step(self, info: dict[str, Any], is_best: bool | None, now: float, run: _LoopRecord) -> None:
-        self.percent_done = max(self.percent_done, min(99.9, 100 * max(self._fractions(info))))
+        self._advance(self.share * max(self._fractions(info)))
         if is_best is None and now - self.last_report < self.settings.progress_interval_s:
             return
+        self._report(info, now, run, stop_step=_patience_stop_step(self.settings, run.evaluations))
+
+    def fold_step(self, fold: int, fraction: float, now: float, run: _LoopRecord) -> None:
+        """Fold ``fold`` (from 1) of the calibration is ``fraction`` done; the run's own figures stay as its loop left
+        them."""
+        self._advance(self.share * (fold + fraction))
+        if now - self.last_report >= self.settings.progress_interval_s:
+            self._report(run.info, now, run, stop_step=None)
+
+    def _advance(self, fraction: float) -> None:
+        self.percent_done = max(self.percent_done, min(99.9, 100 * fraction))
+
+    def _report(self, info: dict[str, Any], now: float, run: _LoopRecord, *, stop_step: int | None) -> None:
         self.last_report = now
         elapsed = now - self.started
         self.on_progress(
@@ -1266,11 +1310,11 @@ class _ProgressReporter:
                 percent=self.percent_done,
                 epoch=info["epoch"] + 1,
                 step=info["step"] + 1,
-                loss=float(info["losses"].get("ner", 0.0)),
+                loss=float(info.get("losses", {}).get("ner", 0.0)),
                 dev_f1=run.latest_f1,
                 elapsed_s=elapsed,
                 eta_s=self._eta(elapsed, now),
-                stop_step=_patience_stop_step(self.settings, run.evaluations) if self.has_dev else None,
+                stop_step=stop_step if self.has_dev else None,
             )
         )
 
@@ -1372,14 +1416,88 @@ def _stopped_early(settings: TrainSettings, last_step: int, evaluations: Sequenc
     return not (settings.max_steps and last_step >= settings.max_steps)
 
 
-def _fit_calibration(model_dir: Path, dev_docs: Sequence[LabeledDoc]) -> CalibrationMap | None:
-    """Fit the confidence map on the saved model's raw dev predictions and save it in ``model_dir``."""
+def _fit_calibration(
+    model_dir: Path,
+    dev_docs: Sequence[LabeledDoc],
+    out_of_fold: Sequence[tuple[float, bool]] = (),
+    *,
+    folds: int = 0,
+) -> CalibrationMap | None:
+    """Fit the confidence map on the saved model's raw dev predictions (and the fold models' ``out_of_fold`` pairs,
+    ``_out_of_fold_pairs``) and save it in ``model_dir``."""
     predictor = load_predictor(model_dir)
     found = predictor.predict([doc.text for doc in dev_docs], with_confidence=True, calibrated=False)
-    calibration = calibration_map_fit(calibration_pairs(found, [doc.spans for doc in dev_docs]), score=GREEDY_SCORE)
+    pairs = calibration_pairs(found, [doc.spans for doc in dev_docs]) + list(out_of_fold)
+    calibration = calibration_map_fit(pairs, score=GREEDY_SCORE, folds=folds)
     if calibration is not None:
         calibration_map_save(calibration, model_dir)
     return calibration
+
+
+def _calibration_folds(
+    settings: TrainSettings, plan: BudgetPlan | None, train_docs: Sequence[LabeledDoc], dev_docs: Sequence[LabeledDoc]
+) -> int:
+    """How many fold models the calibration map is fitted with (0: the dev set alone). Only for a small dev set, and
+    not on a time budget (the plan has no room for them); each fold model needs documents to learn from and one
+    to predict."""
+    folds = settings.calibration_folds
+    if folds < 2 or plan is not None or not dev_docs or len(train_docs) < 2 * folds:
+        return 0
+    return folds if sum(len(doc.spans) for doc in dev_docs) < CROSS_FIT_BELOW_DEV_ENTITIES else 0
+
+
+def _out_of_fold_pairs(
+    train_docs: Sequence[LabeledDoc],
+    dev_docs: Sequence[LabeledDoc],
+    *,
+    folds: int,
+    language: str,
+    settings: TrainSettings,
+    representation: dict[str, Any],
+    pretrained: bytes | None,
+    silver: SilverSet | None,
+    should_stop: Callable[[], bool] | None,
+    on_fold_progress: Callable[[int, float], None] | None,
+    clock: Callable[[], float],
+) -> list[tuple[float, bool]]:
+    """(raw confidence, exactly right) of every entity that ``folds`` fold models find in the training documents
+    each did not learn from. The documents go to folds by a shuffle seeded with the run's seed; each fold model is
+    the run itself (same settings, dev set and silver documents) on the others, so the pairs describe a model like
+    the one kept, on text it has not seen. ``on_fold_progress(fold, fraction)`` counts folds from 1."""
+    order = list(range(len(train_docs)))
+    random.Random(settings.seed).shuffle(order)
+    fold_settings = replace(settings, calibration_folds=0)
+    pairs: list[tuple[float, bool]] = []
+    with tempfile.TemporaryDirectory(prefix="nerlab-folds-") as folder:
+        for fold in range(folds):
+            held = sorted(order[fold::folds])
+            kept = set(held)
+            result = _train(
+                [doc for index, doc in enumerate(train_docs) if index not in kept],
+                dev_docs,
+                language=language,
+                output_dir=Path(folder) / f"fold-{fold + 1}",
+                settings=fold_settings,
+                representation=representation,
+                pretrained=pretrained,
+                on_progress=None if on_fold_progress is None else _fold_reporter(on_fold_progress, fold + 1),
+                should_stop=should_stop,
+                predict_after_characters=0,
+                speed=None,
+                clock=clock,
+                silver=silver,
+            )
+            unseen = [train_docs[index] for index in held]
+            found = load_predictor(result.model_path).predict(
+                [doc.text for doc in unseen], with_confidence=True, calibrated=False
+            )
+            pairs += calibration_pairs(found, [doc.spans for doc in unseen])
+            shutil.rmtree(result.model_path, ignore_errors=True)
+    return pairs
+
+
+def _fold_reporter(on_fold_progress: Callable[[int, float], None], fold: int) -> Callable[[Progress], None]:
+    return lambda progress: on_fold_progress(fold, progress.percent / 100)
 
 
 def _score(value: Any) -> float | None:

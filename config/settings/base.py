@@ -10,6 +10,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
 from ner import encoder_packages, pipelines
+from ner.calibration import CALIBRATION_FOLDS
 from ner.limits import JSON_BYTES_MAX, JSON_DEPTH_MAX
 
 # BASE_DIR holds what nerlab ships besides code (templates/, static/, demo/): the repository root in a checkout, the
@@ -173,6 +174,10 @@ NERLAB_MODEL_CACHE_SIZE = env.int("NERLAB_MODEL_CACHE_SIZE", default=4)
 # A training run's cores: processes sharing each batch (ner.parallel, 1 or 2) x the matrix maths' threads in each
 # (ner.compute). Both are part of what makes a retraining reproducible: every worker of a deployment should use the
 # same values. Pretraining runs in one process on processes x threads threads.
+# Fold models a training with a small dev set fits its confidence calibration with (ner.calibration; 0: dev alone).
+NERLAB_CALIBRATION_FOLDS = env.int("NERLAB_CALIBRATION_FOLDS", default=CALIBRATION_FOLDS)
+if NERLAB_CALIBRATION_FOLDS < 0:
+    raise ImproperlyConfigured(f"NERLAB_CALIBRATION_FOLDS must be 0 or more (got {NERLAB_CALIBRATION_FOLDS})")
 # Every worker queues, when it starts, a measurement of each representation's speed it has none for (evaluation.speeds).
 NERLAB_MEASURE_SPEEDS = env.bool("NERLAB_MEASURE_SPEEDS", default=True)
 NERLAB_TRAINING_PROCESSES = env.int("NERLAB_TRAINING_PROCESSES", default=2)

@@ -33,5 +33,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     DATABASES["default"]["TEST"] = {  # noqa: F405
         "NAME": str(Path(tempfile.mkdtemp(prefix="nerlab-test-db-")) / "test.sqlite3")
     }
+# A tiny project's training would train 4 fold models besides; tests/evaluation/test_calibration.py asks for them.
+NERLAB_CALIBRATION_FOLDS = env.int("NERLAB_CALIBRATION_FOLDS", default=0)
 # Workers started by the suite measure no representation unless a test asks (tests/evaluation/test_speeds.py).
 NERLAB_MEASURE_SPEEDS = env.bool("NERLAB_MEASURE_SPEEDS", default=False)

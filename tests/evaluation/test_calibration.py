@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from django.core.files.storage import default_storage
 from django.urls import reverse
 
 from evaluation import selectors
@@ -60,3 +63,21 @@ def test_an_evaluation_made_before_calibration_says_it_was_not_measured(owner_cl
     assert selectors.evaluation_view(model=model).calibration is None
     html = _detail(owner_client, model)
     assert 'id="calibration-missing"' in html and 'id="reliability"' not in html
+
+
+@pytest.mark.slow
+def test_a_small_projects_training_fits_its_calibration_with_fold_models(
+    owner_client, trainable, settings, django_capture_on_commit_callbacks
+):
+    """NERLAB_CALIBRATION_FOLDS reaches the training: a dev set of one or two documents is too small for a map
+    alone, so the map the model is served with also holds the fold models' out-of-fold entities."""
+    settings.NERLAB_CALIBRATION_FOLDS = 2
+    with django_capture_on_commit_callbacks(execute=True):
+        owner_client.post(
+            reverse("evaluation:training_run_start", args=[trainable.name]), {**TINY, "model_name": "cross-fitted"}
+        )
+    model = TrainedModel.objects.get(name="cross-fitted")
+    with default_storage.open(f"{model.storage_path}/calibration.json") as stored:
+        calibration = json.load(stored)
+    # 12 training documents less the dev set's: each holds 2 entities, and the folds predicted them all.
+    assert calibration["folds"] == 2 and calibration["entity_count"] >= 16

@@ -1,0 +1,98 @@
+"""What cross-fitting the calibration map gives (``ner.calibration.CROSS_FIT_BELOW_DEV_ENTITIES``): each of
+``bench/low_data.py``'s samples trained as the product trains it, once with the map fitted on the dev set alone
+(``calibration_folds=0``) and once with ``CALIBRATION_FOLDS`` fold models' out-of-fold entities added; the served
+confidence's test ECE, test F1 (the same model both times: the folds change only the map) and training seconds.
+Printed and written to ``bench/results/calibration_folds.json``.
+
+    .venv/bin/python bench/calibration_folds.py --tasks conll50 wikiann-fr50
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench._common import write_report  # noqa: E402
+from bench.low_data import DEV_FRACTION, build_runs, encoders_offered, nerlab_settings, score  # noqa: E402
+from ner.calibration import CALIBRATION_FOLDS  # noqa: E402
+from ner.compute import DEFAULT_TRAINING_THREADS  # noqa: E402
+from ner.pipelines import KNOWN_PIPELINES  # noqa: E402
+from ner.pipelines import offered as pipelines_offered  # noqa: E402
+from ner.splits import carve_dev  # noqa: E402
+from ner.train import CNN_REPRESENTATION, EncoderChoice, train  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tasks", nargs="+", default=["conll50", "wikiann-fr50"])
+    parser.add_argument("--threads", type=int, default=DEFAULT_TRAINING_THREADS)
+    parser.add_argument("--sides", default="", help="comma-separated sides to run (default: all)")
+    parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "calibration_folds.json")
+    args = parser.parse_args()
+    sides: list[tuple[str, EncoderChoice | None, str | None]] = [(CNN_REPRESENTATION, None, None)]
+    sides += [(name, EncoderChoice(name, folder), None) for name, folder in encoders_offered([]).items()]
+    # The spaCy pipelines installed here, on tasks in their language (Automatic's choice for small French projects).
+    sides += [(name, None, name) for name in pipelines_offered()]
+    wanted = [name.strip() for name in args.sides.split(",") if name.strip()]
+    sides = [side for side in sides if not wanted or side[0] in wanted]
+    report: dict[str, Any] = {"command": " ".join(["bench/calibration_folds.py", *sys.argv[1:]]), "tasks": {}}
+    for task in args.tasks:
+        rows = []
+        runs = build_runs(task, quick=False)
+        mine = [side for side in sides if side[2] is None or KNOWN_PIPELINES[side[2]].language == runs[0].language]
+        for run in runs:
+            carved = carve_dev(run.train, DEV_FRACTION, run.seed)
+            dev_entities = sum(len(doc.spans) for doc in carved.dev)
+            for name, encoder, pipeline in mine:
+                row: dict[str, Any] = {"run": run.name, "representation": name, "dev_entities": dev_entities}
+                for folds in (0, CALIBRATION_FOLDS):
+                    settings = replace(
+                        nerlab_settings(run, encoder, False, args.threads, pipeline=pipeline), calibration_folds=folds
+                    )
+                    with tempfile.TemporaryDirectory(prefix="nerlab-calibration-folds-") as folder:
+                        begun = time.perf_counter()
+                        result = train(
+                            list(carved.train), list(carved.dev), language=run.language,
+                            output_dir=Path(folder) / "model", settings=settings,
+                        )  # fmt: skip
+                        seconds = time.perf_counter() - begun
+                        scored = score(result.model_path, run.tests)
+                    test = next(iter(scored["test"].values()))
+                    row[f"folds_{folds}"] = {
+                        "ece": test["ece"],
+                        "micro_f1": test["micro_f1"],
+                        "train_s": round(seconds, 1),
+                        "map_entities": result.calibration.entity_count if result.calibration else 0,
+                        "load_average": round(os.getloadavg()[0], 2),
+                    }
+                print(f"{task} {run.name} {name}: {row}", flush=True)
+                rows.append(row)
+        summary = {}
+        for name, _, _ in mine:
+            side_rows = [row for row in rows if row["representation"] == name]
+            summary[name] = {
+                f"folds_{folds}": {
+                    "ece_mean": round(statistics.fmean(row[f"folds_{folds}"]["ece"] for row in side_rows), 4),
+                    "ece_max": round(max(row[f"folds_{folds}"]["ece"] for row in side_rows), 4),
+                    "train_s_mean": round(statistics.fmean(row[f"folds_{folds}"]["train_s"] for row in side_rows), 1),
+                }
+                for folds in (0, CALIBRATION_FOLDS)
+            }
+        report["tasks"][task] = {"rows": rows, "summary": summary}
+        for name, figures in summary.items():
+            print(f"{task} {name}: {figures}", flush=True)
+    write_report(report, args.output)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+"""Cross-fitting the calibration map (issue 11, item 8: ECE <= 0.05): a dev set with few entities cannot tell a
+map from noise, so fold models trained on the training side less one fold each add the entities they predict in the
+fold they did not learn from."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+
+from ner.budget import BudgetPlan
+from ner.calibration import CROSS_FIT_BELOW_DEV_ENTITIES
+from ner.train import Progress, TrainCancelled, _calibration_folds, train
+from tests.ner.synthetic_docs import QUICK, labeled_docs
+
+pytestmark = pytest.mark.slow
+
+FOLDS = replace(QUICK, calibration_folds=2)
+
+
+def test_a_small_dev_set_is_helped_by_the_folds_predictions_reproducibly(tmp_path):
+    docs = labeled_docs(30)
+    progress: list[Progress] = []
+    result = train(
+        docs[:27], docs[27:], language="en", output_dir=tmp_path / "m", settings=FOLDS, on_progress=progress.append
+    )
+    # 3 dev documents hold 6 entities, too few for a map alone (test_train.py: raw scores kept); the 2 fold models
+    # each predicted about half of the 27 training documents (2 entities each).
+    calibration = result.calibration
+    assert calibration is not None and calibration.folds == 2
+    assert 6 + 40 <= calibration.entity_count <= 6 + 2 * 27 + 10
+    saved = json.loads((result.model_path / "calibration.json").read_text())
+    assert saved["folds"] == 2 and saved["entity_count"] == calibration.entity_count
+    assert not any("calibrate" in warning for warning in result.warnings)
+    # The bar covers the folds: the loop's updates stay within its third, the folds' fill the rest, never back.
+    percents = [update.percent for update in progress]
+    assert percents == sorted(percents) and percents[-1] == 100.0
+    during_folds = [update for update in progress if 34 < update.percent < 100]
+    # Meanwhile the run's own figures stay where its loop left them.
+    assert during_folds and all(update.step == result.steps for update in during_folds)
+    # The same run writes the same map (the folds come from a shuffle seeded with the run's seed).
+    again = train(docs[:27], docs[27:], language="en", output_dir=tmp_path / "again", settings=FOLDS)
+    assert (again.model_path / "calibration.json").read_bytes() == (result.model_path / "calibration.json").read_bytes()
+
+
+def test_a_cancel_during_the_folds_leaves_nothing(tmp_path):
+    calls = 0
+
+    def should_stop() -> bool:
+        nonlocal calls
+        calls += 1
+        return calls >= 100  # past the run's own 61 steps: inside the first fold model
+
+    docs = labeled_docs(30)
+    output = tmp_path / "model"
+    with pytest.raises(TrainCancelled):
+        train(docs[:27], docs[27:], language="en", output_dir=output, settings=FOLDS, should_stop=should_stop)
+    assert calls == 100 and not output.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_folds_only_for_a_small_dev_set_without_a_time_budget():
+    docs = labeled_docs(200)
+    small_dev, large_dev = docs[100:103], docs[100 : 100 + CROSS_FIT_BELOW_DEV_ENTITIES // 2]
+    assert _calibration_folds(FOLDS, None, docs[:27], small_dev) == 2
+    assert _calibration_folds(FOLDS, None, docs[:27], large_dev) == 0  # 100 entities: the dev set suffices
+    assert _calibration_folds(QUICK, None, docs[:27], small_dev) == 0  # off unless asked for
+    assert _calibration_folds(FOLDS, None, docs[:3], small_dev) == 0  # too few documents to split
+    assert _calibration_folds(FOLDS, None, docs[:27], []) == 0
+    plan = BudgetPlan.__new__(BudgetPlan)  # any plan: a budgeted run has no room for fold models
+    assert _calibration_folds(FOLDS, plan, docs[:27], small_dev) == 0
