@@ -72,6 +72,8 @@ class TrainingRun(models.Model):
         # A distilled run: the teacher model labels the project's untagged documents first (ner.distill).
         LABELLING = "labelling", "Teacher labelling untagged documents"
         TRAINING = "training", "Training"
+        # Small dev sets: fold models train for the confidence calibration (ner.calibration, docs/calibration.md).
+        CALIBRATING = "calibrating", "Calibrating confidence scores with fold models"
         EVALUATING = "evaluating", "Evaluating"
         SAVING = "saving", "Saving"
         DONE = "done", "Done"

@@ -655,6 +655,7 @@ class _RunReporter:
             eta_s=progress.eta_s,
             stop_step=progress.stop_step,
             heartbeat_at=timezone.now(),
+            **({"phase": TrainingRun.Phase.CALIBRATING} if progress.phase == "calibrating" else {}),
         )
         self._watch.wrote(written)
 

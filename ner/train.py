@@ -254,6 +254,8 @@ class Progress:
     elapsed_s: float
     eta_s: float | None
     stop_step: int | None = None
+    # "training" (the run's own loop), then "calibrating" while fold models train for the calibration map.
+    phase: str = "training"
 
 
 @dataclass(frozen=True, slots=True)
@@ -1297,12 +1299,14 @@ class _ProgressReporter:
         them."""
         self._advance(self.share * (fold + fraction))
         if now - self.last_report >= self.settings.progress_interval_s:
-            self._report(run.info, now, run, stop_step=None)
+            self._report(run.info, now, run, stop_step=None, phase="calibrating")
 
     def _advance(self, fraction: float) -> None:
         self.percent_done = max(self.percent_done, min(99.9, 100 * fraction))
 
-    def _report(self, info: dict[str, Any], now: float, run: _LoopRecord, *, stop_step: int | None) -> None:
+    def _report(
+        self, info: dict[str, Any], now: float, run: _LoopRecord, *, stop_step: int | None, phase: str = "training"
+    ) -> None:
         self.last_report = now
         elapsed = now - self.started
         self.on_progress(
@@ -1315,6 +1319,7 @@ class _ProgressReporter:
                 elapsed_s=elapsed,
                 eta_s=self._eta(elapsed, now),
                 stop_step=stop_step if self.has_dev else None,
+                phase=phase,
             )
         )
 

@@ -8,8 +8,8 @@ import pytest
 from django.core.files.storage import default_storage
 from django.urls import reverse
 
-from evaluation import selectors
-from evaluation.models import Evaluation, Prediction, TrainedModel
+from evaluation import selectors, services
+from evaluation.models import Evaluation, Prediction, TrainedModel, TrainingRun
 from ner.calibration import calibration_from_pairs
 from tests.evaluation.conftest import TINY
 from tests.evaluation.factories import finished_model
@@ -67,11 +67,19 @@ def test_an_evaluation_made_before_calibration_says_it_was_not_measured(owner_cl
 
 @pytest.mark.slow
 def test_a_small_projects_training_fits_its_calibration_with_fold_models(
-    owner_client, trainable, settings, django_capture_on_commit_callbacks
+    owner_client, trainable, settings, monkeypatch, django_capture_on_commit_callbacks
 ):
     """NERLAB_CALIBRATION_FOLDS reaches the training: a dev set of one or two documents is too small for a map
     alone, so the map the model is served with also holds the fold models' out-of-fold entities."""
     settings.NERLAB_CALIBRATION_FOLDS = 2
+    phases: list[str] = []
+    report = services._RunReporter.progress
+
+    def recording(reporter, progress):
+        report(reporter, progress)
+        phases.append(TrainingRun.objects.get(pk=reporter.run_id).phase)
+
+    monkeypatch.setattr(services._RunReporter, "progress", recording)
     with django_capture_on_commit_callbacks(execute=True):
         owner_client.post(
             reverse("evaluation:training_run_start", args=[trainable.name]), {**TINY, "model_name": "cross-fitted"}
@@ -81,3 +89,7 @@ def test_a_small_projects_training_fits_its_calibration_with_fold_models(
         calibration = json.load(stored)
     # 12 training documents less the dev set's: each holds 2 entities, and the folds predicted them all.
     assert calibration["folds"] == 2 and calibration["entity_count"] >= 16
+    # The page says what the run is doing meanwhile: its own loop, then the fold models.
+    switch = phases.index("calibrating")
+    assert switch > 0 and phases == ["training"] * switch + ["calibrating"] * (len(phases) - switch)
+    assert TrainingRun.Phase.CALIBRATING.label == "Calibrating confidence scores with fold models"

@@ -39,6 +39,7 @@ def test_a_small_dev_set_is_helped_by_the_folds_predictions_reproducibly(tmp_pat
     during_folds = [update for update in progress if 34 < update.percent < 100]
     # Meanwhile the run's own figures stay where its loop left them.
     assert during_folds and all(update.step == result.steps for update in during_folds)
+    assert {update.phase for update in during_folds} == {"calibrating"} and progress[0].phase == "training"
     # The same run writes the same map (the folds come from a shuffle seeded with the run's seed).
     again = train(docs[:27], docs[27:], language="en", output_dir=tmp_path / "again", settings=FOLDS)
     assert (again.model_path / "calibration.json").read_bytes() == (result.model_path / "calibration.json").read_bytes()
