@@ -848,10 +848,7 @@ def _train(
     speed: Speed | None,
     clock: Callable[[], float],
     silver: SilverSet | None = None,
-    last_step: int | None = None,
 ) -> TrainResult:
-    """``train``'s work; ``last_step`` (a fold model's: the kept run's last) ends the loop there without changing
-    the learning-rate schedule, which ``settings.max_steps`` sets."""
     started = clock()
     train_docs, dev_docs, labels = _training_sets(docs_train, docs_dev, settings)
     silver_docs = [doc.as_labeled() for doc in silver.docs] if silver is not None else []
@@ -903,7 +900,6 @@ def _train(
             has_dev=bool(dev_examples),
             # The fold models after the loop take about as long as the run each.
             share=1 / (folds + 1),
-            last_step=last_step,
         )
     )
 
@@ -913,8 +909,6 @@ def _train(
         with data_parallel(nlp, optimizer, train_examples, processes=_processes(settings), seed=settings.seed) as sgd:
             # A run that may re-plan may train up to the cap: it ends itself at its (new) limit.
             loop_steps = plan.cap_steps if plan is not None and replan_step is not None else settings.max_steps
-            if last_step is not None:
-                loop_steps = min(loop_steps, last_step) if loop_steps else last_step
             evaluate = _evaluation(nlp, training, dev_examples)
             loop = _training_loop(
                 nlp, sgd, training, train_examples, evaluate, settings, has_dev=bool(dev_examples), max_steps=loop_steps
@@ -963,7 +957,6 @@ def _train(
                 folds=folds,
                 language=language,
                 settings=settings,
-                last_step=run.info["step"],
                 representation=representation,
                 pretrained=pretrained,
                 silver=silver,
@@ -1292,8 +1285,6 @@ class _ProgressReporter:
     has_dev: bool
     # The loop's share of the run's work: the rest is the calibration's fold models (``_out_of_fold_pairs``).
     share: float = 1.0
-    # A fold model's loop ends at the kept run's last step (0-based), before its step limit.
-    last_step: int | None = None
     percent_done: float = 0.0
     last_report: float = -math.inf
 
@@ -1348,9 +1339,7 @@ class _ProgressReporter:
     def _fractions(self, info: dict[str, Any]) -> list[float]:
         """How far the run is towards each of its limits (steps, epochs)."""
         fractions = []
-        if self.last_step is not None:
-            fractions.append((info["step"] + 1) / (self.last_step + 1))
-        elif self.settings.max_steps > 0:
+        if self.settings.max_steps > 0:
             fractions.append((info["step"] + 1) / (self.settings.max_steps + 1))
         if self.settings.max_epochs > 0 and self.words_per_epoch:
             fractions.append(info["words"] / (self.settings.max_epochs * self.words_per_epoch))
@@ -1469,7 +1458,6 @@ def _out_of_fold_pairs(
     folds: int,
     language: str,
     settings: TrainSettings,
-    last_step: int,
     representation: dict[str, Any],
     pretrained: bytes | None,
     silver: SilverSet | None,
@@ -1479,10 +1467,8 @@ def _out_of_fold_pairs(
 ) -> list[tuple[float, bool]]:
     """(raw confidence, exactly right) of every entity that ``folds`` fold models find in the training documents
     each did not learn from. The documents go to folds by a shuffle seeded with the run's seed; each fold model is
-    the run itself (same settings, dev set and silver documents) on the others, trained no further than the run's
-    ``last_step`` (their dev scores are noisier and would stop later: on CoNLL-2003 at 50 mentions per type, 801-1001
-    steps where the run stopped at 601), so the pairs describe a model like the one kept, on text it has not seen.
-    ``on_fold_progress(fold, fraction)`` counts folds from 1."""
+    the run itself (same settings, dev set and silver documents) on the others, so the pairs describe a model like
+    the one kept, on text it has not seen. ``on_fold_progress(fold, fraction)`` counts folds from 1."""
     order = list(range(len(train_docs)))
     random.Random(settings.seed).shuffle(order)
     fold_settings = replace(settings, calibration_folds=0)
@@ -1505,7 +1491,6 @@ def _out_of_fold_pairs(
                 speed=None,
                 clock=clock,
                 silver=silver,
-                last_step=last_step,
             )
             unseen = [train_docs[index] for index in held]
             found = load_predictor(result.model_path).predict(
