@@ -171,15 +171,15 @@ NERLAB_IMPORT_ASYNC_BYTES = env.int("NERLAB_IMPORT_ASYNC_BYTES", default=5 * 102
 NERLAB_INVITATION_DAYS = env.int("NERLAB_INVITATION_DAYS", default=7)
 # Trained models each web process and worker keeps loaded (serving.cache); about 10-50 MB of memory each.
 NERLAB_MODEL_CACHE_SIZE = env.int("NERLAB_MODEL_CACHE_SIZE", default=4)
-# A training run's cores: processes sharing each batch (ner.parallel, 1 or 2) x the matrix maths' threads in each
-# (ner.compute). Both are part of what makes a retraining reproducible: every worker of a deployment should use the
-# same values. Pretraining runs in one process on processes x threads threads.
 # Fold models a training with a small dev set fits its confidence calibration with (ner.calibration; 0: dev alone).
 NERLAB_CALIBRATION_FOLDS = env.int("NERLAB_CALIBRATION_FOLDS", default=CALIBRATION_FOLDS)
 if NERLAB_CALIBRATION_FOLDS < 0:
     raise ImproperlyConfigured(f"NERLAB_CALIBRATION_FOLDS must be 0 or more (got {NERLAB_CALIBRATION_FOLDS})")
 # Every worker queues, when it starts, a measurement of each representation's speed it has none for (evaluation.speeds).
 NERLAB_MEASURE_SPEEDS = env.bool("NERLAB_MEASURE_SPEEDS", default=True)
+# A training run's cores: processes sharing each batch (ner.parallel, 1 or 2) x the matrix maths' threads in each
+# (ner.compute). Both are part of what makes a retraining reproducible: every worker of a deployment should use the
+# same values. Pretraining runs in one process on processes x threads threads.
 NERLAB_TRAINING_PROCESSES = env.int("NERLAB_TRAINING_PROCESSES", default=2)
 NERLAB_TRAINING_THREADS = env.int("NERLAB_TRAINING_THREADS", default=1)
 if NERLAB_TRAINING_PROCESSES not in (1, 2) or NERLAB_TRAINING_THREADS < 1:
