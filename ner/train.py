@@ -51,7 +51,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -751,11 +751,7 @@ class RepresentationSpeed:
     predict_words: int
 
     def to_dict(self) -> dict[str, float]:
-        return {
-            "train_words_per_second": round(self.train_words_per_second, 1),
-            "predict_words_per_second": round(self.predict_words_per_second, 1),
-            "predict_words": self.predict_words,
-        }
+        return {key: round(value, 1) for key, value in asdict(self).items()}
 
 
 def measure_representation_speed(
