@@ -20,7 +20,6 @@ import logging
 import socket
 from datetime import datetime
 from functools import cache
-from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -29,16 +28,17 @@ from django.utils import timezone
 
 from evaluation.encoders import (
     encoder_for,
-    encoder_list,
+    encoder_offers,
     pipeline_for,
-    pipeline_list,
+    pipeline_offers,
     representation_choices,
     representation_identity,
 )
 from evaluation.models import SpeedMeasurement
+from labeling.management.commands.load_demo import DEMO_FILE
 from ner.formats.jsonl import read_jsonl
 from ner.pipelines import KNOWN_PIPELINES
-from ner.train import TrainSettings, measure_representation_speed
+from ner.train import CNN_REPRESENTATION, TrainSettings, measure_representation_speed
 from ner.types import LabeledDoc
 from projects.jobs import (
     job_attempt_row,
@@ -52,16 +52,14 @@ from projects.jobs import (
 
 logger = logging.getLogger(__name__)
 
-SAMPLE_FILE = Path(settings.BASE_DIR) / "demo" / "loan-agreements.jsonl"
 # The sample is English; a spaCy pipeline is measured in its own language (its tokenizer is the one it runs with).
 SAMPLE_LANGUAGE = "en"
 
 
 def _offered() -> list[str]:
     """The representations a training may use here, those whose files have a problem left out (they cannot run)."""
-    unusable = {found.name for found in pipeline_list() if found.problem}
-    unusable |= {found.name for found in encoder_list() if found.problem}
-    return [name for name in representation_choices() if name not in unusable]
+    usable = {offer.name for offer in encoder_offers()} | {offer.name for offer in pipeline_offers()}
+    return [name for name in representation_choices() if name == CNN_REPRESENTATION or name in usable]
 
 
 def _dispatch(measurement_id: int) -> None:
@@ -103,7 +101,7 @@ def speed_measurements_request(
 
 @cache
 def _sample() -> tuple[list[LabeledDoc], list[LabeledDoc]]:
-    docs = read_jsonl(SAMPLE_FILE.read_bytes(), file_name=SAMPLE_FILE.name)
+    docs = read_jsonl(DEMO_FILE.read_bytes(), file_name=DEMO_FILE.name)
     return [doc for doc in docs if doc.split == "train"], [doc for doc in docs if doc.split == "test"]
 
 
