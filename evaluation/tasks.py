@@ -38,11 +38,11 @@ def learning_curve_task(curve_id: int) -> str:
 
 
 @job_task("evaluation.speed_measurement")
-def speed_measurement_task(measurement_id: int) -> str:
-    """Measure one representation's speed on this server (evaluation.speeds)."""
+def speed_measurement_task(measurement_id: int, deferrals: int = 0) -> str:
+    """Measure one representation's speed on this server, unless it gives way to a waiting job (evaluation.speeds)."""
     from evaluation.speeds.services import speed_measurement_execute
 
-    return speed_measurement_execute(measurement_id=measurement_id)
+    return speed_measurement_execute(measurement_id=measurement_id, deferrals=deferrals)
 
 
 @job_task("evaluation.pretraining_run")

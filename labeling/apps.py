@@ -9,6 +9,11 @@ class LabelingConfig(AppConfig):
 
     def ready(self) -> None:
         from labeling.imports import import_jobs_recover
-        from projects.jobs import JobKind, job_kind_register
+        from labeling.models import ImportJob
+        from projects.jobs import JobKind, job_kind_register, job_waiting
 
-        job_kind_register(JobKind("imports", import_jobs_recover, stale_setting="NERLAB_IMPORT_STALE_S"))
+        job_kind_register(
+            JobKind(
+                "imports", import_jobs_recover, stale_setting="NERLAB_IMPORT_STALE_S", waiting=job_waiting(ImportJob)
+            )
+        )

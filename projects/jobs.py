@@ -23,7 +23,8 @@ the worker's main process, so no beat process is needed), and when a job is queu
 The steps the jobs with a ``heartbeat_at`` (``projects.models.HeartbeatJob``) share live here too, so each kind
 states only what is its own: one active job per project (``job_refuse_while_active``), queuing (``job_queue``), the
 claim of an attempt (``job_claim``), the attempt's hold on its row (``job_attempt_row``, ``AttemptWatch``), its end
-(``job_finish``) and the recovery rule above (``jobs_recover_lost``).
+(``job_finish``) and the recovery rule above (``jobs_recover_lost``). ``jobs_waiting`` says which kinds of job
+that someone asked for wait for a worker, so the server's own (speed measurements) can give way to them.
 """
 
 from __future__ import annotations
@@ -62,6 +63,9 @@ class JobKind:
     name: str
     recover: Callable[[datetime], int]
     stale_setting: str = "NERLAB_JOB_STALE_S"
+    # Whether a job of this kind that someone asked for waits for a worker (``job_waiting``); None for the server's
+    # own housekeeping, which gives way to such jobs (``jobs_waiting``).
+    waiting: Callable[[], bool] | None = None
 
     def stale_before(self, now: datetime) -> datetime:
         return now - timedelta(seconds=getattr(settings, self.stale_setting))
@@ -72,6 +76,16 @@ _KINDS: dict[str, JobKind] = {}
 
 def job_kind_register(kind: JobKind) -> None:
     _KINDS[kind.name] = kind
+
+
+def job_waiting(model: type[Model], *, status: str = "queued") -> Callable[[], bool]:
+    """A ``JobKind.waiting`` for ``model``: whether any of its rows has ``status`` (sent, not yet taken)."""
+    return lambda: model._default_manager.filter(status=status).exists()
+
+
+def jobs_waiting() -> list[str]:
+    """The kinds of job someone asked for that wait for a worker now."""
+    return [kind.name for kind in _KINDS.values() if kind.waiting is not None and kind.waiting()]
 
 
 def job_is_stale(sign_of_life: datetime | None, *, stale_before: datetime) -> bool:

@@ -12,13 +12,20 @@ class ServingConfig(AppConfig):
         from django.db.models.signals import post_delete, post_save, pre_delete
 
         from ner.compute import cap_blas_threads
-        from projects.jobs import JobKind, job_kind_register
+        from projects.jobs import JobKind, job_kind_register, job_waiting
         from projects.models import ApiKey, Membership, Project
         from serving.authentication import access_caches_clear
+        from serving.models import AnalyzeJob
         from serving.services import analyze_jobs_recover
         from serving.signals import analyze_jobs_delete_with_project
 
-        job_kind_register(JobKind("analyze jobs", analyze_jobs_recover))
+        job_kind_register(
+            JobKind(
+                "analyze jobs",
+                analyze_jobs_recover,
+                waiting=job_waiting(AnalyzeJob, status=AnalyzeJob.Status.NOT_STARTED),
+            )
+        )
 
         # Web and Celery workers predict side by side: one maths thread each (training raises it while it runs).
         cap_blas_threads()

@@ -177,6 +177,8 @@ if NERLAB_CALIBRATION_FOLDS < 0:
     raise ImproperlyConfigured(f"NERLAB_CALIBRATION_FOLDS must be 0 or more (got {NERLAB_CALIBRATION_FOLDS})")
 # Every worker queues, when it starts, a measurement of each representation's speed it has none for (evaluation.speeds).
 NERLAB_MEASURE_SPEEDS = env.bool("NERLAB_MEASURE_SPEEDS", default=True)
+# How long a measurement waits, each time it gives way to a job someone asked for that waits for a worker.
+NERLAB_MEASURE_GIVE_WAY_S = env.int("NERLAB_MEASURE_GIVE_WAY_S", default=30)
 # A training run's cores: processes sharing each batch (ner.parallel, 1 or 2) x the matrix maths' threads in each
 # (ner.compute). Both are part of what makes a retraining reproducible: every worker of a deployment should use the
 # same values. Pretraining runs in one process on processes x threads threads.

@@ -12,6 +12,11 @@ The Celery task calls ``speed_measurement_execute``, which claims the row under 
 agreements, its training side to train on and its test side to predict), with the training thread and process
 counts a training run uses. A measurement whose worker died is found by its stale heartbeat and queued again (the
 ``projects.jobs`` rule).
+
+A measurement gives way to the jobs people ask for: while any of them waits for a worker
+(``projects.jobs.jobs_waiting``), it sends itself again ``NERLAB_MEASURE_GIVE_WAY_S`` seconds later instead of
+running. On a server with one worker, the start-up measurements (about a minute on 2 cores) would otherwise run
+ahead of the first training of someone trying nerlab out, and a measurement beside a training would measure both.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from __future__ import annotations
 import logging
 import socket
 from datetime import datetime
-from functools import cache
+from functools import cache, partial
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -48,9 +53,14 @@ from projects.jobs import (
     job_queue,
     job_send_on_commit,
     jobs_recover_lost,
+    jobs_waiting,
 )
 
 logger = logging.getLogger(__name__)
+
+# How often a measurement gives way before it runs all the same: a server that always has a job waiting is measured
+# too.
+GIVE_WAY_AT_MOST = 20
 
 # The sample is English; a spaCy pipeline is measured in its own language (its tokenizer is the one it runs with).
 SAMPLE_LANGUAGE = "en"
@@ -66,6 +76,14 @@ def _dispatch(measurement_id: int) -> None:
     from evaluation.tasks import speed_measurement_task  # tasks import this module lazily; keep it one way
 
     speed_measurement_task.delay(measurement_id)
+
+
+def _dispatch_later(measurement_id: int, *, deferrals: int) -> None:
+    from evaluation.tasks import speed_measurement_task
+
+    speed_measurement_task.apply_async(
+        (measurement_id,), {"deferrals": deferrals}, countdown=settings.NERLAB_MEASURE_GIVE_WAY_S
+    )
 
 
 def speed_measurements_request(
@@ -126,9 +144,12 @@ def _measure(measurement: SpeedMeasurement) -> None:
     )
 
 
-def speed_measurement_execute(*, measurement_id: int) -> str:
-    """Measure one representation (the Celery task's one service call). Safe to call again: "skipped" when the row
-    is gone, finished or another worker's, else its final status."""
+def speed_measurement_execute(*, measurement_id: int, deferrals: int = 0) -> str:
+    """Measure one representation (the Celery task's one service call; ``deferrals``: how often it gave way
+    already). Safe to call again: "skipped" when the row is gone, finished or another worker's, "deferred" when
+    it gave way, else its final status."""
+    if deferrals < GIVE_WAY_AT_MOST and jobs_waiting():
+        return _give_way(measurement_id, deferrals=deferrals + 1)
     outcome, measurement = job_claim(
         SpeedMeasurement, measurement_id, error="", train_words_per_second=None, predict_words_per_second=None
     )
@@ -144,6 +165,17 @@ def speed_measurement_execute(*, measurement_id: int) -> str:
         logger.exception("Measuring the speed of %s failed", measurement.representation)
         return _fail(measurement, f"{type(error).__name__}: {error}")
     return SpeedMeasurement.Status.SUCCEEDED
+
+
+def _give_way(measurement_id: int, *, deferrals: int) -> str:
+    with transaction.atomic():
+        # Still queued, its sign of life is when its message was sent (projects.jobs): now, and not resent meanwhile.
+        if not SpeedMeasurement.objects.filter(pk=measurement_id, status=SpeedMeasurement.Status.QUEUED).update(
+            heartbeat_at=timezone.now()
+        ):
+            return "skipped"
+        transaction.on_commit(partial(_dispatch_later, measurement_id, deferrals=deferrals))
+    return "deferred"
 
 
 def _fail(measurement: SpeedMeasurement, message: str) -> str:

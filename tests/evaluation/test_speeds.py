@@ -15,13 +15,18 @@ from django.utils import timezone
 from config import celery as celery_app
 from config.celery import app
 from evaluation.encoders import representation_identity
-from evaluation.models import SpeedMeasurement
+from evaluation.models import SpeedMeasurement, TrainingRun
+from evaluation.services import training_run_start
 from evaluation.speeds import services
+from labeling.models import ImportJob
+from projects.jobs import jobs_waiting
 from projects.roles import Role
-from tests.evaluation.conftest import tiny_docs
-from tests.evaluation.factories import TrainedModelFactory
+from serving.models import AnalyzeJob
+from tests.evaluation.conftest import TINY, make_trainable, tiny_docs
+from tests.evaluation.factories import TrainedModelFactory, TrainingRunFactory
 from tests.evaluation.test_worker import Worker, _wait_for, broker  # noqa: F401 (broker: a fixture this module uses)
 from tests.ner.tiny_encoder import write_tiny_bert
+from tests.projects.factories import MembershipFactory, ProjectFactory, UserFactory
 
 
 @pytest.fixture(autouse=True)
@@ -171,6 +176,98 @@ def test_a_measurement_whose_worker_died_is_queued_again(db, sent, settings, dja
         assert services.speed_measurements_recover(timezone.now() - timedelta(minutes=2)) == 1
     lost.refresh_from_db()
     assert lost.status == "queued" and sent == [lost.pk]
+
+
+@pytest.fixture
+def sent_later(monkeypatch):
+    """The (id, deferrals) of the measurement messages sent again later, none of them run."""
+    messages: list[tuple[int, int]] = []
+    monkeypatch.setattr(services, "_dispatch_later", lambda pk, *, deferrals: messages.append((pk, deferrals)))
+    return messages
+
+
+@pytest.fixture
+def measured(monkeypatch):
+    """The measurements that ran (their figures: test_a_measurement_of_the_cnn_... above)."""
+    names: list[str] = []
+    monkeypatch.setattr(services, "_measure", lambda measurement: names.append(measurement.representation))
+    return names
+
+
+def test_a_measurement_gives_way_while_a_training_waits_for_a_worker(
+    project, sent, sent_later, measured, django_capture_on_commit_callbacks
+):
+    run = TrainingRunFactory(project=project, status=TrainingRun.Status.QUEUED)
+    with django_capture_on_commit_callbacks(execute=True):
+        [row] = services.speed_measurements_request(representations=["cnn"])
+    queued_at = row.heartbeat_at
+    assert jobs_waiting() == ["training runs"]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.speed_measurement_execute(measurement_id=row.pk) == "deferred"
+    row.refresh_from_db()
+    # Still queued, its message sent again (with how often it gave way), its sign of life that new message.
+    assert row.status == "queued" and row.attempts == 0 and row.heartbeat_at > queued_at
+    assert sent_later == [(row.pk, 1)] and measured == []
+    # The training is taken: nothing waits, the measurement runs.
+    TrainingRun.objects.filter(pk=run.pk).update(status=TrainingRun.Status.RUNNING)
+    assert jobs_waiting() == []
+    assert services.speed_measurement_execute(measurement_id=row.pk, deferrals=1) == "succeeded"
+    assert measured == ["cnn"] and sent_later == [(row.pk, 1)]
+    # A message for a measurement no longer queued neither runs nor gives way.
+    TrainingRun.objects.filter(pk=run.pk).update(status=TrainingRun.Status.QUEUED)
+    assert services.speed_measurement_execute(measurement_id=row.pk) == "skipped"
+    assert sent_later == [(row.pk, 1)]
+
+
+def test_a_measurement_runs_after_giving_way_as_often_as_allowed(project, sent, sent_later, measured):
+    TrainingRunFactory(project=project, status=TrainingRun.Status.QUEUED)
+    row = SpeedMeasurement.objects.create(representation="cnn", identity="0" * 64, heartbeat_at=timezone.now())
+    last = services.GIVE_WAY_AT_MOST - 1
+    assert services.speed_measurement_execute(measurement_id=row.pk, deferrals=last) == "deferred"
+    assert services.speed_measurement_execute(measurement_id=row.pk, deferrals=last + 1) == "succeeded"
+    assert measured == ["cnn"]
+
+
+def test_every_job_someone_asks_for_counts_as_waiting_until_a_worker_takes_it(project, user):
+    assert jobs_waiting() == []
+    ImportJob.objects.create(project=project, format="jsonl", file_name="a.jsonl")
+    AnalyzeJob.objects.create(user=user, api_version="2023-04-01", request={}, expires_at=timezone.now())
+    TrainingRunFactory(project=project, status=TrainingRun.Status.QUEUED)
+    # The measurements are the server's own: they wait for the others, never the other way round.
+    SpeedMeasurement.objects.create(representation="cnn", identity="0" * 64)
+    assert sorted(jobs_waiting()) == ["analyze jobs", "imports", "training runs"]
+    ImportJob.objects.update(status=ImportJob.Status.RUNNING)
+    AnalyzeJob.objects.update(status=AnalyzeJob.Status.SUCCEEDED)
+    TrainingRun.objects.update(status=TrainingRun.Status.FAILED)
+    assert jobs_waiting() == []
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("broker")
+def test_one_worker_runs_a_training_queued_after_a_measurement_first(tmp_path):
+    user = UserFactory(username="speeds-owner")
+    project = ProjectFactory(name="speeds-project")
+    MembershipFactory(project=project, user=user)
+    make_trainable(project, user)
+    [measurement] = services.speed_measurements_request(representations=["cnn"])  # its message first
+    run = training_run_start(project=project, user=user, model_name="first", **TINY)
+    process = Worker(tmp_path, app.conf.broker_url)
+    process.env["NERLAB_MEASURE_GIVE_WAY_S"] = "1"
+    process.start()
+    try:
+        done = _wait_for(
+            lambda: SpeedMeasurement.objects.filter(pk=measurement.pk, status="succeeded").exists(),
+            "the worker to train, then measure",
+            process,
+        )
+        assert done
+    finally:
+        process.stop()
+    run.refresh_from_db()
+    measurement.refresh_from_db()
+    assert run.status == "succeeded", run.error
+    assert measurement.started_at >= run.finished_at and measurement.attempts == 1
 
 
 @pytest.mark.slow
