@@ -93,7 +93,7 @@ from ner.predict import load  # noqa: E402
 from ner.sizing import BATCH_SIZE_STOP_MAX, DROPOUT_DEFAULT, settings_for_corpus  # noqa: E402
 from ner.splits import carve_dev  # noqa: E402
 from ner.tokens import MULTILINGUAL  # noqa: E402
-from ner.train import CNN_REPRESENTATION, EncoderChoice, TrainSettings, train  # noqa: E402
+from ner.train import CNN_REPRESENTATION, EncoderChoice, TrainSettings, first_documents, train  # noqa: E402
 from ner.types import LabeledDoc, Span  # noqa: E402
 
 DATASETS_DIR = ROOT / ".." / "shared" / "datasets"
@@ -155,14 +155,8 @@ def sample_characters(docs: Sequence[LabeledDoc], characters: int, seed: int) ->
     """Sentences in a ``random.Random(seed)`` order until they hold ``characters`` characters, in the file's order."""
     order = list(range(len(docs)))
     random.Random(seed).shuffle(order)
-    taken: list[int] = []
-    total = 0
-    for index in order:
-        if total >= characters:
-            break
-        taken.append(index)
-        total += len(docs[index].text)
-    return [docs[index] for index in sorted(taken)]
+    taken = first_documents([docs[index] for index in order], characters)
+    return [docs[index] for index in sorted(order[: len(taken)])]
 
 
 def describe(docs: Sequence[LabeledDoc]) -> dict[str, Any]:
