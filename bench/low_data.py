@@ -28,8 +28,8 @@ Tasks (``--tasks``, comma-separated; all by default):
   (Organization is the one issue 11 found at 0).
 - ``conll-sizes``: CoNLL-2003 English at 250,000 and 500,000 training characters (sentences shuffled with seed 0,
   taken until the size is reached) and its whole training side (1,079,622); test eng.testb. Where the CNN catches
-  up with the encoders: what sets ``ner.representation.ENCODER_BELOW_CHARACTERS``. Not in the default run (an
-  encoder on the whole side trains for about a quarter of an hour); name it.
+  up with the encoders: what sets ``ner.representation.ENCODER_BELOW_CHARACTERS``. Not in the default run (MiniLM
+  on the whole side trained for half an hour on one thread); name it.
 
 The sampler (``sample_per_type``): the training file's sentences are shuffled with ``random.Random(seed)``, and a
 sentence is taken when it holds a mention of a type that has fewer than 50 so far (so the other types it holds may
