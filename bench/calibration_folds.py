@@ -73,6 +73,12 @@ def main() -> None:
                         "micro_f1": test["micro_f1"],
                         "train_s": round(seconds, 1),
                         "map_entities": result.calibration.entity_count if result.calibration else 0,
+                        # The accuracy the map was fitted to, against the kept model's on the test set (below).
+                        "map_accuracy": round(result.calibration.correct_count / result.calibration.entity_count, 3)
+                        if result.calibration and result.calibration.entity_count
+                        else None,
+                        "test_accuracy": test["entity_accuracy"],
+                        "test_reliability": test["reliability"],
                         "load_average": round(os.getloadavg()[0], 2),
                     }
                 print(f"{task} {run.name} {name}: {row}", flush=True)

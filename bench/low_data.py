@@ -251,6 +251,13 @@ def score(model_dir: Path, tests: dict[str, list[LabeledDoc]]) -> dict[str, Any]
             "micro_f1": round(report.micro.f1 * 100, 2),
             "per_type_f1": {scores_.label: round(scores_.exact.f1 * 100, 2) for scores_ in report.types},
             "ece": round(calibration.ece, 4),
+            "entity_accuracy": None if calibration.accuracy is None else round(calibration.accuracy, 4),
+            # Where the ECE comes from: confidence against accuracy per tenth of confidence (non-empty bins).
+            "reliability": [
+                {"lower": row.lower, "count": row.count, "confidence": row.mean_confidence, "accuracy": row.accuracy}
+                for row in calibration.bins
+                if row.count
+            ],
         }
     return {"test": scores, "predict_words_per_s": round(words_per_s)}
 
