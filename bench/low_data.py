@@ -253,11 +253,7 @@ def score(model_dir: Path, tests: dict[str, list[LabeledDoc]]) -> dict[str, Any]
             "ece": round(calibration.ece, 4),
             "entity_accuracy": None if calibration.accuracy is None else round(calibration.accuracy, 4),
             # Where the ECE comes from: confidence against accuracy per tenth of confidence (non-empty bins).
-            "reliability": [
-                {"lower": row.lower, "count": row.count, "confidence": row.mean_confidence, "accuracy": row.accuracy}
-                for row in calibration.bins
-                if row.count
-            ],
+            "reliability": [row.to_dict() for row in calibration.bins if row.count],
         }
     return {"test": scores, "predict_words_per_s": round(words_per_s)}
 
