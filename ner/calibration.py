@@ -44,12 +44,12 @@ CALIBRATION_FILE = "calibration.json"
 # 0.484 and 0.156 (measured with bench/low_data.py's samples; README, "confidenceScore"). The floor was 50 before.
 MIN_FIT_ENTITIES = 10
 # Below this many tagged dev entities the calibration map is also fitted on out-of-fold predictions of the training
-# side. On CoNLL-2003 at 50 mentions per type (19-26 dev entities; bench/low_data.py's samples 0-2, the CNN) a map
-# fitted on the dev set alone left test ECE 0.260/0.077/0.175; with 4 folds' ~210 out-of-fold entities added,
-# 0.041/0.050/0.089 (docs/calibration.md).
+# side. On CoNLL-2003 at 50 mentions per type (20-22 dev entities; bench/low_data.py's samples 0-2, the CNN, one
+# thread) a map fitted on the dev set alone left test ECE 0.237/0.097/0.277; with 4 fold models' 217-253
+# out-of-fold entities added, 0.082/0.061/0.086 (docs/calibration.md).
 CROSS_FIT_BELOW_DEV_ENTITIES = 100
-# What the app and the benchmarks train with: the fold models take about 4x the run's own training time, which is
-# seconds to a minute or two at these sizes.
+# What the app and the benchmarks train with: the fold models, each trained to the kept model's step, take about 2-3x
+# the run's own training time, which is seconds to a minute or two at these sizes.
 CALIBRATION_FOLDS = 4
 # Pseudo-entities (at the overall dev accuracy) added to every pooled block before taking its accuracy.
 _PRIOR_WEIGHT = 1.0

@@ -9,6 +9,7 @@ from dataclasses import replace
 
 import pytest
 
+import ner.train
 from ner.budget import BudgetPlan
 from ner.calibration import CROSS_FIT_BELOW_DEV_ENTITIES
 from ner.train import Progress, TrainCancelled, _calibration_folds, train
@@ -43,6 +44,37 @@ def test_a_small_dev_set_is_helped_by_the_folds_predictions_reproducibly(tmp_pat
     # The same run writes the same map (the folds come from a shuffle seeded with the run's seed).
     again = train(docs[:27], docs[27:], language="en", output_dir=tmp_path / "again", settings=FOLDS)
     assert (again.model_path / "calibration.json").read_bytes() == (result.model_path / "calibration.json").read_bytes()
+
+
+def test_the_fold_models_stop_where_the_kept_model_was_kept(tmp_path, monkeypatch):
+    """A small model's raw scores sharpen as it trains: fold models early-stopped on their own best dev score
+    described another model than the one kept, so each fold model trains the run's schedule to the kept step."""
+    folds: list[tuple[int | None, ner.train.TrainResult]] = []
+    inner = ner.train._train
+
+    def recording(*args, **kwargs):
+        result = inner(*args, **kwargs)
+        if kwargs.get("keep_step") is not None:
+            folds.append((kwargs["keep_step"], result))
+        return result
+
+    monkeypatch.setattr(ner.train, "_train", recording)
+    docs = labeled_docs(30)
+    progress: list[Progress] = []
+    # Patience short enough that the run stops long before its step limit.
+    settings = replace(FOLDS, patience=20, max_steps=200)
+    result = train(
+        docs[:27], docs[27:], language="en", output_dir=tmp_path / "m", settings=settings, on_progress=progress.append
+    )
+    assert result.stopped_early and result.best_step < 100
+    assert [keep_step for keep_step, _fold in folds] == [result.best_step - 1] * 2
+    for _keep_step, fold in folds:
+        # Trained to that step, past any dev score (no patience), with the run's step limit for the learning rate.
+        assert fold.steps == result.best_step
+        assert fold.settings.patience == 0 and fold.settings.max_steps == result.settings.max_steps
+    # The bar counts each fold model's steps against the step it stops at: it reaches the end of each fold's share.
+    percents = [update.percent for update in progress if update.phase == "calibrating"]
+    assert percents == sorted(percents) and any(66 <= percent < 67 for percent in percents)
 
 
 def test_a_cancel_during_the_folds_leaves_nothing(tmp_path):
