@@ -1,10 +1,11 @@
 """What cross-fitting the calibration map gives (``ner.calibration.CROSS_FIT_BELOW_DEV_ENTITIES``): each of
 ``bench/low_data.py``'s samples trained as the product trains it, once with the map fitted on the dev set alone
-(``calibration_folds=0``) and once with ``CALIBRATION_FOLDS`` fold models' out-of-fold entities added; the served
-confidence's test ECE, test F1 (the same model both times: the folds change only the map) and training seconds.
-Printed and written to ``bench/results/calibration_folds.json``.
+(``calibration_folds=0``) and once with ``CALIBRATION_FOLDS`` fold models' out-of-fold entities added (``--folds``
+for another count); the served confidence's test ECE, test F1 (the same model both times: the folds change only the
+map) and training seconds. Printed and written to ``bench/results/calibration_folds.json``.
 
     .venv/bin/python bench/calibration_folds.py --tasks conll50 wikiann-fr50
+    .venv/bin/python bench/calibration_folds.py --tasks conll50 --sides cnn --folds 8 --output <file>
 """
 
 from __future__ import annotations
@@ -38,6 +39,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=DEFAULT_TRAINING_THREADS)
     parser.add_argument("--sides", default="", help="comma-separated sides to run (default: all)")
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "calibration_folds.json")
+    parser.add_argument(
+        "--folds",
+        type=int,
+        default=CALIBRATION_FOLDS,
+        help=f"fold models of the cross-fitted side (the app's: {CALIBRATION_FOLDS})",
+    )
     args = parser.parse_args()
     sides: list[tuple[str, EncoderChoice | None, str | None]] = [(CNN_REPRESENTATION, None, None)]
     sides += [(name, EncoderChoice(name, folder), None) for name, folder in encoders_offered([]).items()]
@@ -55,7 +62,7 @@ def main() -> None:
             dev_entities = sum(len(doc.spans) for doc in carved.dev)
             for name, encoder, pipeline in mine:
                 row: dict[str, Any] = {"run": run.name, "representation": name, "dev_entities": dev_entities}
-                for folds in (0, CALIBRATION_FOLDS):
+                for folds in (0, args.folds):
                     settings = replace(
                         nerlab_settings(run, encoder, False, args.threads, pipeline=pipeline), calibration_folds=folds
                     )
@@ -92,7 +99,7 @@ def main() -> None:
                     "ece_max": round(max(row[f"folds_{folds}"]["ece"] for row in side_rows), 4),
                     "train_s_mean": round(statistics.fmean(row[f"folds_{folds}"]["train_s"] for row in side_rows), 1),
                 }
-                for folds in (0, CALIBRATION_FOLDS)
+                for folds in (0, args.folds)
             }
         report["tasks"][task] = {"rows": rows, "summary": summary}
         for name, figures in summary.items():
