@@ -50,13 +50,13 @@ code, samples, seeds and one training thread, then paired run by run (``bench/lo
 | CoNLL-2003, 50 per type | 46.6 / 46.4 | 64.6 / 63.4 | 63.7 / 60.9 | - |
 | WikiANN-fr, 50 per type | 42.6 / 40.7 | 53.5 / 52.3 | 59.4 / 58.9 | 66.6 / 65.6 |
 
-These values led on every side's mean and in 16 of the 21 paired runs: +1.28 points on average (median +1.72).
-Single runs spread by several points either way (the same CoNLL-2003 sample gave MiniLM 65.38 in an earlier run on
-two threads, 60.74 here: early stopping on a dev set of about 20 entities), so the pairing, not any one run, is the
-evidence. The served confidence's test ECE came out at 0.113 against 0.094 on average, within its run-to-run spread
-(0.02-0.23 on the same settings), and a run took 118 s against 135 s (the calibration's fold models included; a busy
-machine). The first probe before it (the CNN on CoNLL-2003 sample 0 alone, scored on 1,000 eng.testb sentences) had
-given 45.91 against 39.17.
+These values led on every side's mean and in 16 of the 21 paired runs: +1.28 points on average (median +1.72). Single
+runs spread by several points either way (the same CoNLL-2003 sample gave MiniLM 65.38 in an earlier run on two threads,
+60.74 here: early stopping on a dev set of about 20 entities), so the pairing, not any one run, is the evidence. The
+served confidence's test ECE came out at 0.113 against 0.094 on average, within its run-to-run spread (0.02-0.23 on the
+same settings; fold models of the release before stopping them at the kept step), and a run took 118 s against 135 s
+(the calibration's fold models included; a busy machine). The first probe before it (the CNN on CoNLL-2003 sample 0
+alone, scored on 1,000 eng.testb sentences) had given 45.91 against 39.17.
 """
 
 from __future__ import annotations
