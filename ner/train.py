@@ -885,7 +885,8 @@ def _train(
         # After the gold ones, in the silver set's order; their span problems are the teacher's, not counted.
         unknown = [doc.unknown for doc in silver.docs]
         train_examples += _examples(nlp, silver_docs, _SpanReport(), unknown=unknown)
-    dev_examples = _examples(nlp, dev_docs, _SpanReport())
+    # A fold model keeps its state after ``keep_step``: with nothing to score it neither evaluates nor checkpoints.
+    dev_examples = _examples(nlp, dev_docs, _SpanReport()) if keep_step is None else []
     training = _initialized(nlp, train_examples, settings, language, pretrained)
     optimizer = training["optimizer"]
     progress = (
@@ -941,12 +942,12 @@ def _train(
                 if settings.max_steps and info["step"] >= settings.max_steps:
                     break
             at_limit = settings.max_steps > 0 and run.info["step"] >= settings.max_steps
-            if keep_step is None and (at_limit or run.stopped_at_time_limit) and run.info.get("score") is None:
+            if (at_limit or run.stopped_at_time_limit) and run.info.get("score") is None:
                 run.evaluate_last(evaluate)
             # Words/s counts the training loop alone (as spaCy's own logger does), not saving and calibrating after it.
             training_time = clock() - loop_started
-            if keep_step is not None or not dev_examples or not run.best:
-                # Nothing to pick the best checkpoint by, or a step to keep: keep the model as training left it.
+            if not dev_examples or not run.best:
+                # Nothing to pick the best checkpoint by: keep the model as training left it.
                 _write_model(nlp, optimizer, partial)
             elif plan is not None and plan.replanned and run.best["step"] <= plan.replanned_after_step:
                 # The kept checkpoint was written before the new limit: its description says the old one.
@@ -969,7 +970,9 @@ def _train(
                 else lambda fold, fraction: progress.fold_step(fold, fraction, clock(), run),
                 clock=clock,
             )
-        calibration = _fit_calibration(partial, dev_docs, out_of_fold, folds=folds) if dev_docs else None
+        # A fold model is never served: it needs no map of its own.
+        calibrated = bool(dev_docs) and keep_step is None
+        calibration = _fit_calibration(partial, dev_docs, out_of_fold, folds=folds) if calibrated else None
         duration = clock() - started
 
     if progress is not None:
