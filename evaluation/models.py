@@ -143,8 +143,10 @@ class TrainingRun(models.Model):
     loss = models.FloatField(null=True, blank=True)
     dev_f1 = models.FloatField(null=True, blank=True)
     eta_s = models.FloatField(null=True, blank=True)
-    # With patience on: the step by which the run ends unless the dev score improves (ner.train.Progress).
+    # With patience on: the step by which the run ends unless the dev score improves, and the seconds left if it
+    # does not (ner.train.Progress).
     stop_step = models.PositiveIntegerField(null=True, blank=True)
+    eta_early_s = models.FloatField(null=True, blank=True)
     stopped_early = models.BooleanField(default=False)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
@@ -204,15 +206,6 @@ class TrainingRun(models.Model):
         if self.started_at is None:
             return None
         return ((self.finished_at or timezone.now()) - self.started_at).total_seconds()
-
-    @property
-    def eta_early_s(self) -> float | None:
-        """Seconds left if patience ends the run at ``stop_step`` (the dev score not improving), at the pace so far;
-        ``eta_s`` is the other end, the step or epoch limit. None when no early stop can come first."""
-        elapsed = self.elapsed_s
-        if self.stop_step is None or not self.step or elapsed is None:
-            return None
-        return max(0.0, elapsed / self.step * (self.stop_step - self.step))
 
 
 class TrainedModel(models.Model):

@@ -178,6 +178,8 @@ class TrainingRunOutputSerializer(JobOutputSerializer):
             "dev_f1",
             "elapsed_s",
             "eta_s",
+            "stop_step",
+            "eta_early_s",
             "error",
             "warnings",
             "cancel_requested",

@@ -566,7 +566,7 @@ def training_run_claim(*, run_id: int) -> Claim:
         run.heartbeat_at = now
         run.finished_at = None
         run.percent, run.epoch, run.step, run.loss, run.dev_f1, run.eta_s = 0.0, 0, 0, None, None, None
-        run.stop_step, run.stopped_early = None, False
+        run.stop_step, run.eta_early_s, run.stopped_early = None, None, False
         run.error = ""
         run.save()
     return Claim("claimed", run)
@@ -581,6 +581,7 @@ def _finish(run: TrainingRun, status: str, error: str = "") -> bool:
         "finished_at": timezone.now(),
         "error": error,
         "eta_s": None,
+        "eta_early_s": None,
     }
     if status == TrainingRun.Status.SUCCEEDED:
         fields.update(percent=100.0, eta_s=0.0)
@@ -619,6 +620,7 @@ def training_runs_recover(stale_before: datetime) -> int:
                     dispatched_at=None,
                     heartbeat_at=None,
                     eta_s=None,
+                    eta_early_s=None,
                 )
         projects.add(project_id)
     lost = TrainingRun.objects.filter(status=TrainingRun.Status.QUEUED, dispatched_at__lt=stale_before)
@@ -654,6 +656,7 @@ class _RunReporter:
             dev_f1=progress.dev_f1,
             eta_s=progress.eta_s,
             stop_step=progress.stop_step,
+            eta_early_s=progress.eta_early_s,
             heartbeat_at=timezone.now(),
             **({"phase": TrainingRun.Phase.CALIBRATING} if progress.phase == "calibrating" else {}),
         )

@@ -245,7 +245,9 @@ class Progress:
 
     ``percent`` and ``eta_s`` run to the step or epoch limit. With patience on, ``stop_step`` is the step by which
     the run ends unless the dev score improves first (an early stop), None when patience is off or the limit
-    comes sooner: between the two lies the true end, which no one knows in advance."""
+    comes sooner, and ``eta_early_s`` the seconds left if it does: between the two lies the true end, which no one
+    knows in advance. Both count the calibration's fold models after the loop, each trained to the kept step: at
+    the step limit for ``eta_s``, at the checkpoint kept so far for ``eta_early_s``."""
 
     percent: float
     epoch: int
@@ -255,6 +257,7 @@ class Progress:
     elapsed_s: float
     eta_s: float | None
     stop_step: int | None = None
+    eta_early_s: float | None = None
     # "training" (the run's own loop), then "calibrating" while fold models train for the calibration map.
     phase: str = "training"
 
@@ -899,8 +902,7 @@ def _train(
             started=started,
             words_per_epoch=sum(len(example) for example in train_examples),
             has_dev=bool(dev_examples),
-            # The fold models after the loop take about as long as the run each.
-            share=1 / (folds + 1),
+            folds=folds,
         )
     )
 
@@ -954,11 +956,14 @@ def _train(
                 _write_description(nlp, partial)
         out_of_fold: list[tuple[float, bool]] = []
         if folds:
+            kept_step = run.best.get("step", run.info["step"])
+            if progress is not None:
+                progress.begin_folds(clock(), loop_steps=run.info["step"] + 1, fold_steps=kept_step + 1)
             out_of_fold = _out_of_fold_pairs(
                 train_docs,
                 dev_docs,
                 folds=folds,
-                keep_step=run.best.get("step", run.info["step"]),
+                keep_step=kept_step,
                 language=language,
                 settings=settings,
                 representation=representation,
@@ -1281,7 +1286,11 @@ class _LoopRecord:
 @dataclass
 class _ProgressReporter:
     """Turns loop steps into ``Progress`` reports: at every evaluation, otherwise at most every
-    ``settings.progress_interval_s``."""
+    ``settings.progress_interval_s``.
+
+    The bar counts steps, the loop's and then each calibration fold model's (``_out_of_fold_pairs``; a fold model's
+    step costs about a loop step). While the loop runs, the folds are counted at the step limit, the most they can
+    train; once it ends, at the kept step they will train to, so the bar moves up then, never down."""
 
     on_progress: Callable[[Progress], None]
     settings: TrainSettings
@@ -1289,32 +1298,64 @@ class _ProgressReporter:
     started: float
     words_per_epoch: int
     has_dev: bool
-    # The loop's share of the run's work: the rest is the calibration's fold models (``_out_of_fold_pairs``).
-    share: float = 1.0
+    folds: int = 0
     percent_done: float = 0.0
     last_report: float = -math.inf
+    # Set when the fold models start: the loop's steps, each fold model's, and when they started.
+    loop_steps: int = 0
+    fold_steps: int = 0
+    folds_started: float = 0.0
 
     def step(self, info: dict[str, Any], is_best: bool | None, now: float, run: _LoopRecord) -> None:
-        self._advance(self.share * max(self._fractions(info)))
+        self._advance(max(self._fractions(info)) / (self.folds + 1))
         if is_best is None and now - self.last_report < self.settings.progress_interval_s:
             return
-        self._report(info, now, run, stop_step=_patience_stop_step(self.settings, run.evaluations))
+        stop_step = _patience_stop_step(self.settings, run.evaluations) if self.has_dev else None
+        elapsed = now - self.started
+        eta = self._eta(elapsed, now)
+        early = None
+        if stop_step is not None:
+            done = info["step"] + 1
+            # The fold models train to the checkpoint kept so far (the latest of equal dev scores, as spaCy keeps).
+            kept_step = run.best.get("step", info["step"])
+            steps_left = max(0, stop_step - done) + self.folds * (kept_step + 1)
+            early = elapsed / done * steps_left
+            early = early if eta is None else min(early, eta)
+        self._report(info, now, run, stop_step=stop_step, eta_s=eta, eta_early_s=early)
+
+    def begin_folds(self, now: float, *, loop_steps: int, fold_steps: int) -> None:
+        self.folds_started, self.loop_steps, self.fold_steps = now, loop_steps, fold_steps
 
     def fold_step(self, fold: int, fraction: float, now: float, run: _LoopRecord) -> None:
         """Fold ``fold`` (from 1) of the calibration is ``fraction`` done; the run's own figures stay as its loop left
-        them."""
-        self._advance(self.share * (fold + fraction))
-        if now - self.last_report >= self.settings.progress_interval_s:
-            self._report(run.info, now, run, stop_step=None, phase="calibrating")
+        them. The time left is at the fold models' own pace once they have one (they score no dev set)."""
+        folds_done = fold - 1 + fraction
+        steps_done = folds_done * self.fold_steps
+        self._advance((self.loop_steps + steps_done) / (self.loop_steps + self.folds * self.fold_steps))
+        if now - self.last_report < self.settings.progress_interval_s:
+            return
+        if steps_done > 0:
+            pace = (now - self.folds_started) / steps_done
+        else:
+            pace = (self.folds_started - self.started) / self.loop_steps
+        eta = pace * (self.folds - folds_done) * self.fold_steps
+        self._report(run.info, now, run, stop_step=None, eta_s=eta, eta_early_s=None, phase="calibrating")
 
     def _advance(self, fraction: float) -> None:
         self.percent_done = max(self.percent_done, min(99.9, 100 * fraction))
 
     def _report(
-        self, info: dict[str, Any], now: float, run: _LoopRecord, *, stop_step: int | None, phase: str = "training"
+        self,
+        info: dict[str, Any],
+        now: float,
+        run: _LoopRecord,
+        *,
+        stop_step: int | None,
+        eta_s: float | None,
+        eta_early_s: float | None,
+        phase: str = "training",
     ) -> None:
         self.last_report = now
-        elapsed = now - self.started
         self.on_progress(
             Progress(
                 percent=self.percent_done,
@@ -1322,9 +1363,10 @@ class _ProgressReporter:
                 step=info["step"] + 1,
                 loss=float(info.get("losses", {}).get("ner", 0.0)),
                 dev_f1=run.latest_f1,
-                elapsed_s=elapsed,
-                eta_s=self._eta(elapsed, now),
-                stop_step=stop_step if self.has_dev else None,
+                elapsed_s=now - self.started,
+                eta_s=eta_s,
+                stop_step=stop_step,
+                eta_early_s=eta_early_s,
                 phase=phase,
             )
         )

@@ -138,16 +138,15 @@ def _run(project, **fields):
 
 def test_a_running_run_gives_its_eta_as_a_range_when_patience_may_end_it_first(owner_client, project):
     _run(project, model_name="early", status="running", phase="training", step=100, percent=5.0, eta_s=1900.0,
-         stop_step=500)  # fmt: skip
+         stop_step=500, eta_early_s=400.0)  # fmt: skip
 
     html = owner_client.get(reverse("evaluation:training_run_list", args=[project.name])).content.decode()
 
     assert "stops at step 500 unless dev F1 improves" in html
-    # 400 steps at the pace so far (100 steps in 100 s, and a little more by the time the page renders), or the
-    # 2,000-step limit's ETA as the worker wrote it.
-    early = re.search(r"(\d+) min (\d+) s \u2013 31 min 40 s", html)
-    assert early is not None
-    assert 400 <= int(early[1]) * 60 + int(early[2]) < 1900
+    # Both ends as the worker wrote them (ner.train.Progress).
+    assert "6 min 40 s \u2013 31 min 40 s" in html
+    run = owner_client.get(f"/api/v1/projects/{project.name}/training-runs/").json()["results"][0]
+    assert (run["stop_step"], run["eta_early_s"], run["eta_s"]) == (500, 400.0, 1900.0)
 
 
 def test_a_run_that_stopped_early_says_so_instead_of_just_jumping_to_100(owner_client, project):

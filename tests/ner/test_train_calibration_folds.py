@@ -8,6 +8,7 @@ import json
 from dataclasses import replace
 
 import pytest
+from thinc.optimizers import Optimizer
 
 import ner.train
 from ner.budget import BudgetPlan
@@ -75,6 +76,50 @@ def test_the_fold_models_stop_where_the_kept_model_was_kept(tmp_path, monkeypatc
     # The bar counts each fold model's steps against the step it stops at: it reaches the end of each fold's share.
     percents = [update.percent for update in progress if update.phase == "calibrating"]
     assert percents == sorted(percents) and any(66 <= percent < 67 for percent in percents)
+
+
+def test_the_eta_counts_each_fold_model_to_the_step_it_will_train_to(tmp_path, monkeypatch):
+    """While the loop runs, the early end of the ETA range is the loop to its patience stop and each fold model to the
+    best step so far, the late end everything to the step limit; during the folds, the ETA is their steps left. The
+    clock counts training steps, the loop's and the fold models' alike, so each figure can be checked exactly."""
+    steps_trained = 0
+    step_schedules = Optimizer.step_schedules
+
+    def counting(self):
+        nonlocal steps_trained
+        steps_trained += 1
+        return step_schedules(self)
+
+    monkeypatch.setattr(Optimizer, "step_schedules", counting)
+    docs = labeled_docs(30)
+    progress: list[Progress] = []
+    settings = replace(FOLDS, patience=20, max_steps=200, processes=1)
+    result = train(
+        docs[:27],
+        docs[27:],
+        language="en",
+        output_dir=tmp_path / "m",
+        settings=settings,
+        on_progress=progress.append,
+        clock=lambda: float(steps_trained),
+    )
+    assert result.stopped_early and result.best_step < 100
+    fold_steps = result.best_step  # each fold model trains steps 0 to the kept one
+    assert steps_trained == result.steps + 2 * fold_steps
+    loop = [update for update in progress if update.phase == "training" and update.percent < 100]
+    last = loop[-1]  # patience ends the loop here: the early end is what came
+    assert last.step == result.steps == last.stop_step
+    assert last.eta_early_s == pytest.approx(2 * fold_steps)
+    # The late end counted the two fold models at the step limit, and the loop to it.
+    assert last.eta_s == pytest.approx((201 - result.steps) + 2 * 201, rel=0.02)
+    assert all(update.eta_early_s is None or update.eta_early_s <= update.eta_s for update in loop)
+    folds = [update for update in progress if update.phase == "calibrating"]
+    assert folds and all(update.eta_early_s is None for update in folds)
+    for update in folds:
+        steps_left = steps_trained - update.elapsed_s
+        assert update.eta_s == pytest.approx(steps_left, abs=1.0)
+    # The bar counts steps too: the loop's, then each fold model's to the kept step.
+    assert folds[0].percent == pytest.approx(100 * (result.steps + 1) / (result.steps + 2 * fold_steps), abs=1.0)
 
 
 def test_a_cancel_during_the_folds_leaves_nothing(tmp_path):
