@@ -80,8 +80,8 @@ def test_the_fold_models_stop_where_the_kept_model_was_kept(tmp_path, monkeypatc
 
 def test_the_eta_counts_each_fold_model_to_the_step_it_will_train_to(tmp_path, monkeypatch):
     """While the loop runs, the early end of the ETA range is the loop to its patience stop and each fold model to the
-    best step so far, the late end everything to the step limit; during the folds, the ETA is their steps left. The
-    clock counts training steps, the loop's and the fold models' alike, so each figure can be checked exactly."""
+    checkpoint kept so far, the late end everything to the step limit; during the folds, the ETA is their steps left.
+    The clock counts training steps, the loop's and the fold models' alike, so each figure can be checked exactly."""
     steps_trained = 0
     step_schedules = Optimizer.step_schedules
 
