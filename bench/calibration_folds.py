@@ -16,6 +16,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,25 @@ from ner.pipelines import offered as pipelines_offered  # noqa: E402
 from ner.splits import carve_dev  # noqa: E402
 from ner.train import CNN_REPRESENTATION, EncoderChoice, train  # noqa: E402
 
+Side = tuple[str, EncoderChoice | None, str | None]
+
+
+def representation_sides(wanted: str, encoders: Sequence[str] = ()) -> list[Side]:
+    """(name, encoder, pipeline) of each representation to train: the CNN, each encoder offered (``encoders``:
+    name=/folder, beside those installed) and each spaCy pipeline installed; ``wanted`` (comma-separated names)
+    keeps only those."""
+    sides: list[Side] = [(CNN_REPRESENTATION, None, None)]
+    sides += [(name, EncoderChoice(name, folder), None) for name, folder in encoders_offered(encoders).items()]
+    sides += [(name, None, name) for name in pipelines_offered()]
+    names = [name.strip() for name in wanted.split(",") if name.strip()]
+    return [side for side in sides if not names or side[0] in names]
+
+
+def sides_in_language(sides: Sequence[Side], language: str) -> list[Side]:
+    """The sides a task in ``language`` trains: a spaCy pipeline only in its own language (Automatic's choice for small
+    French projects)."""
+    return [side for side in sides if side[2] is None or KNOWN_PIPELINES[side[2]].language == language]
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -46,17 +66,12 @@ def main() -> None:
         help=f"fold models of the cross-fitted side (the app's: {CALIBRATION_FOLDS})",
     )
     args = parser.parse_args()
-    sides: list[tuple[str, EncoderChoice | None, str | None]] = [(CNN_REPRESENTATION, None, None)]
-    sides += [(name, EncoderChoice(name, folder), None) for name, folder in encoders_offered([]).items()]
-    # The spaCy pipelines installed here, on tasks in their language (Automatic's choice for small French projects).
-    sides += [(name, None, name) for name in pipelines_offered()]
-    wanted = [name.strip() for name in args.sides.split(",") if name.strip()]
-    sides = [side for side in sides if not wanted or side[0] in wanted]
+    sides = representation_sides(args.sides)
     report: dict[str, Any] = {"command": " ".join(["bench/calibration_folds.py", *sys.argv[1:]]), "tasks": {}}
     for task in args.tasks:
         rows = []
         runs = build_runs(task, quick=False)
-        mine = [side for side in sides if side[2] is None or KNOWN_PIPELINES[side[2]].language == runs[0].language]
+        mine = sides_in_language(sides, runs[0].language)
         for run in runs:
             carved = carve_dev(run.train, DEV_FRACTION, run.seed)
             dev_entities = sum(len(doc.spans) for doc in carved.dev)

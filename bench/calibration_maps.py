@@ -29,14 +29,13 @@ sys.path.insert(0, str(ROOT))
 
 import ner.train  # noqa: E402
 from bench._common import write_report  # noqa: E402
-from bench.low_data import DEV_FRACTION, PREDICT_BATCH, build_runs, encoders_offered, nerlab_settings  # noqa: E402
+from bench.calibration_folds import representation_sides, sides_in_language  # noqa: E402
+from bench.low_data import DEV_FRACTION, PREDICT_BATCH, build_runs, nerlab_settings  # noqa: E402
 from ner.calibration import CALIBRATION_FOLDS, calibration_from_pairs, calibration_map_fit, calibration_pairs  # noqa: E402
 from ner.compute import DEFAULT_TRAINING_THREADS  # noqa: E402
-from ner.pipelines import KNOWN_PIPELINES  # noqa: E402
-from ner.pipelines import offered as pipelines_offered  # noqa: E402
 from ner.predict import GREEDY_SCORE, load  # noqa: E402
 from ner.splits import carve_dev  # noqa: E402
-from ner.train import CNN_REPRESENTATION, EncoderChoice, train  # noqa: E402
+from ner.train import train  # noqa: E402
 
 Pairs = list[tuple[float, bool]]
 # Raw scores of exactly 0 or 1 have infinite log-odds: clipped, as any logistic calibration must.
@@ -123,11 +122,7 @@ def main() -> None:
     parser.add_argument("--encoder", action="append", default=[], help="name=/folder of an encoder to offer")
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "calibration_maps.json")
     args = parser.parse_args()
-    sides: list[tuple[str, EncoderChoice | None, str | None]] = [(CNN_REPRESENTATION, None, None)]
-    sides += [(name, EncoderChoice(name, folder), None) for name, folder in encoders_offered(args.encoder).items()]
-    sides += [(name, None, name) for name in pipelines_offered()]
-    wanted = [name.strip() for name in args.sides.split(",") if name.strip()]
-    sides = [side for side in sides if not wanted or side[0] in wanted]
+    sides = representation_sides(args.sides, args.encoder)
 
     fitted: list[Pairs] = []
     fit_calibration = ner.train._fit_calibration
@@ -143,7 +138,7 @@ def main() -> None:
     for task in args.tasks:
         rows = []
         runs = build_runs(task, quick=False)
-        mine = [side for side in sides if side[2] is None or KNOWN_PIPELINES[side[2]].language == runs[0].language]
+        mine = sides_in_language(sides, runs[0].language)
         for run in runs:
             carved = carve_dev(run.train, DEV_FRACTION, run.seed)
             test_docs = next(iter(run.tests.values()))
