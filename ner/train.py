@@ -956,14 +956,13 @@ def _train(
                 _write_description(nlp, partial)
         out_of_fold: list[tuple[float, bool]] = []
         if folds:
-            kept_step = run.best.get("step", run.info["step"])
             if progress is not None:
-                progress.begin_folds(clock(), loop_steps=run.info["step"] + 1, fold_steps=kept_step + 1)
+                progress.begin_folds(clock(), run)
             out_of_fold = _out_of_fold_pairs(
                 train_docs,
                 dev_docs,
                 folds=folds,
-                keep_step=kept_step,
+                keep_step=run.kept_step,
                 language=language,
                 settings=settings,
                 representation=representation,
@@ -1282,6 +1281,13 @@ class _LoopRecord:
         scores: dict[str, Any] = self.best.get("scores", {})
         return scores
 
+    @property
+    def kept_step(self) -> int:
+        """The 0-based step of the model the run keeps: the best checkpoint so far (the latest of equal dev scores, as
+        spaCy keeps it), or the last step without one."""
+        step: int = self.best.get("step", self.info["step"])
+        return step
+
 
 @dataclass
 class _ProgressReporter:
@@ -1316,15 +1322,14 @@ class _ProgressReporter:
         early = None
         if stop_step is not None:
             done = info["step"] + 1
-            # The fold models train to the checkpoint kept so far (the latest of equal dev scores, as spaCy keeps).
-            kept_step = run.best.get("step", info["step"])
-            steps_left = max(0, stop_step - done) + self.folds * (kept_step + 1)
+            steps_left = max(0, stop_step - done) + self.folds * (run.kept_step + 1)
             early = elapsed / done * steps_left
             early = early if eta is None else min(early, eta)
         self._report(info, now, run, stop_step=stop_step, eta_s=eta, eta_early_s=early)
 
-    def begin_folds(self, now: float, *, loop_steps: int, fold_steps: int) -> None:
-        self.folds_started, self.loop_steps, self.fold_steps = now, loop_steps, fold_steps
+    def begin_folds(self, now: float, run: _LoopRecord) -> None:
+        """The loop has ended: from now on each fold model counts the kept step's steps."""
+        self.folds_started, self.loop_steps, self.fold_steps = now, run.info["step"] + 1, run.kept_step + 1
 
     def fold_step(self, fold: int, fraction: float, now: float, run: _LoopRecord) -> None:
         """Fold ``fold`` (from 1) of the calibration is ``fraction`` done; the run's own figures stay as its loop left
@@ -1423,7 +1428,7 @@ def _result(
         labels=tuple(labels),
         steps=steps_done,
         epochs=info["epoch"] + 1 if steps_done else 0,
-        best_step=run.best.get("step", info["step"]) + 1,
+        best_step=run.kept_step + 1,
         best_dev_f1=_score(best.get("ents_f")) if has_dev else None,
         best_dev_precision=_score(best.get("ents_p")) if has_dev else None,
         best_dev_recall=_score(best.get("ents_r")) if has_dev else None,
