@@ -342,10 +342,6 @@ class PretrainingRun(HeartbeatJob):
     def __str__(self) -> str:
         return f"pretraining {self.pk} of {self.project} ({self.status})"
 
-    @property
-    def is_active(self) -> bool:
-        return self.status in self.ACTIVE
-
 
 class SpeedMeasurement(HeartbeatJob):
     """How fast a representation trains and predicts on this server (``ner.train.measure_representation_speed``),
@@ -369,7 +365,3 @@ class SpeedMeasurement(HeartbeatJob):
 
     def __str__(self) -> str:
         return f"speed of {self.representation} ({self.status})"
-
-    @property
-    def is_active(self) -> bool:
-        return self.status in self.ACTIVE

@@ -223,6 +223,10 @@ class BackgroundJob(models.Model):
     class Meta:
         abstract = True
 
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
+
 
 class HeartbeatJob(BackgroundJob):
     """A project's background job whose worker writes a heartbeat while it works (``projects.jobs.job_heartbeat``),
