@@ -26,7 +26,7 @@ from ner.metrics import (
 )
 from ner.types import LabeledDoc, Span
 from projects.models import Project
-from projects.selectors import row_get_or_404
+from projects.selectors import project_rows_newest_first, row_get_or_404
 
 # --------------------------------------------------------------------------------------------- snapshots
 
@@ -52,10 +52,8 @@ def snapshot_test_documents(*, snapshot: DatasetSnapshot) -> list[LabeledDoc]:
 
 
 def training_run_list(*, project: Project) -> QuerySet[TrainingRun]:
-    return (
-        TrainingRun.objects.filter(project=project)
-        .select_related("snapshot", "requested_by", "trained_model")
-        .order_by("-created_at", "-id")
+    return project_rows_newest_first(
+        TrainingRun, project=project, related=("snapshot", "requested_by", "trained_model")
     )
 
 

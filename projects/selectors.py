@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -34,6 +35,16 @@ def row_get_or_404[RowT: Model](rows: QuerySet[RowT], *, missing: str) -> RowT:
     if row is None:
         raise Http404(missing)
     return row
+
+
+def project_rows_newest_first[RowT: Model](
+    model: type[RowT], *, project: Project, related: Sequence[str]
+) -> QuerySet[RowT]:
+    """The project's rows of ``model`` (training runs, jobs, curves), newest first, with ``related`` joined.
+
+    Of rows with the same timestamp the later id comes first, so a page and the API list them in one stable order.
+    """
+    return model._default_manager.filter(project=project).select_related(*related).order_by("-created_at", "-id")
 
 
 def project_list_for_user(*, user: AnyUser) -> QuerySet[Project]:

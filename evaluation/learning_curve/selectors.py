@@ -18,7 +18,7 @@ from ner.learning_curve import (
     types_by_gain,
 )
 from projects.models import Project
-from projects.selectors import row_get_or_404
+from projects.selectors import project_rows_newest_first, row_get_or_404
 
 
 def curve_projection(points: Sequence[dict[str, Any]]) -> Projection:
@@ -38,11 +38,7 @@ def curve_projection(points: Sequence[dict[str, Any]]) -> Projection:
 
 
 def learning_curve_list(*, project: Project) -> QuerySet[LearningCurve]:
-    return (
-        LearningCurve.objects.filter(project=project)
-        .select_related("snapshot", "requested_by")
-        .order_by("-created_at", "-id")
-    )
+    return project_rows_newest_first(LearningCurve, project=project, related=("snapshot", "requested_by"))
 
 
 def learning_curve_get(*, project: Project, curve_id: int) -> LearningCurve:

@@ -15,7 +15,7 @@ from labeling.models import Document
 from labeling.suggestions.selectors import suggestions_pending_count
 from projects.chunks import chunks
 from projects.models import Project
-from projects.selectors import row_get_or_404
+from projects.selectors import project_rows_newest_first, row_get_or_404
 
 
 class Scope:
@@ -65,11 +65,7 @@ def preannotation_scope_counts(*, project: Project) -> dict[str, int]:
 
 
 def preannotation_job_list(*, project: Project) -> QuerySet[PreannotationJob]:
-    return (
-        PreannotationJob.objects.filter(project=project)
-        .select_related("model", "created_by")
-        .order_by("-created_at", "-id")
-    )
+    return project_rows_newest_first(PreannotationJob, project=project, related=("model", "created_by"))
 
 
 def preannotation_job_get(*, project: Project, job_id: int) -> PreannotationJob:

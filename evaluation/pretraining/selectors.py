@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
-from django.http import Http404
 
 from evaluation.models import PretrainingRun
 from projects.models import Project
+from projects.selectors import project_rows_newest_first, row_get_or_404
 
 
 def pretraining_run_list(*, project: Project) -> QuerySet[PretrainingRun]:
-    return PretrainingRun.objects.filter(project=project).select_related("requested_by").order_by("-created_at", "-id")
+    return project_rows_newest_first(PretrainingRun, project=project, related=("requested_by",))
 
 
 def pretraining_run_get(*, project: Project, run_id: int) -> PretrainingRun:
-    run = pretraining_run_list(project=project).filter(pk=run_id).first()
-    if run is None:
-        raise Http404("No such pretraining in this project.")
-    return run
+    return row_get_or_404(
+        pretraining_run_list(project=project).filter(pk=run_id), missing="No such pretraining in this project."
+    )
 
 
 def pretraining_runs_finished(*, project: Project) -> QuerySet[PretrainingRun]:
