@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -38,6 +39,11 @@ def acting_user(username: str | None) -> Any:
     if user is None:
         raise CommandError(f"No user named {username!r}.")
     return user
+
+
+def options_named(options: Mapping[str, Any], *names: str) -> dict[str, Any]:
+    """The options ``names`` as keyword arguments: each option's name is the keyword of the service it is for."""
+    return {name: options[name] for name in names}
 
 
 class ProjectCommand(BaseCommand):

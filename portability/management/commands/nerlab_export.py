@@ -8,7 +8,7 @@ from django.core.management.base import CommandError, CommandParser
 from labeling.imports import ExportError, project_export_file
 from ner.formats import FORMATS
 from portability.archive import project_archive_write
-from portability.management.commands._common import ProjectCommand
+from portability.management.commands._common import ProjectCommand, options_named
 from projects.models import Project
 
 
@@ -39,13 +39,7 @@ class Command(ProjectCommand):
             raise CommandError("Choose --format (one of " + ", ".join(sorted(FORMATS)) + ") or --archive.")
         try:
             exported = project_export_file(
-                project=project,
-                format=options["format"],
-                status=options["status"],
-                split=options["split"],
-                search=options["search"],
-                scheme=options["scheme"],
-                tokenizer=options["tokenizer"],
+                project=project, **options_named(options, "format", "status", "split", "search", "scheme", "tokenizer")
             )
         except ExportError as error:
             raise CommandError(f"These documents cannot be written as {options['format']}:\n{error}") from None

@@ -7,8 +7,22 @@ from django.core.management.base import CommandError, CommandParser
 
 from labeling.imports import AUTO, DOCUMENT_MODES, ImportOptions, project_import_file
 from ner.formats import FORMATS
-from portability.management.commands._common import ProjectCommand, acting_user
+from portability.management.commands._common import ProjectCommand, acting_user, options_named
 from projects.models import Project
+
+# The ImportOptions this command has an option for (all but WikiANN's, which the upload page offers).
+_IMPORT_OPTIONS = (
+    "create_missing_types",
+    "scheme",
+    "documents",
+    "token_column",
+    "tag_column",
+    "header",
+    "comments",
+    "text_key",
+    "label_key",
+    "skip_missing_text",
+)
 
 
 class Command(ProjectCommand):
@@ -48,18 +62,7 @@ class Command(ProjectCommand):
             format=options["format"],
             data=path.read_bytes(),
             file_name=path.name,
-            options=ImportOptions(
-                create_missing_types=options["create_missing_types"],
-                scheme=options["scheme"],
-                documents=options["documents"],
-                token_column=options["token_column"],
-                tag_column=options["tag_column"],
-                header=options["header"],
-                comments=options["comments"],
-                text_key=options["text_key"],
-                label_key=options["label_key"],
-                skip_missing_text=options["skip_missing_text"],
-            ),
+            options=ImportOptions(**options_named(options, *_IMPORT_OPTIONS)),
             texts_data=texts.read_bytes() if texts else None,
             texts_file_name=texts.name if texts else "",
         )

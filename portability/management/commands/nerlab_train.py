@@ -4,12 +4,13 @@ import time
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from evaluation import services
 from evaluation.encoders import AUTO_REPRESENTATION
 from evaluation.models import TrainedModel, TrainingRun
-from portability.management.commands._common import acting_user, project_named
+from portability.management.commands._common import ProjectCommand, acting_user
+from projects.models import Project
 
 # The settings --same-settings-as replaces, with the values that mean "not given".
 _SETTINGS = (
@@ -33,14 +34,13 @@ _DEFAULTS = {
 }
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = (
         "Train a model on the project's current documents. With --wait, print progress until it ends; the exit "
         "status is 0 only when the training succeeded. --inline trains in this process (no Celery worker needed)."
     )
 
-    def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("project")
+    def add_project_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--model", required=True, help="Name of the new model.")
         defaults = services.training_settings_defaults()
         parser.add_argument("--seed", type=int, default=defaults["seed"])
@@ -79,8 +79,7 @@ class Command(BaseCommand):
         parser.add_argument("--poll", type=float, default=2.0, help="Seconds between progress lines.")
         parser.add_argument("--user", help="Username recorded as requester.")
 
-    def handle(self, *args: Any, **options: Any) -> None:
-        project = project_named(options["project"])
+    def handle_project(self, project: Project, **options: Any) -> None:
         source = None
         if options["same_settings_as"]:
             source = TrainedModel.objects.filter(project=project, name=options["same_settings_as"]).first()
