@@ -26,6 +26,8 @@ from labeling.serializers import ErrorSerializer
 from ner.metrics import azure_summary
 from projects.api import (
     PROJECT_NAME_PARAMETER,
+    JobDetailApi,
+    JobListApi,
     JobRows,
     ProjectScopedAPIView,
     paginated_response,
@@ -41,7 +43,12 @@ class _ReportFormatNegotiation(DefaultContentNegotiation):
     settings = SimpleNamespace(URL_FORMAT_OVERRIDE=None)
 
 
-TRAINING_RUNS = JobRows(selectors.training_run_get, TrainingRunOutputSerializer)
+TRAINING_RUNS = JobRows(
+    list=selectors.training_run_list,
+    get=selectors.training_run_get,
+    output=TrainingRunOutputSerializer,
+    url_kwarg="run_id",
+)
 
 RUN_ID_PARAMETER = path_parameter("run_id", OpenApiTypes.INT, "The run's id.")
 MODEL_ID_PARAMETER = path_parameter("model_id", OpenApiTypes.INT, "The trained model's id.")
@@ -60,15 +67,8 @@ MODEL_ID_PARAMETER = path_parameter("model_id", OpenApiTypes.INT, "The trained m
     ),
 )
 @extend_schema(parameters=[PROJECT_NAME_PARAMETER])
-class TrainingRunListApi(ProjectScopedAPIView):
-    pagination_class = PagePagination
-
-    def get(self, request: Request, project_name: str) -> Response:
-        project = self.get_project(Permission.VIEW)
-        runs = selectors.training_run_list(project=project)
-        return paginated_response(
-            request=request, view=self, queryset=runs, serializer_class=TrainingRunOutputSerializer
-        )
+class TrainingRunListApi(JobListApi):
+    jobs = TRAINING_RUNS
 
     def post(self, request: Request, project_name: str) -> Response:
         project = self.get_project(Permission.TRAIN)
@@ -85,11 +85,13 @@ class TrainingRunListApi(ProjectScopedAPIView):
         return TRAINING_RUNS.accepted(project, run)
 
 
-@extend_schema(parameters=[PROJECT_NAME_PARAMETER, RUN_ID_PARAMETER])
-class TrainingRunDetailApi(ProjectScopedAPIView):
-    @extend_schema(summary="One training run and its progress", responses=TrainingRunOutputSerializer)
-    def get(self, request: Request, project_name: str, run_id: int) -> Response:
-        return TRAINING_RUNS.response(self.get_project(Permission.VIEW), run_id)
+@extend_schema(
+    parameters=[PROJECT_NAME_PARAMETER, RUN_ID_PARAMETER],
+    summary="One training run and its progress",
+    responses=TrainingRunOutputSerializer,
+)
+class TrainingRunDetailApi(JobDetailApi):
+    jobs = TRAINING_RUNS
 
 
 @extend_schema(parameters=[PROJECT_NAME_PARAMETER, RUN_ID_PARAMETER])

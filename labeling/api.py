@@ -37,9 +37,9 @@ from labeling.serializers import (
     UploadErrorSerializer,
 )
 from projects.access import project_for
-from projects.api import ApiOperations, ProjectScopedAPIView, valid_input
+from projects.api import ApiOperations, ProjectScopedAPIView, paginated_response, valid_input
 from projects.models import Project
-from projects.pagination import LIMIT_PARAMETER, OFFSET_PARAMETER, PagePagination
+from projects.pagination import LIMIT_PARAMETER, OFFSET_PARAMETER
 from projects.parsers import BoundedJSONParser
 from projects.roles import Permission
 from projects.selectors import entity_type_get, user_can
@@ -127,9 +127,9 @@ class DocumentListApi(APIView):
         project = project_for(request, project_name, Permission.VIEW)
         filters = valid_input(DocumentFilterSerializer, request.query_params)
         documents = selectors.document_list(project=project, **filters.criteria())
-        paginator = PagePagination()
-        page = paginator.paginate_queryset(documents, request, view=self)
-        return paginator.get_paginated_response(DocumentOutputSerializer(page, many=True).data)
+        return paginated_response(
+            request=request, view=self, queryset=documents, serializer_class=DocumentOutputSerializer
+        )
 
     @extend_schema(
         operation_id="documents_upload",

@@ -5,8 +5,9 @@ whose role lacks the permission gets 403, and a project API key reaches only its
 
 Other apps build on the shared pieces here: ``ProjectScopedAPIView`` (``self.get_project(Permission.X)``),
 ``ApiOperations`` (an API module's documented operations), ``path_parameter``, ``valid_input`` (a request's body or
-query through its input serializer), ``JobRows`` (a background job answered with its row), ``UserCredentials``,
-``paginated_response`` and ``project_created``.
+query through its input serializer), ``JobRows`` (a background job answered with its row), ``JobListApi`` and
+``JobDetailApi`` (a kind of job listed and polled), ``UserCredentials``, ``paginated_response`` and
+``project_created``.
 Errors are answered in one place for every view: ``projects.api_errors``.
 """
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.db.models import QuerySet
@@ -162,11 +163,14 @@ def project_created(project: Project, user: Any) -> Response:
 
 @dataclass(frozen=True)
 class JobRows:
-    """How the API answers with a background job: its row read again through ``get`` (``get(project=, run_id=)``,
-    the selector that adds what ``output`` shows), never the instance a service returned."""
+    """How the API answers with a project's background jobs of one kind: a page of them (``list(project=)``), or one
+    row read again through ``get`` (``get(project=, run_id=)``, the selector that adds what ``output`` shows), never
+    the instance a service returned. ``url_kwarg`` names a job's id in its URL."""
 
+    list: Callable[..., QuerySet[Any]]
     get: Callable[..., Any]
     output: type[BaseSerializer]
+    url_kwarg: str
 
     def response(self, project: Project, job_id: int, *, code: int = status.HTTP_200_OK) -> Response:
         return Response(self.output(self.get(project=project, run_id=job_id)).data, status=code)
@@ -174,6 +178,31 @@ class JobRows:
     def accepted(self, project: Project, job: Any) -> Response:
         """202: ``job`` is queued; poll its row for progress."""
         return self.response(project, job.pk, code=status.HTTP_202_ACCEPTED)
+
+
+# Every kind of job is listed and polled the same way: what a client does after the 202 of its POST (queued with
+# the kind's own permission and input, so each list view writes its ``post``). Comments, not docstrings: the schema
+# would show a docstring as each endpoint's description.
+
+
+class JobListApi(ProjectScopedAPIView):
+    # The project's jobs of one kind, a page at a time, in the order ``jobs.list`` gives them.
+    jobs: ClassVar[JobRows]
+    pagination_class = PagePagination  # read by drf-spectacular to document the page shape
+
+    def get(self, request: Request, project_name: str) -> Response:
+        project = self.get_project(Permission.VIEW)
+        return paginated_response(
+            request=request, view=self, queryset=self.jobs.list(project=project), serializer_class=self.jobs.output
+        )
+
+
+class JobDetailApi(ProjectScopedAPIView):
+    # One job of the project, with its progress.
+    jobs: ClassVar[JobRows]
+
+    def get(self, request: Request, project_name: str, **job_id: int) -> Response:
+        return self.jobs.response(self.get_project(Permission.VIEW), job_id[self.jobs.url_kwarg])
 
 
 # --- projects ---------------------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -13,15 +13,7 @@ from evaluation.pretraining import selectors, services
 from evaluation.serializers import JobOutputSerializer
 from labeling.serializers import ErrorSerializer
 from ner.limits import SEED_MAX
-from projects.api import (
-    PROJECT_NAME_PARAMETER,
-    JobRows,
-    ProjectScopedAPIView,
-    paginated_response,
-    path_parameter,
-    valid_input,
-)
-from projects.pagination import PagePagination
+from projects.api import PROJECT_NAME_PARAMETER, JobDetailApi, JobListApi, JobRows, path_parameter, valid_input
 from projects.roles import Permission
 from projects.serializer_fields import TextField
 
@@ -68,22 +60,20 @@ class PretrainingRunOutputSerializer(JobOutputSerializer):
         read_only_fields = fields
 
 
-PRETRAINING_RUNS = JobRows(selectors.pretraining_run_get, PretrainingRunOutputSerializer)
+PRETRAINING_RUNS = JobRows(
+    list=selectors.pretraining_run_list,
+    get=selectors.pretraining_run_get,
+    output=PretrainingRunOutputSerializer,
+    url_kwarg="pretraining_run_id",
+)
 
 
+@extend_schema_view(
+    get=extend_schema(summary="The project's pretraining runs", responses=PretrainingRunOutputSerializer(many=True))
+)
 @extend_schema(parameters=[PROJECT_NAME_PARAMETER])
-class PretrainingRunListApi(ProjectScopedAPIView):
-    pagination_class = PagePagination
-
-    @extend_schema(summary="The project's pretraining runs", responses=PretrainingRunOutputSerializer(many=True))
-    def get(self, request: Request, project_name: str) -> Response:
-        project = self.get_project(Permission.VIEW)
-        return paginated_response(
-            request=request,
-            view=self,
-            queryset=selectors.pretraining_run_list(project=project),
-            serializer_class=PretrainingRunOutputSerializer,
-        )
+class PretrainingRunListApi(JobListApi):
+    jobs = PRETRAINING_RUNS
 
     @extend_schema(
         summary="Pretrain the CNN on the project's text",
@@ -99,11 +89,12 @@ class PretrainingRunListApi(ProjectScopedAPIView):
         return PRETRAINING_RUNS.accepted(project, run)
 
 
+@extend_schema_view(
+    get=extend_schema(summary="One pretraining run and its progress", responses=PretrainingRunOutputSerializer)
+)
 @extend_schema(parameters=[PROJECT_NAME_PARAMETER, RUN_ID_PARAMETER])
-class PretrainingRunDetailApi(ProjectScopedAPIView):
-    @extend_schema(summary="One pretraining run and its progress", responses=PretrainingRunOutputSerializer)
-    def get(self, request: Request, project_name: str, pretraining_run_id: int) -> Response:
-        return PRETRAINING_RUNS.response(self.get_project(Permission.VIEW), pretraining_run_id)
+class PretrainingRunDetailApi(JobDetailApi):
+    jobs = PRETRAINING_RUNS
 
     @extend_schema(
         summary="Delete a finished pretraining and its weights",
