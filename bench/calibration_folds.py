@@ -25,13 +25,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench._common import write_report  # noqa: E402
-from bench.low_data import DEV_FRACTION, build_runs, encoders_offered, nerlab_settings, score  # noqa: E402
+from bench.low_data import DEV_FRACTION, Run, build_runs, encoders_offered, nerlab_settings, score  # noqa: E402
 from ner.calibration import CALIBRATION_FOLDS  # noqa: E402
 from ner.compute import DEFAULT_TRAINING_THREADS  # noqa: E402
 from ner.pipelines import KNOWN_PIPELINES  # noqa: E402
 from ner.pipelines import offered as pipelines_offered  # noqa: E402
-from ner.splits import carve_dev  # noqa: E402
+from ner.splits import DevCarve, carve_dev  # noqa: E402
 from ner.train import CNN_REPRESENTATION, EncoderChoice, train  # noqa: E402
+from ner.types import LabeledDoc  # noqa: E402
 
 Side = tuple[str, EncoderChoice | None, str | None]
 
@@ -53,6 +54,14 @@ def sides_in_language(sides: Sequence[Side], language: str) -> list[Side]:
     return [side for side in sides if side[2] is None or KNOWN_PIPELINES[side[2]].language == language]
 
 
+def task_samples(task: str, sides: Sequence[Side]) -> tuple[list[Side], list[tuple[Run, DevCarve[LabeledDoc]]]]:
+    """The sides a task trains (``sides_in_language``) and its full samples (``bench/low_data.py``'s), each with the
+    dev set the product would carve from it."""
+    runs = build_runs(task, quick=False)
+    samples = [(run, carve_dev(run.train, DEV_FRACTION, run.seed)) for run in runs]
+    return sides_in_language(sides, runs[0].language), samples
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", nargs="+", default=["conll50", "wikiann-fr50"])
@@ -70,10 +79,8 @@ def main() -> None:
     report: dict[str, Any] = {"command": " ".join(["bench/calibration_folds.py", *sys.argv[1:]]), "tasks": {}}
     for task in args.tasks:
         rows = []
-        runs = build_runs(task, quick=False)
-        mine = sides_in_language(sides, runs[0].language)
-        for run in runs:
-            carved = carve_dev(run.train, DEV_FRACTION, run.seed)
+        mine, samples = task_samples(task, sides)
+        for run, carved in samples:
             dev_entities = sum(len(doc.spans) for doc in carved.dev)
             for name, encoder, pipeline in mine:
                 row: dict[str, Any] = {"run": run.name, "representation": name, "dev_entities": dev_entities}

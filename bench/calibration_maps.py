@@ -29,12 +29,11 @@ sys.path.insert(0, str(ROOT))
 
 import ner.train  # noqa: E402
 from bench._common import write_report  # noqa: E402
-from bench.calibration_folds import representation_sides, sides_in_language  # noqa: E402
-from bench.low_data import DEV_FRACTION, PREDICT_BATCH, build_runs, nerlab_settings  # noqa: E402
+from bench.calibration_folds import representation_sides, task_samples  # noqa: E402
+from bench.low_data import PREDICT_BATCH, nerlab_settings  # noqa: E402
 from ner.calibration import CALIBRATION_FOLDS, calibration_from_pairs, calibration_map_fit, calibration_pairs  # noqa: E402
 from ner.compute import DEFAULT_TRAINING_THREADS  # noqa: E402
 from ner.predict import GREEDY_SCORE, load  # noqa: E402
-from ner.splits import carve_dev  # noqa: E402
 from ner.train import train  # noqa: E402
 
 Pairs = list[tuple[float, bool]]
@@ -137,10 +136,8 @@ def main() -> None:
     report: dict[str, Any] = {"command": " ".join(["bench/calibration_maps.py", *sys.argv[1:]]), "tasks": {}}
     for task in args.tasks:
         rows = []
-        runs = build_runs(task, quick=False)
-        mine = sides_in_language(sides, runs[0].language)
-        for run in runs:
-            carved = carve_dev(run.train, DEV_FRACTION, run.seed)
+        mine, samples = task_samples(task, sides)
+        for run, carved in samples:
             test_docs = next(iter(run.tests.values()))
             for name, encoder, pipeline in mine:
                 settings = replace(

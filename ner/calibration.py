@@ -29,7 +29,7 @@ import bisect
 import json
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -322,18 +322,10 @@ def calibration_map_fit(pairs: Sequence[tuple[float, bool]], *, score: str, fold
         ece_before=0.0,
         ece_after=0.0,
     )
+    # Built first with placeholder errors: measuring the error after calibration needs the map itself.
     before = calibration_from_pairs(pairs).ece
     after = calibration_from_pairs([(fitted.apply(raw), right) for raw, right in pairs]).ece
-    return CalibrationMap(
-        score=score,
-        raw=fitted.raw,
-        calibrated=fitted.calibrated,
-        entity_count=fitted.entity_count,
-        correct_count=fitted.correct_count,
-        ece_before=before,
-        ece_after=after,
-        folds=folds,
-    )
+    return replace(fitted, ece_before=before, ece_after=after, folds=folds)
 
 
 def calibration_map_save(calibration: CalibrationMap, folder: Path) -> Path:
