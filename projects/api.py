@@ -129,7 +129,8 @@ def api_not_found(request: HttpRequest, unmatched: str = "") -> HttpResponse:
 
 
 class ProjectScopedAPIView(APIView):
-    """A view under ``projects/<project_name>/``; handlers call ``self.get_project(Permission.X)`` first."""
+    # A view under ``projects/<project_name>/``; handlers call ``self.get_project(Permission.X)`` first. A comment, not
+    # a docstring: the schema shows a view's docstring, inherited too, as the description of each of its endpoints.
 
     def get_project(self, permission: Permission) -> Project:
         return project_for(self.request, self.kwargs["project_name"], permission)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 import yaml
 from django.core.management import call_command
@@ -21,3 +23,40 @@ def test_openapi_schema_is_valid_without_warnings(tmp_path):
 def test_api_docs_page_is_served(client):
     assert client.get("/api/docs/").status_code == 200
     assert client.get("/api/schema/").status_code == 200
+
+
+_APPS = {"projects", "labeling", "evaluation", "serving", "portability"}
+
+
+def _base_views() -> list[type]:
+    """nerlab's API views that other views inherit from."""
+    from rest_framework.views import APIView
+
+    found, stack = [], [APIView]
+    while stack:
+        view = stack.pop()
+        children = view.__subclasses__()
+        if children and view.__module__.split(".")[0] in _APPS:
+            found.append(view)
+        stack.extend(children)
+    return found
+
+
+def test_no_endpoint_is_described_by_a_base_views_docstring(tmp_path):
+    """A base view's docstring speaks to developers; the schema would publish it for every endpoint inheriting it."""
+    out = tmp_path / "schema.yaml"
+    call_command("spectacular", "--file", str(out))
+    paths = yaml.safe_load(out.read_text())["paths"]
+    descriptions = [
+        operation.get("description", "")
+        for path in paths.values()
+        for operation in path.values()
+        if isinstance(operation, dict)
+    ]
+    bases = _base_views()
+    assert "ProjectScopedAPIView" in {base.__name__ for base in bases}
+    for base in bases:
+        if base.__doc__:
+            first_line = inspect.cleandoc(base.__doc__).splitlines()[0]
+            leaked = sum(description.startswith(first_line) for description in descriptions)
+            assert not leaked, f"{base.__qualname__}'s docstring describes {leaked} endpoints"
