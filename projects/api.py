@@ -202,8 +202,8 @@ class JobDetailApi(ProjectScopedAPIView):
     # One job of the project, with its progress.
     jobs: ClassVar[JobRows]
 
-    def get(self, request: Request, project_name: str, **job_id: int) -> Response:
-        return self.jobs.response(self.get_project(Permission.VIEW), job_id[self.jobs.url_kwarg])
+    def get(self, request: Request, project_name: str, **url_ids: int) -> Response:
+        return self.jobs.response(self.get_project(Permission.VIEW), url_ids[self.jobs.url_kwarg])
 
 
 # --- projects ---------------------------------------------------------------------------------------------------
