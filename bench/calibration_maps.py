@@ -13,6 +13,7 @@ test ECE. The same pairs for both, so the difference is the map's alone. Printed
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import statistics
 import sys
@@ -120,6 +121,11 @@ def main() -> None:
     parser.add_argument("--sides", default="", help="comma-separated sides to run (default: all)")
     parser.add_argument("--encoder", action="append", default=[], help="name=/folder of an encoder to offer")
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "calibration_maps.json")
+    parser.add_argument(
+        "--pairs-output",
+        type=Path,
+        help="also write each run's fit and test pairs (raw score, right) here, to compare other maps without training",
+    )
     args = parser.parse_args()
     sides = representation_sides(args.sides, args.encoder)
 
@@ -134,6 +140,7 @@ def main() -> None:
 
     ner.train._fit_calibration = keeping_pairs  # type: ignore[assignment]
     report: dict[str, Any] = {"command": " ".join(["bench/calibration_maps.py", *sys.argv[1:]]), "tasks": {}}
+    kept_pairs: list[dict[str, Any]] = []
     for task in args.tasks:
         rows = []
         mine, samples = task_samples(task, sides)
@@ -161,6 +168,13 @@ def main() -> None:
                     )
                 test = calibration_pairs(found, [doc.spans for doc in test_docs])
                 row = {"run": run.name, "representation": name, **compare(fitted[-1], test)}
+                kept_pairs.append(
+                    {"task": task, "run": run.name, "representation": name}
+                    | {
+                        side: [[raw, right] for raw, right in pairs]
+                        for side, pairs in (("fit", fitted[-1]), ("test", test))
+                    }
+                )
                 print(f"{task} {run.name} {name}: {row}", flush=True)
                 rows.append(row)
         summary = {
@@ -188,6 +202,8 @@ def main() -> None:
     } | {"runs": len(every), "platt_lower": sum(1 for row in every if row["platt"] < row["isotonic"])}
     print(report["all_runs"], flush=True)
     write_report(report, args.output)
+    if args.pairs_output:
+        args.pairs_output.write_text(json.dumps(kept_pairs))
 
 
 if __name__ == "__main__":
