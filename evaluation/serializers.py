@@ -218,7 +218,10 @@ class TrainedModelOutputSerializer(serializers.ModelSerializer):
 
 
 class EvaluationOutputSerializer(serializers.Serializer):
-    """``ner.metrics.EvaluationReport.to_dict()`` (native) or Azure's ``customEntityRecognitionEvaluation``."""
+    """A trained model's evaluation on its test set, in nerlab's own shape (native) or Azure's
+    customEntityRecognitionEvaluation (azure)."""
+
+    # native is ner.metrics.EvaluationReport.to_dict().
 
     model_id = serializers.IntegerField()
     model_name = TextField()

@@ -74,7 +74,7 @@ class DocumentOutputSerializer(serializers.ModelSerializer):
 
 
 class DocumentPageSerializer(serializers.Serializer):
-    """LimitOffsetPagination's envelope."""
+    """A page of documents: how many there are in all, links to the next and previous pages, and this page's."""
 
     count = serializers.IntegerField()
     next = URLField(allow_null=True)
@@ -128,7 +128,9 @@ class SpanCreateOutputSerializer(SnappedMixin, SpanOutputSerializer):
 
 
 class DocumentDetailOutputSerializer(DocumentOutputSerializer):
-    """A document with its text and spans; the view passes the spans in ``context["spans"]``."""
+    """A document with its text and spans."""
+
+    # The view passes the spans in context["spans"].
 
     text = TextField(read_only=True)
     spans = serializers.SerializerMethodField()

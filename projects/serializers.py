@@ -42,7 +42,9 @@ class ProjectOutputSerializer(serializers.ModelSerializer):
 
 
 class _ProjectSettingsSerializer(serializers.Serializer):
-    """The editable fields; model validation (full_clean in the services) gives the real messages."""
+    """The settings a client may give when it creates or updates a project."""
+
+    # Loose on purpose: the model's validation (full_clean in the services) gives the real messages.
 
     description = TextField(required=False, allow_blank=True, max_length=2000)
     language = TextField(required=False, max_length=35)

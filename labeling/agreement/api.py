@@ -41,7 +41,7 @@ operation = ApiOperations(
 
 
 class AnnotatorSpanOutputSerializer(CoveredTextMixin, serializers.ModelSerializer):
-    """The same fields as a gold span (``SpanOutputSerializer``); ``created_by`` is the copy's annotator."""
+    """An annotator's own tag on their copy of a document: the fields of a gold span, with created_by the annotator."""
 
     entity_type_name = serializers.CharField(source="entity_type.name", read_only=True)
     created_by = serializers.IntegerField(source="assignment.annotator_id", read_only=True)
