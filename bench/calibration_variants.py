@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench._common import write_report  # noqa: E402
 from bench.calibration_maps import platt_apply, platt_fit  # noqa: E402
-from ner.calibration import calibration_from_pairs, calibration_map_fit  # noqa: E402
+from ner.calibration import calibration_from_pairs, calibration_map_fit, pooled_blocks  # noqa: E402
 from ner.predict import GREEDY_SCORE  # noqa: E402
 
 Pairs = list[tuple[float, bool]]
@@ -51,21 +51,9 @@ _EDGE = 1e-4
 
 
 def _isotonic_blocks(pairs: Pairs, *, prior: float, min_count: float) -> tuple[list[float], list[float]]:
-    """Knots of pool-adjacent-violators as the product runs it, then small blocks merged, then shrinkage."""
+    """Knots of the product's pool-adjacent-violators blocks, small blocks merged, then shrinkage."""
     overall = sum(right for _, right in pairs) / len(pairs)
-    grouped: dict[float, list[float]] = {}
-    for raw, right in pairs:
-        entry = grouped.setdefault(raw, [0.0, 0.0])
-        entry[0] += float(right)
-        entry[1] += 1.0
-    blocks: list[list[float]] = []  # [sum of raw, sum of right, count]
-    for raw in sorted(grouped):
-        right_sum, count = grouped[raw]
-        blocks.append([raw * count, right_sum, count])
-        while len(blocks) > 1 and blocks[-2][1] * blocks[-1][2] >= blocks[-1][1] * blocks[-2][2]:
-            last = blocks.pop()
-            for index in range(3):
-                blocks[-1][index] += last[index]
+    blocks = pooled_blocks(pairs)
     while len(blocks) > 1:
         small = min(range(len(blocks)), key=lambda index: blocks[index][2])
         if blocks[small][2] >= min_count:

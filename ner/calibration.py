@@ -280,6 +280,27 @@ class CalibrationMap:
             raise CalibrationError(f"the calibration map is incomplete: {error!r}") from error
 
 
+def pooled_blocks(pairs: Sequence[tuple[float, bool]]) -> list[list[float]]:
+    """Pool adjacent violators over the pairs sorted by raw score: blocks ``[sum of raw, sum of right, count]`` whose
+    accuracy rises strictly from one to the next. Equal raw scores start in one block: the map must give them one
+    value."""
+    grouped: dict[float, list[float]] = {}
+    for raw, right in pairs:
+        entry = grouped.setdefault(raw, [0.0, 0.0])
+        entry[0] += float(right)
+        entry[1] += 1.0
+    blocks: list[list[float]] = []
+    for raw in sorted(grouped):
+        right_sum, count = grouped[raw]
+        blocks.append([raw * count, right_sum, count])
+        # Merge while the newest block is not more accurate than the one before.
+        while len(blocks) > 1 and blocks[-2][1] * blocks[-1][2] >= blocks[-1][1] * blocks[-2][2]:
+            last = blocks.pop()
+            for index in range(3):
+                blocks[-1][index] += last[index]
+    return blocks
+
+
 def calibration_map_fit(pairs: Sequence[tuple[float, bool]], *, score: str, folds: int = 0) -> CalibrationMap | None:
     """Isotonic regression of correctness on the raw score; None with fewer than MIN_FIT_ENTITIES pairs. ``folds``
     records how many fold models gave some of the pairs.
@@ -291,21 +312,7 @@ def calibration_map_fit(pairs: Sequence[tuple[float, bool]], *, score: str, fold
         if not 0.0 <= raw <= 1.0 or math.isnan(raw):
             raise CalibrationError(f"raw score {raw} is outside [0, 1]")
     overall = sum(1 for _, right in pairs if right) / len(pairs)
-    # Equal raw scores form one starting block: the map must give them one value.
-    grouped: dict[float, list[float]] = {}
-    for raw, right in pairs:
-        entry = grouped.setdefault(raw, [0.0, 0.0])
-        entry[0] += float(right)
-        entry[1] += 1.0
-    blocks: list[list[float]] = []  # [sum of raw, sum of right, count]
-    for raw in sorted(grouped):
-        right_sum, count = grouped[raw]
-        blocks.append([raw * count, right_sum, count])
-        # Pool adjacent violators: merge while the newest block is not more accurate than the one before.
-        while len(blocks) > 1 and blocks[-2][1] * blocks[-1][2] >= blocks[-1][1] * blocks[-2][2]:
-            last = blocks.pop()
-            for index in range(3):
-                blocks[-1][index] += last[index]
+    blocks = pooled_blocks(pairs)
     knots_raw = [raw_sum / count for raw_sum, _, count in blocks]
     knots_calibrated = [
         (right_sum + _PRIOR_WEIGHT * overall) / (count + _PRIOR_WEIGHT) for _, right_sum, count in blocks
