@@ -221,6 +221,10 @@ def _check_resource_name(name: str, kind: str, maximum: int) -> str:
         raise InvalidName(f"{kind} name is {len(name)} characters long; the limit is {maximum}")
     if not _RESOURCE_NAME.fullmatch(name):
         raise InvalidName(f"{kind} name may contain only letters, digits and the symbols _ . - (no spaces): {name!r}")
+    if name in {".", ".."}:
+        # The name is a URL path segment (/projects/<name>/), and browsers resolve "." and ".." segments away:
+        # /projects/../ would open the project list, /deployments/../delete/ the project's delete page.
+        raise InvalidName(f"{kind} name cannot be only a dot or two dots: {name!r}")
     return name
 
 

@@ -6,6 +6,7 @@ from ner.names import (
     InvalidName,
     check_deployment_name,
     check_entity_type_name,
+    check_model_name,
     check_project_name,
     normalize_language,
     primary_language,
@@ -74,3 +75,16 @@ def test_invalid_language_codes_are_refused(code):
 
 def test_primary_language_is_what_spacy_names_languages_by():
     assert primary_language("pt-BR") == "pt"
+
+
+@pytest.mark.parametrize("check", [check_project_name, check_model_name, check_deployment_name])
+@pytest.mark.parametrize("name", [".", ".."])
+def test_dot_segment_names_are_refused_because_browsers_drop_them_from_urls(check, name):
+    # /projects/../ is /  and /deployments/../delete/ is the project's delete page once a browser normalises it.
+    with pytest.raises(InvalidName, match="dot"):
+        check(name)
+
+
+@pytest.mark.parametrize("name", ["...", ".hidden", "v1.", "a..b"])
+def test_names_with_dots_beside_other_characters_stay_valid(name):
+    assert check_project_name(name) == name
