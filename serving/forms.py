@@ -67,3 +67,10 @@ class TryItForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["deployment"].queryset = deployments  # type: ignore[attr-defined]
         self.fields["deployment"].label_from_instance = lambda d: f"{d.name} ({d.model.name})"  # type: ignore[attr-defined]
+
+    def clean_text(self) -> str:
+        # Kept unstripped (offsets count every character), so a text of spaces gets past "required".
+        text: str = self.cleaned_data["text"]
+        if not text.strip():
+            raise forms.ValidationError("Paste some text: this one is only spaces.")
+        return text

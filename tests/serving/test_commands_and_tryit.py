@@ -61,8 +61,10 @@ def test_try_it_page_highlights_entities_with_scores(owner_client, project, user
     html = response.content.decode()
     assert response.status_code == 200 and "<html" not in html  # the partial only
     assert "<mark" in html and "Alice Smith" in html and "PERSON" in html and "found by production" in html
-    empty = owner_client.post("/projects/contracts/try/", {"deployment": "production", "text": "   "})
-    assert "has no text" in empty.content.decode()
+    blank = owner_client.post(
+        "/projects/contracts/try/", {"deployment": "production", "text": "  \n "}
+    ).content.decode()
+    assert "Paste some text: this one is only spaces." in blank and "<mark" not in blank
 
 
 @pytest.mark.slow
