@@ -243,13 +243,32 @@ class SpanDetailApi(DocumentScoped, APIView):
         services.span_delete(span=span, user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @operation("span_update", "Change a span's entity type", SpanOutputSerializer, request=SpanUpdateInputSerializer)
+    @extend_schema(
+        operation_id="span_update",
+        tags=operation.tags,
+        summary="Change a span's entity type",
+        request=SpanUpdateInputSerializer,
+        responses=operation.responses(
+            {
+                200: SpanOutputSerializer,
+                409: OpenApiResponse(
+                    ErrorSerializer, description="The span was retyped (see expected_entity_type) or removed meanwhile."
+                ),
+            },
+            refusable=True,
+        ),
+    )
     def patch(self, request: Request, project_name: str, document_id: int, span_id: int) -> Response:
         project, document = self.get_document(Permission.ANNOTATE)
         span = selectors.document_get_span(document=document, span_id=span_id)
         data = valid_input(SpanUpdateInputSerializer, request.data)
         entity_type = entity_type_from_body(project, data.validated_data["entity_type"])
-        span = services.span_update_type(span=span, entity_type=entity_type, user=request.user)
+        span = services.span_update_type(
+            span=span,
+            entity_type=entity_type,
+            user=request.user,
+            expected_entity_type_id=data.validated_data.get("expected_entity_type"),
+        )
         return Response(SpanOutputSerializer(span, context={"text": document.text}).data)
 
 

@@ -199,6 +199,12 @@ class ErrorSerializer(serializers.Serializer):
 
 class SpanUpdateInputSerializer(serializers.Serializer):
     entity_type = serializers.IntegerField(min_value=1, help_text="Id of one of the project's entity types.")
+    expected_entity_type = serializers.IntegerField(
+        min_value=1,
+        required=False,
+        help_text="Id of the type the span had when you read it: if someone changed it since, the change is "
+        "refused (409) rather than overwriting theirs. Left out, the new type replaces whatever is stored.",
+    )
 
 
 # --- import and export ------------------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from ner.tokens import token_bounds
 from ner.types import LabeledDoc
 from ner.types import Span as NerSpan
 from projects.chunks import chunks
+from projects.exceptions import Conflict
 from projects.models import EntityType, Membership, Project
 from projects.services import entity_type_merge_check
 
@@ -312,9 +313,22 @@ def span_create(
     return span
 
 
+def _span_as_stored(document: Document, span: Span) -> Span:
+    """``span`` read again under its document's lock: the caller read it before taking the lock, and another
+    annotator may have retyped or removed it since. A removed one is refused (409) rather than "saved" again."""
+    stored = Span.objects.select_related("entity_type").filter(pk=span.pk, document=document).first()
+    if stored is None:
+        raise Conflict(
+            f"The tag at {span.start}-{span.end} was removed meanwhile (by someone else?); "
+            "reload the page to see the document as it is now."
+        )
+    return stored
+
+
 @transaction.atomic
 def span_delete(*, span: Span, user: AbstractBaseUser | None, source: str = SpanEvent.Source.TAGGING) -> None:
     document = _lock_document(span.document)
+    span = _span_as_stored(document, span)
     span_event_record(span=span, action=SpanEvent.Action.DELETED, source=source, user=user)
     span.delete()
     if document.status == Document.Status.IN_PROGRESS and not document.spans.exists():
@@ -325,10 +339,24 @@ def span_delete(*, span: Span, user: AbstractBaseUser | None, source: str = Span
 
 @transaction.atomic
 def span_update_type(
-    *, span: Span, entity_type: EntityType, user: AbstractBaseUser | None, source: str = SpanEvent.Source.TAGGING
+    *,
+    span: Span,
+    entity_type: EntityType,
+    user: AbstractBaseUser | None,
+    source: str = SpanEvent.Source.TAGGING,
+    expected_entity_type_id: int | None = None,
 ) -> Span:
+    """Change a span's type. ``expected_entity_type_id``: the type the caller last saw; when the stored one differs
+    (another annotator changed it meanwhile) the change is refused (409) instead of overwriting theirs."""
     document = _lock_document(span.document)
     _check_same_project(document, entity_type)
+    span = _span_as_stored(document, span)
+    if expected_entity_type_id is not None and span.entity_type_id != expected_entity_type_id:
+        covered = document.text[span.start : span.end]
+        raise Conflict(
+            f"“{covered}” was changed to {span.entity_type.name} meanwhile (by someone else?); it was not changed "
+            f"to {entity_type.name}. Reload the page to see the document as it is now."
+        )
     changed = NerSpan(span.start, span.end, entity_type.name)
     try:
         check_new_span(

@@ -169,6 +169,10 @@ def consistency_remove(
         if span is None:
             result.skipped.append(f"{_where(loaded, occurrence)}: the tag was deleted meanwhile")
             continue
-        span_delete(span=span, user=user, source=SpanEvent.Source.CONSISTENCY)
+        try:
+            span_delete(span=span, user=user, source=SpanEvent.Source.CONSISTENCY)
+        except ValidationError:  # removed by someone else since it was read: nothing left to do there
+            result.skipped.append(f"{_where(loaded, occurrence)}: the tag was deleted meanwhile")
+            continue
         result.changed.append(f"{_where(loaded, occurrence)}: removed {occurrence.label}")
     return result

@@ -486,3 +486,28 @@ def test_a_touch_selection_opens_the_type_menu_and_a_tap_tags_it(sign_in, team):
     page.locator("#span-menu .type-chip", has_text="Location").click()
     _message(page).to_contain_text("Tagged “Paris” as Location")
     assert _spans(document) == [("Location", "Paris", 37, 42)]
+
+
+def test_a_type_change_from_a_stale_page_is_refused_and_keeps_the_first_change(sign_in, team):
+    """Two annotators on one document: the second, whose page still shows the old type, does not overwrite the
+    first's change, and is told why; undoing a change someone else has changed since is refused the same way."""
+    document = team["doc"]
+    Span.objects.create(document=document, entity_type=team["types"]["Person"], start=15, end=27)
+    first, second = sign_in(team["annotator"]), sign_in(team["owner"])
+    _open(first, document)
+    _open(second, document)
+    first.locator("#doc-text mark.span").click()
+    first.locator("#span-menu").get_by_role("menuitem", name="Organization").click()
+    _message(first).to_contain_text("Changed “Contoso Ltd.” to Organization")
+    second.locator("#doc-text mark.span").click()  # still drawn as Person there
+    second.locator("#span-menu").get_by_role("menuitem", name="Location").click()
+    _message(second).to_contain_text("“Contoso Ltd.” was changed to Organization meanwhile")
+    assert _spans(document) == [("Organization", "Contoso Ltd.", 15, 27)]
+    second.reload()
+    second.wait_for_selector("#doc-text[data-ready=true]")
+    second.locator("#doc-text mark.span").click()
+    second.locator("#span-menu").get_by_role("menuitem", name="Location").click()
+    _message(second).to_contain_text("Changed “Contoso Ltd.” to Location")
+    first.keyboard.press("Control+z")  # would put Person back over the second annotator's Location
+    _message(first).to_contain_text("“Contoso Ltd.” was changed to Location meanwhile")
+    assert _spans(document) == [("Location", "Contoso Ltd.", 15, 27)]

@@ -196,3 +196,21 @@ def test_document_detail_shows_the_metadata_its_file_gave_it(api, project):
     document = DocumentFactory(project=project, meta={"section": "Cooking", "prodigy_input_hash": "12"})
     body = api.get(_detail(project, document)).json()
     assert body["meta"] == {"section": "Cooking", "prodigy_input_hash": "12"}
+
+
+def test_span_type_change_from_a_stale_page_is_409_and_keeps_the_first_change(api, project):
+    person = EntityTypeFactory(project=project, name="Person")
+    org = EntityTypeFactory(project=project, name="Organization")
+    location = EntityTypeFactory(project=project, name="Location")
+    document = DocumentFactory(project=project, text=TEXT)
+    span = SpanFactory(document=document, entity_type=person, start=0, end=11)
+    url = reverse("api-span-detail", args=[project.name, document.pk, span.pk])
+    first = api.patch(url, {"entity_type": org.pk, "expected_entity_type": person.pk}, format="json")
+    assert first.status_code == 200 and first.json()["entity_type_name"] == "Organization"
+    second = api.patch(url, {"entity_type": location.pk, "expected_entity_type": person.pk}, format="json")
+    assert second.status_code == 409
+    assert "changed to Organization meanwhile" in second.json()["detail"]
+    span.refresh_from_db()
+    assert span.entity_type == org
+    # Without the precondition the change applies to whatever is stored (scripts that mean "set the type").
+    assert api.patch(url, {"entity_type": location.pk}, format="json").status_code == 200

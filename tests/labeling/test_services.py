@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 
-from labeling.models import Document, Span
+from labeling.models import Document, Span, SpanEvent
 from labeling.selectors import document_get, document_list, document_segments, document_span_list
 from labeling.services import (
     document_set_status,
@@ -18,6 +18,7 @@ from labeling.services import (
 )
 from ner.types import LabeledDoc
 from ner.types import Span as NerSpan
+from projects.exceptions import Conflict
 from projects.models import EntityType
 from tests.labeling.factories import DocumentFactory, SpanFactory
 from tests.projects.factories import EntityTypeFactory, ProjectFactory, UserFactory
@@ -248,3 +249,24 @@ def test_document_segments_cut_at_every_boundary(project, person, org, user):
 def test_document_list_does_not_load_text(project):
     DocumentFactory(project=project)
     assert "text" in document_list(project=project).first().get_deferred_fields()
+
+
+def test_span_update_type_refuses_when_the_span_changed_since_the_caller_read_it(doc, person, org, user):
+    location = EntityTypeFactory(project=doc.project, name="Location")
+    span = span_create(document=doc, entity_type=person, start=0, end=11, user=user)
+    seen_by_second = Span.objects.get(pk=span.pk)  # a second annotator's page, still showing Person
+    span_update_type(span=span, entity_type=org, user=user, expected_entity_type_id=person.pk)
+    with pytest.raises(Conflict, match="changed to Organization meanwhile"):
+        span_update_type(span=seen_by_second, entity_type=location, user=None, expected_entity_type_id=person.pk)
+    assert Span.objects.get(pk=span.pk).entity_type == org  # the first annotator's change stands
+
+
+def test_span_update_type_and_delete_of_a_span_deleted_meanwhile_are_refused(doc, person, org, user):
+    span = span_create(document=doc, entity_type=person, start=0, end=11, user=user)
+    stale = Span.objects.get(pk=span.pk)  # read before someone else deleted it
+    span_delete(span=span, user=user)
+    with pytest.raises(Conflict, match="removed meanwhile"):
+        span_update_type(span=stale, entity_type=org, user=None)
+    with pytest.raises(Conflict, match="removed meanwhile"):
+        span_delete(span=stale, user=None)
+    assert SpanEvent.objects.filter(action=SpanEvent.Action.DELETED).count() == 1  # one removal, recorded once

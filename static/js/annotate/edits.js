@@ -31,7 +31,9 @@ async function deleteSpan(span) {
 }
 
 async function changeType(span, typeId) {
-  await request("PATCH", spanUrl(span), { entity_type: typeId });
+  // The type this page shows: if another annotator changed it meanwhile, the server refuses (409) and says so,
+  // rather than this change silently replacing theirs.
+  await request("PATCH", spanUrl(span), { entity_type: typeId, expected_entity_type: span.typeId });
   span.typeId = typeId;
   render();
 }
