@@ -511,3 +511,22 @@ def test_a_type_change_from_a_stale_page_is_refused_and_keeps_the_first_change(s
     first.keyboard.press("Control+z")  # would put Person back over the second annotator's Location
     _message(first).to_contain_text("“Contoso Ltd.” was changed to Location meanwhile")
     assert _spans(document) == [("Location", "Contoso Ltd.", 15, 27)]
+
+
+def test_deleting_a_tag_someone_removed_meanwhile_says_so_and_drops_its_mark(sign_in, team):
+    document = team["doc"]
+    Span.objects.create(document=document, entity_type=team["types"]["Person"], start=15, end=27)
+    first, second = sign_in(team["annotator"]), sign_in(team["owner"])
+    _open(first, document)
+    _open(second, document)
+    first.locator("#doc-text mark.span").click()
+    first.locator("#span-menu button", has_text="Delete").click()
+    _message(first).to_contain_text("Removed")
+    second.locator("#doc-text mark.span").click()  # still drawn there
+    second.locator("#span-menu button", has_text="Delete").click()
+
+    from playwright.sync_api import expect
+
+    _message(second).to_contain_text("No such span")
+    expect(second.locator("#doc-text mark.span")).to_have_count(0)
+    assert _spans(document) == []

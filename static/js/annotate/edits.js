@@ -25,7 +25,18 @@ async function createSpan(typeId, start, end, entry) {
 function spanUrl(span) { return `${config.urls.spans}${span.id}/`; }
 
 async function deleteSpan(span) {
-  await request("DELETE", spanUrl(span));
+  try {
+    await request("DELETE", spanUrl(span));
+  } catch (error) {
+    // Removed by someone else meanwhile: what this page asked for is already so, so its mark goes too (the server's
+    // message still says what happened, and there is nothing of this page's to undo).
+    if (error.status === 404 || error.status === 409) forget(span);
+    throw error;
+  }
+  forget(span);
+}
+
+function forget(span) {
   spans.delete(span.id);
   afterSpansChanged();
 }
