@@ -488,14 +488,21 @@ def test_a_touch_selection_opens_the_type_menu_and_a_tap_tags_it(sign_in, team):
     assert _spans(document) == [("Location", "Paris", 37, 42)]
 
 
-def test_a_type_change_from_a_stale_page_is_refused_and_keeps_the_first_change(sign_in, team):
-    """Two annotators on one document: the second, whose page still shows the old type, does not overwrite the
-    first's change, and is told why; undoing a change someone else has changed since is refused the same way."""
+def _two_annotators_on_one_tag(sign_in, team):
+    """An annotator's and the owner's pages open on the team's document, which holds one Person tag (Contoso Ltd.)."""
     document = team["doc"]
     Span.objects.create(document=document, entity_type=team["types"]["Person"], start=15, end=27)
     first, second = sign_in(team["annotator"]), sign_in(team["owner"])
     _open(first, document)
     _open(second, document)
+    return first, second
+
+
+def test_a_type_change_from_a_stale_page_is_refused_and_keeps_the_first_change(sign_in, team):
+    """Two annotators on one document: the second, whose page still shows the old type, does not overwrite the
+    first's change, and is told why; undoing a change someone else has changed since is refused the same way."""
+    document = team["doc"]
+    first, second = _two_annotators_on_one_tag(sign_in, team)
     first.locator("#doc-text mark.span").click()
     first.locator("#span-menu").get_by_role("menuitem", name="Organization").click()
     _message(first).to_contain_text("Changed “Contoso Ltd.” to Organization")
@@ -515,10 +522,7 @@ def test_a_type_change_from_a_stale_page_is_refused_and_keeps_the_first_change(s
 
 def test_deleting_a_tag_someone_removed_meanwhile_says_so_and_drops_its_mark(sign_in, team):
     document = team["doc"]
-    Span.objects.create(document=document, entity_type=team["types"]["Person"], start=15, end=27)
-    first, second = sign_in(team["annotator"]), sign_in(team["owner"])
-    _open(first, document)
-    _open(second, document)
+    first, second = _two_annotators_on_one_tag(sign_in, team)
     first.locator("#doc-text mark.span").click()
     first.locator("#span-menu button", has_text="Delete").click()
     _message(first).to_contain_text("Removed")
