@@ -13,6 +13,7 @@ import hashlib
 import shutil
 import tempfile
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,6 +37,20 @@ def model_files_store(*, folder: Path, prefix: str) -> None:
         if path.is_file():
             with path.open("rb") as handle:
                 default_storage.save(f"{prefix}/{path.relative_to(folder).as_posix()}", ContentFile(handle.read()))
+
+
+def model_files_strays_delete(*, root: str, keep: Iterable[str]) -> None:
+    """Delete the folders directly under ``root`` that no model's storage path names: what a save killed midway (a
+    worker's SIGKILL, a machine gone) left there after its rows rolled back. PostgreSQL never gives that model id
+    out again, so no later save would clear them. Call it under the lock that saves a model into ``root``."""
+    try:
+        directories, _ = default_storage.listdir(root)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    kept = {path.rstrip("/") for path in keep}
+    for name in directories:
+        if f"{root}/{name}" not in kept:
+            storage_tree_delete(f"{root}/{name}")
 
 
 def model_files_stamp(model: TrainedModel) -> str:

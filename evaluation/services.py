@@ -34,7 +34,7 @@ from django.db.models.functions import Length
 from django.utils import timezone
 
 from evaluation.encoders import AUTO_REPRESENTATION, encoder_for, encoder_offers, pipeline_for, pipeline_offers
-from evaluation.model_files import model_files_store
+from evaluation.model_files import model_files_store, model_files_strays_delete
 from evaluation.models import DatasetSnapshot, Evaluation, Prediction, PretrainingRun, TrainedModel, TrainingRun
 from evaluation.selectors import snapshot_documents, trained_model_local_path
 from labeling.models import Document
@@ -839,6 +839,11 @@ def _save_results(
             if locked.cancel_requested or (locked.status, locked.attempts) != (run.status, run.attempts):
                 raise TrainCancelled("Training was cancelled, or given up on and queued again")
             _check_model_slot(project, run.model_name, exclude_run=run)
+            models_root = f"{project_storage_prefix(project.pk)}/models"
+            model_files_strays_delete(
+                root=models_root,
+                keep=TrainedModel.objects.filter(project=project).values_list("storage_path", flat=True),
+            )
             model = TrainedModel(
                 project=project,
                 run=run,
@@ -852,7 +857,7 @@ def _save_results(
             )
             model.full_clean(exclude=["storage_path", "run"])
             model.save()
-            prefix = f"{project_storage_prefix(project.pk)}/models/{model.pk}"
+            prefix = f"{models_root}/{model.pk}"
             model_files_store(folder=result.model_path, prefix=prefix)
             TrainedModel.objects.filter(pk=model.pk).update(storage_path=prefix)
             evaluation = Evaluation.objects.create(

@@ -12,10 +12,12 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from evaluation import services
-from evaluation.models import TrainingRun
+from evaluation.models import TrainedModel, TrainingRun
 from labeling.imports import import_job_create
 from labeling.models import Document, ImportJob
 from projects import jobs
@@ -93,6 +95,26 @@ def test_a_worker_given_up_on_writes_nothing_more(trainable, user, sent_runs, dj
     assert not services._finish(stale_attempt, TrainingRun.Status.FAILED, "late")
     run.refresh_from_db()
     assert (run.status, run.phase, run.attempts, run.error) == ("running", "training", 2, "")
+
+
+@pytest.mark.slow
+def test_a_run_whose_worker_died_while_saving_leaves_one_model_and_no_stray_files(
+    trainable, user, sent_runs, django_capture_on_commit_callbacks
+):
+    run = _start(trainable, user, "saved", django_capture_on_commit_callbacks)
+    _worker_died(run)
+    # What a worker killed while saving leaves behind: its rows rolled back, but the files it had stored under the
+    # model's id stay (PostgreSQL never gives that id out again, so no later save overwrites them).
+    models_root = f"projects/{trainable.pk}/models"
+    default_storage.save(f"{models_root}/9999/config.cfg", ContentFile(b"[nlp]"))
+    with django_capture_on_commit_callbacks(execute=True):
+        jobs.jobs_recover()
+        assert services.training_run_execute(run_id=run.pk) == "claimed"
+
+    run.refresh_from_db()
+    model = TrainedModel.objects.get(run=run)
+    assert run.status == "succeeded" and run.attempts == 2
+    assert default_storage.listdir(models_root)[0] == [str(model.pk)]
 
 
 def test_cancel_ends_a_stale_run_at_once_and_the_next_run_starts(
