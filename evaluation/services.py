@@ -486,7 +486,8 @@ def training_run_dispatch(*, project_id: int) -> TrainingRun | None:
     from evaluation.tasks import training_run_task  # tasks import services; import here to avoid a cycle
 
     with transaction.atomic():
-        Project.objects.select_for_update().only("pk").get(pk=project_id)
+        if Project.objects.select_for_update().only("pk").filter(pk=project_id).first() is None:
+            return None  # deleted, with its runs, while a run of it trained: nothing is left to send
         runs = TrainingRun.objects.filter(project_id=project_id)
         if runs.filter(status=TrainingRun.Status.RUNNING).exists():
             return None

@@ -125,6 +125,17 @@ def test_one_training_at_a_time(trainable, user, django_capture_on_commit_callba
     assert sent == [first.pk, second.pk]
 
 
+def test_a_run_that_ends_after_its_project_was_deleted_sends_nothing(trainable, user, monkeypatch):
+    # A worker's last step after a run is to send the project's next one; the project may have gone meanwhile.
+    sent: list[int] = []
+    monkeypatch.setattr("evaluation.tasks.training_run_task.delay", lambda run_id: sent.append(run_id))
+    project_id = trainable.pk
+    trainable.delete()
+
+    assert services.training_run_dispatch(project_id=project_id) is None
+    assert sent == []
+
+
 def test_running_run_with_live_worker_is_not_started_twice(trainable, user, monkeypatch):
     monkeypatch.setattr("evaluation.tasks.training_run_task.delay", lambda run_id: None)
     run = start(trainable, user)
