@@ -261,8 +261,9 @@ def review_documents(
 ) -> list[ReviewDocument]:
     """Each test document with gold and predicted spans marked by outcome, worst first.
 
-    ``cell`` (gold type, predicted type, either ``$none``) keeps the documents that add to that confusion-matrix
-    cell: where text tagged as the first was predicted, wholly or in part, as the second."""
+    ``label`` keeps the documents where that type is tagged or predicted; with ``mismatches_only``, where it is
+    part of a mistake. ``cell`` (gold type, predicted type, either ``$none``) keeps the documents that add to that
+    confusion-matrix cell: where text tagged as the first was predicted, wholly or in part, as the second."""
     evaluation = Evaluation.objects.filter(model=model).first()
     if evaluation is None:
         raise Http404("This model has no evaluation.")
@@ -275,9 +276,12 @@ def review_documents(
         comparison = compare_documents([(doc, predicted)])[0]
         if mismatches_only and comparison.error_count == 0:
             continue
+        # With "mismatches only", the type filter keeps the documents where that type goes wrong (a type row's
+        # link), not every document that holds the type and some other type's mistake.
         if label and not any(
             label in {row.gold.label if row.gold else "", row.predicted.label if row.predicted else ""}
             for row in comparison.rows
+            if not (mismatches_only and row.outcome == "tp")
         ):
             continue
         # The document's own share of the matrix the link came from: the weighted matrix holds every cell the count

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -268,3 +269,51 @@ def test_fix_from_the_review_shows_the_models_predictions_as_suggestions_and_lea
     # Somewhere else than this site is never a way "back".
     elsewhere = owner_client.get(annotate, {"back": "https://example.org/", "at": "0"}).content.decode()
     assert "Back to the review" not in elsewhere
+
+
+def test_a_type_rows_review_link_lists_only_the_documents_where_that_type_goes_wrong(owner_client, project):
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from evaluation.models import Prediction
+    from ner.formats.jsonl import write_jsonl
+    from ner.metrics import compare_documents, evaluate
+    from ner.types import LabeledDoc, Span
+    from tests.evaluation.factories import DatasetSnapshotFactory, EvaluationFactory, TrainedModelFactory
+
+    # Both documents hold a mistake, but only the second one's is about PERSON: the first finds its PERSON and
+    # misses a CITY.
+    gold = [
+        LabeledDoc(text="Alice flew to Paris.", spans=(Span(0, 5, "PERSON"), Span(14, 19, "CITY")), name="city-miss"),
+        LabeledDoc(text="Bob Jones stayed home.", spans=(Span(0, 9, "PERSON"),), name="person-miss"),
+    ]
+    gold = [replace(doc, split="test", meta={"document_id": "0"}) for doc in gold]
+    predicted = [[Span(0, 5, "PERSON")], []]
+    snapshot = DatasetSnapshotFactory(project=project, span_counts={"train": {}, "test": {"PERSON": 2, "CITY": 1}})
+    snapshot.file = default_storage.save(
+        f"projects/{project.pk}/snapshots/{snapshot.pk}.jsonl", ContentFile(write_jsonl(gold))
+    )
+    snapshot.save(update_fields=["file"])
+    pairs = list(zip(gold, predicted, strict=True))
+    model = TrainedModelFactory(project=project, run__snapshot=snapshot, labels=["CITY", "PERSON"])
+    evaluation = EvaluationFactory(model=model, report=evaluate(pairs, resamples=0).to_dict())
+    for position, ((doc, spans), comparison) in enumerate(zip(pairs, compare_documents(pairs), strict=True)):
+        Prediction.objects.create(
+            evaluation=evaluation,
+            position=position,
+            name=doc.name,
+            content_hash="",
+            spans=[{"start": s.start, "end": s.end, "label": s.label, "confidence": 0.9} for s in spans],
+            error_count=comparison.error_count,
+            outcome_counts=comparison.outcome_counts(),
+        )
+    review = reverse("evaluation:trained_model_review", args=[project.name, model.pk])
+
+    def listed(**query: str) -> list[str]:
+        return re.findall(
+            r"(city-miss|person-miss)", owner_client.get(review, query).content.decode().split("review-documents")[-1]
+        )
+
+    assert sorted(set(listed(mismatches="1", type="PERSON"))) == ["person-miss"]
+    assert sorted(set(listed(mismatches="1", type="CITY"))) == ["city-miss"]
+    assert sorted(set(listed(type="PERSON"))) == ["city-miss", "person-miss"]  # without "mismatches": every PERSON
