@@ -69,7 +69,8 @@ def _missing_in_test(train_counts: Mapping[str, int], test_counts: Mapping[str, 
     return [
         Advice(
             "missing_in_test",
-            "Not in the test set, so not evaluated: "
+            "Not tagged in the test set, so their recall cannot be measured (what the model predicts of them "
+            "counts as false positives): "
             + ", ".join(missing)
             + ". Put documents with these types in the test set to measure them.",
             tuple(missing),

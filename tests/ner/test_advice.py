@@ -29,6 +29,8 @@ def test_advice_flags_rare_missing_imbalance_drift_and_confusion():
     )
     assert "Date (4)" in kinds["few_examples"].message
     assert "Date" in kinds["missing_in_test"].message
+    # Its predictions are still scored (as false positives), so the advice must not say it goes unevaluated.
+    assert "recall cannot be measured" in kinds["missing_in_test"].message
     assert "Person has 200 training examples, Date only 4" in kinds["imbalance"].message
     assert kinds["confusion"].labels == ("Person", "City")
 
