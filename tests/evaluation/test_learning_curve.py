@@ -223,7 +223,9 @@ def test_a_superseded_worker_stops_writing(trainable, user, sent, monkeypatch):
     assert curve.points == [] and curve.status == LearningCurve.Status.RUNNING
 
 
-def test_execute_records_a_training_failure(trainable, user, sent, monkeypatch):
+def test_execute_records_a_training_failure(trainable, user, sent, tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # another process here may have a curve with this id
+
     def failing_train(*args, **kwargs):
         raise TrainError("The training documents hold no tagged entities")
 
