@@ -29,7 +29,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from labeling import selectors
@@ -222,8 +222,12 @@ def labeled_docs_import(
     file_name: str = "",
     progress: Progress | None = None,
     unreadable: FormatError | None = None,
+    on_written: Callable[[ImportReport], None] | None = None,
 ) -> ImportReport:
     """Store ``docs`` with their spans in ``project``: every document valid, or nothing written.
+
+    ``on_written`` hears the report inside the transaction that wrote the documents, so that what it records (an
+    import job's outcome) commits with them or not at all; it may raise to write nothing.
 
     ``unreadable``: the reader's error when some records of the file could not be read; ``docs`` are the others.
     Those records count as rejected, with the reader's problems, so the counts still add up to the file's
@@ -238,15 +242,18 @@ def labeled_docs_import(
     """
     report = _report_start(docs, unreadable)
     checked = documents_check(project=project, docs=docs, progress=progress)
-    addition = documents_add(
-        project=project,
-        user=user,
-        checked=checked,
-        create_missing_types=create_missing_types,
-        blocked=bool(report.problem_count),
-        progress=progress,
-    )
-    _report_outcome(report, addition, file_name)
+    with transaction.atomic():
+        addition = documents_add(
+            project=project,
+            user=user,
+            checked=checked,
+            create_missing_types=create_missing_types,
+            blocked=bool(report.problem_count),
+            progress=progress,
+        )
+        _report_outcome(report, addition, file_name)
+        if addition.written and on_written is not None:
+            on_written(report)
     if addition.written and progress is not None:
         progress(100)
     return report
@@ -534,9 +541,17 @@ def labeled_docs_read(
 
 def _import_reading(
     *, project: Project, user: AbstractBaseUser | None, reading: FileReading, options: ImportOptions,
-    file_name: str, progress: Progress | None,
+    file_name: str, progress: Progress | None, on_written: Callable[[ImportReport], None] | None = None,
 ) -> ImportReport:  # fmt: skip
-    """Import what was read; records that could not be read are counted as rejected, and nothing is written."""
+    """Import what was read; records that could not be read are counted as rejected, and nothing is written.
+    ``on_written``: as for ``labeled_docs_import``, with the report's format and notes."""
+
+    def written(report: ImportReport) -> None:
+        report.format = reading.format
+        report.notes = reading.notes
+        if on_written is not None:
+            on_written(report)
+
     if reading.error is not None and not reading.error.records:
         report = ImportReport.unreadable(reading.error)
     else:
@@ -550,6 +565,7 @@ def _import_reading(
             file_name=file_name,
             progress=progress,
             unreadable=reading.error,
+            on_written=written,
         )
     report.format = reading.format
     report.notes = reading.notes
@@ -696,7 +712,15 @@ def _own(job: ImportJob) -> QuerySet[ImportJob]:
     return ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.RUNNING, attempts=job.attempts)
 
 
-def _finish(job: ImportJob, report: ImportReport) -> None:
+class _Superseded(Exception):
+    """Recovery gave up on this attempt (and queued the job again) before it recorded its outcome."""
+
+
+def _finish(job: ImportJob, report: ImportReport) -> bool:
+    """Record the attempt's outcome on the job's row; False (nothing recorded) when it no longer holds the row.
+    A written import calls it inside the write's transaction: documents and outcome commit together, so a worker
+    killed in between cannot leave them written under a running job that a second attempt would then find to be
+    duplicates of themselves."""
     job.status = ImportJob.Status.SUCCEEDED if report.written else ImportJob.Status.FAILED
     job.progress = 100
     job.total, job.accepted, job.rejected, job.duplicates = (
@@ -708,14 +732,12 @@ def _finish(job: ImportJob, report: ImportReport) -> None:
     job.report = report.to_dict()
     job.finished_at = timezone.now()
     fields = ("status", "progress", "total", "accepted", "rejected", "duplicates", "report", "finished_at")
-    if not _own(job).update(updated_at=timezone.now(), **{name: getattr(job, name) for name in fields}):
-        job.refresh_from_db()
-        return
-    if report.written:
-        # The data now lives in the project's documents: keeping the upload would be a second copy to delete.
-        for path in (job.file_path, job.texts_file_path):
-            if path:
-                default_storage.delete(path)
+    return bool(_own(job).update(updated_at=timezone.now(), **{name: getattr(job, name) for name in fields}))
+
+
+def _finish_written(job: ImportJob, report: ImportReport) -> None:
+    if not _finish(job, report):
+        raise _Superseded  # rolls the documents back: the attempt that holds the job writes them
 
 
 def import_job_execute(*, job_id: int, inline: bool = False) -> str:
@@ -748,7 +770,10 @@ def import_job_execute(*, job_id: int, inline: bool = False) -> str:
                 texts_file_name=job.texts_file_name,
             )
             if inline and len(reading.docs) > import_async_documents():
-                ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.QUEUED, progress=0)
+                # Handed over, not started: the request's claim is no start of a worker (projects.jobs).
+                ImportJob.objects.filter(pk=job.pk).update(
+                    status=ImportJob.Status.QUEUED, progress=0, attempts=F("attempts") - 1
+                )
                 _queue(job)
                 return ImportJob.Status.QUEUED
             report = _import_reading(
@@ -758,7 +783,11 @@ def import_job_execute(*, job_id: int, inline: bool = False) -> str:
                 options=options,
                 file_name=job.file_name,
                 progress=progress,
+                on_written=partial(_finish_written, job),
             )
+        except _Superseded:
+            job.refresh_from_db()
+            return job.status
         except Exception:
             logger.exception("import job %s failed", job.pk)
             _own(job).update(
@@ -767,7 +796,13 @@ def import_job_execute(*, job_id: int, inline: bool = False) -> str:
                 finished_at=timezone.now(),
             )
             raise
-        _finish(job, report)
+        if report.written:
+            # The data now lives in the project's documents: keeping the upload would be a second copy to delete.
+            for path in (job.file_path, job.texts_file_path):
+                if path:
+                    default_storage.delete(path)
+        elif not _finish(job, report):
+            job.refresh_from_db()
         return job.status
 
 
@@ -787,6 +822,7 @@ def import_job_retry(*, job: ImportJob, create_missing_types: bool) -> ImportJob
         locked.error = ""
         locked.total = locked.accepted = locked.rejected = locked.duplicates = 0
         locked.started_at = locked.finished_at = None
+        locked.attempts = 0  # a fresh run: the last ones' starts are no lost workers (projects.jobs)
         locked.save()
     _run_or_queue(locked)
     locked.refresh_from_db()

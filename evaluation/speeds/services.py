@@ -109,7 +109,8 @@ def speed_measurements_request(
                 row.status = SpeedMeasurement.Status.QUEUED
                 row.heartbeat_at = timezone.now()
                 row.error = ""
-                row.save(update_fields=["status", "heartbeat_at", "error"])
+                row.attempts = 0  # a fresh measurement: the last ones' starts are no lost workers (projects.jobs)
+                row.save(update_fields=["status", "heartbeat_at", "error", "attempts"])
                 job_send_on_commit(_dispatch, row.pk)
             else:
                 continue

@@ -165,6 +165,46 @@ def test_an_import_whose_worker_died_is_run_again(project, user, settings, djang
     assert Document.objects.filter(project=project).count() == 1
 
 
+class _WorkerKilled(BaseException):
+    """What SIGKILL does to a worker, as far as the database can tell: it stops where it is, finishing nothing."""
+
+
+def test_an_import_whose_worker_died_just_after_writing_reports_the_documents_it_imported(
+    project, user, monkeypatch, django_capture_on_commit_callbacks
+):
+    from labeling import imports
+
+    texts = ["Ada went to Paris.", "Bob went to Rome.", "Cy went to Oslo."]
+    job = import_job_create(
+        project=project,
+        user=user,
+        format="jsonl",
+        data=jsonl(*({"text": text} for text in texts)),
+        file_name="a.jsonl",
+    )
+    real = imports._import_reading
+
+    def killed_once_written(**kwargs):
+        real(**kwargs)
+        raise _WorkerKilled  # the documents are committed; nothing after that runs
+
+    monkeypatch.setattr(imports, "_import_reading", killed_once_written)
+    with pytest.raises(_WorkerKilled):
+        imports.import_job_execute(job_id=job.pk)
+    monkeypatch.setattr(imports, "_import_reading", real)
+    assert Document.objects.filter(project=project).count() == 3
+
+    # Were it still running, the next attempt would find the file's documents already there and report "3
+    # duplicates, nothing imported" for the import that wrote them.
+    ImportJob.objects.filter(pk=job.pk, status="running").update(updated_at=timezone.now() - LONG_AGO)
+    with django_capture_on_commit_callbacks(execute=True):  # a stale import is run again, eagerly here
+        jobs.jobs_recover()
+    job.refresh_from_db()
+    assert (job.status, job.attempts, job.accepted, job.duplicates) == ("succeeded", 1, 3, 0)
+    assert imports.import_job_report(job=job).written
+    assert Document.objects.filter(project=project).count() == 3
+
+
 def test_an_import_that_keeps_losing_its_worker_fails_saying_nothing_was_written(project, user, settings):
     settings.NERLAB_JOB_ATTEMPTS = 1
     job = import_job_create(project=project, user=user, format="jsonl", data=jsonl({"text": "x"}), file_name="a.jsonl")

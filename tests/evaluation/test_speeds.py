@@ -19,7 +19,7 @@ from evaluation.models import SpeedMeasurement, TrainingRun
 from evaluation.services import training_run_start
 from evaluation.speeds import services
 from labeling.models import ImportJob
-from projects.jobs import jobs_waiting
+from projects.jobs import job_claim, jobs_waiting
 from projects.roles import Role
 from serving.models import AnalyzeJob
 from tests.evaluation.conftest import TINY, make_trainable, tiny_docs
@@ -176,6 +176,29 @@ def test_a_measurement_whose_worker_died_is_queued_again(db, sent, settings, dja
         assert services.speed_measurements_recover(timezone.now() - timedelta(minutes=2)) == 1
     lost.refresh_from_db()
     assert lost.status == "queued" and sent == [lost.pk]
+
+
+def test_measuring_again_starts_a_fresh_count_of_lost_workers(db, sent, settings, django_capture_on_commit_callbacks):
+    """Three earlier measurements (each started once) are no lost workers: when the worker of the next one dies, it
+    is queued again, not failed as "stopped without finishing it (4 times)"."""
+    settings.NERLAB_JOB_ATTEMPTS = 3
+    row = SpeedMeasurement.objects.create(
+        representation="cnn",
+        identity=representation_identity("cnn"),
+        status=SpeedMeasurement.Status.SUCCEEDED,
+        attempts=3,
+        heartbeat_at=timezone.now() - timedelta(hours=1),
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        [again] = services.speed_measurements_request(representations=["cnn"], again=True)
+    assert again.pk == row.pk
+    # A worker claims it, then dies.
+    assert job_claim(SpeedMeasurement, row.pk)[0] == "claimed"
+    SpeedMeasurement.objects.filter(pk=row.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.speed_measurements_recover(timezone.now() - timedelta(minutes=2)) == 1
+    row.refresh_from_db()
+    assert (row.status, row.error) == ("queued", "")
 
 
 @pytest.fixture
