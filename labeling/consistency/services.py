@@ -23,6 +23,7 @@ from ner.consistency import (
     normalize_surface,
     surface_occurrences,
 )
+from projects.exceptions import Conflict
 from projects.models import EntityType, Project
 
 if TYPE_CHECKING:
@@ -166,13 +167,19 @@ def consistency_remove(
     result = FixResult(remaining=max(0, len(todo) - FIX_MAX))
     todo = todo[:FIX_MAX]
     for occurrence, span in _tagged_spans(loaded, todo):
-        if span is None:
+        if _removed_here(span, user):
+            result.changed.append(f"{_where(loaded, occurrence)}: removed {occurrence.label}")
+        else:
             result.skipped.append(f"{_where(loaded, occurrence)}: the tag was deleted meanwhile")
-            continue
-        try:
-            span_delete(span=span, user=user, source=SpanEvent.Source.CONSISTENCY)
-        except ValidationError:  # removed by someone else since it was read: nothing left to do there
-            result.skipped.append(f"{_where(loaded, occurrence)}: the tag was deleted meanwhile")
-            continue
-        result.changed.append(f"{_where(loaded, occurrence)}: removed {occurrence.label}")
     return result
+
+
+def _removed_here(span: Span | None, user: AbstractBaseUser) -> bool:
+    """Delete ``span``; False when someone else removed it first: before this fix read it, or before its lock."""
+    if span is None:
+        return False
+    try:
+        span_delete(span=span, user=user, source=SpanEvent.Source.CONSISTENCY)
+    except Conflict:
+        return False
+    return True

@@ -9,6 +9,7 @@ from django.urls import reverse
 from labeling.consistency import selectors as consistency_selectors
 from labeling.consistency import services as consistency_services
 from labeling.models import Document, Span, SpanEvent
+from labeling.services import span_delete
 from projects.roles import Role
 from tests.labeling.factories import DocumentFactory, SpanFactory
 from tests.projects.factories import EntityTypeFactory, ProjectFactory
@@ -184,6 +185,25 @@ def test_remove_deletes_the_tags_of_a_string_or_of_one_type(project, jordan, typ
     result = consistency_services.consistency_remove(project=project, user=user, surface="Jordan")
     assert len(result.changed) == 2 and tags(project, "Jordan") == []
     assert set(SpanEvent.objects.values_list("action", "source")) == {("deleted", "consistency")}
+
+
+def test_remove_skips_a_tag_someone_deleted_between_the_fix_reading_it_and_deleting_it(
+    project, jordan, types, user, monkeypatch
+):
+    deleted_by_someone_else = []
+
+    def delete_after_someone_else(*, span, **kwargs):
+        if not deleted_by_someone_else:  # the first tag goes just before this fix takes the document's lock
+            Span.objects.filter(pk=span.pk).delete()
+            deleted_by_someone_else.append(span.pk)
+        return span_delete(span=span, **kwargs)
+
+    monkeypatch.setattr(consistency_services, "span_delete", delete_after_someone_else)
+    result = consistency_services.consistency_remove(project=project, user=user, surface="Jordan")
+
+    assert len(result.skipped) == 1 and result.skipped[0].endswith("the tag was deleted meanwhile")
+    assert len(result.changed) == 2 and tags(project, "Jordan") == []
+    assert SpanEvent.objects.filter(action="deleted").count() == 2  # none recorded for the tag this fix did not delete
 
 
 def test_fix_rejects_bad_input_with_a_clear_message(project, jordan, types, user):
