@@ -184,11 +184,22 @@ def test_import_page_defaults_to_auto_and_the_report_shows_the_format_read_and_t
     assert [document.text for document in Document.objects.filter(project=project)] == ["Ada Lovelace"]
 
 
+def _after_its_worker_died(job: ImportJob) -> tuple[str, str]:
+    """A worker claims the job and dies; recovery finds it stale. The job's status and error after that."""
+    from labeling import imports
+    from projects import jobs
+
+    assert not isinstance(imports._claim(job.pk), str)
+    ImportJob.objects.filter(pk=job.pk).update(updated_at=timezone.now() - timedelta(hours=1))
+    jobs.jobs_recover()
+    job.refresh_from_db()
+    return job.status, job.error
+
+
 def test_running_a_failed_import_again_starts_a_fresh_count_of_lost_workers(project, user, settings):
     """Earlier runs that ended (failed, say for a missing type) are no lost workers: when the worker of the run
     asked for again dies, the import is queued again, not failed as "stopped without finishing it (3 times)"."""
     from labeling import imports
-    from projects import jobs
 
     settings.NERLAB_JOB_ATTEMPTS = 3
     settings.NERLAB_IMPORT_ASYNC_BYTES = 1  # the retry is queued for a worker
@@ -197,25 +208,16 @@ def test_running_a_failed_import_again_starts_a_fresh_count_of_lost_workers(proj
     job.refresh_from_db()
     job = imports.import_job_retry(job=job, create_missing_types=True)
     assert job.status == ImportJob.Status.QUEUED
-    assert not isinstance(imports._claim(job.pk), str)  # a worker claims it, then dies
-    ImportJob.objects.filter(pk=job.pk).update(updated_at=timezone.now() - timedelta(hours=1))
-    jobs.jobs_recover()
-    job.refresh_from_db()
-    assert (job.status, job.error) == (ImportJob.Status.QUEUED, "")
+    assert _after_its_worker_died(job) == (ImportJob.Status.QUEUED, "")
 
 
 def test_an_import_handed_over_to_a_worker_counts_only_the_workers_starts(project, user, settings):
     """The request read the file and handed it over (too many documents to import there): that is no start of a
     worker, so a worker that dies on its first start has the job queued again, not failed as "(2 times)"."""
     from labeling import imports
-    from projects import jobs
 
     settings.NERLAB_JOB_ATTEMPTS = 2
     settings.NERLAB_IMPORT_ASYNC_DOCUMENTS = 1
     job = imports.import_job_start(project=project, user=user, format="jsonl", data=DATA, file_name="docs.jsonl")
     assert job.status == ImportJob.Status.QUEUED
-    assert not isinstance(imports._claim(job.pk), str)  # a worker claims it, then dies
-    ImportJob.objects.filter(pk=job.pk).update(updated_at=timezone.now() - timedelta(hours=1))
-    jobs.jobs_recover()
-    job.refresh_from_db()
-    assert (job.status, job.error) == (ImportJob.Status.QUEUED, "")
+    assert _after_its_worker_died(job) == (ImportJob.Status.QUEUED, "")
