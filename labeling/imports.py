@@ -546,11 +546,14 @@ def _import_reading(
     """Import what was read; records that could not be read are counted as rejected, and nothing is written.
     ``on_written``: as for ``labeled_docs_import``, with the report's format and notes."""
 
-    def written(report: ImportReport) -> None:
+    def described(report: ImportReport) -> ImportReport:
         report.format = reading.format
         report.notes = reading.notes
+        return report
+
+    def written(report: ImportReport) -> None:
         if on_written is not None:
-            on_written(report)
+            on_written(described(report))
 
     if reading.error is not None and not reading.error.records:
         report = ImportReport.unreadable(reading.error)
@@ -567,9 +570,7 @@ def _import_reading(
             unreadable=reading.error,
             on_written=written,
         )
-    report.format = reading.format
-    report.notes = reading.notes
-    return report
+    return described(report)
 
 
 def project_import_file(
