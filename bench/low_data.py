@@ -38,21 +38,26 @@ training seed is 0. Every run's dev set is ``ner.splits.carve_dev(train, 0.1, se
 side, as the product carves it, and the same for every representation (the CLI included).
 
 Recorded per representation and run: test F1 (micro; per type; per test language), the expected calibration
-error (ECE) of the served, calibrated confidence on each test set, training wall time, steps,
-prediction words/s (words split at whitespace, over the first test set, batches of 256, encoder feature caches emptied
-first), and means (± standard
-deviation over samples or seeds) per task.
+error (ECE) of the served, calibrated confidence on each test set, training wall time, steps, prediction words/s
+(words split at whitespace, over the first test set's first 10,000 words, batches of 256, encoder feature caches set
+aside), and means (± standard deviation over samples or seeds) per task.
+
+The sides run side by side in ``--jobs`` worker processes (one per core by default), the longest tasks first. A
+side's result does not depend on what runs beside it (each training is fixed by its seed, process and thread count),
+but its times do: the CNN's training runs two processes of its own (``ner.parallel``), so beside another job it
+shares the cores. An encoder's side runs all its task's samples in one worker: the encoder's features of the test
+texts are computed once and served from its cache to the later samples' scoring.
 
     .venv/bin/python bench/low_data.py --quick       # a few minutes: conll50, one sample, 200 steps, 500 test sentences
     .venv/bin/python bench/low_data.py               # everything (the lead's run, on a quiet machine)
     .venv/bin/python bench/low_data.py --tasks demo,conll50 --encoder minilm=/srv/encoders/all-MiniLM-L6-v2
-    .venv/bin/python bench/low_data.py --quick --threads 1    # on a machine other processes crowd
+    .venv/bin/python bench/low_data.py --quick --jobs 1       # one side at a time, for timings undisturbed
     .venv/bin/python bench/low_data.py --quick --config-regularization --output bench/results/x.json  # ner.sizing's
                                                               # small-data dropout and batches against the config's
 
-nerlab trains on ``--threads`` OpenBLAS threads (the product's 2 by default). On a crowded machine two threads cost
-far more than one (measured at load average 16 on 2 cores: 100 CNN steps in 212 s on 2 threads, 34 s on 1), so
-timings there say little; F1 does not depend on it beyond rounding.
+nerlab trains on ``--threads`` OpenBLAS threads per process (the product's 1 by default). On a crowded machine two
+threads cost far more than one (measured at load average 16 on 2 cores: 100 CNN steps in 212 s on 2 threads, 34 s on
+1), so timings there say little; F1 does not depend on it beyond rounding.
 
 Figures are printed and written to bench/results/low_data.json (low_data-quick.json with ``--quick``).
 """
@@ -71,7 +76,9 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +91,7 @@ import spacy  # noqa: E402
 from bench._common import sized_settings, write_docbin, write_report  # noqa: E402
 from ner.calibration import calibration_report  # noqa: E402
 from ner.compute import DEFAULT_TRAINING_THREADS  # noqa: E402
-from ner.encoders.layer import shared_caches_clear  # noqa: E402
+from ner.encoders.layer import shared_caches_set_aside  # noqa: E402
 from ner.formats.conll import read_conll  # noqa: E402
 from ner.metrics import evaluate  # noqa: E402
 from ner.pipelines import KNOWN_PIPELINES  # noqa: E402
@@ -107,8 +114,15 @@ TRAIN_SEED = 0
 DEMO_SEEDS = (0, 1, 2)
 DEV_FRACTION = 0.1
 PREDICT_BATCH = 256
+# Prediction words/s is measured on the first test set's first documents up to this many words: an encoder reads
+# ~500-1,000 words/s on one thread, so the whole of CoNLL-2003's testb (46,000 words) would cost a minute and a half
+# per model for a figure that 10,000 words measure as well.
+SPEED_WORDS = 10_000
 TASKS = ("conll50", "wnut17", "wikiann-fr50", "wikiann-xling", "demo")
 SIZES_TASK = "conll-sizes"
+# The order the workers take the tasks in: most to train and predict first (the demo's long documents, the
+# cross-lingual task's 40,000 test sentences, the whole CoNLL-2003 training side).
+TASKS_LONGEST_FIRST = (SIZES_TASK, "demo", "wikiann-xling", "wnut17", "wikiann-fr50", "conll50")
 SIZES_CHARACTERS = (250_000, 500_000, None)  # None: the whole training side
 # --quick: one sample (or seed), this step limit (every side, the CLI included), and the first N test sentences.
 QUICK_STEPS = 200
@@ -232,15 +246,29 @@ def build_runs(task: str, quick: bool, sizes: Sequence[int | None] = SIZES_CHARA
     raise ValueError(task)
 
 
+def speed_texts(docs: Sequence[LabeledDoc]) -> list[str]:
+    """The first test set's texts up to ``SPEED_WORDS`` words: what prediction words/s is measured on."""
+    texts: list[str] = []
+    words = 0
+    for doc in docs:
+        if words >= SPEED_WORDS:
+            break
+        texts.append(doc.text)
+        words += len(doc.text.split())
+    return texts
+
+
 def score(model_dir: Path, tests: dict[str, list[LabeledDoc]]) -> dict[str, Any]:
     """Micro and per-type F1 and the served confidence's calibration error (ECE) on every test set; words/s
-    predicting the first, with the encoder feature caches emptied first (a deployment predicts unseen texts)."""
+    predicting the start of the first, with the encoder feature caches set aside (a deployment predicts unseen
+    texts). The scoring passes keep the cache: an encoder's features of a test text are the same for every model
+    trained on that encoder, so the later samples of a task reuse them."""
     predictor = load(model_dir)
-    first = next(iter(tests.values()))
-    shared_caches_clear()
-    started = time.perf_counter()
-    predictor.predict([doc.text for doc in first], batch_size=PREDICT_BATCH)
-    words_per_s = sum(len(doc.text.split()) for doc in first) / (time.perf_counter() - started)
+    texts = speed_texts(next(iter(tests.values())))
+    with shared_caches_set_aside():
+        started = time.perf_counter()
+        predictor.predict(texts, batch_size=PREDICT_BATCH)
+        words_per_s = sum(len(text.split()) for text in texts) / (time.perf_counter() - started)
     scores: dict[str, Any] = {}
     for name, docs in tests.items():
         # The served path: greedy entities with their calibrated confidence (the same entities as without it).
@@ -377,53 +405,114 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return summary
 
 
-def bench_task(task: str, encoders: dict[str, str], options: argparse.Namespace) -> dict[str, Any]:
-    quick = options.quick
-    runs = build_runs(task, quick, options.characters)
-    recorded = []
-    for run in runs:
-        carved = carve_dev(run.train, DEV_FRACTION, run.seed)
-        parts = (list(carved.train), list(carved.dev))
-        print(f"\n== {task}, {run.name}: train {describe(run.train)}", flush=True)
-        results: dict[str, Any] = {}
-        sides: list[tuple[str, EncoderChoice | None]] = [(CLI, None), (CNN_REPRESENTATION, None)]
-        sides += [(name, EncoderChoice(name=name, folder=folder)) for name, folder in encoders.items()]
-        pipelines = [name for name in options.pipelines if KNOWN_PIPELINES[name].language == run.language]
-        sides += [(name, None) for name in pipelines]
-        if options.sides:
-            sides = [(name, encoder) for name, encoder in sides if name in options.sides]
-        for name, encoder in sides:
-            with tempfile.TemporaryDirectory(prefix=f"nerlab-low-data-{task}-") as temp:
-                load_average = os.getloadavg()[0]
-                print(f"   {name} ...", flush=True)
-                if name == CLI:
-                    result = run_cli(run, parts, quick, Path(temp))
-                else:
-                    pipeline = name if name in pipelines else None
-                    result = run_nerlab(run, parts, encoder, options, Path(temp), pipeline=pipeline)
-                result["load_average_at_start"] = round(load_average, 2)
-                results[name] = result
-                micro = {test: figures["micro_f1"] for test, figures in result["test"].items()}
-                ece = {test: figures["ece"] for test, figures in result["test"].items()}
-                print(
-                    f"   {name}: test F1 {micro}, ECE {ece}, {result['train_s']} s, {result['steps']} steps, "
-                    f"{result['predict_words_per_s']:,} words/s predicting",
-                    flush=True,
-                )
-        recorded.append(
-            {
-                "run": run.name,
-                "language": run.language,
-                "train": describe(run.train),
-                "dev_documents": len(parts[1]),
-                "tests": {name: describe(docs) for name, docs in run.tests.items()},
-                **({"sample": run.sample} if run.sample else {}),
-                "seed": run.seed,
-                "results": results,
-            }
+@dataclass(frozen=True)
+class Side:
+    """One representation a task compares: the CLI, the CNN, an encoder or a spaCy pipeline."""
+
+    name: str
+    encoder: EncoderChoice | None = None
+    pipeline: str | None = None
+
+
+@dataclass(frozen=True)
+class Unit:
+    """What one worker does: one side on some of a task's runs. An encoder's side takes every run of its task in one
+    process, so the test set's features it computed for the first run serve the others from its cache."""
+
+    task: str
+    side: Side
+    runs: tuple[int, ...]
+
+
+def task_sides(language: str, encoders: dict[str, str], options: argparse.Namespace) -> list[Side]:
+    sides = [Side(CLI), Side(CNN_REPRESENTATION)]
+    sides += [Side(name, encoder=EncoderChoice(name=name, folder=folder)) for name, folder in encoders.items()]
+    sides += [Side(name, pipeline=name) for name in options.pipelines if KNOWN_PIPELINES[name].language == language]
+    return [side for side in sides if not options.sides or side.name in options.sides]
+
+
+def units_longest_first(
+    runs: dict[str, list[Run]], encoders: dict[str, str], options: argparse.Namespace
+) -> list[Unit]:
+    """Every (task, side, runs) to train, in the order the workers take them: the tasks with the most to train and
+    predict first, so that no long unit starts last while the other workers idle."""
+    units = []
+    for task in sorted(runs, key=TASKS_LONGEST_FIRST.index):
+        for side in task_sides(runs[task][0].language, encoders, options):
+            indices = tuple(range(len(runs[task])))
+            units += [Unit(task, side, indices)] if side.encoder else [Unit(task, side, (i,)) for i in indices]
+    return units
+
+
+def carved(run: Run) -> tuple[list[LabeledDoc], list[LabeledDoc]]:
+    dev = carve_dev(run.train, DEV_FRACTION, run.seed)
+    return list(dev.train), list(dev.dev)
+
+
+def unit_results(unit: Unit, encoders: dict[str, str], options: argparse.Namespace) -> list[tuple[int, dict[str, Any]]]:
+    """Train and score one unit (in a worker process, or in this one with ``--jobs 1``)."""
+    runs = build_runs(unit.task, options.quick, options.characters)
+    results = []
+    for index in unit.runs:
+        run, side = runs[index], unit.side
+        with tempfile.TemporaryDirectory(prefix=f"nerlab-low-data-{unit.task}-") as temp:
+            load_average = os.getloadavg()[0]
+            print(f"   {unit.task}, {run.name}, {side.name} ...", flush=True)
+            if side.name == CLI:
+                result = run_cli(run, carved(run), options.quick, Path(temp))
+            else:
+                result = run_nerlab(run, carved(run), side.encoder, options, Path(temp), pipeline=side.pipeline)
+        result["load_average_at_start"] = round(load_average, 2)
+        micro = {test: figures["micro_f1"] for test, figures in result["test"].items()}
+        ece = {test: figures["ece"] for test, figures in result["test"].items()}
+        print(
+            f"   {unit.task}, {run.name}, {side.name}: test F1 {micro}, ECE {ece}, {result['train_s']} s, "
+            f"{result['steps']} steps, {result['predict_words_per_s']:,} words/s predicting",
+            flush=True,
         )
-    # The sizes' runs differ in what they train on: a mean over them would mean nothing.
-    return {"runs": recorded, "summary": {} if task == SIZES_TASK else summarize(recorded)}
+        results.append((index, result))
+    return results
+
+
+def bench_tasks(names: Sequence[str], encoders: dict[str, str], options: argparse.Namespace) -> dict[str, Any]:
+    """Every task's runs, each side trained and scored in one of ``options.jobs`` worker processes."""
+    runs = {task: build_runs(task, options.quick, options.characters) for task in names}
+    for task, task_runs in runs.items():
+        for run in task_runs:
+            print(f"== {task}, {run.name}: train {describe(run.train)}", flush=True)
+    units = units_longest_first(runs, encoders, options)
+    done: dict[tuple[str, int], dict[str, Any]] = {}
+    if options.jobs == 1:
+        finished = [(unit, unit_results(unit, encoders, options)) for unit in units]
+    else:
+        # spawn, not fork: a worker starts clean of this process's threads (ONNX Runtime's, OpenBLAS's).
+        with ProcessPoolExecutor(max_workers=options.jobs, mp_context=get_context("spawn")) as pool:
+            futures = {pool.submit(unit_results, unit, encoders, options): unit for unit in units}
+            finished = [(futures[future], future.result()) for future in as_completed(futures)]
+    for unit, results in finished:
+        for index, result in results:
+            done.setdefault((unit.task, index), {})[unit.side.name] = result
+    tasks: dict[str, Any] = {}
+    for task, task_runs in runs.items():
+        order = [side.name for side in task_sides(task_runs[0].language, encoders, options)]
+        recorded = []
+        for index, run in enumerate(task_runs):
+            results = done[(task, index)]
+            recorded.append(
+                {
+                    "run": run.name,
+                    "language": run.language,
+                    "train": describe(run.train),
+                    "dev_documents": len(carved(run)[1]),
+                    "tests": {name: describe(docs) for name, docs in run.tests.items()},
+                    **({"sample": run.sample} if run.sample else {}),
+                    "seed": run.seed,
+                    "results": {name: results[name] for name in order},
+                }
+            )
+        # The sizes' runs differ in what they train on: a mean over them would mean nothing.
+        tasks[task] = {"runs": recorded, "summary": {} if task == SIZES_TASK else summarize(recorded)}
+    return tasks
 
 
 def print_table(tasks: dict[str, Any]) -> None:
@@ -459,6 +548,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         type=int,
         default=DEFAULT_TRAINING_THREADS,
         help=f"nerlab's training threads (default {DEFAULT_TRAINING_THREADS}, the product's); 1 on a crowded machine",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="worker processes training sides side by side (default: one per core; 1 trains in this process)",
     )
     parser.add_argument(
         "--config-regularization",
@@ -502,7 +597,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
 
     started = time.perf_counter()
-    tasks = {name: bench_task(name, encoders, args) for name in names}
+    tasks = bench_tasks(names, encoders, args)
     print_table(tasks)
     report = {
         "quick": args.quick,

@@ -17,7 +17,8 @@ import hashlib
 import os
 import uuid
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,6 +124,17 @@ class FeatureCache:
         """Forget the entries held in memory (files in ``directory`` stay)."""
         self._entries.clear()
         self._bytes = 0
+
+    @contextmanager
+    def set_aside(self) -> Iterator[None]:
+        """Inside the block the memory holds nothing (files in ``directory`` still answer); afterwards it holds what
+        it held before, and what the block added is forgotten."""
+        held, held_bytes = self._entries, self._bytes
+        self._entries, self._bytes = OrderedDict(), 0
+        try:
+            yield
+        finally:
+            self._entries, self._bytes = held, held_bytes
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -32,7 +32,8 @@ points, so ``spacy.load`` finds them in any process where nerlab is installed.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, cast
 
@@ -65,6 +66,16 @@ def shared_caches_clear() -> None:
     """Forget every feature this process computed (what a measurement of prediction speed starts from)."""
     for cache in _caches.values():
         cache.clear()
+
+
+@contextmanager
+def shared_caches_set_aside() -> Iterator[None]:
+    """Measure prediction speed on unseen texts inside the block, and keep what the process computed before it: every
+    shared cache starts the block empty and gets its earlier entries back at the end."""
+    with ExitStack() as stack:
+        for cache in list(_caches.values()):
+            stack.enter_context(cache.set_aside())
+        yield
 
 
 def _token_bounds(doc: Doc) -> tuple[Ints, Ints]:

@@ -320,6 +320,32 @@ def test_the_memory_cache_keeps_the_most_recently_used_within_its_size(encoder: 
     assert cache.misses == misses + 1
 
 
+def test_a_cache_set_aside_encodes_as_if_new_and_gets_its_entries_back(encoder: BertEncoder):
+    cache = FeatureCache()
+    featurizer = TokenFeaturizer(encoder, cache=cache)
+    kept = featurizer.piece_features(["hello world"])[0]
+    with cache.set_aside():
+        assert len(cache) == 0
+        featurizer.piece_features(["hello world", "the cafe"])
+        assert cache.misses == 3  # both texts encoded again, as a deployment meets them
+    assert len(cache) == 1
+    assert featurizer.piece_features(["hello world"])[0] is kept
+    featurizer.piece_features(["the cafe"])  # what the block added is gone
+    assert cache.misses == 4
+
+
+def test_every_shared_cache_is_set_aside_together(folder: Path):
+    from ner.encoders.layer import shared_cache, shared_caches_set_aside
+
+    cache = shared_cache(1 << 20, None)
+    featurizer = TokenFeaturizer(BertEncoder(folder), cache=cache)
+    featurizer.piece_features(["set aside"])
+    held = len(cache)
+    with shared_caches_set_aside():
+        assert len(cache) == 0
+    assert len(cache) == held
+
+
 # Clear errors naming the file and the field
 
 
