@@ -16,8 +16,6 @@ its attempt, so a worker that was given up on stops instead of mixing its result
 from __future__ import annotations
 
 import logging
-import shutil
-import tempfile
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -65,6 +63,7 @@ from projects.jobs import (
     job_lost_reason,
     job_recovery_verdict,
     job_stale_before,
+    job_workdir,
     jobs_recover_on_commit,
 )
 from projects.models import Project
@@ -692,10 +691,9 @@ def training_run_execute(*, run_id: int) -> ClaimOutcome:
         return claim.outcome
     run = claim.run
     assert run is not None
-    workdir = Path(tempfile.mkdtemp(prefix=f"nerlab-run-{run.pk}-"))
     own = TrainingRun.objects.filter(pk=run.pk, attempts=run.attempts, status=TrainingRun.Status.RUNNING)
     try:
-        with job_heartbeat(own.all):
+        with job_workdir(f"run-{run.pk}") as workdir, job_heartbeat(own.all):
             _train_and_save(run, workdir)
     except TrainCancelled:
         _finish(run, TrainingRun.Status.CANCELLED)
@@ -706,7 +704,6 @@ def training_run_execute(*, run_id: int) -> ClaimOutcome:
         logger.exception("Training run %s failed", run.pk)
         _finish(run, TrainingRun.Status.FAILED, f"Training failed unexpectedly ({type(error).__name__}: {error}).")
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
         training_run_dispatch(project_id=run.project_id)
     return "claimed"
 

@@ -47,7 +47,6 @@ import math
 import random
 import shutil
 import statistics
-import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -94,6 +93,7 @@ from ner.parallel import ParallelError, data_parallel, finish_updates
 from ner.pipelines import KNOWN_PIPELINES, PipelineError, pipeline_folder
 from ner.predict import GREEDY_SCORE
 from ner.predict import load as load_predictor
+from ner.scratch import scratch_folder
 from ner.sizing import evaluation_frequency
 from ner.splits import SplitError, carve_dev
 from ner.tokens import CHUNK_CHARS_MAX, MULTILINGUAL, chunk_bounds, spacy_language
@@ -707,13 +707,13 @@ def measure_speed(
             seconds = max(clock() - begun, 1e-9) / len(batches)
             timed.append((sum(len(example) for batch in batches for example in batch) / len(batches), seconds))
     dev_texts = [example.reference.text for example in dev_examples]
-    with tempfile.TemporaryDirectory(prefix="nerlab-probe-") as folder:
+    with scratch_folder("nerlab-probe-") as folder:
         begun = clock()
-        _write_model(nlp, training["optimizer"], Path(folder) / "model")
+        _write_model(nlp, training["optimizer"], folder / "model")
         checkpoint_s = max(clock() - begun, 0.0)
         # As _fit_calibration after the loop: load the saved model, predict the dev sample with confidence scores.
         begun = clock()
-        predictor = load_predictor(Path(folder) / "model")
+        predictor = load_predictor(folder / "model")
         model_load_s = max(clock() - begun, 0.0)
         begun = clock()
         predictor.predict(dev_texts, with_confidence=True, calibrated=False)
@@ -782,9 +782,9 @@ def measure_representation_speed(
         texts = [doc.text for doc in first_documents(docs_dev, PROBE_DEV_CHARACTERS)]
         words = sum(len(nlp.make_doc(text)) for text in texts)
         seconds: list[float] = []
-        with tempfile.TemporaryDirectory(prefix="nerlab-speed-") as folder, blas_threads(PREDICTION_THREADS):
-            _write_model(nlp, training["optimizer"], Path(folder) / "model")
-            predictor = load_predictor(Path(folder) / "model")
+        with scratch_folder("nerlab-speed-") as folder, blas_threads(PREDICTION_THREADS):
+            _write_model(nlp, training["optimizer"], folder / "model")
+            predictor = load_predictor(folder / "model")
             for _ in range(passes):
                 shared_caches_clear()
                 begun = clock()
@@ -1535,7 +1535,7 @@ def _out_of_fold_pairs(
     random.Random(settings.seed).shuffle(order)
     fold_settings = replace(settings, calibration_folds=0, patience=0)
     pairs: list[tuple[float, bool]] = []
-    with tempfile.TemporaryDirectory(prefix="nerlab-folds-") as folder:
+    with scratch_folder("nerlab-folds-") as folder:
         for fold in range(folds):
             held = sorted(order[fold::folds])
             kept = set(held)
@@ -1543,7 +1543,7 @@ def _out_of_fold_pairs(
                 [doc for index, doc in enumerate(train_docs) if index not in kept],
                 dev_docs,
                 language=language,
-                output_dir=Path(folder) / f"fold-{fold + 1}",
+                output_dir=folder / f"fold-{fold + 1}",
                 settings=fold_settings,
                 representation=representation,
                 pretrained=pretrained,

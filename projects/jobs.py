@@ -20,6 +20,10 @@ So the rows, not the broker, decide:
 It runs when a worker starts, every ``NERLAB_RECOVERY_INTERVAL_S`` seconds in every running worker (a thread of
 the worker's main process, so no beat process is needed), and when a job is queued.
 
+A killed worker also leaves its scratch folder behind (a training's model and fold models, megabytes to hundreds of
+them with an encoder). Each attempt works in ``job_workdir``, a folder named for its machine and process, so the
+same recovery thread removes the folders of this machine's processes that are gone (``job_workdirs_abandoned_remove``).
+
 The steps the jobs with a ``heartbeat_at`` (``projects.models.HeartbeatJob``) share live here too, so each kind
 states only what is its own: one active job per project (``job_refuse_while_active``), queuing (``job_queue``), the
 claim of an attempt (``job_claim``), the attempt's hold on its row (``job_attempt_row``, ``AttemptWatch``), its end
@@ -30,6 +34,10 @@ that someone asked for wait for a worker, so the server's own (speed measurement
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import socket
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -37,6 +45,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
+from pathlib import Path
 from typing import Any, Literal
 
 from celery import shared_task
@@ -46,6 +55,7 @@ from django.db import DatabaseError, close_old_connections, connection, transact
 from django.db.models import Model, Q, QuerySet
 from django.utils import timezone
 
+from ner.scratch import scratch_root
 from projects.models import HeartbeatJob, Project
 
 logger = logging.getLogger(__name__)
@@ -298,6 +308,61 @@ class AttemptWatch:
         return self.lost
 
 
+WORKDIRS = "nerlab-work"
+
+
+def _workdirs_here() -> Path:
+    """This machine's job folders: one folder per host, so machines sharing a temporary folder never judge each
+    other's processes."""
+    return Path(tempfile.gettempdir()) / WORKDIRS / socket.gethostname()
+
+
+@contextmanager
+def job_workdir(name: str) -> Iterator[Path]:
+    """A scratch folder for one attempt at a job (``name`` says which, e.g. ``run-12``), removed when the block ends.
+    Every short-lived folder a training makes inside the block goes in it too (``ner.scratch``). Its name starts with
+    this process's id, which is how ``job_workdirs_abandoned_remove`` tells a killed worker's folder from a live one."""
+    parent = _workdirs_here()
+    parent.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-{name}-", dir=parent))
+    try:
+        with scratch_root(folder):
+            yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    # A killed pool process whose parent died too waits as a zombie until init reaps it, which in a container whose
+    # first process is not an init may be never: it will not work again.
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc (not Linux): a zombie counts as alive, so its folder waits
+    return stat.rpartition(")")[2].split()[:1] != ["Z"]
+
+
+def job_workdirs_abandoned_remove() -> int:
+    """Remove this machine's job folders whose process has ended (a killed worker's); returns how many. A folder whose
+    process id a new process took since stays until that one ends: kept too long, never removed too early."""
+    parent = _workdirs_here()
+    if not parent.is_dir():
+        return 0
+    removed = 0
+    for folder in parent.iterdir():
+        pid, _, _ = folder.name.partition("-")
+        if pid.isdigit() and not _process_alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return removed
+
+
 class RecoveryLoop:
     """Runs ``jobs_recover`` at once and then every ``interval_s`` seconds, in a daemon thread of a worker."""
 
@@ -322,5 +387,10 @@ class RecoveryLoop:
                 logger.exception("Job recovery failed; trying again in %s s", self.interval_s)
             finally:
                 connection.close()  # this thread's own connection: not held between sweeps
+            try:
+                if removed := job_workdirs_abandoned_remove():
+                    logger.warning("Removed %s scratch folders of workers that stopped", removed)
+            except OSError:
+                logger.exception("Removing stopped workers' scratch folders failed")
             if self._stop.wait(self.interval_s):
                 return

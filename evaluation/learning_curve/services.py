@@ -17,12 +17,9 @@ attempt's.
 from __future__ import annotations
 
 import logging
-import shutil
-import tempfile
 import time
 from collections.abc import Sequence
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -47,7 +44,15 @@ from ner.metrics import evaluate
 from ner.predict import load as load_model
 from ner.train import TrainCancelled, TrainError, TrainSettings, train
 from ner.types import LabeledDoc
-from projects.jobs import AttemptWatch, job_claim, job_heartbeat, job_queue, job_refuse_while_active, jobs_recover_lost
+from projects.jobs import (
+    AttemptWatch,
+    job_claim,
+    job_heartbeat,
+    job_queue,
+    job_refuse_while_active,
+    job_workdir,
+    jobs_recover_lost,
+)
 from projects.models import Project
 
 if TYPE_CHECKING:
@@ -232,8 +237,7 @@ def _measure(
     curve: LearningCurve, subset: Subset, test_docs: list[LabeledDoc], ownership: AttemptWatch
 ) -> dict[str, Any]:
     started = time.perf_counter()
-    workdir = Path(tempfile.mkdtemp(prefix=f"nerlab-curve-{curve.pk}-{subset.percent}-"))
-    try:
+    with job_workdir(f"curve-{curve.pk}-{subset.percent}") as workdir:
         result = train(
             subset.docs,
             [],
@@ -243,8 +247,6 @@ def _measure(
             should_stop=ownership.should_stop,
         )
         found = load_model(result.model_path).predict([doc.text for doc in test_docs])
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
     pairs = [(doc, [scored.as_span() for scored in spans]) for doc, spans in zip(test_docs, found, strict=True)]
     report = evaluate(pairs, resamples=0)
     scores = {scores.label: scores.exact for scores in report.types}

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import shutil
-import tempfile
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -47,6 +45,7 @@ from projects.jobs import (
     job_heartbeat,
     job_queue,
     job_refuse_while_active,
+    job_workdir,
     jobs_recover_lost,
 )
 from projects.models import Project
@@ -172,9 +171,8 @@ def pretraining_run_execute(*, run_id: int) -> str:
     if outcome != "claimed":
         return "skipped"
     assert run is not None
-    workdir = Path(tempfile.mkdtemp(prefix=f"nerlab-pretrain-{run.pk}-"))
     try:
-        with job_heartbeat(job_attempt_row(run).all):
+        with job_workdir(f"pretrain-{run.pk}") as workdir, job_heartbeat(job_attempt_row(run).all):
             _run(run, workdir)
     except PretrainCancelled:
         return "superseded"
@@ -183,8 +181,6 @@ def pretraining_run_execute(*, run_id: int) -> str:
     except Exception as error:  # the user watches the row: every failure must land there
         logger.exception("Pretraining run %s failed", run.pk)
         return _fail(run, f"Pretraining failed unexpectedly ({type(error).__name__}: {error}).")
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
     return PretrainingRun.Status.SUCCEEDED
 
 

@@ -52,6 +52,7 @@ from projects.jobs import (
     job_heartbeat,
     job_queue,
     job_send_on_commit,
+    job_workdir,
     jobs_recover_lost,
     jobs_waiting,
 )
@@ -158,7 +159,7 @@ def speed_measurement_execute(*, measurement_id: int, deferrals: int = 0) -> str
         return "skipped"
     assert measurement is not None
     try:
-        with job_heartbeat(job_attempt_row(measurement).all):
+        with job_workdir(f"speed-{measurement.pk}"), job_heartbeat(job_attempt_row(measurement).all):
             _measure(measurement)
     except ValidationError as error:  # the server's configuration changed since the row was queued
         return _fail(measurement, " ".join(error.messages))

@@ -7,9 +7,15 @@ SIGKILL is in tests/evaluation/test_worker.py.
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.core.files.base import ContentFile
@@ -20,6 +26,7 @@ from evaluation import services
 from evaluation.models import TrainedModel, TrainingRun
 from labeling.imports import import_job_create
 from labeling.models import Document, ImportJob
+from ner.scratch import scratch_folder
 from projects import jobs
 from serving.models import AnalyzeJob
 from tests.evaluation.conftest import TINY
@@ -252,15 +259,90 @@ def test_a_worker_recovers_when_it_starts_and_then_periodically(monkeypatch, set
     from config import celery
 
     calls = threading.Semaphore(0)
+    sweeps = threading.Semaphore(0)
     monkeypatch.setattr(jobs, "jobs_recover", lambda: calls.release())
+    monkeypatch.setattr(jobs, "job_workdirs_abandoned_remove", lambda: sweeps.release() and 0)
     settings.NERLAB_RECOVERY_INTERVAL_S = 0.01
     celery._start_job_recovery()  # what the worker_ready signal calls
     try:
         for _ in range(3):  # once at start, then again and again
             assert calls.acquire(timeout=60)
+            assert sweeps.acquire(timeout=60)  # and each time, the stopped workers' scratch folders
     finally:
         celery._stop_job_recovery()  # what worker_shutdown calls
     assert not celery._recovery
+
+
+def _dead_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", ""])
+    process.wait()  # reaped: no process has this id now
+    return process.pid
+
+
+def test_a_stopped_workers_scratch_folders_are_removed_and_live_ones_kept(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    here = tmp_path / jobs.WORKDIRS / socket.gethostname()
+    dead = here / f"{_dead_pid()}-run-7-abcd"
+    (dead / "model" / "fold-1").mkdir(parents=True)
+    (dead / "model" / "fold-1" / "weights.bin").write_bytes(b"x" * 1000)
+    live = here / f"{os.getpid()}-run-8-efgh"
+    live.mkdir()
+    # Another machine's folders (a temporary folder shared between hosts): its process ids are not this machine's.
+    elsewhere = tmp_path / jobs.WORKDIRS / "another-host" / f"{_dead_pid()}-run-9-ijkl"
+    elsewhere.mkdir(parents=True)
+    assert jobs.job_workdirs_abandoned_remove() == 1
+    assert not dead.exists() and live.is_dir() and elsewhere.is_dir()
+    assert jobs.job_workdirs_abandoned_remove() == 0
+
+
+def test_a_killed_pool_process_left_as_a_zombie_counts_as_stopped(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    process = subprocess.Popen([sys.executable, "-c", ""])
+    os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOWAIT)  # ended, not reaped: a zombie, as under a non-init
+    try:
+        folder = tmp_path / jobs.WORKDIRS / socket.gethostname() / f"{process.pid}-curve-3-50-abcd"
+        folder.mkdir(parents=True)
+        assert jobs.job_workdirs_abandoned_remove() == 1
+        assert not folder.exists()
+    finally:
+        process.wait()
+
+
+def test_a_job_folder_holds_its_trainings_scratch_folders_and_goes_at_the_end(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with pytest.raises(RuntimeError), jobs.job_workdir("run-5") as folder:
+        assert folder.parent == tmp_path / jobs.WORKDIRS / socket.gethostname()
+        assert folder.name.startswith(f"{os.getpid()}-run-5-")
+        with scratch_folder("nerlab-folds-") as scratch:
+            assert scratch.parent == folder
+        raise RuntimeError("the job failed")
+    assert not folder.exists()
+    with scratch_folder("nerlab-folds-") as outside:
+        assert outside.parent == tmp_path  # no job: the system's temporary folder
+
+
+def test_a_training_run_makes_every_folder_inside_its_job_folder(
+    trainable, user, sent_runs, tmp_path, monkeypatch, settings
+):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    settings.NERLAB_CALIBRATION_FOLDS = 2  # the tiny project's dev side is small: fold models, in a scratch folder
+    made: list[Path] = []
+    real_mkdtemp = tempfile.mkdtemp
+
+    def spying_mkdtemp(*args, **kwargs):
+        made.append(Path(real_mkdtemp(*args, **kwargs)))
+        return str(made[-1])
+
+    monkeypatch.setattr(tempfile, "mkdtemp", spying_mkdtemp)
+    run = services.training_run_start(project=trainable, user=user, model_name="m", **TINY)
+    services.training_run_execute(run_id=run.pk)
+    run.refresh_from_db()
+    assert run.status == "succeeded", run.error
+    job_folder, *inside = made
+    assert job_folder.name.startswith(f"{os.getpid()}-run-{run.pk}-")
+    assert any(folder.name.startswith("nerlab-folds-") for folder in inside)
+    assert all(folder.parent == job_folder for folder in inside)
+    assert list((tmp_path / jobs.WORKDIRS / socket.gethostname()).iterdir()) == []
 
 
 @pytest.mark.django_db(transaction=True)  # the heartbeat thread has its own connection: it must see the row

@@ -19,6 +19,7 @@ from evaluation.models import LearningCurve, TrainedModel, TrainingRun
 from evaluation.services import snapshot_create
 from ner.learning_curve import Projection
 from ner.train import TrainError
+from projects.jobs import WORKDIRS
 from tests.evaluation.conftest import make_trainable
 from tests.projects.factories import MembershipFactory, ProjectFactory
 
@@ -125,7 +126,7 @@ def test_start_refuses_bad_settings(trainable, user, sent, settings, message):
 
 
 def _curve_temp_folders(curve: LearningCurve) -> list[Path]:
-    return list(Path(tempfile.gettempdir()).glob(f"nerlab-curve-{curve.pk}-*"))
+    return list((Path(tempfile.gettempdir()) / WORKDIRS).rglob(f"*-curve-{curve.pk}-*"))
 
 
 @pytest.mark.slow

@@ -30,6 +30,7 @@ from django.utils import timezone
 from config.celery import app
 from evaluation import services
 from evaluation.models import Evaluation, TrainedModel, TrainingRun
+from projects import jobs
 from tests.evaluation.conftest import TINY, make_trainable
 from tests.projects.factories import MembershipFactory, ProjectFactory, UserFactory
 
@@ -65,6 +66,8 @@ class Worker:
 
     def __init__(self, tmp_path: Path, broker: str, pool: str = "solo") -> None:
         self.log_path = tmp_path / "worker.log"
+        self.temp_dir = tmp_path / "worker-tmp"
+        self.temp_dir.mkdir(exist_ok=True)
         self.pool = pool
         self.env = {
             **os.environ,
@@ -74,6 +77,8 @@ class Worker:
             "CELERY_TASK_ALWAYS_EAGER": "false",
             "NERLAB_MEDIA_ROOT": str(settings.MEDIA_ROOT),
             "NERLAB_DATA_DIR": str(tmp_path / "data"),
+            # Its scratch folders where a test can see them, apart from other processes' on this machine.
+            "TMPDIR": str(self.temp_dir),
             "NERLAB_TRAINING_THREADS": "1",
             "DJANGO_LOG_LEVEL": "WARNING",
             # Measuring every representation when it starts would only delay these jobs (test_speeds.py has its own).
@@ -241,14 +246,19 @@ def test_a_worker_killed_during_training_heals(tmp_path, broker):
             TrainingRun.objects.filter(pk=pk, status="running", attempts=attempts).exists() for pk, attempts in lost
         )
 
+    def scratch_folders() -> list[str]:
+        return [folder.name for folder in worker.temp_dir.glob(f"{jobs.WORKDIRS}/*/*")]
+
     queue_one()
     worker.start()
     lost_runs = 0
+    left_behind = 0
     try:
         for _ in range(KILLS):
             target = rng.randrange(KILL_STEPS)
             _wait_for(partial(at_random_step, target), f"a run at step {target}", worker)
             worker.kill()
+            left_behind += bool(scratch_folders())
             # Nothing else will move a run it was training: the worker is gone and (file broker) so is its message.
             # Recovery takes it for dead once its heartbeat is older than NERLAB_JOB_STALE_S: say that time passed.
             stuck = TrainingRun.objects.filter(project=project, status="running")
@@ -263,7 +273,10 @@ def test_a_worker_killed_during_training_heals(tmp_path, broker):
 
         _wait_for(all_finished, "every run to finish", worker)
     finally:
-        worker.stop()
+        worker.stop()  # a graceful stop: the recovery thread's sweep at the last start has ended
+    # A kill leaves the run's scratch folder (its model, its fold models); the next start removed it.
+    assert left_behind >= 1
+    assert scratch_folders() == []
 
     runs = list(TrainingRun.objects.filter(project=project).order_by("created_at", "id"))
     outcomes = Counter(run.status for run in runs)
