@@ -449,6 +449,11 @@ def carved(run: Run) -> tuple[list[LabeledDoc], list[LabeledDoc]]:
     return list(dev.train), list(dev.dev)
 
 
+def elapsed(options: argparse.Namespace) -> str:
+    """Minutes since the benchmark started (wall clock: the workers are other processes)."""
+    return f"{(time.time() - options.started_at) / 60:5.1f} min"
+
+
 def unit_results(unit: Unit, encoders: dict[str, str], options: argparse.Namespace) -> list[tuple[int, dict[str, Any]]]:
     """Train and score one unit (in a worker process, or in this one with ``--jobs 1``)."""
     runs = build_runs(unit.task, options.quick, options.characters)
@@ -457,17 +462,20 @@ def unit_results(unit: Unit, encoders: dict[str, str], options: argparse.Namespa
         run, side = runs[index], unit.side
         with tempfile.TemporaryDirectory(prefix=f"nerlab-low-data-{unit.task}-") as temp:
             load_average = os.getloadavg()[0]
-            print(f"   {unit.task}, {run.name}, {side.name} ...", flush=True)
+            begun = time.perf_counter()
+            print(f"   [{elapsed(options)}] {unit.task}, {run.name}, {side.name} ...", flush=True)
             if side.name == CLI:
                 result = run_cli(run, carved(run), options.quick, Path(temp))
             else:
                 result = run_nerlab(run, carved(run), side.encoder, options, Path(temp), pipeline=side.pipeline)
         result["load_average_at_start"] = round(load_average, 2)
+        result["wall_s"] = round(time.perf_counter() - begun, 1)  # training and scoring
         micro = {test: figures["micro_f1"] for test, figures in result["test"].items()}
         ece = {test: figures["ece"] for test, figures in result["test"].items()}
         print(
-            f"   {unit.task}, {run.name}, {side.name}: test F1 {micro}, ECE {ece}, {result['train_s']} s, "
-            f"{result['steps']} steps, {result['predict_words_per_s']:,} words/s predicting",
+            f"   [{elapsed(options)}] {unit.task}, {run.name}, {side.name}: test F1 {micro}, ECE {ece}, "
+            f"{result['train_s']} s training, {result['wall_s']} s in all, {result['steps']} steps, "
+            f"{result['predict_words_per_s']:,} words/s predicting",
             flush=True,
         )
         results.append((index, result))
@@ -597,6 +605,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
 
     started = time.perf_counter()
+    args.started_at = time.time()
     tasks = bench_tasks(names, encoders, args)
     print_table(tasks)
     report = {
