@@ -38,9 +38,10 @@ training seed is 0. Every run's dev set is ``ner.splits.carve_dev(train, 0.1, se
 side, as the product carves it, and the same for every representation (the CLI included).
 
 Recorded per representation and run: test F1 (micro; per type; per test language), the expected calibration
-error (ECE) of the served, calibrated confidence on each test set, training wall time, steps, prediction words/s
-(words split at whitespace, over the first test set's first 10,000 words, batches of 256, encoder feature caches set
-aside), and means (± standard deviation over samples or seeds) per task.
+error (ECE) of the served, calibrated confidence on each test set (and, where the map was cross-fitted with fold
+models, the ECE a map fitted on the dev set alone would have served: ``ece_dev_map``), training wall time, steps,
+prediction words/s (words split at whitespace, over the first test set's first 10,000 words, batches of 256, encoder
+feature caches set aside), and means (± standard deviation over samples or seeds) per task.
 
 The sides run side by side in ``--jobs`` worker processes (one per core by default), the longest tasks first. A
 side's result does not depend on what runs beside it (each training is fixed by its seed, process and thread count),
@@ -89,14 +90,14 @@ if str(ROOT) not in sys.path:
 import spacy  # noqa: E402
 
 from bench._common import sized_settings, write_docbin, write_report  # noqa: E402
-from ner.calibration import calibration_report  # noqa: E402
+from ner.calibration import calibration_map_fit, calibration_pairs, calibration_report  # noqa: E402
 from ner.compute import DEFAULT_TRAINING_THREADS  # noqa: E402
 from ner.encoders.layer import shared_caches_set_aside  # noqa: E402
 from ner.formats.conll import read_conll  # noqa: E402
 from ner.metrics import evaluate  # noqa: E402
 from ner.pipelines import KNOWN_PIPELINES  # noqa: E402
 from ner.pipelines import offered as pipelines_offered  # noqa: E402
-from ner.predict import load  # noqa: E402
+from ner.predict import GREEDY_SCORE, load  # noqa: E402
 from ner.sizing import BATCH_SIZE_STOP_MAX, DROPOUT_DEFAULT, settings_for_corpus  # noqa: E402
 from ner.splits import carve_dev  # noqa: E402
 from ner.tokens import MULTILINGUAL  # noqa: E402
@@ -258,17 +259,29 @@ def speed_texts(docs: Sequence[LabeledDoc]) -> list[str]:
     return texts
 
 
-def score(model_dir: Path, tests: dict[str, list[LabeledDoc]]) -> dict[str, Any]:
+def score(model_dir: Path, tests: dict[str, list[LabeledDoc]], dev: Sequence[LabeledDoc] = ()) -> dict[str, Any]:
     """Micro and per-type F1 and the served confidence's calibration error (ECE) on every test set; words/s
     predicting the start of the first, with the encoder feature caches set aside (a deployment predicts unseen
     texts). The scoring passes keep the cache: an encoder's features of a test text are the same for every model
-    trained on that encoder, so the later samples of a task reuse them."""
+    trained on that encoder, so the later samples of a task reuse them.
+
+    When the served map was cross-fitted (fold models' out-of-fold entities besides the ``dev`` set's), each test
+    set also gets ``ece_dev_map``: the test ECE of the same model with a map fitted on its ``dev`` predictions alone
+    (what ``NERLAB_CALIBRATION_FOLDS=0`` serves, and every run with 100 or more dev entities served before
+    ``ner.calibration.CROSS_FIT_BELOW_DEV_ENTITIES`` became 400), so the folds' effect is paired, model by model."""
     predictor = load(model_dir)
     texts = speed_texts(next(iter(tests.values())))
     with shared_caches_set_aside():
         started = time.perf_counter()
         predictor.predict(texts, batch_size=PREDICT_BATCH)
         words_per_s = sum(len(text.split()) for text in texts) / (time.perf_counter() - started)
+    served = predictor.calibration
+    dev_map = None
+    if dev and served is not None and served.folds:
+        found = predictor.predict(
+            [doc.text for doc in dev], batch_size=PREDICT_BATCH, with_confidence=True, calibrated=False
+        )
+        dev_map = calibration_map_fit(calibration_pairs(found, [doc.spans for doc in dev]), score=GREEDY_SCORE)
     scores: dict[str, Any] = {}
     for name, docs in tests.items():
         # The served path: greedy entities with their calibrated confidence (the same entities as without it).
@@ -283,6 +296,11 @@ def score(model_dir: Path, tests: dict[str, list[LabeledDoc]]) -> dict[str, Any]
             # Where the ECE comes from: confidence against accuracy per tenth of confidence (non-empty bins).
             "reliability": [row.to_dict() for row in calibration.bins if row.count],
         }
+        if dev_map is not None:
+            predictor.calibration = dev_map
+            unfolded = predictor.predict([doc.text for doc in docs], batch_size=PREDICT_BATCH, with_confidence=True)
+            predictor.calibration = served
+            scores[name]["ece_dev_map"] = round(calibration_report(unfolded, [doc.spans for doc in docs]).ece, 4)
     return {"test": scores, "predict_words_per_s": round(words_per_s)}
 
 
@@ -332,7 +350,7 @@ def run_nerlab(
             if key
             in ("max_steps", "patience", "eval_frequency", "dropout", "batch_size_start", "batch_size_stop", "threads")
         },
-        **score(result.model_path, run.tests),
+        **score(result.model_path, run.tests, dev=parts[1]),
     }
 
 
@@ -392,6 +410,11 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
             tests[name] = {
                 "micro_f1": mean_sd([r["test"][name]["micro_f1"] for r in results]),
                 "ece": mean_sd([r["test"][name]["ece"] for r in results]),
+                **(
+                    {"ece_dev_map": mean_sd([r["test"][name]["ece_dev_map"] for r in results])}
+                    if all("ece_dev_map" in r["test"][name] for r in results)
+                    else {}
+                ),
                 "per_type_f1": {
                     label: mean_sd([r["test"][name]["per_type_f1"].get(label, 0.0) for r in results])
                     for label in labels
@@ -472,8 +495,11 @@ def unit_results(unit: Unit, encoders: dict[str, str], options: argparse.Namespa
         result["wall_s"] = round(time.perf_counter() - begun, 1)  # training and scoring
         micro = {test: figures["micro_f1"] for test, figures in result["test"].items()}
         ece = {test: figures["ece"] for test, figures in result["test"].items()}
+        dev_map = {test: figures["ece_dev_map"] for test, figures in result["test"].items() if "ece_dev_map" in figures}
         print(
-            f"   [{elapsed(options)}] {unit.task}, {run.name}, {side.name}: test F1 {micro}, ECE {ece}, "
+            f"   [{elapsed(options)}] {unit.task}, {run.name}, {side.name}: test F1 {micro}, ECE {ece}"
+            + (f" (map on the dev set alone: {dev_map})" if dev_map else "")
+            + ", "
             f"{result['train_s']} s training, {result['wall_s']} s in all, {result['steps']} steps, "
             f"{result['predict_words_per_s']:,} words/s predicting",
             flush=True,
