@@ -142,6 +142,7 @@ def test_folds_only_for_a_small_dev_set_without_a_time_budget():
     small_dev, large_dev = docs[100:103], docs[100:]
     assert _calibration_folds(FOLDS, None, docs[:27], small_dev) == 2
     assert _calibration_folds(FOLDS, None, docs[:27], large_dev) == 0  # 400 entities: the dev set suffices
+    assert _calibration_folds(FOLDS, None, docs[:27], large_dev[:-1]) == 2  # 398: still under the line
     assert _calibration_folds(QUICK, None, docs[:27], small_dev) == 0  # off unless asked for
     assert _calibration_folds(FOLDS, None, docs[:3], small_dev) == 0  # too few documents to split
     assert _calibration_folds(FOLDS, None, docs[:27], []) == 0
