@@ -22,6 +22,7 @@ from django.utils import timezone
 from evaluation.model_files import model_files_stamp
 from evaluation.models import TrainedModel
 from ner import limits
+from ner.calibration import CalibrationMap
 from ner.offsets import OffsetMapper, TextElementMapper, text_element_length
 from ner.predict import ModelLoadError, ScoredSpan
 from projects.jobs import job_heartbeat, job_lost_reason, job_recovery_verdict, jobs_sweep
@@ -155,6 +156,8 @@ class Prediction:
     # Whether the scores went through the calibration map fitted when the model was trained; a model whose dev
     # documents held too few entities has none, and its scores are raw (usually too high).
     calibrated: bool = True
+    # How many fold models' out-of-fold predictions the map was fitted on besides the dev documents' (0: those alone).
+    calibration_folds: int = 0
 
 
 class PredictionError(ValidationError):
@@ -297,16 +300,20 @@ def deployment_predict(
         problem = document_problem(document)
         if problem is not None:
             raise PredictionError(problem, code="InvalidDocument")
-    results, calibrated = _predict_with(deployment, documents, string_index_type)
+    results, calibration = _predict_with(deployment, documents, string_index_type)
     return Prediction(
-        deployment=deployment, documents=tuple(results), string_index_type=string_index_type, calibrated=calibrated
+        deployment=deployment,
+        documents=tuple(results),
+        string_index_type=string_index_type,
+        calibrated=calibration is not None,
+        calibration_folds=calibration.folds if calibration is not None else 0,
     )
 
 
 def _predict_with(
     deployment: Deployment, documents: Sequence[DocumentInput], string_index_type: str
-) -> tuple[list[DocumentResult], bool]:
-    """The results, and whether their confidence scores are calibrated."""
+) -> tuple[list[DocumentResult], CalibrationMap | None]:
+    """The results, and the calibration map their confidence scores went through (None: raw scores)."""
     try:
         loaded = model_cache().get(_model_ref(deployment.model))
     except (ModelLoadError, OSError) as error:
@@ -322,7 +329,7 @@ def _predict_with(
         )
         for document, spans in zip(documents, found, strict=True)
     ]
-    return results, loaded.predictor.calibration is not None
+    return results, loaded.predictor.calibration
 
 
 # --- Azure-compatible analyze jobs ---------------------------------------------------------------------------------

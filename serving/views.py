@@ -165,6 +165,7 @@ def try_it(request: HttpRequest, project: Project) -> HttpResponse:
                 deployment=prediction.deployment,
                 string_index_type=prediction.string_index_type,
                 calibrated=prediction.calibrated,
+                calibration_folds=prediction.calibration_folds,
             )
     template = "serving/try_it.html#results" if request.htmx and request.method == "POST" else "serving/try_it.html"
     return render(request, template, context)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from io import StringIO
 from pathlib import Path
 
@@ -79,7 +80,11 @@ def test_try_it_says_whether_the_confidence_is_calibrated_for_that_model(
     shutil.copytree(trained_model_dir, calibrated_dir)
     identity = CalibrationMap(GREEDY_SCORE, (0.0, 1.0), (0.0, 1.0), 40, 30, 0.1, 0.05)
     calibration_map_save(identity, calibrated_dir)
-    for name, folder in (("raw", raw_dir), ("calibrated", calibrated_dir)):
+    cross_fitted_dir = tmp_path / "cross-fitted"
+    shutil.copytree(trained_model_dir, cross_fitted_dir)
+    calibration_map_save(replace(identity, entity_count=400, folds=4), cross_fitted_dir)
+    folders = (("raw", raw_dir), ("calibrated", calibrated_dir), ("cross-fitted", cross_fitted_dir))
+    for name, folder in folders:
         model = model_row(project, name, Path(folder))
         services.deployment_create_or_replace(project=project, name=name, model=model, user=user)
     text = "Yesterday Alice Smith flew to Berlin."
@@ -89,7 +94,11 @@ def test_try_it_says_whether_the_confidence_is_calibrated_for_that_model(
 
     assert "not calibrated" in raw and "calibrated on" not in raw
     assert "calibrated on the dev documents" in calibrated.content.decode()
-    assert "not calibrated" not in calibrated.content.decode()
+    assert "not calibrated" not in calibrated.content.decode() and "fold models" not in calibrated.content.decode()
+    cross_fitted = owner_client.post("/projects/contracts/try/", {"deployment": "cross-fitted", "text": text})
+    assert "calibrated on the dev documents held out when the model was trained and on what 4 fold models" in (
+        cross_fitted.content.decode()
+    )
 
 
 def test_try_it_without_deployments_says_so(owner_client, project):
