@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import platform
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,18 @@ def write_docbin(docs: Sequence[LabeledDoc], path: Path, *, language: str = "en"
             doc.set_ents(ents, default="outside")
             docbin.add(doc)
     docbin.to_disk(path)
+
+
+def cpu_model() -> str:
+    """The processor's name (Linux), or the machine type: the same seed and thread count train other models on another
+    CPU, whose BLAS kernels sum in another order, so a report says which CPU trained its models."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.machine()
 
 
 def write_report(report: dict[str, Any], output: Path) -> None:

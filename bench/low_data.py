@@ -89,7 +89,7 @@ if str(ROOT) not in sys.path:
 
 import spacy  # noqa: E402
 
-from bench._common import sized_settings, write_docbin, write_report  # noqa: E402
+from bench._common import cpu_model, sized_settings, write_docbin, write_report  # noqa: E402
 from ner.calibration import calibration_map_fit, calibration_pairs, calibration_report  # noqa: E402
 from ner.compute import DEFAULT_TRAINING_THREADS  # noqa: E402
 from ner.encoders.layer import shared_caches_set_aside  # noqa: E402
@@ -647,6 +647,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         },
         "machine": {
             "cpus": os.cpu_count(),
+            "cpu_model": cpu_model(),
             "nerlab_training_threads": args.threads,
             "config_regularization": args.config_regularization,
             "load_average_at_end": round(os.getloadavg()[0], 2),
