@@ -153,11 +153,10 @@ class Prediction:
     deployment: Deployment
     documents: tuple[DocumentResult, ...]
     string_index_type: str
-    # Whether the scores went through the calibration map fitted when the model was trained; a model whose dev
-    # documents held too few entities has none, and its scores are raw (usually too high).
-    calibrated: bool = True
-    # How many fold models' out-of-fold predictions the map was fitted on besides the dev documents' (0: those alone).
-    calibration_folds: int = 0
+    # The calibration map fitted when the model was trained, which the scores went through (its ``folds``: fold models
+    # whose out-of-fold predictions it was fitted on besides the dev documents'); None for a model whose dev documents
+    # held too few entities, whose scores are raw (usually too high).
+    calibration: CalibrationMap | None = None
 
 
 class PredictionError(ValidationError):
@@ -305,8 +304,7 @@ def deployment_predict(
         deployment=deployment,
         documents=tuple(results),
         string_index_type=string_index_type,
-        calibrated=calibration is not None,
-        calibration_folds=calibration.folds if calibration is not None else 0,
+        calibration=calibration,
     )
 
 

@@ -164,8 +164,7 @@ def try_it(request: HttpRequest, project: Project) -> HttpResponse:
                 segments=_segments(text, result, colors),
                 deployment=prediction.deployment,
                 string_index_type=prediction.string_index_type,
-                calibrated=prediction.calibrated,
-                calibration_folds=prediction.calibration_folds,
+                calibration=prediction.calibration,
             )
     template = "serving/try_it.html#results" if request.htmx and request.method == "POST" else "serving/try_it.html"
     return render(request, template, context)
