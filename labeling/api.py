@@ -7,7 +7,7 @@ from typing import Any
 
 from django.http import Http404, HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -51,6 +51,31 @@ operation = ApiOperations(
     forbidden=OpenApiResponse(ErrorSerializer, description="Your role does not allow this."),
     invalid=OpenApiResponse(OpenApiTypes.OBJECT, description="The input breaks a rule; each message says which."),
 )
+
+
+DOCUMENT_STATUS_HEADER = "Nerlab-Document-Status"
+
+
+def document_status_header(*codes: int) -> list[OpenApiParameter]:
+    """How the schema documents the header that ``with_document_status`` adds to the answers ``codes``."""
+    return [
+        OpenApiParameter(
+            DOCUMENT_STATUS_HEADER,
+            OpenApiTypes.STR,
+            OpenApiParameter.HEADER,
+            response=list(codes),
+            description="The document's status after the change (untagged, in_progress or tagged): a first tag "
+            "starts an untagged document, removing the last one of work in progress makes it untagged again.",
+        )
+    ]
+
+
+def with_document_status(response: Response, document: Document) -> Response:
+    """``response`` with the document's stored status in a header. The server moves the status when tags come and
+    go, and another user may have set it meanwhile: the tagging page shows what the server holds rather than guessing
+    with a copy of the rule."""
+    response[DOCUMENT_STATUS_HEADER] = selectors.document_status(document=document)
+    return response
 
 
 def _assignee(project: Project, user_id: int | None) -> Any:
@@ -220,6 +245,7 @@ class SpanListApi(DocumentScoped, APIView):
         request=SpanCreateInputSerializer,
         description="In a project that labels tokens, the region is widened to whole tokens; the response "
         "gives the offsets stored, and `snapped` says whether they differ from the ones sent.",
+        parameters=document_status_header(201),
     )
     def post(self, request: Request, project_name: str, document_id: int) -> Response:
         project, document = self.get_document(Permission.ANNOTATE)
@@ -232,16 +258,16 @@ class SpanListApi(DocumentScoped, APIView):
             end=data.validated_data["end"],
             user=request.user,
         )
-        return span_created(SpanCreateOutputSerializer, span, document, data)
+        return with_document_status(span_created(SpanCreateOutputSerializer, span, document, data), document)
 
 
 class SpanDetailApi(DocumentScoped, APIView):
-    @operation("span_delete", "Remove a span", None, status=204)
+    @operation("span_delete", "Remove a span", None, status=204, parameters=document_status_header(204))
     def delete(self, request: Request, project_name: str, document_id: int, span_id: int) -> Response:
         _, document = self.get_document(Permission.ANNOTATE)
         span = selectors.document_get_span(document=document, span_id=span_id)
         services.span_delete(span=span, user=request.user)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return with_document_status(Response(status=status.HTTP_204_NO_CONTENT), document)
 
     @extend_schema(
         operation_id="span_update",

@@ -86,6 +86,11 @@ def documents_span_total(*, documents: QuerySet[Document]) -> int:
     return Span.objects.filter(document__in=documents.values("pk")).count()
 
 
+def document_status(*, document: Document) -> str:
+    """The document's status as stored now: a span change may just have moved it, or another user meanwhile."""
+    return Document.objects.values_list("status", flat=True).get(pk=document.pk)
+
+
 def document_span_list(*, document: Document) -> QuerySet[Span]:
     return document.spans.select_related("entity_type").order_by("start", "end", "entity_type__name")
 

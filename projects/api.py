@@ -92,6 +92,7 @@ class ApiOperations:
         request: Any = empty,
         refusable: bool | None = None,
         description: str | None = None,
+        parameters: list[OpenApiParameter] | None = None,
     ) -> Callable[[Any], Any]:
         """``ok`` answers with ``status``; a 400 is documented when the operation takes a body (or ``refusable``)."""
         refusable = refusable if refusable is not None else request not in (empty, None)
@@ -101,6 +102,7 @@ class ApiOperations:
             summary=summary,
             description=description,
             request=request,
+            parameters=parameters,
             responses=self.responses({status: ok}, refusable=refusable),
         )
 

@@ -17,7 +17,7 @@ from rest_framework.parsers import FormParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from labeling.api import DocumentScoped, entity_type_from_body
+from labeling.api import DocumentScoped, document_status_header, entity_type_from_body, with_document_status
 from labeling.api import operation as document_operation
 from labeling.models import Document, Suggestion
 from labeling.serializers import SPAN_FIELDS, CoveredTextMixin, ErrorSerializer, SpanOutputSerializer
@@ -128,15 +128,15 @@ class SuggestionAcceptApi(_SuggestionApi):
         SpanOutputSerializer,
         status=201,
         request=SuggestionAcceptInputSerializer,
+        parameters=document_status_header(201),
     )
     def post(self, request: Request, project_name: str, document_id: int, suggestion_id: int) -> Response:
         project, document, suggestion = self.get_suggestion()
         data = valid_input(SuggestionAcceptInputSerializer, request.data)
         entity_type = _entity_type(project, data.validated_data.get("entity_type"))
         span = services.suggestion_accept(suggestion=suggestion, user=request.user, entity_type=entity_type)
-        return Response(
-            SpanOutputSerializer(span, context={"text": document.text}).data, status=status.HTTP_201_CREATED
-        )
+        output = SpanOutputSerializer(span, context={"text": document.text}).data
+        return with_document_status(Response(output, status=status.HTTP_201_CREATED), document)
 
 
 class SuggestionRejectApi(_SuggestionApi):
@@ -161,6 +161,7 @@ class SuggestionAcceptAllApi(_SuggestionApi):
         request=SuggestionBulkInputSerializer,
         description="Suggestions that collide with a tag (including one accepted earlier in the same call) are "
         "skipped and removed: the tag wins.",
+        parameters=document_status_header(200),
     )
     def post(self, request: Request, project_name: str, document_id: int) -> Response:
         project, document = self.get_document(Permission.ANNOTATE)
@@ -173,7 +174,7 @@ class SuggestionAcceptAllApi(_SuggestionApi):
             "reasons": result.reasons,
             "suggestions": result.suggestions,
         }
-        return Response(output)
+        return with_document_status(Response(output), document)
 
 
 class SuggestionRejectAllApi(_SuggestionApi):

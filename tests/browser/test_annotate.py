@@ -252,6 +252,26 @@ def test_first_tag_moves_the_header_and_the_side_panel_to_in_progress_together(s
     expect(page.locator("#status-text")).to_have_text("Untagged")
 
 
+def test_the_badge_shows_the_status_the_server_holds_when_someone_else_changed_it(sign_in, team):
+    page = sign_in(team["annotator"])
+    document = team["doc"]
+    _open(page, document)
+    from playwright.sync_api import expect
+
+    expect(page.locator("#status-badge")).to_have_text("Untagged")
+    # The owner marks the document tagged (an empty answer) while the annotator's page still says "Untagged".
+    Document.objects.filter(pk=document.pk).update(status=Document.Status.TAGGED)
+    _drag(page, document, 0, 11)
+    page.keyboard.press("p")
+    _message(page).to_contain_text("Tagged “Alice Smith” as Person")
+    expect(page.locator("#status-badge")).to_have_text("Tagged")
+    expect(page.locator("#status-text")).to_have_text("Tagged")
+    page.keyboard.press("Control+z")
+    _message(page).to_contain_text("Undone")
+    expect(page.locator("#status-badge")).to_have_text("Tagged")
+    assert Document.objects.get(pk=document.pk).status == Document.Status.TAGGED
+
+
 def test_character_mode_keeps_the_exact_selection(sign_in, team):
     project = team["project"]
     project.label_mode = "character"

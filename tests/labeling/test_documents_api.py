@@ -145,6 +145,30 @@ def test_span_create_list_and_delete(api, project):
     assert api.delete(url).status_code == 404
 
 
+def test_span_changes_answer_with_the_documents_status_as_stored(api, project, user):
+    person = EntityTypeFactory(project=project, name="Person")
+    document = DocumentFactory(project=project, text=TEXT)
+
+    created = api.post(_spans(project, document), {"entity_type": person.pk, "start": 0, "end": 11}, format="json")
+    assert created["Nerlab-Document-Status"] == "in_progress"
+    second = api.post(_spans(project, document), {"entity_type": person.pk, "start": 21, "end": 28}, format="json")
+    assert second["Nerlab-Document-Status"] == "in_progress"
+    first_url = reverse("api-span-detail", args=[project.name, document.pk, created.json()["id"]])
+    assert api.delete(first_url)["Nerlab-Document-Status"] == "in_progress"
+
+    # Another user marks it tagged meanwhile: removing the last tag keeps it tagged, and the answer says so (the
+    # page that still showed "in progress" would otherwise have guessed "untagged").
+    Document.objects.filter(pk=document.pk).update(status=Document.Status.TAGGED)
+    second_url = reverse("api-span-detail", args=[project.name, document.pk, second.json()["id"]])
+    deleted = api.delete(second_url)
+    assert (deleted.status_code, deleted["Nerlab-Document-Status"]) == (204, "tagged")
+
+    Document.objects.filter(pk=document.pk).update(status=Document.Status.IN_PROGRESS)
+    again = api.post(_spans(project, document), {"entity_type": person.pk, "start": 0, "end": 11}, format="json")
+    again_url = reverse("api-span-detail", args=[project.name, document.pk, again.json()["id"]])
+    assert api.delete(again_url)["Nerlab-Document-Status"] == "untagged"
+
+
 def test_span_create_errors_are_400_with_the_rule(api, project):
     person = EntityTypeFactory(project=project, name="Person")
     foreign = EntityTypeFactory(project=ProjectFactory(name="elsewhere"), name="Person")

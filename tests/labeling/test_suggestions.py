@@ -253,6 +253,21 @@ def test_api_accept_by_an_annotator_returns_the_tag(setup, api):
     assert stored_tags(doc) == [("Person", "Alice Smith")]
 
 
+def test_api_accepts_answer_with_the_documents_status_as_stored(setup, api):
+    doc = setup["doc"]
+    alice = suggest(doc, setup["Person"], "Alice Smith")
+    suggest(doc, setup["Location"], "Paris")
+    annotator = api("annotator")
+
+    accepted = annotator.post(_url("api-suggestion-accept", doc, alice), {}, format="json")
+    assert accepted["Nerlab-Document-Status"] == "in_progress"
+
+    Document.objects.filter(pk=doc.pk).update(status=Document.Status.TAGGED)
+    all_accepted = annotator.post(_url("api-suggestion-accept-all", doc), {}, format="json")
+    assert (all_accepted.status_code, all_accepted["Nerlab-Document-Status"]) == (200, "tagged")
+    assert stored_tags(doc) == [("Person", "Alice Smith"), ("Location", "Paris")]
+
+
 def test_api_accept_as_a_type_of_another_project_is_a_clear_400(setup, api):
     doc = setup["doc"]
     suggestion = suggest(doc, setup["Person"], "Alice Smith")

@@ -1,9 +1,8 @@
 /* What follows a saved request on the page: the spans and suggestions as the server returned them, the document's
  * status, and the undo stack. It sits below edits.js and suggestions.js, which both need it: the modules may form
  * no cycle (config/staticfiles.py says why). */
-import { config, offsets, spans, state, suggestions } from "./state.js";
-import { request } from "./server.js";
-import { render } from "./render.js";
+import { config, offsets, state, suggestions } from "./state.js";
+import { onDocumentStatus, request } from "./server.js";
 
 /** A span as the API returns it (code points) -> as the page keeps it. */
 export function spanFromServer(saved) {
@@ -22,12 +21,7 @@ export function setStatus(value) {
   if (panel) panel.textContent = statusLabels[value] || value; // "by whom, when" is stale once it changes
 }
 
-export function afterSpansChanged() {
-  // The server moves an untagged document to "in progress" on its first span, and back when all are removed.
-  if (state.status === "untagged" && spans.size) setStatus("in_progress");
-  else if (state.status === "in_progress" && !spans.size) setStatus("untagged");
-  render();
-}
+onDocumentStatus((value) => { if (value !== state.status) setStatus(value); });
 
 export function pushUndo(entry) {
   state.undoStack.push(entry);

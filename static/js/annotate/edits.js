@@ -7,7 +7,7 @@ import { clearSelection, render } from "./render.js";
 import { selectionBounds } from "./tokens.js";
 import { moveCursorTo } from "./cursor.js";
 import { closeMenu } from "./menus.js";
-import { afterSpansChanged, pushUndo, restoreSuggestions, setStatus, spanFromServer } from "./changes.js";
+import { pushUndo, restoreSuggestions, setStatus, spanFromServer } from "./changes.js";
 
 function payload(typeId, start, end) {
   return { entity_type: typeId, start: offsets.toCodePoint(start), end: offsets.toCodePoint(end) };
@@ -18,7 +18,7 @@ async function createSpan(typeId, start, end, entry) {
   const span = entry ? entry.span : {};
   Object.assign(span, spanFromServer({ ...saved, entity_type: typeId }));
   spans.set(span.id, span);
-  afterSpansChanged();
+  render();
   return { span, snapped: Boolean(saved.snapped) };
 }
 
@@ -38,7 +38,7 @@ async function deleteSpan(span) {
 
 function forget(span) {
   spans.delete(span.id);
-  afterSpansChanged();
+  render();
 }
 
 async function changeType(span, typeId) {
@@ -113,7 +113,7 @@ export function undo() {
       // The tags go first: a restored suggestion under a tag would stay hidden.
       await removeSpans(entry.spans);
       await restoreSuggestions(entry.ids);
-      afterSpansChanged();
+      render();
       message = entry.kind === "accept" ? "accepted suggestion (it is a suggestion again)"
         : `${plural(entry.spans.length, "accepted suggestion")} (suggestions again)`;
     } else if (entry.kind === "reject" || entry.kind === "rejectAll") {

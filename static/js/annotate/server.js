@@ -24,6 +24,11 @@ function errorText(body, fallback) {
   return lines.join(" ") || fallback;
 }
 
+// A tag's saving answers with the document's status as the server holds it (it moves the status when tags come and
+// go, and another user may have set it meanwhile); changes.js shows it.
+let statusListener = () => {};
+export function onDocumentStatus(listener) { statusListener = listener; }
+
 export async function request(method, url, body) {
   const response = await fetch(url, {
     method,
@@ -31,6 +36,8 @@ export async function request(method, url, body) {
     headers: { "Content-Type": "application/json", "Accept": "application/json", "X-CSRFToken": csrfToken },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
+  const documentStatus = response.ok && response.headers.get("Nerlab-Document-Status");
+  if (documentStatus) statusListener(documentStatus);
   let data = null;
   if (response.status !== 204) { try { data = await response.json(); } catch (e) { data = null; } }
   if (!response.ok) {

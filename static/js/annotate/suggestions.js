@@ -6,7 +6,7 @@ import { enqueue, request, show } from "./server.js";
 import { render, visibleSuggestions } from "./render.js";
 import { moveCursorTo } from "./cursor.js";
 import { closeMenu, focusSuggestion } from "./menus.js";
-import { afterSpansChanged, pushUndo, spanFromServer } from "./changes.js";
+import { pushUndo, spanFromServer } from "./changes.js";
 
 /** Which models the pending suggestions come from: only for the side panel, so a failed request is ignored. */
 export function loadSuggestionModels(then) {
@@ -35,7 +35,7 @@ export function acceptSuggestion(suggestion, typeId, keyboard) {
       const span = spanFromServer(await request("POST", suggestionUrl(suggestion, "accept"), body));
       suggestions.delete(suggestion.id);
       spans.set(span.id, span);
-      afterSpansChanged();
+      render();
       pushUndo({ kind: "accept", spans: [span], ids: [suggestion.id] });
       show(`Accepted “${text.slice(span.start, span.end)}” as ${typeName(span.typeId)}.`, "ok");
       moveCursorTo(span.end);
@@ -77,7 +77,7 @@ export function acceptAll(typeId) {
     for (const id of result.suggestions) suggestions.delete(id);
     const created = result.accepted.map(spanFromServer);
     for (const span of created) spans.set(span.id, span);
-    afterSpansChanged();
+    render();
     // One step for undo: the tags go and every suggestion it touched (accepted or skipped) comes back.
     if (result.suggestions.length) pushUndo({ kind: "acceptAll", spans: created, ids: result.suggestions });
     const what = typeId === null ? "" : ` ${typeName(typeId)}`;
