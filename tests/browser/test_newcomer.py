@@ -152,6 +152,42 @@ def test_screenshots_of_the_main_pages_at_desktop_and_phone_width(sign_in, width
         page.screenshot(path=str(folder / f"{name}-{width}.png"))
 
 
+@pytest.mark.skipif(not os.environ.get("NERLAB_SCREENSHOTS"), reason="set NERLAB_SCREENSHOTS=1 to refresh docs/")
+def test_screenshots_of_the_demo_models_evaluation_and_try_it(sign_in, settings):
+    """The README's pictures of a model: the demo project trained as `make run` trains it (the encoders it installs
+    offered, Automatic's choice, the calibration's fold models), deployed, then tried on a test-side agreement's
+    opening line. Minutes of training: only when the pictures are refreshed."""
+    from django.core.management import call_command
+
+    from config.settings.base import parse_encoders
+    from evaluation.models import TrainedModel
+    from labeling.models import Document
+    from ner import encoder_packages
+    from ner.calibration import CALIBRATION_FOLDS
+    from projects.models import Project
+
+    settings.NERLAB_ENCODERS = parse_encoders(encoder_packages.default_setting())
+    settings.NERLAB_CALIBRATION_FOLDS = CALIBRATION_FOLDS
+    call_command("load_demo", username="demo", password="demo-password-123", verbosity=0)
+    project = Project.objects.get(name="LoanAgreements")
+    call_command("nerlab_train", project.name, model="model-1", inline=True, user="demo", verbosity=0)
+    call_command("nerlab_deploy", project.name, deployment="production", model="model-1", user="demo", verbosity=0)
+    model = TrainedModel.objects.get(project=project, name="model-1")
+    test_side = Document.objects.filter(project=project, split="test").order_by("name")
+    sample = next(line for doc in test_side for line in doc.text.splitlines() if " by and between " in line)
+
+    page = sign_in(project.memberships.get().user, width=1280, height=800)
+    folder = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+    page.goto(reverse("evaluation:trained_model_detail", args=[project.name, model.pk]))
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path=str(folder / "evaluation.png"))
+    page.goto(reverse("serving:try_it", args=[project.name]))
+    page.locator("textarea").fill(sample)
+    page.get_by_role("button", name="Find entities").click()
+    page.wait_for_selector("#tryit-results table")
+    page.screenshot(path=str(folder / "tryit.png"))
+
+
 def test_fix_from_a_review_opens_the_tagging_page_at_the_error_with_predictions_to_accept(sign_in, team):
     from evaluation.models import Prediction
     from labeling.models import Span
