@@ -145,7 +145,7 @@ def test_span_create_list_and_delete(api, project):
     assert api.delete(url).status_code == 404
 
 
-def test_span_changes_answer_with_the_documents_status_as_stored(api, project, user):
+def test_span_changes_answer_with_the_documents_status_as_stored(api, project):
     person = EntityTypeFactory(project=project, name="Person")
     document = DocumentFactory(project=project, text=TEXT)
 
