@@ -225,6 +225,24 @@ def test_undo_reverts_create_delete_and_change_on_the_server(sign_in, team):
     assert _reload_marks(page) == [("Location", "Paris")]
 
 
+def _looks(page, selector: str) -> dict[str, object]:
+    return page.eval_on_selector(
+        selector,
+        "b => ({disabled: b.disabled, opacity: getComputedStyle(b).opacity, cursor: getComputedStyle(b).cursor})",
+    )
+
+
+def test_buttons_with_nothing_to_do_look_disabled_until_there_is(sign_in, team):
+    page = sign_in(team["annotator"])
+    _open(page, team["doc"])
+    for selector in ("#undo-button", "#accept-all-suggestions", "#reject-all-suggestions"):
+        assert _looks(page, selector) == {"disabled": True, "opacity": "0.45", "cursor": "not-allowed"}, selector
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("p")
+    _message(page).to_contain_text("Tagged “Alice” as Person")
+    assert _looks(page, "#undo-button") == {"disabled": False, "opacity": "1", "cursor": "pointer"}
+
+
 def test_mouse_selection_snaps_to_whole_tokens(sign_in, team):
     page = sign_in(team["annotator"])
     document = team["doc"]
