@@ -365,7 +365,9 @@ def _own_metadata(doc: LabeledDoc) -> dict[str, str]:
         return {}
     try:
         value = load_json(text)
-    except (json.JSONDecodeError, JsonInputError):
+    except JsonInputError as error:
+        raise ArchiveError([f"documents.jsonl: {doc.name!r}: meta 'metadata': {error}."]) from None
+    except json.JSONDecodeError:
         value = None
     if not isinstance(value, dict) or not all(isinstance(item, str) for item in value.values()):
         raise ArchiveError([f"documents.jsonl: {doc.name!r}: meta 'metadata' must be a JSON object of texts."])

@@ -85,7 +85,7 @@ def _json_records(text: str) -> list[Any] | None:
     stripped = text.lstrip()
     if stripped[:1] in ("[", "{"):
         try:
-            whole = load_json(text)
+            whole = load_json(text, refuse_nul=False)  # detection only looks; the reader refuses a NUL
         except (json.JSONDecodeError, JsonInputError):
             whole = None
         if isinstance(whole, list):
@@ -97,7 +97,7 @@ def _json_records(text: str) -> list[Any] | None:
         if not line.strip():
             continue
         try:
-            records.append(load_json(line))
+            records.append(load_json(line, refuse_nul=False))
         except (json.JSONDecodeError, JsonInputError):
             continue
         if len(records) >= _SAMPLE_RECORDS:

@@ -299,7 +299,8 @@ def _cell(value: str) -> Any:
     """A CSV cell: spans written as JSON text (a list of ``{start, end, labels}``) parsed, any other cell text."""
     if value.startswith("[{"):
         try:
-            parsed = load_json(value)
+            # Looked at for its shape only: a NUL in a label is refused by the label's own check, naming the row.
+            parsed = load_json(value, refuse_nul=False)
         except (json.JSONDecodeError, JsonInputError):
             return value
         if _min_spans(parsed):

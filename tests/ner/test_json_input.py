@@ -1,4 +1,4 @@
-"""The one bounded JSON loader: depth and size refused with the reason, whatever the nesting."""
+"""The one bounded JSON loader: depth, size and NUL characters refused with the reason, whatever the nesting."""
 
 from __future__ import annotations
 
@@ -38,3 +38,39 @@ def test_malformed_json_keeps_its_position():
     with pytest.raises(json.JSONDecodeError) as error:
         load_json('{"a": }')
     assert (error.value.lineno, error.value.colno) == (1, 7)
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ('{"a": {"b": [1, "x\\u0000"]}}', "at a.b[1]"),
+        ('[{"text": "\\u0000"}]', "at [0].text"),
+        ('{"span counts": {"\\u0000": null}}', 'in a key of ["span counts"]'),
+        ('{"\\u0000": 1}', "in a key at the top level"),
+        ('"a\\u0000"', "in the JSON's text"),
+    ],
+)
+def test_a_nul_character_in_any_text_is_refused_naming_where(text, where):
+    with pytest.raises(JsonInputError, match="NUL character") as refused:
+        load_json(text)
+    assert where in str(refused.value)
+
+
+def test_a_nul_spelled_out_as_text_is_not_a_nul():
+    assert load_json('["\\\\u0000"]') == ["\\u0000"]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16", "utf-32"])
+def test_a_nul_is_found_in_bytes_of_every_json_encoding(encoding):
+    with pytest.raises(JsonInputError, match=r"NUL character \(\\u0000\) at \[0\]"):
+        load_json('["a\\u0000"]'.encode(encoding))
+
+
+def test_detection_may_look_past_a_nul():
+    assert load_json('{"text": "a\\u0000"}', refuse_nul=False) == {"text": "a\x00"}
+
+
+def test_the_first_nul_in_the_files_order_is_named():
+    text = '[{"a": {"b": "ok"}, "c": "\\u0000"}, {"d": "\\u0000"}, "\\u0000"]'
+    with pytest.raises(JsonInputError, match=r"at \[0\]\.c:"):
+        load_json(text)

@@ -324,3 +324,30 @@ def test_a_manifest_naming_an_entry_with_a_list_is_refused_not_a_500(project, us
     with pytest.raises(ValidationError, match="must name a file of the archive"):
         project_archive_import(source=io.BytesIO(data), user=user, name="restored")
     assert not Project.objects.filter(name="restored").exists()
+
+
+# Found by the fuzz test on PostgreSQL, whose text and JSON columns cannot hold U+0000: {"span_counts": {"\u0000":
+# null}} reached the database and was a 500. Every JSON nerlab reads is refused with the place of the NUL instead.
+NUL_PLACES = {
+    "a key of a snapshot's counts": (
+        lambda m: m["snapshots"][0].update(span_counts={"\x00": None}),
+        "in a key of snapshots[0].span_counts",
+    ),
+    "a model's reason": (
+        lambda m: m["models"][0]["run"].update(representation_reason="a\x00b"),
+        "at models[0].run.representation_reason",
+    ),
+    "the project's description": (lambda m: m["project"].update(description="\x00"), "at project.description"),
+}
+
+
+@pytest.mark.parametrize("place", list(NUL_PLACES))
+def test_a_nul_character_anywhere_in_the_manifest_is_refused_naming_where(project, user, place):
+    model_row(project, "m1")
+    change, where = NUL_PLACES[place]
+    data = _with_manifest_change(project_archive_bytes(project=project), change)
+    projects, models = Project.objects.count(), TrainedModel.objects.count()
+    with pytest.raises(ValidationError) as refused:
+        project_archive_import(source=io.BytesIO(data), user=user, name="restored")
+    assert any("NUL character" in text and where in text for text in refused.value.messages), refused.value.messages
+    assert (Project.objects.count(), TrainedModel.objects.count()) == (projects, models)

@@ -110,6 +110,16 @@ def test_submit_errors_have_azures_shape(deployed, key, query, body_change, stat
     assert "innererror" in error and response["x-ms-error-code"]
 
 
+def test_a_nul_character_in_a_submitted_text_is_refused_before_anything_is_stored(deployed, key):
+    # The job's request is kept as JSON, which PostgreSQL cannot hold with U+0000 in it: that was a 500 there.
+    documents = [{"id": "1", "language": "en", "text": "Alice\x00Smith"}]
+    response = _client(key).post(f"{JOBS}?api-version=2022-05-01", _body(documents), format="json")
+    assert response.status_code == 400, response.content
+    assert "NUL character" in response.json()["error"]["message"]
+    assert "analysisInput.documents[0].text" in response.json()["error"]["message"]
+    assert not AnalyzeJob.objects.exists()
+
+
 def test_submit_too_many_documents_is_invalid_request(deployed, key):
     documents = [{"id": str(i), "text": "Alice"} for i in range(26)]
     response = _client(key).post(f"{JOBS}?api-version=2023-04-01", _body(documents), format="json")
