@@ -98,6 +98,36 @@ def _edited(template: Any, edits: list[tuple[Path, bool, Any]]) -> Any:
     return document
 
 
+def _at(value: Any, path: Path) -> Any:
+    for step in path:
+        value = value[step]
+    return value
+
+
+def _nul_added(template: Any, path: Path, in_key: bool) -> Any:
+    document = json.loads(json.dumps(template))
+    parent, last = _at(document, path[:-1]), path[-1]
+    if in_key:
+        parent[f"{last}\x00"] = parent.pop(last)
+    else:
+        parent[last] = f"{parent[last]}\x00"
+    return document
+
+
+def with_a_nul(template: Any) -> st.SearchStrategy[Any]:
+    """``template`` with U+0000 added to one of its texts or object keys: PostgreSQL's text and JSON columns refuse
+    it, so a NUL that gets past the checks is a 500 there alone (found so: an archive's snapshot counts)."""
+    places = [
+        (path, in_key)
+        for path in _paths(template)[1:]
+        for in_key in (False, True)
+        if (isinstance(path[-1], str) if in_key else isinstance(_at(template, path), str))
+    ]
+    if not places:
+        return st.nothing()
+    return st.sampled_from(places).map(lambda place: _nul_added(template, *place))
+
+
 def shaped(template: Any) -> st.SearchStrategy[Any]:
     """Values shaped like ``template``: most keep it whole but for one to three fields dropped or given a wrong
     value (so that the checks behind the first ones are reached too); some change everywhere at once."""
@@ -120,6 +150,7 @@ def json_bodies(template: Any) -> st.SearchStrategy[bytes]:
     """Request bodies for a JSON entry point whose valid body looks like ``template``."""
     return st.one_of(
         shaped(template).map(lambda value: json.dumps(value).encode()),
+        with_a_nul(template).map(lambda value: json.dumps(value).encode()),
         ANY_JSON.map(lambda value: json.dumps(value).encode()),
         DEEP_JSON.map(str.encode),
         BROKEN_JSON.map(str.encode),
@@ -173,7 +204,8 @@ def files_like(valid: bytes) -> st.SearchStrategy[bytes]:
         return st.one_of(json_bodies(document), _damaged(valid))
     rows = _jsonl_rows(valid)
     if rows:
-        jsonl = st.lists(shaped(rows[0]) | ANY_JSON | DEEP_JSON | BROKEN_JSON, min_size=1, max_size=4).map(
+        values = shaped(rows[0]) | with_a_nul(rows[0]) | ANY_JSON | DEEP_JSON | BROKEN_JSON
+        jsonl = st.lists(values, min_size=1, max_size=4).map(
             lambda values: "\n".join(v if isinstance(v, str) else json.dumps(v) for v in values).encode()
         )
         return st.one_of(jsonl, _damaged(valid))
