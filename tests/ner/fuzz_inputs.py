@@ -8,6 +8,7 @@ a zip member by member, and anything else byte by byte.
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import os
@@ -74,7 +75,10 @@ def _paths(value: Any, prefix: Path = ()) -> list[Path]:
 def _edited(template: Any, edits: list[tuple[Path, bool, Any]]) -> Any:
     """``template`` with each (path, delete, value) edit applied; an edit whose place is gone is skipped."""
     document = json.loads(json.dumps(template))
-    for path, delete, value in edits:
+    for path, delete, shared in edits:
+        # A copy: WRONG's [], {} and [[]] are one object for every example, and a later edit inside one put there
+        # would change the constant itself (once [[]] even came to hold itself, and every later draw failed).
+        value = copy.deepcopy(shared)
         if not path:
             document = value
             continue
