@@ -80,17 +80,19 @@ def main() -> None:
     rng = random.Random(0)
     lines = [json.dumps(_document(rng, index)) for index in range(args.records)]
     whole = _azure_like(rng, args.documents)
-    shapes: dict[str, Callable[[bool], object]] = {
-        "jsonl": lambda refuse: [load_json(line, refuse_nul=refuse) for line in lines],
-        "one document": lambda refuse: load_json(whole, refuse_nul=refuse),
+    shapes: dict[str, tuple[int, Callable[[bool], object]]] = {
+        "jsonl": (
+            sum(len(line) + 1 for line in lines),
+            lambda refuse: [load_json(line, refuse_nul=refuse) for line in lines],
+        ),
+        "one document": (len(whole), lambda refuse: load_json(whole, refuse_nul=refuse)),
     }
     report: dict[str, object] = {
         "command": " ".join(["bench/json_input.py", *sys.argv[1:]]),
         "machine": {"python": platform.python_version(), "processor": platform.processor() or platform.machine()},
         "runs": args.runs,
     }
-    for name, read in shapes.items():
-        size = sum(len(line) + 1 for line in lines) if name == "jsonl" else len(whole)
+    for name, (size, read) in shapes.items():
         # Interleaved: each round times the baseline and the check one after the other, so drift hits both.
         without, with_check = [], []
         for _ in range(args.runs):
